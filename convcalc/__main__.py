@@ -1,0 +1,3 @@
+from convcalc.cli.app import main
+
+main()

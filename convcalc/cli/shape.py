@@ -1,0 +1,130 @@
+"""``convcalc shape``: one layer — output shape, parameters, MACs/FLOPs, memory, receptive
+field, and the formula explained step by step."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Optional
+
+import typer
+
+from convcalc.cli.options import ShapeRequest, parse_request
+from convcalc.cli.output import choose_format, console, echo, user_errors
+from convcalc.engine.evaluate import analyze_layer, failed_expectations
+from convcalc.errors import ExpectationFailed, InputError
+from convcalc.notation import format_shape
+from convcalc.render import layer as render
+
+EPILOG = """[bold]Examples[/]
+
+  convcalc shape --in 3x32x32 --k 5 --stride 2 --out 2
+
+  convcalc shape --op conv-transpose --in 16x14x14 --k 3 --stride 2 --pad 1 --output-padding 1 --out 8
+
+  convcalc shape --op maxpool --in 64x55x55 --k 3 --stride 2 --ceil-mode
+
+  convcalc shape --op depthwise-separable --in 32x112x112 --k 3 --out 64
+
+  convcalc shape --in 3xHxW --k 3 --stride 2 --pad 1 --explain
+
+  echo '{"in": "3x32x32", "k": 5, "out": 2}' | convcalc shape --jsonl -
+
+[bold]Ops[/]: conv, conv-transpose, maxpool, avgpool, adaptive-avgpool, adaptive-maxpool, global-avgpool,
+global-maxpool, depthwise-separable, linear, flatten — add 1d/2d/3d for the rank (default 2d).
+
+[bold]Shapes[/]: 3x32x32 (C x H x W), 1x3x32x32 (N first), 32x32 (spatial only), 32 (square);
+also 3,32,32 or (3, 32, 32). Symbols give formulas: 3xHxW.
+[bold]Padding[/]: 1, 1x2 (per axis), 0:1x0:1 (before:after), same, valid, tf-same (TensorFlow SAME).
+
+[bold]Conventions[/]: MACs are multiply-accumulates of the conv/linear GEMM work without bias;
+FLOPs = 2 × MACs; bias adds and pooling comparisons are listed as other work.
+Exit codes: 0 ok, 1 an --expect check failed, 2 bad input."""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("shape", epilog=EPILOG, no_args_is_help=True)(shape)
+
+
+def shape(
+    input_shape: Optional[str] = typer.Option(None, "--in", "-i", help="Input shape, e.g. 3x32x32, 1x3x32x32, 32, 3xHxW."),
+    op: Optional[str] = typer.Option(None, "--op", help="Layer type (default conv); rank suffix 1d/2d/3d."),
+    dims: Optional[str] = typer.Option(None, "--dims", help="Spatial rank 1, 2 or 3 (default 2)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Output channels (conv) or features (linear)."),
+    k: Optional[str] = typer.Option(None, "--k", "-k", "--kernel", help="Kernel size: 3 or 3x5."),
+    stride: Optional[str] = typer.Option(None, "--stride", "-s", help="Stride: 2 or 2x1 (pooling: default = kernel)."),
+    pad: Optional[str] = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x2, 0:1x0:1, same, valid, tf-same."),
+    dilation: Optional[str] = typer.Option(None, "--dilation", "-d", help="Dilation (1 = ordinary)."),
+    groups: Optional[str] = typer.Option(None, "--groups", "-g", help="Groups (must divide both channel counts)."),
+    depthwise: bool = typer.Option(False, "--depthwise", help="Depthwise: groups = input channels."),
+    multiplier: Optional[str] = typer.Option(None, "--multiplier", help="Depth multiplier (depthwise-separable)."),
+    output_padding: Optional[str] = typer.Option(None, "--output-padding", help="Transposed conv: extra rows at the end (< max(stride, dilation))."),
+    ceil_mode: bool = typer.Option(False, "--ceil-mode", help="Pooling: ceil instead of floor (PyTorch's last-window rule)."),
+    count_include_pad: Optional[bool] = typer.Option(None, "--count-include-pad/--no-count-include-pad", help="Avg pooling: divide by the padded window (default) or the real elements."),
+    divisor_override: Optional[str] = typer.Option(None, "--divisor-override", help="Avg pooling: fixed divisor."),
+    padding_mode: Optional[str] = typer.Option(None, "--padding-mode", help="zeros, reflect, replicate or circular."),
+    output_size: Optional[str] = typer.Option(None, "--output-size", help="Adaptive pooling output: 6x6 (an axis may be none)."),
+    start_dim: Optional[str] = typer.Option(None, "--start-dim", help="Flatten: first dim merged (default 1)."),
+    end_dim: Optional[str] = typer.Option(None, "--end-dim", help="Flatten: last dim merged (default -1)."),
+    no_bias: bool = typer.Option(False, "--no-bias", help="The layer has no bias."),
+    batch: Optional[str] = typer.Option(None, "--batch", "-n", help="Batch size N (for MACs and memory)."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="Activation dtype for memory: float32 (default), float16, bfloat16, int8, float64."),
+    explain: bool = typer.Option(False, "--explain", "-e", help="Show the formula, the numbers substituted and each step."),
+    expect: Optional[str] = typer.Option(None, "--expect", help="Exit 1 unless the output shape is this."),
+    expect_params: Optional[str] = typer.Option(None, "--expect-params", help="Exit 1 unless the parameter count is this."),
+    json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/shape/v1)."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="rich, text, plain (output shape only), json, csv, markdown."),
+    jsonl: Optional[str] = typer.Option(None, "--jsonl", help="Batch mode: one JSON object per line from FILE ('-' for stdin)."),
+) -> None:
+    """One layer: output shape, parameters, MACs/FLOPs, memory and receptive field."""
+    raw = {
+        "in": input_shape, "op": op, "dims": dims, "out": out, "k": k, "stride": stride, "pad": pad,
+        "dilation": dilation, "groups": groups, "depthwise": depthwise or None, "multiplier": multiplier,
+        "output-padding": output_padding, "ceil-mode": ceil_mode or None, "count-include-pad": count_include_pad,
+        "divisor-override": divisor_override, "padding-mode": padding_mode, "output-size": output_size,
+        "start-dim": start_dim, "end-dim": end_dim, "no-bias": no_bias or None, "batch": batch, "dtype": dtype,
+        "explain": explain or None, "expect": expect, "expect-params": expect_params,
+    }
+    raw = {key: value for key, value in raw.items() if value is not None}
+    with user_errors():
+        if jsonl is not None:
+            from convcalc.cli.batch import run_jsonl
+
+            raise typer.Exit(run_jsonl(jsonl, defaults=raw))
+        form = choose_format(fmt, json_flag)
+        request = parse_request(raw)
+        report = evaluate(request)
+        show(report, request, form)
+        check(report, request)
+
+
+def evaluate(request: ShapeRequest):
+    from convcalc.cli.options import DTYPE_BYTES
+
+    return analyze_layer(
+        request.op, request.layer_options, request.shape, batch=request.batch,
+        explain=request.explain, bytes_per_element=DTYPE_BYTES[request.dtype],
+    )
+
+
+def check(report, request: ShapeRequest) -> None:
+    failures = failed_expectations(report, request.expect, request.expect_params,
+                                   format_shape(report.output, request.notation), request.expect_text)
+    if failures:
+        raise ExpectationFailed("; ".join(failures))
+
+
+def show(report, request: ShapeRequest, form: str) -> None:
+    notation = request.notation
+    if form == "plain":
+        echo(format_shape(report.output, notation))
+    elif form == "json":
+        echo(json.dumps(render.shape_dict(report, notation), ensure_ascii=False, indent=2))
+    elif form == "text":
+        echo(render.shape_text(report, notation))
+    elif form == "csv":
+        echo(render.shape_csv(report, notation))
+    elif form == "markdown":
+        echo(render.shape_markdown(report, notation))
+    else:
+        console().print(render.shape_rich(report, notation))

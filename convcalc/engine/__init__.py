@@ -1,0 +1,1 @@
+"""Exact arithmetic shared by every layer type: dimensions, per-axis rules, results."""

@@ -1,0 +1,110 @@
+"""Per-axis size rules. Axes never interact, so an n-d layer applies these per axis.
+
+Notation (one spatial axis): input ``i``, kernel ``k``, stride ``s``, padding before/after
+``pl``/``pr``, dilation ``d``, output padding ``op``. Effective kernel ``k_eff = d(k-1)+1``.
+All rules follow PyTorch (ATen) exactly; every value is an exact int or a sympy expression.
+"""
+
+from __future__ import annotations
+
+from convcalc.engine.dims import Dim, ceil_div, floor_div, mod
+
+
+def effective_kernel(k: int, d: int) -> int:
+    """k_eff = d·(k − 1) + 1: the span a dilated kernel covers."""
+    return d * (k - 1) + 1
+
+
+def conv_output_size(i: Dim, k: int, s: int, pl: Dim, pr: Dim, d: int = 1) -> Dim:
+    """o = floor((i + pl + pr − k_eff) / s) + 1  (PyTorch Conv*d; Dumoulin & Visin rel. 6)."""
+    return floor_div(i + pl + pr - effective_kernel(k, d), s) + 1
+
+
+def uncovered(i: Dim, k: int, s: int, pl: Dim, pr: Dim, d: int = 1) -> Dim:
+    """a = (i + pl + pr − k_eff) mod s: trailing padded positions no window reaches."""
+    return mod(i + pl + pr - effective_kernel(k, d), s)
+
+
+def torch_same_padding(k: int, d: int = 1) -> tuple[int, int]:
+    """PyTorch padding='same' (stride 1): total d(k−1), left total//2, the extra at the end."""
+    total = d * (k - 1)
+    return total // 2, total - total // 2
+
+
+def tf_same_padding(i: Dim, k: int, s: int, d: int = 1) -> tuple[Dim, Dim]:
+    """TensorFlow/Keras SAME: o = ceil(i/s), P = max((o−1)s + k_eff − i, 0), before P//2.
+
+    The extra element goes after (bottom/right), as in TF's ``kernel_shape_util.cc``.
+    """
+    o = ceil_div(i, s)
+    needed = (o - 1) * s + effective_kernel(k, d) - i
+    if isinstance(needed, int):
+        total = max(needed, 0)
+    else:
+        import sympy
+
+        total = sympy.Max(needed, 0)
+    before = floor_div(total, 2)
+    return before, total - before
+
+
+def transposed_output_size(i: Dim, k: int, s: int, pl: Dim, pr: Dim, d: int = 1, op: int = 0) -> Dim:
+    """o = (i − 1)s − pl − pr + d(k − 1) + op + 1  (PyTorch ConvTranspose*d with 2p = pl + pr)."""
+    return (i - 1) * s - pl - pr + d * (k - 1) + op + 1
+
+
+def pool_output_size(i: Dim, k: int, s: int, pl: Dim, pr: Dim, d: int = 1, ceil_mode: bool = False) -> tuple[Dim, bool]:
+    """Pooling output size and whether ceil_mode's last-window rule dropped a window.
+
+    floor mode: as a convolution. ceil mode (ATen ``pooling_output_shape_pad_lr``):
+    o = ceil((i + pl + pr − k_eff)/s) + 1, then o −= 1 if (o − 1)·s ≥ i + pl — the last
+    window must start inside the input or the left padding.
+    """
+    span = i + pl + pr - effective_kernel(k, d)
+    if not ceil_mode:
+        return floor_div(span, s) + 1, False
+    o = ceil_div(span, s) + 1
+    start_of_last = (o - 1) * s
+    limit = i + pl
+    if isinstance(start_of_last, int) and isinstance(limit, int):
+        if start_of_last >= limit:
+            return o - 1, True
+        return o, False
+    import sympy
+
+    return sympy.Piecewise((o - 1, sympy.Ge(start_of_last, limit)), (o, True)), False
+
+
+def adaptive_bin(t: int, size_in: int, size_out: int) -> tuple[int, int]:
+    """Bin t of an adaptive pool: [floor(t·I/O), ceil((t+1)·I/O)) (ATen AdaptivePooling.h)."""
+    start = (t * size_in) // size_out
+    end = -((-(t + 1) * size_in) // size_out)
+    return start, end
+
+
+def adaptive_bins(size_in: int, size_out: int) -> list[tuple[int, int]]:
+    return [adaptive_bin(t, size_in, size_out) for t in range(size_out)]
+
+
+def window_real_counts(i: int, k: int, s: int, pl: int, o: int, d: int = 1) -> list[int]:
+    """How many real (non-padding) input elements each of the o windows reads."""
+    counts = []
+    for t in range(o):
+        start = t * s - pl
+        counts.append(sum(1 for u in range(k) if 0 <= start + u * d < i))
+    return counts
+
+
+def avgpool_divisor_sizes(i: int, k: int, s: int, pl: int, pr: int, o: int) -> list[tuple[int, int]]:
+    """Per window: (pool_size counting padding, real elements) — ATen AvgPoolKernel.cpp.
+
+    h0 = t·s − pl, h1 = min(h0 + k, i + pr): a window is clipped at the end of the right
+    padding, so an overhang created by ceil_mode is never counted.
+    """
+    sizes = []
+    for t in range(o):
+        h0 = t * s - pl
+        h1 = min(h0 + k, i + pr)
+        real = min(h1, i) - max(h0, 0)
+        sizes.append((h1 - h0, max(real, 0)))
+    return sizes

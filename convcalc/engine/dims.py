@@ -1,0 +1,86 @@
+"""Dimensions that are either exact Python ints or sympy expressions.
+
+Shapes and counts are computed with Python ints (never floats for a floor). When the user
+writes a symbol (``--in 3xHxW``) the same formulas run on sympy expressions; sympy is
+imported only then, so the plain numeric path stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+Dim = Union[int, Any]  # an int, or a sympy expression in symbolic mode
+
+
+def is_symbolic(value: object) -> bool:
+    return not isinstance(value, int)
+
+
+def any_symbolic(*values: object) -> bool:
+    return any(is_symbolic(v) for v in values)
+
+
+def symbol(name: str) -> Any:
+    """A positive integer sympy symbol (dimensions are sizes)."""
+    import sympy
+
+    return sympy.Symbol(name, integer=True, positive=True)
+
+
+def floor_div(a: Dim, b: Dim) -> Dim:
+    """floor(a / b), exactly: Python's ``//`` for ints, ``sympy.floor`` otherwise."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a // b
+    import sympy
+
+    return sympy.floor(sympy.sympify(a) / b)
+
+
+def ceil_div(a: Dim, b: Dim) -> Dim:
+    """ceil(a / b), exactly."""
+    if isinstance(a, int) and isinstance(b, int):
+        return -((-a) // b)
+    import sympy
+
+    return sympy.ceiling(sympy.sympify(a) / b)
+
+
+def mod(a: Dim, b: Dim) -> Dim:
+    if isinstance(a, int) and isinstance(b, int):
+        return a % b
+    import sympy
+
+    return sympy.Mod(a, b)
+
+
+def product(values) -> Dim:
+    result: Dim = 1
+    for v in values:
+        result = result * v
+    return result
+
+
+def as_int(value: Dim) -> int | None:
+    """The value as an int when it is (or simplifies to) a number, else None."""
+    if isinstance(value, int):
+        return value
+    if getattr(value, "is_Integer", False):
+        return int(value)
+    return None
+
+
+def simplify(value: Dim) -> Dim:
+    """Ints stay ints; sympy results that became numbers turn back into ints."""
+    if isinstance(value, int):
+        return value
+    n = as_int(value)
+    return n if n is not None else value
+
+
+def format_dim(value: Dim) -> str:
+    """A dimension as text: ``14`` or ``floor((H - 1)/2) + 1``."""
+    if isinstance(value, int):
+        return str(value)
+    from convcalc.engine.symbolic import format_expr
+
+    return format_expr(value)

@@ -1,0 +1,88 @@
+"""What the engine returns about one layer: plain, frozen data for every renderer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from convcalc.engine.dims import Dim, product
+
+
+@dataclass(frozen=True)
+class ParamCount:
+    """Learnable parameters: weight and bias elements."""
+
+    weight: Dim = 0
+    bias: Dim = 0
+
+    @property
+    def total(self) -> Dim:
+        return self.weight + self.bias
+
+    def __add__(self, other: "ParamCount") -> "ParamCount":
+        return ParamCount(self.weight + other.weight, self.bias + other.bias)
+
+
+@dataclass(frozen=True)
+class AxisRF:
+    """One layer's receptive-field contribution along one axis (Dang Ha The Hien / Distill).
+
+    ``kernel`` is the effective kernel k_eff, ``stride`` the jump factor (a Fraction 1/s for a
+    transposed convolution), ``pad`` the left (before) padding.
+    """
+
+    kernel: Dim
+    stride: Dim | Fraction
+    pad: Dim
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of an explanation: the rule, the numbers substituted, the result."""
+
+    title: str
+    formula: str = ""
+    substituted: str = ""
+    result: str = ""
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    """Everything convcalc knows about one layer applied to one input shape.
+
+    ``macs`` are the multiply-accumulates of the layer's GEMM work (bias excluded);
+    FLOPs = 2 × MACs. ``other_ops`` lists the remaining work (bias adds, pooling
+    comparisons, divisions, …) separately, as ``(name, count)`` pairs.
+    """
+
+    op: str
+    input: tuple[Dim, ...]
+    output: tuple[Dim, ...]
+    params: ParamCount | None
+    macs: Dim | None
+    batch: Dim = 1
+    other_ops: tuple[tuple[str, Dim], ...] = ()
+    rf: tuple[AxisRF, ...] | None = None
+    hyper: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    steps: tuple[Step, ...] = ()
+    parts: tuple["LayerReport", ...] = ()
+    comparison: dict[str, Any] = field(default_factory=dict)
+    output_has_batch: bool = False
+    bytes_per_element: int = 4
+
+    @property
+    def flops(self) -> Dim | None:
+        return None if self.macs is None else 2 * self.macs
+
+    @property
+    def activation_elements(self) -> Dim:
+        """Elements of the output activation for the whole batch."""
+        count = product(self.output)
+        return count if self.output_has_batch else count * self.batch
+
+    @property
+    def activation_bytes(self) -> Dim:
+        return self.activation_elements * self.bytes_per_element

@@ -1,0 +1,342 @@
+"""Convolution and transposed convolution, 1-d/2-d/3-d (PyTorch ``Conv*d``, ``ConvTranspose*d``).
+
+Shape:   o = floor((i + p_before + p_after − d(k − 1) − 1)/s) + 1
+         transposed: o = (i − 1)s − p_before − p_after + d(k − 1) + output_padding + 1
+Params:  C_out·(C_in/g)·Πk + C_out          transposed: C_in·(C_out/g)·Πk + C_out
+MACs:    N·Πo·C_out·(C_in/g)·Πk            transposed: N·Πi·C_in·(C_out/g)·Πk (input size)
+Bias is not in MACs; its N·Πo·C_out adds are reported as other work. FLOPs = 2·MACs.
+Receptive field contribution per axis: (k_eff, s, p_before); transposed: jump 1/s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import ClassVar
+
+from convcalc.engine import axis
+from convcalc.engine.dims import Dim, as_int, format_dim, is_symbolic, product, simplify
+from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step
+from convcalc.errors import InputError
+from convcalc.layers import base
+from convcalc.notation import expand
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _tuple(values, rank: int, what: str) -> tuple:
+    if isinstance(values, int):
+        values = (values,)
+    return expand(tuple(values), rank, what)
+
+
+def _check_positive(values: tuple[int, ...], what: str) -> None:
+    for v in values:
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise InputError(f"{what} must be a whole number ≥ 1; got {v!r}")
+
+
+def _normalise_padding(padding, rank: int):
+    if isinstance(padding, str):
+        if padding not in ("same", "valid", "tf-same"):
+            raise InputError(f"--pad '{padding}' is not a padding: use a number, before:after, same, valid or tf-same")
+        return padding
+    if isinstance(padding, int):
+        padding = ((padding, padding),)
+    pairs = []
+    for p in padding:
+        pair = (p, p) if isinstance(p, int) else tuple(p)
+        if len(pair) != 2 or any(not isinstance(x, int) or isinstance(x, bool) for x in pair):
+            raise InputError(f"--pad entry {p!r} is not a padding: use whole numbers or before:after pairs")
+        if min(pair) < 0:
+            raise InputError(f"--pad {p!r}: padding cannot be negative (PyTorch: negative padding is not supported)")
+        pairs.append(pair)
+    return expand(tuple(pairs), rank, "--pad")
+
+
+@dataclass(frozen=True)
+class _ConvBase:
+    rank: int = 2
+    out_channels: int | None = None
+    kernel_size: tuple[int, ...] = (3,)
+    stride: tuple[int, ...] = (1,)
+    padding: object = 0
+    dilation: tuple[int, ...] = (1,)
+    groups: int = 1
+    depthwise: bool = False
+    bias: bool = True
+    padding_mode: str = "zeros"
+
+    family: ClassVar[str] = "conv"
+
+    def __post_init__(self) -> None:
+        if self.rank not in (1, 2, 3):
+            raise InputError(f"{self.family}: rank must be 1, 2 or 3; got {self.rank}")
+        set_ = object.__setattr__
+        set_(self, "kernel_size", _tuple(self.kernel_size, self.rank, "--k"))
+        set_(self, "stride", _tuple(self.stride, self.rank, "--stride"))
+        set_(self, "dilation", _tuple(self.dilation, self.rank, "--dilation"))
+        set_(self, "padding", _normalise_padding(self.padding, self.rank))
+        _check_positive(self.kernel_size, "--k (kernel size)")
+        _check_positive(self.stride, "--stride")
+        _check_positive(self.dilation, "--dilation")
+        _check_positive((self.groups,), "--groups")
+        if self.out_channels is not None:
+            _check_positive((self.out_channels,), "--out (output channels)")
+        if self.padding_mode not in PADDING_MODES:
+            raise InputError(f"--padding-mode '{self.padding_mode}' is not one of {', '.join(PADDING_MODES)}")
+
+    @property
+    def name(self) -> str:
+        return f"{self.family}{self.rank}d"
+
+    def _channels(self, c_in: Dim | None) -> tuple[int, Dim | None, list[str]]:
+        """Resolve (groups, C_out, notes): depthwise means groups = C_in."""
+        notes: list[str] = []
+        groups = self.groups
+        if self.depthwise:
+            if c_in is None:
+                raise InputError(f"{self.name} --depthwise needs the input channels in --in (e.g. 32x112x112)")
+            if is_symbolic(c_in):
+                raise InputError(f"{self.name} --depthwise needs a number of input channels, not {format_dim(c_in)}")
+            groups = c_in
+        c_out = self.out_channels
+        if c_out is None and c_in is not None:
+            c_out = c_in
+            notes.append(f"no --out given: assuming {format_dim(c_in)} output channels (as many as the input)")
+        return groups, c_out, notes
+
+    def _hyper(self, pads, groups, c_out) -> dict:
+        return {
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
+            "padding": [list(p) for p in pads],
+            "dilation": list(self.dilation),
+            "groups": groups,
+            "out_channels": c_out,
+            "bias": self.bias,
+            "padding_mode": self.padding_mode,
+        }
+
+
+def _param_steps(label: str, c_a: Dim, c_b_over_g: Dim, kernel, c_bias: Dim, params: ParamCount, formula: str) -> Step:
+    return Step(
+        "parameters",
+        formula,
+        f"{base.dot([c_a, c_b_over_g, *kernel])} + {format_dim(params.bias)}",
+        f"{format_dim(params.weight)} + {format_dim(params.bias)} = {format_dim(params.total)}",
+    )
+
+
+@dataclass(frozen=True)
+class Conv(_ConvBase):
+    """An ordinary (cross-correlation) convolution, as ``torch.nn.Conv{1,2,3}d``."""
+
+    family: ClassVar[str] = "conv"
+
+    def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
+        op = self.name
+        n_in, c_in, spatial = base.split_feature_map(shape, self.rank, op)
+        n = base.resolve_batch(n_in, batch)
+        groups, c_out, notes = self._channels(c_in)
+        base.check_groups(groups, c_in, c_out, op)
+        pads, pad_notes = base.resolve_conv_padding(self.padding, spatial, self.kernel_size, self.stride, self.dilation, op)
+        notes += pad_notes
+        base.check_padding_mode(self.padding_mode, pads, spatial, self.rank, op)
+        notes += base.check_window_fits(spatial, self.kernel_size, self.dilation, pads, op)
+        out_spatial = tuple(
+            simplify(axis.conv_output_size(i, k, s, pl, pr, d))
+            for i, k, s, d, (pl, pr) in zip(spatial, self.kernel_size, self.stride, self.dilation, pads)
+        )
+        warnings, cover_notes = base.coverage_messages(spatial, self.kernel_size, self.stride, self.dilation, pads)
+        notes += cover_notes
+        output = base.join_feature_map(n_in, c_out if c_in is not None else None, out_spatial)
+
+        k_prod = product(self.kernel_size)
+        params = macs = None
+        other: tuple = ()
+        if c_in is not None:
+            c_in_g = simplify(c_in / groups) if is_symbolic(c_in) else c_in // groups
+            params = ParamCount(simplify(c_out * c_in_g * k_prod), c_out if self.bias else 0)
+            macs = simplify(n * product(out_spatial) * c_out * c_in_g * k_prod)
+            if self.bias:
+                other = (("bias adds", simplify(n * product(out_spatial) * c_out)),)
+        else:
+            notes.append("parameters and MACs need the input channels: write --in as CxHxW (e.g. 3x32x32)")
+
+        if self.padding_mode != "zeros":
+            notes.append(f"padding_mode '{self.padding_mode}' changes the padded values, not the shape")
+        steps: list[Step] = []
+        if explain:
+            steps = conv_size_steps(spatial, self.kernel_size, self.stride, self.dilation, pads)
+            steps += size_hints(spatial, out_spatial, self.kernel_size, self.stride, self.dilation, self.padding)
+            if params is not None:
+                c_in_g = simplify(c_in / groups) if is_symbolic(c_in) else c_in // groups
+                steps.append(_param_steps("parameters", c_out, c_in_g, self.kernel_size, c_out, params,
+                                          "weight + bias = C_out·(C_in/g)·Πk + C_out"))
+                steps.append(Step(
+                    "MACs", "N·Πo·C_out·(C_in/g)·Πk  (bias not counted; FLOPs = 2·MACs)",
+                    base.dot([n, *out_spatial, c_out, c_in_g, *self.kernel_size]), format_dim(macs),
+                ))
+        rf = tuple(AxisRF(axis.effective_kernel(k, d), s, pl)
+                   for k, d, s, (pl, _) in zip(self.kernel_size, self.dilation, self.stride, pads))
+        return LayerReport(
+            op=op, input=tuple(shape), output=output, params=params, macs=macs, batch=n, other_ops=other, rf=rf,
+            hyper=self._hyper(pads, groups, c_out), warnings=tuple(warnings), notes=tuple(notes), steps=tuple(steps),
+            output_has_batch=n_in is not None, bytes_per_element=bytes_per_element,
+        )
+
+
+def conv_size_steps(spatial, kernel, stride, dilation, pads, rule: str = "floor") -> list[Step]:
+    """The output-size formula per axis with the numbers substituted and the floor shown."""
+    steps = []
+    for name, i, k, s, d, (pl, pr) in zip(base.axis_names(len(spatial)), spatial, kernel, stride, dilation, pads):
+        k_eff = axis.effective_kernel(k, d)
+        pad_formula = "2p" if pl == pr else "p_before + p_after"
+        pad_numbers = f"2·{format_dim(pl)}" if pl == pr else f"{format_dim(pl)} + {format_dim(pr)}"
+        kernel_formula = "d·(k − 1) + 1" if d != 1 else "k"
+        kernel_numbers = f"{d}·({k} − 1) + 1" if d != 1 else f"{k}"
+        span = i + pl + pr - k_eff
+        o = axis.conv_output_size(i, k, s, pl, pr, d)
+        if is_symbolic(span):
+            detail = f"floor(({format_dim(i)} + {pad_numbers} − {kernel_numbers})/{s}) + 1"
+            result = format_dim(simplify(o))
+        else:
+            detail = f"floor(({i} + {pad_numbers} − {kernel_numbers})/{s}) + 1 = floor({base.fraction_text(span, s)}) + 1"
+            result = f"{span // s} + 1 = {o}"
+        steps.append(Step(f"output {name}", f"o = floor((i + {pad_formula} − {kernel_formula})/s) + 1", detail, result))
+    return steps
+
+
+def size_hints(spatial, out_spatial, kernel, stride, dilation, padding) -> list[Step]:
+    """What padding would keep the size (stride 1): the hint a student needs."""
+    steps = []
+    if padding in ("same", "tf-same"):
+        return steps
+    for name, i, o, k, s, d in zip(base.axis_names(len(spatial)), spatial, out_spatial, kernel, stride, dilation):
+        if s != 1 or is_symbolic(i) or o == i:
+            continue
+        k_eff = axis.effective_kernel(k, d)
+        if k_eff % 2:
+            p = (k_eff - 1) // 2
+            steps.append(Step(f"hint {name}", "p = (k_eff − 1)/2 keeps the size at stride 1", "", f"padding {p} would keep {i} → {i}"))
+        else:
+            l, r = axis.torch_same_padding(k, d)
+            steps.append(Step(f"hint {name}", "an even kernel needs uneven padding to keep the size", "",
+                              f"padding {l}:{r} (PyTorch 'same') would keep {i} → {i}"))
+    return steps
+
+
+@dataclass(frozen=True)
+class ConvTranspose(_ConvBase):
+    """A transposed ("fractionally strided") convolution, as ``torch.nn.ConvTranspose{1,2,3}d``."""
+
+    output_padding: tuple[int, ...] = (0,)
+    family: ClassVar[str] = "conv-transpose"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "output_padding", _tuple(self.output_padding, self.rank, "--output-padding"))
+        for v in self.output_padding:
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise InputError(f"--output-padding must be a whole number ≥ 0; got {v!r}")
+        if isinstance(self.padding, str):
+            raise InputError(
+                f"{self.name}: padding '{self.padding}' is not accepted by PyTorch's ConvTranspose; "
+                "give numbers (e.g. --pad 1) — for Keras 'same' use --pad (k−s)/2 with --output-padding"
+            )
+        if self.padding_mode != "zeros":
+            raise InputError(f"{self.name}: only padding_mode 'zeros' is supported for transposed convolutions (PyTorch)")
+        for name, op, s, d in zip(base.axis_names(self.rank), self.output_padding, self.stride, self.dilation):
+            if op >= max(s, d):
+                raise InputError(
+                    f"{self.name}: output padding {op} along {name} must be smaller than either stride ({s}) or "
+                    f"dilation ({d}); valid here: 0 to {max(s, d) - 1}"
+                )
+
+    def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
+        op = self.name
+        n_in, c_in, spatial = base.split_feature_map(shape, self.rank, op)
+        n = base.resolve_batch(n_in, batch)
+        groups, c_out, notes = self._channels(c_in)
+        base.check_groups(groups, c_in, c_out, op)
+        pads = self.padding
+        out_spatial = []
+        for name, i, k, s, d, (pl, pr), opad in zip(base.axis_names(self.rank), spatial, self.kernel_size, self.stride,
+                                                     self.dilation, pads, self.output_padding):
+            o = simplify(axis.transposed_output_size(i, k, s, pl, pr, d, opad))
+            if is_symbolic(o):
+                notes.append(f"valid when {format_dim(o)} ≥ 1 (along {name})")
+            elif o < 1:
+                raise InputError(
+                    f"{op}: the output along {name} would be {o} ((i − 1)s − p_before − p_after + d(k − 1) + "
+                    f"output_padding + 1 with i = {i}); use less padding (at most {(i - 1) * s + d * (k - 1) + opad} in total)"
+                )
+            if max(pl, pr) > d * (k - 1):
+                notes.append(f"padding {max(pl, pr)} > d(k − 1) = {d * (k - 1)} along {name}: the output is cropped")
+            out_spatial.append(o)
+        out_spatial = tuple(out_spatial)
+        output = base.join_feature_map(n_in, c_out if c_in is not None else None, out_spatial)
+        k_prod = product(self.kernel_size)
+        params = macs = None
+        other: tuple = ()
+        if c_in is not None:
+            c_out_g = simplify(c_out / groups) if is_symbolic(c_out) else c_out // groups
+            params = ParamCount(simplify(c_in * c_out_g * k_prod), c_out if self.bias else 0)
+            macs = simplify(n * product(spatial) * c_in * c_out_g * k_prod)
+            if self.bias:
+                other = (("bias adds", simplify(n * product(out_spatial) * c_out)),)
+        else:
+            notes.append("parameters and MACs need the input channels: write --in as CxHxW (e.g. 16x14x14)")
+        rf = tuple(AxisRF(axis.effective_kernel(k, d), Fraction(1, s), pl) for k, d, s, (pl, _) in zip(self.kernel_size, self.dilation, self.stride, pads))
+        hyper = self._hyper(pads, groups, c_out) | {"output_padding": list(self.output_padding)}
+        steps: list[Step] = []
+        if explain:
+            steps = self._steps(spatial, out_spatial, pads, n, c_in, c_out, groups, params, macs)
+        return LayerReport(
+            op=op, input=tuple(shape), output=output, params=params, macs=macs, batch=n, other_ops=other, rf=rf,
+            hyper=hyper, notes=tuple(notes), steps=tuple(steps), output_has_batch=n_in is not None,
+            bytes_per_element=bytes_per_element,
+        )
+
+    def _steps(self, spatial, out_spatial, pads, n, c_in, c_out, groups, params, macs) -> list[Step]:
+        steps = []
+        for name, i, o, k, s, d, (pl, pr), opad in zip(base.axis_names(self.rank), spatial, out_spatial, self.kernel_size,
+                                                        self.stride, self.dilation, pads, self.output_padding):
+            pad_text = f"2·{format_dim(pl)}" if pl == pr else f"{pl} − {pr}"
+            steps.append(Step(
+                f"output {name}", "o = (i − 1)·s − 2p + d·(k − 1) + output_padding + 1",
+                f"({format_dim(i)} − 1)·{s} − {pad_text} + {d}·({k} − 1) + {opad} + 1" if pl == pr else
+                f"({format_dim(i)} − 1)·{s} − {pl} − {pr} + {d}·({k} − 1) + {opad} + 1",
+                format_dim(o),
+            ))
+            stretched = simplify((i - 1) * s + 1)
+            before, after = d * (k - 1) - pl, d * (k - 1) - pr + opad
+            pad_words = []
+            for side, amount in (("start", before), ("end", after)):
+                pad_words.append(f"pad {amount} at the {side}" if amount >= 0 else f"crop {-amount} at the {side}")
+            steps.append(Step(
+                f"equivalent direct conv {name}",
+                "insert s − 1 zeros between inputs, pad d(k−1) − p (+ output_padding at the end), "
+                "then a stride-1 conv with the kernel flipped",
+                f"{format_dim(i)} → {s - 1} zero{'s' if s - 1 != 1 else ''} between entries → {format_dim(stretched)}; "
+                + ", ".join(pad_words),
+                f"stride-1 conv (dilation {d}) with the flipped {k}-kernel → {format_dim(o)}",
+            ))
+            if not is_symbolic(o):
+                k_eff = axis.effective_kernel(k, d)
+                a = (o + pl + pr - k_eff) % s
+                steps.append(Step(
+                    f"inverse {name}", "Conv(k, s, p, d) maps the output size back; output_padding = a picks among the s sizes that floor together",
+                    f"conv of {o}: floor(({o} + {pl} + {pr} − {k_eff})/{s}) + 1 = {axis.conv_output_size(o, k, s, pl, pr, d)}",
+                    f"a = ({o} + {pl} + {pr} − {k_eff}) mod {s} = {a}",
+                ))
+        if params is not None:
+            c_out_g = simplify(c_out / groups) if is_symbolic(c_out) else c_out // groups
+            steps.append(_param_steps("parameters", c_in, c_out_g, self.kernel_size, c_out, params,
+                                      "weight + bias = C_in·(C_out/g)·Πk + C_out  (weight shape (C_in, C_out/g, *k))"))
+            steps.append(Step(
+                "MACs", "N·Πi·C_in·(C_out/g)·Πk — counted on the input size: each input element meets the whole kernel once",
+                base.dot([n, *spatial, c_in, c_out_g, *self.kernel_size]), format_dim(macs),
+            ))
+        return steps

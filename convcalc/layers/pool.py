@@ -1,0 +1,277 @@
+"""Pooling, 1-d/2-d/3-d: max, average, adaptive and global (PyTorch ``MaxPool*d``,
+``AvgPool*d``, ``AdaptiveAvgPool*d``, ``AdaptiveMaxPool*d``).
+
+Shape:  as a convolution (dilation: max pooling only); the default stride is the kernel.
+        ceil_mode: o = ceil((i + p_before + p_after − k_eff)/s) + 1, minus 1 when the last
+        window would start in the right padding ((o − 1)·s ≥ i + p_before) — ATen Pool.h.
+        Adaptive bin t: [floor(t·I/O), ceil((t + 1)·I/O)).
+Params: none. MACs: none (no GEMM work). The comparisons (max: n − 1 per window of n real
+elements) and the adds and divisions (average) are reported as other work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import ClassVar
+
+from convcalc.engine import axis
+from convcalc.engine.dims import Dim, format_dim, is_symbolic, product, simplify
+from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step
+from convcalc.errors import InputError
+from convcalc.layers import base
+from convcalc.layers.conv import _check_positive, _normalise_padding, _tuple
+
+
+@dataclass(frozen=True)
+class _WindowPool:
+    rank: int = 2
+    kernel_size: tuple[int, ...] = (2,)
+    stride: tuple[int, ...] | None = None
+    padding: object = 0
+    dilation: tuple[int, ...] = (1,)
+    ceil_mode: bool = False
+
+    kind: ClassVar[str] = "pool"
+
+    def __post_init__(self) -> None:
+        if self.rank not in (1, 2, 3):
+            raise InputError(f"{self.kind}: rank must be 1, 2 or 3; got {self.rank}")
+        set_ = object.__setattr__
+        set_(self, "kernel_size", _tuple(self.kernel_size, self.rank, "--k"))
+        set_(self, "stride", self.kernel_size if self.stride is None else _tuple(self.stride, self.rank, "--stride"))
+        set_(self, "dilation", _tuple(self.dilation, self.rank, "--dilation"))
+        _check_positive(self.kernel_size, "--k (kernel size)")
+        _check_positive(self.stride, "--stride")
+        _check_positive(self.dilation, "--dilation")
+        if self.padding == "same":
+            raise InputError(
+                f"{self.name}: PyTorch pooling has no padding='same'; use --pad tf-same (TensorFlow/Keras SAME) or a number"
+            )
+        set_(self, "padding", _normalise_padding(self.padding, self.rank))
+        if not isinstance(self.padding, str):
+            for name, k, (pl, pr) in zip(base.axis_names(self.rank), self.kernel_size, self.padding):
+                if max(pl, pr) > k // 2:
+                    raise InputError(
+                        f"{self.name}: padding {max(pl, pr)} along {name} must be at most half the kernel "
+                        f"(floor({k}/2) = {k // 2}); PyTorch: pad should be smaller than or equal to half of kernel size"
+                    )
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}{self.rank}d"
+
+    def _pads(self, spatial) -> tuple[tuple[tuple[Dim, Dim], ...], list[str]]:
+        if self.padding == "valid":
+            return tuple((0, 0) for _ in spatial), []
+        if self.padding == "tf-same":
+            return base.resolve_conv_padding("tf-same", spatial, self.kernel_size, self.stride, self.dilation, self.name)
+        return self.padding, []
+
+    def _geometry(self, shape, batch):
+        op = self.name
+        n_in, c, spatial = base.split_feature_map(shape, self.rank, op)
+        n = base.resolve_batch(n_in, batch)
+        pads, notes = self._pads(spatial)
+        notes += base.check_window_fits(spatial, self.kernel_size, self.dilation, pads, op)
+        out, dropped = [], []
+        for name, i, k, s, d, (pl, pr) in zip(base.axis_names(self.rank), spatial, self.kernel_size, self.stride, self.dilation, pads):
+            o, was_dropped = axis.pool_output_size(i, k, s, pl, pr, d, self.ceil_mode)
+            out.append(simplify(o))
+            if was_dropped:
+                dropped.append(name)
+        out_spatial = tuple(out)
+        warnings: list[str] = []
+        if not self.ceil_mode:
+            warnings, cover_notes = base.coverage_messages(spatial, self.kernel_size, self.stride, self.dilation, pads)
+            notes += cover_notes
+        if any(d != 1 for d in self.dilation) and not isinstance(self.padding, str):
+            notes.append("the padding limit uses the nominal kernel (torch 2.13); newer ATen checks the effective kernel")
+        return n_in, c, spatial, n, pads, out_spatial, dropped, warnings, notes
+
+    def _steps(self, spatial, out_spatial, pads) -> list[Step]:
+        from convcalc.layers.conv import conv_size_steps
+
+        if not self.ceil_mode:
+            return conv_size_steps(spatial, self.kernel_size, self.stride, self.dilation, pads)
+        steps = []
+        for name, i, o, k, s, d, (pl, pr) in zip(base.axis_names(self.rank), spatial, out_spatial, self.kernel_size,
+                                                 self.stride, self.dilation, pads):
+            k_eff = axis.effective_kernel(k, d)
+            span = i + pl + pr - k_eff
+            if is_symbolic(span):
+                steps.append(Step(f"output {name} (ceil_mode)", "o = ceil((i + 2p − k_eff)/s) + 1, minus 1 if (o − 1)·s ≥ i + p",
+                                  "", format_dim(o)))
+                continue
+            naive = -(-span // s) + 1
+            steps.append(Step(
+                f"output {name} (ceil_mode)", "o = ceil((i + p_before + p_after − k_eff)/s) + 1",
+                f"ceil(({i} + {pl} + {pr} − {k_eff})/{s}) + 1 = ceil({base.fraction_text(span, s)}) + 1", f"{naive}",
+            ))
+            start = (naive - 1) * s
+            if naive != o:
+                steps.append(Step(
+                    f"last window {name}", "a window must start inside the input or the left padding: drop it if (o − 1)·s ≥ i + p_before",
+                    f"({naive} − 1)·{s} = {start} ≥ {i} + {pl} = {i + pl}: it would start in the right padding",
+                    f"dropped → {o}",
+                ))
+            else:
+                overhang = start + k_eff - (i + pl + pr)
+                tail = f"; it hangs {overhang} past the padded end" if overhang > 0 else ""
+                steps.append(Step(
+                    f"last window {name}", "kept if it starts inside the input or the left padding",
+                    f"({o} − 1)·{s} = {start} < {i} + {pl} = {i + pl}{tail}", f"o = {o}",
+                ))
+        return steps
+
+
+@dataclass(frozen=True)
+class MaxPool(_WindowPool):
+    """Max pooling, as ``torch.nn.MaxPool{1,2,3}d`` (padding counts as −∞: it never wins)."""
+
+    kind: ClassVar[str] = "maxpool"
+
+    def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
+        n_in, c, spatial, n, pads, out_spatial, dropped, warnings, notes = self._geometry(shape, batch)
+        other: tuple = ()
+        if c is not None and not any(is_symbolic(x) for x in (*spatial, *out_spatial, c, n)):
+            sums = [sum(axis.window_real_counts(i, k, s, pl, o, d)) for i, k, s, d, (pl, _), o in
+                    zip(spatial, self.kernel_size, self.stride, self.dilation, pads, out_spatial)]
+            # Σ over windows of (real elements − 1); the real count is a product over axes.
+            other = (("comparisons", n * c * (product(sums) - product(out_spatial))),)
+        steps = self._steps(spatial, out_spatial, pads) if explain else []
+        return LayerReport(
+            op=self.name, input=tuple(shape), output=base.join_feature_map(n_in, c, out_spatial), params=ParamCount(),
+            macs=0, batch=n, other_ops=other,
+            rf=tuple(AxisRF(axis.effective_kernel(k, d), s, pl) for k, d, s, (pl, _) in zip(self.kernel_size, self.dilation, self.stride, pads)),
+            hyper={"kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": [list(p) for p in pads],
+                   "dilation": list(self.dilation), "ceil_mode": self.ceil_mode},
+            warnings=tuple(warnings), notes=tuple(notes), steps=tuple(steps), output_has_batch=n_in is not None,
+            bytes_per_element=bytes_per_element,
+        )
+
+
+@dataclass(frozen=True)
+class AvgPool(_WindowPool):
+    """Average pooling, as ``torch.nn.AvgPool{1,2,3}d`` (no dilation).
+
+    Divisor (ATen AvgPoolKernel.cpp): divisor_override if given; else the window clipped
+    at the end of the right padding when count_include_pad (the default); else the real
+    elements only.
+    """
+
+    count_include_pad: bool = True
+    divisor_override: int | None = None
+    kind: ClassVar[str] = "avgpool"
+
+    def __post_init__(self) -> None:
+        if any(d != 1 for d in _tuple(self.dilation, self.rank if self.rank in (1, 2, 3) else 1, "--dilation")):
+            raise InputError("avgpool has no dilation in PyTorch (only max pooling does)")
+        super().__post_init__()
+        if self.divisor_override is not None:
+            if self.rank == 1:
+                raise InputError("avgpool1d has no divisor_override in PyTorch (AvgPool2d and AvgPool3d do)")
+            if isinstance(self.divisor_override, bool) or not isinstance(self.divisor_override, int) or self.divisor_override == 0:
+                raise InputError(f"--divisor-override must be a non-zero whole number; got {self.divisor_override!r}")
+
+    def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
+        n_in, c, spatial, n, pads, out_spatial, dropped, warnings, notes = self._geometry(shape, batch)
+        if self.padding == "tf-same" and self.count_include_pad:
+            notes.append("TensorFlow's SAME average pooling divides by the real elements only (count_include_pad=False)")
+        other: tuple = ()
+        steps = self._steps(spatial, out_spatial, pads) if explain else []
+        if c is not None and not any(is_symbolic(x) for x in (*spatial, *out_spatial, c, n)):
+            per_axis = [axis.avgpool_divisor_sizes(i, k, s, pl, pr, o) for i, k, s, (pl, pr), o in
+                        zip(spatial, self.kernel_size, self.stride, pads, out_spatial)]
+            windows = product(out_spatial)
+            real_total = product(sum(real for _, real in sizes) for sizes in per_axis)
+            other = (("adds", n * c * (real_total - windows)), ("divisions", n * c * windows))
+            if explain:
+                steps.append(self._divisor_step(per_axis))
+        return LayerReport(
+            op=self.name, input=tuple(shape), output=base.join_feature_map(n_in, c, out_spatial), params=ParamCount(),
+            macs=0, batch=n, other_ops=other,
+            rf=tuple(AxisRF(k, s, pl) for k, s, (pl, _) in zip(self.kernel_size, self.stride, pads)),
+            hyper={"kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": [list(p) for p in pads],
+                   "ceil_mode": self.ceil_mode, "count_include_pad": self.count_include_pad,
+                   "divisor_override": self.divisor_override},
+            warnings=tuple(warnings), notes=tuple(notes), steps=tuple(steps), output_has_batch=n_in is not None,
+            bytes_per_element=bytes_per_element,
+        )
+
+    def _divisor_step(self, per_axis) -> Step:
+        if self.divisor_override is not None:
+            return Step("divisor", "divisor_override replaces every window's divisor", "", str(self.divisor_override))
+        rule = "window size clipped at the end of the right padding" if self.count_include_pad else "real (non-padding) elements"
+        index = 0 if self.count_include_pad else 1
+        text = "; ".join(f"{name}: {', '.join(str(sz[index]) for sz in sizes)}"
+                         for name, sizes in zip(base.axis_names(self.rank), per_axis))
+        return Step("divisor", f"per window (product over axes): {rule}", text, "")
+
+
+@dataclass(frozen=True)
+class AdaptivePool:
+    """Adaptive (and global) pooling: bin t reads [floor(t·I/O), ceil((t + 1)·I/O)).
+
+    ``output_size`` entries may be None to keep that axis; global pooling is output 1.
+    """
+
+    rank: int = 2
+    mode: str = "avg"
+    output_size: tuple[int | None, ...] = (1,)
+    global_: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("avg", "max"):
+            raise InputError(f"adaptive pooling mode must be avg or max; got {self.mode!r}")
+        if self.rank not in (1, 2, 3):
+            raise InputError(f"{self.name}: rank must be 1, 2 or 3; got {self.rank}")
+        sizes = _tuple(self.output_size, self.rank, "--output-size")
+        for v in sizes:
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise InputError(f"--output-size entries must be whole numbers ≥ 1 or none; got {v!r}")
+        object.__setattr__(self, "output_size", sizes)
+
+    @property
+    def name(self) -> str:
+        prefix = "global" if self.global_ else "adaptive"
+        return f"{prefix}-{self.mode}pool{self.rank}d"
+
+    def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
+        n_in, c, spatial = base.split_feature_map(shape, self.rank, self.name)
+        n = base.resolve_batch(n_in, batch)
+        out_spatial = tuple(i if o is None else o for i, o in zip(spatial, self.output_size))
+        notes: list[str] = []
+        steps: list[Step] = []
+        rf = []
+        bin_sums = []
+        for name, i, o in zip(base.axis_names(self.rank), spatial, out_spatial):
+            if is_symbolic(i):
+                rf.append(AxisRF(i, i, 0) if o == 1 else AxisRF(i, i / o, 0))
+                bin_sums.append(None)
+                continue
+            bins = axis.adaptive_bins(i, o)
+            lengths = [end - start for start, end in bins]
+            bin_sums.append(sum(lengths))
+            stride = Fraction(i, o)
+            rf.append(AxisRF(max(lengths), int(stride) if stride.denominator == 1 else stride, 0))
+            if i % o:
+                notes.append(f"along {name}, {o} does not divide {i}: bins of sizes {min(lengths)}–{max(lengths)}"
+                             + (" overlap" if any(b[0] < a[1] for a, b in zip(bins, bins[1:])) else ""))
+            if explain:
+                shown = " ".join(f"[{a},{b})" for a, b in bins[:8]) + (" …" if len(bins) > 8 else "")
+                steps.append(Step(f"bins {name}", "bin t = [floor(t·I/O), ceil((t + 1)·I/O))", f"I = {i}, O = {o}", shown))
+        other: tuple = ()
+        if c is not None and all(s is not None for s in bin_sums) and not is_symbolic(c) and not is_symbolic(n):
+            windows = product(out_spatial)
+            reads = product(bin_sums)
+            if self.mode == "max":
+                other = (("comparisons", n * c * (reads - windows)),)
+            else:
+                other = (("adds", n * c * (reads - windows)), ("divisions", n * c * windows))
+        return LayerReport(
+            op=self.name, input=tuple(shape), output=base.join_feature_map(n_in, c, out_spatial), params=ParamCount(),
+            macs=0, batch=n, other_ops=other, rf=tuple(rf),
+            hyper={"output_size": list(self.output_size)}, notes=tuple(notes), steps=tuple(steps),
+            output_has_batch=n_in is not None, bytes_per_element=bytes_per_element,
+        )

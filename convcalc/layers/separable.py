@@ -1,0 +1,110 @@
+"""Depthwise-separable convolution (MobileNet v1): a depthwise conv (groups = C_in) then a
+1×1 pointwise conv, compared against the standard convolution it replaces.
+
+Cost (Howard et al. 2017): Dk²·M·Df² + M·N·Df² against Dk²·M·N·Df², a ratio of
+1/N + 1/Dk² (N output channels, Dk the kernel size, M input channels).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from convcalc.engine.dims import format_dim, is_symbolic, product
+from convcalc.engine.report import LayerReport, Step
+from convcalc.errors import InputError
+from convcalc.layers import base
+from convcalc.layers.conv import Conv
+
+
+@dataclass(frozen=True)
+class DepthwiseSeparable:
+    rank: int = 2
+    out_channels: int | None = None
+    kernel_size: tuple[int, ...] = (3,)
+    stride: tuple[int, ...] = (1,)
+    padding: object = 0
+    dilation: tuple[int, ...] = (1,)
+    bias: bool = True
+    padding_mode: str = "zeros"
+    multiplier: int = 1
+
+    @property
+    def name(self) -> str:
+        return f"depthwise-separable{self.rank}d"
+
+    def _parts(self, c_in: int, c_out: int) -> tuple[Conv, Conv, Conv]:
+        common = dict(rank=self.rank, kernel_size=self.kernel_size, stride=self.stride, padding=self.padding,
+                      dilation=self.dilation, bias=self.bias, padding_mode=self.padding_mode)
+        depthwise = Conv(out_channels=c_in * self.multiplier, groups=c_in, **common)
+        pointwise = Conv(rank=self.rank, out_channels=c_out, kernel_size=(1,), bias=self.bias)
+        standard = Conv(out_channels=c_out, **common)
+        return depthwise, pointwise, standard
+
+    def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
+        _, c_in, _ = base.split_feature_map(shape, self.rank, self.name)
+        if c_in is None or is_symbolic(c_in):
+            raise InputError(f"{self.name} needs a number of input channels in --in (e.g. 32x112x112)")
+        notes = []
+        c_out = self.out_channels
+        if c_out is None:
+            c_out = c_in
+            notes.append(f"no --out given: assuming {c_in} output channels (as many as the input)")
+        depthwise_layer, pointwise_layer, standard_layer = self._parts(c_in, c_out)
+        kw = dict(batch=batch, explain=explain, bytes_per_element=bytes_per_element)
+        dw = depthwise_layer.analyze(shape, **kw)
+        pw = pointwise_layer.analyze(dw.output, **kw)
+        std = standard_layer.analyze(shape, **kw)
+        params = dw.params + pw.params
+        macs = dw.macs + pw.macs
+        k_prod = product(self.kernel_size)
+        comparison = {
+            "standard_params": std.params.total,
+            "standard_macs": std.macs,
+            "params_ratio": _ratio(params.total, std.params.total),
+            "macs_ratio": _ratio(macs, std.macs),
+            "formula": "1/N + 1/Dk²",
+        }
+        if not is_symbolic(c_out):
+            comparison["formula_value"] = Fraction(1, c_out) + Fraction(1, k_prod)
+        steps = []
+        if explain:
+            k_text = "·".join(map(str, self.kernel_size))
+            steps = [
+                Step("depthwise", f"a {k_text} conv per input channel (groups = {c_in})", f"{dw.params.total} params", f"{format_dim(dw.macs)} MACs"),
+                Step("pointwise", f"1×1 conv {c_in * self.multiplier} → {c_out}", f"{pw.params.total} params", f"{format_dim(pw.macs)} MACs"),
+                Step("standard conv", f"{k_text} conv {c_in} → {c_out}", f"{std.params.total} params", f"{format_dim(std.macs)} MACs"),
+                Step("cost ratio", "(Dk²·M·Df² + M·N·Df²) / (Dk²·M·N·Df²) = 1/N + 1/Dk²",
+                     f"1/{c_out} + 1/{k_prod}" if "formula_value" in comparison else "",
+                     _ratio_text(comparison["macs_ratio"])),
+            ]
+        return LayerReport(
+            op=self.name, input=tuple(shape), output=pw.output, params=params, macs=macs, batch=dw.batch,
+            other_ops=_sum_other(dw.other_ops, pw.other_ops), rf=dw.rf,
+            hyper={"kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": dw.hyper["padding"],
+                   "dilation": list(self.dilation), "out_channels": c_out, "bias": self.bias, "multiplier": self.multiplier},
+            warnings=dw.warnings, notes=tuple(notes) + dw.notes, steps=tuple(steps), parts=(dw, pw),
+            comparison=comparison, output_has_batch=pw.output_has_batch, bytes_per_element=bytes_per_element,
+        )
+
+
+def _ratio(a, b):
+    if is_symbolic(a) or is_symbolic(b):
+        from convcalc.engine.dims import simplify
+
+        return simplify(a / b)
+    return Fraction(a, b)
+
+
+def _ratio_text(value) -> str:
+    if isinstance(value, Fraction):
+        return f"{value.numerator}/{value.denominator} ≈ {float(value):.4f}"
+    return format_dim(value)
+
+
+def _sum_other(*groups):
+    totals: dict[str, object] = {}
+    for group in groups:
+        for name, count in group:
+            totals[name] = totals.get(name, 0) + count
+    return tuple(totals.items())
