@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from convcalc.engine.dims import Dim, format_dim
+from convcalc.engine.dims import Dim, format_factor
 from convcalc.errors import InputError
 
 _SYMBOL = re.compile(r"^[A-Za-z](?:\d+|_[A-Za-z0-9]+)?$")
@@ -31,7 +31,7 @@ class Notation:
 
     def format(self, dims: Sequence[Dim]) -> str:
         sep = ", " if self.separator == "," and self.brackets else self.separator
-        body = sep.join(format_dim(d) for d in dims)
+        body = sep.join(format_factor(d) for d in dims)
         if self.brackets:
             if len(dims) == 1 and self.brackets == "()":
                 body += ","

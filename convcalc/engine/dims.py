@@ -84,3 +84,11 @@ def format_dim(value: Dim) -> str:
     from convcalc.engine.symbolic import format_expr
 
     return format_expr(value)
+
+
+def format_factor(value: Dim) -> str:
+    """A dimension written as a factor or shape entry: compound formulas get parentheses."""
+    text = format_dim(value)
+    if isinstance(value, int) or text.replace("_", "").isalnum():
+        return text
+    return f"({text})"

@@ -45,6 +45,26 @@ class Step:
     formula: str = ""
     substituted: str = ""
     result: str = ""
+    axis: str = ""  # the spatial axis (or axes, "H, W") the step is about
+
+    @property
+    def heading(self) -> str:
+        return f"{self.title} {self.axis}" if self.axis else self.title
+
+
+def merge_axis_steps(steps: list[Step]) -> list[Step]:
+    """Steps identical but for their axis become one ("output H, W")."""
+    merged: list[Step] = []
+    for step in steps:
+        for index, seen in enumerate(merged):
+            if seen.axis and step.axis and (seen.title, seen.formula, seen.substituted, seen.result) == (
+                step.title, step.formula, step.substituted, step.result
+            ):
+                merged[index] = Step(seen.title, seen.formula, seen.substituted, seen.result, f"{seen.axis}, {step.axis}")
+                break
+        else:
+            merged.append(step)
+    return merged
 
 
 @dataclass(frozen=True)

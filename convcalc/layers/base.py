@@ -7,7 +7,7 @@ from fractions import Fraction
 from typing import Sequence
 
 from convcalc.engine import axis
-from convcalc.engine.dims import Dim, as_int, format_dim, is_symbolic
+from convcalc.engine.dims import Dim, as_int, format_dim, format_factor, is_symbolic
 from convcalc.errors import InputError
 from convcalc.notation import expand, format_shape
 
@@ -190,4 +190,4 @@ def rf_stride_text(stride) -> str:
 
 
 def dot(values: Sequence[object]) -> str:
-    return "·".join(format_dim(v) if not isinstance(v, str) else v for v in values)
+    return "·".join(format_factor(v) if not isinstance(v, str) else v for v in values)

@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from convcalc.engine import axis
 from convcalc.engine.dims import Dim, as_int, format_dim, is_symbolic, product, simplify
-from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step
+from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step, merge_axis_steps
 from convcalc.errors import InputError
 from convcalc.layers import base
 from convcalc.notation import expand
@@ -204,8 +204,8 @@ def conv_size_steps(spatial, kernel, stride, dilation, pads, rule: str = "floor"
         else:
             detail = f"floor(({i} + {pad_numbers} − {kernel_numbers})/{s}) + 1 = floor({base.fraction_text(span, s)}) + 1"
             result = f"{span // s} + 1 = {o}"
-        steps.append(Step(f"output {name}", f"o = floor((i + {pad_formula} − {kernel_formula})/s) + 1", detail, result))
-    return steps
+        steps.append(Step("output", f"o = floor((i + {pad_formula} − {kernel_formula})/s) + 1", detail, result, name))
+    return merge_axis_steps(steps)
 
 
 def size_hints(spatial, out_spatial, kernel, stride, dilation, padding) -> list[Step]:
@@ -219,12 +219,12 @@ def size_hints(spatial, out_spatial, kernel, stride, dilation, padding) -> list[
         k_eff = axis.effective_kernel(k, d)
         if k_eff % 2:
             p = (k_eff - 1) // 2
-            steps.append(Step(f"hint {name}", "p = (k_eff − 1)/2 keeps the size at stride 1", "", f"padding {p} would keep {i} → {i}"))
+            steps.append(Step("hint", "p = (k_eff − 1)/2 keeps the size at stride 1", "", f"padding {p} would keep {i} → {i}", name))
         else:
             l, r = axis.torch_same_padding(k, d)
-            steps.append(Step(f"hint {name}", "an even kernel needs uneven padding to keep the size", "",
-                              f"padding {l}:{r} (PyTorch 'same') would keep {i} → {i}"))
-    return steps
+            steps.append(Step("hint", "an even kernel needs uneven padding to keep the size", "",
+                              f"padding {l}:{r} (PyTorch 'same') would keep {i} → {i}", name))
+    return merge_axis_steps(steps)
 
 
 @dataclass(frozen=True)
@@ -305,10 +305,10 @@ class ConvTranspose(_ConvBase):
                                                         self.stride, self.dilation, pads, self.output_padding):
             pad_text = f"2·{format_dim(pl)}" if pl == pr else f"{pl} − {pr}"
             steps.append(Step(
-                f"output {name}", "o = (i − 1)·s − 2p + d·(k − 1) + output_padding + 1",
+                "output", "o = (i − 1)·s − 2p + d·(k − 1) + output_padding + 1",
                 f"({format_dim(i)} − 1)·{s} − {pad_text} + {d}·({k} − 1) + {opad} + 1" if pl == pr else
                 f"({format_dim(i)} − 1)·{s} − {pl} − {pr} + {d}·({k} − 1) + {opad} + 1",
-                format_dim(o),
+                format_dim(o), name,
             ))
             stretched = simplify((i - 1) * s + 1)
             before, after = d * (k - 1) - pl, d * (k - 1) - pr + opad
@@ -316,21 +316,23 @@ class ConvTranspose(_ConvBase):
             for side, amount in (("start", before), ("end", after)):
                 pad_words.append(f"pad {amount} at the {side}" if amount >= 0 else f"crop {-amount} at the {side}")
             steps.append(Step(
-                f"equivalent direct conv {name}",
+                "equivalent direct conv",
                 "insert s − 1 zeros between inputs, pad d(k−1) − p (+ output_padding at the end), "
                 "then a stride-1 conv with the kernel flipped",
                 f"{format_dim(i)} → {s - 1} zero{'s' if s - 1 != 1 else ''} between entries → {format_dim(stretched)}; "
                 + ", ".join(pad_words),
-                f"stride-1 conv (dilation {d}) with the flipped {k}-kernel → {format_dim(o)}",
+                f"stride-1 conv (dilation {d}) with the flipped {k}-kernel → {format_dim(o)}", name,
             ))
             if not is_symbolic(o):
                 k_eff = axis.effective_kernel(k, d)
                 a = (o + pl + pr - k_eff) % s
                 steps.append(Step(
-                    f"inverse {name}", "Conv(k, s, p, d) maps the output size back; output_padding = a picks among the s sizes that floor together",
+                    "inverse", "the conv with the same k, s, p, d maps the size back; it floors s sizes together, "
+                    "and output_padding a = (o + 2p − k_eff) mod s picks which one",
                     f"conv of {o}: floor(({o} + {pl} + {pr} − {k_eff})/{s}) + 1 = {axis.conv_output_size(o, k, s, pl, pr, d)}",
-                    f"a = ({o} + {pl} + {pr} − {k_eff}) mod {s} = {a}",
+                    f"a = ({o} + {pl} + {pr} − {k_eff}) mod {s} = {a}", name,
                 ))
+        steps = merge_axis_steps(steps)
         if params is not None:
             c_out_g = simplify(c_out / groups) if is_symbolic(c_out) else c_out // groups
             steps.append(_param_steps("parameters", c_in, c_out_g, self.kernel_size, c_out, params,

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from convcalc.engine import axis
 from convcalc.engine.dims import Dim, format_dim, is_symbolic, product, simplify
-from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step
+from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step, merge_axis_steps
 from convcalc.errors import InputError
 from convcalc.layers import base
 from convcalc.layers.conv import _check_positive, _normalise_padding, _tuple
@@ -100,29 +100,29 @@ class _WindowPool:
             k_eff = axis.effective_kernel(k, d)
             span = i + pl + pr - k_eff
             if is_symbolic(span):
-                steps.append(Step(f"output {name} (ceil_mode)", "o = ceil((i + 2p − k_eff)/s) + 1, minus 1 if (o − 1)·s ≥ i + p",
-                                  "", format_dim(o)))
+                steps.append(Step("output (ceil_mode)", "o = ceil((i + 2p − k_eff)/s) + 1, minus 1 if (o − 1)·s ≥ i + p",
+                                  "", format_dim(o), name))
                 continue
             naive = -(-span // s) + 1
             steps.append(Step(
-                f"output {name} (ceil_mode)", "o = ceil((i + p_before + p_after − k_eff)/s) + 1",
-                f"ceil(({i} + {pl} + {pr} − {k_eff})/{s}) + 1 = ceil({base.fraction_text(span, s)}) + 1", f"{naive}",
+                "output (ceil_mode)", "o = ceil((i + p_before + p_after − k_eff)/s) + 1",
+                f"ceil(({i} + {pl} + {pr} − {k_eff})/{s}) + 1 = ceil({base.fraction_text(span, s)}) + 1", f"{naive}", name,
             ))
             start = (naive - 1) * s
             if naive != o:
                 steps.append(Step(
-                    f"last window {name}", "a window must start inside the input or the left padding: drop it if (o − 1)·s ≥ i + p_before",
+                    "last window", "a window must start inside the input or the left padding: drop it if (o − 1)·s ≥ i + p_before",
                     f"({naive} − 1)·{s} = {start} ≥ {i} + {pl} = {i + pl}: it would start in the right padding",
-                    f"dropped → {o}",
+                    f"dropped → {o}", name,
                 ))
             else:
                 overhang = start + k_eff - (i + pl + pr)
                 tail = f"; it hangs {overhang} past the padded end" if overhang > 0 else ""
                 steps.append(Step(
-                    f"last window {name}", "kept if it starts inside the input or the left padding",
-                    f"({o} − 1)·{s} = {start} < {i} + {pl} = {i + pl}{tail}", f"o = {o}",
+                    "last window", "kept if it starts inside the input or the left padding",
+                    f"({o} − 1)·{s} = {start} < {i} + {pl} = {i + pl}{tail}", f"o = {o}", name,
                 ))
-        return steps
+        return merge_axis_steps(steps)
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,7 @@ class AdaptivePool:
                              + (" overlap" if any(b[0] < a[1] for a, b in zip(bins, bins[1:])) else ""))
             if explain:
                 shown = " ".join(f"[{a},{b})" for a, b in bins[:8]) + (" …" if len(bins) > 8 else "")
-                steps.append(Step(f"bins {name}", "bin t = [floor(t·I/O), ceil((t + 1)·I/O))", f"I = {i}, O = {o}", shown))
+                steps.append(Step("bins", "bin t = [floor(t·I/O), ceil((t + 1)·I/O))", f"I = {i}, O = {o}", shown, name))
         other: tuple = ()
         if c is not None and all(s is not None for s in bin_sums) and not is_symbolic(c) and not is_symbolic(n):
             windows = product(out_spatial)
@@ -272,6 +272,6 @@ class AdaptivePool:
         return LayerReport(
             op=self.name, input=tuple(shape), output=base.join_feature_map(n_in, c, out_spatial), params=ParamCount(),
             macs=0, batch=n, other_ops=other, rf=tuple(rf),
-            hyper={"output_size": list(self.output_size)}, notes=tuple(notes), steps=tuple(steps),
+            hyper={"output_size": list(self.output_size)}, notes=tuple(notes), steps=tuple(merge_axis_steps(steps)),
             output_has_batch=n_in is not None, bytes_per_element=bytes_per_element,
         )

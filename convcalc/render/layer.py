@@ -34,7 +34,8 @@ def summary_rows(report: LayerReport, notation: Notation) -> list[tuple[str, str
     rows = [("op", report.op), ("input", format_shape(report.input, notation)), ("output", format_shape(report.output, notation))]
     if report.params is not None:
         p = report.params
-        rows.append(("parameters", f"{count(p.total)} (weight {count(p.weight)} + bias {count(p.bias)})"))
+        detail = f" (weight {count(p.weight)} + bias {count(p.bias)})" if p.bias != 0 else ""
+        rows.append(("parameters", f"{count(p.total)}{detail}"))
     else:
         rows.append(("parameters", "— (needs input channels)"))
     rows.append(("MACs", count(report.macs)))
@@ -82,7 +83,8 @@ def shape_dict(report: LayerReport, notation: Notation) -> dict[str, Any]:
         "conventions": {"macs": "multiply-accumulates of the GEMM work, bias excluded", "flops": "2 x macs"},
     }
     if report.steps:
-        doc["steps"] = [{"title": s.title, "formula": s.formula, "substituted": s.substituted, "result": s.result}
+        doc["steps"] = [{"title": s.title, "axis": s.axis, "formula": s.formula, "substituted": s.substituted,
+                         "result": s.result}
                         for s in report.steps]
     if report.parts:
         doc["parts"] = [shape_dict(p, notation) | {"schema": None} for p in report.parts]
@@ -104,7 +106,7 @@ def _step_lines(report: LayerReport) -> list[tuple[str, list[str]]]:
             body.append(f"= {s.substituted}" if not s.substituted.endswith("→ ") else s.substituted)
         if s.result:
             body.append(f"= {s.result}" if s.substituted or s.formula else s.result)
-        out.append((s.title, body))
+        out.append((s.heading, body))
     return out
 
 
