@@ -92,6 +92,7 @@ class LayerReport:
     comparison: dict[str, Any] = field(default_factory=dict)
     output_has_batch: bool = False
     bytes_per_element: int = 4
+    buffers: Dim = 0  # non-learnable state (batch-norm running statistics)
 
     @property
     def flops(self) -> Dim | None:

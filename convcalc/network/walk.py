@@ -1,0 +1,341 @@
+"""Walking a network layer by layer: shapes, parameters, MACs, memory and receptive fields.
+
+Receptive fields follow Dang Ha The Hien's forward recurrences (spec §6.1), per axis, with
+the integer-index convention (the first input unit is centred at 0):
+
+    j_out = j_in·s,   r_out = r_in + (k_eff − 1)·j_in,   start_out = start_in + ((k_eff − 1)/2 − p)·j_in
+
+Where branches meet, the receptive field is the union of the branches' intervals; a
+warning says when the branches are misaligned (different jump or centre, Distill 2019).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from convcalc.engine.dims import Dim, format_dim, product
+from convcalc.engine.report import AxisRF, LayerReport, ParamCount
+from convcalc.errors import InputError
+from convcalc.network.model import Gate, Leaf, Module, Network, Parallel, Residual, Sequential
+from convcalc.notation import format_shape
+
+
+@dataclass(frozen=True)
+class RFState:
+    """Receptive field along one axis after a layer, in input pixels."""
+
+    size: Fraction = Fraction(1)
+    jump: Fraction = Fraction(1)
+    start: Fraction = Fraction(0)
+
+    def after(self, layer: AxisRF) -> "RFState":
+        stride = Fraction(layer.stride)
+        k_eff = Fraction(layer.kernel)
+        if stride < 1:  # transposed conv / upsampling: each output reads floor((k_eff − 1)·stride) + 1 inputs
+            reach = Fraction(int((k_eff - 1) * stride))
+            return RFState(self.size + reach * self.jump, self.jump * stride,
+                           self.start + ((k_eff - 1) / 2 - layer.pad) * stride * self.jump)
+        return RFState(self.size + (k_eff - 1) * self.jump, self.jump * stride,
+                       self.start + ((k_eff - 1) / 2 - layer.pad) * self.jump)
+
+    @property
+    def interval(self) -> tuple[Fraction, Fraction]:
+        half = (self.size - 1) / 2
+        return self.start - half, self.start + half
+
+
+def rf_union(states: list[tuple[RFState, ...]]) -> tuple[tuple[RFState, ...], bool]:
+    """The union of the branches' receptive fields, and whether they were misaligned."""
+    merged, misaligned = [], False
+    for axis_states in zip(*states):
+        lows, highs = zip(*(s.interval for s in axis_states))
+        lo, hi = min(lows), max(highs)
+        jumps = {s.jump for s in axis_states}
+        centres = {s.start for s in axis_states}
+        misaligned |= len(jumps) > 1 or len(centres) > 1
+        merged.append(RFState(hi - lo + 1, max(jumps), (lo + hi) / 2))
+    return tuple(merged), misaligned
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the walk: a layer, a merge (add/concat/mul), or a folded block."""
+
+    name: str
+    type: str
+    depth: int
+    input: tuple
+    output: tuple
+    params: ParamCount = ParamCount()
+    buffers: Dim = 0
+    macs: Dim = 0
+    other_ops: tuple[tuple[str, Dim], ...] = ()
+    activation: Dim = 0  # output elements × batch
+    rf: tuple[RFState, ...] | None = None
+    report: LayerReport | None = None
+    children: tuple["Row", ...] = ()
+
+    @property
+    def is_block(self) -> bool:
+        return bool(self.children)
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: Dim
+    trainable: Dim
+    buffers: Dim
+    macs: Dim
+    other_ops: dict[str, Dim]
+    activation_elements: Dim
+    bytes_per_element: int
+
+    @property
+    def flops(self) -> Dim:
+        return 2 * self.macs
+
+    @property
+    def param_bytes(self) -> Dim:
+        return self.params * self.bytes_per_element
+
+    @property
+    def activation_bytes(self) -> Dim:
+        return self.activation_elements * self.bytes_per_element
+
+
+@dataclass(frozen=True)
+class NetworkReport:
+    name: str
+    input: tuple
+    output: tuple
+    rows: tuple[Row, ...]
+    totals: Totals
+    batch: int = 1
+    warnings: tuple[str, ...] = ()
+    source: str = ""
+
+    def leaves(self) -> list[Row]:
+        out: list[Row] = []
+
+        def visit(row: Row) -> None:
+            if row.children:
+                for child in row.children:
+                    visit(child)
+            else:
+                out.append(row)
+
+        for row in self.rows:
+            visit(row)
+        return out
+
+    def flat(self, depth: int | None = None) -> list[Row]:
+        """Rows to show: every layer, or blocks deeper than ``depth`` folded into one row."""
+        out: list[Row] = []
+
+        def visit(row: Row) -> None:
+            if row.children and (depth is None or row.depth < depth):
+                for child in row.children:
+                    visit(child)
+            else:
+                out.append(row)
+
+        for row in self.rows:
+            visit(row)
+        return out
+
+
+@dataclass
+class _Walk:
+    batch: int
+    bytes_per_element: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _block_row(name: str, kind: str, depth: int, shape_in, shape_out, rf, children: list[Row]) -> Row:
+    params = ParamCount()
+    buffers: Dim = 0
+    macs: Dim = 0
+    other: dict[str, Dim] = {}
+    activation: Dim = 0
+    for child in children:
+        params = params + child.params
+        buffers += child.buffers
+        macs += child.macs
+        activation += child.activation
+        for op, n in child.other_ops:
+            other[op] = other.get(op, 0) + n
+    return Row(name, kind, depth, shape_in, shape_out, params, buffers, macs, tuple(other.items()), activation, rf,
+               None, tuple(children))
+
+
+def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple[tuple, Any, list[Row]]:
+    """Apply ``module`` to ``shape``; return the output shape, RF state and the rows it made."""
+    if isinstance(module, Leaf):
+        try:
+            report = module.layer.analyze(shape, batch=ctx.batch, bytes_per_element=ctx.bytes_per_element)
+        except InputError as error:
+            layer_type = getattr(module.layer, "name", type(module.layer).__name__)
+            raise InputError(f"layer {name or '(input)'} ({layer_type}) on input {format_shape(shape)}: {error}") from None
+        if report.rf is None or rf is None or len(report.rf) != len(rf):
+            new_rf = None if (report.rf is None and report.output != report.input) else rf
+            if report.op in ("linear", "flatten"):
+                new_rf = None
+        else:
+            new_rf = tuple(state.after(layer_rf) for state, layer_rf in zip(rf, report.rf))
+        row = Row(name, report.op, depth, tuple(shape), report.output, report.params or ParamCount(), report.buffers,
+                  report.macs or 0, report.other_ops, report.activation_elements, new_rf, report)
+        return report.output, new_rf, [row]
+    if isinstance(module, Sequential):
+        rows: list[Row] = []
+        for child_name, child in module.children:
+            shape, rf, child_rows = _walk(child, shape, rf, _join(name, child_name), depth + 1, ctx)
+            rows.extend(child_rows)
+        return shape, rf, rows
+    if isinstance(module, Residual):
+        return _residual(module, shape, rf, name, depth, ctx)
+    if isinstance(module, Parallel):
+        return _parallel(module, shape, rf, name, depth, ctx)
+    if isinstance(module, Gate):
+        return _gate(module, shape, rf, name, depth, ctx)
+    raise TypeError(f"not a module: {module!r}")
+
+
+def _container(module, shape, rf, name, depth, ctx, inner) -> tuple[tuple, Any, list[Row]]:
+    out, out_rf, rows = inner
+    return out, out_rf, [_block_row(name, module.kind, depth, tuple(shape), out, out_rf, rows)]
+
+
+def _merge_row(name: str, kind: str, depth: int, shapes: list, out, rf, ctx: _Walk) -> Row:
+    elements = product(out) * ctx.batch
+    ops: tuple = ()
+    if kind == "add":
+        ops = (("residual adds", elements * (len(shapes) - 1)),)
+    elif kind == "mul":
+        ops = (("scale mults", elements),)
+    return Row(name, kind, depth, tuple(shapes[0]), out, activation=elements, other_ops=ops, rf=rf)
+
+
+def _check_same(shapes: list, names: list[str], where: str) -> None:
+    first = shapes[0]
+    for other, other_name in zip(shapes[1:], names[1:]):
+        if tuple(other) != tuple(first):
+            raise InputError(
+                f"shapes differ where branches meet at {where}: {names[0]} gives {format_shape(first)}, "
+                f"{other_name} gives {format_shape(other)}"
+            )
+
+
+def _residual(module: Residual, shape, rf, name, depth, ctx):
+    out, body_rf, rows = _walk(module.body, shape, rf, name, depth, ctx)
+    if module.shortcut is None:
+        short_out, short_rf, short_rows = tuple(shape), rf, []
+        short_name = "identity"
+    else:
+        short_name, short_module = module.shortcut
+        short_out, short_rf, short_rows = _walk(short_module, shape, rf, _join(name, short_name), depth + 1, ctx)
+    rows += short_rows
+    _check_same([out, short_out], ["the body", f"the shortcut ({short_name})"], name or "the input")
+    merged_rf = None
+    if body_rf is not None and short_rf is not None:
+        merged_rf, misaligned = rf_union([body_rf, short_rf])
+        if misaligned:
+            ctx.warnings.append(f"{name}: the body and shortcut receptive fields are misaligned; the union is shown")
+    rows.append(_merge_row(_join(name, "add"), "add", depth + 1, [out, short_out], out, merged_rf, ctx))
+    rf = merged_rf
+    for post_name, post in module.post:
+        out, rf, post_rows = _walk(post, out, rf, _join(name, post_name), depth + 1, ctx)
+        rows += post_rows
+    return out, rf, [_block_row(name, module.kind, depth, tuple(shape), out, rf, rows)]
+
+
+def _parallel(module: Parallel, shape, rf, name, depth, ctx):
+    outs, rfs, rows, names = [], [], [], []
+    for branch_name, branch in module.branches:
+        out, branch_rf, branch_rows = _walk(branch, shape, rf, _join(name, branch_name), depth + 1, ctx)
+        outs.append(out)
+        rfs.append(branch_rf)
+        rows += branch_rows
+        names.append(branch_name)
+    where = name or "the input"
+    if module.merge == "concat":
+        for other, other_name in zip(outs[1:], names[1:]):
+            if tuple(other[1:]) != tuple(outs[0][1:]):
+                raise InputError(
+                    f"cannot concatenate channels at {where}: {names[0]} gives {format_shape(outs[0])}, "
+                    f"{other_name} gives {format_shape(other)} (all but the channels must agree)"
+                )
+        out = (sum(o[0] for o in outs),) + tuple(outs[0][1:])
+    else:
+        _check_same(outs, names, where)
+        out = outs[0]
+    merged_rf = None
+    if all(r is not None for r in rfs):
+        merged_rf, misaligned = rf_union(rfs)
+        if misaligned:
+            ctx.warnings.append(f"{where}: branch receptive fields are misaligned; the union is shown")
+    rows.append(_merge_row(_join(name, module.merge), module.merge, depth + 1, outs, out, merged_rf, ctx))
+    return out, merged_rf, [_block_row(name, module.kind, depth, tuple(shape), out, merged_rf, rows)]
+
+
+def _gate(module: Gate, shape, rf, name, depth, ctx):
+    gate_out, _, rows = _walk(module.gate, shape, rf, name, depth, ctx)
+    if gate_out[0] != shape[0] or any(g != 1 for g in gate_out[1:]):
+        raise InputError(
+            f"the gate at {name} gives {format_shape(gate_out)}; it must be {format_shape((shape[0],) + (1,) * (len(shape) - 1))} "
+            f"to scale {format_shape(shape)}"
+        )
+    rows.append(_merge_row(_join(name, "scale"), "mul", depth + 1, [shape, gate_out], tuple(shape), rf, ctx))
+    return tuple(shape), rf, [_block_row(name, module.kind, depth, tuple(shape), tuple(shape), rf, rows)]
+
+
+def walk(network: Network, input_shape: tuple | None = None, *, batch: int = 1, bytes_per_element: int = 4) -> NetworkReport:
+    """Walk ``network`` on ``input_shape`` (C, *spatial; default the network's own input)."""
+    shape = tuple(input_shape or network.input)
+    ctx = _Walk(batch=batch, bytes_per_element=bytes_per_element)
+    rank = len(shape) - 1
+    rf = tuple(RFState() for _ in range(rank)) if rank >= 1 else None
+    out, _, rows = _walk(network.body, shape, rf, "", -1, ctx)
+    totals = _totals(rows, batch, bytes_per_element)
+    return NetworkReport(network.name, shape, out, tuple(rows), totals, batch, tuple(ctx.warnings), network.source)
+
+
+def _totals(rows: list[Row], batch: int, bytes_per_element: int) -> Totals:
+    params = ParamCount()
+    buffers: Dim = 0
+    macs: Dim = 0
+    activation: Dim = 0
+    other: dict[str, Dim] = {}
+
+    def visit(row: Row) -> None:
+        nonlocal params, buffers, macs, activation
+        if row.children:
+            for child in row.children:
+                visit(child)
+            return
+        params = params + row.params
+        buffers += row.buffers
+        macs += row.macs
+        activation += row.activation
+        for op, n in row.other_ops:
+            other[op] = other.get(op, 0) + n
+
+    for row in rows:
+        visit(row)
+    return Totals(params.total, params.total, buffers, macs, other, activation, bytes_per_element)
+
+
+def describe_rf(rf: tuple[RFState, ...] | None) -> str:
+    if rf is None:
+        return "all"
+    sizes = "x".join(format_dim(_num(s.size)) for s in rf)
+    return sizes
+
+
+def _num(value: Fraction):
+    return value.numerator if value.denominator == 1 else value

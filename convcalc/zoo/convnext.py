@@ -1,0 +1,1 @@
+"""Zoo family: convnext (filled in by its author)."""

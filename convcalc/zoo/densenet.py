@@ -1,0 +1,1 @@
+"""Zoo family: densenet (filled in by its author)."""

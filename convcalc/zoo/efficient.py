@@ -1,0 +1,1 @@
+"""Zoo family: efficient (filled in by its author)."""

@@ -1,0 +1,1 @@
+"""Zoo family: inception (filled in by its author)."""

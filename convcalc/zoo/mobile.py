@@ -1,0 +1,1 @@
+"""Zoo family: mobile (filled in by its author)."""

@@ -1,0 +1,1 @@
+"""Zoo family: regnet (filled in by its author)."""

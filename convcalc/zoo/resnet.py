@@ -1,0 +1,1 @@
+"""Zoo family: resnet (filled in by its author)."""

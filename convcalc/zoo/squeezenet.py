@@ -1,0 +1,1 @@
+"""Zoo family: squeezenet (filled in by its author)."""
