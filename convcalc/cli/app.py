@@ -47,22 +47,47 @@ from convcalc.cli import shape as _shape  # noqa: E402  (registers the command)
 _shape.register(app)
 
 
+def _click_error_kind(error: BaseException) -> str | None:
+    """'help', 'usage' or 'other' for click's exceptions (typer may vendor its own click)."""
+    names = {cls.__name__ for cls in type(error).__mro__}
+    if "NoArgsIsHelpError" in names:
+        return "help"
+    if "UsageError" in names:
+        return "usage"
+    if "ClickException" in names:
+        return "other"
+    return None
+
+
 def main() -> None:
     """Console entry point: bad input and failed checks end with one line, never a traceback."""
     try:
-        app()
+        code = app(standalone_mode=False, prog_name="convcalc")
+        sys.exit(code if isinstance(code, int) else 0)
     except InputError as error:
         sys.stderr.write(f"convcalc: error: {error}\n")
         sys.exit(2)
     except ExpectationFailed as error:
         sys.stderr.write(f"convcalc: check failed: {error}\n")
         sys.exit(1)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
-    except Exception as error:  # a bug: say so in one line unless debugging
-        if os.environ.get("CONVCALC_DEBUG"):
+    except Exception as error:
+        kind = _click_error_kind(error)
+        if kind == "help":
+            error.show()
+            sys.exit(error.exit_code)
+        if kind == "usage":
+            ctx = getattr(error, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            sys.stderr.write(f"convcalc: error: {error.format_message()}{hint}\n")
+            sys.exit(2)
+        if kind == "other":
+            sys.stderr.write(f"convcalc: error: {error.format_message()}\n")
+            sys.exit(error.exit_code)
+        if os.environ.get("CONVCALC_DEBUG"):  # a bug: say so in one line unless debugging
             raise
         sys.stderr.write(f"convcalc: internal error: {type(error).__name__}: {error} (set CONVCALC_DEBUG=1 for details)\n")
         sys.exit(3)
