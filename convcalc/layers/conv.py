@@ -214,9 +214,15 @@ def size_hints(spatial, out_spatial, kernel, stride, dilation, padding) -> list[
     if padding in ("same", "tf-same"):
         return steps
     for name, i, o, k, s, d in zip(base.axis_names(len(spatial)), spatial, out_spatial, kernel, stride, dilation):
-        if s != 1 or is_symbolic(i) or o == i:
+        if is_symbolic(i) or o == i:
             continue
         k_eff = axis.effective_kernel(k, d)
+        if s != 1:
+            target = -(-i // s)
+            if k_eff % 2 and o != target:
+                steps.append(Step("hint", "p = (k_eff − 1)/2 gives ceil(i/s) outputs at any stride", "",
+                                  f"padding {(k_eff - 1) // 2} would give {i} → {target}", name))
+            continue
         if k_eff % 2:
             p = (k_eff - 1) // 2
             steps.append(Step("hint", "p = (k_eff − 1)/2 keeps the size at stride 1", "", f"padding {p} would keep {i} → {i}", name))

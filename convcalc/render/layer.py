@@ -105,7 +105,7 @@ def _step_lines(report: LayerReport) -> list[tuple[str, list[str]]]:
         if s.substituted:
             body.append(f"= {s.substituted}" if not s.substituted.endswith("→ ") else s.substituted)
         if s.result:
-            body.append(f"= {s.result}" if s.substituted or s.formula else s.result)
+            body.append(f"= {s.result}" if s.substituted else f"→ {s.result}" if s.formula else s.result)
         out.append((s.heading, body))
     return out
 

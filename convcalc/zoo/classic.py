@@ -20,7 +20,8 @@ def alexnet() -> Network:
         conv(256, 3, pad=1), relu(), maxpool(3, 2),
     )
     classifier = seq(dropout(), linear(4096), relu(), dropout(), linear(4096), relu(), linear(1000))
-    body = seq(("features", features), ("avgpool", adaptive_avgpool(6)), ("flatten", flatten()), ("classifier", classifier))
+    body = seq(("features", features), ("avgpool", adaptive_avgpool(6)), ("flatten", flatten()),
+               ("classifier", classifier))
     return Network("alexnet", (3, 224, 224), body, source="torchvision")
 
 

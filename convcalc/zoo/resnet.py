@@ -22,7 +22,8 @@ Block = Callable[..., tuple[Module, int]]
 
 
 def _se(channels: int, reduction: int = 16) -> Module:
-    """Squeeze-and-excitation (Hu et al. 2018): global pool, 1x1 conv C -> C/r (bias), ReLU, C/r -> C (bias), sigmoid."""
+    """Squeeze-and-excitation (Hu et al. 2018): global pool, 1x1 conv C -> C/r (bias), ReLU,
+    1x1 conv C/r -> C (bias), sigmoid; the block's output is scaled by it channel-wise."""
     return gate(("avg_pool", global_avgpool()), ("fc1", conv(channels // reduction, 1)), ("relu", relu()),
                 ("fc2", conv(channels, 1)), ("sigmoid", act("sigmoid")))
 

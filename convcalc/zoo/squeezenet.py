@@ -46,7 +46,8 @@ def _squeezenet(name: str, version: str) -> Network:
     return Network(name, (3, 224, 224), body, source="torchvision")
 
 
-@register("squeezenet1_0", "torchvision", "SqueezeNet 1.0 (Iandola et al. 2016): 7x7/2 stem, 8 Fire modules, conv classifier")
+@register("squeezenet1_0", "torchvision",
+          "SqueezeNet 1.0 (Iandola et al. 2016): 7x7/2 stem, 8 Fire modules, conv classifier")
 def squeezenet1_0() -> Network:
     return _squeezenet("squeezenet1_0", "1_0")
 
