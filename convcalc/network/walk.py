@@ -131,11 +131,12 @@ class NetworkReport:
         return out
 
     def flat(self, depth: int | None = None) -> list[Row]:
-        """Rows to show: every layer, or blocks deeper than ``depth`` folded into one row."""
+        """Rows to show: every layer, or blocks at nesting level ``depth`` and below folded into one
+        row each (``depth=1``: the top-level modules, as torchinfo counts depth)."""
         out: list[Row] = []
 
         def visit(row: Row) -> None:
-            if row.children and (depth is None or row.depth < depth):
+            if row.children and (depth is None or row.depth + 1 < depth):
                 for child in row.children:
                     visit(child)
             else:
@@ -193,10 +194,13 @@ def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple
         return report.output, new_rf, [row]
     if isinstance(module, Sequential):
         rows: list[Row] = []
+        shape_in = tuple(shape)
         for child_name, child in module.children:
             shape, rf, child_rows = _walk(child, shape, rf, _join(name, child_name), depth + 1, ctx)
             rows.extend(child_rows)
-        return shape, rf, rows
+        if not name:  # the network's own body: its children are the top-level rows
+            return shape, rf, rows
+        return shape, rf, [_block_row(name, module.kind, depth, shape_in, shape, rf, rows)]
     if isinstance(module, Residual):
         return _residual(module, shape, rf, name, depth, ctx)
     if isinstance(module, Parallel):
@@ -206,9 +210,13 @@ def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple
     raise TypeError(f"not a module: {module!r}")
 
 
-def _container(module, shape, rf, name, depth, ctx, inner) -> tuple[tuple, Any, list[Row]]:
-    out, out_rf, rows = inner
-    return out, out_rf, [_block_row(name, module.kind, depth, tuple(shape), out, out_rf, rows)]
+def _walk_children(module: Sequential, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple[tuple, Any, list[Row]]:
+    """Walk a block's own children in the block's namespace (no row of their own)."""
+    rows: list[Row] = []
+    for child_name, child in module.children:
+        shape, rf, child_rows = _walk(child, shape, rf, _join(name, child_name), depth + 1, ctx)
+        rows.extend(child_rows)
+    return shape, rf, rows
 
 
 def _merge_row(name: str, kind: str, depth: int, shapes: list, out, rf, ctx: _Walk) -> Row:
@@ -232,7 +240,7 @@ def _check_same(shapes: list, names: list[str], where: str) -> None:
 
 
 def _residual(module: Residual, shape, rf, name, depth, ctx):
-    out, body_rf, rows = _walk(module.body, shape, rf, name, depth, ctx)
+    out, body_rf, rows = _walk_children(module.body, shape, rf, name, depth, ctx)
     if module.shortcut is None:
         short_out, short_rf, short_rows = tuple(shape), rf, []
         short_name = "identity"
@@ -284,7 +292,7 @@ def _parallel(module: Parallel, shape, rf, name, depth, ctx):
 
 
 def _gate(module: Gate, shape, rf, name, depth, ctx):
-    gate_out, _, rows = _walk(module.gate, shape, rf, name, depth, ctx)
+    gate_out, _, rows = _walk_children(module.gate, shape, rf, name, depth, ctx)
     if gate_out[0] != shape[0] or any(g != 1 for g in gate_out[1:]):
         raise InputError(
             f"the gate at {name} gives {format_shape(gate_out)}; it must be {format_shape((shape[0],) + (1,) * (len(shape) - 1))} "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from convcalc.layers.channels import ChannelChunk
 from convcalc.network.build import (act, adaptive_avgpool, bn, channel_shuffle, conv, dropout, flatten, gate, global_avgpool,
-                                    identity, linear, maxpool, parallel, relu, residual, seq)
+                                    linear, maxpool, parallel, relu, residual, seq)
 from convcalc.network.model import Leaf, Module, Network, Sequential
 from convcalc.zoo import register
 
@@ -42,7 +42,7 @@ def squeeze_excitation(channels: int, squeeze: int, activation: str = "relu", sc
                 ("fc2", conv(channels, 1)), ("scale_activation", act(scale)))
 
 
-def _classifier_head(features: Module, classifier: Module, pool: str = "avgpool") -> Sequential:
+def classifier_head(features: Module, classifier: Module, pool: str = "avgpool") -> Sequential:
     return seq(("features", features), (pool, adaptive_avgpool(1)), ("flatten", flatten()), ("classifier", classifier))
 
 
@@ -66,7 +66,7 @@ def mobilenet_v1() -> Network:
     for index, (out, stride) in enumerate(blocks, start=1):
         layers.append((str(index), _depthwise_separable(inp, out, stride)))
         inp = out
-    body = _classifier_head(seq(*layers), seq(("0", linear(1000))))
+    body = classifier_head(seq(*layers), seq(("0", linear(1000))))
     return Network("mobilenet_v1", (3, 224, 224), body, source="Howard et al. 2017 (arXiv:1704.04861)",
                    description="MobileNet V1, width multiplier 1.0, 224×224: conv layers without bias, each followed by "
                                "BN + ReLU; global average pool; FC 1000 with bias")
@@ -99,7 +99,7 @@ def mobilenet_v2() -> Network:
             layers.append(_inverted_residual_v2(inp, out, s if i == 0 else 1, t))
             inp = out
     layers.append(conv_norm_act(1280, 1, activation="relu6"))
-    body = _classifier_head(seq(*layers), seq(dropout(0.2), linear(1000)))
+    body = classifier_head(seq(*layers), seq(dropout(0.2), linear(1000)))
     return Network("mobilenet_v2", (3, 224, 224), body, source="torchvision")
 
 
@@ -145,7 +145,7 @@ def _mobilenet_v3(name: str, config: list, last_channel: int) -> Network:
     last_in = config[-1][3]
     layers.append(conv_norm_act(6 * last_in, 1, activation="hardswish", eps=_V3_EPS))
     classifier = seq(linear(last_channel), act("hardswish"), dropout(0.2), linear(1000))
-    return Network(name, (3, 224, 224), _classifier_head(seq(*layers), classifier), source="torchvision")
+    return Network(name, (3, 224, 224), classifier_head(seq(*layers), classifier), source="torchvision")
 
 
 @register("mobilenet_v3_large", "torchvision", "MobileNet V3 Large (Howard et al. 2019): SE blocks, hard-swish")
@@ -161,8 +161,8 @@ def mobilenet_v3_small() -> Network:
 # ---------------------------------------------------------------- ShuffleNet V2
 
 
-def _shuffle_branch(inp: int, out: int, stride: int) -> Sequential:
-    """torchvision's ``branch2``: 1×1 · BN · ReLU · 3×3 depthwise · BN · 1×1 · BN · ReLU."""
+def _shuffle_branch(out: int, stride: int) -> list[tuple[str, Module]]:
+    """The children of torchvision's ``branch2``: 1×1 · BN · ReLU · 3×3 depthwise · BN · 1×1 · BN · ReLU."""
     return [("0", conv(out, 1, bias=False)), ("1", bn()), ("2", relu()),
             ("3", conv(out, 3, stride=stride, pad=1, groups=out, bias=False)), ("4", bn()),
             ("5", conv(out, 1, bias=False)), ("6", bn()), ("7", relu())]
@@ -177,11 +177,11 @@ def _shuffle_unit(inp: int, out: int, stride: int) -> Module:
     half = out // 2
     if stride == 1:
         branch1 = ("x1", Leaf(ChannelChunk(2, 0)))
-        branch2 = ("branch2", seq(("x2", Leaf(ChannelChunk(2, 1))), *_shuffle_branch(half, half, 1)))
+        branch2 = ("branch2", seq(("x2", Leaf(ChannelChunk(2, 1))), *_shuffle_branch(half, 1)))
     else:
         branch1 = ("branch1", seq(conv(inp, 3, stride=stride, pad=1, groups=inp, bias=False), bn(),
                                   conv(half, 1, bias=False), bn(), relu()))
-        branch2 = ("branch2", seq(*_shuffle_branch(inp, half, stride)))
+        branch2 = ("branch2", seq(*_shuffle_branch(half, stride)))
     return parallel(branch1, branch2, merge="concat", kind="InvertedResidual")
 
 
