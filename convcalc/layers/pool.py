@@ -73,11 +73,23 @@ class _WindowPool:
         n_in, c, spatial = base.split_feature_map(shape, self.rank, op)
         n = base.resolve_batch(n_in, batch)
         pads, notes = self._pads(spatial)
-        notes += base.check_window_fits(spatial, self.kernel_size, self.dilation, pads, op)
         out, dropped = [], []
         for name, i, k, s, d, (pl, pr) in zip(base.axis_names(self.rank), spatial, self.kernel_size, self.stride, self.dilation, pads):
             o, was_dropped = axis.pool_output_size(i, k, s, pl, pr, d, self.ceil_mode)
-            out.append(simplify(o))
+            o = simplify(o)
+            if is_symbolic(o):
+                notes.append(f"valid when {format_dim(o)} ≥ 1 (along {name})")
+            elif o < 1:
+                # PyTorch checks the output size, not the window: in ceil mode a window may hang
+                # past the end as long as it starts inside the input.
+                k_eff = axis.effective_kernel(k, d)
+                eff = f" (effective {k_eff} with dilation {d})" if d != 1 else ""
+                raise InputError(
+                    f"{op}: kernel {k}{eff} is larger than the padded input along {name}: {i} + {pl} + {pr} = "
+                    f"{i + pl + pr}; the output would be empty. Use a kernel of at most {i + pl + pr}"
+                    + (" (or --ceil-mode)" if not self.ceil_mode and k_eff - (i + pl + pr) < s else "")
+                )
+            out.append(o)
             if was_dropped:
                 dropped.append(name)
         out_spatial = tuple(out)
@@ -175,6 +187,8 @@ class AvgPool(_WindowPool):
                 raise InputError(f"--divisor-override must be a non-zero whole number; got {self.divisor_override!r}")
 
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
+        if self.rank == 3:
+            self._check_3d_input(shape)
         n_in, c, spatial, n, pads, out_spatial, dropped, warnings, notes = self._geometry(shape, batch)
         if self.padding == "tf-same" and self.count_include_pad:
             notes.append("TensorFlow's SAME average pooling divides by the real elements only (count_include_pad=False)")
@@ -198,6 +212,16 @@ class AvgPool(_WindowPool):
             warnings=tuple(warnings), notes=tuple(notes), steps=tuple(steps), output_has_batch=n_in is not None,
             bytes_per_element=bytes_per_element,
         )
+
+    def _check_3d_input(self, shape) -> None:
+        """torch 2.13's CPU avg_pool3d also wants the unpadded input at least as large as the kernel."""
+        _, _, spatial = base.split_feature_map(shape, self.rank, self.name)
+        for name, i, k in zip(base.axis_names(3), spatial, self.kernel_size):
+            if not is_symbolic(i) and i < k:
+                raise InputError(
+                    f"{self.name}: the input along {name} ({i}) is smaller than the kernel ({k}); PyTorch's avg_pool3d "
+                    "refuses this even with padding (input image smaller than kernel size)"
+                )
 
     def _divisor_step(self, per_axis) -> Step:
         if self.divisor_override is not None:
@@ -227,6 +251,8 @@ class AdaptivePool:
         if self.rank not in (1, 2, 3):
             raise InputError(f"{self.name}: rank must be 1, 2 or 3; got {self.rank}")
         sizes = _tuple(self.output_size, self.rank, "--output-size")
+        if self.rank == 1 and sizes[0] is None:
+            raise InputError(f"{self.name}: --output-size must be a number (PyTorch accepts none only for 2d and 3d)")
         for v in sizes:
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
                 raise InputError(f"--output-size entries must be whole numbers ≥ 1 or none; got {v!r}")
