@@ -91,3 +91,6 @@ def main() -> None:
             raise
         sys.stderr.write(f"convcalc: internal error: {type(error).__name__}: {error} (set CONVCALC_DEBUG=1 for details)\n")
         sys.exit(3)
+
+from convcalc.cli import arch as _arch  # noqa: E402
+_arch.register(app)

@@ -35,11 +35,9 @@ class Linear:
         in_features = shape[-1]
         leading = shape[:-1]
         notes = []
-        if leading and batch is not None and product(leading) != batch:
-            raise InputError(
-                f"--batch {batch} disagrees with the leading dimensions of --in {format_shape(shape)}: give one of them"
-            )
-        n = product(leading) if leading else (batch if batch is not None else 1)
+        # Linear applies to the last dimension; every leading dimension (and the batch, when it
+        # is given apart from the shape) multiplies the work, as in PyTorch.
+        n = simplify(product(leading) * (batch if batch is not None else 1))
         if len(shape) >= 3:
             notes.append(
                 f"linear acts on the last dimension ({format_dim(in_features)} features); to flatten "
@@ -56,9 +54,10 @@ class Linear:
                 Step("MACs", "N·in·out (bias not counted; FLOPs = 2·MACs)", f"{format_dim(n)}·{format_dim(in_features)}·{self.out_features}", format_dim(macs)),
             ]
         return LayerReport(
-            op="linear", input=shape, output=leading + (self.out_features,), params=params, macs=macs, batch=n,
-            other_ops=other, rf=None, hyper={"in_features": in_features, "out_features": self.out_features, "bias": self.bias},
-            notes=tuple(notes), steps=tuple(steps), output_has_batch=bool(leading), bytes_per_element=bytes_per_element,
+            op="linear", input=shape, output=leading + (self.out_features,), params=params, macs=macs,
+            batch=batch if batch is not None else 1, other_ops=other, rf=None,
+            hyper={"in_features": in_features, "out_features": self.out_features, "bias": self.bias},
+            notes=tuple(notes), steps=tuple(steps), output_has_batch=False, bytes_per_element=bytes_per_element,
         )
 
 

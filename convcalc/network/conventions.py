@@ -248,12 +248,12 @@ def as_tool(report: NetworkReport, tool: str) -> ToolCount:
     rule = TOOLS[key]
     value = sum((rule.per_row(row) for row in report.leaves() if not row.children), 0)
     macs = report.totals.macs
-    if value == macs:
-        diff = "equals our MACs"
-    elif value == 2 * macs:
-        diff = "= 2 × our MACs (our FLOPs)"
+    base, label = (2 * macs, "our FLOPs") if rule.unit == "FLOPs" else (macs, "our MACs")
+    if value == base:
+        diff = f"equals {label}"
+    elif isinstance(value, int) and isinstance(base, int) and base:
+        extra = value - base
+        diff = f"{label} {'+' if extra >= 0 else '−'} {abs(extra):,} ({value / base:.4f}×)"
     else:
-        extra = value - macs
-        ratio = f"{float(value) / float(macs):.4f}× our MACs" if isinstance(macs, int) and macs else ""
-        diff = f"our MACs {'+' if extra >= 0 else '−'} {abs(extra):,} ({ratio})" if isinstance(extra, int) else str(extra)
+        diff = f"{label}: {base}"
     return ToolCount(key, rule.unit, value, rule.rule, rule.source, macs, diff)

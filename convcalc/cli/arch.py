@@ -1,0 +1,212 @@
+"""``convcalc arch``: a whole network, layer by layer — shapes, parameters, MACs, memory and
+receptive fields, with totals under explicit counting conventions."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Optional
+
+import typer
+
+from convcalc.cli.output import choose_format, console, echo, user_errors
+from convcalc.errors import ExpectationFailed, InputError
+
+EPILOG = """[bold]Examples[/]
+
+  convcalc arch --list
+
+  convcalc arch alexnet
+
+  convcalc arch resnet50 --in 3x160x160 --depth 2
+
+  convcalc arch my_net.json --json
+
+  convcalc arch "3x32x32 | conv 6 k5 | relu | maxpool k2 | conv 16 k5 | relu | maxpool k2 | flatten | fc 120 | fc 84 | fc 10"
+
+  convcalc arch alexnet --as fvcore          [dim](reproduce another tool's headline number)[/]
+
+  convcalc arch alexnet --training --optimizer adam --dtype float16
+
+[bold]NETWORK[/] is a zoo name (- and _ interchangeable), a JSON spec file (format: examples/README.md)
+or an inline chain of layers separated by |:
+
+  conv OUT kK [sS] [pP] [dD] [gG] [nobias]   e.g. conv 64 k3 s2 p1, conv 32 k3x5 psame
+  convT OUT kK [sS] [pP] [opN]   maxpool kK [sS] [pP] [ceil]   avgpool kK [sS] [pP] [ceil] [nopad]
+  aap N (adaptive avg pool)   gap (global avg pool)   fc N / linear N [nobias]   flatten
+  bn   gn G   ln   lrn   dropout [P]   relu relu6 leaky_relu elu gelu silu tanh sigmoid hardswish
+  prelu [N]   upsample [S] [bilinear]   shuffle G   identity
+The first segment may be the input shape (3x32x32); otherwise give --in.
+
+[bold]Conventions[/]: MACs are conv + linear multiply-accumulates without bias; FLOPs = 2 × MACs.
+Bias adds, norms, pooling, activations and residual adds are listed as other work;
+--count bias,norm,activation,pool,add (or all) adds them to a "counted ops" line.
+--as torchinfo|fvcore|ptflops|thop|calflops|flop_counter gives that tool's headline number.
+Batch-norm running statistics are buffers, not parameters.
+Exit codes: 0 ok, 1 an --expect check failed, 2 bad input."""
+
+DTYPES = {"float32": 4, "fp32": 4, "float64": 8, "fp64": 8, "float16": 2, "fp16": 2, "half": 2,
+          "bfloat16": 2, "bf16": 2, "int8": 1, "uint8": 1}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("arch", epilog=EPILOG)(arch)
+
+
+def arch(
+    network: Optional[str] = typer.Argument(None, help="Zoo name, JSON spec FILE, or an inline chain in quotes.",
+                                            show_default=False),
+    list_: bool = typer.Option(False, "--list", "-l", help="List the zoo networks with their sources."),
+    input_shape: Optional[str] = typer.Option(None, "--in", "-i", help="Input shape C x H x W (e.g. 3x160x160); the whole walk follows."),
+    batch: int = typer.Option(1, "--batch", "-n", min=1, help="Batch size N (MACs and activation memory scale with it)."),
+    depth: Optional[int] = typer.Option(None, "--depth", "-d", min=0, help="Fold layers below this name depth into one row with their sums."),
+    dtype: str = typer.Option("float32", "--dtype", help="Element type for memory: float32, float16, bfloat16, int8, float64."),
+    count_: Optional[str] = typer.Option(None, "--count", help="Add other work to a headline: bias,norm,activation,pool,add or all."),
+    as_tool: Optional[str] = typer.Option(None, "--as", help="Reproduce a tool's headline: torchinfo, fvcore, ptflops, thop, calflops, flop_counter."),
+    training: bool = typer.Option(False, "--training", help="Add the backward pass (dX, dW MACs) and training memory."),
+    optimizer: str = typer.Option("sgd", "--optimizer", help="Optimizer state for --training: sgd, momentum, adam."),
+    verify: bool = typer.Option(False, "--verify", help="Build the network in torch.nn and compare every layer (needs torch)."),
+    wide: bool = typer.Option(False, "--wide", "-w", help="Exact numbers and full names (lines may exceed 80 columns)."),
+    expect_params: Optional[str] = typer.Option(None, "--expect-params", help="Exit 1 unless the parameter count is this."),
+    json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/arch/v1)."),
+    csv_flag: bool = typer.Option(False, "--csv", help="The table as CSV."),
+    markdown_flag: bool = typer.Option(False, "--markdown", "--md", help="The table as Markdown."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="rich, text, json, csv, markdown."),
+) -> None:
+    """A whole network, layer by layer: output shapes, parameters, MACs, memory and receptive fields."""
+    with user_errors():
+        flags = [name for name, on in (("csv", csv_flag), ("markdown", markdown_flag)) if on]
+        if len(flags) > 1 or (flags and (json_flag or fmt)):
+            raise InputError("give one output format: --json, --csv, --markdown or --format")
+        form = choose_format(flags[0] if flags else fmt, json_flag,
+                             allowed=("rich", "text", "plain", "json", "csv", "markdown"))
+        if form == "plain":
+            form = "text"
+        if list_:
+            _show_list(form)
+            return
+        if network is None:
+            raise InputError("give a NETWORK (a zoo name, a JSON spec file or an inline chain), or --list")
+        run(network, form, input_shape=input_shape, batch=batch, depth=depth, dtype=dtype, count=count_,
+            tool=as_tool, with_training=training, optimizer=optimizer, verify=verify, wide=wide,
+            expect_params=expect_params)
+
+
+def load_network(text: str, input_shape: tuple | None):
+    """A zoo name, a JSON spec file or an inline chain → a Network."""
+    from convcalc import zoo
+    from convcalc.network import spec
+
+    stripped = text.strip()
+    if os.path.isfile(stripped):
+        return spec.load_spec_file(stripped)
+    if stripped.endswith(".json"):
+        raise InputError(f"spec file '{stripped}' does not exist")
+    if zoo.has(stripped):
+        return zoo.get(stripped)
+    if spec.looks_like_chain(stripped):
+        return spec.parse_chain(stripped, input_shape)
+    return zoo.get(stripped)  # raises: unknown network, with close names
+
+
+def _parse_input(text: str | None) -> tuple | None:
+    if text is None:
+        return None
+    from convcalc.notation import parse_shape
+
+    shape, _ = parse_shape(text, "--in", allow_symbols=False)
+    return shape
+
+
+def run(network: str, form: str, *, input_shape=None, batch=1, depth=None, dtype="float32", count=None, tool=None,
+        with_training=False, optimizer="sgd", verify=False, wide=False, expect_params=None) -> None:
+    from convcalc.network import conventions
+    from convcalc.network.training import training as training_report
+    from convcalc.network.walk import walk
+    from convcalc.render import network as render
+
+    key = dtype.strip().lower()
+    if key not in DTYPES:
+        raise InputError(f"--dtype '{dtype}' is not one of {', '.join(DTYPES)}")
+    shape = _parse_input(input_shape)
+    net = load_network(network, shape)
+    if shape is not None and len(shape) != len(net.input):
+        if len(shape) == len(net.input) - 1:  # spatial only: keep the network's channels
+            shape = (net.input[0],) + tuple(shape)
+        elif len(shape) == 1 and len(net.input) > 1:  # one number: a square
+            shape = (net.input[0],) + tuple(shape) * (len(net.input) - 1)
+        else:
+            raise InputError(f"--in {input_shape} has {len(shape)} numbers; {net.name} takes "
+                             f"{len(net.input)} (like {'x'.join(map(str, net.input))})")
+    included = conventions.parse_count(count)
+    report = walk(net, shape, batch=batch, bytes_per_element=DTYPES[key])
+    view = render.ArchView(
+        report=report, rows=tuple(render.fold(report, depth)), dtype=_dtype_name(key),
+        headline=conventions.headline(report, included) if included else None,
+        tool=conventions.as_tool(report, tool) if tool else None,
+        training=training_report(report, optimizer) if with_training else None,
+    )
+    show(view, form, wide)
+    if verify:
+        from convcalc.network.torch_build import verify as torch_verify
+
+        result = torch_verify(net, report)
+        echo(result.text())
+        if not result.ok:
+            raise ExpectationFailed(f"--verify: {result.summary}")
+    check(report, expect_params)
+
+
+def _dtype_name(key: str) -> str:
+    return {"fp32": "float32", "fp64": "float64", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}.get(key, key)
+
+
+def check(report, expect_params: str | None) -> None:
+    if expect_params is None:
+        return
+    text = expect_params.replace(",", "").replace("_", "").strip()
+    if not text.isdigit():
+        raise InputError(f"--expect-params '{expect_params}' is not a whole number")
+    if int(text) != report.totals.params:
+        raise ExpectationFailed(f"{report.name} has {report.totals.params:,} parameters, expected {int(text):,}")
+
+
+def show(view, form: str, wide: bool) -> None:
+    from convcalc.render import network as render
+
+    if form == "json":
+        echo(json.dumps(render.arch_dict(view), ensure_ascii=False, indent=2))
+    elif form == "csv":
+        echo(render.arch_csv(view))
+    elif form == "markdown":
+        echo(render.arch_markdown(view))
+    elif form == "text":
+        echo(render.arch_text(view, wide))
+    else:
+        out = console()
+        if wide:
+            out.width = max(out.width, 200)
+        out.print(render.arch_rich(view, wide))
+
+
+def _show_list(form: str) -> None:
+    from convcalc import zoo
+    from convcalc.render import network as render
+
+    entries = zoo.entries()
+    if form == "json":
+        echo(json.dumps({"schema": "convcalc/zoo/v1", "networks": [
+            {"name": e.name, "source": e.source, "summary": e.summary} for e in entries]}, indent=2))
+    elif form == "csv":
+        echo(render.zoo_list_csv(entries))
+    elif form == "rich":
+        from rich.table import Table
+
+        table = Table(title="convcalc zoo", header_style="bold")
+        for header in ("name", "source", "summary"):
+            table.add_column(header)
+        for e in entries:
+            table.add_row(e.name, e.source, e.summary)
+        console().print(table)
+    else:
+        echo(render.zoo_list_text(entries))
