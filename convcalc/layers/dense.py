@@ -32,6 +32,8 @@ class Linear:
 
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
         shape = tuple(shape)
+        if not shape:
+            raise InputError("linear needs an input with at least one dimension (the features), e.g. --in 9216")
         in_features = shape[-1]
         leading = shape[:-1]
         notes = []
