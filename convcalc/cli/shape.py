@@ -4,7 +4,6 @@ field, and the formula explained step by step."""
 from __future__ import annotations
 
 import json
-import sys
 from typing import Optional
 
 import typer
@@ -12,7 +11,7 @@ import typer
 from convcalc.cli.options import ShapeRequest, parse_request
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.engine.evaluate import analyze_layer, failed_expectations
-from convcalc.errors import ExpectationFailed, InputError
+from convcalc.errors import ExpectationFailed
 from convcalc.notation import format_shape
 from convcalc.render import layer as render
 

@@ -10,12 +10,12 @@ Receptive field contribution per axis: (k_eff, s, p_before); transposed: jump 1/
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import ClassVar
 
 from convcalc.engine import axis
-from convcalc.engine.dims import Dim, as_int, format_dim, is_symbolic, product, simplify
+from convcalc.engine.dims import Dim, format_dim, is_symbolic, product, simplify
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step, merge_axis_steps
 from convcalc.errors import InputError
 from convcalc.layers import base

@@ -117,34 +117,28 @@ class NetworkReport:
     source: str = ""
 
     def leaves(self) -> list[Row]:
-        out: list[Row] = []
-
-        def visit(row: Row) -> None:
-            if row.children:
-                for child in row.children:
-                    visit(child)
-            else:
-                out.append(row)
-
-        for row in self.rows:
-            visit(row)
-        return out
+        """Every layer and merge row, no blocks."""
+        return self.flat(None)
 
     def flat(self, depth: int | None = None) -> list[Row]:
         """Rows to show: every layer, or blocks at nesting level ``depth`` and below folded into one
         row each (``depth=1``: the top-level modules, as torchinfo counts depth)."""
-        out: list[Row] = []
+        return _flatten(self.rows, depth)
 
-        def visit(row: Row) -> None:
-            if row.children and (depth is None or row.depth + 1 < depth):
-                for child in row.children:
-                    visit(child)
-            else:
-                out.append(row)
 
-        for row in self.rows:
-            visit(row)
-        return out
+def _flatten(rows, depth: int | None) -> list[Row]:
+    out: list[Row] = []
+
+    def visit(row: Row) -> None:
+        if row.children and (depth is None or row.depth + 1 < depth):
+            for child in row.children:
+                visit(child)
+        else:
+            out.append(row)
+
+    for row in rows:
+        visit(row)
+    return out
 
 
 @dataclass
@@ -158,19 +152,25 @@ def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
-def _block_row(name: str, kind: str, depth: int, shape_in, shape_out, rf, children: list[Row]) -> Row:
+def _sum_rows(rows: list[Row]) -> tuple[ParamCount, Dim, Dim, dict[str, Dim], Dim]:
+    """Parameters, buffers, MACs, other work and activation elements of ``rows`` added up."""
     params = ParamCount()
     buffers: Dim = 0
     macs: Dim = 0
     other: dict[str, Dim] = {}
     activation: Dim = 0
-    for child in children:
-        params = params + child.params
-        buffers += child.buffers
-        macs += child.macs
-        activation += child.activation
-        for op, n in child.other_ops:
+    for row in rows:
+        params = params + row.params
+        buffers += row.buffers
+        macs += row.macs
+        activation += row.activation
+        for op, n in row.other_ops:
             other[op] = other.get(op, 0) + n
+    return params, buffers, macs, other, activation
+
+
+def _block_row(name: str, kind: str, depth: int, shape_in, shape_out, rf, children: list[Row]) -> Row:
+    params, buffers, macs, other, activation = _sum_rows(children)
     return Row(name, kind, depth, shape_in, shape_out, params, buffers, macs, tuple(other.items()), activation, rf,
                None, tuple(children))
 
@@ -314,27 +314,7 @@ def walk(network: Network, input_shape: tuple | None = None, *, batch: int = 1, 
 
 
 def _totals(rows: list[Row], batch: int, bytes_per_element: int) -> Totals:
-    params = ParamCount()
-    buffers: Dim = 0
-    macs: Dim = 0
-    activation: Dim = 0
-    other: dict[str, Dim] = {}
-
-    def visit(row: Row) -> None:
-        nonlocal params, buffers, macs, activation
-        if row.children:
-            for child in row.children:
-                visit(child)
-            return
-        params = params + row.params
-        buffers += row.buffers
-        macs += row.macs
-        activation += row.activation
-        for op, n in row.other_ops:
-            other[op] = other.get(op, 0) + n
-
-    for row in rows:
-        visit(row)
+    params, buffers, macs, other, activation = _sum_rows(_flatten(rows, None))
     return Totals(params.total, params.total, buffers, macs, other, activation, bytes_per_element)
 
 
