@@ -90,6 +90,27 @@ class _ConvBase:
     def name(self) -> str:
         return f"{self.family}{self.rank}d"
 
+    def _inputs(self, shape, batch):
+        """(N given, C_in, spatial, N used, groups, C_out, notes), with the channel checks done."""
+        n_in, c_in, spatial = base.split_feature_map(shape, self.rank, self.name)
+        n = base.resolve_batch(n_in, batch)
+        groups, c_out, notes = self._channels(c_in)
+        base.check_groups(groups, c_in, c_out, self.name)
+        return n_in, c_in, spatial, n, groups, c_out, notes
+
+    def _counts(self, weight_out: Dim, weight_in: Dim, groups: int, n: Dim, positions, out_positions, c_out: Dim):
+        """Params, MACs and bias adds of a weight (weight_out, weight_in/g, *k) applied at ``positions``.
+
+        Conv: weight (C_out, C_in/g, *k) at every output position; transposed conv: weight
+        (C_in, C_out/g, *k) at every input position. The bias is added at every output element.
+        """
+        share = simplify(weight_in / groups) if is_symbolic(weight_in) else weight_in // groups
+        weight = simplify(weight_out * share * product(self.kernel_size))
+        params = ParamCount(weight, c_out if self.bias else 0)
+        macs = simplify(n * product(positions) * weight)
+        other = (("bias adds", simplify(n * product(out_positions) * c_out)),) if self.bias else ()
+        return params, macs, other, share
+
     def _channels(self, c_in: Dim | None) -> tuple[int, Dim | None, list[str]]:
         """Resolve (groups, C_out, notes): depthwise means groups = C_in."""
         notes: list[str] = []
@@ -136,10 +157,7 @@ class Conv(_ConvBase):
 
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
         op = self.name
-        n_in, c_in, spatial = base.split_feature_map(shape, self.rank, op)
-        n = base.resolve_batch(n_in, batch)
-        groups, c_out, notes = self._channels(c_in)
-        base.check_groups(groups, c_in, c_out, op)
+        n_in, c_in, spatial, n, groups, c_out, notes = self._inputs(shape, batch)
         pads, pad_notes = base.resolve_conv_padding(self.padding, spatial, self.kernel_size, self.stride, self.dilation, op)
         notes += pad_notes
         base.check_padding_mode(self.padding_mode, pads, spatial, self.rank, op)
@@ -152,15 +170,10 @@ class Conv(_ConvBase):
         notes += cover_notes
         output = base.join_feature_map(n_in, c_out if c_in is not None else None, out_spatial)
 
-        k_prod = product(self.kernel_size)
-        params = macs = None
+        params = macs = c_in_g = None
         other: tuple = ()
         if c_in is not None:
-            c_in_g = simplify(c_in / groups) if is_symbolic(c_in) else c_in // groups
-            params = ParamCount(simplify(c_out * c_in_g * k_prod), c_out if self.bias else 0)
-            macs = simplify(n * product(out_spatial) * c_out * c_in_g * k_prod)
-            if self.bias:
-                other = (("bias adds", simplify(n * product(out_spatial) * c_out)),)
+            params, macs, other, c_in_g = self._counts(c_out, c_in, groups, n, out_spatial, out_spatial, c_out)
         else:
             notes.append("parameters and MACs need the input channels: write --in as CxHxW (e.g. 3x32x32)")
 
@@ -171,7 +184,6 @@ class Conv(_ConvBase):
             steps = conv_size_steps(spatial, self.kernel_size, self.stride, self.dilation, pads)
             steps += size_hints(spatial, out_spatial, self.kernel_size, self.stride, self.dilation, self.padding)
             if params is not None:
-                c_in_g = simplify(c_in / groups) if is_symbolic(c_in) else c_in // groups
                 steps.append(_param_steps("parameters", c_out, c_in_g, self.kernel_size, c_out, params,
                                           "weight + bias = C_out·(C_in/g)·Πk + C_out"))
                 steps.append(Step(
@@ -262,10 +274,7 @@ class ConvTranspose(_ConvBase):
 
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
         op = self.name
-        n_in, c_in, spatial = base.split_feature_map(shape, self.rank, op)
-        n = base.resolve_batch(n_in, batch)
-        groups, c_out, notes = self._channels(c_in)
-        base.check_groups(groups, c_in, c_out, op)
+        n_in, c_in, spatial, n, groups, c_out, notes = self._inputs(shape, batch)
         pads = self.padding
         out_spatial = []
         for name, i, k, s, d, (pl, pr), opad in zip(base.axis_names(self.rank), spatial, self.kernel_size, self.stride,
@@ -283,15 +292,10 @@ class ConvTranspose(_ConvBase):
             out_spatial.append(o)
         out_spatial = tuple(out_spatial)
         output = base.join_feature_map(n_in, c_out if c_in is not None else None, out_spatial)
-        k_prod = product(self.kernel_size)
         params = macs = None
         other: tuple = ()
         if c_in is not None:
-            c_out_g = simplify(c_out / groups) if is_symbolic(c_out) else c_out // groups
-            params = ParamCount(simplify(c_in * c_out_g * k_prod), c_out if self.bias else 0)
-            macs = simplify(n * product(spatial) * c_in * c_out_g * k_prod)
-            if self.bias:
-                other = (("bias adds", simplify(n * product(out_spatial) * c_out)),)
+            params, macs, other, _ = self._counts(c_in, c_out, groups, n, spatial, out_spatial, c_out)
         else:
             notes.append("parameters and MACs need the input channels: write --in as CxHxW (e.g. 16x14x14)")
         rf = tuple(AxisRF(axis.effective_kernel(k, d), Fraction(1, s), pl) for k, d, s, (pl, _) in zip(self.kernel_size, self.dilation, self.stride, pads))
