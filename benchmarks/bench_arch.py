@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import shutil
 import statistics
-import subprocess
 import sys
 import time
+
+from timing import convcalc_command, wall
 
 TORCH_SUMMARY = """
 import torch
@@ -35,15 +35,6 @@ with torch.no_grad():
     model(torch.zeros(1, 3, 224, 224))
 print(sum(p.numel() for p in model.parameters()), len(shapes))
 """
-
-
-def wall(cmd: list[str], runs: int) -> list[float]:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, text=True, check=True)
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def chain_seconds(layers: int) -> float:
@@ -64,8 +55,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
-    exe = shutil.which("convcalc")
-    cmd = ([exe] if exe else [sys.executable, "-m", "convcalc"]) + ["arch", "resnet152", "--json"]
+    cmd = convcalc_command() + ["arch", "resnet152", "--json"]
     missed = []
 
     wall(cmd, 1)

@@ -16,33 +16,19 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from timing import convcalc_command, wall
 
 SHAPE_ARGS = ["shape", "--in", "3x32x32", "--k", "5", "--stride", "2", "--out", "2", "--format", "plain"]
 TORCH_ONE_LINER = (
     "import torch; m = torch.nn.Conv2d(3, 2, 5, stride=2); "
     "print('x'.join(map(str, m(torch.zeros(1, 3, 32, 32)).shape[1:])))"
 )
-
-
-def convcalc_command() -> list[str]:
-    exe = shutil.which("convcalc")
-    return [exe] if exe else [sys.executable, "-m", "convcalc"]
-
-
-def wall(cmd: list[str], runs: int, stdin: str | None = None) -> list[float]:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(cmd, input=stdin, capture_output=True, text=True, check=True)
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def jsonl_batch(n: int, seed: int = 0) -> str:
