@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from convcalc.errors import InputError
-from convcalc.layers.registry import OPS, resolve_op
+from convcalc.layers.registry import resolve_op
 from convcalc.notation import Notation, parse_ints, parse_padding, parse_shape
 
 DTYPE_BYTES = {"float32": 4, "fp32": 4, "float64": 8, "fp64": 8, "float16": 2, "fp16": 2, "half": 2,
@@ -155,7 +155,3 @@ def parse_request(raw: dict[str, Any]) -> ShapeRequest:
         expect_text=expect_text,
         expect_params=_int(options["expect-params"], "expect-params", minimum=0) if "expect-params" in options else None,
     )
-
-
-def known_ops() -> list[str]:
-    return list(OPS)
