@@ -93,4 +93,10 @@ def main() -> None:
         sys.exit(3)
 
 from convcalc.cli import arch as _arch  # noqa: E402
-_arch.register(app)
+from convcalc.cli import backprop as _backprop  # noqa: E402
+from convcalc.cli import numeric as _numeric  # noqa: E402
+from convcalc.cli import run as _run  # noqa: E402
+from convcalc.cli import train as _train  # noqa: E402
+
+for _command in (_arch, _backprop, _numeric, _run, _train):
+    _command.register(app)

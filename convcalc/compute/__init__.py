@@ -1,0 +1,45 @@
+"""Running layers on numbers: the contract every layer type's forward and backward keep.
+
+Each layer type in :mod:`convcalc.layers` defines, beside its shape rule (one source of
+truth per layer type; micrograd / CS231n ``out, cache = forward(...)`` style)::
+
+    parameter_shapes(input_shape) -> dict[str, tuple[int, ...]]  # trainable, PyTorch names and layouts
+    buffer_shapes(input_shape)    -> dict[str, tuple[int, ...]]  # e.g. running_mean; {} when none
+    forward(x, params, *, training=True, rng=None) -> Forward
+    backward(grad_output, cache)  -> Backward
+
+``input_shape`` and ``x`` are always batched: ``(N, C, *spatial)`` for spatial layers,
+``(N, ..., features)`` for linear. ``params`` maps the names of ``parameter_shapes`` and
+``buffer_shapes`` to arrays. ``rng`` is a ``numpy.random.Generator`` (dropout).
+
+Arrays are float32/float64 — the fast executor — or ``dtype=object`` holding Python ints,
+Fractions, floats or other number-like objects (the exact and symbolic traces). Kernels
+use only arithmetic, comparisons, ``np.where``, indexing, sums and matmul/einsum, and
+:mod:`convcalc.compute.scalars` for exp/log/sqrt, so one implementation serves both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Forward:
+    """A layer's output, what its backward needs, and updated buffers (batch norm's running
+    statistics in training mode; empty otherwise)."""
+
+    output: np.ndarray
+    cache: Any = None
+    buffers: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Backward:
+    """The gradient of the loss with respect to the layer's input and to each parameter
+    (keys as in ``parameter_shapes``)."""
+
+    grad_input: np.ndarray
+    grads: Mapping[str, np.ndarray] = field(default_factory=dict)
