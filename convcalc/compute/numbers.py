@@ -45,6 +45,8 @@ def parse_number(value: Any, what: str) -> int | Fraction | float:
             return Fraction(int(match.group(1)), int(match.group(2)))
         if _DECIMAL.match(text):
             return float(text)
+        if text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            raise InputError(f"{what}: '{value}' is not a finite number (NaN and infinity are refused)")
         raise InputError(f"{what}: '{value}' is not a number (use a whole number, p/q such as 1/2, or a decimal)")
     raise InputError(f"{what}: {json_text(value)} is not a number")
 

@@ -5,15 +5,26 @@ ChannelChunk: C → C/n channels, spatial unchanged; no parameters, no arithmeti
 field unchanged (kernel 1, stride 1 on every spatial axis, so the walk keeps it).
 LayerScale: ``γ · x`` with γ of shape (C, 1, …): C parameters, no MACs, one multiply per
 element reported as other work; the shape is unchanged.
+
+Forward and backward (x batched, (N, C, …)): the chunk is a slice of dim 1, its gradient
+the slice's gradient with zeros for the other channels; layer scale y = γ·x gives
+dx = γ·dy and dγ = Σ dy·x over the batch and the spatial positions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from convcalc.engine.dims import product
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount
 from convcalc.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from convcalc.compute import Backward, Forward
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,35 @@ class ChannelChunk:
                            rf=tuple(AxisRF(1, 1, 0) for _ in spatial),
                            hyper={"chunks": self.chunks, "index": self.index}, bytes_per_element=bytes_per_element)
 
+    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def _channels(self, x_shape: tuple[int, ...]) -> slice:
+        if len(x_shape) < 2:
+            raise InputError(f"channel chunk needs a batched (N, C, …) input; got {len(x_shape)}-d")
+        size = self.analyze(tuple(x_shape[1:])).output[0]
+        return slice(self.index * size, (self.index + 1) * size)
+
+    def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
+                rng: Any = None) -> Forward:
+        """y = x[:, i·C/n : (i + 1)·C/n]."""
+        from convcalc.compute import Forward
+
+        return Forward(x[:, self._channels(x.shape)], x.shape)
+
+    def backward(self, grad_output: np.ndarray, cache: Any) -> Backward:
+        """dx = dy in the chunk's channels, 0 in the others."""
+        import numpy as np
+
+        from convcalc.compute import Backward
+
+        dx = np.zeros(cache, dtype=grad_output.dtype)  # object: Python int zeros
+        dx[:, self._channels(cache)] = grad_output
+        return Backward(dx)
+
 
 @dataclass(frozen=True)
 class LayerScale:
@@ -60,3 +100,30 @@ class LayerScale:
         return LayerReport(op="layer-scale", input=shape, output=shape, params=ParamCount(shape[0], 0), macs=0, batch=n,
                            other_ops=(("scale mults", n * product(shape)),), rf=None, hyper={"init": self.init},
                            bytes_per_element=bytes_per_element)
+
+    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        """``gamma`` (C, 1, …): one scale per channel, broadcast over the spatial axes."""
+        if len(input_shape) < 2:
+            raise InputError(f"layer scale needs a batched (N, C, …) input; got {len(input_shape)}-d")
+        return {"gamma": (input_shape[1],) + (1,) * (len(input_shape) - 2)}
+
+    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
+                rng: Any = None) -> Forward:
+        """y = γ·x, γ per channel."""
+        from convcalc.compute import Forward
+        from convcalc.compute.params import require
+
+        gamma = require("layer scale", params, self.parameter_shapes(x.shape))["gamma"]
+        return Forward(x * gamma, (x, gamma))
+
+    def backward(self, grad_output: np.ndarray, cache: Any) -> Backward:
+        """dx = γ·dy; dγ = Σ dy·x over the batch and the spatial axes."""
+        from convcalc.compute import Backward
+
+        x, gamma = cache
+        axes = (0,) + tuple(range(2, x.ndim))
+        grad_gamma = (grad_output * x).sum(axis=axes, keepdims=True).reshape(gamma.shape)
+        return Backward(grad_output * gamma, {"gamma": grad_gamma})

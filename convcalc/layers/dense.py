@@ -3,16 +3,27 @@
 Linear acts on the last dimension: params in·out + out, MACs (Π leading dims)·in·out
 (bias adds reported separately). Flatten merges dims start_dim..end_dim (negative counted
 from the end, as PyTorch counts them); it has no parameters and no arithmetic.
+
+Forward and backward (CS231n ``affine_forward``/``affine_backward``), x batched:
+Linear y = x·Wᵀ + b, dx = dy·W, dW = Σ dyᵀ·x over every leading dim, db = Σ dy.
+Flatten reshapes, and its backward reshapes the gradient back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from convcalc.engine.dims import format_dim, product, simplify
 from convcalc.engine.report import LayerReport, ParamCount, Step
 from convcalc.errors import InputError
 from convcalc.notation import format_shape
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from convcalc.compute import Backward, Forward
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,42 @@ class Linear:
             notes=tuple(notes), steps=tuple(steps), output_has_batch=False, bytes_per_element=bytes_per_element,
         )
 
+    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        """PyTorch layouts: ``weight`` (out_features, in_features), ``bias`` (out_features,)."""
+        if len(input_shape) < 1:
+            raise InputError("linear needs an input with at least one dimension (the features)")
+        shapes = {"weight": (self.out_features, input_shape[-1])}
+        if self.bias:
+            shapes["bias"] = (self.out_features,)
+        return shapes
+
+    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
+                rng: Any = None) -> Forward:
+        """y = x·Wᵀ + b over the last dimension (every leading dimension is a batch)."""
+        from convcalc.compute import Forward
+        from convcalc.compute.params import require
+
+        p = require("linear", params, self.parameter_shapes(x.shape))
+        y = x @ p["weight"].T
+        if self.bias:
+            y = y + p["bias"]
+        return Forward(y, (x, p["weight"]))
+
+    def backward(self, grad_output: np.ndarray, cache: Any) -> Backward:
+        """dx = dy·W; dW = dyᵀ·x and db = Σ dy, summed over every leading dimension."""
+        from convcalc.compute import Backward
+
+        x, weight = cache
+        dy = grad_output
+        rows_dy = dy.reshape(-1, dy.shape[-1])
+        grads = {"weight": rows_dy.T @ x.reshape(-1, x.shape[-1])}
+        if self.bias:
+            grads["bias"] = rows_dy.sum(axis=0)
+        return Backward(dy @ weight, grads)
+
 
 @dataclass(frozen=True)
 class Flatten:
@@ -107,3 +154,31 @@ class Flatten:
             rf=None, hyper={"start_dim": self.start_dim, "end_dim": self.end_dim}, notes=tuple(notes), steps=tuple(steps),
             output_has_batch=False, bytes_per_element=bytes_per_element,
         )
+
+    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
+                rng: Any = None) -> Forward:
+        """Merge dims start_dim..end_dim of each sample.
+
+        The dims count over the sample's shape ``x.shape[1:]``, exactly as :meth:`analyze`
+        counts them over the network's (batch-free) shapes: start_dim 0 here is
+        ``nn.Flatten(start_dim=1)`` on the batched tensor, start_dim d ≥ 0 is torch's d + 1,
+        and negative dims are the same in both. The output is (N,) + analyze's output.
+        """
+        from convcalc.compute import Forward
+
+        if x.ndim < 2:
+            raise InputError(f"flatten needs a batched input (N, …) with at least one dimension per sample; got {x.ndim}-d")
+        sample = self.analyze(tuple(x.shape[1:])).output
+        return Forward(x.reshape((x.shape[0],) + tuple(sample)), x.shape)
+
+    def backward(self, grad_output: np.ndarray, cache: Any) -> Backward:
+        """dx = dy reshaped to the input's shape."""
+        from convcalc.compute import Backward
+
+        return Backward(grad_output.reshape(cache))

@@ -3,15 +3,27 @@
 No parameters (PReLU: 1 shared slope or one per channel) and no MACs; one operation per
 element is reported as other work (a comparison for ReLU, an evaluation for the rest).
 Receptive field: unchanged (kernel 1, stride 1).
+
+Forward and backward (contract in :mod:`convcalc.compute`; x is batched, (N, C, …)):
+activations in :mod:`convcalc.compute.activations`; PReLU y = x for x > 0, w·x otherwise
+(w per channel of dim 1, or one shared); dropout in training multiplies by a mask / (1 − p)
+(inverted dropout, PyTorch), identity in eval mode.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from convcalc.engine.dims import product
 from convcalc.engine.report import LayerReport, ParamCount
 from convcalc.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from convcalc.compute import Backward, Forward
 
 ACTIVATIONS = ("relu", "relu6", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "silu", "hardswish", "hardsigmoid",
                "softmax", "log_softmax", "mish", "softplus")
@@ -46,6 +58,26 @@ class Activation:
         return _same_shape_report(self.kind, shape, batch, bytes_per_element,
                                   other=(("activation ops", n * product(shape)),))
 
+    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
+                rng: Any = None) -> Forward:
+        """y = f(x) element-wise (softmax/log_softmax over dim 1); formulas in compute.activations."""
+        from convcalc.compute import Forward, activations
+
+        y, cache = activations.forward(self.kind, x, self.negative_slope)
+        return Forward(y, cache)
+
+    def backward(self, grad_output: np.ndarray, cache: Any) -> Backward:
+        """dx = dy·f′(x) (the Jacobian-vector product for softmax)."""
+        from convcalc.compute import Backward, activations
+
+        return Backward(activations.backward(self.kind, grad_output, cache))
+
 
 @dataclass(frozen=True)
 class PReLU:
@@ -59,6 +91,51 @@ class PReLU:
         n = batch or 1
         return _same_shape_report("prelu", shape, batch, bytes_per_element, params=ParamCount(self.num_parameters, 0),
                                   other=(("activation ops", n * product(shape)),))
+
+    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        """``weight`` (num_parameters,): one slope, or one per channel (dim 1), as nn.PReLU."""
+        if self.num_parameters != 1:
+            channels = input_shape[1] if len(input_shape) >= 2 else None
+            if channels != self.num_parameters:
+                raise InputError(
+                    f"prelu with {self.num_parameters} slopes needs {self.num_parameters} channels in dim 1; "
+                    f"the input {'x'.join(map(str, input_shape))} has {channels if channels is not None else 'none'} "
+                    "(use num_parameters=1 for one shared slope)"
+                )
+        return {"weight": (self.num_parameters,)}
+
+    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def _slopes(self, weight: np.ndarray, ndim: int) -> np.ndarray:
+        # one shared slope broadcasts as a scalar; per-channel slopes line up with dim 1
+        return weight.reshape(()) if self.num_parameters == 1 else weight.reshape((1, -1) + (1,) * (ndim - 2))
+
+    def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
+                rng: Any = None) -> Forward:
+        """y = x for x > 0, w·x for x ≤ 0."""
+        import numpy as np
+
+        from convcalc.compute import Forward
+        from convcalc.compute.params import require
+
+        weight = require("prelu", params, self.parameter_shapes(x.shape))["weight"]
+        slopes = self._slopes(weight, x.ndim)
+        positive = x > 0
+        return Forward(np.where(positive, x, slopes * x), (x, positive, slopes))
+
+    def backward(self, grad_output: np.ndarray, cache: Any) -> Backward:
+        """dx = dy for x > 0, w·dy otherwise; dw = Σ dy·x over x ≤ 0 (per channel, or over all)."""
+        import numpy as np
+
+        from convcalc.compute import Backward
+
+        x, positive, slopes = cache
+        dy = grad_output
+        contribution = np.where(positive, 0, dy * x)
+        axes = tuple(range(x.ndim)) if self.num_parameters == 1 else (0,) + tuple(range(2, x.ndim))
+        grad_weight = contribution.sum(axis=axes, keepdims=True).reshape(self.num_parameters)
+        return Backward(np.where(positive, dy, slopes * dy), {"weight": grad_weight})
 
 
 @dataclass(frozen=True)
@@ -79,6 +156,49 @@ class Dropout:
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
         return _same_shape_report(self.kind, shape, batch, bytes_per_element, hyper={"p": self.p})
 
+    @property
+    def channelwise(self) -> bool:
+        """Dropout1d/2d/3d drop whole channels (one draw per (n, c)); plain dropout drops elements."""
+        return self.kind.lower().replace("_", "") in ("dropout1d", "dropout2d", "dropout3d")
+
+    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
+                rng: Any = None) -> Forward:
+        """Training: y = x·m/(1 − p) with m ~ Bernoulli(1 − p) drawn from ``rng`` (a seeded
+        ``numpy.random.Generator``; seed 0 when none is given, so runs repeat); p = 1 drops
+        everything. Eval mode (or p = 0): y = x. The cache is the mask times 1/(1 − p)
+        (exact for object arrays: p = 0.5 scales by 2), or None for the identity."""
+        import numpy as np
+
+        from convcalc.compute import Forward
+        from convcalc.compute.scalars import constant
+
+        if not training or self.p == 0:
+            return Forward(x, None)
+        if rng is None:
+            rng = np.random.default_rng(0)
+        if self.channelwise and x.ndim < 2:
+            raise InputError(f"{self.kind} drops whole channels: it needs a batched (N, C, …) input, got {x.ndim}-d")
+        shape = x.shape[:2] + (1,) * (x.ndim - 2) if self.channelwise else x.shape
+        keep = rng.random(shape) < 1 - self.p
+        p = constant(self.p, x)
+        scale = 0 if p == 1 else 1 / (1 - p)
+        mask = np.where(keep, scale, 0)
+        if x.dtype != object:
+            mask = mask.astype(x.dtype)
+        return Forward(x * mask, mask)
+
+    def backward(self, grad_output: np.ndarray, cache: Any) -> Backward:
+        """dx = dy·m/(1 − p) with the forward's mask (dy unchanged in eval mode)."""
+        from convcalc.compute import Backward
+
+        return Backward(grad_output if cache is None else grad_output * cache)
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -86,3 +206,22 @@ class Identity:
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
         return _same_shape_report("identity", shape, batch, bytes_per_element)
+
+    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
+                rng: Any = None) -> Forward:
+        """y = x."""
+        from convcalc.compute import Forward
+
+        return Forward(x, None)
+
+    def backward(self, grad_output: np.ndarray, cache: Any) -> Backward:
+        """dx = dy."""
+        from convcalc.compute import Backward
+
+        return Backward(grad_output)

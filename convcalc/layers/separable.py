@@ -3,18 +3,32 @@
 
 Cost (Howard et al. 2017): Dk²·M·Df² + M·N·Df² against Dk²·M·N·Df², a ratio of
 1/N + 1/Dk² (N output channels, Dk the kernel size, M input channels).
+
+Forward and backward run the two convolutions' own kernels (:class:`Conv`) in turn; the
+parameters are named as in ``nn.Sequential(OrderedDict(depthwise=…, pointwise=…))``:
+``depthwise.weight`` (M·mult, 1, *k), ``depthwise.bias``, ``pointwise.weight`` (N, M·mult, 1, …),
+``pointwise.bias``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING, Any
 
 from convcalc.engine.dims import format_dim, is_symbolic, product
 from convcalc.engine.report import LayerReport, Step
 from convcalc.errors import InputError
 from convcalc.layers import base
 from convcalc.layers.conv import Conv
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from convcalc.compute import Backward, Forward
+
+_PARTS = ("depthwise", "pointwise")
 
 
 @dataclass(frozen=True)
@@ -86,6 +100,54 @@ class DepthwiseSeparable:
             warnings=dw.warnings, notes=tuple(notes) + dw.notes, steps=tuple(steps), parts=(dw, pw),
             comparison=comparison, output_has_batch=pw.output_has_batch, bytes_per_element=bytes_per_element,
         )
+
+    # ---- running on numbers (contract of convcalc.compute) -------------------------------
+
+    def _convs(self, input_shape) -> tuple[Conv, Conv, tuple[int, ...]]:
+        """The depthwise and pointwise convs for this batched input, and the shape between them."""
+        input_shape = tuple(input_shape)
+        if len(input_shape) != self.rank + 2:
+            raise InputError(
+                f"{self.name} runs on a batched input (N, C, {', '.join(base.axis_names(self.rank))}); "
+                f"got {len(input_shape)} dimensions"
+            )
+        c_in = input_shape[1]
+        depthwise, pointwise, _ = self._parts(c_in, self.out_channels if self.out_channels is not None else c_in)
+        return depthwise, pointwise, tuple(depthwise.analyze(input_shape).output)
+
+    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        depthwise, pointwise, middle = self._convs(input_shape)
+        shapes = {f"depthwise.{k}": v for k, v in depthwise.parameter_shapes(tuple(input_shape)).items()}
+        shapes.update({f"pointwise.{k}": v for k, v in pointwise.parameter_shapes(middle).items()})
+        return shapes
+
+    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        self._convs(input_shape)
+        return {}
+
+    def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
+                rng: Any = None) -> Forward:
+        """y = pointwise(depthwise(x)), each by Conv.forward."""
+        from convcalc.compute import Forward
+        from convcalc.compute.params import require
+
+        depthwise, pointwise, _ = self._convs(x.shape)
+        given = require(self.name, params, self.parameter_shapes(x.shape))
+        part_params = {part: {k.split(".", 1)[1]: v for k, v in given.items() if k.startswith(part + ".")} for part in _PARTS}
+        first = depthwise.forward(x, part_params["depthwise"], training=training, rng=rng)
+        second = pointwise.forward(first.output, part_params["pointwise"], training=training, rng=rng)
+        return Forward(second.output, (depthwise, pointwise, first.cache, second.cache, first.output))
+
+    def backward(self, grad_output: np.ndarray, cache: Any) -> Backward:
+        """Back through the pointwise conv, then the depthwise conv (the chain rule)."""
+        from convcalc.compute import Backward
+
+        depthwise, pointwise, first_cache, second_cache, _ = cache
+        second = pointwise.backward(grad_output, second_cache)
+        first = depthwise.backward(second.grad_input, first_cache)
+        grads = {f"depthwise.{k}": v for k, v in first.grads.items()}
+        grads.update({f"pointwise.{k}": v for k, v in second.grads.items()})
+        return Backward(first.grad_input, grads)
 
 
 def _ratio(a, b):
