@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -215,3 +216,89 @@ def test_no_heavy_imports():
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'numpy', 'sympy'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# ---------------------------------------------------------------- folding, 80 columns, training table
+
+
+def test_depth_shows_block_kinds(cli):
+    layers = {l["name"]: l for l in cli("arch", "resnet50", "--depth", "1", "--json").json()["layers"]}
+    assert layers["layer1"]["type"] == "3×Bottleneck" and layers["layer1"]["folded_layers"] == 3 * 10 + 2
+    assert layers["layer3"]["type"] == "6×Bottleneck"
+    assert layers["conv1"]["type"] == "conv2d" and "folded_layers" not in layers["conv1"]
+    dense = {l["name"]: l["type"] for l in cli("arch", "densenet121", "--depth", "2", "--json").json()["layers"]}
+    assert dense["features.denseblock1"] == "DenseBlock" and dense["features.transition1"] == "Transition"
+    deeper = {l["name"]: l["type"] for l in cli("arch", "densenet121", "--depth", "3", "--json").json()["layers"]}
+    assert deeper["features.denseblock1.denselayer1"] == "DenseLayer"
+    text = cli("arch", "densenet121", "--depth", "2").out
+    assert "DenseBlock" in text and "Transition" in text
+
+
+def test_depth_folding_keeps_totals_and_follows_the_tree(cli):
+    full = cli("arch", "inception_v3", "--json").json()
+    for depth in ("1", "2", "3"):
+        folded = cli("arch", "inception_v3", "--depth", depth, "--json").json()
+        assert sum(l["params"] for l in folded["layers"]) == full["totals"]["params"]
+        assert sum(l["macs"] for l in folded["layers"]) == full["totals"]["macs"]
+        assert sum(l.get("folded_layers", 1) for l in folded["layers"]) == len(full["layers"])
+    whole = cli("arch", "alexnet", "--depth", "0", "--json").json()["layers"]
+    assert len(whole) == 1 and whole[0]["params"] == 61_100_840 and whole[0]["folded_layers"] == 22
+
+
+def test_training_table_shows_backward_columns(cli):
+    out = cli("arch", "alexnet", "--training").out
+    header = out.splitlines()[0].split()
+    assert header[:5] == ["name", "type", "output", "params", "MACs"] and "dX" in header and "dW" in header
+    first = out.splitlines()[2].split()
+    assert first[0] == "features.0" and first[5] == "0" and first[6] == "70.3M"  # no dX for the first layer
+    csv_rows = cli("arch", "alexnet", "--training", "--csv").out.splitlines()
+    assert csv_rows[0].endswith("dx_macs,dw_macs")
+    assert csv_rows[1].endswith(",0,70276800")
+    folded = cli("arch", "alexnet", "--training", "--depth", "1", "--csv").out.splitlines()
+    layers = cli("arch", "alexnet", "--training", "--json").json()["training"]["layers"]
+    dx = sum(l["dx_macs"] for l in layers if l["name"].startswith("features."))
+    dw = sum(l["dw_macs"] for l in layers if l["name"].startswith("features."))
+    assert folded[1].startswith("features,Sequential,") and folded[1].endswith(f",{dx},{dw}")
+
+
+@pytest.mark.parametrize("args", [
+    ("resnet50",), ("densenet121", "--depth", "2"), ("alexnet", "--training"), ("inception_v3",),
+    ("resnet50", "--as", "ptflops"), ("googlenet", "--depth", "2", "--training", "--optimizer", "adam"),
+])
+def test_text_fits_80_columns_everywhere(cli, args):
+    out = cli("arch", *args).out
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_shortened_names_keep_their_ends():
+    from convcalc.render.network import shorten_name
+
+    assert shorten_name("layer1.0.conv1", 20) == "layer1.0.conv1"
+    assert shorten_name("layer1.0.downsample.0", 17) == "…1.0.downsample.0"
+    assert shorten_name("features.denseblock1", 15) == "…denseblock1"  # a cut word fragment is dropped
+    assert len(shorten_name("Mixed_7b.branch3x3dbl_3a.conv", 16)) == 16
+
+
+@pytest.mark.parametrize("golden_name, args", [
+    ("arch_lenet5.txt", ("lenet5",)),
+    ("arch_alexnet_paper.txt", ("alexnet_paper",)),
+    ("arch_densenet121_depth2.txt", ("densenet121", "--depth", "2")),
+    ("arch_alexnet_training_depth1.txt", ("alexnet", "--training", "--depth", "1", "--optimizer", "adam")),
+    ("arch_resnet18_as_ptflops.txt", ("resnet18", "--depth", "1", "--as", "ptflops")),
+])
+def test_goldens(cli, golden_name, args):
+    golden(golden_name, cli("arch", *args).out)
+
+
+def test_spec_kind_names_folded_blocks(cli, tmp_path):
+    spec = tmp_path / "kinds.json"
+    spec.write_text(json.dumps({"input": "8x8x8", "layers": [
+        {"name": "stage", "type": "repeat", "times": 2, "layers": [
+            {"type": "residual", "kind": "BasicBlock", "body": [{"type": "conv", "out": 8, "k": 3, "p": 1}, "relu"]}]},
+        {"name": "head", "type": "sequence", "kind": "Head", "layers": ["gap", "flatten", {"type": "fc", "out": 2}]}]}))
+    layers = {l["name"]: l["type"] for l in cli("arch", str(spec), "--depth", "1", "--json").json()["layers"]}
+    assert layers == {"stage": "2×BasicBlock", "head": "Head"}
+    bad = tmp_path / "bad_kind.json"
+    bad.write_text(json.dumps({"input": "8x8x8", "layers": [{"type": "sequence", "kind": 3, "layers": ["relu"]}]}))
+    r = cli("arch", str(bad))
+    assert r.code == 2 and "layers[0].kind" in r.err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from convcalc import zoo
-from convcalc.network.conventions import TOOLS, as_tool
+from convcalc.network.tools import TOOLS, as_tool
 from convcalc.network.walk import walk
 
 MACS = 714_188_480

@@ -222,8 +222,10 @@ def test_densenet121_shapes():
     assert output_of("densenet121", "features.norm5") == (1024, 7, 7)
     layer = "features.denseblock1.denselayer1"
     assert row_named("densenet121", layer).type == "DenseLayer"
-    assert row_named("densenet121", f"{layer}.new.conv1").output == (128, 56, 56)  # bn_size 4 · growth 32
-    assert row_named("densenet121", f"{layer}.new.conv2").output == (32, 56, 56)
+    # torchvision's module names: the new-features branch adds no name segment
+    assert row_named("densenet121", f"{layer}.conv1").output == (128, 56, 56)  # bn_size 4 · growth 32
+    assert row_named("densenet121", f"{layer}.conv2").output == (32, 56, 56)
+    assert row_named("densenet121", f"{layer}.concat").output == (96, 56, 56)
     assert row_named("densenet121", layer).output == (96, 56, 56)
 
 
@@ -267,9 +269,10 @@ def test_inception_v3_shapes():
     assert row_named("inception_v3", "Mixed_5b.branch1x1.conv").params.total == 192 * 64
     assert row_named("inception_v3", "Mixed_5b.branch_pool.conv").output == (32, 35, 35)
     # the factorised 7×7 of Mixed_6b: 1×7 then 7×1, 128 channels
-    assert row_named("inception_v3", "Mixed_6b.branch7x7.branch7x7_2.conv").params.total == 128 * 128 * 7
+    assert row_named("inception_v3", "Mixed_6b.branch7x7_2.conv").params.total == 128 * 128 * 7
     # Inception-E's 1×3 / 3×1 fork
-    assert row_named("inception_v3", "Mixed_7b.branch3x3.branch3x3_2.branch3x3_2b.conv").output == (384, 8, 8)
+    assert row_named("inception_v3", "Mixed_7b.branch3x3_2b.conv").output == (384, 8, 8)
+    assert row_named("inception_v3", "Mixed_7b.branch3x3_2.concat").output == (768, 8, 8)
 
 
 # ---------------------------------------------------------------- EfficientNet, RegNet, ConvNeXt

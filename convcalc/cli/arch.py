@@ -42,7 +42,8 @@ The first segment may be the input shape (3x32x32); otherwise give --in.
 [bold]Conventions[/]: MACs are conv + linear multiply-accumulates without bias; FLOPs = 2 × MACs.
 Bias adds, norms, pooling, activations and residual adds are listed as other work;
 --count bias,norm,activation,pool,add (or all) adds them to a "counted ops" line.
---as torchinfo|fvcore|ptflops|thop|calflops|flop_counter gives that tool's headline number.
+--as torchinfo|fvcore|ptflops|thop|ultralytics-thop|calflops|flop_counter:
+that tool's headline number (checked against the real tools) and how it differs from ours.
 Batch-norm running statistics are buffers, not parameters.
 Exit codes: 0 ok, 1 an --expect check failed, 2 bad input."""
 
@@ -60,10 +61,11 @@ def arch(
     list_: bool = typer.Option(False, "--list", "-l", help="List the zoo networks with their sources."),
     input_shape: Optional[str] = typer.Option(None, "--in", "-i", help="Input shape C x H x W (e.g. 3x160x160); the whole walk follows."),
     batch: int = typer.Option(1, "--batch", "-n", min=1, help="Batch size N (MACs and activation memory scale with it)."),
-    depth: Optional[int] = typer.Option(None, "--depth", "-d", min=0, help="Fold layers below this name depth into one row with their sums."),
+    depth: Optional[int] = typer.Option(None, "--depth", "-d", min=0, help="Show N levels of the module tree; each block below folds into one row (its kind, its sums)."),
     dtype: str = typer.Option("float32", "--dtype", help="Element type for memory: float32, float16, bfloat16, int8, float64."),
     count_: Optional[str] = typer.Option(None, "--count", help="Add other work to a headline: bias,norm,activation,pool,add or all."),
-    as_tool: Optional[str] = typer.Option(None, "--as", help="Reproduce a tool's headline: torchinfo, fvcore, ptflops, thop, calflops, flop_counter."),
+    as_tool: Optional[str] = typer.Option(None, "--as", help="Reproduce a tool's headline: torchinfo, fvcore, ptflops, thop, ultralytics-thop, calflops, "
+                                                                 "flop_counter."),
     training: bool = typer.Option(False, "--training", help="Add the backward pass (dX, dW MACs) and training memory."),
     optimizer: str = typer.Option("sgd", "--optimizer", help="Optimizer state for --training: sgd, momentum, adam."),
     verify: bool = typer.Option(False, "--verify", help="Build the network in torch.nn and compare every layer (needs torch)."),
@@ -110,6 +112,22 @@ def load_network(text: str, input_shape: tuple | None):
     return zoo.get(stripped)  # raises: unknown network, with close names
 
 
+def resolve_network(text: str, input_shape: str | None):
+    """NETWORK and --in → (Network, input shape C x spatial or None); every command that takes
+    a network (arch, run, train) reads them here."""
+    shape = _parse_input(input_shape)
+    net = load_network(text, shape)
+    if shape is not None and len(shape) != len(net.input):
+        if len(shape) == len(net.input) - 1:  # spatial only: keep the network's channels
+            shape = (net.input[0],) + tuple(shape)
+        elif len(shape) == 1 and len(net.input) > 1:  # one number: a square
+            shape = (net.input[0],) + tuple(shape) * (len(net.input) - 1)
+        else:
+            raise InputError(f"--in {input_shape} has {len(shape)} numbers; {net.name} takes "
+                             f"{len(net.input)} (like {'x'.join(map(str, net.input))})")
+    return net, shape
+
+
 def _parse_input(text: str | None) -> tuple | None:
     if text is None:
         return None
@@ -121,7 +139,7 @@ def _parse_input(text: str | None) -> tuple | None:
 
 def run(network: str, form: str, *, input_shape=None, batch=1, depth=None, dtype="float32", count=None, tool=None,
         with_training=False, optimizer="sgd", verify=False, wide=False, expect_params=None) -> None:
-    from convcalc.network import conventions
+    from convcalc.network import conventions, tools
     from convcalc.network.training import training as training_report
     from convcalc.network.walk import walk
     from convcalc.render import network as render
@@ -129,22 +147,13 @@ def run(network: str, form: str, *, input_shape=None, batch=1, depth=None, dtype
     key = dtype.strip().lower()
     if key not in DTYPES:
         raise InputError(f"--dtype '{dtype}' is not one of {', '.join(DTYPES)}")
-    shape = _parse_input(input_shape)
-    net = load_network(network, shape)
-    if shape is not None and len(shape) != len(net.input):
-        if len(shape) == len(net.input) - 1:  # spatial only: keep the network's channels
-            shape = (net.input[0],) + tuple(shape)
-        elif len(shape) == 1 and len(net.input) > 1:  # one number: a square
-            shape = (net.input[0],) + tuple(shape) * (len(net.input) - 1)
-        else:
-            raise InputError(f"--in {input_shape} has {len(shape)} numbers; {net.name} takes "
-                             f"{len(net.input)} (like {'x'.join(map(str, net.input))})")
+    net, shape = resolve_network(network, input_shape)
     included = conventions.parse_count(count)
     report = walk(net, shape, batch=batch, bytes_per_element=DTYPES[key])
     view = render.ArchView(
         report=report, rows=tuple(render.fold(report, depth)), dtype=_dtype_name(key),
         headline=conventions.headline(report, included) if included else None,
-        tool=conventions.as_tool(report, tool) if tool else None,
+        tool=tools.as_tool(report, tool) if tool else None,
         training=training_report(report, optimizer) if with_training else None,
     )
     show(view, form, wide)
@@ -188,7 +197,7 @@ def show(view, form: str, wide: bool) -> None:
         out = console()
         if wide:
             out.width = max(out.width, 200)
-        out.print(render.arch_rich(view, wide))
+        out.print(render.arch_rich(view, wide, out.width))
 
 
 def _show_list(form: str) -> None:

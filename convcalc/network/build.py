@@ -101,8 +101,8 @@ def groupnorm(groups: int) -> Leaf:
     return Leaf(GroupNorm(groups=groups))
 
 
-def layernorm2d() -> Leaf:
-    return Leaf(LayerNorm(channels_first=True))
+def layernorm2d(eps: float = 1e-5) -> Leaf:
+    return Leaf(LayerNorm(channels_first=True, eps=eps))
 
 
 def layernorm(dims: int = 1) -> Leaf:

@@ -262,10 +262,20 @@ def _only(options: dict, allowed: tuple[str, ...], kind: str, where: str, source
         raise InputError(f"{source}: {where}: {kind} has no key(s) {', '.join(extra)} (valid: {', '.join(allowed)})")
 
 
+def _block_kind(options: dict, default: str, where: str, source: str) -> str:
+    """The optional ``"kind"`` of a container (``"BasicBlock"``): what ``--depth`` shows for it folded."""
+    kind = options.pop("kind", default)
+    if not isinstance(kind, str) or not kind.strip() or len(kind) > 40:
+        raise InputError(f"{source}: {where}.kind must be a short word like \"BasicBlock\"; got {kind!r}")
+    return kind.strip()
+
+
 def _container(kind: str, options: dict, where: str, source: str) -> Module:
+    options = dict(options)
     if kind == "sequence":
+        block = _block_kind(options, "Sequential", where, source)
         _only(options, ("layers",), kind, where, source)
-        return _sequence(options.get("layers"), f"{where}.layers", source)
+        return _sequence(options.get("layers"), f"{where}.layers", source, kind=block)
     if kind == "repeat":
         _only(options, ("times", "layers"), kind, where, source)
         times = options.get("times")
@@ -278,6 +288,7 @@ def _container(kind: str, options: dict, where: str, source: str) -> Module:
             copies = [(str(i), s.children[0][1]) for i, (_, s) in enumerate(copies)]
         return build.seq(*copies)
     if kind == "residual":
+        block = _block_kind(options, "Residual", where, source)
         _only(options, ("body", "shortcut", "post"), kind, where, source)
         body = _sequence(options.get("body"), f"{where}.body", source)
         shortcut = options.get("shortcut")
@@ -290,11 +301,13 @@ def _container(kind: str, options: dict, where: str, source: str) -> Module:
                 short = (sname or "downsample", smod)
         post = options.get("post", [])
         post_seq = _sequence(post, f"{where}.post", source)
-        return build.residual(*body.children, shortcut=short, post=post_seq.children)
+        return build.residual(*body.children, shortcut=short, post=post_seq.children, kind=block)
     if kind == "se":
+        block = _block_kind(options, "SqueezeExcitation", where, source)
         _only(options, ("layers",), kind, where, source)
-        return build.gate(*_sequence(options.get("layers"), f"{where}.layers", source).children)
+        return build.gate(*_sequence(options.get("layers"), f"{where}.layers", source).children, kind=block)
     # parallel / concat / add / mul
+    block = _block_kind(options, "Parallel", where, source)
     _only(options, ("branches", "merge"), kind, where, source)
     merge = options.get("merge", "concat" if kind == "parallel" else kind)
     if merge not in ("concat", "add", "mul"):
@@ -315,7 +328,7 @@ def _container(kind: str, options: dict, where: str, source: str) -> Module:
             built.append((branch_name, _sequence(branch, path, source)))
         else:
             built.append((branch_name, _entry(branch, path, source)[1]))
-    return build.parallel(*built, merge=merge)
+    return build.parallel(*built, merge=merge, kind=block)
 
 
 # --- inline chains --------------------------------------------------------------------------

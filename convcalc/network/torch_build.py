@@ -144,11 +144,11 @@ def _leaf(layer, shape, nn, torch):
         return getattr(nn, f"BatchNorm{max(rank, 1)}d")(c_in, eps=layer.eps, momentum=layer.momentum, affine=layer.affine,
                                                         track_running_stats=layer.track_running_stats).eval(), out
     if isinstance(layer, norm.GroupNorm):
-        return nn.GroupNorm(layer.groups, c_in, affine=layer.affine), out
+        return nn.GroupNorm(layer.groups, c_in, eps=layer.eps, affine=layer.affine), out
     if isinstance(layer, norm.LayerNorm):
         if layer.channels_first:
-            return _ChannelsFirstLayerNorm(nn, c_in), out
-        return nn.LayerNorm(tuple(hyper["normalized_shape"])), out
+            return _ChannelsFirstLayerNorm(nn, c_in, layer.eps), out
+        return nn.LayerNorm(tuple(hyper["normalized_shape"]), eps=layer.eps), out
     if isinstance(layer, norm.LocalResponseNorm):
         return nn.LocalResponseNorm(layer.size, layer.alpha, layer.beta, layer.k), out
     if isinstance(layer, elementwise.Activation):
@@ -157,6 +157,8 @@ def _leaf(layer, shape, nn, torch):
                  "hardsigmoid": nn.Hardsigmoid, "mish": nn.Mish, "softplus": nn.Softplus}
         if layer.kind in ("softmax", "log_softmax"):
             return (nn.Softmax(dim=1) if layer.kind == "softmax" else nn.LogSoftmax(dim=1)), out
+        if layer.kind == "leaky_relu" and layer.negative_slope is not None:
+            return nn.LeakyReLU(layer.negative_slope), out
         return table[layer.kind](), out
     if isinstance(layer, elementwise.PReLU):
         return nn.PReLU(layer.num_parameters), out
@@ -183,7 +185,12 @@ def _leaf(layer, shape, nn, torch):
 # Small torch modules, created on first use (torch is imported lazily).
 
 def _add(nn, parent, dotted: str, child) -> None:
-    """Register ``child`` under a possibly dotted name (a zoo may name a child ``0.shuffle``)."""
+    """Register ``child`` under a possibly dotted name (a zoo may name a child ``0.shuffle``); an
+    unnamed child ("") registers its own children in ``parent``, as the walk names them."""
+    if not dotted:
+        for name, grand in child.named_children():
+            parent.add_module(name, grand)
+        return
     *path, last = dotted.split(".")
     for part in path:
         holder = parent._modules.get(part)
@@ -279,12 +286,12 @@ def _Padded(nn, pads, conv):
     return m
 
 
-def _ChannelsFirstLayerNorm(nn, channels):
+def _ChannelsFirstLayerNorm(nn, channels, eps):
     class LayerNorm2d(nn.LayerNorm):
         def forward(self, x):
             return super().forward(x.movedim(1, -1)).movedim(-1, 1)
 
-    return LayerNorm2d(channels)
+    return LayerNorm2d(channels, eps=eps)
 
 
 def _ChannelChunk(nn, chunks, index):

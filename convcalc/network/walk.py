@@ -7,10 +7,17 @@ the integer-index convention (the first input unit is centred at 0):
 
 Where branches meet, the receptive field is the union of the branches' intervals; a
 warning says when the branches are misaligned (different jump or centre, Distill 2019).
+
+Row names join the module names with dots (``layer2.0.conv1``). A child or branch named ``""`` is
+*unnamed*: it adds no name segment and no block row, its layers are named and shown as the
+enclosing block's own — as when a torchvision ``forward`` calls the parent's modules directly
+(a DenseNet layer's ``norm1 … conv2`` beside the concatenation; Inception's ``branch5x5_1``,
+``branch5x5_2`` chain).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -76,6 +83,7 @@ class Row:
     rf: tuple[RFState, ...] | None = None
     report: LayerReport | None = None
     children: tuple["Row", ...] = ()
+    layer: Any = None  # the layer object of a leaf row (which torch.nn module it stands for)
 
     @property
     def is_block(self) -> bool:
@@ -190,14 +198,11 @@ def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple
         else:
             new_rf = tuple(state.after(layer_rf) for state, layer_rf in zip(rf, report.rf))
         row = Row(name, report.op, depth, tuple(shape), report.output, report.params or ParamCount(), report.buffers,
-                  report.macs or 0, report.other_ops, report.activation_elements, new_rf, report)
+                  report.macs or 0, report.other_ops, report.activation_elements, new_rf, report, layer=module.layer)
         return report.output, new_rf, [row]
     if isinstance(module, Sequential):
-        rows: list[Row] = []
         shape_in = tuple(shape)
-        for child_name, child in module.children:
-            shape, rf, child_rows = _walk(child, shape, rf, _join(name, child_name), depth + 1, ctx)
-            rows.extend(child_rows)
+        shape, rf, rows = _walk_children(module, shape, rf, name, depth, ctx)
         if not name:  # the network's own body: its children are the top-level rows
             return shape, rf, rows
         return shape, rf, [_block_row(name, module.kind, depth, shape_in, shape, rf, rows)]
@@ -214,9 +219,25 @@ def _walk_children(module: Sequential, shape, rf, name: str, depth: int, ctx: _W
     """Walk a block's own children in the block's namespace (no row of their own)."""
     rows: list[Row] = []
     for child_name, child in module.children:
-        shape, rf, child_rows = _walk(child, shape, rf, _join(name, child_name), depth + 1, ctx)
+        shape, rf, child_rows = _walk_child(child_name, child, shape, rf, name, depth, ctx)
         rows.extend(child_rows)
     return shape, rf, rows
+
+
+def _walk_child(child_name: str, child: Module, shape, rf, prefix: str, depth: int, ctx: _Walk):
+    """Walk one child of the block ``prefix`` (at ``depth``); an unnamed child ("") is walked in the
+    block's namespace and its own block row is dropped, its rows becoming the block's."""
+    if child_name:
+        return _walk(child, shape, rf, _join(prefix, child_name), depth + 1, ctx)
+    if isinstance(child, Leaf):
+        raise InputError(f"a layer in {prefix or 'the network'} has an empty name")
+    if isinstance(child, Sequential):
+        return _walk_children(child, shape, rf, prefix, depth, ctx)
+    if isinstance(child, Parallel):
+        out, rf, rows = _parallel(child, shape, rf, prefix, depth, ctx, unnamed=True)
+    else:
+        out, rf, rows = _walk(child, shape, rf, prefix, depth, ctx)
+    return out, rf, list(rows[0].children)
 
 
 def _merge_row(name: str, kind: str, depth: int, shapes: list, out, rf, ctx: _Walk) -> Row:
@@ -257,19 +278,19 @@ def _residual(module: Residual, shape, rf, name, depth, ctx):
     rows.append(_merge_row(_join(name, "add"), "add", depth + 1, [out, short_out], out, merged_rf, ctx))
     rf = merged_rf
     for post_name, post in module.post:
-        out, rf, post_rows = _walk(post, out, rf, _join(name, post_name), depth + 1, ctx)
+        out, rf, post_rows = _walk_child(post_name, post, out, rf, name, depth, ctx)
         rows += post_rows
     return out, rf, [_block_row(name, module.kind, depth, tuple(shape), out, rf, rows)]
 
 
-def _parallel(module: Parallel, shape, rf, name, depth, ctx):
+def _parallel(module: Parallel, shape, rf, name, depth, ctx, unnamed: bool = False):
     outs, rfs, rows, names = [], [], [], []
-    for branch_name, branch in module.branches:
-        out, branch_rf, branch_rows = _walk(branch, shape, rf, _join(name, branch_name), depth + 1, ctx)
+    for index, (branch_name, branch) in enumerate(module.branches):
+        out, branch_rf, branch_rows = _walk_child(branch_name, branch, shape, rf, name, depth, ctx)
         outs.append(out)
         rfs.append(branch_rf)
         rows += branch_rows
-        names.append(branch_name)
+        names.append(branch_name or f"branch {index + 1}")
     where = name or "the input"
     if module.merge == "concat":
         for other, other_name in zip(outs[1:], names[1:]):
@@ -287,7 +308,11 @@ def _parallel(module: Parallel, shape, rf, name, depth, ctx):
         merged_rf, misaligned = rf_union(rfs)
         if misaligned:
             ctx.warnings.append(f"{where}: branch receptive fields are misaligned; the union is shown")
-    rows.append(_merge_row(_join(name, module.merge), module.merge, depth + 1, outs, out, merged_rf, ctx))
+    merge_name = _join(name, module.merge)
+    if unnamed:  # named after what its branches share (Inception-E's branch3x3_2a, _2b: branch3x3_2.concat)
+        shared = os.path.commonprefix([n for n, _ in module.branches]).rstrip("_.")
+        merge_name = _join(_join(name, shared), module.merge)
+    rows.append(_merge_row(merge_name, module.merge, depth + 1, outs, out, merged_rf, ctx))
     return out, merged_rf, [_block_row(name, module.kind, depth, tuple(shape), out, merged_rf, rows)]
 
 

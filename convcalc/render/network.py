@@ -13,7 +13,8 @@ from fractions import Fraction
 from typing import Any
 
 from convcalc.engine.dims import Dim, format_dim, is_symbolic
-from convcalc.network.conventions import CATEGORIES, Headline, ToolCount, other_work
+from convcalc.network.conventions import CATEGORIES, Headline, other_work
+from convcalc.network.tools import ToolCount
 from convcalc.network.training import TrainingReport
 from convcalc.network.walk import NetworkReport, RFState, Row
 from convcalc.notation import format_shape
@@ -27,7 +28,8 @@ DTYPE_NAMES = {8: "float64", 4: "float32", 2: "float16", 1: "int8"}
 _SHORT_TYPES = {"adaptive-avgpool": "adaptavg", "adaptive-maxpool": "adaptmax", "global-avgpool": "gap",
                 "global-maxpool": "gmp", "conv-transpose": "convT", "batchnorm": "bn", "groupnorm": "gn",
                 "layernorm": "ln", "channel-shuffle": "shuffle", "upsample-": "up-", "SqueezeExcitation": "SE",
-                "depthwise-separable": "dwsep", "Sequential": "seq", "Residual": "residual"}
+                "depthwise-separable": "dwsep", "Residual": "residual",
+                "Conv2dNormActivation": "ConvNormAct", "DepthwiseSeparable": "DWSeparable"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class ShownRow:
     activation: Dim
     rf: tuple[RFState, ...] | None
     folded: int = 1  # how many layers this row stands for
+    layers: tuple[str, ...] = ()  # their names, when folded
 
 
 @dataclass(frozen=True)
@@ -60,38 +63,48 @@ class ArchView:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _prefix(name: str, depth: int) -> str:
-    return ".".join(name.split(".")[:depth])
-
-
 def fold(report: NetworkReport, depth: int | None = None) -> list[ShownRow]:
-    """Every layer, or (``depth`` N) layers whose names have more than N parts folded into their
-    ancestor of N parts (``--depth 1`` on ResNet shows conv1 … layer1, layer2 … fc)."""
-    leaves = report.leaves()
-    if depth is None:
-        return [_shown([row], row.name) for row in leaves]
-    groups: list[tuple[str, list[Row]]] = []
-    for row in leaves:
-        key = _prefix(row.name, depth)
-        if groups and groups[-1][0] == key:
-            groups[-1][1].append(row)
-        else:
-            groups.append((key, [row]))
-    return [_shown(rows, key) for key, rows in groups]
+    """Every layer, or (``depth`` N) the blocks N levels down the module tree folded into one row
+    each with their sums (``NetworkReport.flat``: ``--depth 1`` on ResNet shows conv1 … layer1,
+    layer2 … fc); ``--depth 0`` is the whole network in one row."""
+    if depth == 0:
+        rows = report.leaves()
+        return [_folded("", "network", rows[0].input if rows else report.input, report.output, rows, rows[-1].rf if rows else None)]
+    return [_shown(row) for row in report.flat(depth)]
 
 
-def _shown(rows: list[Row], name: str) -> ShownRow:
-    if len(rows) == 1 and rows[0].name == name:
-        r = rows[0]
-        return ShownRow(r.name, r.type, r.input, r.output, r.params.total, r.buffers, r.macs, r.other_ops,
-                        r.activation, r.rf)
+def block_kind(row: Row) -> str:
+    """What a folded block is: its kind (``Bottleneck``, ``DenseBlock``), or for a plain Sequential of
+    blocks of one kind, how many of which (``3×Bottleneck``)."""
+    if row.type == "Sequential" and row.children and all(child.children for child in row.children):
+        kinds = {child.type for child in row.children}
+        if len(kinds) == 1:
+            return f"{len(row.children)}×{kinds.pop()}"
+    return row.type
+
+
+def _shown(row: Row) -> ShownRow:
+    if not row.children:
+        return ShownRow(row.name, row.type, row.input, row.output, row.params.total, row.buffers, row.macs,
+                        row.other_ops, row.activation, row.rf)
+    leaves = _flatten_leaves(row)
+    return _folded(row.name, block_kind(row), row.input, row.output, leaves, row.rf)
+
+
+def _flatten_leaves(row: Row) -> list[Row]:
+    if not row.children:
+        return [row]
+    return [leaf for child in row.children for leaf in _flatten_leaves(child)]
+
+
+def _folded(name: str, kind: str, shape_in, shape_out, rows: list[Row], rf) -> ShownRow:
     other: dict[str, Dim] = {}
     for r in rows:
         for op, n in r.other_ops:
             other[op] = other.get(op, 0) + n
-    return ShownRow(name, "block", rows[0].input, rows[-1].output, sum((r.params.total for r in rows), 0),
+    return ShownRow(name, kind, shape_in, shape_out, sum((r.params.total for r in rows), 0),
                     sum((r.buffers for r in rows), 0), sum((r.macs for r in rows), 0), tuple(other.items()),
-                    sum((r.activation for r in rows), 0), rows[-1].rf, len(rows))
+                    sum((r.activation for r in rows), 0), rf, len(rows), tuple(r.name for r in rows))
 
 
 # --- numbers ---------------------------------------------------------------------------------
@@ -145,61 +158,116 @@ def rf_parts(rf: tuple[RFState, ...] | None) -> tuple[str, str, str]:
 
 
 def short_type(kind: str) -> str:
+    count_, times, base = kind.rpartition("×")  # a folded "3×Bottleneck"
     for long, abbrev in _SHORT_TYPES.items():
-        if kind.startswith(long):
-            return abbrev + kind[len(long):]
+        if base.startswith(long):
+            return count_ + times + abbrev + base[len(long):]
     return kind
 
 
 # --- the table -------------------------------------------------------------------------------
 
 HEADERS = ("name", "type", "output", "params", "MACs", "act", "RF", "jump", "start")
-RIGHT = {"params", "MACs", "act", "RF", "jump", "start"}
+# With --training the receptive-field columns give way to the backward pass of each row.
+TRAINING_HEADERS = ("name", "type", "output", "params", "MACs", "dX MACs", "dW MACs", "act")
+RIGHT = {"params", "MACs", "act", "RF", "jump", "start", "dX MACs", "dW MACs"}
+
+
+def headers(view: ArchView) -> tuple[str, ...]:
+    return TRAINING_HEADERS if view.training else HEADERS
+
+
+def backward_macs(view: ArchView) -> list[tuple[Dim, Dim]]:
+    """(dX, dW) MACs of each shown row: its layers' backward passes added up."""
+    per_layer: dict[str, tuple[Dim, Dim]] = {}
+    for b in view.training.rows if view.training else ():
+        dx, dw = per_layer.get(b.name, (0, 0))
+        per_layer[b.name] = (dx + b.dx_macs, dw + b.dw_macs)
+    sums = []
+    for row in view.rows:
+        pairs = [per_layer.get(name, (0, 0)) for name in (row.layers or (row.name,))]
+        sums.append((sum((p[0] for p in pairs), 0), sum((p[1] for p in pairs), 0)))
+    return sums
 
 
 def table_cells(view: ArchView, wide: bool) -> list[list[str]]:
     bpe = view.report.totals.bytes_per_element
+    number = count if wide else short
     cells = []
-    for row in view.rows:
+    for row, (dx, dw) in zip(view.rows, backward_macs(view)):
         size, jump, start = rf_parts(row.rf)
         kind = row.type if wide else short_type(row.type)
-        if row.folded > 1:
-            kind = f"{row.folded} layers" if wide else f"({row.folded})"
+        if row.folded > 1 and wide:
+            kind = f"{kind} ({row.folded} layers)"
         act = row.activation * bpe
-        cells.append([
-            row.name or "(net)", kind, format_shape(row.output),
-            count(row.params) if wide else short(row.params),
-            count(row.macs) if wide else short(row.macs),
-            nbytes(act) if wide else short_bytes(act),
-            size, jump, start,
-        ])
+        act_text = nbytes(act) if wide else short_bytes(act)
+        head = [row.name or "(net)", kind, format_shape(row.output), number(row.params), number(row.macs)]
+        if view.training:
+            cells.append(head + [number(dx), number(dw), act_text])
+        else:
+            cells.append(head + [act_text, size, jump, start])
     return cells
 
 
-def _middle_truncate(text: str, width: int) -> str:
-    if len(text) <= width:
-        return text
-    keep = width - 1
-    head = keep // 3
-    return text[:head] + "…" + text[len(text) - (keep - head):]
+def shorten_name(name: str, width: int) -> str:
+    """A dotted name cut to ``width`` from the left, its end kept (``…1.0.downsample.0``): the last
+    parts say what a row is, the rows above say where; a cut word fragment before a dot is dropped."""
+    if len(name) <= width:
+        return name
+    tail = name[len(name) - (width - 1):]
+    fragment, dot, rest = tail.partition(".")
+    if dot and rest and len(fragment) <= 3 and not fragment.isdigit():
+        tail = rest
+    return "…" + tail
+
+
+MIN_NAME = 16
+DROPPABLE = ("start",)  # left out, in this order, when names would get shorter than MIN_NAME
+
+
+def _widths(cells: list[list[str]], columns: tuple[str, ...]) -> list[int]:
+    return [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(columns)]
+
+
+def layout(view: ArchView, wide: bool, width: int = WIDTH) -> tuple[list[list[str]], tuple[str, ...], list[str]]:
+    """The table's cells and columns fitted to ``width``: names give way first (their ends stay
+    readable), then the receptive-field start column; and a note saying what was left out."""
+    cells, columns = table_cells(view, wide), headers(view)
+    if wide:
+        return cells, columns, []
+    dropped = []
+    for column in DROPPABLE:
+        widths = _widths(cells, columns)
+        if sum(widths[1:]) + 2 * (len(widths) - 1) + min(MIN_NAME, widths[0]) <= width or column not in columns:
+            break
+        index = columns.index(column)
+        cells = [c[:index] + c[index + 1:] for c in cells]
+        columns = columns[:index] + columns[index + 1:]
+        dropped.append(column)
+    widths = _widths(cells, columns)
+    excess = sum(widths) + 2 * (len(widths) - 1) - width
+    if excess > 0:
+        name_width = max(12, widths[0] - excess)
+        for c in cells:
+            c[0] = shorten_name(c[0], name_width)
+    notes = [f"the {', '.join(dropped)} column is left out to fit {width} columns (--wide, --csv and --json show it)"] \
+        if dropped else []
+    return cells, columns, notes
 
 
 def text_table(view: ArchView, wide: bool = False, width: int = WIDTH) -> str:
-    cells = table_cells(view, wide)
-    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(HEADERS)]
-    total = sum(widths) + 2 * (len(widths) - 1)
-    if not wide and total > width:
-        # Names give way first (middle-truncated, the ends stay readable).
-        widths[0] = max(12, widths[0] - (total - width))
-        for c in cells:
-            c[0] = _middle_truncate(c[0], widths[0])
+    return _text_table(*layout(view, wide, width)[:2])
+
+
+def _text_table(cells: list[list[str]], columns: tuple[str, ...]) -> str:
+    widths = _widths(cells, columns)
     lines = []
 
     def line(values):
-        parts = [v.rjust(w) if h in RIGHT else v.ljust(w) for v, w, h in zip(values, widths, HEADERS)]
+        parts = [v.rjust(w) if h in RIGHT else v.ljust(w) for v, w, h in zip(values, widths, columns)]
         lines.append("  ".join(parts).rstrip())
 
-    line(HEADERS)
+    line(columns)
     lines.append("  ".join("-" * w for w in widths))
     for c in cells:
         line(c)
@@ -228,16 +296,21 @@ def summary_lines(view: ArchView) -> list[tuple[str, str]]:
                      + " (other work as one op per element)"))
     if view.tool:
         tc = view.tool
-        rows.append((f"as {tc.tool}", f"{count(tc.value)} {tc.unit}: {tc.difference}"))
-        rows.append(("  rule", f"{tc.rule} [{tc.source}]"))
+        shown = f"{count(tc.value)} {tc.unit}" + (f' (printed "{tc.printed}")' if tc.printed else "")
+        rows.append((f"as {tc.tool.replace('_thop', '-thop')}", f"{shown} = {tc.difference}"))
+        rows.append(("  it counts", tc.rule))
+        rows.append(("  checked", f"{tc.checked} on convcalc's torch.nn build, every layer a module [{tc.source}]"))
     if view.training:
         tr = view.training
         rows += [
             ("backward MACs", f"{count(tr.backward_macs)} (dX {count(tr.dx_macs)} + dW {count(tr.dw_macs)}; no dX for the first layer)"),
             ("training step", f"{count(tr.step_macs)} MACs (forward + backward)"),
             ("training memory", f"{nbytes(tr.total_bytes)} = weights {nbytes(tr.param_bytes)} + gradients "
-                                f"{nbytes(tr.gradient_bytes)} + {tr.optimizer} state {nbytes(tr.optimizer_bytes)} + saved "
-                                f"activations {nbytes(tr.saved_activation_bytes)}"),
+                                f"{nbytes(tr.gradient_bytes)} + "
+                                + (f"{tr.optimizer} state {nbytes(tr.optimizer_bytes)}" if tr.optimizer_bytes
+                                   else f"no optimizer state ({tr.optimizer})")
+                                + f" + saved activations {nbytes(tr.saved_activation_bytes)} (the input and every "
+                                  f"layer output)"),
         ]
     return rows
 
@@ -247,40 +320,52 @@ def _wrap(label: str, value: str, width: int) -> list[str]:
 
     indent = 16
     lines = textwrap.wrap(value, width - indent) or [""]
+    if len(label) >= indent:  # a long label gets a line of its own
+        return [label] + [" " * indent + line for line in lines]
     return [f"{label:<{indent}}{lines[0]}"] + [" " * indent + more for more in lines[1:]]
 
 
 def arch_text(view: ArchView, wide: bool = False) -> str:
-    out = [text_table(view, wide), ""]
+    cells, columns, notes = layout(view, wide)
+    out = [_text_table(cells, columns), ""]
     for label, value in summary_lines(view):
         out += _wrap(label, value, WIDTH if not wide else 10_000)
     import textwrap
 
-    for line in _footer(view):
+    for line in _footer(view, notes):
         out += textwrap.wrap(line, WIDTH, subsequent_indent="  ") if not wide and line else [line]
     return "\n".join(out)
 
 
-def _footer(view: ArchView) -> list[str]:
-    lines = ["", "act: activation memory of the output; RF, jump, start: receptive field size, "
-                 "effective stride and centre of the first output unit (input pixels)."]
-    lines += [f"note: {note}" for note in view.notes]
+def _footer(view: ArchView, layout_notes: list[str] = ()) -> list[str]:
+    act = "act: activation memory of the output"
+    if any(row.folded > 1 for row in view.rows):
+        act += " (of a folded block: all its layers' outputs; its params and MACs are sums too)"
+    if view.training:
+        legend = (f"{act}; dX, dW MACs: the backward pass (gradient with respect to the layer's input, to its "
+                  "weights). Without --training the table shows receptive fields instead.")
+    else:
+        legend = (f"{act}; RF, jump, start: receptive field size, effective stride and centre of the first output "
+                  "unit (input pixels).")
+    lines = ["", legend]
+    lines += [f"note: {note}" for note in (*layout_notes, *view.notes)]
     lines += [f"warning: {warning}" for warning in view.report.warnings]
     return lines
 
 
-def arch_rich(view: ArchView, wide: bool = False):
+def arch_rich(view: ArchView, wide: bool = False, width: int = WIDTH):
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
     table = Table(title=f"{view.report.name}: {format_shape(view.report.input)} → {format_shape(view.report.output)}",
                   box=None, header_style="bold", pad_edge=False, expand=False)
-    for header in HEADERS:
+    cells_list, columns, notes = layout(view, wide, width)
+    for header in columns:
         justify = "right" if header in RIGHT else "left"
         table.add_column(header, justify=justify, no_wrap=True,
                          overflow="ellipsis" if header == "name" else "fold", ratio=None)
-    for cells, row in zip(table_cells(view, wide), view.rows):
+    for cells, row in zip(cells_list, view.rows):
         style = "dim" if row.type in ("relu", "dropout", "flatten", "identity") else None
         table.add_row(*cells, style=style)
     totals = Table.grid(padding=(0, 2))
@@ -289,7 +374,7 @@ def arch_rich(view: ArchView, wide: bool = False):
     for label, value in summary_lines(view):
         totals.add_row(label, value)
     parts = [table, Text(""), totals]
-    for line in _footer(view):
+    for line in _footer(view, notes):
         if line:
             parts.append(Text(line, style="yellow" if line.startswith("warning") else "dim"))
     return Group(*parts)
@@ -298,24 +383,29 @@ def arch_rich(view: ArchView, wide: bool = False):
 def arch_csv(view: ArchView) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["name", "type", "output", "params", "macs", "activation_bytes", "rf_size", "rf_jump", "rf_start"])
+    training = ["dx_macs", "dw_macs"] if view.training else []
+    writer.writerow(["name", "type", "output", "params", "macs", "activation_bytes", "rf_size", "rf_jump", "rf_start"]
+                    + training)
     bpe = view.report.totals.bytes_per_element
-    for row in view.rows:
+    for row, (dx, dw) in zip(view.rows, backward_macs(view)):
         size, jump, start = rf_parts(row.rf)
         writer.writerow([row.name, row.type, format_shape(row.output), jsonable(row.params), jsonable(row.macs),
-                         jsonable(row.activation * bpe), size, jump, start])
+                         jsonable(row.activation * bpe), size, jump, start]
+                        + ([jsonable(dx), jsonable(dw)] if view.training else []))
     return buffer.getvalue().rstrip("\n")
 
 
 def arch_markdown(view: ArchView) -> str:
     cells = table_cells(view, wide=True)
-    lines = ["| " + " | ".join(HEADERS) + " |",
-             "|" + "|".join("---:" if h in RIGHT else "---" for h in HEADERS) + "|"]
+    columns = headers(view)
+    lines = ["| " + " | ".join(columns) + " |",
+             "|" + "|".join("---:" if h in RIGHT else "---" for h in columns) + "|"]
     for c in cells:
         lines.append("| " + " | ".join(v.replace("|", "\\|") for v in c) + " |")
     lines.append("")
     for label, value in summary_lines(view):
         lines.append(f"- **{label.strip()}**: {value}")
+    lines += [line.replace("|", "\\|") for line in _footer(view)]
     return "\n".join(lines)
 
 
@@ -358,7 +448,8 @@ def arch_dict(view: ArchView) -> dict[str, Any]:
     if view.tool:
         tc = view.tool
         doc["as"] = {"tool": tc.tool, "unit": tc.unit, "value": jsonable(tc.value), "rule": tc.rule,
-                     "source": tc.source, "difference": tc.difference}
+                     "source": tc.source, "checked": tc.checked, "printed": tc.printed, "difference": tc.difference,
+                     "parts": {k: jsonable(v) for k, v in tc.parts.items()}}
     if view.training:
         tr = view.training
         doc["training"] = {

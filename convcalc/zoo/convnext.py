@@ -18,7 +18,7 @@ from convcalc.zoo import register
 
 
 def _cn_block(dim: int, sd_prob: float) -> Module:
-    block = seq(("0", conv(dim, 7, pad=3, groups=dim)), ("2", layernorm2d()), ("3", conv(4 * dim, 1)),
+    block = seq(("0", conv(dim, 7, pad=3, groups=dim)), ("2", layernorm2d(1e-6)), ("3", conv(4 * dim, 1)),
                 ("4", act("gelu")), ("5", conv(dim, 1)))
     return residual(("block", block), ("layer_scale", Leaf(LayerScale(1e-6))),
                     ("stochastic_depth", dropout(sd_prob, kind="stochastic_depth")), kind="CNBlock")
@@ -27,7 +27,7 @@ def _cn_block(dim: int, sd_prob: float) -> Module:
 def _convnext(name: str, stages: list[tuple[int, int]], stochastic_depth: float) -> Network:
     """``stages``: (channels, blocks) per stage; a LayerNorm + 2×2 stride-2 conv between stages."""
     total = sum(n for _, n in stages)
-    features: list = [seq(conv(stages[0][0], 4, stride=4), layernorm2d(), kind="Conv2dNormActivation")]
+    features: list = [seq(conv(stages[0][0], 4, stride=4), layernorm2d(1e-6), kind="Conv2dNormActivation")]
     block_id = 0
     for index, (dim, n) in enumerate(stages):
         blocks = []
@@ -36,8 +36,8 @@ def _convnext(name: str, stages: list[tuple[int, int]], stochastic_depth: float)
             block_id += 1
         features.append(seq(*blocks))
         if index + 1 < len(stages):
-            features.append(seq(layernorm2d(), conv(stages[index + 1][0], 2, stride=2)))
-    classifier = seq(layernorm2d(), flatten(), linear(1000))
+            features.append(seq(layernorm2d(1e-6), conv(stages[index + 1][0], 2, stride=2)))
+    classifier = seq(layernorm2d(1e-6), flatten(), linear(1000))
     body = seq(("features", seq(*features)), ("avgpool", adaptive_avgpool(1)), ("classifier", classifier))
     return Network(name, (3, 224, 224), body, source="torchvision")
 

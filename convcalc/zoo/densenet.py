@@ -2,9 +2,11 @@
 
 Each dense layer concatenates its input with its ``growth`` new channels; torchvision's
 block does the same by concatenating every earlier output, which gives the same tensors.
-A layer is ``parallel(("identity", identity), ("new", BN-ReLU-1×1-BN-ReLU-3×3))``, so its
-modules read ``features.denseblock1.denselayer1.new.conv1`` (torchvision:
-``features.denseblock1.denselayer1.conv1``).
+A layer is ``parallel(("identity", identity), ("", BN-ReLU-1×1-BN-ReLU-3×3))``: the new-features
+branch is unnamed, so its modules carry torchvision's names
+(``features.denseblock1.denselayer1.conv1``) beside ``…denselayer1.identity`` and ``…denselayer1.concat``.
+torchvision's final ReLU, pooling and flatten are function calls in ``forward``; here they are the
+rows ``relu``, ``avgpool`` and ``flatten`` (no parameters).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ _BN_SIZE = 4
 def _dense_layer(growth: int) -> Module:
     new = seq(("norm1", bn()), ("relu1", relu()), ("conv1", conv(_BN_SIZE * growth, 1, bias=False)),
               ("norm2", bn()), ("relu2", relu()), ("conv2", conv(growth, 3, pad=1, bias=False)), kind="DenseLayer")
-    return parallel(("identity", identity()), ("new", new), merge="concat", kind="DenseLayer")
+    return parallel(("identity", identity()), ("", new), merge="concat", kind="DenseLayer")
 
 
 def _transition(out: int) -> Sequential:

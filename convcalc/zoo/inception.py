@@ -2,10 +2,12 @@
 definitions without the auxiliary classifiers (their default ``aux_logits`` only matters in training).
 
 Every convolution is torchvision's ``BasicConv2d``: conv (no bias) · BN (eps 0.001) · ReLU, named
-``conv``/``bn``/``relu``. Branches are concatenated on channels. A one-module branch carries
-torchvision's name (``Mixed_5b.branch1x1.conv``); a chain of modules is grouped under the common
-prefix (``Mixed_5b.branch3x3dbl.branch3x3dbl_2.conv`` for torchvision's ``Mixed_5b.branch3x3dbl_2.conv``),
-and the functional pooling in front of ``branch_pool`` is ``branch_pool.pool``.
+``conv``/``bn``/``relu``. Branches are concatenated on channels. Every module carries torchvision's
+name: a one-module branch its own (``Mixed_5b.branch1x1.conv``); a chain of modules is an unnamed
+branch whose children keep their names (``Mixed_5b.branch3x3dbl_2.conv``), and Inception-E's
+1×3/3×1 fork is an unnamed parallel (``Mixed_7b.branch3x3_2a.conv``, its concatenation
+``Mixed_7b.branch3x3_2.concat``). The functional pooling in front of ``branch_pool`` is
+``branch_pool.pool``, and InceptionB/D's functional max pool is ``branch_pool``.
 GoogLeNet's ``branch3`` uses a 3×3 convolution as torchvision does (the paper's is 5×5).
 """
 
@@ -69,8 +71,9 @@ def googlenet() -> Network:
 
 
 def _chain(prefix: str, *convs: tuple[str, Module]) -> tuple[str, Module]:
-    """A branch of several modules: grouped under ``prefix``, each keeping torchvision's full name."""
-    return prefix, seq(*((f"{prefix}{suffix}", module) for suffix, module in convs))
+    """A branch of several modules in a row, unnamed (""), each keeping torchvision's full name
+    ``prefix + suffix``; a module with suffix "" is unnamed too (Inception-E's fork)."""
+    return "", seq(*((f"{prefix}{suffix}" if suffix else "", module) for suffix, module in convs))
 
 
 def _pool_branch(out: int) -> tuple[str, Module]:
@@ -128,9 +131,9 @@ def _split_1x3_3x1(prefix: str) -> Module:
 def _inception_e() -> Module:
     return _inception(
         ("branch1x1", basic_conv(320, 1)),
-        _chain("branch3x3", ("_1", basic_conv(384, 1)), ("_2", _split_1x3_3x1("branch3x3_2"))),
+        _chain("branch3x3", ("_1", basic_conv(384, 1)), ("", _split_1x3_3x1("branch3x3_2"))),
         _chain("branch3x3dbl", ("_1", basic_conv(448, 1)), ("_2", basic_conv(384, 3, pad=1)),
-               ("_3", _split_1x3_3x1("branch3x3dbl_3"))),
+               ("", _split_1x3_3x1("branch3x3dbl_3"))),
         _pool_branch(192),
     )
 
