@@ -1,9 +1,310 @@
-"""Placeholder: being written (see the issue). Registers nothing yet."""
+"""The numeric operation calculator: ``convcalc conv``, ``pool``, ``conv-transpose`` and
+``im2col`` on small matrices typed on the command line or read from files, with each
+output entry's computation on request (``--explain``).
+
+Commands are thin: read the operands, call the engine (:mod:`convcalc.calculator`), hand
+the result to a printer (:mod:`convcalc.render.calculator`). NumPy is imported inside the
+commands so that ``convcalc shape`` starts fast.
+"""
 
 from __future__ import annotations
 
+import re
+from typing import Optional
+
 import typer
+from typer.core import TyperCommand
+
+from convcalc.cli.output import choose_format, console, echo, user_errors
+from convcalc.errors import ExpectationFailed, InputError
+
+_NEGATIVE = re.compile(r"^-[\d.]")
+FORMATS = ("rich", "text", "plain", "json", "csv", "markdown", "latex")
+
+_MATRICES = """[bold]Matrices[/]: rows split by ; and entries by spaces or commas ("1 3 2; 4 8 3"); channels split by | ("1 2; 3 4 | 5 6; 7 8" is 2x2x2). Whole numbers and p/q stay exact; a decimal anywhere gives floats. Or a file: .json (nested lists), .csv (a blank line starts the next channel), .npy or .txt; - reads standard input.
+
+[bold]Formats[/]: rich on a terminal, text when piped, --json, --format plain (the result only, readable back as a matrix), csv, markdown, latex. Exit codes: 0 ok, 1 an --expect check failed, 2 bad input."""
+
+CONV_EPILOG = """[bold]Examples[/]
+
+  convcalc conv "12 3 19; 25 10 1; 9 7 17" "1 2; 3 4" --explain
+
+  convcalc conv "1 3 2 4; 4 8 3 1; 2 1 4 3" "-1 0 1; -1 0 1; -1 0 1" --pad 1
+
+  convcalc conv image.csv kernel.json --stride 2 --pad same --bias 1
+
+  convcalc conv "1 2; 3 4" "1 2; 3 4" --flip --pad full    [dim](true convolution)[/]
+
+  convcalc conv "1 2; 3 4 | 5 6; 7 8" "1 0; 0 1 | 0 1; 1 0" --json
+
+  convcalc conv "1 2; 3 4" "1 1; 1 1" --expect "10"
+
+[bold]Convention[/]: cross-correlation, as every deep-learning framework computes "convolution": J\\[y,x] = b + Σ Ip\\[s·y + d·u, s·x + d·v]·K\\[u,v] over the padded input Ip. --flip rotates the kernel by 180° first (true convolution).
+
+[bold]Kernels[/]: a matrix (one kernel); C_in matrices split by | (one output channel); on a one-channel input, several matrices are several output channels; C_out x C_in x kh x kw from a JSON or .npy file.
+
+[bold]Padding[/]: 1, 1x2 (per axis), 0:1x0:1 (before:after), same, valid, full (d·(k − 1) each side), tf-same.
+
+""" + _MATRICES
+
+POOL_EPILOG = """[bold]Examples[/]
+
+  convcalc pool "3 3 2 1; 0 0 1 3; 3 1 2 2; 2 0 0 2" --k 3 --stride 1 --explain
+
+  convcalc pool "1 3 3; 3 2 0; 3 1 3" --k 2 --stride 1 --explain      [dim](ties)[/]
+
+  convcalc pool "1 2 3 4; 5 6 7 8" --k 2 --mode avg --pad 1 --explain
+
+[bold]Convention[/]: PyTorch's. The stride defaults to the window size. Max pooling pads with −∞ (padding never wins) and, on ties, the first maximum in row-major order of the window wins. Average pooling divides by the window clipped at the end of the right padding (count_include_pad, the default), by the real entries only (--no-count-include-pad), or by --divisor-override. Padding is at most half the window.
+
+""" + _MATRICES
+
+TRANSPOSE_EPILOG = """[bold]Examples[/]
+
+  convcalc conv-transpose "1 2; 3 4" "1 0 1; 0 1 0; 1 0 1" --stride 2
+
+  convcalc conv-transpose "1 2 3; 4 5 6; 7 8 9" "1 1 1; 1 1 1; 1 1 1" --stride 2 --pad 1 --explain
+
+  convcalc conv-transpose "1 2; 3 4" "1 2; 3 4" --stride 2 --pad 1 --output-padding 1 --json
+
+[bold]Convention[/]: PyTorch's conv_transpose2d, o = (i − 1)·s − 2p + d·(k − 1) + output_padding + 1, kernel layout C_in x C_out x kh x kw. The result is also shown as the equivalent direct convolution (Dumoulin & Visin): s − 1 zeros inserted between input entries, d(k − 1) − p padding (plus output_padding at the end), stride 1, the kernel rotated 180°; --explain writes each output entry as a sum over that padded input.
+
+""" + _MATRICES
+
+IM2COL_EPILOG = """[bold]Examples[/]
+
+  convcalc im2col "1 2 3; 4 5 6; 7 8 9" --k 2
+
+  convcalc im2col "1 3 2 4; 4 8 3 1; 2 1 4 3" "-1 0 1; -1 0 1; -1 0 1"
+
+  convcalc im2col "1 2; 3 4 | 5 6; 7 8" --k 2 --pad 1 --stride 2 --json
+
+[bold]Layout[/]: X_col has one row per (channel, kernel row, kernel column) and one column per output position, row-major. The rows match K.reshape(C_out, −1), so a convolution is the product W_row · X_col reshaped to C_out x oh x ow (CS231n's im2col; PyTorch's unfold).
+
+""" + _MATRICES
+
+
+class MatrixCommand(TyperCommand):
+    """A command whose arguments may be matrices starting with a minus sign ("-1 0 1; ...").
+
+    Click would read such an argument as an unknown option. No option starts with a digit,
+    so a leading space is added (the matrix reader strips it) and it stays an argument —
+    unless it follows an option that takes a value (``--bias -1``), which click handles.
+    """
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        takes_value = {name for p in self.params if getattr(p, "is_flag", True) is False for name in p.opts}
+        protected, previous = [], None
+        for arg in args:
+            protected.append(f" {arg}" if _NEGATIVE.match(arg) and previous not in takes_value else arg)
+            previous = arg
+        return super().parse_args(ctx, protected)
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    for name, command, epilog in (("conv", conv, CONV_EPILOG), ("pool", pool, POOL_EPILOG),
+                                  ("conv-transpose", conv_transpose, TRANSPOSE_EPILOG), ("im2col", im2col, IM2COL_EPILOG)):
+        app.command(name, cls=MatrixCommand, epilog=epilog, no_args_is_help=True)(command)
+
+
+_INPUT_HELP = 'The input: a matrix such as "1 3 2; 4 8 3", channels split by |, or a .json/.csv/.npy/.txt file (- = stdin).'
+_KERNEL_HELP = 'The kernel: a matrix such as "-1 0 1; -1 0 1; -1 0 1", C_in matrices split by |, or a file.'
+_STRIDE = "Stride: 2 or 2x1 (rows x columns)."
+_DILATION = "Dilation (1 = ordinary)."
+_EXPLAIN = "Show each output entry's computation (its window highlighted on a terminal)."
+_AT = "Explain only this output entry: ROW,COL (or CHANNEL,ROW,COL)."
+_EXPECT = "Exit 1 unless the result is this matrix (text or file)."
+_JSON = "Machine-readable JSON (schema convcalc/{}/v1)."
+_FORMAT = "rich, text, plain (the result only), json, csv, markdown, latex."
+
+
+def conv(
+    input_: str = typer.Argument(..., metavar="INPUT", help=_INPUT_HELP, show_default=False),
+    kernel: str = typer.Argument(..., metavar="KERNEL", help=_KERNEL_HELP, show_default=False),
+    stride: Optional[str] = typer.Option(None, "--stride", "-s", help=_STRIDE),
+    pad: Optional[str] = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x2, 0:1x0:1, same, valid, full, tf-same."),
+    dilation: Optional[str] = typer.Option(None, "--dilation", "-d", help=_DILATION),
+    bias: Optional[str] = typer.Option(None, "--bias", "-b", help='Bias: one number, or one per output channel ("1 -2").'),
+    flip: bool = typer.Option(False, "--flip", help="True convolution: rotate the kernel by 180° first (shown)."),
+    explain: bool = typer.Option(False, "--explain", "-e", help=_EXPLAIN),
+    at: Optional[str] = typer.Option(None, "--at", help=_AT),
+    expect: Optional[str] = typer.Option(None, "--expect", help=_EXPECT),
+    json_flag: bool = typer.Option(False, "--json", help=_JSON.format("conv")),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
+) -> None:
+    """A 2-d convolution (cross-correlation, as in every framework) of a matrix with a kernel."""
+    with user_errors():
+        from convcalc.calculator import operands, settings
+        from convcalc.calculator.conv import convolve
+        from convcalc.render import calculator as render
+
+        form = choose_format(fmt, json_flag, FORMATS)
+        where = _at(at)
+        image = operands.read_tensor(input_, "INPUT").values
+        weights = operands.read_tensor(kernel, "KERNEL").values
+        result = convolve(
+            image, weights, stride=settings.per_axis(stride, "--stride", 1), padding=settings.padding_word(pad),
+            dilation=settings.per_axis(dilation, "--dilation", 1), bias=bias, flip=flip,
+            explain=(explain or where is not None) and form not in ("plain", "csv"),
+        )
+        _show(form, lambda: render.conv_document(result, where), lambda: render.conv_json(result), render.result_tensor(result))
+        _check(expect, render.result_tensor(result))
+
+
+def pool(
+    input_: str = typer.Argument(..., metavar="INPUT", help=_INPUT_HELP, show_default=False),
+    k: Optional[str] = typer.Option(None, "--k", "-k", "--kernel-size", help="Window size: 3 or 3x2 (required)."),
+    stride: Optional[str] = typer.Option(None, "--stride", "-s", help="Stride: 2 or 2x1 (default: the window size)."),
+    pad: Optional[str] = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x0, 0:1x0:1 (at most half the window), tf-same."),
+    dilation: Optional[str] = typer.Option(None, "--dilation", "-d", help="Dilation (max pooling only)."),
+    mode: str = typer.Option("max", "--mode", "-m", help="max or avg."),
+    ceil_mode: bool = typer.Option(False, "--ceil-mode", help="Ceil instead of floor for the output size (PyTorch's last-window rule)."),
+    count_include_pad: bool = typer.Option(True, "--count-include-pad/--no-count-include-pad",
+                                           help="Average pooling: divide by the padded window (default) or the real entries."),
+    divisor_override: Optional[int] = typer.Option(None, "--divisor-override", help="Average pooling: a fixed divisor."),
+    explain: bool = typer.Option(False, "--explain", "-e", help="Name the winner of each window (max) or the divisor (avg)."),
+    at: Optional[str] = typer.Option(None, "--at", help=_AT),
+    expect: Optional[str] = typer.Option(None, "--expect", help=_EXPECT),
+    json_flag: bool = typer.Option(False, "--json", help=_JSON.format("pool")),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
+) -> None:
+    """Max or average pooling of a matrix (PyTorch's rules: first-maximum ties, divisors, ceil mode)."""
+    with user_errors():
+        from convcalc.calculator import operands, settings
+        from convcalc.calculator.pool import pool as run_pool
+        from convcalc.render import calculator as render
+
+        form = choose_format(fmt, json_flag, FORMATS)
+        if k is None:
+            raise InputError("pool needs the window size: --k 2 (or 3x2)")
+        where = _at(at)
+        image = operands.read_tensor(input_, "INPUT").values
+        kernel_size = settings.per_axis(k, "--k (window size)", 1)
+        result = run_pool(
+            image, kernel_size=kernel_size, stride=settings.per_axis(stride, "--stride", 1) if stride else None,
+            padding=settings.padding_word(pad), dilation=settings.per_axis(dilation, "--dilation", 1),
+            mode=mode.strip().lower(), ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+            divisor_override=divisor_override, explain=(explain or where is not None) and form not in ("plain", "csv"),
+        )
+        _show(form, lambda: render.pool_document(result, where), lambda: render.pool_json(result), render.result_tensor(result))
+        _check(expect, render.result_tensor(result))
+
+
+def conv_transpose(
+    input_: str = typer.Argument(..., metavar="INPUT", help=_INPUT_HELP, show_default=False),
+    kernel: str = typer.Argument(..., metavar="KERNEL", help=_KERNEL_HELP + " Layout C_in x C_out x kh x kw."),
+    stride: Optional[str] = typer.Option(None, "--stride", "-s", help=_STRIDE),
+    pad: Optional[str] = typer.Option(None, "--pad", "-p", "--padding", help="Padding p (crops the output): 1, 1x0, 1:0x1:0."),
+    output_padding: Optional[str] = typer.Option(None, "--output-padding", help="Extra rows/columns at the end (< max(stride, dilation))."),
+    dilation: Optional[str] = typer.Option(None, "--dilation", "-d", help=_DILATION),
+    bias: Optional[str] = typer.Option(None, "--bias", "-b", help="Bias: one number, or one per output channel."),
+    explain: bool = typer.Option(False, "--explain", "-e", help="Each output entry as a sum over the zero-inserted, padded input."),
+    at: Optional[str] = typer.Option(None, "--at", help=_AT),
+    expect: Optional[str] = typer.Option(None, "--expect", help=_EXPECT),
+    json_flag: bool = typer.Option(False, "--json", help=_JSON.format("conv-transpose")),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
+) -> None:
+    """A transposed convolution, and the same result as a direct convolution of the zero-inserted, padded input."""
+    with user_errors():
+        from convcalc.calculator import operands, settings
+        from convcalc.calculator.transpose import conv_transpose as run_transpose
+        from convcalc.render import calculator as render
+
+        form = choose_format(fmt, json_flag, FORMATS)
+        where = _at(at)
+        image = operands.read_tensor(input_, "INPUT").values
+        weights = operands.read_tensor(kernel, "KERNEL").values
+        result = run_transpose(
+            image, weights, stride=settings.per_axis(stride, "--stride", 1), padding=settings.padding_word(pad),
+            output_padding=settings.per_axis(output_padding, "--output-padding", 0, minimum=0),
+            dilation=settings.per_axis(dilation, "--dilation", 1), bias=bias,
+            explain=(explain or where is not None) and form not in ("plain", "csv"),
+        )
+        _show(form, lambda: render.transpose_document(result, where), lambda: render.transpose_json(result), render.result_tensor(result))
+        _check(expect, render.result_tensor(result))
+
+
+def im2col(
+    input_: str = typer.Argument(..., metavar="INPUT", help=_INPUT_HELP, show_default=False),
+    kernel: Optional[str] = typer.Argument(None, metavar="[KERNEL]", help="Optional kernel: adds W_row · X_col and its reshape.",
+                                           show_default=False),
+    k: Optional[str] = typer.Option(None, "--k", "-k", "--kernel-size", help="Kernel size: 3 or 3x2 (taken from KERNEL when given)."),
+    stride: Optional[str] = typer.Option(None, "--stride", "-s", help=_STRIDE),
+    pad: Optional[str] = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x2, 0:1x0:1, same, valid, full."),
+    dilation: Optional[str] = typer.Option(None, "--dilation", "-d", help=_DILATION),
+    bias: Optional[str] = typer.Option(None, "--bias", "-b", help="Bias added to each row of W_row · X_col (needs KERNEL)."),
+    expect: Optional[str] = typer.Option(None, "--expect", help="Exit 1 unless the result (the reshaped output with KERNEL, else X_col) is this."),
+    json_flag: bool = typer.Option(False, "--json", help=_JSON.format("im2col")),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
+) -> None:
+    """The patch matrix X_col of im2col, and with a KERNEL the convolution as the product W_row · X_col."""
+    with user_errors():
+        from convcalc.calculator import operands, settings
+        from convcalc.calculator.im2col import im2col as run_im2col
+        from convcalc.render import calculator as render
+
+        form = choose_format(fmt, json_flag, FORMATS)
+        image = operands.read_tensor(input_, "INPUT").values
+        weights = operands.read_tensor(kernel, "KERNEL").values if kernel is not None else None
+        result = run_im2col(
+            image, weights, kernel_size=settings.per_axis(k, "--k (kernel size)", 1) if k else None,
+            stride=settings.per_axis(stride, "--stride", 1), padding=settings.padding_word(pad),
+            dilation=settings.per_axis(dilation, "--dilation", 1), bias=bias,
+        )
+        tensor = render.result_tensor(result) if result.output is not None else result.columns
+        _show(form, lambda: render.im2col_document(result), lambda: render.im2col_json(result), tensor)
+        _check(expect, tensor)
+
+
+def _at(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    parts = [p for p in text.replace("x", ",").replace(" ", ",").split(",") if p]
+    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+        raise InputError(f"--at '{text}' is not an output entry: write ROW,COL (e.g. 0,1) or CHANNEL,ROW,COL")
+    return tuple(int(p) for p in parts)
+
+
+def _show(form: str, document, data, tensor) -> None:
+    """Print in the chosen form; ``document`` and ``data`` build the blocks / the JSON dict on demand."""
+    from convcalc.render import calculator as render
+
+    if form == "json":
+        echo(render.json_text(data()))
+        return
+    if form in ("plain", "csv"):
+        echo(render.to_plain(tensor) if form == "plain" else render.to_csv(tensor))
+        return
+    blocks = document()
+    if form == "markdown":
+        echo(render.to_markdown(blocks))
+    elif form == "latex":
+        echo(render.to_latex(blocks))
+    elif form == "text":
+        echo(render.to_text(blocks))
+    else:
+        console().print(render.to_rich(blocks))
+
+
+def _check(expect: str | None, tensor) -> None:
+    """``--expect``: the result must equal the given matrix (exactly, or to 1e-9 for floats)."""
+    if expect is None:
+        return
+    import numpy as np
+
+    from convcalc.calculator import operands
+    from convcalc.calculator.terms import agrees, plain
+    from convcalc.render.calculator import number
+
+    wanted = operands.read_tensor(expect, "--expect").values
+    got = tensor
+    while wanted.ndim > got.ndim and wanted.shape[0] == 1:
+        wanted = wanted[0]
+    while got.ndim > wanted.ndim and got.shape[0] == 1:
+        got = got[0]
+    if wanted.shape != got.shape:
+        raise ExpectationFailed(f"expected a {'x'.join(map(str, wanted.shape))} result, got {'x'.join(map(str, got.shape))}")
+    for index in np.ndindex(got.shape):
+        a, b = plain(got[index]), plain(wanted[index])
+        if not agrees(a, b):
+            raise ExpectationFailed(f"entry [{','.join(map(str, index))}] is {number(a)}, expected {number(b)}")

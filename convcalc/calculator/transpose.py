@@ -1,0 +1,139 @@
+"""``convcalc conv-transpose``: a transposed convolution, shown as its equivalent direct
+convolution (Dumoulin & Visin §4; spec arithmetic.md §2.3).
+
+PyTorch ``conv_transpose2d`` (weight ``(C_in, C_out, kh, kw)``) equals a stride-1
+correlation of a stretched input:
+
+1. insert ``s − 1`` zeros between neighbouring input entries (size ``(i − 1)·s + 1``);
+2. pad ``d(k − 1) − p`` at the start and ``d(k − 1) − p + output_padding`` at the end
+   (a negative amount crops);
+3. correlate, with dilation ``d``, using the kernel rotated by 180° and its in/out channel
+   axes swapped (``K'[co, ci] = flip(K[ci, co])``).
+
+Output size ``o = (i − 1)·s − 2p + d(k − 1) + output_padding + 1``. The result comes from
+:class:`convcalc.layers.conv.ConvTranspose`'s forward; the equivalent convolution is run
+through :class:`convcalc.layers.conv.Conv`'s forward and must agree entry by entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from convcalc.calculator import operands, settings
+from convcalc.calculator.conv import window_rows
+from convcalc.calculator.terms import SumEntry, Term, agrees, check, plain, total
+from convcalc.compute import windows
+from convcalc.engine.report import Step
+from convcalc.errors import InputError
+from convcalc.layers.conv import Conv, ConvTranspose
+
+
+@dataclass(frozen=True)
+class TransposeResult:
+    input: np.ndarray  # (C_in, H, W)
+    kernel: np.ndarray  # (C_in, C_out, kh, kw): PyTorch's ConvTranspose layout
+    stride: tuple[int, int]
+    padding: settings.Pads
+    output_padding: tuple[int, int]
+    dilation: tuple[int, int]
+    bias: np.ndarray | None
+    output: np.ndarray  # (C_out, oh, ow): the transposed convolution's forward
+    stretched: np.ndarray  # (C_in, (H−1)s+1, (W−1)s+1): s − 1 zeros inserted between entries
+    equivalent_padding: settings.Pads  # (before, after) per axis; negative = crop
+    equivalent_input: np.ndarray  # stretched, then padded (or cropped)
+    equivalent_kernel: np.ndarray  # (C_out, C_in, kh, kw): flipped, in/out swapped
+    equivalent_output: np.ndarray  # Conv forward of the equivalent input: equals ``output``
+    entries: tuple[SumEntry, ...]
+    size_steps: tuple[Step, ...]
+    notes: tuple[str, ...]
+    plain_matrices: bool
+
+    @property
+    def exact(self) -> bool:
+        return self.output.dtype == object
+
+
+def conv_transpose(
+    image: np.ndarray,
+    kernel: np.ndarray,
+    *,
+    stride: tuple[int, int] = (1, 1),
+    padding: settings.Pads = ((0, 0), (0, 0)),
+    output_padding: tuple[int, int] = (0, 0),
+    dilation: tuple[int, int] = (1, 1),
+    bias: str | None = None,
+    explain: bool = False,
+) -> TransposeResult:
+    """Transposed convolution through the ConvTranspose layer, and its equivalent direct conv."""
+    if isinstance(padding, str):
+        raise InputError(f"--pad {padding}: a transposed convolution takes numbers (PyTorch's ConvTranspose has no "
+                         "padding words); e.g. --pad 1 or --pad 1x0")
+    x = operands.as_image(image)
+    read = operands.as_transposed_kernel(kernel, x.shape[1])
+    weight = read.weight
+    _, c_out, kh, kw = weight.shape
+    b = operands.read_bias(bias, c_out)
+    x, weight, *rest = operands.same_number_kind(x, weight, *([b] if b is not None else []))
+    b = rest[0] if rest else None
+
+    layer = ConvTranspose(rank=2, out_channels=c_out, kernel_size=(kh, kw), stride=stride, padding=padding,
+                          output_padding=output_padding, dilation=dilation, bias=b is not None)
+    report = layer.analyze(x.shape, explain=True)
+    params = {"weight": weight} | ({"bias": b} if b is not None else {})
+    output = layer.forward(x, params).output[0]
+
+    stretched = windows.insert_zeros(x, stride)
+    equivalent_padding = tuple(
+        (d * (k - 1) - pl, d * (k - 1) - pr + op)
+        for k, d, (pl, pr), op in zip((kh, kw), dilation, layer.padding, layer.output_padding)
+    )
+    equivalent_input = _pad_or_crop(stretched, equivalent_padding)
+    equivalent_kernel = windows.flip(np.swapaxes(weight, 0, 1), rank=2)
+    direct = Conv(rank=2, out_channels=c_out, kernel_size=(kh, kw), stride=1, padding=0, dilation=dilation,
+                  bias=b is not None)
+    direct_params = {"weight": equivalent_kernel} | ({"bias": b} if b is not None else {})
+    equivalent_output = direct.forward(equivalent_input, direct_params).output[0]
+    if equivalent_output.shape != output.shape or not all(
+        agrees(plain(a), plain(o)) for a, o in zip(equivalent_output.ravel(), output.ravel())
+    ):
+        raise AssertionError("the equivalent direct convolution disagrees with the transposed convolution's forward")
+
+    entries = tuple(_entries(equivalent_input[0], equivalent_kernel, b, output, dilation)) if explain else ()
+    notes = ([read.note] if read.note else []) + list(report.notes)
+    return TransposeResult(
+        input=x[0], kernel=weight, stride=tuple(layer.stride), padding=tuple(layer.padding),
+        output_padding=tuple(layer.output_padding), dilation=tuple(layer.dilation), bias=b, output=output,
+        stretched=stretched[0], equivalent_padding=equivalent_padding, equivalent_input=equivalent_input[0],
+        equivalent_kernel=equivalent_kernel, equivalent_output=equivalent_output, entries=entries,
+        size_steps=tuple(s for s in report.steps if s.title == "output"), notes=tuple(notes),
+        plain_matrices=image.ndim <= 2 and kernel.ndim <= 2,
+    )
+
+
+def _pad_or_crop(x: np.ndarray, pads: settings.Pads) -> np.ndarray:
+    """Pad the spatial axes where the amount is positive; crop where it is negative."""
+    grow = tuple((max(a, 0), max(b, 0)) for a, b in pads)
+    x = windows.pad(x, grow) if any(a or b for a, b in grow) else x
+    (ct, cb), (cl, cr) = ((max(-a, 0), max(-b, 0)) for a, b in pads)
+    h, w = x.shape[-2:]
+    return x[..., ct:h - cb, cl:w - cr]
+
+
+def _entries(padded, kernel, bias, output, dilation):
+    c_out, c_in, kh, kw = kernel.shape
+    _, oh, ow = output.shape
+    for co in range(c_out):
+        for y in range(oh):
+            rows = window_rows(y, kh, dilation[0])
+            for x in range(ow):
+                cols = window_rows(x, kw, dilation[1])
+                terms = tuple(
+                    Term((ci, r, c), plain(padded[ci, r, c]), (co, ci, u, v), plain(kernel[co, ci, u, v]))
+                    for ci in range(c_in) for u, r in enumerate(rows) for v, c in enumerate(cols)
+                )
+                b = plain(bias[co]) if bias is not None else None
+                value = plain(output[co, y, x])
+                check("J", (co, y, x), total(terms, b), value)
+                yield SumEntry((co, y, x), terms, b, value)

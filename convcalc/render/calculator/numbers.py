@@ -1,0 +1,67 @@
+"""How numbers read in the calculator's output: ints as written, Fractions as ``p/q``, floats
+with 6 significant digits for people and in full (shortest round trip) for machines; in
+expressions negative factors go in parentheses with a real minus sign (``1·(−1)``)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+MINUS = "−"
+
+
+def number(value: Any) -> str:
+    """A matrix cell: ``-3``, ``1/2``, ``0.333333``; ``None`` (max-pool padding) is ``-inf``."""
+    if value is None:
+        return "-inf"
+    if isinstance(value, Fraction):
+        return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    if isinstance(value, (float, np.floating)):
+        text = f"{float(value):.6g}"
+        return "0" if text == "-0" else text
+    return str(value.item() if isinstance(value, np.generic) else value)
+
+
+def exact_text(value: Any) -> str:
+    """A number for machines (plain, CSV): exact ints and p/q, floats in full."""
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return str(int(value)) if value.is_integer() and abs(value) < 2 ** 53 else repr(value)
+    return number(value)
+
+
+def term(value: Any) -> str:
+    """A factor inside an expression: negatives in parentheses with a real minus sign."""
+    text = number(value).replace("-inf", f"{MINUS}∞")
+    if text.startswith("-"):
+        return f"({MINUS}{text[1:]})"
+    return text
+
+
+def signed(value: Any) -> str:
+    text = number(value)
+    return MINUS + text[1:] if text.startswith("-") else text
+
+
+def json_number(value: Any) -> Any:
+    """Exact ints stay ints, Fractions become "p/q", floats stay floats (None for −∞ padding)."""
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, Fraction):
+        return value.numerator if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return str(value)
+
+
+def json_tensor(array: np.ndarray) -> Any:
+    """Nested lists of :func:`json_number` values."""
+    if not isinstance(array, np.ndarray):
+        return json_number(array)
+    if array.ndim == 0:
+        return json_number(array[()])
+    return [json_tensor(a) for a in array]
