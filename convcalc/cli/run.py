@@ -1,9 +1,163 @@
-"""Placeholder: being written (see the issue). Registers nothing yet."""
+"""``convcalc run``: one forward pass of a network on numbers — each layer's output shape and
+statistics — with ``--backward`` the gradient norms per layer, in NumPy or PyTorch, or both
+side by side (``--compare``)."""
 
 from __future__ import annotations
 
+import json
+import sys
+from typing import Optional
+
 import typer
+
+from convcalc.cli.output import choose_format, console, echo, user_errors
+from convcalc.errors import InputError
+
+EPILOG = """[bold]Examples[/]
+
+  convcalc run lenet5
+
+  convcalc run resnet18 --in 3x64x64 --batch 2 --backward
+
+  convcalc run "3x32x32 | conv 6 k5 | relu | maxpool k2 | flatten | fc 10" --input image.npy
+
+  convcalc run mobilenet_v2 --in 3x96x96 --compare --backward --dtype float64
+
+  convcalc run lenet5 --load weights.npz --input test.npz --json
+
+[bold]NETWORK[/] is a zoo name, a JSON spec file or an inline chain, as in arch.
+[bold]--input[/]: .npy, .npz (array x, optional labels y) or JSON (nested lists,
+or {"x": ..., "y": ...}); one sample C x H x W or a batch N x C x H x W.
+Without it: a standard-normal batch of --batch samples drawn from --seed.
+[bold]Weights[/]: PyTorch's default initialisation from --seed (or --init), or
+--load weights.npz as written by convcalc train --save.
+[bold]--backward[/]: backpropagates L = Σ outputs (every output's δ is 1), or with
+--loss cross-entropy the mean cross-entropy of --label K or the file's y, and
+shows ‖δ‖ per layer. Evaluation mode (running statistics, no dropout) unless
+--train-mode. Exit codes: 0 ok, 2 bad input (also --backend torch without
+PyTorch installed)."""
+
+DTYPES = {"float32": "float32", "fp32": "float32", "float64": "float64", "fp64": "float64", "double": "float64"}
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("run", epilog=EPILOG)(run)
+
+
+def run(
+    network: str = typer.Argument(..., help="Zoo name, JSON spec FILE, or an inline chain in quotes.", show_default=False),
+    input_shape: Optional[str] = typer.Option(None, "--in", "-i", help="Input shape C x H x W (e.g. 3x64x64)."),
+    input_file: Optional[str] = typer.Option(None, "--input", help="Input array: .npy, .npz (x, y) or .json."),
+    batch: Optional[int] = typer.Option(None, "--batch", "-n", min=1, help="Batch size of the random input (default 1)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the initial weights, the random input and dropout."),
+    init: str = typer.Option("pytorch", "--init", help="Initialisation: pytorch, xavier-uniform, xavier-normal, "
+                                                       "glorot-uniform, glorot-normal, kaiming-uniform, kaiming-normal, uniform[:A]."),
+    load: Optional[str] = typer.Option(None, "--load", help="Parameters and buffers from a .npz written by --save."),
+    dtype: str = typer.Option("float32", "--dtype", help="float32 or float64."),
+    backward: bool = typer.Option(False, "--backward", "-b", help="Also run backward: gradient norms per layer."),
+    loss: str = typer.Option("sum", "--loss", help="Loss for --backward: sum (Σ outputs) or cross-entropy."),
+    label: Optional[int] = typer.Option(None, "--label", help="Class index for --loss cross-entropy (every sample)."),
+    train_mode: bool = typer.Option(False, "--train-mode", help="Batch statistics and dropout, as in training."),
+    backend: str = typer.Option("numpy", "--backend", help="numpy (built in) or torch (needs PyTorch)."),
+    compare: bool = typer.Option(False, "--compare", help="Run both backends; show the largest difference per layer."),
+    json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/run/v1)."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="rich, text or json."),
+) -> None:
+    """Run a network on numbers: per-layer output statistics and, with --backward, gradient norms."""
+    with user_errors():
+        form = choose_format(fmt, json_flag, allowed=("rich", "text", "plain", "json"))
+        report = execute(network, input_shape=input_shape, input_file=input_file, batch=batch, seed=seed, init=init,
+                         load=load, dtype=dtype, backward=backward, loss=loss, label=label, train_mode=train_mode,
+                         backend=backend, compare=compare)
+        show(report, "text" if form == "plain" else form)
+
+
+def parse_dtype(text: str):
+    import numpy as np
+
+    key = text.strip().lower()
+    if key not in DTYPES:
+        raise InputError(f"--dtype '{text}' is not one of float32, float64")
+    return np.dtype(DTYPES[key])
+
+
+def resolve_network(text: str, input_shape: str | None):
+    """NETWORK and --in → (Network, input shape C x spatial or None), as ``convcalc arch`` reads them."""
+    from convcalc.cli.arch import resolve_network as resolve
+
+    return resolve(text, input_shape)
+
+
+def starting_state(graph, *, init: str, load: str | None, seed: int, dtype):
+    """(params, buffers, description): loaded from a file, or initialised from the seed."""
+    from convcalc.executor import init as initial
+    from convcalc.executor import weights
+    from convcalc.executor.training import STREAM_INIT, stream
+
+    if load is not None:
+        params, buffers, _ = weights.load(load, graph, dtype)
+        return params, buffers, f"loaded from {load}"
+    scheme = initial.parse_scheme(init)
+    params = initial.initial_parameters(graph, scheme, stream(seed, STREAM_INIT), dtype)
+    return params, initial.initial_buffers(graph, dtype), f"init {scheme.describe()}, seed {seed}"
+
+
+def execute(network: str, *, input_shape=None, input_file=None, batch=None, seed=0, init="pytorch", load=None,
+            dtype="float32", backward=False, loss="sum", label=None, train_mode=False, backend="numpy",
+            compare=False):
+    import numpy as np
+
+    from convcalc.executor import inputs
+    from convcalc.executor.graph import build_graph
+    from convcalc.executor.inspection import inspect
+    from convcalc.executor.losses import parse_loss
+    from convcalc.executor.training import STREAM_DATA, STREAM_DROPOUT, stream
+
+    backend = backend.strip().lower()
+    if backend not in ("numpy", "torch"):
+        raise InputError(f"--backend '{backend}' is not one of numpy, torch")
+    np_dtype = parse_dtype(dtype)
+    if backend == "torch" or compare:
+        from convcalc.executor.torch_backend import require_torch
+
+        require_torch()
+    if label is not None and not backward:
+        raise InputError("--label is for --backward with --loss cross-entropy")
+    chosen_loss = parse_loss(loss) if backward else None
+    net, shape = resolve_network(network, input_shape)
+    arrays = inputs.read(input_file) if input_file else None
+    if arrays is not None and shape is None:
+        sample = inputs.sample_shape(arrays, len(net.input))
+        if sample[0] == net.input[0] and sample != tuple(net.input):
+            shape = sample  # the file's size: run the network there (as --in would)
+    graph = build_graph(net, shape)
+    if arrays is not None:
+        x = inputs.as_batch(arrays, graph.input, batch, np_dtype)
+        source = f"from {input_file}"
+    else:
+        x = inputs.random_batch(graph.input, batch or 1, stream(seed, STREAM_DATA), np_dtype)
+        source = f"standard normal, seed {seed}"
+    params, buffers, state = starting_state(graph, init=init, load=load, seed=seed, dtype=np_dtype)
+    labels = None
+    if chosen_loss is not None and chosen_loss.needs_labels:
+        if label is not None:
+            labels = np.full(len(x), label, dtype=np.int64)
+        elif arrays is not None and arrays.y is not None:
+            labels = arrays.y
+        else:
+            raise InputError("--loss cross-entropy needs class labels: give --label K or an --input file with y")
+        chosen_loss.check(graph.output, labels)
+    report = inspect(graph, x, params, buffers, backend=backend, training=train_mode, rng=stream(seed, STREAM_DROPOUT),
+                     loss=chosen_loss, labels=labels, compare=compare, input_source=f"{source}; {state}")
+    return report
+
+
+def show(report, form: str) -> None:
+    from convcalc.render import executor as render
+
+    if form == "json":
+        echo(json.dumps(render.run_dict(report), ensure_ascii=False, indent=2 if sys.stdout.isatty() else None))
+    elif form == "text":
+        echo(render.run_text(report))
+    else:
+        console().print(render.run_rich(report))

@@ -1,0 +1,228 @@
+"""Benchmark: the NumPy executor against PyTorch on the CPU, measured in the same run.
+
+    python benchmarks/bench_executor.py [--repeat 7] [--case lenet5|conv|resnet18 ...]
+
+Cases (float32, both backends with their default threads):
+* ``lenet5``   — LeNet-5 (zoo ``lenet5``) forward + backward at batch 64 (training mode,
+  gradients of every parameter and the input; loss Σ outputs);       goal ≤ 2x torch;
+* ``conv``     — one 64→64-channel 3x3 conv, pad 1, on 8x64x56x56, forward + backward
+  (δx, δW, δb);                                                    goal ≤ 2x torch;
+* ``resnet18`` — ResNet-18 forward at 3x224x224, batch 1, evaluation mode, no caches kept;
+  goal ≤ 3x torch.
+
+Each (case, backend) runs in its own fresh process (the two libraries' spinning worker threads
+would slow each other down in one): the median of ``--repeat`` runs after a warm-up. NumPy and
+torch processes alternate for ``--rounds`` rounds and the ratio is the median of the per-round
+ratios, so a busy moment of a shared machine hits both alike. Memory: the peak resident set of
+the process (``ru_maxrss``: interpreter and libraries included) and, for NumPy, the
+``tracemalloc`` peak of the arrays one run allocates.
+The graph walk's own cost is measured on a chain of 2,000 ReLUs on a 1x8 tensor (the executor
+against calling the same layers in a loop) and scaled to each case's number of layers.
+Exit status 1 if a goal is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+GOALS = {"lenet5": 2.0, "conv": 2.0, "resnet18": 3.0}
+TITLES = {
+    "lenet5": "LeNet-5 forward+backward, batch 64",
+    "conv": "conv 64→64 3x3 pad 1, 8x64x56x56, fwd+bwd",
+    "resnet18": "ResNet-18 forward, 1x3x224x224",
+}
+
+CHILD = r'''
+import json, resource, statistics, sys, time, tracemalloc
+import numpy as np
+
+case, mode, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+from convcalc import zoo
+from convcalc.executor import init
+from convcalc.executor.graph import backward, build_graph, forward
+from convcalc.network.build import conv, seq
+from convcalc.network.model import Network
+
+if case == "lenet5":
+    net, shape, batch, train = zoo.get("lenet5"), None, 64, True
+elif case == "conv":
+    net, shape, batch, train = Network("conv", (64, 56, 56), seq(("conv", conv(64, 3, pad=1)))), None, 8, True
+else:
+    net, shape, batch, train = zoo.get("resnet18"), (3, 224, 224), 1, False
+
+graph = build_graph(net, shape)
+rng = np.random.default_rng(0)
+params = init.initial_parameters(graph, init.parse_scheme("pytorch"), rng, np.float32)
+buffers = init.initial_buffers(graph, np.float32)
+x = rng.standard_normal((batch,) + graph.input).astype(np.float32)
+
+
+def numpy_once():
+    passed = forward(graph, x, params, buffers, training=train, keep=train)
+    if train:
+        backward(graph, passed, np.ones_like(passed.output))
+
+
+def torch_runner():
+    import torch
+    from convcalc.executor.torch_backend import build_model
+
+    model = build_model(graph, params, buffers, np.float32).train(train)
+    tx = torch.from_numpy(x)
+    if train:
+        tx.requires_grad_(True)
+
+    def once():
+        if train:
+            model.zero_grad(set_to_none=True)
+            tx.grad = None
+            out = model(tx)
+            out.backward(torch.ones_like(out))
+        else:
+            with torch.no_grad():
+                model(tx)
+    return once
+
+
+def timed(run):
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+result = {"layers": len(graph.rows)}
+once = numpy_once if mode == "numpy" else torch_runner()
+once()  # warm-up
+times = [timed(once) for _ in range(repeat)]
+result.update(seconds=statistics.median(times), best=min(times))
+if mode == "numpy":
+    tracemalloc.start()
+    once()
+    result["traced_peak"] = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+result["maxrss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps(result))
+'''
+
+
+def child(case: str, mode: str, repeat: int) -> dict:
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, "-c", CHILD, case, mode, str(repeat)], capture_output=True, text=True,
+                          env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{case} ({mode}) failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def walk_cost_per_layer(layers: int = 2000, repeat: int = 5) -> tuple[float, float]:
+    """Seconds per layer of forward + backward through a chain of ReLUs on a 1x8 tensor, by the
+    executor and by calling the same layers directly: the difference is the walk's own cost."""
+    import statistics
+    import time
+
+    import numpy as np
+
+    from convcalc.executor.graph import backward, build_graph, forward
+    from convcalc.network.build import relu, seq
+    from convcalc.network.model import Network
+
+    graph = build_graph(Network("relus", (8,), seq(*[relu() for _ in range(layers)])))
+    x = np.random.default_rng(0).standard_normal((1, 8)).astype(np.float32)
+    chain = [leaf.layer for leaf in graph.leaves]
+
+    def executor():
+        passed = forward(graph, x, {}, {}, training=True)
+        backward(graph, passed, np.ones_like(passed.output))
+
+    def direct():
+        h, caches = x, []
+        for layer in chain:
+            f = layer.forward(h, {}, training=True, rng=None)
+            caches.append(f.cache)
+            h = f.output
+        g = np.ones_like(h)
+        for layer, cache in zip(reversed(chain), reversed(caches)):
+            g = layer.backward(g, cache).grad_input
+
+    ours, plain = [], []
+    for _ in range(repeat):
+        for run, into in ((executor, ours), (direct, plain)):
+            start = time.perf_counter()
+            run()
+            into.append(time.perf_counter() - start)
+    return statistics.median(ours) / layers, statistics.median(plain) / layers
+
+
+def mib(n: float) -> str:
+    return f"{n / 2**20:.0f} MiB"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per process (the median is kept)")
+    parser.add_argument("--rounds", type=int, default=3, help="numpy/torch process pairs per case")
+    parser.add_argument("--case", action="append", choices=list(GOALS))
+    args = parser.parse_args()
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        print("PyTorch is not installed: nothing to compare against (pip install torch)")
+        return 1
+    # Versions from a child: importing torch here would raise every child's ru_maxrss (kept across fork).
+    versions = subprocess.run([sys.executable, "-c", "import numpy, torch; print(numpy.__version__, "
+                               "torch.__version__.split('+')[0], torch.get_num_threads())"],
+                              capture_output=True, text=True, check=True).stdout.split()
+    print(f"numpy {versions[0]}, torch {versions[1]} ({versions[2]} threads), {os.cpu_count()} CPUs, float32; "
+          f"medians over {args.rounds} alternating numpy/torch processes of the median of {args.repeat} runs\n")
+    header = f"{'case':<44} {'numpy':>9} {'torch':>9} {'ratio':>6} {'goal':>5}"
+    print(header)
+    print("-" * len(header))
+    cases = args.case or list(GOALS)
+    missed, timings, memory = [], {}, {}
+    for case in cases:
+        rounds = []
+        for _ in range(args.rounds):  # alternating processes: a busy moment of the machine hits both alike
+            ours, theirs = child(case, "numpy", args.repeat), child(case, "torch", args.repeat)
+            rounds.append((ours["seconds"], theirs["seconds"]))
+            memory.setdefault(case, (ours, theirs))
+        numpy_s = statistics.median(a for a, _ in rounds)
+        torch_s = statistics.median(b for _, b in rounds)
+        ratio = statistics.median(a / b for a, b in rounds)
+        timings[case] = (numpy_s, memory[case][0]["layers"])
+        ok = ratio <= GOALS[case]
+        missed += [] if ok else [case]
+        print(f"{TITLES[case]:<44} {numpy_s * 1000:7.1f}ms {torch_s * 1000:7.1f}ms {ratio:5.2f}x "
+              f"{'≤' + str(GOALS[case]):>4}{'' if ok else '  MISSED'}")
+
+    ours_per_layer, direct_per_layer = walk_cost_per_layer()
+    walk = max(ours_per_layer - direct_per_layer, 0.0)
+    print(f"\ngraph walk: {walk * 1e6:.1f} µs per layer, forward + backward (2,000 ReLUs on 1x8: "
+          f"{ours_per_layer * 1e6:.1f} µs per layer through the executor, {direct_per_layer * 1e6:.1f} µs calling "
+          f"the layers directly)")
+    for case in cases:
+        seconds, layers = timings[case]
+        print(f"  {case}: {layers} layers and merges, about {walk * layers * 1e6:.0f} µs of "
+              f"{seconds * 1000:.1f} ms ({100 * walk * layers / seconds:.3f}%)")
+
+    print("\npeak memory (whole process: interpreter, libraries, data)")
+    for case in cases:
+        ours, theirs = memory[case]
+        print(f"  {case:<9} numpy {mib(ours['maxrss'])} (arrays traced during one run {mib(ours['traced_peak'])}), "
+              f"torch {mib(theirs['maxrss'])}")
+    if missed:
+        print(f"\ngoal missed: {', '.join(missed)}")
+        return 1
+    print("\nall goals met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

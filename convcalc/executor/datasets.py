@@ -1,0 +1,248 @@
+"""Training data: arrays from an ``.npz`` file, or small synthetic datasets generated from the
+seed at the network's input size, so training works offline with nothing to download.
+
+Synthetic datasets (``--data synthetic:NAME`` or ``synthetic:NAME:SAMPLES``; 1,200 samples unless given):
+
+* ``bars``   — 4 classes: a bar that is horizontal, vertical, diagonal (↘) or anti-diagonal (↗),
+  random position, length and thickness, orientation jittered by up to ±10°;
+* ``shapes`` — 3 classes: a filled square, circle or triangle of random size and position;
+* ``blobs``  — 4 classes: a random prototype per class plus Gaussian noise (any input shape,
+  also plain feature vectors).
+
+Images are drawn in [0, 1], then mapped to [−1, 1] with Gaussian noise (σ 0.1); with several
+channels each channel gets its own random intensity. The same seed gives the same arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from convcalc.errors import InputError
+
+SYNTHETIC = {
+    "bars": ("horizontal", "vertical", "diagonal", "anti-diagonal"),
+    "shapes": ("square", "circle", "triangle"),
+    "blobs": ("blob 0", "blob 1", "blob 2", "blob 3"),
+}
+DEFAULT_SAMPLES = 1200
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Training and validation arrays, already of the network's input shape and dtype."""
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    x_val: np.ndarray | None
+    y_val: np.ndarray | None
+    class_names: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def has_validation(self) -> bool:
+        return self.x_val is not None and len(self.x_val) > 0
+
+
+# --------------------------------------------------------------------------- synthetic images
+
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel centres in [−1, 1]² (rows y down, columns x right)."""
+    ys = (np.arange(h) + 0.5) / h * 2 - 1
+    xs = (np.arange(w) + 0.5) / w * 2 - 1
+    return ys[:, None], xs[None, :]
+
+
+def _bars(n: int, h: int, w: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    y = rng.integers(0, 4, n)
+    angle = np.array([0.0, 90.0, -45.0, 45.0])[y] + rng.uniform(-10, 10, n)
+    theta = np.deg2rad(angle)[:, None, None]
+    cy, cx = rng.uniform(-0.35, 0.35, (2, n))[:, :, None, None]
+    half_length = rng.uniform(0.45, 0.8, n)[:, None, None]
+    half_width = np.maximum(rng.uniform(0.06, 0.14, n), 1.2 / min(h, w))[:, None, None]
+    gy, gx = _grid(h, w)
+    dy, dx = gy[None] - cy, gx[None] - cx
+    along = dx * np.cos(theta) - dy * np.sin(theta)   # image y points down: angle measured counter-clockwise
+    across = dx * np.sin(theta) + dy * np.cos(theta)
+    images = ((np.abs(along) <= half_length) & (np.abs(across) <= half_width)).astype(np.float64)
+    return images, y
+
+
+def _shapes(n: int, h: int, w: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    y = rng.integers(0, 3, n)
+    r = rng.uniform(0.3, 0.6, n)[:, None, None]
+    cy, cx = rng.uniform(-0.3, 0.3, (2, n))[:, :, None, None]
+    gy, gx = _grid(h, w)
+    dy, dx = gy[None] - cy, gx[None] - cx
+    square = np.maximum(np.abs(dx), np.abs(dy)) <= r * 0.85
+    circle = dx ** 2 + dy ** 2 <= r ** 2
+    triangle = (dy >= -r) & (dy <= r) & (np.abs(dx) <= (dy + r) / 2)  # apex up, base at the bottom
+    images = np.where(y[:, None, None] == 0, square, np.where(y[:, None, None] == 1, circle, triangle))
+    return images.astype(np.float64), y
+
+
+def _to_input(images: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """(N, H, W) in [0, 1] → (N, C, H, W) in [−1, 1] with per-channel intensity and noise."""
+    n, c = images.shape[0], shape[0]
+    intensity = rng.uniform(0.6, 1.0, (n, c, 1, 1)) if c > 1 else np.ones((n, 1, 1, 1))
+    x = images[:, None] * intensity * 2 - 1
+    return x + rng.normal(0, 0.1, x.shape)
+
+
+def _blobs(n: int, shape: tuple[int, ...], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    prototypes = rng.normal(0, 1, (4,) + tuple(shape))
+    y = rng.integers(0, 4, n)
+    return prototypes[y] + rng.normal(0, 1.0, (n,) + tuple(shape)), y
+
+
+def parse_synthetic(text: str) -> tuple[str, int]:
+    """``synthetic:bars`` or ``synthetic:bars:2000`` → (name, samples)."""
+    parts = text.split(":")
+    name = parts[1].strip().lower() if len(parts) > 1 else ""
+    if name not in SYNTHETIC:
+        raise InputError(f"--data {text}: unknown synthetic dataset '{name}'; built in: "
+                         + ", ".join(f"synthetic:{k}" for k in SYNTHETIC))
+    samples = DEFAULT_SAMPLES
+    if len(parts) > 2:
+        raw = parts[2].strip().replace("_", "")
+        if not raw.isdigit() or int(raw) < 2:
+            raise InputError(f"--data {text}: the sample count after the name must be a whole number ≥ 2")
+        samples = int(raw)
+    if len(parts) > 3:
+        raise InputError(f"--data {text}: write synthetic:NAME or synthetic:NAME:SAMPLES")
+    return name, samples
+
+
+def synthetic(text: str, input_shape: tuple[int, ...], classes: int, val_fraction: float, seed: int,
+              dtype) -> Dataset:
+    """The synthetic dataset ``text`` at ``input_shape`` (C, *spatial), drawn from ``seed``."""
+    name, samples = parse_synthetic(text)
+    labels = SYNTHETIC[name]
+    if len(labels) > classes:
+        raise InputError(f"synthetic:{name} has {len(labels)} classes but the network gives {classes} scores: "
+                         f"it needs at least {len(labels)} outputs")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))  # the data's own stream
+    if name == "blobs":
+        x, y = _blobs(samples, input_shape, rng)
+        description = f"{samples} samples, 4 Gaussian classes around random prototypes of shape {'x'.join(map(str, input_shape))}"
+    else:
+        if len(input_shape) != 3:
+            raise InputError(f"synthetic:{name} draws images and needs a C x H x W input; the network takes "
+                             f"{'x'.join(map(str, input_shape))} (synthetic:blobs works for any shape)")
+        h, w = input_shape[1:]
+        if min(h, w) < 8:
+            raise InputError(f"synthetic:{name} needs images of at least 8x8; the network takes {h}x{w}")
+        images, y = (_bars if name == "bars" else _shapes)(samples, h, w, rng)
+        x = _to_input(images, input_shape, rng)
+        description = f"{samples} {h}x{w} images of {', '.join(labels)}"
+    x = x.astype(dtype)
+    y = y.astype(np.int64)
+    x_train, y_train, x_val, y_val = split(x, y, val_fraction, rng)
+    return Dataset(f"synthetic:{name}", x_train, y_train, x_val, y_val, labels, description)
+
+
+# --------------------------------------------------------------------------- arrays from a file
+
+def split(x: np.ndarray, y: np.ndarray, fraction: float, rng: np.random.Generator):
+    """A seeded random ``fraction`` of the samples held out for validation."""
+    if not 0 <= fraction < 1:
+        raise InputError(f"--val must be a fraction in [0, 1); got {fraction}")
+    n_val = int(round(len(x) * fraction))
+    if fraction > 0 and n_val == 0:
+        n_val = 1
+    if n_val >= len(x):
+        raise InputError(f"--val {fraction} leaves no training samples out of {len(x)}")
+    if n_val == 0:
+        return x, y, None, None
+    order = rng.permutation(len(x))
+    val, train = order[:n_val], order[n_val:]
+    return x[train], y[train], x[val], y[val]
+
+
+def _load_npz(path: str):
+    import zipfile
+
+    if not os.path.isfile(path):
+        raise InputError(f"--data {path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        raise InputError(f"--data {path} is not a readable .npz file ({error}); save with numpy.savez(path, x=..., y=...)") from None
+
+
+def _check_x(x: np.ndarray, key: str, path: str, input_shape: tuple[int, ...]) -> np.ndarray:
+    if x.dtype == object or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)) \
+            or x.dtype == np.bool_:
+        raise InputError(f"--data {path}: array '{key}' has dtype {x.dtype}; it must hold real numbers (float or int)")
+    shape = tuple(input_shape)
+    if x.ndim == len(shape) and shape[0] == 1 and tuple(x.shape[1:]) == shape[1:]:
+        x = x[:, None]  # (N, H, W) for a one-channel network: add the channel axis
+    if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
+        raise InputError(f"--data {path}: array '{key}' has shape {'x'.join(map(str, x.shape))}; the network takes "
+                         f"N x {'x'.join(map(str, shape))} (give --in to run the network at another size)")
+    if len(x) == 0:
+        raise InputError(f"--data {path}: array '{key}' has no samples")
+    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+        raise InputError(f"--data {path}: array '{key}' contains NaN or infinite values")
+    return x
+
+
+def _check_y(y: np.ndarray, key: str, path: str, n: int, classes: int) -> np.ndarray:
+    if not np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_:
+        raise InputError(f"--data {path}: labels '{key}' have dtype {y.dtype}; they must be integer class indices "
+                         f"(e.g. y.astype(numpy.int64))")
+    if y.ndim != 1 or len(y) != n:
+        raise InputError(f"--data {path}: labels '{key}' have shape {'x'.join(map(str, y.shape))}; "
+                         f"expected one label per sample ({n})")
+    if len(y) and (y.min() < 0 or y.max() >= classes):
+        bad = int(y.min()) if y.min() < 0 else int(y.max())
+        raise InputError(f"--data {path}: label {bad} in '{key}' is out of range: the network gives {classes} class "
+                         f"scores, so labels must be in [0, {classes})")
+    return y.astype(np.int64)
+
+
+def from_npz(path: str, input_shape: tuple[int, ...], classes: int, val_fraction: float, seed: int, dtype) -> Dataset:
+    """Arrays ``x`` (N, C, *spatial) and ``y`` (N,) from ``path``, and ``x_val``/``y_val`` if present
+    (otherwise ``val_fraction`` of the samples, chosen from ``seed``)."""
+    arrays = _load_npz(path)
+    for key in ("x", "y"):
+        if key not in arrays:
+            raise InputError(f"--data {path} has no array '{key}' (it has {', '.join(arrays) or 'none'}); "
+                             "save with numpy.savez(path, x=images, y=labels)")
+    x = _check_x(arrays["x"], "x", path, input_shape)
+    y = _check_y(arrays["y"], "y", path, len(x), classes)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    if "x_val" in arrays or "y_val" in arrays:
+        if "x_val" not in arrays or "y_val" not in arrays:
+            raise InputError(f"--data {path}: give both x_val and y_val, or neither")
+        if val_fraction:
+            raise InputError(f"--data {path} has x_val/y_val already: leave out --val")
+        x_val = _check_x(arrays["x_val"], "x_val", path, input_shape)
+        y_val = _check_y(arrays["y_val"], "y_val", path, len(x_val), classes)
+        x_train, y_train = x, y
+    else:
+        x_train, y_train, x_val, y_val = split(x, y, val_fraction, rng)
+    cast = (lambda a: None if a is None else a.astype(dtype))
+    name = os.path.basename(path)
+    return Dataset(name, cast(x_train), y_train, cast(x_val), y_val, (),
+                   f"{len(x)} samples from {path}")
+
+
+def load(text: str, input_shape: tuple[int, ...], classes: int, val_fraction: float, seed: int, dtype) -> Dataset:
+    """``--data``: ``synthetic:NAME[:SAMPLES]`` or an ``.npz`` file."""
+    if text.strip().lower().startswith("synthetic:") or text.strip().lower() == "synthetic":
+        return synthetic(text.strip(), tuple(input_shape), classes, val_fraction, seed, dtype)
+    return from_npz(text, tuple(input_shape), classes, val_fraction, seed, dtype)
+
+
+def class_count(output_shape: tuple[int, ...]) -> int:
+    """The number of class scores a network gives: its output must be one vector per sample."""
+    if len(output_shape) != 1:
+        raise InputError(f"training needs a network that ends in one score per class (a vector); this one gives "
+                         f"{'x'.join(map(str, output_shape))} per sample (add flatten and fc N)")
+    return int(output_shape[0])
+

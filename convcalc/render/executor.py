@@ -1,0 +1,498 @@
+"""What ``convcalc run`` and ``convcalc train`` show: the per-layer run table, the training
+progress (a rich bar on a terminal, plain lines when piped), the loss curve drawn in text,
+and the JSON records (schemas ``convcalc/run/v1`` and ``convcalc/train/v1``).
+
+The engines (:mod:`convcalc.executor`) compute; this module only formats.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from convcalc.executor.inspection import LayerRow, RunReport, TensorStats
+from convcalc.executor.training import Evaluation, StepRecord, TrainResult
+from convcalc.notation import format_shape
+from convcalc.render.network import short_type
+from convcalc.render.values import count
+
+RUN_SCHEMA = "convcalc/run/v1"
+TRAIN_SCHEMA = "convcalc/train/v1"
+WIDTH = 80
+
+
+# --------------------------------------------------------------------------- numbers
+
+def num(value: float | None) -> str:
+    """3 significant digits, short exponents: ``0.123``, ``-4.56``, ``1.2e-5``, ``3.4e6``; ``—`` for none."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value == 0:
+        return "0"
+    text = f"{value:.3g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
+
+
+def percent(fraction: float | None) -> str:
+    if fraction is None:
+        return "—"
+    if 0 < fraction < 0.001:
+        return "<0.1%"
+    return f"{fraction * 100:.0f}%" if fraction >= 0.1 or fraction == 0 else f"{fraction * 100:.1f}%"
+
+
+def finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: those become the strings "nan", "inf", "-inf"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def _truncate(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    keep = width - 1
+    head = keep // 3
+    return text[:head] + "…" + text[len(text) - (keep - head):]
+
+
+def _table(headers: Sequence[str], rows: list[list[str]], right: set[str], width: int = WIDTH) -> str:
+    """A plain-text table; the first column gives way (middle-truncated) to stay within ``width``."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    total = sum(widths) + 2 * (len(widths) - 1)
+    if total > width:
+        widths[0] = max(12, widths[0] - (total - width))
+        rows = [[_truncate(r[0], widths[0])] + r[1:] for r in rows]
+    lines = []
+
+    def line(values):
+        lines.append("  ".join(v.rjust(w) if h in right else v.ljust(w) for v, w, h in zip(values, widths, headers)).rstrip())
+
+    line(headers)
+    lines.append("  ".join("-" * w for w in widths))
+    for r in rows:
+        line(r)
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- convcalc run
+
+def run_headers(report: RunReport) -> tuple[str, ...]:
+    if report.backward:
+        return ("layer", "type", "output", "mean", "std", "zeros", "‖δout‖", "‖δθ‖")
+    return ("layer", "type", "output", "min", "max", "mean", "std", "zeros")
+
+
+RUN_RIGHT = {"min", "max", "mean", "std", "zeros", "‖δout‖", "‖δθ‖", "max |Δ|", "of |torch|", "Δ δout", "Δ δθ"}
+
+
+def run_cells(report: RunReport) -> list[list[str]]:
+    cells = []
+    for row in report.rows:
+        s = row.stats
+        head = [row.name, short_type(row.type), format_shape(row.output)]
+        if s is None:
+            stats = ["—"] * (3 if report.backward else 5)
+        elif report.backward:
+            stats = [num(s.mean), num(s.std), percent(s.zeros)]
+        else:
+            stats = [num(s.min), num(s.max), num(s.mean), num(s.std), percent(s.zeros)]
+        tail = [num(row.grad_norm), num(row.param_grad_norm) if row.params else ""] if report.backward else []
+        cells.append(head + stats + tail)
+    return cells
+
+
+def compare_cells(report: RunReport) -> list[list[str]]:
+    cells = []
+    for d in report.differences or ():
+        row = [d.name, num(d.output), num(d.output_scale)]
+        if report.backward:
+            row += [num(d.grad), "" if d.param_grad is None else num(d.param_grad)]
+        cells.append(row)
+    return cells
+
+
+def compare_headers(report: RunReport) -> tuple[str, ...]:
+    base = ("layer", "max |Δ|", "of |torch|")
+    return base + (("Δ δout", "Δ δθ") if report.backward else ())
+
+
+def run_summary(report: RunReport) -> list[tuple[str, str]]:
+    mode = "training (batch statistics, dropout on)" if report.training else "evaluation (running statistics, no dropout)"
+    lines = [
+        ("network", f"{report.network}: {format_shape(report.input)} → {format_shape(report.output)}"),
+        ("input", f"batch {report.batch}, {report.input_source}"),
+        ("backend", f"{report.backend}" + (f" (torch {report.torch_version})" if report.torch_version and report.backend == "torch" else "")
+                    + f", {report.dtype}, {mode}"),
+    ]
+    o = report.output_stats
+    lines.append(("output", f"min {num(o.min)}, max {num(o.max)}, mean {num(o.mean)}, std {num(o.std)}"))
+    if report.predictions is not None:
+        shown = ", ".join(str(p) for p in report.predictions[:16]) + (", …" if len(report.predictions) > 16 else "")
+        lines.append(("argmax", f"{shown} (highest score per sample)"))
+    if report.loss is not None:
+        lines.append(("loss", f"{num(report.loss_value)} = {report.loss.description}"))
+        lines.append(("‖δinput‖", num(report.grad_input_norm)))
+    if report.differences is not None:
+        parts = []
+        for label, name in (("outputs", "output"), ("δ outputs", "grad"), ("δ parameters", "param_grad")):
+            worst = report.largest(name)
+            if worst is not None:
+                value = getattr(worst, name)
+                parts.append(f"{label} {num(value)} at {worst.name}" if value else f"{label} 0 (identical)")
+        lines.append(("numpy vs torch", f"largest |Δ|: {'; '.join(parts)} (torch {report.torch_version})"))
+    if report.seconds:
+        lines.append(("time", ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in report.seconds.items())))
+    return lines
+
+
+def _wrap(label: str, value: str, width: int = WIDTH) -> list[str]:
+    import textwrap
+
+    indent = 16
+    lines = textwrap.wrap(value, width - indent) or [""]
+    return [f"{label:<{indent}}{lines[0]}"] + [" " * indent + more for more in lines[1:]]
+
+
+def _run_footer(report: RunReport) -> list[str]:
+    lines = ["zeros: fraction of entries exactly 0 (dead units after a ReLU)."]
+    if report.backward:
+        lines.append(f"‖δout‖: norm of δ{report.loss.symbol} with respect to the layer's output; ‖δθ‖: over its parameters.")
+    if report.differences is not None:
+        lines.append("max |Δ|: largest |numpy − torch| over the layer's output entries; of |torch|: largest |torch| entry"
+                     + ("; Δ δout, Δ δθ: the same for the gradients." if report.backward else "."))
+    lines += [f"note: {n}" for n in report.notes]
+    return lines
+
+
+def run_text(report: RunReport) -> str:
+    out = [_table(run_headers(report), run_cells(report), RUN_RIGHT), ""]
+    if report.differences is not None:
+        out += [_table(compare_headers(report), compare_cells(report), RUN_RIGHT), ""]
+    for label, value in run_summary(report):
+        out += _wrap(label, value)
+    import textwrap
+
+    out.append("")
+    for line in _run_footer(report):
+        out += textwrap.wrap(line, WIDTH, subsequent_indent="  ")
+    return "\n".join(out)
+
+
+def _rich_table(title: str | None, headers, cells, right, dim_types=()):
+    from rich.table import Table
+
+    table = Table(title=title, box=None, header_style="bold", pad_edge=False)
+    for h in headers:
+        table.add_column(h, justify="right" if h in right else "left", no_wrap=True,
+                         overflow="ellipsis" if h == "layer" else "fold")
+    for row in cells:
+        table.add_row(*row, style="dim" if len(row) > 1 and row[1] in dim_types else None)
+    return table
+
+
+def run_rich(report: RunReport):
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    parts = [_rich_table(f"{report.network}: {report.backend} run", run_headers(report), run_cells(report), RUN_RIGHT,
+                         dim_types=("flatten", "identity", "dropout"))]
+    if report.differences is not None:
+        parts += [Text(""), _rich_table("numpy vs torch", compare_headers(report), compare_cells(report), RUN_RIGHT)]
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for label, value in run_summary(report):
+        grid.add_row(label, value)
+    parts += [Text(""), grid, Text("")]
+    parts += [Text(line, style="dim") for line in _run_footer(report)]
+    return Group(*parts)
+
+
+def _stats_dict(s: TensorStats | None) -> dict | None:
+    if s is None:
+        return None
+    return {"min": finite(s.min), "max": finite(s.max), "mean": finite(s.mean), "std": finite(s.std),
+            "zeros": s.zeros, "norm": finite(s.norm)}
+
+
+def _row_dict(row: LayerRow) -> dict:
+    out = {"name": row.name, "type": row.type, "output": list(row.output), "params": row.params,
+           "stats": _stats_dict(row.stats)}
+    if row.grad_norm is not None or row.param_grad_norm is not None:
+        out["grad_norm"] = finite(row.grad_norm)
+        out["param_grad_norm"] = finite(row.param_grad_norm)
+    return out
+
+
+def run_dict(report: RunReport) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "schema": RUN_SCHEMA,
+        "network": report.network,
+        "input": list(report.input),
+        "output": list(report.output),
+        "batch": report.batch,
+        "backend": report.backend,
+        "dtype": report.dtype,
+        "mode": "train" if report.training else "eval",
+        "input_source": report.input_source,
+        "layers": [_row_dict(r) for r in report.rows],
+        "output_stats": _stats_dict(report.output_stats),
+        "predictions": list(report.predictions) if report.predictions is not None else None,
+        "loss": None,
+        "seconds": dict(report.seconds or {}),
+        "notes": list(report.notes),
+    }
+    if report.loss is not None:
+        data["loss"] = {"name": report.loss.name, "value": finite(report.loss_value),
+                        "definition": report.loss.description}
+        data["grad_input_norm"] = finite(report.grad_input_norm)
+    if report.differences is not None:
+        data["compare"] = {
+            "torch_version": report.torch_version,
+            "layers": [{"name": d.name, "output": d.output, "output_scale": d.output_scale, "grad": d.grad,
+                        "grad_scale": d.grad_scale, "param_grad": d.param_grad, "param_grad_scale": d.param_grad_scale}
+                       for d in report.differences],
+            "max_output_diff": max((d.output for d in report.differences if d.output is not None), default=None),
+            "max_grad_diff": max((d.grad for d in report.differences if d.grad is not None), default=None),
+            "max_param_grad_diff": max((d.param_grad for d in report.differences if d.param_grad is not None), default=None),
+        }
+    return data
+
+
+# --------------------------------------------------------------------------- convcalc train
+
+@dataclass(frozen=True)
+class TrainView:
+    """A training run and what it was run on, for the renderers."""
+
+    network: str
+    input: tuple[int, ...]
+    data_name: str
+    data_description: str
+    train_samples: int
+    val_samples: int
+    class_names: tuple[str, ...]
+    optimizer: dict
+    optimizer_text: str
+    loss: str
+    init: str
+    seed: int
+    dtype: str
+    batch_size: int
+    steps: int
+    result: TrainResult
+    parameters: int
+    loaded: str | None = None
+    saved: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def loss_curve(losses: Sequence[float], width: int = 60, height: int = 10, unicode: bool = True,
+               marks: Sequence[tuple[int, float]] = ()) -> str:
+    """The loss per step as a text plot: one column per group of steps (their mean), the y axis
+    labelled with the largest and smallest value; ``marks`` (step, value) are drawn as ``o``
+    (validation loss)."""
+    values = [v for v in losses if math.isfinite(v)]
+    if not values:
+        return "(no finite loss values to plot)"
+    n = len(losses)
+    columns = min(width, n)
+    means = []
+    for c in range(columns):
+        lo, hi = c * n // columns, max((c + 1) * n // columns, c * n // columns + 1)
+        chunk = [v for v in losses[lo:hi] if math.isfinite(v)]
+        means.append(sum(chunk) / len(chunk) if chunk else float("nan"))
+    every = [v for v in means if math.isfinite(v)] + [v for _, v in marks if math.isfinite(v)]
+    top, bottom = max(every), min(every)
+    span = top - bottom or 1.0
+    grid = [[" "] * columns for _ in range(height)]
+
+    def row_of(value: float) -> int:
+        return min(height - 1, max(0, int(round((top - value) / span * (height - 1)))))
+
+    point = "•" if unicode else "*"
+    for c, v in enumerate(means):
+        if math.isfinite(v):
+            grid[row_of(v)][c] = point
+    for step, v in marks:
+        if math.isfinite(v):
+            c = min(columns - 1, (step - 1) * columns // n)
+            grid[row_of(v)][c] = "o"
+    labels = [num(top)] + [""] * (height - 2) + [num(bottom)] if height > 1 else [num(top)]
+    label_width = max(len(l) for l in labels)
+    bar = "│" if unicode else "|"
+    lines = [f"{label.rjust(label_width)} {bar}{''.join(cells)}".rstrip() for label, cells in zip(labels, grid)]
+    corner, rule = ("└", "─") if unicode else ("+", "-")
+    lines.append(" " * label_width + " " + corner + rule * columns)
+    first, last = "step 1", f"step {n}"
+    lines.append(" " * (label_width + 2) + first + last.rjust(max(columns - len(first), len(last) + 1)))
+    return "\n".join(lines)
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def train_summary(view: TrainView) -> list[tuple[str, str]]:
+    r = view.result
+    final = r.final
+    tail = r.history[-min(len(r.history), 10):]
+    recent_loss = sum(s.loss for s in tail) / len(tail)
+    recent_acc = sum(s.accuracy for s in tail) / len(tail)
+    lines = [
+        ("network", f"{view.network}: {format_shape(view.input)}, {count(view.parameters)} parameters"
+                    + (f", loaded from {view.loaded}" if view.loaded else f", init {view.init}")),
+        ("data", f"{view.data_name}: {view.data_description}; {view.train_samples} for training"
+                 + (f", {view.val_samples} for validation" if view.val_samples else ", no validation split")),
+        ("training", f"{view.steps} steps of batch {view.batch_size} ({r.epochs:.2f} epochs), {view.optimizer_text}, "
+                     f"{view.loss} loss, {view.dtype}, seed {view.seed}"),
+        ("final loss", f"{num(final.loss)} (first step {num(r.history[0].loss)}"
+                       + (f"; mean of the last {len(tail)} steps {num(recent_loss)})" if len(tail) > 1 else ")")),
+        ("train accuracy", f"{_pct(recent_acc)} " + (f"(mean over the last {len(tail)} batches)" if len(tail) > 1
+                                                     else "(the last batch)")),
+    ]
+    if r.validation:
+        best = max(r.validation, key=lambda e: e.accuracy)
+        last = r.validation[-1]
+        lines.append(("validation", f"accuracy {_pct(last.accuracy)}, loss {num(last.loss)} on {last.samples} samples "
+                                    f"(best {_pct(best.accuracy)} at step {best.step})"))
+    rate = view.steps / r.seconds if r.seconds > 0 else float("inf")
+    lines.append(("time", f"{r.seconds:.2f} s ({rate:.1f} steps/s)"))
+    if view.saved:
+        lines.append(("saved", view.saved))
+    return lines
+
+
+def _marks(view: TrainView) -> list[tuple[int, float]]:
+    return [(e.step, e.loss) for e in view.result.validation]
+
+
+def train_text(view: TrainView) -> str:
+    losses = [s.loss for s in view.result.history]
+    out = ["", "loss per step" + (" (o: validation loss)" if view.result.validation else ""),
+           loss_curve(losses, unicode=False, marks=_marks(view)), ""]
+    for label, value in train_summary(view):
+        out += _wrap(label, value)
+    out += [f"note: {n}" for n in view.notes]
+    return "\n".join(out)
+
+
+def train_rich(view: TrainView):
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    losses = [s.loss for s in view.result.history]
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for label, value in train_summary(view):
+        grid.add_row(label, value)
+    title = "loss per step" + (" (o: validation loss)" if view.result.validation else "")
+    parts = [Text(title, style="bold"), Text(loss_curve(losses, unicode=True, marks=_marks(view)), style="cyan"),
+             Text(""), grid]
+    parts += [Text(f"note: {n}", style="dim") for n in view.notes]
+    return Group(*parts)
+
+
+def train_dict(view: TrainView) -> dict[str, Any]:
+    r = view.result
+    return {
+        "schema": TRAIN_SCHEMA,
+        "network": view.network,
+        "input": list(view.input),
+        "parameters": view.parameters,
+        "data": {"name": view.data_name, "description": view.data_description, "train_samples": view.train_samples,
+                 "val_samples": view.val_samples, "classes": list(view.class_names)},
+        "optimizer": view.optimizer,
+        "loss": view.loss,
+        "init": None if view.loaded else view.init,
+        "loaded": view.loaded,
+        "seed": view.seed,
+        "dtype": view.dtype,
+        "batch_size": view.batch_size,
+        "steps": view.steps,
+        "epochs": r.epochs,
+        "history": {
+            "step": [s.step for s in r.history],
+            "epoch": [s.epoch for s in r.history],
+            "loss": [finite(s.loss) for s in r.history],
+            "accuracy": [s.accuracy for s in r.history],
+        },
+        "validation": [{"step": e.step, "loss": finite(e.loss), "accuracy": e.accuracy, "samples": e.samples}
+                       for e in r.validation],
+        "final": {"loss": finite(r.final.loss), "accuracy": r.final.accuracy,
+                  "val_loss": finite(r.validation[-1].loss) if r.validation else None,
+                  "val_accuracy": r.validation[-1].accuracy if r.validation else None},
+        "seconds": r.seconds,
+        "saved": view.saved,
+        "notes": list(view.notes),
+    }
+
+
+# --------------------------------------------------------------------------- progress
+
+class PlainProgress:
+    """One line every ``every`` steps (and at each validation), for pipes and logs."""
+
+    def __init__(self, total: int, stream=None, lines: int = 20):
+        self.total = total
+        self.every = max(1, total // lines)
+        self.stream = stream or sys.stdout
+        self.width = len(str(total))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, record: StepRecord, evaluation: Evaluation | None) -> None:
+        if record.step % self.every and record.step != self.total and evaluation is None:
+            return
+        text = (f"step {record.step:>{self.width}}/{self.total}  epoch {record.epoch}  loss {record.loss:.4f}  "
+                f"acc {_pct(record.accuracy)}")
+        if evaluation is not None:
+            text += f"  val loss {evaluation.loss:.4f}  val acc {_pct(evaluation.accuracy)}"
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+class RichProgress:
+    """A rich progress bar with the running loss and batch accuracy (and the last validation)."""
+
+    def __init__(self, total: int, console=None):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss [cyan]{task.fields[loss]}"), TextColumn("acc [green]{task.fields[acc]}"),
+            TextColumn("{task.fields[val]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=console, transient=False,
+        )
+        self.task = self.progress.add_task("train", total=total, loss="—", acc="—", val="")
+        self.smoothed: float | None = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def update(self, record: StepRecord, evaluation: Evaluation | None) -> None:
+        # An exponential moving average keeps the number readable while batches jump around.
+        self.smoothed = record.loss if self.smoothed is None else 0.9 * self.smoothed + 0.1 * record.loss
+        fields = {"loss": f"{self.smoothed:.4f}", "acc": _pct(record.accuracy)}
+        if evaluation is not None:
+            fields["val"] = f"val acc [magenta]{_pct(evaluation.accuracy)}"
+        self.progress.update(self.task, completed=record.step, **fields)
