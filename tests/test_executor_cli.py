@@ -185,4 +185,4 @@ def test_real_process_bad_weights_file(tmp_path):
     result = subprocess.run([sys.executable, "-m", "convcalc", "run", CHAIN, "--load", str(bad)],
                             capture_output=True, text=True)
     assert result.returncode == 2
-    assert "Traceback" not in result.stderr and "not a readable weights file" in result.stderr
+    assert "Traceback" not in result.stderr and "is not a .npz weights file" in result.stderr

@@ -55,6 +55,9 @@ def load(path: str, graph: Graph, dtype) -> tuple[dict[str, np.ndarray], dict[st
     """Parameters, buffers and the metadata record from ``path``, checked against ``graph``."""
     if not os.path.isfile(path):
         raise InputError(f"--load {path}: no such file")
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"PK\x03\x04":  # np.load would read anything else as a pickle (and refuse it)
+            raise InputError(f"--load {path} is not a .npz weights file; write one with --save")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
