@@ -257,7 +257,7 @@ def test_corrupt_or_missing_weights_file(tmp_path):
     graph = build_graph(tiny_network())
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip file at all")
-    with pytest.raises(InputError, match="not a readable weights file"):
+    with pytest.raises(InputError, match="is not a .npz weights file"):
         weights.load(str(bad), graph, np.float32)
     with pytest.raises(InputError, match="no such file"):
         weights.load(str(tmp_path / "missing.npz"), graph, np.float32)
