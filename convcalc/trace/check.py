@@ -1,0 +1,202 @@
+"""The finite-difference check at the end of every trace (CS231n's ``gradient_check``).
+
+Central differences in float64, (L(v + h) − L(v − h))/2h with h = 1e-5·max(1, |v|) (CS231n's
+step), for every entry of every parameter and of the input, against the gradients the trace
+computed. Relative error |a − n| / max(|a|, |n|, 1); an entry passes below 1e-5, or below the
+rounding noise of the difference itself (4·ε·|L|/h, which matters when the loss is large).
+
+Where the loss has a kink at the given numbers — a ReLU input exactly 0, a tie in a max-pool
+window — it is not differentiable and a central difference averages two slopes. Such
+entries are found by re-running the forward pass at v ± h and seeing a ReLU mask or a
+pool winner change. There autograd returns the gradient of one of the pieces that meet
+(PyTorch's choice: ReLU′(0) = 0, the first maximum wins); it usually equals one of the two
+one-sided slopes, or lies between them, but it need not (a tied entry of two overlapping
+windows). Kink entries are reported apart and never fail the check: finite differences
+cannot decide them (``--verify torch`` does, exactly).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from convcalc.trace.model import Check
+from convcalc.trace.symbolic import values_of
+
+TOLERANCE = 1e-5  # central differences, float64
+STEP = 1e-5
+NOISE = 4 * 2.220446049250313e-16  # rounding of L(v ± h), relative to |L|
+ONE_SIDED_TOLERANCE = 1e-4
+
+
+def _float(a: np.ndarray) -> np.ndarray:
+    return np.asarray(values_of(np.asarray(a)), dtype=np.float64)
+
+
+def relative_error(a: float, n: float) -> float:
+    return abs(a - n) / max(abs(a), abs(n), 1.0)
+
+
+def gradient_check(
+    loss: Callable[[dict[str, np.ndarray]], tuple[float, Any]],
+    tensors: dict[str, np.ndarray],
+    analytic: dict[str, np.ndarray],
+    label: Callable[[str, tuple], str] | None = None,
+    many: Callable[[str, list[np.ndarray]], list[tuple[float, Any]] | None] | None = None,
+) -> Check:
+    """Compare ``analytic`` with central differences of ``loss`` (which returns (L, decisions));
+    ``label(name, index)`` names an entry the way the trace shows it; ``many(name, variants)``
+    may evaluate all perturbed copies of one tensor at once (None: one call per copy)."""
+    base_value, base_decisions = loss(tensors)
+    worst = 0.0
+    kinks, kink_worst, kink_between, kink_other = [], 0.0, [], []
+    failed: list[str] = []
+    count = 0
+    for name, array in tensors.items():
+        grad = analytic[name].reshape(array.shape)
+        indices = list(np.ndindex(*array.shape))
+        steps = [STEP * max(1.0, abs(array[index])) for index in indices]
+        variants = []
+        for index, h in zip(indices, steps):
+            for sign in (1, -1):
+                changed = array.copy()
+                changed[index] = array[index] + sign * h
+                variants.append(changed)
+        results = many(name, variants) if many is not None else None
+        if results is None:
+            results = [loss({**tensors, name: changed}) for changed in variants]
+        for k, (index, h) in enumerate(zip(indices, steps)):
+            (f_plus, d_plus), (f_minus, d_minus) = results[2 * k], results[2 * k + 1]
+            a = float(grad[index])
+            count += 1
+            where = label(name, index) if label else (f"{name}[{','.join(map(str, index))}]" if index else name)
+            if not _same(d_plus, base_decisions) or not _same(d_minus, base_decisions):
+                right = (f_plus - base_value) / h
+                left = (base_value - f_minus) / h
+                err = min(relative_error(a, right), relative_error(a, left))
+                kinks.append(where)
+                if err <= ONE_SIDED_TOLERANCE:
+                    kink_worst = max(kink_worst, err)
+                elif min(left, right) - ONE_SIDED_TOLERANCE <= a <= max(left, right) + ONE_SIDED_TOLERANCE:
+                    kink_between.append(f"{where} (autograd {a:.6g}, one-sided slopes {left:.6g} and {right:.6g})")
+                else:
+                    kink_other.append(f"{where} (autograd {a:.6g}, one-sided slopes {left:.6g} and {right:.6g})")
+                continue
+            n = (f_plus - f_minus) / (2 * h)
+            err = relative_error(a, n)
+            if abs(a - n) > TOLERANCE * max(abs(a), abs(n), 1.0) + NOISE * abs(base_value) / h:
+                failed.append(f"{where} (autograd {a:.6g}, numerical {n:.6g})")
+            worst = max(worst, err)
+    ok = not failed
+    smooth = count - len(kinks)
+    verdict = "✓" if ok else f"✗ at {failed[0]}" + (f" and {len(failed) - 1} more" if len(failed) > 1 else "")
+    if ok and worst > TOLERANCE:
+        verdict = f"✓ (within the rounding noise of a loss of {abs(base_value):.3g})"
+    summary = (
+        f"central differences (float64, h = 1e-5) over {smooth} entr{'y' if smooth == 1 else 'ies'}: "
+        f"max relative error {worst:.1e} {verdict}"
+    )
+    details = []
+    if kinks:
+        shown = ", ".join(kinks[:6]) + (f" and {len(kinks) - 6} more" if len(kinks) > 6 else "")
+        matched = len(kinks) - len(kink_between) - len(kink_other)
+        details.append(
+            f"{len(kinks)} entr{'y sits' if len(kinks) == 1 else 'ies sit'} on a kink (a ReLU input 0 or a "
+            f"max-pool tie), where the loss is not differentiable: {shown}. Autograd takes the slope of "
+            f"one piece there: {matched} match a one-sided slope (max relative error {kink_worst:.1e})"
+            + (
+                f", {len(kink_between)} lie{'s' if len(kink_between) == 1 else ''} between the two"
+                if kink_between
+                else ""
+            )
+            + (f", {len(kink_other)} belong to a piece not on the coordinate line" if kink_other else "")
+            + (
+                " — not decidable by finite differences; --verify torch checks them exactly"
+                if kink_between or kink_other
+                else " ✓"
+            )
+        )
+        details += [f"  {k}" for k in (kink_between + kink_other)[:6]]
+    return Check("finite differences", ok, summary, tuple(details))
+
+
+def _same(a, b) -> bool:
+    if len(a) != len(b):
+        return False
+    return all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+# --- the sequential form ------------------------------------------------------------------------
+
+
+def finite_difference_check(spec, run_) -> Check:
+    from convcalc.trace.explain_loss import evaluate
+
+    names = [spec.input.name]
+    tensors = {spec.input.name: _float(run_.inputs[0])}
+    analytic = {spec.input.name: _float(run_.backwards[0].grad_input)}
+    slots: list[tuple[int, str, str]] = []
+    for i, step in enumerate(spec.layers):
+        for key, t in step.params.items():
+            tensors[t.name] = _float(run_.params[i][key])
+            analytic[t.name] = _float(run_.backwards[i].grads[key])
+            slots.append((i, key, t.name))
+            names.append(t.name)
+    upstream = _float(spec.loss.grad) if spec.loss.kind == "upstream" else None
+    loss_spec = spec.loss
+    if loss_spec.target is not None and not loss_spec.class_indices:
+        from dataclasses import replace
+
+        loss_spec = replace(loss_spec, target=_float(loss_spec.target))
+
+    def forward(values: dict[str, np.ndarray]) -> tuple[np.ndarray, list]:
+        """The network's output and its decisions (ReLU masks, pool winners), batch axis first."""
+        x = values[spec.input.name]
+        decisions = []
+        for i, step in enumerate(spec.layers):
+            p = {key: values[name] for (j, key, name) in slots if j == i}
+            p.update({k: _float(v) for k, v in step.buffers.items()})
+            fwd = step.layer.forward(x, p, training=True)
+            if step.kind in ("relu", "leaky_relu"):
+                decisions.append(x > 0)
+            elif step.kind == "maxpool2d":
+                cache = fwd.cache
+                decisions.append(np.asarray(cache.indices if hasattr(cache, "indices") else cache.winner))
+            x = fwd.output
+        return x, decisions
+
+    def loss_of(y: np.ndarray) -> float:
+        if upstream is not None:
+            return float((upstream * y).sum())
+        value, _ = evaluate(loss_spec, y)
+        return float(value)
+
+    def loss(values: dict[str, np.ndarray]) -> tuple[float, list]:
+        y, decisions = forward(values)
+        return loss_of(y), decisions
+
+    # Samples never meet except in batch norm: every perturbed copy of the input can then run
+    # in one forward pass, stacked along the batch axis (the loss is taken copy by copy).
+    independent = not any(step.kind == "batchnorm2d" for step in spec.layers)
+
+    def many(name: str, variants: list[np.ndarray]):
+        if name != spec.input.name or not independent or not variants:
+            return None
+        n = variants[0].shape[0]
+        y, decisions = forward({**tensors, name: np.concatenate(variants, axis=0)})
+        return [
+            (loss_of(y[k * n : (k + 1) * n]), [d[k * n : (k + 1) * n] for d in decisions]) for k in range(len(variants))
+        ]
+
+    from convcalc.trace.context import Context
+
+    ctx = Context(spec.implicit_dims, 0, "float")
+    owners = {t.name: t for step in spec.layers for t in step.params.values()}
+
+    def label(name: str, index: tuple) -> str:
+        if name in owners:
+            return ctx.param_label(name, owners[name], index)
+        return ctx.label(name, index, tensors[name].shape)
+
+    return gradient_check(loss, tensors, analytic, label, many)
