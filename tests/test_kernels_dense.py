@@ -293,9 +293,7 @@ def _torch_module(torch, label, layer, shape):
         return nn.GroupNorm(layer.groups, c, eps=layer.eps, affine=layer.affine)
     if isinstance(layer, LayerNorm):
         if layer.channels_first:
-            module = torch_build._ChannelsFirstLayerNorm(nn, c)
-            module.eps = layer.eps
-            return module
+            return torch_build._ChannelsFirstLayerNorm(nn, c, layer.eps)
         return nn.LayerNorm(shape[-layer.dims:], eps=layer.eps)
     if isinstance(layer, LocalResponseNorm):
         return nn.LocalResponseNorm(layer.size, layer.alpha, layer.beta, layer.k)
@@ -631,7 +629,7 @@ def test_flatten_counts_dims_per_sample_like_the_shape_rule(torch, start, end):
 
 def test_bad_input_is_refused_with_the_reason():
     x = np.zeros((2, 4, 3, 3))
-    with pytest.raises(InputError, match="linear: 'weight' has shape"):
+    with pytest.raises(InputError, match="linear: parameter 'weight' has shape"):
         Linear(2).forward(x, {"weight": np.zeros((2, 4)), "bias": np.zeros(2)})
     with pytest.raises(InputError, match="'bias' is missing"):
         Linear(2).forward(x, {"weight": np.zeros((2, 3))})

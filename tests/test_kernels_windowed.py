@@ -144,23 +144,11 @@ def random_conv_transpose(seed: int):
     return _draw(rng, make, lambda layer: state["shape"]) + (rng,)
 
 
-def _has_empty_window(layer, shape) -> bool:
-    """A dilated window that reads only padding: refused by our forward (torch 2.13 corrupts memory)."""
-    if not isinstance(layer, MaxPool):
-        return False
-    pads = layer.analyze(shape).hyper["padding"]
-    table = windows.WindowTable.regular(shape[2:], layer.kernel_size, layer.stride, layer.dilation,
-                                        [a for a, _ in pads], layer.analyze(shape).output[2:])
-    return any(not row.any() for valid in table.valid for row in valid)
-
-
 def random_window_pool(seed: int, kind: str):
     rng = np.random.default_rng(20_000 + seed + (0 if kind == "max" else 5_000))
     state = {}
 
-    def shape_of(layer):
-        if _has_empty_window(layer, state["shape"]):
-            raise InputError("empty window")
+    def shape_of(layer):  # the shape rule refuses dilated windows that read only padding
         return state["shape"]
 
     def make():
@@ -692,7 +680,7 @@ def test_max_pool_nan_wins_as_in_torch():
 
 @pytest.mark.parametrize("call,message", [
     (lambda: Conv(rank=2, out_channels=2, kernel_size=3).forward(np.zeros((1, 3, 5, 5)), {"weight": np.zeros((2, 3, 2, 2)), "bias": np.zeros(2)}),
-     "expected 2x3x3x3"),
+     "parameter 'weight' has shape 2x3x2x2 but this input needs 2x3x3x3"),
     (lambda: Conv(rank=2, out_channels=2, kernel_size=3).forward(np.zeros((1, 3, 5, 5)), {"weight": np.zeros((2, 3, 3, 3))}),
      "'bias'"),
     (lambda: Conv(rank=2, out_channels=2, kernel_size=3, bias=False).forward(np.zeros((1, 3, 5, 5)), {"weight": np.zeros((2, 3, 3, 3)), "gamma": 1}),
@@ -717,3 +705,60 @@ def test_integer_arrays_are_exact():
     out = layer.forward(image, {"weight": np.array([[1, 2], [3, 4]])[None, None] * 10**6}).output
     assert out.dtype == object and type(out[0, 0, 0, 0]) is int
     assert out[0, 0, 0, 0] == 133 * 10**21
+
+
+def _empty_window_configs():
+    """Every 1-d max-pool configuration (small sizes) the shape rule accepts apart from empty
+    windows, with whether one of its windows reads only padding (by the window table)."""
+    import itertools
+
+    from convcalc.engine import axis
+
+    sizes, kernels, strides, dilations, pads = range(1, 7), range(1, 5), range(1, 4), range(1, 4), range(3)
+    for i, k, s, d, p, ceil in itertools.product(sizes, kernels, strides, dilations, pads, (False, True)):
+        o, _ = axis.pool_output_size(i, k, s, p, p, d, ceil)
+        if p > k // 2 or o < 1:
+            continue
+        table = windows.WindowTable.regular((i,), (k,), (s,), (d,), [p], (o,))
+        yield MaxPool(rank=1, kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil), i, any(
+            not row.any() for row in table.valid[0])
+
+
+def test_shape_rule_refuses_exactly_the_windows_that_read_only_padding():
+    """MaxPool.analyze (what `convcalc shape` runs) and forward refuse the same configurations."""
+    refused = 0
+    for layer, i, empty in _empty_window_configs():
+        try:
+            layer.analyze((1, i))
+        except InputError as exc:
+            assert empty and "reads only padding" in str(exc), (layer, i, str(exc))
+            refused += 1
+            with pytest.raises(InputError, match="reads only padding"):
+                layer.forward(np.zeros((1, 1, i)), {})
+        else:
+            assert not empty, (layer, i)
+    assert refused > 10  # the sweep does reach such windows
+
+
+def test_shape_command_refuses_a_window_of_padding_like_forward(cli):
+    result = cli("shape", "--op", "maxpool1d", "--in", "1x1", "--k", "2", "--dilation", "2", "--pad", "1",
+                 "--format", "plain")
+    assert result.code == 2, result.out
+    assert "window 0 along L reads only padding" in result.err
+
+
+@pytest.mark.parametrize("layer,params,message", [
+    (Conv(rank=1, out_channels=2, kernel_size=3), {"weight": np.zeros((2, 1, 3))},
+     r"conv1d: parameter 'bias' is missing; it should have shape 2$"),
+    (Conv(rank=1, out_channels=2, kernel_size=3, bias=False), {"weight": np.zeros((2, 1, 3)), "bias": np.zeros(2)},
+     r"conv1d: unknown parameter 'bias'; its parameters are: weight$"),
+    (MaxPool(rank=1, kernel_size=2), {"weight": np.zeros(2)},
+     r"maxpool1d: unknown parameter 'weight'; its parameters are: none$"),
+    (AdaptivePool(rank=1, output_size=2), {"w": 1}, r"adaptive-avgpool1d: unknown parameter 'w'"),
+    (ConvTranspose(rank=1, out_channels=2, kernel_size=3), {"weight": np.zeros((2, 1, 3)), "bias": np.zeros(2)},
+     r"conv-transpose1d: parameter 'weight' has shape 2x1x3 but this input needs 1x2x3$"),
+])
+def test_one_wording_for_parameter_checks(layer, params, message):
+    """The windowed layers check their parameters with compute.params.require, as the others do."""
+    with pytest.raises(InputError, match=message):
+        layer.forward(np.zeros((1, 1, 6)), params)

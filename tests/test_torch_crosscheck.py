@@ -303,6 +303,8 @@ def compare(case: Case) -> str | None:
     """None when torch and the engine agree, else a message naming both results."""
     expected = run_torch(case)
     got = run_engine(case)
+    if expected.error is None and got.error is not None and "reads only padding" in got.error:
+        return None  # a dilated max-pool window of padding only: torch 2.13 gives −inf and a bad index; we refuse
     problem = None
     if got.crashed:
         problem = "the engine crashed instead of raising InputError"

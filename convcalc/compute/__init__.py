@@ -16,6 +16,12 @@ Arrays are float32/float64 — the fast executor — or ``dtype=object`` holding
 Fractions, floats or other number-like objects (the exact and symbolic traces). Kernels
 use only arithmetic, comparisons, ``np.where``, indexing, sums and matmul/einsum, and
 :mod:`convcalc.compute.scalars` for exp/log/sqrt, so one implementation serves both.
+
+The layer classes keep their forward/backward methods (each with its formula) and import
+the array work from here when they run, so the shape rules never load NumPy:
+``conv_kernels`` (im2col + matmul), ``pool_kernels`` (window scans), ``norm_kernels``
+(standardising, running statistics, LRN), ``activations``, ``windows`` (pad, im2col/col2im,
+window tables), ``params`` (checking inputs, parameters and gradients), ``losses``.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from convcalc.compute import scalars
+from convcalc.compute.params import shape_text
 from convcalc.compute.scalars import constant, divide_exact
 from convcalc.errors import InputError
 from convcalc.notation import format_shape
@@ -193,8 +194,9 @@ class CrossEntropy(_Loss):
             q = _match(target, z, self.name)
         else:
             raise InputError(
-                f"cross_entropy: the target has shape {_text(target.shape)}; for logits {_text(z.shape)} give class "
-                f"indices of shape {_text(index_shape)} or probabilities of shape {_text(z.shape)}"
+                f"cross_entropy: the target has shape {shape_text(target.shape)}; "
+                f"for logits {shape_text(z.shape)} give class indices of shape {shape_text(index_shape)} "
+                f"or probabilities of shape {shape_text(z.shape)}"
             )
         if self.label_smoothing:
             eps = constant(self.label_smoothing, z)
@@ -247,8 +249,9 @@ def _match(target: Any, prediction: np.ndarray, what: str) -> np.ndarray:
             t = t.reshape(prediction.shape)
         else:
             raise InputError(
-                f"{what}: the target has shape {_text(t.shape)} but the prediction has {_text(prediction.shape)}; "
-                f"give a target of shape {_text(prediction.shape)}"
+                f"{what}: the target has shape {shape_text(t.shape)} "
+                f"but the prediction has {shape_text(prediction.shape)}; "
+                f"give a target of shape {shape_text(prediction.shape)}"
             )
     if prediction.dtype.kind == "f":
         t = t.astype(prediction.dtype)
@@ -272,7 +275,3 @@ def _class_indices(target: np.ndarray, classes: int) -> np.ndarray:
 
 def _all_real(z: np.ndarray) -> bool:
     return z.dtype.kind == "f" or all(scalars.is_real(v) for v in z.flat)
-
-
-def _text(shape: tuple[int, ...]) -> str:
-    return format_shape(tuple(shape)) if shape else "() (a single number)"

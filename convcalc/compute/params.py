@@ -1,38 +1,95 @@
-"""Checking the parameter tensors handed to a layer's forward against its ``parameter_shapes``."""
+"""Checking what a layer's forward and backward are handed: the input, the parameter (and
+buffer) tensors named by ``parameter_shapes`` / ``buffer_shapes``, and the upstream gradient.
+
+One wording for every layer type: each message names the layer, the tensor, the shape it
+has and the shape it needs.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from convcalc.errors import InputError
-from convcalc.notation import format_shape
 
 
-def require(layer: str, params: Mapping[str, Any] | None, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
-    """The arrays named in ``shapes``, each checked for presence and shape.
+def shape_text(shape: Sequence[int]) -> str:
+    """``2x3x3x3``; ``() (a single number)`` for a 0-d shape."""
+    return "x".join(str(v) for v in shape) if len(shape) else "() (a single number)"
 
-    Raises InputError naming the layer, the parameter and both shapes.
+
+def as_array(values: Any, what: str) -> np.ndarray:
+    """An input or parameter as an array the kernels accept.
+
+    float arrays keep their dtype (float32 stays float32); integer arrays become
+    ``dtype=object`` arrays of Python ints (exact, never wrapped at 64 bits); object arrays
+    are used as they are; anything else (booleans, strings) is refused.
+    """
+    array = np.asarray(values)
+    if array.dtype.kind == "f" or array.dtype == object:
+        return array
+    if array.dtype.kind in "iu":
+        return array.astype(object)  # numpy ints become Python ints
+    raise InputError(f"{what}: expected numbers (float32, float64, or exact ints/fractions); got dtype {array.dtype}")
+
+
+def require(
+    layer: str,
+    params: Mapping[str, Any] | None,
+    shapes: Mapping[str, tuple[int, ...]],
+    *,
+    also: Iterable[str] = (),
+) -> dict[str, np.ndarray]:
+    """The arrays named in ``shapes`` (a layer's ``parameter_shapes``), each present and of its shape.
+
+    A name that is neither in ``shapes`` nor in ``also`` (names the layer reads elsewhere,
+    e.g. batch norm's buffers) is refused: a misspelt parameter never goes unnoticed.
     """
     params = params or {}
+    known = set(shapes) | set(also)
+    unknown = sorted(name for name in params if name not in known)
+    if unknown:
+        raise InputError(
+            f"{layer}: unknown parameter {', '.join(map(repr, unknown))}; "
+            f"its parameters are: {', '.join(shapes) or 'none'}"
+        )
     found = {}
     for name, shape in shapes.items():
-        if name not in params or params[name] is None:
-            raise InputError(f"{layer}: parameter '{name}' is missing; it should have shape {_text(shape)}")
-        value = params[name]
-        if not isinstance(value, np.ndarray):
-            value = np.asarray(value)
-            if value.dtype.kind in "iu":  # whole numbers stay exact Python ints
-                value = value.astype(object)
-        if tuple(value.shape) != tuple(shape):
+        if params.get(name) is None:
+            raise InputError(f"{layer}: parameter '{name}' is missing; it should have shape {shape_text(shape)}")
+        array = as_array(params[name], f"{layer} {name}")
+        if array.shape != tuple(shape):
             raise InputError(
-                f"{layer}: '{name}' has shape {_text(value.shape)} but this input needs {_text(shape)}"
+                f"{layer}: parameter '{name}' has shape {shape_text(array.shape)} "
+                f"but this input needs {shape_text(shape)}"
             )
-        found[name] = value
+        found[name] = array
     return found
 
 
-def _text(shape: tuple[int, ...]) -> str:
-    return format_shape(tuple(shape)) if shape else "() (a single number)"
+def check_batched_shape(shape: Sequence[int], rank: int, layer: str) -> tuple[int, ...]:
+    """The batched ``(N, C, *spatial)`` shape of an array a windowed layer runs on, checked."""
+    from convcalc.layers.base import axis_names
+
+    shape = tuple(int(v) for v in shape)
+    if len(shape) != rank + 2:
+        raise InputError(
+            f"{layer} runs on a batched input N x C x {'x'.join(axis_names(rank))} ({rank + 2} axes); "
+            f"got shape {shape_text(shape)}"
+        )
+    if min(shape) < 1:
+        raise InputError(f"{layer}: every axis of the input must be at least 1; got shape {shape_text(shape)}")
+    return shape
+
+
+def check_grad_shape(grad_output: Any, shape: Sequence[int], layer: str) -> np.ndarray:
+    """The upstream gradient as an array of the output's shape."""
+    grad = as_array(grad_output, f"{layer} upstream gradient")
+    if grad.shape != tuple(shape):
+        raise InputError(
+            f"{layer}: the upstream gradient has shape {shape_text(grad.shape)}; "
+            f"expected the output's shape {shape_text(shape)}"
+        )
+    return grad

@@ -78,14 +78,17 @@ def reciprocal(x: Any) -> Any:
         return 1 / value
 
     if isinstance(x, np.ndarray):
-        if x.dtype.kind == "f":
-            return 1 / x
-        out = np.empty(x.shape, dtype=object)
-        flat_in, flat_out = x.astype(object).reshape(-1), out.reshape(-1)
-        for i, value in enumerate(flat_in):
-            flat_out[i] = one(value)
-        return out
+        return 1 / x if x.dtype.kind == "f" else _each(one, x)
     return one(x)
+
+
+def _each(function: Callable[[Any], Any], x: np.ndarray) -> np.ndarray:
+    """``function`` of every entry, as a new object array (integer arrays' entries as Python ints)."""
+    out = np.empty(x.shape, dtype=object)
+    flat_out = out.reshape(-1)
+    for i, value in enumerate(x.astype(object, copy=False).reshape(-1)):
+        flat_out[i] = function(value)
+    return out
 
 
 def _is_exact(x: Any) -> bool:
@@ -191,54 +194,28 @@ def elementwise(name: str, x: Any) -> Any:
         if x.dtype.kind == "f":
             with np.errstate(over="ignore", divide="ignore"):
                 return _FUNCTIONS[name][0](x)
-        if x.dtype == object:
-            out = np.empty(x.shape, dtype=object)
-            flat_in, flat_out = x.reshape(-1), out.reshape(-1)
-            for i, value in enumerate(flat_in):
-                flat_out[i] = _element(name, value)
-            return out
-        return elementwise(name, x.astype(object))  # integer arrays: exact elements
+        return _each(lambda value: _element(name, value), x)  # integer arrays: exact elements
     return _element(name, x)
 
 
-def exp(x: Any) -> Any:
-    """eˣ."""
-    return elementwise("exp", x)
+def _named(name: str, doc: str) -> Callable[[Any], Any]:
+    """The element-wise function ``name`` as a function of its own (``scalars.exp(x)``)."""
+    def function(x: Any) -> Any:
+        return elementwise(name, x)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    return function
 
 
-def log(x: Any) -> Any:
-    """Natural logarithm."""
-    return elementwise("log", x)
-
-
-def log1p(x: Any) -> Any:
-    """log(1 + x), accurate for small x."""
-    return elementwise("log1p", x)
-
-
-def sqrt(x: Any) -> Any:
-    """√x; exact for perfect squares of rationals (object arrays), a float otherwise."""
-    return elementwise("sqrt", x)
-
-
-def tanh(x: Any) -> Any:
-    """tanh x = (eˣ − e⁻ˣ)/(eˣ + e⁻ˣ)."""
-    return elementwise("tanh", x)
-
-
-def erf(x: Any) -> Any:
-    """The error function erf x = (2/√π) ∫₀ˣ e^(−t²) dt."""
-    return elementwise("erf", x)
-
-
-def sigmoid(x: Any) -> Any:
-    """σ(x) = 1/(1 + e⁻ˣ), computed without overflow for large |x|."""
-    return elementwise("sigmoid", x)
-
-
-def softplus(x: Any) -> Any:
-    """log(1 + eˣ), computed without overflow for large x."""
-    return elementwise("softplus", x)
+exp = _named("exp", "eˣ.")
+log = _named("log", "Natural logarithm.")
+log1p = _named("log1p", "log(1 + x), accurate for small x.")
+sqrt = _named("sqrt", "√x; exact for perfect squares of rationals (object arrays), a float otherwise.")
+tanh = _named("tanh", "tanh x = (eˣ − e⁻ˣ)/(eˣ + e⁻ˣ).")
+erf = _named("erf", "The error function erf x = (2/√π) ∫₀ˣ e^(−t²) dt.")
+sigmoid = _named("sigmoid", "σ(x) = 1/(1 + e⁻ˣ), computed without overflow for large |x|.")
+softplus = _named("softplus", "log(1 + eˣ), computed without overflow for large x.")
 
 
 def power(x: Any, exponent: float | Fraction) -> Any:
@@ -257,13 +234,7 @@ def power(x: Any, exponent: float | Fraction) -> Any:
             return float(value) ** float(exponent)
         return value ** (int(exponent) if whole else exponent)
 
-    if isinstance(x, np.ndarray):
-        out = np.empty(x.shape, dtype=object)
-        flat_in, flat_out = x.astype(object).reshape(-1), out.reshape(-1)
-        for i, value in enumerate(flat_in):
-            flat_out[i] = one(value)
-        return out
-    return one(x)
+    return _each(one, x) if isinstance(x, np.ndarray) else one(x)
 
 
 def as_float(x: Any) -> Any:

@@ -21,6 +21,7 @@ from fractions import Fraction
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from convcalc.compute.params import as_array  # noqa: F401  (re-exported: windows.as_array)
 from convcalc.errors import InputError
 
 Pads = Sequence[tuple[int, int]]
@@ -153,10 +154,19 @@ def tap_slices(offset: Sequence[int], out_size: Sequence[int], stride: Sequence[
     return [slice(u * d, u * d + s * (o - 1) + 1, s) for u, o, s, d in zip(offset, out_size, stride, dilation)]
 
 
-def _check_window_fit(spatial: Sequence[int], kernel: Sequence[int], stride, dilation, out_size) -> None:
-    for p, k, s, d, o in zip(spatial, kernel, stride, dilation, out_size):
+def _window_geometry(spatial: Sequence[int], kernel_size: Sequence[int], stride, dilation, out_size) -> tuple:
+    """(stride, dilation, out_size) with their defaults (1s; floor((P − k_eff)/s) + 1 windows
+    per axis), after checking that the windows fit in the padded axes."""
+    rank = len(kernel_size)
+    stride = tuple(stride or (1,) * rank)
+    dilation = tuple(dilation or (1,) * rank)
+    if out_size is None:
+        out_size = tuple(output_size(p, k, s, d) for p, k, s, d in zip(spatial, kernel_size, stride, dilation))
+    out_size = tuple(out_size)
+    for p, k, s, d, o in zip(spatial, kernel_size, stride, dilation, out_size):
         if o < 1 or (o - 1) * s + d * (k - 1) + 1 > p:
             raise InputError(f"{o} windows of kernel {k} (stride {s}, dilation {d}) do not fit in a padded axis of {p}")
+    return stride, dilation, out_size
 
 
 def im2col(
@@ -178,16 +188,11 @@ def im2col(
     so a whole batch is one matmul. ``out_size`` defaults to floor((P − k_eff)/s) + 1 per
     axis; a smaller one takes the first windows only.
     """
-    rank = len(kernel_size)
-    stride = tuple(stride or (1,) * rank)
-    dilation = tuple(dilation or (1,) * rank)
-    spatial = padded.shape[2:]
-    if padded.ndim != rank + 2:
-        raise InputError(f"im2col: expected an (N, C, *spatial) array with {rank} spatial axes; got shape {padded.shape}")
-    if out_size is None:
-        out_size = tuple(output_size(p, k, s, d) for p, k, s, d in zip(spatial, kernel_size, stride, dilation))
-    out_size = tuple(out_size)
-    _check_window_fit(spatial, kernel_size, stride, dilation, out_size)
+    if padded.ndim != len(kernel_size) + 2:
+        raise InputError(
+            f"im2col: expected an (N, C, *spatial) array with {len(kernel_size)} spatial axes; got shape {padded.shape}"
+        )
+    stride, dilation, out_size = _window_geometry(padded.shape[2:], kernel_size, stride, dilation, out_size)
     n, c = padded.shape[:2]
     sn, sc = padded.strides[:2]
     sp = padded.strides[2:]
@@ -219,14 +224,8 @@ def col2im(
     no window reads (rows the floor dropped) stay 0. ``layout`` as in :func:`im2col`; the
     ``"gemm"`` layout returns a (non-contiguous) view.
     """
-    rank = len(kernel_size)
-    stride = tuple(stride or (1,) * rank)
-    dilation = tuple(dilation or (1,) * rank)
     n, c, *spatial = (int(v) for v in padded_shape)
-    if out_size is None:
-        out_size = tuple(output_size(p, k, s, d) for p, k, s, d in zip(spatial, kernel_size, stride, dilation))
-    out_size = tuple(out_size)
-    _check_window_fit(spatial, kernel_size, stride, dilation, out_size)
+    stride, dilation, out_size = _window_geometry(spatial, kernel_size, stride, dilation, out_size)
     if layout == "unfold":
         blocks = cols.reshape(n, c, *kernel_size, *out_size)
         out = zeros((n, c, *spatial), cols.dtype)
@@ -289,20 +288,6 @@ def grouped_contract(a: np.ndarray, b: np.ndarray, groups: int) -> np.ndarray:
     b3 = b.reshape(groups, b.shape[0] // groups, b.shape[1])
     out = np.matmul(b3, a3.swapaxes(1, 2)).swapaxes(1, 2)
     return np.ascontiguousarray(out).reshape(a.shape[0], b.shape[0] // groups)
-
-
-def as_array(values, what: str) -> np.ndarray:
-    """An input or parameter as an array the kernels accept.
-
-    float arrays keep their dtype (float32 stays float32); integer arrays become
-    ``dtype=object`` arrays of Python ints (exact); object arrays are used as they are.
-    """
-    array = np.asarray(values)
-    if array.dtype.kind == "f" or array.dtype == object:
-        return array
-    if array.dtype.kind in "iu":
-        return array.astype(object)  # numpy ints become Python ints
-    raise InputError(f"{what}: expected numbers (float32, float64, or exact ints/fractions); got dtype {array.dtype}")
 
 
 def divide(values: np.ndarray, divisor) -> np.ndarray:

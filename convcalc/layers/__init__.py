@@ -1,11 +1,24 @@
 """The layer types. Each module holds one family's rules — shape, parameters, MACs,
-receptive field and explanation — and ``registry`` names them for the commands."""
+receptive field and explanation — and ``registry`` names them for the commands.
 
-from convcalc.layers.conv import Conv, ConvTranspose
-from convcalc.layers.dense import Flatten, Linear
-from convcalc.layers.pool import AdaptivePool, AvgPool, MaxPool
-from convcalc.layers.registry import build_layer, resolve_op
-from convcalc.layers.separable import DepthwiseSeparable
+The names below are imported on first use, so a command loads only the layer modules it
+needs (``convcalc shape --op conv`` never compiles the pooling or linear rules).
+"""
+
+from __future__ import annotations
+
+_HOMES = {
+    "AdaptivePool": "pool",
+    "AvgPool": "pool",
+    "Conv": "conv",
+    "ConvTranspose": "conv",
+    "DepthwiseSeparable": "separable",
+    "Flatten": "dense",
+    "Linear": "dense",
+    "MaxPool": "pool",
+    "build_layer": "registry",
+    "resolve_op": "registry",
+}
 
 __all__ = [
     "AdaptivePool",
@@ -19,3 +32,11 @@ __all__ = [
     "build_layer",
     "resolve_op",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)

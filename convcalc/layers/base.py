@@ -1,5 +1,6 @@
-"""What the spatial layer types share: reading an input as (N, C, spatial), padding
-resolution, validation messages, and the wording of explanations."""
+"""What the layer types share: reading an input as (N, C, spatial), padding resolution,
+validation messages, the wording of explanations, the report of a layer that keeps the
+shape, and the empty parameter and buffer lists of layers that have none."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Sequence
 
 from convcalc.engine import axis
 from convcalc.engine.dims import Dim, as_int, format_dim, format_factor, is_symbolic
+from convcalc.engine.report import LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.notation import expand, format_shape
 
@@ -191,3 +193,27 @@ def rf_stride_text(stride) -> str:
 
 def dot(values: Sequence[object]) -> str:
     return "·".join(format_factor(v) if not isinstance(v, str) else v for v in values)
+
+
+def same_shape_report(op: str, shape: Sequence[Dim], batch: Dim | None, bytes_per_element: int,
+                      **fields) -> LayerReport:
+    """The report of a layer whose output has its input's shape and that does no GEMM work
+    (activations, normalisation, dropout …): no parameters unless ``fields`` says otherwise."""
+    shape = tuple(shape)
+    fields.setdefault("params", ParamCount())
+    return LayerReport(op=op, input=shape, output=shape, macs=0, batch=batch or 1,
+                       bytes_per_element=bytes_per_element, **fields)
+
+
+class NoBuffers:
+    """A layer type without buffers (running statistics): ``buffer_shapes`` is empty."""
+
+    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        return {}
+
+
+class NoParameters(NoBuffers):
+    """A layer type without parameters or buffers (the contract of :mod:`convcalc.compute`)."""
+
+    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        return {}

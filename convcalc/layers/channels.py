@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from convcalc.engine.dims import product
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount
 from convcalc.errors import InputError
+from convcalc.layers import base
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class ChannelChunk:
+class ChannelChunk(base.NoParameters):
     """``x.chunk(chunks, dim=1)[index]`` on (C, *spatial), C divisible by ``chunks``."""
 
     chunks: int = 2
@@ -53,12 +54,6 @@ class ChannelChunk:
         return LayerReport(op="channel-chunk", input=shape, output=out, params=ParamCount(), macs=0, batch=batch or 1,
                            rf=tuple(AxisRF(1, 1, 0) for _ in spatial),
                            hyper={"chunks": self.chunks, "index": self.index}, bytes_per_element=bytes_per_element)
-
-    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
-
-    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
 
     def _channels(self, x_shape: tuple[int, ...]) -> slice:
         if len(x_shape) < 2:
@@ -85,7 +80,7 @@ class ChannelChunk:
 
 
 @dataclass(frozen=True)
-class LayerScale:
+class LayerScale(base.NoBuffers):
     """A learnable per-channel scale ``γ · x``, γ of shape (C, 1, …) (ConvNeXt, CaiT)."""
 
     init: float = 1e-6
@@ -106,9 +101,6 @@ class LayerScale:
         if len(input_shape) < 2:
             raise InputError(f"layer scale needs a batched (N, C, …) input; got {len(input_shape)}-d")
         return {"gamma": (input_shape[1],) + (1,) * (len(input_shape) - 2)}
-
-    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
 
     def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
                 rng: Any = None) -> Forward:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from convcalc.engine import axis
 from convcalc.engine.dims import Dim, format_dim, is_symbolic, product, simplify
@@ -54,87 +54,20 @@ def _normalise_padding(padding, rank: int):
     return expand(tuple(pairs), rank, "--pad")
 
 
-def check_batched_shape(shape, rank: int, op: str) -> tuple[int, ...]:
-    """The batched ``(N, C, *spatial)`` shape of an array a kernel runs on, checked."""
-    shape = tuple(int(v) for v in shape)
-    names = "x".join(base.axis_names(rank))
-    if len(shape) != rank + 2:
-        raise InputError(f"{op} runs on a batched input N x C x {names} ({rank + 2} axes); got shape {format_shape_text(shape)}")
-    if min(shape) < 1:
-        raise InputError(f"{op}: every axis of the input must be at least 1; got shape {format_shape_text(shape)}")
-    return shape
+def __getattr__(name: str):
+    """Kernel names that moved to :mod:`convcalc.compute` (``conv_kernels``, ``params``), still
+    importable from here; loaded on first use, so the shape rule never imports NumPy."""
+    if name in ("ConvCache", "ConvTransposeCache", "add_bias"):
+        from convcalc.compute import conv_kernels
 
+        return getattr(conv_kernels, name)
+    if name in ("check_batched_shape", "check_grad_shape", "format_shape_text", "check_params"):
+        from convcalc.compute import params
 
-def format_shape_text(shape) -> str:
-    return "x".join(str(v) for v in shape) if shape else "(scalar)"
-
-
-def check_params(params, expected: dict, op: str) -> dict:
-    """The parameter arrays of a layer, with PyTorch's names and shapes, or an InputError."""
-    from convcalc.compute import windows
-
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(expected))
-    if unknown:
-        valid = ", ".join(expected) or "none"
-        raise InputError(f"{op}: unknown parameter {', '.join(map(repr, unknown))}; its parameters are: {valid}")
-    arrays = {}
-    for name, shape in expected.items():
-        if name not in params:
-            raise InputError(f"{op}: parameter '{name}' of shape {format_shape_text(shape)} is missing")
-        array = windows.as_array(params[name], f"{op} {name}")
-        if array.shape != tuple(shape):
-            raise InputError(
-                f"{op}: parameter '{name}' has shape {format_shape_text(array.shape)}; expected {format_shape_text(shape)}"
-            )
-        arrays[name] = array
-    return arrays
-
-
-def check_grad_shape(grad_output, shape: tuple[int, ...], op: str):
-    from convcalc.compute import windows
-
-    grad = windows.as_array(grad_output, f"{op} upstream gradient")
-    if grad.shape != tuple(shape):
-        raise InputError(
-            f"{op}: the upstream gradient has shape {format_shape_text(grad.shape)}; "
-            f"expected the output's shape {format_shape_text(shape)}"
-        )
-    return grad
-
-
-@dataclass(frozen=True)
-class ConvCache:
-    """What a convolution's backward needs (CS231n ``cache``).
-
-    ``padded`` is Xp (the input after padding with ``padding_mode``); ``columns`` is
-    im2col(Xp) in the ``"gemm"`` layout, (C_in·Πk, N·Πo), rows ordered as
-    ``weight.reshape(C_out, −1)``; ``weight`` is the kernel used.
-    """
-
-    input_shape: tuple[int, ...]
-    output_shape: tuple[int, ...]
-    padded: Any
-    columns: Any
-    weight: Any
-    pads: tuple[tuple[int, int], ...]
-    groups: int
-    has_bias: bool
-
-
-@dataclass(frozen=True)
-class ConvTransposeCache:
-    """What a transposed convolution's backward needs: the input in the ``"gemm"`` layout
-    (C_in, N·Πi), the weight, and the size of the uncropped output buffer."""
-
-    input_shape: tuple[int, ...]
-    output_shape: tuple[int, ...]
-    input_columns: Any
-    weight: Any
-    pads: tuple[tuple[int, int], ...]
-    full_spatial: tuple[int, ...]
-    groups: int
-    has_bias: bool
+        if name == "check_params":  # the earlier argument order: (params, expected, op)
+            return lambda given, expected, op: params.require(op, given, expected)
+        return getattr(params, "shape_text" if name == "format_shape_text" else name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -222,14 +155,41 @@ class _ConvBase:
             "padding_mode": self.padding_mode,
         }
 
+    # ---- running on numbers (contract of convcalc.compute; kernels in compute.conv_kernels) ----
+
     def _resolve(self, input_shape) -> tuple[tuple[int, ...], LayerReport]:
         """The checked batched shape and its report (the shape rule is the one source of truth)."""
+        from convcalc.compute.params import check_batched_shape
+
         shape = check_batched_shape(input_shape, self.rank, self.name)
         return shape, self.analyze(shape)
 
+    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        """``weight`` and ``bias`` in PyTorch's layouts (each subclass's ``_weight_shapes``)."""
+        return self._weight_shapes(*self._resolve(input_shape))
+
     def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        from convcalc.compute.params import check_batched_shape
+
         check_batched_shape(input_shape, self.rank, self.name)
         return {}
+
+    def _checked(self, x, params):
+        """(x as an array, its report, its pads, the parameters checked against their shapes)."""
+        from convcalc.compute.params import as_array, require
+
+        x = as_array(x, f"{self.name} input")
+        shape, report = self._resolve(x.shape)
+        pads = tuple(tuple(p) for p in report.hyper["padding"])
+        return x, report, pads, require(self.name, params, self._weight_shapes(shape, report))
+
+    def _grad(self, grad_output, cache):
+        from convcalc.compute.params import check_grad_shape
+
+        return check_grad_shape(grad_output, cache.output_shape, self.name)
+
+    def _window(self) -> dict[str, tuple[int, ...]]:
+        return {"kernel_size": self.kernel_size, "stride": self.stride, "dilation": self.dilation}
 
 
 def _param_steps(label: str, c_a: Dim, c_b_over_g: Dim, kernel, c_bias: Dim, params: ParamCount, formula: str) -> Step:
@@ -291,16 +251,10 @@ class Conv(_ConvBase):
         )
 
 
-    # ---- running on numbers (contract of convcalc.compute) -------------------------------
-
-    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+    def _weight_shapes(self, shape, report: LayerReport) -> dict[str, tuple[int, ...]]:
         """weight (C_out, C_in/g, *k) and bias (C_out,) — PyTorch's names and layouts."""
-        shape, report = self._resolve(input_shape)
         groups, c_out = report.hyper["groups"], report.hyper["out_channels"]
-        shapes = {"weight": (c_out, shape[1] // groups, *self.kernel_size)}
-        if self.bias:
-            shapes["bias"] = (c_out,)
-        return shapes
+        return {"weight": (c_out, shape[1] // groups, *self.kernel_size)} | ({"bias": (c_out,)} if self.bias else {})
 
     def forward(self, x, params, *, training: bool = True, rng=None):
         """Y = b + W_row @ im2col(pad(X)), one matmul per group (spec §7 forward, §7.2).
@@ -308,24 +262,15 @@ class Conv(_ConvBase):
         Y[n,co,y,x] = b[co] + Σ_{ci ∈ group(co)} Σ_{u,v} W[co,ci,u,v]·Xp[n,ci, s·y + d·u, s·x + d·v],
         Xp = X padded by ``padding`` with ``padding_mode`` (PyTorch semantics).
         """
-        from convcalc.compute import Forward, windows
+        from convcalc.compute import Forward, conv_kernels
 
-        x = windows.as_array(x, f"{self.name} input")
-        shape, report = self._resolve(x.shape)
-        params = check_params(params, self.parameter_shapes(shape), self.name)
-        weight, bias = params["weight"], params.get("bias")
-        pads = tuple(tuple(p) for p in report.hyper["padding"])
-        groups, c_out = report.hyper["groups"], report.hyper["out_channels"]
-        out_spatial = tuple(report.output[2:])
-        padded = windows.pad(x, pads, self.padding_mode)
-        columns = windows.im2col(padded, self.kernel_size, self.stride, self.dilation, out_spatial, layout="gemm")
-        y = windows.batch_major(windows.grouped_matmul(weight.reshape(c_out, -1), columns, groups), out_spatial)
-        if bias is not None:
-            y = add_bias(y, bias, self.rank)
-        cache = ConvCache(shape, y.shape, padded, columns, weight, pads, groups, bias is not None)
+        x, report, pads, p = self._checked(x, params)
+        y, cache = conv_kernels.conv_forward(x, p["weight"], p.get("bias"), pads=pads, padding_mode=self.padding_mode,
+                                             groups=report.hyper["groups"], out_spatial=report.output[2:],
+                                             **self._window())
         return Forward(y, cache)
 
-    def backward(self, grad_output, cache: ConvCache):
+    def backward(self, grad_output, cache):
         """Spec §7.1 through im2col (§7.2), per group:
 
         dB[co] = Σ_{n,y,x} dY[n,co,y,x];  dW = dY_row @ colsᵀ (the correlation of Xp with dY
@@ -333,32 +278,10 @@ class Conv(_ConvBase):
         conv of dY, so rows the floor dropped get zero gradient. Non-zero padding modes send
         the padding's gradient back to the entries it copied.
         """
-        from convcalc.compute import Backward, windows
+        from convcalc.compute import Backward, conv_kernels
 
-        grad = check_grad_shape(grad_output, cache.output_shape, self.name)
-        c_out = cache.output_shape[1]
-        out_spatial = cache.output_shape[2:]
-        grad_rows = windows.channel_major(grad)
-        weight_rows = cache.weight.reshape(c_out, -1)
-        grads = {"weight": windows.grouped_contract(grad_rows, cache.columns, cache.groups).reshape(cache.weight.shape)}
-        if cache.has_bias:
-            grads["bias"] = grad_rows.sum(axis=1)
-        grad_columns = windows.grouped_matmul(weight_rows, grad_rows, cache.groups, transpose_a=True)
-        grad_padded = windows.col2im(grad_columns, cache.padded.shape, self.kernel_size, self.stride, self.dilation,
-                                     out_spatial, layout="gemm")
-        grad_input = windows.pad_backward(grad_padded, cache.pads, self.padding_mode)
-        return Backward(grad_input, grads)
-
-
-def add_bias(y, bias, rank: int):
-    """y[n, c, …] + b[c], in place when the dtype allows (the output is a fresh array)."""
-    import numpy as np
-
-    column = bias.reshape((-1,) + (1,) * rank)
-    if np.result_type(y, column) != y.dtype:
-        return y + column
-    y += column
-    return y
+        grad = self._grad(grad_output, cache)
+        return Backward(*conv_kernels.conv_backward(grad, cache, padding_mode=self.padding_mode, **self._window()))
 
 
 def conv_size_steps(spatial, kernel, stride, dilation, pads, rule: str = "floor") -> list[Step]:
@@ -471,23 +394,10 @@ class ConvTranspose(_ConvBase):
             bytes_per_element=bytes_per_element,
         )
 
-    # ---- running on numbers (contract of convcalc.compute) -------------------------------
-
-    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+    def _weight_shapes(self, shape, report: LayerReport) -> dict[str, tuple[int, ...]]:
         """weight (C_in, C_out/g, *k) and bias (C_out,) — PyTorch's names and layouts."""
-        shape, report = self._resolve(input_shape)
         groups, c_out = report.hyper["groups"], report.hyper["out_channels"]
-        shapes = {"weight": (shape[1], c_out // groups, *self.kernel_size)}
-        if self.bias:
-            shapes["bias"] = (c_out,)
-        return shapes
-
-    def _full_spatial(self, in_spatial, out_spatial) -> tuple[int, ...]:
-        """The uncropped buffer: (i − 1)s + d(k − 1) + 1 entries, or more when output_padding
-        reaches past it (those entries no input touches: they are 0 + bias)."""
-        return tuple(max((i - 1) * s + d * (k - 1) + 1, pl + o)
-                     for i, o, k, s, d, (pl, _) in zip(in_spatial, out_spatial, self.kernel_size, self.stride,
-                                                       self.dilation, self.padding))
+        return {"weight": (shape[1], c_out // groups, *self.kernel_size)} | ({"bias": (c_out,)} if self.bias else {})
 
     def forward(self, x, params, *, training: bool = True, rng=None):
         """The input-gradient of a convolution (spec §2.4, §7.1), via col2im:
@@ -495,49 +405,23 @@ class ConvTranspose(_ConvBase):
         Yfull[n, co, s·t + d·u] += Σ_{ci ∈ group(co)} W[ci, co, u]·X[n, ci, t]  (cols = W_rowᵀ @ X, then fold),
         Y = Yfull cropped by p_before at the start (and p_after − output_padding at the end) + b.
         """
-        import numpy as np
+        from convcalc.compute import Forward, conv_kernels
 
-        from convcalc.compute import Forward, windows
-
-        x = windows.as_array(x, f"{self.name} input")
-        shape, report = self._resolve(x.shape)
-        params = check_params(params, self.parameter_shapes(shape), self.name)
-        weight, bias = params["weight"], params.get("bias")
-        groups, c_out = report.hyper["groups"], report.hyper["out_channels"]
-        n, c_in, *in_spatial = shape
-        out_spatial = tuple(report.output[2:])
-        full = self._full_spatial(in_spatial, out_spatial)
-        input_columns = windows.channel_major(x)
-        columns = windows.grouped_matmul(weight.reshape(c_in, -1), input_columns, groups, transpose_a=True)
-        y_full = windows.col2im(columns, (n, c_out, *full), self.kernel_size, self.stride, self.dilation, in_spatial,
-                                layout="gemm")
-        crop = tuple((pl, f - pl - o) for (pl, _), f, o in zip(self.padding, full, out_spatial))
-        y = np.ascontiguousarray(windows.crop(y_full, crop))
-        if bias is not None:
-            y = add_bias(y, bias, self.rank)
-        cache = ConvTransposeCache(shape, y.shape, input_columns, weight, tuple(self.padding), full, groups, bias is not None)
+        x, report, pads, p = self._checked(x, params)
+        y, cache = conv_kernels.conv_transpose_forward(x, p["weight"], p.get("bias"), pads=pads,
+                                                       groups=report.hyper["groups"], out_spatial=report.output[2:],
+                                                       **self._window())
         return Forward(y, cache)
 
-    def backward(self, grad_output, cache: ConvTransposeCache):
+    def backward(self, grad_output, cache):
         """A transposed conv's gradients are a direct conv of dY (same k, s, d; padding p):
 
         dX = W_row @ im2col(pad(dY)) per group (the conv of dY with the weight),
         dW[ci, co, u] = Σ_{n,t} X[n, ci, t]·dYfull[n, co, s·t + d·u] (X_row @ colsᵀ), dB = Σ dY.
         """
-        from convcalc.compute import Backward, windows
+        from convcalc.compute import Backward, conv_kernels
 
-        grad = check_grad_shape(grad_output, cache.output_shape, self.name)
-        _, c_in, *in_spatial = cache.input_shape
-        out_spatial = cache.output_shape[2:]
-        pads = tuple((pl, f - pl - o) for (pl, _), f, o in zip(cache.pads, cache.full_spatial, out_spatial))
-        columns = windows.im2col(windows.pad(grad, pads), self.kernel_size, self.stride, self.dilation, in_spatial,
-                                 layout="gemm")
-        weight_rows = cache.weight.reshape(c_in, -1)
-        grad_input = windows.batch_major(windows.grouped_matmul(weight_rows, columns, cache.groups), in_spatial)
-        grads = {"weight": windows.grouped_contract(cache.input_columns, columns, cache.groups).reshape(cache.weight.shape)}
-        if cache.has_bias:
-            grads["bias"] = grad.sum(axis=(0, *range(2, grad.ndim)))
-        return Backward(grad_input, grads)
+        return Backward(*conv_kernels.conv_transpose_backward(self._grad(grad_output, cache), cache, **self._window()))
 
     def _steps(self, spatial, out_spatial, pads, n, c_in, c_out, groups, params, macs) -> list[Step]:
         steps = []

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from convcalc.engine.dims import format_dim, product, simplify
 from convcalc.engine.report import LayerReport, ParamCount, Step
 from convcalc.errors import InputError
+from convcalc.layers import base
 from convcalc.notation import format_shape
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Linear:
+class Linear(base.NoBuffers):
     """``torch.nn.Linear(in_features, out_features, bias)``: y = x·Wᵀ + b on the last dimension."""
 
     out_features: int | None = None
@@ -82,9 +83,6 @@ class Linear:
             shapes["bias"] = (self.out_features,)
         return shapes
 
-    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
-
     def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
                 rng: Any = None) -> Forward:
         """y = x·Wᵀ + b over the last dimension (every leading dimension is a batch)."""
@@ -111,7 +109,7 @@ class Linear:
 
 
 @dataclass(frozen=True)
-class Flatten:
+class Flatten(base.NoParameters):
     """``torch.nn.Flatten(start_dim=1, end_dim=-1)``, counted over the shape given."""
 
     start_dim: int = 1
@@ -154,12 +152,6 @@ class Flatten:
             rf=None, hyper={"start_dim": self.start_dim, "end_dim": self.end_dim}, notes=tuple(notes), steps=tuple(steps),
             output_has_batch=False, bytes_per_element=bytes_per_element,
         )
-
-    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
-
-    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
 
     def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
                 rng: Any = None) -> Forward:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from convcalc.engine.dims import product
 from convcalc.engine.report import LayerReport, ParamCount
 from convcalc.errors import InputError
+from convcalc.layers import base
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,14 +30,8 @@ ACTIVATIONS = ("relu", "relu6", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", 
                "softmax", "log_softmax", "mish", "softplus")
 
 
-def _same_shape_report(op: str, shape, batch, bytes_per_element, params=ParamCount(), other=(), hyper=None) -> LayerReport:
-    shape = tuple(shape)
-    return LayerReport(op=op, input=shape, output=shape, params=params, macs=0, batch=batch or 1, other_ops=other,
-                       rf=None, hyper=hyper or {}, bytes_per_element=bytes_per_element)
-
-
 @dataclass(frozen=True)
-class Activation:
+class Activation(base.NoParameters):
     """An element-wise activation; ``kind`` is one of ACTIVATIONS (``relu``, ``silu``, …)."""
 
     kind: str = "relu"
@@ -54,15 +49,8 @@ class Activation:
         return self.kind
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
-        n = batch or 1
-        return _same_shape_report(self.kind, shape, batch, bytes_per_element,
-                                  other=(("activation ops", n * product(shape)),))
-
-    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
-
-    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
+        return base.same_shape_report(self.kind, shape, batch, bytes_per_element,
+                                      other_ops=(("activation ops", (batch or 1) * product(shape)),))
 
     def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
                 rng: Any = None) -> Forward:
@@ -80,7 +68,7 @@ class Activation:
 
 
 @dataclass(frozen=True)
-class PReLU:
+class PReLU(base.NoBuffers):
     """``nn.PReLU(num_parameters)``: one learnable slope, or one per channel."""
 
     num_parameters: int = 1
@@ -88,9 +76,9 @@ class PReLU:
     name = "prelu"
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
-        n = batch or 1
-        return _same_shape_report("prelu", shape, batch, bytes_per_element, params=ParamCount(self.num_parameters, 0),
-                                  other=(("activation ops", n * product(shape)),))
+        return base.same_shape_report("prelu", shape, batch, bytes_per_element,
+                                      params=ParamCount(self.num_parameters, 0),
+                                      other_ops=(("activation ops", (batch or 1) * product(shape)),))
 
     def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
         """``weight`` (num_parameters,): one slope, or one per channel (dim 1), as nn.PReLU."""
@@ -103,9 +91,6 @@ class PReLU:
                     "(use num_parameters=1 for one shared slope)"
                 )
         return {"weight": (self.num_parameters,)}
-
-    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
 
     def _slopes(self, weight: np.ndarray, ndim: int) -> np.ndarray:
         # one shared slope broadcasts as a scalar; per-channel slopes line up with dim 1
@@ -139,7 +124,7 @@ class PReLU:
 
 
 @dataclass(frozen=True)
-class Dropout:
+class Dropout(base.NoParameters):
     """Dropout (element-wise, or whole channels for ``dropout2d``); identity at inference."""
 
     p: float = 0.5
@@ -154,18 +139,12 @@ class Dropout:
         return self.kind
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
-        return _same_shape_report(self.kind, shape, batch, bytes_per_element, hyper={"p": self.p})
+        return base.same_shape_report(self.kind, shape, batch, bytes_per_element, hyper={"p": self.p})
 
     @property
     def channelwise(self) -> bool:
         """Dropout1d/2d/3d drop whole channels (one draw per (n, c)); plain dropout drops elements."""
         return self.kind.lower().replace("_", "") in ("dropout1d", "dropout2d", "dropout3d")
-
-    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
-
-    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
 
     def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
                 rng: Any = None) -> Forward:
@@ -201,17 +180,11 @@ class Dropout:
 
 
 @dataclass(frozen=True)
-class Identity:
+class Identity(base.NoParameters):
     name = "identity"
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
-        return _same_shape_report("identity", shape, batch, bytes_per_element)
-
-    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
-
-    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
+        return base.same_shape_report("identity", shape, batch, bytes_per_element)
 
     def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
                 rng: Any = None) -> Forward:

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from convcalc.engine.dims import product
 from convcalc.engine.report import LayerReport, ParamCount
 from convcalc.errors import InputError
+from convcalc.layers import base
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,12 +34,19 @@ if TYPE_CHECKING:
     from convcalc.compute import Backward, Forward
 
 VARIANCES = ("biased", "unbiased")
+_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")  # batch norm's buffers
 
 
 def _channels(shape, op: str):
     if len(shape) < 1:
         raise InputError(f"{op} needs a channel dimension")
     return shape[0] if len(shape) > 1 else shape[0]
+
+
+def _norm_report(op: str, shape, batch, bytes_per_element: int, params: ParamCount, ops_per_element: int, **fields):
+    n = batch or 1
+    return base.same_shape_report(op, shape, batch, bytes_per_element, params=params,
+                                  other_ops=(("norm ops", ops_per_element * n * product(shape)),), **fields)
 
 
 @dataclass(frozen=True)
@@ -59,15 +66,12 @@ class BatchNorm:
             raise InputError(f"batchnorm variance must be 'biased' (PyTorch) or 'unbiased'; got {self.variance!r}")
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
-        shape = tuple(shape)
         c = _channels(shape, "batchnorm")
-        n = batch or 1
-        return LayerReport(
-            op="batchnorm", input=shape, output=shape, params=ParamCount(c if self.affine else 0, c if self.affine else 0),
-            macs=0, batch=n, other_ops=(("norm ops", 2 * n * product(shape)),), rf=None,
-            hyper={"num_features": c, "eps": self.eps, "momentum": self.momentum, "affine": self.affine},
-            buffers=2 * c + 1 if self.track_running_stats else 0, bytes_per_element=bytes_per_element,
-        )
+        weights = c if self.affine else 0
+        return _norm_report("batchnorm", shape, batch, bytes_per_element, ParamCount(weights, weights), 2,
+                            hyper={"num_features": c, "eps": self.eps, "momentum": self.momentum,
+                                   "affine": self.affine},
+                            buffers=2 * c + 1 if self.track_running_stats else 0)
 
     def _check_rank(self, ndim: int) -> None:
         if not 2 <= ndim <= 5:
@@ -87,21 +91,17 @@ class BatchNorm:
         c = input_shape[1]
         return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()} if self.track_running_stats else {}
 
-    def _buffers(self, params: Mapping[str, Any] | None, x: np.ndarray) -> dict[str, Any]:
-        """The running statistics given, or PyTorch's initial ones (mean 0, variance 1, count 0)."""
-        import numpy as np
-
+    def _statistics(self, params: Mapping[str, Any] | None, x: np.ndarray) -> dict[str, Any] | None:
+        """The running statistics given, or PyTorch's initial ones (mean 0, variance 1, count 0);
+        None when the layer does not track them."""
+        from convcalc.compute import norm_kernels
         from convcalc.compute.params import require
 
-        c = x.shape[1]
-        given = {k: v for k, v in (params or {}).items() if k in ("running_mean", "running_var", "num_batches_tracked")}
+        if not self.track_running_stats:
+            return None
+        given = {k: v for k, v in (params or {}).items() if k in _STATISTICS}
         shapes = {k: v for k, v in self.buffer_shapes(x.shape).items() if k in given}
-        found = require(self.name, given, shapes)
-        dtype = object if x.dtype == object else x.dtype
-        found.setdefault("running_mean", np.zeros(c, dtype=dtype))
-        found.setdefault("running_var", np.ones(c, dtype=dtype))
-        found.setdefault("num_batches_tracked", np.array(0, dtype=np.int64))
-        return found
+        return norm_kernels.initial_statistics(require(self.name, given, shapes), x.shape[1], x)
 
     def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
                 rng: Any = None) -> Forward:
@@ -111,71 +111,25 @@ class BatchNorm:
         momentum is None) and returned in ``Forward.buffers``. Eval mode: x̂ from the running
         statistics. Missing running statistics start at PyTorch's initial values.
         """
-        from convcalc.compute import Forward
+        from convcalc.compute import Forward, norm_kernels
         from convcalc.compute.params import require
-        from convcalc.compute.scalars import constant, divide_exact, reciprocal, sqrt
 
-        p = require(self.name, params, self.parameter_shapes(x.shape))
-        c = x.shape[1]
-        axes = (0,) + tuple(range(2, x.ndim))
-        per_channel = (1, c) + (1,) * (x.ndim - 2)
-        count = x.size // c
-        updated: dict[str, Any] = {}
-        if training or not self.track_running_stats:
-            if count == 1:
-                raise InputError(
-                    f"batchnorm in training mode needs more than one value per channel (PyTorch refuses it); the input "
-                    f"{'x'.join(map(str, x.shape))} has 1. Use a batch of 2 or more, or eval mode"
-                )
-            denominator = count - 1 if self.variance == "unbiased" else count
-            x_hat, mean, squares, inv_std = _standardize(x, axes, count, denominator, self.eps)
-            if training and self.track_running_stats:
-                updated = self._updated_buffers(self._buffers(params, x), mean.reshape(c),
-                                                divide_exact(squares.reshape(c), count - 1), x)
-        else:
-            buffers = self._buffers(params, x)
-            denominator = None  # the statistics are constants: dx = dy·γ/√(running_var + ε)
-            inv_std = reciprocal(sqrt(buffers["running_var"].reshape(per_channel) + constant(self.eps, x)))
-            x_hat = (x - buffers["running_mean"].reshape(per_channel)) * inv_std
-        gamma = p["weight"].reshape(per_channel) if self.affine else None
-        y = x_hat * gamma + p["bias"].reshape(per_channel) if self.affine else x_hat
-        return Forward(y, (x_hat, inv_std, gamma, axes, count, denominator), updated)
-
-    def _updated_buffers(self, buffers: dict[str, Any], mean: np.ndarray, unbiased_var: np.ndarray,
-                         x: np.ndarray) -> dict[str, Any]:
-        import numpy as np
-
-        from convcalc.compute.scalars import constant
-
-        tracked = int(np.asarray(buffers["num_batches_tracked"])) + 1
-        if self.momentum is None:
-            m = constant(1, x) / tracked if x.dtype != object else Fraction(1, tracked)
-        else:
-            m = constant(self.momentum, x)
-        return {
-            "running_mean": buffers["running_mean"] * (1 - m) + mean * m,
-            "running_var": buffers["running_var"] * (1 - m) + unbiased_var * m,
-            "num_batches_tracked": np.array(tracked, dtype=np.int64),
-        }
+        p = require(self.name, params, self.parameter_shapes(x.shape), also=_STATISTICS)
+        y, cache, updated = norm_kernels.batch_norm_forward(
+            x, p.get("weight"), p.get("bias"), self._statistics(params, x), training=training, eps=self.eps,
+            momentum=self.momentum, unbiased=self.variance == "unbiased")
+        return Forward(y, cache, updated)
 
     def backward(self, grad_output: np.ndarray, cache: Any) -> Backward:
         """Training: the batch-statistics gradient of the module docstring (D = M, or M − 1 with
         the unbiased option); eval: dx = dy·γ/√(running_var + ε). dγ = Σ dy·x̂, dβ = Σ dy."""
-        from convcalc.compute import Backward
+        from convcalc.compute import Backward, norm_kernels
 
-        x_hat, inv_std, gamma, axes, count, denominator = cache
-        dy = grad_output
-        g = dy * gamma if gamma is not None else dy
-        if denominator is None:
-            dx = g * inv_std
-        else:
-            dx = _standardize_backward(g, x_hat, inv_std, axes, count, denominator)
-        grads = {"weight": (dy * x_hat).sum(axis=axes), "bias": dy.sum(axis=axes)} if self.affine else {}
-        return Backward(dx, grads)
+        return Backward(*norm_kernels.batch_norm_backward(grad_output, cache, self.affine))
 
 
 @dataclass(frozen=True)
-class GroupNorm:
+class GroupNorm(base.NoBuffers):
     groups: int = 32
     affine: bool = True
     eps: float = 1e-5
@@ -183,15 +137,12 @@ class GroupNorm:
     name = "groupnorm"
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
-        shape = tuple(shape)
         c = _channels(shape, "groupnorm")
         if isinstance(c, int) and c % self.groups:
             raise InputError(f"groupnorm: {self.groups} groups must divide the {c} channels")
-        n = batch or 1
-        return LayerReport(op="groupnorm", input=shape, output=shape,
-                           params=ParamCount(c if self.affine else 0, c if self.affine else 0), macs=0, batch=n,
-                           other_ops=(("norm ops", 2 * n * product(shape)),), hyper={"groups": self.groups},
-                           bytes_per_element=bytes_per_element)
+        weights = c if self.affine else 0
+        return _norm_report("groupnorm", shape, batch, bytes_per_element, ParamCount(weights, weights), 2,
+                            hyper={"groups": self.groups})
 
     def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
         """``weight`` and ``bias`` (C,) when affine (nn.GroupNorm)."""
@@ -201,42 +152,37 @@ class GroupNorm:
         c = input_shape[1]
         return {"weight": (c,), "bias": (c,)} if self.affine else {}
 
-    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
-
     def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
                 rng: Any = None) -> Forward:
         """x̂ per sample and group of C/G channels (with their spatial values); y = γ·x̂ + β per channel."""
         from convcalc.compute import Forward
+        from convcalc.compute.norm_kernels import per_channel, scale_shift, standardize
         from convcalc.compute.params import require
 
         p = require(self.name, params, self.parameter_shapes(x.shape))
         grouped = x.reshape(x.shape[0], self.groups, -1)
         count = grouped.shape[2]
-        x_hat_grouped, _, _, inv_std = _standardize(grouped, (2,), count, count, self.eps)
-        x_hat = x_hat_grouped.reshape(x.shape)
-        per_channel = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-        gamma = p["weight"].reshape(per_channel) if self.affine else None
-        y = x_hat * gamma + p["bias"].reshape(per_channel) if self.affine else x_hat
+        x_hat_grouped, _, _, inv_std = standardize(grouped, (2,), count, count, self.eps)
+        gamma = per_channel(p.get("weight"), x.ndim)
+        y = scale_shift(x_hat_grouped.reshape(x.shape), gamma, per_channel(p.get("bias"), x.ndim))
         return Forward(y, (x_hat_grouped, inv_std, gamma, count, x.shape))
 
     def backward(self, grad_output: np.ndarray, cache: Any) -> Backward:
         """dx per group as in the module docstring (D = M); dγ, dβ summed over batch and space."""
         from convcalc.compute import Backward
+        from convcalc.compute.norm_kernels import scale_shift_grads, standardize_backward
 
         x_hat_grouped, inv_std, gamma, count, shape = cache
         dy = grad_output
         g = dy * gamma if gamma is not None else dy
-        dx = _standardize_backward(g.reshape(x_hat_grouped.shape), x_hat_grouped, inv_std, (2,), count, count)
+        dx = standardize_backward(g.reshape(x_hat_grouped.shape), x_hat_grouped, inv_std, (2,), count, count)
         axes = (0,) + tuple(range(2, dy.ndim))
-        grads = {}
-        if self.affine:
-            grads = {"weight": (dy * x_hat_grouped.reshape(shape)).sum(axis=axes), "bias": dy.sum(axis=axes)}
+        grads = scale_shift_grads(dy, x_hat_grouped.reshape(shape), axes) if self.affine else {}
         return Backward(dx.reshape(shape), grads)
 
 
 @dataclass(frozen=True)
-class LayerNorm:
+class LayerNorm(base.NoBuffers):
     """Layer norm over the channel dimension (ConvNeXt's ``LayerNorm2d``) or over the last
     ``dims`` dimensions (``nn.LayerNorm(normalized_shape)``): 2·Π(normalized shape) parameters."""
 
@@ -247,13 +193,10 @@ class LayerNorm:
     name = "layernorm"
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
-        shape = tuple(shape)
-        normalized = (shape[0],) if self.channels_first else shape[-self.dims:]
+        normalized = (shape[0],) if self.channels_first else tuple(shape)[-self.dims:]
         size = product(normalized)
-        n = batch or 1
-        return LayerReport(op="layernorm", input=shape, output=shape, params=ParamCount(size, size), macs=0, batch=n,
-                           other_ops=(("norm ops", 2 * n * product(shape)),), hyper={"normalized_shape": list(normalized)},
-                           bytes_per_element=bytes_per_element)
+        return _norm_report("layernorm", shape, batch, bytes_per_element, ParamCount(size, size), 2,
+                            hyper={"normalized_shape": list(normalized)})
 
     def _axes(self, ndim: int) -> tuple[int, ...]:
         """The normalised axes of a batched input: the channels, or the last ``dims``."""
@@ -274,42 +217,36 @@ class LayerNorm:
         normalized = tuple(input_shape[a] for a in axes)
         return {"weight": normalized, "bias": normalized}
 
-    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
-
-    def _broadcast(self, ndim: int) -> tuple[int, ...] | None:
-        return (1, -1) + (1,) * (ndim - 2) if self.channels_first else None
-
     def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
                 rng: Any = None) -> Forward:
         """x̂ per sample (and per position, for channels) over the normalised axes; y = γ·x̂ + β."""
         from convcalc.compute import Forward
+        from convcalc.compute.norm_kernels import per_channel, scale_shift, standardize
         from convcalc.compute.params import require
 
         p = require(self.name, params, self.parameter_shapes(x.shape))
         axes = self._axes(x.ndim)
-        count = 1
-        for a in axes:
-            count *= x.shape[a]
-        x_hat, _, _, inv_std = _standardize(x, axes, count, count, self.eps)
-        shape = self._broadcast(x.ndim)
-        gamma = p["weight"] if shape is None else p["weight"].reshape(shape)
-        beta = p["bias"] if shape is None else p["bias"].reshape(shape)
-        return Forward(x_hat * gamma + beta, (x_hat, inv_std, gamma, axes, count))
+        count = product(x.shape[a] for a in axes)
+        x_hat, _, _, inv_std = standardize(x, axes, count, count, self.eps)
+        gamma, beta = p["weight"], p["bias"]
+        if self.channels_first:
+            gamma, beta = per_channel(gamma, x.ndim), per_channel(beta, x.ndim)
+        return Forward(scale_shift(x_hat, gamma, beta), (x_hat, inv_std, gamma, axes, count))
 
     def backward(self, grad_output: np.ndarray, cache: Any) -> Backward:
         """dx as in the module docstring (D = M); dγ, dβ summed over the other axes."""
         from convcalc.compute import Backward
+        from convcalc.compute.norm_kernels import scale_shift_grads, standardize_backward
 
         x_hat, inv_std, gamma, axes, count = cache
         dy = grad_output
-        dx = _standardize_backward(dy * gamma, x_hat, inv_std, axes, count, count)
+        dx = standardize_backward(dy * gamma, x_hat, inv_std, axes, count, count)
         others = tuple(a for a in range(dy.ndim) if a not in axes)
-        return Backward(dx, {"weight": (dy * x_hat).sum(axis=others), "bias": dy.sum(axis=others)})
+        return Backward(dx, scale_shift_grads(dy, x_hat, others))
 
 
 @dataclass(frozen=True)
-class LocalResponseNorm:
+class LocalResponseNorm(base.NoParameters):
     """``nn.LocalResponseNorm(size)`` (AlexNet): no parameters."""
 
     size: int = 5
@@ -320,81 +257,21 @@ class LocalResponseNorm:
     name = "lrn"
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
-        shape = tuple(shape)
-        n = batch or 1
-        return LayerReport(op="lrn", input=shape, output=shape, params=ParamCount(), macs=0, batch=n,
-                           other_ops=(("norm ops", n * self.size * product(shape)),), hyper={"size": self.size},
-                           bytes_per_element=bytes_per_element)
-
-    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
-
-    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
+        return _norm_report("lrn", shape, batch, bytes_per_element, ParamCount(), self.size, hyper={"size": self.size})
 
     def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
                 rng: Any = None) -> Forward:
         """PyTorch's F.local_response_norm: y_c = x_c·D_c^(−β) with D_c = k + (α/n)·Σ x_{c'}², the
         sum over channels c − ⌊n/2⌋ … c + ⌊(n−1)/2⌋ that exist (n = size; the average divides by
         n even at the borders)."""
-        from convcalc.compute import Forward
-        from convcalc.compute.scalars import constant, divide_exact, power
+        from convcalc.compute import Forward, norm_kernels
 
         if x.ndim < 3:
             raise InputError(f"lrn takes a (N, C, …) input with at least one spatial axis (as PyTorch); got {x.ndim}-d")
-        sums = _channel_window_sum(x * x, self.size // 2, (self.size - 1) // 2)
-        denominator = divide_exact(sums, self.size) * constant(self.alpha, x) + constant(self.k, x)
-        scale = power(denominator, -constant(self.beta, x))
-        if x.dtype != object:
-            scale = scale.astype(x.dtype, copy=False)
-        return Forward(x * scale, (x, denominator, scale))
+        return Forward(*norm_kernels.lrn_forward(x, self.size, self.alpha, self.beta, self.k))
 
     def backward(self, grad_output: np.ndarray, cache: Any) -> Backward:
         """dx_j = dy_j·D_j^(−β) − (2αβ/n)·x_j·Σ_{c: j in window(c)} dy_c·x_c·D_c^(−β−1)."""
-        from convcalc.compute import Backward
-        from convcalc.compute.scalars import constant, divide_exact, reciprocal
+        from convcalc.compute import Backward, norm_kernels
 
-        x, denominator, scale = cache
-        dy = grad_output
-        inner = _channel_window_sum(dy * x * scale * reciprocal(denominator), (self.size - 1) // 2, self.size // 2)
-        coefficient = divide_exact(constant(self.alpha, x) * constant(self.beta, x) * 2, self.size)
-        return Backward(dy * scale - x * inner * coefficient)
-
-
-def _standardize(x: np.ndarray, axes: tuple[int, ...], count: int, denominator: int, eps: float):
-    """x̂ = (x − μ)/√(σ² + ε) over ``axes`` (``count`` values), σ² = Σ(x − μ)²/denominator.
-
-    Returns x̂, μ, Σ(x − μ)² and 1/√(σ² + ε), all with the reduced axes kept (size 1).
-    Exact arrays keep μ exact; the square root gives floats unless σ² + ε is a square.
-    """
-    from convcalc.compute.scalars import constant, divide_exact, reciprocal, sqrt
-
-    mean = divide_exact(x.sum(axis=axes, keepdims=True), count)
-    centered = x - mean
-    squares = (centered * centered).sum(axis=axes, keepdims=True)
-    inv_std = reciprocal(sqrt(divide_exact(squares, denominator) + constant(eps, x)))
-    return centered * inv_std, mean, squares, inv_std
-
-
-def _standardize_backward(g: np.ndarray, x_hat: np.ndarray, inv_std: np.ndarray, axes: tuple[int, ...], count: int,
-                          denominator: int) -> np.ndarray:
-    """dx = (g − Σg/M − x̂·Σ(g·x̂)/D)/√(σ² + ε) for g = ∂L/∂x̂ (M = count, D = denominator)."""
-    from convcalc.compute.scalars import divide_exact
-
-    mean_g = divide_exact(g.sum(axis=axes, keepdims=True), count)
-    projection = divide_exact((g * x_hat).sum(axis=axes, keepdims=True), denominator)
-    return (g - mean_g - x_hat * projection) * inv_std
-
-
-def _channel_window_sum(a: np.ndarray, before: int, after: int) -> np.ndarray:
-    """s_c = Σ a_{c'} for c' = c − before … c + after along dim 1 (missing channels count 0)."""
-    import numpy as np
-
-    c = a.shape[1]
-    padded_shape = (a.shape[0], c + before + after) + a.shape[2:]
-    padded = np.zeros(padded_shape, dtype=a.dtype)  # dtype=object: Python int zeros, exact
-    padded[:, before:before + c] = a
-    total = padded[:, 0:c]
-    for offset in range(1, before + after + 1):
-        total = total + padded[:, offset:offset + c]
-    return total
+        return Backward(norm_kernels.lrn_backward(grad_output, cache, self.size, self.alpha, self.beta))

@@ -20,164 +20,51 @@ from convcalc.engine.dims import Dim, format_dim, is_symbolic, product, simplify
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step, merge_axis_steps
 from convcalc.errors import InputError
 from convcalc.layers import base
-from convcalc.layers.conv import (
-    _check_positive,
-    _normalise_padding,
-    _tuple,
-    check_batched_shape,
-    check_grad_shape,
-    check_params,
-)
-
-# ---- running on numbers: the window scans shared by the pooling layers -------------------
-#
-# A pooling window is scanned tap by tap (row-major, as PyTorch's CPU kernels scan it): each
-# tap is one strided view (regular windows) or one gather (adaptive bins) covering every
-# window at once, so the loops run over the Πk taps, never over output positions. Padding and
-# the unused tail of short adaptive bins are masked, never filled with −∞, so exact (Fraction)
-# and symbolic entries go through the same code as floats.
+from convcalc.layers.conv import _check_positive, _normalise_padding, _tuple
 
 
-@dataclass(frozen=True)
-class MaxPoolCache:
-    """What max pooling's backward needs, and what a trace shows: the winner of each window.
+def __getattr__(name: str):
+    """The pooling kernels live in :mod:`convcalc.compute.pool_kernels`; these names are still
+    importable from here, loaded on first use (the shape rule never imports NumPy)."""
+    if name in ("MaxPoolCache", "AvgPoolCache", "max_pool_forward", "max_pool_backward", "avg_pool_forward",
+                "avg_pool_backward", "uniform"):
+        from convcalc.compute import pool_kernels
 
-    ``indices[n, c, *t]`` is the flat index into the input's spatial plane (PyTorch's
-    ``return_indices``) of the entry that won window t: the FIRST maximum in row-major order
-    (PyTorch CPU's strict ``>`` scan; a NaN always wins). :meth:`tie_counts` says how many
-    real entries shared the maximum.
-    """
+        return getattr(pool_kernels, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    input_shape: tuple[int, ...]
-    output: Any
-    windows: Any  # convcalc.compute.windows.WindowTable
-    prepared: Any  # the array the taps read (the zero-padded input; its padding is masked)
-    indices: Any
 
-    def tie_counts(self):
-        """(N, C, *o) number of real entries equal to the window's maximum (> 1: a tie,
-        resolved in favour of the first in row-major order)."""
-        import numpy as np
+class _Pool:
+    """What every pooling layer does when it runs on numbers (contract of convcalc.compute;
+    kernels in compute.pool_kernels): a batched input, no parameters, no buffers."""
 
-        counts = np.zeros(self.indices.shape, dtype=np.int64)
-        for tap in self.windows.taps():
-            equal = np.asarray(self.windows.gather(self.prepared, tap) == self.output, dtype=bool)
-            mask = self.windows.mask(tap)
-            counts += equal if mask is None else equal & mask
-        return counts
+    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        """Pooling has no parameters."""
+        from convcalc.compute.params import check_batched_shape
+
+        check_batched_shape(input_shape, self.rank, self.name)
+        return {}
+
+    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        return self.parameter_shapes(input_shape)
+
+    def _checked(self, x, params) -> tuple[Any, LayerReport]:
+        """(x as an array, its report from the shape rule); no parameters may be given."""
+        from convcalc.compute.params import as_array, check_batched_shape, require
+
+        x = as_array(x, f"{self.name} input")
+        shape = check_batched_shape(x.shape, self.rank, self.name)
+        require(self.name, params, {})
+        return x, self.analyze(shape)
+
+    def _grad(self, grad_output, shape):
+        from convcalc.compute.params import check_grad_shape
+
+        return check_grad_shape(grad_output, shape, self.name)
 
 
 @dataclass(frozen=True)
-class AvgPoolCache:
-    """What average pooling's backward needs: the windows and each window's divisor
-    (an int, or an integer array over the output positions)."""
-
-    input_shape: tuple[int, ...]
-    output_shape: tuple[int, ...]
-    windows: Any
-    divisor: Any
-
-
-def max_pool_forward(x, windows):
-    """y[t] = max over the real entries of window t; the first maximum in row-major order wins.
-
-    Scan: best ← first tap; for each later tap, take it where (it is real) and (no real entry
-    seen yet, or value > best, or value is NaN) — ATen's ``(val > maxval) || isnan(val)``.
-    The winner's input index moves only where the tap is taken (index += take·(tap − index)).
-    """
-    import numpy as np
-
-    prepared = windows.prepare(x)
-    taps = list(windows.taps())
-    masks = [windows.mask(tap) for tap in taps]
-    any_masked = any(m is not None for m in masks)
-    has_nan = x.dtype.kind == "f" and bool(np.isnan(x).any())
-    best = indices = seen = None
-    for tap, mask in zip(taps, masks):
-        values = windows.gather(prepared, tap)
-        where = windows.tap_index(tap)
-        if best is None:
-            best = np.array(values, copy=True)
-            indices = np.broadcast_to(where, values.shape).copy()
-            if any_masked:
-                seen = np.ones(values.shape, dtype=bool) if mask is None else np.broadcast_to(mask, values.shape).copy()
-            continue
-        take = np.asarray(values > best, dtype=bool)
-        if has_nan:
-            take |= np.isnan(values)
-        if seen is not None:
-            take |= ~seen
-            if mask is not None:
-                take &= mask
-                seen |= mask
-            else:
-                seen[...] = True
-        indices += take * (where - indices)
-        if seen is None and x.dtype.kind == "f":
-            np.maximum(best, values, out=best)  # same value as the scan (NaN wins), without a branch per entry
-        else:
-            best = np.where(take, values, best)
-    return best, MaxPoolCache(tuple(x.shape), best, windows, prepared, indices)
-
-
-def max_pool_backward(grad, cache: MaxPoolCache):
-    """dX[argmax of window t] += dY[t]; windows that share an entry add up (spec §7.3)."""
-    import numpy as np
-
-    from convcalc.compute.windows import zeros
-
-    n, c = cache.input_shape[:2]
-    plane = int(np.prod(cache.input_shape[2:]))
-    grad_input = zeros((n * c * plane,), grad.dtype)
-    flat = cache.indices.reshape(n * c, -1) + np.arange(0, n * c * plane, plane)[:, None]
-    np.add.at(grad_input, flat.ravel(), grad.ravel())
-    return grad_input.reshape(cache.input_shape)
-
-
-def avg_pool_forward(x, windows, divisor):
-    """y[t] = (Σ of window t's entries) / divisor[t]; padding adds 0 (spec §3.4)."""
-    import numpy as np
-
-    from convcalc.compute.windows import divide
-
-    prepared = windows.prepare(x)
-    total = None
-    for tap in windows.taps():
-        values = windows.gather(prepared, tap)
-        mask = windows.mask(tap)
-        if mask is not None and windows.pads is None:  # the clamped tail of a short adaptive bin
-            values = np.where(mask, values, 0)
-        if total is None:
-            total = np.array(values, copy=True)
-        else:
-            total += values
-    return divide(total, divisor), AvgPoolCache(tuple(x.shape), total.shape, windows, divisor)
-
-
-def avg_pool_backward(grad, cache: AvgPoolCache):
-    """dX[j] += dY[t] / divisor[t] for every window t containing j; padding's share is dropped."""
-    import numpy as np
-
-    from convcalc.compute.windows import divide, zeros
-
-    share = divide(grad, cache.divisor)
-    windows = cache.windows
-    grad_prepared = zeros(cache.input_shape[:2] + windows.prepared_spatial(), share.dtype)
-    for tap in windows.taps():
-        mask = windows.mask(tap)
-        values = np.where(mask, share, 0) if mask is not None and windows.pads is None else share
-        windows.scatter_add(grad_prepared, tap, values)
-    return windows.finish(grad_prepared)
-
-
-def uniform(divisor):
-    """An all-equal divisor array as one int (exact traces then show a single 1/d)."""
-    first = int(divisor.flat[0])
-    return first if (divisor == first).all() else divisor
-
-
-@dataclass(frozen=True)
-class _WindowPool:
+class _WindowPool(_Pool):
     rank: int = 2
     kernel_size: tuple[int, ...] = (2,)
     stride: tuple[int, ...] | None = None
@@ -254,27 +141,12 @@ class _WindowPool:
             notes.append("the padding limit uses the nominal kernel (torch 2.13); newer ATen checks the effective kernel")
         return n_in, c, spatial, n, pads, out_spatial, dropped, warnings, notes
 
-    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        """Pooling has no parameters."""
-        check_batched_shape(input_shape, self.rank, self.name)
-        return {}
+    def _table(self, report: LayerReport):
+        """Which input entry each tap of each window reads (compute.windows.WindowTable)."""
+        from convcalc.compute.windows import WindowTable
 
-    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        check_batched_shape(input_shape, self.rank, self.name)
-        return {}
-
-    def _windows(self, x, params):
-        """(x, the window table, the (before, after) padding) for a batched input, checked by analyze()."""
-        from convcalc.compute import windows
-
-        x = windows.as_array(x, f"{self.name} input")
-        shape = check_batched_shape(x.shape, self.rank, self.name)
-        check_params(params, {}, self.name)
-        report = self.analyze(shape)
-        pads = tuple(tuple(p) for p in report.hyper["padding"])
-        table = windows.WindowTable.regular(shape[2:], self.kernel_size, self.stride, self.dilation,
-                                            [pl for pl, _ in pads], tuple(report.output[2:]))
-        return x, table, pads
+        return WindowTable.regular(report.input[2:], self.kernel_size, self.stride, self.dilation,
+                                   [pl for pl, _ in report.hyper["padding"]], tuple(report.output[2:]))
 
     def _steps(self, spatial, out_spatial, pads) -> list[Step]:
         from convcalc.layers.conv import conv_size_steps
@@ -320,6 +192,7 @@ class MaxPool(_WindowPool):
 
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
         n_in, c, spatial, n, pads, out_spatial, dropped, warnings, notes = self._geometry(shape, batch)
+        self._check_no_empty_window(spatial, pads, out_spatial)
         other: tuple = ()
         if c is not None and not any(is_symbolic(x) for x in (*spatial, *out_spatial, c, n)):
             sums = [sum(axis.window_real_counts(i, k, s, pl, o, d)) for i, k, s, d, (pl, _), o in
@@ -337,33 +210,49 @@ class MaxPool(_WindowPool):
             bytes_per_element=bytes_per_element,
         )
 
+    def _check_no_empty_window(self, spatial, pads, out_spatial) -> None:
+        """Refuse a dilated window whose taps all land in the padding: torch 2.13 returns −inf
+        there with an invalid index (and corrupts memory in backward); forward refuses it too.
+
+        Window t starts at t·s − p_before: never before −p_before and, for every window the
+        shape rule keeps, before the input's end. So only windows that start in the left
+        padding can miss the input: their first tap at or past 0 is u₀ = ceil((p_before − t·s)/d),
+        and the window is empty when u₀ ≥ k or that tap lies past the input's end. With
+        dilation 1 (padding ≤ k/2) it never happens.
+        """
+        for name, i, k, s, d, (pl, _), o in zip(base.axis_names(self.rank), spatial, self.kernel_size, self.stride,
+                                                 self.dilation, pads, out_spatial):
+            if d == 1 or any(is_symbolic(v) for v in (i, pl, o)):
+                continue
+            for t in range(o):
+                start = t * s - pl
+                if start >= 0:
+                    break
+                first = start + (-start + d - 1) // d * d
+                if first > start + d * (k - 1) or first >= i:
+                    raise InputError(
+                        f"{self.name}: window {t} along {name} reads only padding (dilation {d} steps over the "
+                        f"{i} input {base.unit(name, i)}); PyTorch returns −inf there with an invalid index. "
+                        f"Use less padding (now {pl}) or a smaller dilation"
+                    )
 
     def forward(self, x, params=None, *, training: bool = True, rng=None):
         """y[n,c,t] = max of the real entries of window t (padding never wins; spec §7.3).
 
         Ties: the first maximum in row-major order of the window wins (PyTorch CPU's strict
-        ``>`` scan). The cache records the winner of every window (:class:`MaxPoolCache`).
+        ``>`` scan). The cache records the winner of every window (``MaxPoolCache``).
         """
-        from convcalc.compute import Forward
+        from convcalc.compute import Forward, pool_kernels
 
-        x, table, pads = self._windows(x, params)
-        for name, valid, (pl, _), d, i in zip(base.axis_names(self.rank), table.valid, pads, self.dilation, table.in_spatial):
-            empty = [t for t, row in enumerate(valid) if not row.any()]
-            if empty:
-                raise InputError(
-                    f"{self.name}: window {empty[0]} along {name} reads only padding (dilation {d} steps over the "
-                    f"{i} input {base.unit(name, i)}); PyTorch returns −inf there with an invalid index. "
-                    f"Use less padding (now {pl}) or a smaller dilation"
-                )
-        output, cache = max_pool_forward(x, table)
-        return Forward(output, cache)
+        x, report = self._checked(x, params)
+        return Forward(*pool_kernels.max_pool_forward(x, self._table(report)))
 
-    def backward(self, grad_output, cache: MaxPoolCache):
+    def backward(self, grad_output, cache):
         """dX[argmax of window t] += dY[t]: one entry per window; overlapping windows add up."""
-        from convcalc.compute import Backward
+        from convcalc.compute import Backward, pool_kernels
 
-        grad = check_grad_shape(grad_output, cache.output.shape, self.name)
-        return Backward(max_pool_backward(grad, cache))
+        return Backward(pool_kernels.max_pool_backward(self._grad(grad_output, cache.output.shape), cache))
+
 
 @dataclass(frozen=True)
 class AvgPool(_WindowPool):
@@ -422,27 +311,18 @@ class AvgPool(_WindowPool):
         end of the right padding (count_include_pad), else Π of its real entries. Exact inputs
         are multiplied by Fraction(1, divisor).
         """
-        import numpy as np
+        from convcalc.compute import Forward, pool_kernels
 
-        from convcalc.compute import Forward, windows
+        x, report = self._checked(x, params)
+        divisor = pool_kernels.avg_pool_divisor(report.input[2:], report.output[2:], self.kernel_size, self.stride,
+                                                report.hyper["padding"], self.count_include_pad, self.divisor_override)
+        return Forward(*pool_kernels.avg_pool_forward(x, self._table(report), divisor))
 
-        x, table, pads = self._windows(x, params)
-        if self.divisor_override is not None:
-            divisor = self.divisor_override
-        else:
-            which = 0 if self.count_include_pad else 1
-            per_axis = [np.array([sizes[which] for sizes in axis.avgpool_divisor_sizes(i, k, s, pl, pr, o)], dtype=np.int64)
-                        for i, k, s, (pl, pr), o in zip(table.in_spatial, self.kernel_size, self.stride, pads, table.out_spatial)]
-            divisor = uniform(windows.outer(np.multiply, per_axis))
-        output, cache = avg_pool_forward(x, table, divisor)
-        return Forward(output, cache)
-
-    def backward(self, grad_output, cache: AvgPoolCache):
+    def backward(self, grad_output, cache):
         """dX[j] += dY[t]/divisor[t] for every window t that contains j (padding's share dropped)."""
-        from convcalc.compute import Backward
+        from convcalc.compute import Backward, pool_kernels
 
-        grad = check_grad_shape(grad_output, cache.output_shape, self.name)
-        return Backward(avg_pool_backward(grad, cache))
+        return Backward(pool_kernels.avg_pool_backward(self._grad(grad_output, cache.output_shape), cache))
 
     def _check_3d_input(self, shape) -> None:
         """torch 2.13's CPU avg_pool3d also wants the unpadded input at least as large as the kernel."""
@@ -465,7 +345,7 @@ class AvgPool(_WindowPool):
 
 
 @dataclass(frozen=True)
-class AdaptivePool:
+class AdaptivePool(_Pool):
     """Adaptive (and global) pooling: bin t reads [floor(t·I/O), ceil((t + 1)·I/O)).
 
     ``output_size`` entries may be None to keep that axis; global pooling is output 1.
@@ -533,37 +413,22 @@ class AdaptivePool:
             output_has_batch=n_in is not None, bytes_per_element=bytes_per_element,
         )
 
-    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        """Pooling has no parameters."""
-        check_batched_shape(input_shape, self.rank, self.name)
-        return {}
-
-    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        check_batched_shape(input_shape, self.rank, self.name)
-        return {}
-
     def forward(self, x, params=None, *, training: bool = True, rng=None):
         """Bin t reads [floor(t·I/O), ceil((t + 1)·I/O)) per axis (spec §3.5); avg divides by
         the bin's size, max keeps the first maximum in row-major order (as ATen)."""
-        from convcalc.compute import Forward, windows
+        from convcalc.compute import Forward, pool_kernels
+        from convcalc.compute.windows import WindowTable
 
-        x = windows.as_array(x, f"{self.name} input")
-        shape = check_batched_shape(x.shape, self.rank, self.name)
-        check_params(params, {}, self.name)
-        report = self.analyze(shape)
-        table = windows.WindowTable.adaptive(shape[2:], tuple(report.output[2:]))
+        x, report = self._checked(x, params)
+        table = WindowTable.adaptive(report.input[2:], tuple(report.output[2:]))
         if self.mode == "max":
-            output, cache = max_pool_forward(x, table)
-        else:
-            output, cache = avg_pool_forward(x, table, uniform(table.counts()))
-        return Forward(output, cache)
+            return Forward(*pool_kernels.max_pool_forward(x, table))
+        return Forward(*pool_kernels.avg_pool_forward(x, table, pool_kernels.uniform(table.counts())))
 
     def backward(self, grad_output, cache):
         """max: dX[argmax of bin t] += dY[t]; avg: dX[j] += dY[t]/|bin t| for every bin containing j."""
-        from convcalc.compute import Backward
+        from convcalc.compute import Backward, pool_kernels
 
-        if isinstance(cache, MaxPoolCache):
-            grad = check_grad_shape(grad_output, cache.output.shape, self.name)
-            return Backward(max_pool_backward(grad, cache))
-        grad = check_grad_shape(grad_output, cache.output_shape, self.name)
-        return Backward(avg_pool_backward(grad, cache))
+        if self.mode == "max":
+            return Backward(pool_kernels.max_pool_backward(self._grad(grad_output, cache.output.shape), cache))
+        return Backward(pool_kernels.avg_pool_backward(self._grad(grad_output, cache.output_shape), cache))

@@ -1,5 +1,8 @@
 """The one registry of layer types: op names (with their aliases and rank suffixes) and
-the command-line options each type takes. Every command builds layers through here."""
+the command-line options each type takes. Every command builds layers through here.
+
+Each builder imports its layer module when it runs, so a command loads only the rules of
+the layer types it uses (start-up time: ``convcalc shape`` compiles what it needs)."""
 
 from __future__ import annotations
 
@@ -9,10 +12,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from convcalc.errors import InputError
-from convcalc.layers.conv import Conv, ConvTranspose
-from convcalc.layers.dense import Flatten, Linear
-from convcalc.layers.pool import AdaptivePool, AvgPool, MaxPool
-from convcalc.layers.separable import DepthwiseSeparable
 
 
 @dataclass(frozen=True)
@@ -27,12 +26,16 @@ class OpSpec:
 
 
 def _conv(rank, o):
+    from convcalc.layers.conv import Conv
+
     return Conv(rank=rank, out_channels=o.get("out"), kernel_size=_required(o, "k", "conv"), stride=o.get("stride", (1,)),
                 padding=o.get("pad", 0), dilation=o.get("dilation", (1,)), groups=o.get("groups", 1),
                 depthwise=o.get("depthwise", False), bias=not o.get("no-bias", False), padding_mode=o.get("padding-mode", "zeros"))
 
 
 def _conv_transpose(rank, o):
+    from convcalc.layers.conv import ConvTranspose
+
     return ConvTranspose(rank=rank, out_channels=o.get("out"), kernel_size=_required(o, "k", "conv-transpose"),
                          stride=o.get("stride", (1,)), padding=o.get("pad", 0), dilation=o.get("dilation", (1,)),
                          groups=o.get("groups", 1), depthwise=o.get("depthwise", False), bias=not o.get("no-bias", False),
@@ -40,11 +43,15 @@ def _conv_transpose(rank, o):
 
 
 def _maxpool(rank, o):
+    from convcalc.layers.pool import MaxPool
+
     return MaxPool(rank=rank, kernel_size=_required(o, "k", "maxpool"), stride=o.get("stride"), padding=o.get("pad", 0),
                    dilation=o.get("dilation", (1,)), ceil_mode=o.get("ceil-mode", False))
 
 
 def _avgpool(rank, o):
+    from convcalc.layers.pool import AvgPool
+
     return AvgPool(rank=rank, kernel_size=_required(o, "k", "avgpool"), stride=o.get("stride"), padding=o.get("pad", 0),
                    ceil_mode=o.get("ceil-mode", False), count_include_pad=o.get("count-include-pad", True),
                    divisor_override=o.get("divisor-override"))
@@ -52,17 +59,23 @@ def _avgpool(rank, o):
 
 def _adaptive(mode):
     def build(rank, o):
+        from convcalc.layers.pool import AdaptivePool
+
         return AdaptivePool(rank=rank, mode=mode, output_size=_required(o, "output-size", f"adaptive-{mode}pool"))
     return build
 
 
 def _global(mode):
     def build(rank, o):
+        from convcalc.layers.pool import AdaptivePool
+
         return AdaptivePool(rank=rank, mode=mode, output_size=(1,), global_=True)
     return build
 
 
 def _separable(rank, o):
+    from convcalc.layers.separable import DepthwiseSeparable
+
     return DepthwiseSeparable(rank=rank, out_channels=o.get("out"), kernel_size=_required(o, "k", "depthwise-separable"),
                               stride=o.get("stride", (1,)), padding=o.get("pad", 0), dilation=o.get("dilation", (1,)),
                               bias=not o.get("no-bias", False), padding_mode=o.get("padding-mode", "zeros"),
@@ -70,10 +83,14 @@ def _separable(rank, o):
 
 
 def _linear(rank, o):
+    from convcalc.layers.dense import Linear
+
     return Linear(out_features=o.get("out"), bias=not o.get("no-bias", False))
 
 
 def _flatten(rank, o):
+    from convcalc.layers.dense import Flatten
+
     return Flatten(start_dim=o.get("start-dim", 1), end_dim=o.get("end-dim", -1), start_given="start-dim" in o)
 
 
@@ -160,3 +177,12 @@ def build_layer(op: str, options: dict[str, Any], dims: int | None = None):
             where = f" (it is for {', '.join(owners)})" if owners else ""
             raise InputError(f"--{key} does not apply to {spec.name}{where}")
     return spec.build(rank, options)
+
+
+def __getattr__(name: str):
+    """The layer classes this module once imported at the top, still importable from here."""
+    from convcalc import layers
+
+    if name in layers.__all__:
+        return getattr(layers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from convcalc.engine.dims import ceil_div, product
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount
 from convcalc.errors import InputError
+from convcalc.layers import base
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,7 +32,7 @@ BICUBIC_A = Fraction(-3, 4)  # PyTorch's cubic convolution coefficient
 
 
 @dataclass(frozen=True)
-class Upsample:
+class Upsample(base.NoParameters):
     """``nn.Upsample(scale_factor=s, mode=...)`` on (C, *spatial): each axis × s (integer)."""
 
     scale: int = 2
@@ -55,12 +56,6 @@ class Upsample:
         return LayerReport(op=f"upsample-{self.mode}", input=shape, output=out, params=ParamCount(), macs=0, batch=n,
                            other_ops=ops, rf=tuple(AxisRF(kernel, Fraction(1, self.scale), 0) for _ in spatial),
                            hyper={"scale_factor": self.scale, "mode": self.mode}, bytes_per_element=bytes_per_element)
-
-    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
-
-    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
 
     def _check(self, x: np.ndarray) -> None:
         if x.ndim < 3:
@@ -112,7 +107,7 @@ class Upsample:
 
 
 @dataclass(frozen=True)
-class ChannelShuffle:
+class ChannelShuffle(base.NoParameters):
     """``nn.ChannelShuffle(groups)`` (ShuffleNet): a permutation of the channels."""
 
     groups: int = 2
@@ -125,12 +120,6 @@ class ChannelShuffle:
             raise InputError(f"channel shuffle: {self.groups} groups must divide the {shape[0]} channels")
         return LayerReport(op="channel-shuffle", input=shape, output=shape, params=ParamCount(), macs=0,
                            batch=batch or 1, hyper={"groups": self.groups}, bytes_per_element=bytes_per_element)
-
-    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
-
-    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
 
     def _order(self, channels: int) -> list[int]:
         """Output channel a·g + b reads input channel b·(C/g) + a (view (g, C/g), transpose, flatten)."""
@@ -160,7 +149,7 @@ class ChannelShuffle:
 
 
 @dataclass(frozen=True)
-class ShortcutA:
+class ShortcutA(base.NoParameters):
     """He et al. 2016 option A: ``x[:, :, ::s, ::s]`` then zero-pad the channels to ``out_channels``."""
 
     out_channels: int
@@ -178,12 +167,6 @@ class ShortcutA:
                            rf=tuple(AxisRF(1, self.stride, 0) for _ in spatial),
                            hyper={"out_channels": self.out_channels, "stride": self.stride},
                            bytes_per_element=bytes_per_element)
-
-    def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
-
-    def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {}
 
     def _places(self, x_shape: tuple[int, ...]) -> tuple[tuple, tuple]:
         """(the strided positions read from x, the output channels they fill)."""

@@ -105,12 +105,9 @@ class DepthwiseSeparable:
 
     def _convs(self, input_shape) -> tuple[Conv, Conv, tuple[int, ...]]:
         """The depthwise and pointwise convs for this batched input, and the shape between them."""
-        input_shape = tuple(input_shape)
-        if len(input_shape) != self.rank + 2:
-            raise InputError(
-                f"{self.name} runs on a batched input (N, C, {', '.join(base.axis_names(self.rank))}); "
-                f"got {len(input_shape)} dimensions"
-            )
+        from convcalc.compute.params import check_batched_shape
+
+        input_shape = check_batched_shape(input_shape, self.rank, self.name)
         c_in = input_shape[1]
         depthwise, pointwise, _ = self._parts(c_in, self.out_channels if self.out_channels is not None else c_in)
         return depthwise, pointwise, tuple(depthwise.analyze(input_shape).output)

@@ -1,0 +1,87 @@
+"""Start-up: `convcalc shape` loads only the shape rules it needs — never NumPy or torch, never
+the kernels of convcalc.compute — and the kernel names that moved out of the layer
+modules stay importable from where they were."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+SHAPE_CALLS = [
+    ["--in", "3x32x32", "--k", "5", "--stride", "2", "--out", "2"],
+    ["--op", "conv-transpose", "--in", "16x7x7", "--k", "4", "--stride", "2", "--pad", "1", "--explain"],
+    ["--op", "maxpool1d", "--in", "2x9", "--k", "3", "--dilation", "2", "--pad", "1", "--ceil-mode", "--explain"],
+    ["--op", "avgpool3d", "--in", "2x6x6x6", "--k", "2", "--pad", "1", "--no-count-include-pad"],
+    ["--op", "adaptive-maxpool", "--in", "8x7x5", "--output-size", "3x2"],
+    ["--op", "depthwise-separable", "--in", "32x56x56", "--k", "3", "--out", "64", "--explain"],
+    ["--op", "linear", "--in", "9216", "--out", "4096"],
+    ["--op", "flatten", "--in", "256x6x6"],
+    ["--in", "3xHxW", "--k", "3", "--stride", "2", "--pad", "1", "--explain"],
+]
+
+
+def _loaded_after(calls: list[list[str]]) -> dict:
+    """Run `convcalc shape` for each call in one fresh interpreter; the modules loaded afterwards."""
+    code = (
+        "import json, sys\n"
+        "from convcalc.cli.app import main\n"
+        f"for args in {calls!r}:\n"
+        "    sys.argv = ['convcalc', 'shape', *args, '--format', 'plain']\n"
+        "    try:\n        main()\n"
+        "    except SystemExit as exit:\n        assert exit.code in (0, None), (args, exit.code)\n"
+        "print('MODULES', json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return set(json.loads(out.split("MODULES", 1)[1]))
+
+
+def test_every_shape_rule_runs_without_numpy_or_the_kernels():
+    loaded = _loaded_after(SHAPE_CALLS)  # the symbolic call (3xHxW) may load SymPy, nothing more
+    heavy = {m.split(".")[0] for m in loaded} & {"numpy", "torch"}
+    assert not heavy, f"the shape path imported {sorted(heavy)}"
+    kernels = sorted(m for m in loaded if m.startswith("convcalc.compute"))
+    assert not kernels, f"the shape path imported {kernels}"
+
+
+def test_a_convolution_loads_only_the_convolution_rules():
+    """The registry imports a layer module when an op needs it."""
+    loaded = _loaded_after([SHAPE_CALLS[0]])
+    layers = {m for m in loaded if m.startswith("convcalc.layers.")}
+    assert layers == {"convcalc.layers.base", "convcalc.layers.conv", "convcalc.layers.registry"}
+
+
+@pytest.mark.parametrize("module,names,home", [
+    ("convcalc.layers.conv", ["ConvCache", "ConvTransposeCache", "add_bias"], "convcalc.compute.conv_kernels"),
+    ("convcalc.layers.conv", ["check_batched_shape", "check_grad_shape"], "convcalc.compute.params"),
+    ("convcalc.layers.pool", ["MaxPoolCache", "AvgPoolCache", "max_pool_forward", "max_pool_backward",
+                              "avg_pool_forward", "avg_pool_backward", "uniform"], "convcalc.compute.pool_kernels"),
+    ("convcalc.compute.windows", ["as_array"], "convcalc.compute.params"),
+    ("convcalc.layers", ["Conv", "ConvTranspose", "MaxPool", "AvgPool", "AdaptivePool"], None),
+    ("convcalc.layers.registry", ["Conv", "Linear", "Flatten", "DepthwiseSeparable", "build_layer"], None),
+])
+def test_moved_names_are_still_importable_where_they_were(module, names, home):
+    import importlib
+
+    where = importlib.import_module(module)
+    for name in names:
+        value = getattr(where, name)
+        if home is not None:
+            assert value is getattr(importlib.import_module(home), name)
+    with pytest.raises(AttributeError):
+        where.no_such_name  # noqa: B018
+
+
+def test_old_check_helpers_keep_their_arguments_and_the_one_wording():
+    import numpy as np
+
+    from convcalc.errors import InputError
+    from convcalc.layers.conv import check_params, format_shape_text
+
+    assert format_shape_text((2, 3, 5)) == "2x3x5"
+    arrays = check_params({"weight": [[1, 2]]}, {"weight": (1, 2)}, "conv1d")
+    assert arrays["weight"].dtype == object and arrays["weight"].tolist() == [[1, 2]]
+    with pytest.raises(InputError, match=r"^conv1d: parameter 'weight' has shape 2 but this input needs 1x2$"):
+        check_params({"weight": np.zeros(2)}, {"weight": (1, 2)}, "conv1d")
