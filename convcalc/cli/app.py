@@ -7,16 +7,49 @@ import sys
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
 from convcalc import __version__
 from convcalc.errors import ExpectationFailed, InputError
 
+# Commands other than ``shape`` are imported on first use, so ``convcalc shape`` starts fast.
+LAZY_COMMANDS = {"arch": "arch", "backprop": "backprop", "conv": "numeric", "pool": "numeric",
+                 "conv-transpose": "numeric", "im2col": "numeric", "run": "run", "train": "train"}
+
+
+class _LazyCommands(TyperGroup):
+    """The root group: ``shape`` is registered up front, the other commands when first named."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return [*super().list_commands(ctx), *(name for name in LAZY_COMMANDS if name not in self.commands)]
+
+    def get_command(self, ctx, name: str):
+        if name not in self.commands and name in LAZY_COMMANDS:
+            import importlib
+
+            holder = typer.Typer(rich_markup_mode="rich")
+            importlib.import_module(f"convcalc.cli.{LAZY_COMMANDS[name]}").register(holder)
+            for command_name, command in typer.main.get_group(holder).commands.items():
+                self.add_command(command, command_name)
+        return super().get_command(ctx, name)
+
+
 app = typer.Typer(
+    cls=_LazyCommands,
     name="convcalc",
     help="Convolution arithmetic and backprop calculator: shapes, parameters, MACs/FLOPs, receptive fields.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
+    epilog=(
+        "[bold]Examples[/]\n\n"
+        "  convcalc shape --in 3x32x32 --k 5 --stride 2 --out 2 --explain\n\n"
+        "  convcalc arch resnet50 --in 3x160x160 --depth 1\n\n"
+        "  convcalc backprop --example course | convcalc backprop -\n\n"
+        "  convcalc conv \"1 3 2; 4 8 3; 2 1 4\" \"1 0; 0 -1\" --explain\n\n"
+        "  convcalc train lenet5 --data synthetic:bars --steps 80\n\n"
+        "Each command's --help has more. Exit codes: 0 ok, 1 an --expect check failed, 2 bad input."
+    ),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -32,14 +65,7 @@ def root(
     version: Optional[bool] = typer.Option(None, "--version", "-V", callback=_version, is_eager=True,
                                            help="Show the version and exit."),
 ) -> None:
-    """Convolution arithmetic and backprop calculator.
-
-    Examples:
-
-      convcalc shape --in 3x32x32 --k 5 --stride 2 --out 2
-
-      convcalc shape --in 3xHxW --k 3 --stride 2 --pad 1 --explain
-    """
+    """Convolution arithmetic and backprop calculator."""
 
 
 from convcalc.cli import shape as _shape  # noqa: E402  (registers the command)
@@ -92,11 +118,4 @@ def main() -> None:
         sys.stderr.write(f"convcalc: internal error: {type(error).__name__}: {error} (set CONVCALC_DEBUG=1 for details)\n")
         sys.exit(3)
 
-from convcalc.cli import arch as _arch  # noqa: E402
-from convcalc.cli import backprop as _backprop  # noqa: E402
-from convcalc.cli import numeric as _numeric  # noqa: E402
-from convcalc.cli import run as _run  # noqa: E402
-from convcalc.cli import train as _train  # noqa: E402
 
-for _command in (_arch, _backprop, _numeric, _run, _train):
-    _command.register(app)
