@@ -15,7 +15,6 @@ left out of the 1e-9 check: torch's float64 hardsigmoid backward multiplies by a
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import numpy as np
 import pytest
@@ -39,14 +38,13 @@ NETWORKS = [
     ("efficientnet_b0", (3, 64, 64)),
     ("shufflenet_v2_x1_0", (3, 64, 64)),
 ]
-# 25-60 M parameters each: gradients of that many float64 weights take a while on a small machine.
+# 25-60 M parameters each: about 4 s apiece for float64 gradients on this 2-core machine.
 SLOW_NETWORKS = [
     ("se_resnet50", (3, 64, 64)),
     ("convnext_tiny", (3, 32, 32)),
     ("alexnet_paper", (3, 67, 67)),
 ]
-slow = pytest.mark.skipif(not os.environ.get("CONVCALC_SLOW_TESTS"), reason="set CONVCALC_SLOW_TESTS=1 to run")
-CASES = NETWORKS + [pytest.param(n, s, marks=slow) for n, s in SLOW_NETWORKS]
+CASES = NETWORKS + SLOW_NETWORKS
 
 
 def without_dropout(module):
