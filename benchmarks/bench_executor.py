@@ -63,6 +63,11 @@ buffers = init.initial_buffers(graph, np.float32)
 x = rng.standard_normal((batch,) + graph.input).astype(np.float32)
 
 
+from convcalc.executor.memory import keep_freed_memory  # noqa: E402  (as convcalc run/train do)
+
+keep_freed_memory()
+
+
 def numpy_once():
     passed = forward(graph, x, params, buffers, training=train, keep=train)
     if train:

@@ -124,6 +124,9 @@ def execute(network: str, *, input_shape=None, input_file=None, batch=None, seed
     if label is not None and not backward:
         raise InputError("--label is for --backward with --loss cross-entropy")
     chosen_loss = parse_loss(loss) if backward else None
+    from convcalc.executor.memory import keep_freed_memory
+
+    keep_freed_memory()
     net, shape = resolve_network(network, input_shape)
     arrays = inputs.read(input_file) if input_file else None
     if arrays is not None and shape is None:

@@ -109,6 +109,9 @@ def execute(network: str, *, data: str, input_shape=None, steps=None, epochs=Non
         directory = os.path.dirname(os.path.abspath(save))
         if not os.path.isdir(directory):  # fail before training, not after
             raise InputError(f"--save {save}: the directory {directory} does not exist")
+    from convcalc.executor.memory import keep_freed_memory
+
+    keep_freed_memory()
     net, shape = resolve_network(network, input_shape)
     graph = build_graph(net, shape)
     classes = datasets.class_count(graph.output)
