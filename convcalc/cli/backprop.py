@@ -236,7 +236,12 @@ def _list_examples(form: str) -> None:
             )
         )
         return
+    import textwrap
+
     width = max(len(n) for n in EXAMPLES)
     lines = ["Ready-made specs (convcalc backprop --example NAME prints one):", ""]
-    lines += [f"  {e.name.ljust(width)}  {e.summary}" for e in EXAMPLES.values()]
+    for e in EXAMPLES.values():
+        wrapped = textwrap.wrap(e.summary, 78 - width - 4) or [""]
+        lines.append(f"  {e.name.ljust(width)}  {wrapped[0]}")
+        lines += [f"  {'':{width}}  {more}" for more in wrapped[1:]]
     echo("\n".join(lines))
