@@ -65,9 +65,7 @@ def convolve(
     read = operands.as_conv_kernel(kernel, x.shape[1])
     weight = read.weight
     c_out, _, kh, kw = weight.shape
-    b = operands.read_bias(bias, c_out)
-    x, weight, *rest = operands.same_number_kind(x, weight, *([b] if b is not None else []))
-    b = rest[0] if rest else None
+    x, weight, b = operands.with_bias(x, weight, bias, c_out)
 
     pads, pad_notes = settings.resolve_padding(padding, x.shape[2:], (kh, kw), stride, dilation, "conv")
     layer = Conv(rank=2, out_channels=c_out, kernel_size=(kh, kw), stride=stride, padding=pads, dilation=dilation,
@@ -80,7 +78,7 @@ def convolve(
     output = layer.forward(x, params).output[0]
     padded = windows.pad(x, pads)[0]
 
-    entries = tuple(_entries(padded, applied, b, output, stride, dilation)) if explain else ()
+    entries = tuple(sum_entries(padded, applied, b, output, stride, dilation)) if explain else ()
     notes = list(pad_notes) + [n for n in report.notes if n not in pad_notes]
     if read.note:
         notes.insert(0, read.note)
@@ -97,8 +95,10 @@ def window_rows(start: int, k: int, d: int) -> list[int]:
     return [start + d * u for u in range(k)]
 
 
-def _entries(padded, kernel, bias, output, stride, dilation):
-    """One SumEntry per output entry, each checked against the forward's value."""
+def sum_entries(padded, kernel, bias, output, stride, dilation):
+    """One SumEntry per output entry of the correlation of ``padded`` with ``kernel``
+    (``J[co, y, x] = b[co] + Σ Ip[ci, s·y + d·u, s·x + d·v]·K[co, ci, u, v]``), each checked
+    against the forward's value in ``output``."""
     c_out, c_in, kh, kw = kernel.shape
     _, oh, ow = output.shape
     row_starts = windows.window_starts(oh, stride[0])

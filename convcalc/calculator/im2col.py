@@ -72,9 +72,7 @@ def im2col(
             raise InputError(f"--k {'x'.join(map(str, kernel_size))} disagrees with the kernel given "
                              f"({weight.shape[2]}x{weight.shape[3]}): leave --k out or make them match")
         kernel_size = tuple(weight.shape[2:])
-        b = operands.read_bias(bias, weight.shape[0])
-        x, weight, *rest = operands.same_number_kind(x, weight, *([b] if b is not None else []))
-        b = rest[0] if rest else None
+        x, weight, b = operands.with_bias(x, weight, bias, weight.shape[0])
     elif kernel_size is None:
         raise InputError("im2col needs the kernel size: --k 3 (or 3x2), or a KERNEL matrix")
     elif bias is not None:

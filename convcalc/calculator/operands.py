@@ -140,6 +140,16 @@ def same_number_kind(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     return arrays
 
 
+def with_bias(
+    x: np.ndarray, weight: np.ndarray, bias: str | None, out_channels: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Read ``--bias`` (:func:`read_bias`) and bring input, weight and bias to one number kind
+    (:func:`same_number_kind`); the bias is None when none was given."""
+    b = read_bias(bias, out_channels)
+    x, weight, *rest = same_number_kind(x, weight, *([b] if b is not None else []))
+    return x, weight, (rest[0] if rest else None)
+
+
 def _dims(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape))
 

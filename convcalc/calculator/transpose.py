@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from convcalc.calculator import operands, settings
-from convcalc.calculator.conv import window_rows
-from convcalc.calculator.terms import SumEntry, Term, agrees, check, plain, total
+from convcalc.calculator.conv import sum_entries
+from convcalc.calculator.terms import SumEntry, agrees, plain
 from convcalc.compute import windows
 from convcalc.engine.report import Step
 from convcalc.errors import InputError
@@ -74,9 +74,7 @@ def conv_transpose(
     read = operands.as_transposed_kernel(kernel, x.shape[1])
     weight = read.weight
     _, c_out, kh, kw = weight.shape
-    b = operands.read_bias(bias, c_out)
-    x, weight, *rest = operands.same_number_kind(x, weight, *([b] if b is not None else []))
-    b = rest[0] if rest else None
+    x, weight, b = operands.with_bias(x, weight, bias, c_out)
 
     layer = ConvTranspose(rank=2, out_channels=c_out, kernel_size=(kh, kw), stride=stride, padding=padding,
                           output_padding=output_padding, dilation=dilation, bias=b is not None)
@@ -100,7 +98,7 @@ def conv_transpose(
     ):
         raise AssertionError("the equivalent direct convolution disagrees with the transposed convolution's forward")
 
-    entries = tuple(_entries(equivalent_input[0], equivalent_kernel, b, output, dilation)) if explain else ()
+    entries = tuple(sum_entries(equivalent_input[0], equivalent_kernel, b, output, (1, 1), dilation)) if explain else ()
     notes = ([read.note] if read.note else []) + list(report.notes)
     return TransposeResult(
         input=x[0], kernel=weight, stride=tuple(layer.stride), padding=tuple(layer.padding),
@@ -120,20 +118,3 @@ def _pad_or_crop(x: np.ndarray, pads: settings.Pads) -> np.ndarray:
     h, w = x.shape[-2:]
     return x[..., ct:h - cb, cl:w - cr]
 
-
-def _entries(padded, kernel, bias, output, dilation):
-    c_out, c_in, kh, kw = kernel.shape
-    _, oh, ow = output.shape
-    for co in range(c_out):
-        for y in range(oh):
-            rows = window_rows(y, kh, dilation[0])
-            for x in range(ow):
-                cols = window_rows(x, kw, dilation[1])
-                terms = tuple(
-                    Term((ci, r, c), plain(padded[ci, r, c]), (co, ci, u, v), plain(kernel[co, ci, u, v]))
-                    for ci in range(c_in) for u, r in enumerate(rows) for v, c in enumerate(cols)
-                )
-                b = plain(bias[co]) if bias is not None else None
-                value = plain(output[co, y, x])
-                check("J", (co, y, x), total(terms, b), value)
-                yield SumEntry((co, y, x), terms, b, value)

@@ -134,21 +134,20 @@ def conv(
 ) -> None:
     """A 2-d convolution (cross-correlation, as in every framework) of a matrix with a kernel."""
     with user_errors():
-        from convcalc.calculator import operands, settings
+        from convcalc.calculator import settings
         from convcalc.calculator.conv import convolve
         from convcalc.render import calculator as render
 
         form = choose_format(fmt, json_flag, FORMATS)
         where = _at(at)
-        image = operands.read_tensor(input_, "INPUT").values
-        weights = operands.read_tensor(kernel, "KERNEL").values
+        image, weights = _read_operands(input_, kernel)
         result = convolve(
             image, weights, stride=settings.per_axis(stride, "--stride", 1), padding=settings.padding_word(pad),
             dilation=settings.per_axis(dilation, "--dilation", 1), bias=bias, flip=flip,
-            explain=(explain or where is not None) and form not in ("plain", "csv"),
+            explain=_explaining(explain, where, form),
         )
-        _show(form, lambda: render.conv_document(result, where), lambda: render.conv_json(result), render.result_tensor(result))
-        _check(expect, render.result_tensor(result))
+        _show_and_check(form, expect, lambda: render.conv_document(result, where), lambda: render.conv_json(result),
+                        render.result_tensor(result))
 
 
 def pool(
@@ -184,10 +183,10 @@ def pool(
             image, kernel_size=kernel_size, stride=settings.per_axis(stride, "--stride", 1) if stride else None,
             padding=settings.padding_word(pad), dilation=settings.per_axis(dilation, "--dilation", 1),
             mode=mode.strip().lower(), ceil_mode=ceil_mode, count_include_pad=count_include_pad,
-            divisor_override=divisor_override, explain=(explain or where is not None) and form not in ("plain", "csv"),
+            divisor_override=divisor_override, explain=_explaining(explain, where, form),
         )
-        _show(form, lambda: render.pool_document(result, where), lambda: render.pool_json(result), render.result_tensor(result))
-        _check(expect, render.result_tensor(result))
+        _show_and_check(form, expect, lambda: render.pool_document(result, where), lambda: render.pool_json(result),
+                        render.result_tensor(result))
 
 
 def conv_transpose(
@@ -206,22 +205,21 @@ def conv_transpose(
 ) -> None:
     """A transposed convolution, and the same result as a direct convolution of the zero-inserted, padded input."""
     with user_errors():
-        from convcalc.calculator import operands, settings
+        from convcalc.calculator import settings
         from convcalc.calculator.transpose import conv_transpose as run_transpose
         from convcalc.render import calculator as render
 
         form = choose_format(fmt, json_flag, FORMATS)
         where = _at(at)
-        image = operands.read_tensor(input_, "INPUT").values
-        weights = operands.read_tensor(kernel, "KERNEL").values
+        image, weights = _read_operands(input_, kernel)
         result = run_transpose(
             image, weights, stride=settings.per_axis(stride, "--stride", 1), padding=settings.padding_word(pad),
             output_padding=settings.per_axis(output_padding, "--output-padding", 0, minimum=0),
             dilation=settings.per_axis(dilation, "--dilation", 1), bias=bias,
-            explain=(explain or where is not None) and form not in ("plain", "csv"),
+            explain=_explaining(explain, where, form),
         )
-        _show(form, lambda: render.transpose_document(result, where), lambda: render.transpose_json(result), render.result_tensor(result))
-        _check(expect, render.result_tensor(result))
+        _show_and_check(form, expect, lambda: render.transpose_document(result, where),
+                        lambda: render.transpose_json(result), render.result_tensor(result))
 
 
 def im2col(
@@ -239,21 +237,20 @@ def im2col(
 ) -> None:
     """The patch matrix X_col of im2col, and with a KERNEL the convolution as the product W_row · X_col."""
     with user_errors():
-        from convcalc.calculator import operands, settings
+        from convcalc.calculator import settings
         from convcalc.calculator.im2col import im2col as run_im2col
         from convcalc.render import calculator as render
 
         form = choose_format(fmt, json_flag, FORMATS)
-        image = operands.read_tensor(input_, "INPUT").values
-        weights = operands.read_tensor(kernel, "KERNEL").values if kernel is not None else None
+        image, weights = _read_operands(input_, kernel)
         result = run_im2col(
             image, weights, kernel_size=settings.per_axis(k, "--k (kernel size)", 1) if k else None,
             stride=settings.per_axis(stride, "--stride", 1), padding=settings.padding_word(pad),
             dilation=settings.per_axis(dilation, "--dilation", 1), bias=bias,
         )
         tensor = render.result_tensor(result) if result.output is not None else result.columns
-        _show(form, lambda: render.im2col_document(result), lambda: render.im2col_json(result), tensor)
-        _check(expect, tensor)
+        _show_and_check(form, expect, lambda: render.im2col_document(result), lambda: render.im2col_json(result),
+                        tensor)
 
 
 def _at(text: str | None) -> tuple[int, ...] | None:
@@ -263,6 +260,26 @@ def _at(text: str | None) -> tuple[int, ...] | None:
     if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
         raise InputError(f"--at '{text}' is not an output entry: write ROW,COL (e.g. 0,1) or CHANNEL,ROW,COL")
     return tuple(int(p) for p in parts)
+
+
+def _read_operands(input_: str, kernel: str | None):
+    """The INPUT tensor and the KERNEL tensor (None when no kernel is given), as value arrays."""
+    from convcalc.calculator import operands
+
+    image = operands.read_tensor(input_, "INPUT").values
+    weights = operands.read_tensor(kernel, "KERNEL").values if kernel is not None else None
+    return image, weights
+
+
+def _explaining(explain: bool, where: tuple[int, ...] | None, form: str) -> bool:
+    """Whether the engine should record each entry's computation: asked for, and a form that shows it."""
+    return (explain or where is not None) and form not in ("plain", "csv")
+
+
+def _show_and_check(form: str, expect: str | None, document, data, tensor) -> None:
+    """Print the result (:func:`_show`), then apply ``--expect`` to it (:func:`_check`)."""
+    _show(form, document, data, tensor)
+    _check(expect, tensor)
 
 
 def _show(form: str, document, data, tensor) -> None:

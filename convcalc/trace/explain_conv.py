@@ -31,6 +31,20 @@ def _resolved_pads(step: LayerStep) -> tuple[tuple[int, int], ...]:
     return tuple(tuple(int(v) for v in p) for p in report.hyper["padding"])
 
 
+def _stride_dilation_groups(step: LayerStep) -> tuple[tuple[int, int], tuple[int, int], int]:
+    o = step.options
+    return o["stride"], o.get("dilation", (1, 1)), o["groups"]
+
+
+def _padded_input(step: LayerStep, x_name: str, x: np.ndarray) -> tuple[tuple, str, np.ndarray, str]:
+    """The resolved padding, the padding mode, pad(I) and its name (just I when nothing is padded)."""
+    pads = _resolved_pads(step)
+    mode = step.options.get("padding_mode", "zeros")
+    padded = windows.pad(x, pads, mode)
+    padded_name = x_name if all(p == (0, 0) for p in pads) else f"pad({x_name})"
+    return pads, mode, padded, padded_name
+
+
 def _hyper_text(step: LayerStep) -> str:
     o = step.options
     parts = [f"stride {_pair(o['stride'])}"]
@@ -45,6 +59,39 @@ def _hyper_text(step: LayerStep) -> str:
     if o.get("padding_mode", "zeros") != "zeros":
         parts.append(f"padding_mode {o['padding_mode']}")
     return ", ".join(parts)
+
+
+def _sum_entry(target: str, result, terms, cells, labels, source: str, addends=()) -> Entry:
+    """One entry's Σ left·right (+ addends), read from the cells ``cells`` of ``source``."""
+    return Entry(
+        target,
+        "sum",
+        result,
+        terms=tuple(terms),
+        addends=addends,
+        source=source,
+        window=tuple(cells),
+        labels=tuple(labels),
+    )
+
+
+def _check_bias_grad(step: LayerStep, b, dy: np.ndarray, grads: dict[str, np.ndarray]) -> None:
+    """δb[co] = Σ δJ[:, co], recomputed and checked against the layer's own gradient."""
+    db = np.empty(dy.shape[1], dtype=object)
+    for co in range(dy.shape[1]):
+        db[co] = total(dy[:, co].flat)
+    require_agreement(db, grads["bias"], f"{step.label} δ{b.name}")
+
+
+def _gradient_matrices(
+    ctx: Context, K, b, grads: dict[str, np.ndarray], dK: str, dI: str, dx: np.ndarray
+) -> list[Matrix]:
+    """The matrices δK, δb (when there is a bias) and δI, in that order."""
+    matrices = [Matrix(dK, ctx.show_param(K, grads["weight"]))]
+    if b is not None:
+        matrices.append(Matrix(f"δ{b.name}", ctx.show_param(b, grads["bias"])))
+    matrices.append(Matrix(dI, ctx.show(dx)))
+    return matrices
 
 
 def _pair(p) -> str:
@@ -75,11 +122,8 @@ def conv_forward(
     K, b = step.params["weight"], step.params.get("bias")
     w = params["weight"]
     bias = params.get("bias")
-    pads = _resolved_pads(step)
-    (sh, sw), (dh, dw), groups = step.options["stride"], step.options.get("dilation", (1, 1)), step.options["groups"]
-    mode = step.options.get("padding_mode", "zeros")
-    padded = windows.pad(x, pads, mode)
-    padded_name = x_name if all(p == (0, 0) for p in pads) else f"pad({x_name})"
+    (sh, sw), (dh, dw), groups = _stride_dilation_groups(step)
+    pads, mode, padded, padded_name = _padded_input(step, x_name, x)
     n, c_out, oh, ow = y.shape
     c_in_g = w.shape[1]
     kh, kw = w.shape[2:]
@@ -105,16 +149,7 @@ def conv_forward(
         shown[index] = total([p * q for p, q in terms] + list(addends))
         if len(entries) < budget:
             entries.append(
-                Entry(
-                    ctx.label(step.output, index, y.shape),
-                    "sum",
-                    y[index],
-                    terms=tuple(terms),
-                    addends=addends,
-                    source=padded_name,
-                    window=tuple(cells),
-                    labels=tuple(labels),
-                )
+                _sum_entry(ctx.label(step.output, index, y.shape), y[index], terms, cells, labels, padded_name, addends)
             )
     require_agreement(shown, y, f"{step.label} forward")
     matrices = [Matrix(x_name, ctx.show(x))]
@@ -182,11 +217,8 @@ def conv_backward(
 ) -> Step:
     K, b = step.params["weight"], step.params.get("bias")
     w = params["weight"]
-    pads = _resolved_pads(step)
-    (sh, sw), (dh, dw), groups = step.options["stride"], step.options.get("dilation", (1, 1)), step.options["groups"]
-    mode = step.options.get("padding_mode", "zeros")
-    padded = windows.pad(x, pads, mode)
-    padded_name = x_name if all(p == (0, 0) for p in pads) else f"pad({x_name})"
+    (sh, sw), (dh, dw), groups = _stride_dilation_groups(step)
+    pads, mode, padded, padded_name = _padded_input(step, x_name, x)
     n, c_out, oh, ow = dy.shape
     c_in_g, kh, kw = w.shape[1:]
     out, dK, dI, dX = f"δ{step.output}", f"δ{K.name}", f"δ{x_name}", f"δ{padded_name}"
@@ -197,10 +229,7 @@ def conv_backward(
 
     # δb = Σ δJ
     if b is not None:
-        db = np.empty(c_out, dtype=object)
-        for co in range(c_out):
-            db[co] = total(dy[:, co].flat)
-        require_agreement(db, grads["bias"], f"{step.label} δ{b.name}")
+        _check_bias_grad(step, b, dy, grads)
         rules.append(
             f"δ{b.name} = Σ {out}"
             + ("  (per output channel, over the batch and every position)" if c_out > 1 or n > 1 else "")
@@ -225,15 +254,7 @@ def conv_backward(
         shown_dk[index] = total(p * q for p, q in terms)
         if len(entries) < budget:
             entries.append(
-                Entry(
-                    ctx.param_label(dK, K, index),
-                    "sum",
-                    grads["weight"][index],
-                    terms=tuple(terms),
-                    source=padded_name,
-                    window=tuple(cells),
-                    labels=tuple(labels),
-                )
+                _sum_entry(ctx.param_label(dK, K, index), grads["weight"][index], terms, cells, labels, padded_name)
             )
     require_agreement(shown_dk, grads["weight"], f"{step.label} {dK}")
     hidden = w.size - min(w.size, budget)
@@ -360,10 +381,7 @@ def conv_backward(
         )
     if padded_name != x_name:
         matrices.append(Matrix(dX, ctx.show(grad_padded), caption="gradient of the padded input"))
-    matrices.append(Matrix(dK, ctx.show_param(K, grads["weight"])))
-    if b is not None:
-        matrices.append(Matrix(f"δ{b.name}", ctx.show_param(b, grads["bias"])))
-    matrices.append(Matrix(dI, ctx.show(dx)))
+    matrices += _gradient_matrices(ctx, K, b, grads, dK, dI, dx)
     notes = ["terms under the padding zeros of pad(δ…) are left out of each sum"]
     heading = f"{step.index}. {step.name if step.name != step.kind else 'conv2d'} backward"
     return Step("backward", heading, tuple(rules), tuple(matrices), tuple(entries), tuple(notes), step.index, hidden)
@@ -379,7 +397,7 @@ def conv_transpose_forward(
     K, b = step.params["weight"], step.params.get("bias")
     w = params["weight"]
     bias = params.get("bias")
-    (sh, sw), (dh, dw), groups = step.options["stride"], step.options.get("dilation", (1, 1)), step.options["groups"]
+    (sh, sw), (dh, dw), groups = _stride_dilation_groups(step)
     (ph, pw), (oph, opw) = step.options["padding"], step.options.get("output_padding", (0, 0))
     n, c_in, ih, iw = x.shape
     kh, kw = w.shape[2:]
@@ -414,16 +432,7 @@ def conv_transpose_forward(
         shown[index] = total([s * t for s, t in terms] + list(addends))
         if len(entries) < budget:
             entries.append(
-                Entry(
-                    ctx.label(step.output, index, y.shape),
-                    "sum",
-                    y[index],
-                    terms=tuple(terms),
-                    addends=addends,
-                    source=src,
-                    window=tuple(cells),
-                    labels=tuple(labels),
-                )
+                _sum_entry(ctx.label(step.output, index, y.shape), y[index], terms, cells, labels, src, addends)
             )
     require_agreement(shown, y, f"{step.label} forward")
     matrices = [Matrix(x_name, ctx.show(x))]
@@ -473,11 +482,10 @@ def conv_transpose_backward(
     """δI = δU * K (a direct conv, stride s, padding p); δK[ci,co,u,v] = Σ I[ci,t]·pad(δU)[co, s·t + d·u]."""
     K, b = step.params["weight"], step.params.get("bias")
     w = params["weight"]
-    (sh, sw), (dh, dw), groups = step.options["stride"], step.options.get("dilation", (1, 1)), step.options["groups"]
+    (sh, sw), (dh, dw), groups = _stride_dilation_groups(step)
     (ph, pw) = step.options["padding"]
     n, c_in, ih, iw = x.shape
     c_out_g, kh, kw = w.shape[1:]
-    c_out = c_out_g * groups
     oh, ow = dy.shape[2:]
     fh = max((ih - 1) * sh + dh * (kh - 1) + 1, ph + oh)
     fw = max((iw - 1) * sw + dw * (kw - 1) + 1, pw + ow)
@@ -498,10 +506,7 @@ def conv_transpose_backward(
     entries: list[Entry] = []
     rules = []
     if b is not None:
-        db = np.empty(c_out, dtype=object)
-        for co in range(c_out):
-            db[co] = total(dy[:, co].flat)
-        require_agreement(db, grads["bias"], f"{step.label} δ{b.name}")
+        _check_bias_grad(step, b, dy, grads)
         rules.append(f"δ{b.name} = Σ {out} (per output channel)")
     shown_dk = np.empty(w.shape, dtype=object)
     budget = ctx.limit(w.size)
@@ -519,15 +524,7 @@ def conv_transpose_backward(
         shown_dk[index] = total(p * q for p, q in terms)
         if len(entries) < budget:
             entries.append(
-                Entry(
-                    ctx.param_label(dK, K, index),
-                    "sum",
-                    grads["weight"][index],
-                    terms=tuple(terms),
-                    source=src,
-                    window=tuple(cells),
-                    labels=tuple(labels),
-                )
+                _sum_entry(ctx.param_label(dK, K, index), grads["weight"][index], terms, cells, labels, src)
             )
     require_agreement(shown_dk, grads["weight"], f"{step.label} {dK}")
     shown_dx = np.empty(x.shape, dtype=object)
@@ -547,17 +544,7 @@ def conv_transpose_backward(
                     labels.append((ctx.label(src, cell, padded.shape), ctx.param_label(K.name, K, (ci, cl, u, v))))
         shown_dx[index] = total(p * q for p, q in terms)
         if len(di_entries) < di_budget:
-            di_entries.append(
-                Entry(
-                    ctx.label(dI, index, x.shape),
-                    "sum",
-                    dx[index],
-                    terms=tuple(terms),
-                    source=src,
-                    window=tuple(cells),
-                    labels=tuple(labels),
-                )
-            )
+            di_entries.append(_sum_entry(ctx.label(dI, index, x.shape), dx[index], terms, cells, labels, src))
     require_agreement(shown_dx, dx, f"{step.label} {dI}")
     entries += di_entries
     rules.append(
@@ -570,10 +557,7 @@ def conv_transpose_backward(
         + ") — the transpose of the transpose is the ordinary conv"
     )
     matrices.append(Matrix(K.name, ctx.show_param(K, w)))
-    matrices.append(Matrix(dK, ctx.show_param(K, grads["weight"])))
-    if b is not None:
-        matrices.append(Matrix(f"δ{b.name}", ctx.show_param(b, grads["bias"])))
-    matrices.append(Matrix(dI, ctx.show(dx)))
+    matrices += _gradient_matrices(ctx, K, b, grads, dK, dI, dx)
     hidden = (w.size - min(w.size, budget)) + (x.size - len(di_entries))
     heading = f"{step.index}. {step.name if step.name != step.kind else 'conv_transpose2d'} backward"
     return Step("backward", heading, tuple(rules), tuple(matrices), tuple(entries), (), step.index, hidden)

@@ -37,6 +37,22 @@ def winner_cell(cache, index: tuple[int, ...], cells, spatial: tuple[int, ...]) 
     return next(cell for cell, j in cells if j == tap)
 
 
+def _window_entry(
+    ctx: Context, step: LayerStep, x_name: str, x: np.ndarray, y: np.ndarray, index, cells, form: str, **fields
+) -> Entry:
+    """Output entry ``index`` computed from one window of ``x``: its cells named and highlighted."""
+    n, c = index[:2]
+    return Entry(
+        ctx.label(step.output, index, y.shape),
+        form,
+        y[index],
+        source=x_name,
+        labels=tuple(ctx.label(x_name, (n, c) + cell, x.shape) for cell, _ in cells),
+        window=tuple(ctx.cell((n, c) + cell, x.shape) for cell, _ in cells),
+        **fields,
+    )
+
+
 def _describe(step: LayerStep) -> str:
     o = step.options
     k = o["kernel_size"]
@@ -83,16 +99,8 @@ def maxpool_forward(ctx: Context, step: LayerStep, x_name: str, x: np.ndarray, y
             ties.append((ctx.label(step.output, index, y.shape), win_label, others))
         if len(entries) < budget:
             entries.append(
-                Entry(
-                    ctx.label(step.output, index, y.shape),
-                    "max",
-                    y[index],
-                    candidates=tuple(values),
-                    winner=win_label,
-                    source=x_name,
-                    labels=tuple(ctx.label(x_name, (n, c) + cell, x.shape) for cell, _ in cells),
-                    window=tuple(ctx.cell((n, c) + cell, x.shape) for cell, _ in cells),
-                    note=note,
+                _window_entry(
+                    ctx, step, x_name, x, y, index, cells, "max", candidates=tuple(values), winner=win_label, note=note
                 )
             )
     for out, win, others in ties:
@@ -191,16 +199,7 @@ def avgpool_forward(ctx: Context, step: LayerStep, x_name: str, x: np.ndarray, y
         shown[index] = total(values) * _reciprocal(divisor, x)
         if len(entries) < budget:
             entries.append(
-                Entry(
-                    ctx.label(step.output, index, y.shape),
-                    "mean",
-                    y[index],
-                    candidates=values,
-                    divisor=divisor,
-                    source=x_name,
-                    labels=tuple(ctx.label(x_name, (n, c) + cell, x.shape) for cell, _ in cells),
-                    window=tuple(ctx.cell((n, c) + cell, x.shape) for cell, _ in cells),
-                )
+                _window_entry(ctx, step, x_name, x, y, index, cells, "mean", candidates=values, divisor=divisor)
             )
     require_agreement(shown, y, f"{step.label} forward")
     o = step.options

@@ -19,6 +19,17 @@ def _heading(step: LayerStep, text: str) -> str:
     return f"{step.index}. {step.name if step.name != step.kind else step.kind}: {text}"
 
 
+def _result_step(ctx: Context, step: LayerStep, text: str, rule: str, y: np.ndarray, notes=()) -> Step:
+    """A forward step that shows only its rule and the output matrix."""
+    matrices = (Matrix(step.output, ctx.show(y)),)
+    return Step("forward", _heading(step, text), (rule,), matrices, (), tuple(notes), step.index)
+
+
+def _backward_step(step: LayerStep, rule: str, matrices: tuple[Matrix, ...], notes=()) -> Step:
+    """A backward step: its one rule, the matrices shown, no per-entry sums."""
+    return Step("backward", _heading(step, "backward"), (rule,), matrices, (), tuple(notes), step.index)
+
+
 def _zeros_of(x: np.ndarray) -> list[tuple[int, ...]]:
     return [index for index in np.ndindex(*x.shape) if not (x[index] > 0) and not (x[index] < 0)]
 
@@ -94,7 +105,7 @@ def relu_backward(ctx: Context, step: LayerStep, x_name: str, x: np.ndarray, dy:
                 f"whatever {ctx.label(out, z, dy.shape)} is"
             )
     matrices = (Matrix(out, ctx.show(dy)), Matrix(mask_name, ctx.show(mask)), Matrix(dX, ctx.show(dx)))
-    return Step("backward", _heading(step, "backward"), (rule,), matrices, (), tuple(notes), step.index)
+    return _backward_step(step, rule, matrices, notes)
 
 
 def _text(value) -> str:
@@ -114,15 +125,7 @@ def smooth_forward(ctx: Context, step: LayerStep, x_name: str, x: np.ndarray, y:
         "tanh": f"{step.output} = tanh({x_name})",
     }[step.kind]
     notes = ("exp makes irrational numbers: results are floats",) if x.dtype == object and ctx.mode == "exact" else ()
-    return Step(
-        "forward",
-        _heading(step, f"{step.output} = {step.kind}({x_name})"),
-        (rule + "   (element-wise)",),
-        (Matrix(step.output, ctx.show(y)),),
-        (),
-        notes,
-        step.index,
-    )
+    return _result_step(ctx, step, f"{step.output} = {step.kind}({x_name})", rule + "   (element-wise)", y, notes)
 
 
 def smooth_backward(ctx: Context, step: LayerStep, x_name: str, y: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> Step:
@@ -137,7 +140,7 @@ def smooth_backward(ctx: Context, step: LayerStep, x_name: str, y: np.ndarray, d
         name = f"1 − {step.output}²"
     require_agreement(dy * local, dx, f"{step.label} {dX}")
     matrices = (Matrix(out, ctx.show(dy)), Matrix(name, ctx.show(local)), Matrix(dX, ctx.show(dx)))
-    return Step("backward", _heading(step, "backward"), (rule,), matrices, (), (), step.index)
+    return _backward_step(step, rule, matrices)
 
 
 # --- softmax -----------------------------------------------------------------------------------------
@@ -145,15 +148,7 @@ def smooth_backward(ctx: Context, step: LayerStep, x_name: str, y: np.ndarray, d
 
 def softmax_forward(ctx: Context, step: LayerStep, x_name: str, x: np.ndarray, y: np.ndarray) -> Step:
     rule = f"{step.output}[n,i] = e^{x_name}[n,i] / Σ_j e^{x_name}[n,j]   (softmax over dim 1)"
-    return Step(
-        "forward",
-        _heading(step, f"{step.output} = softmax({x_name})"),
-        (rule,),
-        (Matrix(step.output, ctx.show(y)),),
-        (),
-        (),
-        step.index,
-    )
+    return _result_step(ctx, step, f"{step.output} = softmax({x_name})", rule, y)
 
 
 def softmax_backward(ctx: Context, step: LayerStep, x_name: str, y: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> Step:
@@ -163,7 +158,7 @@ def softmax_backward(ctx: Context, step: LayerStep, x_name: str, y: np.ndarray, 
     require_agreement(shown, dx, f"{step.label} {dX}")
     rule = f"{dX} = {step.output} ⊙ ({out} − Σ_j {out}_j·{step.output}_j)   (the softmax Jacobian applied to {out})"
     matrices = (Matrix(out, ctx.show(dy)), Matrix(dX, ctx.show(dx)))
-    return Step("backward", _heading(step, "backward"), (rule,), matrices, (), (), step.index)
+    return _backward_step(step, rule, matrices)
 
 
 # --- flatten ---------------------------------------------------------------------------------------
@@ -171,30 +166,14 @@ def softmax_backward(ctx: Context, step: LayerStep, x_name: str, y: np.ndarray, 
 
 def flatten_forward(ctx: Context, step: LayerStep, x_name: str, x: np.ndarray, y: np.ndarray) -> Step:
     rule = f"{step.output} = flatten({x_name}): the entries read row by row (row-major, as torch.flatten)"
-    return Step(
-        "forward",
-        _heading(step, f"{step.output} = flatten({x_name})"),
-        (rule,),
-        (Matrix(step.output, ctx.show(y)),),
-        (),
-        (),
-        step.index,
-    )
+    return _result_step(ctx, step, f"{step.output} = flatten({x_name})", rule, y)
 
 
 def flatten_backward(ctx: Context, step: LayerStep, x_name: str, dy: np.ndarray, dx: np.ndarray) -> Step:
     out, dX = f"δ{step.output}", f"δ{x_name}"
     require_agreement(dy.reshape(dx.shape), dx, f"{step.label} {dX}")
     rule = f"{dX} = {out} reshaped back to the shape of {x_name} (flatten only moves entries)"
-    return Step(
-        "backward",
-        _heading(step, "backward"),
-        (rule,),
-        (Matrix(out, ctx.show(dy)), Matrix(dX, ctx.show(dx))),
-        (),
-        (),
-        step.index,
-    )
+    return _backward_step(step, rule, (Matrix(out, ctx.show(dy)), Matrix(dX, ctx.show(dx))))
 
 
 # --- linear ------------------------------------------------------------------------------------------

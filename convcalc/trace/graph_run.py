@@ -16,6 +16,7 @@ from convcalc.trace.explain_loss import evaluate, loss_step
 from convcalc.trace.graph_ops import OPS, formula, rule
 from convcalc.trace.graph_spec import GraphSpec
 from convcalc.trace.model import Check, Entry, Matrix, Step, Trace
+from convcalc.trace.run import make_trace
 from convcalc.trace.symbolic import symbolic_tensor
 
 
@@ -146,17 +147,6 @@ def run_graph(spec: GraphSpec, options) -> Trace:
             f"{', '.join(shared)} {'is' if len(shared) == 1 else 'are'} used by more than one node: "
             "the gradient is the sum of one contribution per use"
         )
-    trace = Trace(
-        title=spec.title,
-        form="graph",
-        mode=mode,
-        steps=tuple(steps),
-        loss=run_.loss,
-        results=results,
-        notes=tuple(notes),
-        description=spec.description,
-        symbols=chosen,
-    )
     checks: list[Check] = []
     if options.finite_differences:
         checks.append(graph_finite_differences(spec, run_))
@@ -164,7 +154,7 @@ def run_graph(spec: GraphSpec, options) -> Trace:
         from convcalc.trace.torch_check import torch_check_graph
 
         checks.append(torch_check_graph(spec, run_))
-    return replace(trace, checks=tuple(checks))
+    return make_trace(spec, "graph", mode, steps, run_, results, notes, chosen, checks)
 
 
 def _forward_step(ctx: Context, spec: GraphSpec, node, values) -> Step:

@@ -444,6 +444,16 @@ def _conv(raw: dict, shape, where: str, transposed: bool = False):
     dilation = pair(raw.get("dilation", 1), f"{where}: dilation", 1)
     padding = _padding(raw, where)
     options: dict[str, Any] = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+    shared = dict(
+        rank=2,
+        out_channels=c_out,
+        kernel_size=(kh, kw),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        bias=bias is not None,
+    )
     if transposed:
         from convcalc.layers.conv import ConvTranspose
 
@@ -451,17 +461,7 @@ def _conv(raw: dict, shape, where: str, transposed: bool = False):
             raise InputError(f"{where}: conv_transpose2d takes padding as numbers (PyTorch has no 'same' here)")
         output_padding = pair(raw.get("output_padding", 0), f"{where}: output_padding", 0)
         options["output_padding"] = output_padding
-        layer = ConvTranspose(
-            rank=2,
-            out_channels=c_out,
-            kernel_size=(kh, kw),
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            groups=groups,
-            bias=bias is not None,
-            output_padding=output_padding,
-        )
+        layer = ConvTranspose(**shared, output_padding=output_padding)
     else:
         from convcalc.layers.conv import Conv
 
@@ -469,17 +469,7 @@ def _conv(raw: dict, shape, where: str, transposed: bool = False):
         if mode not in ("zeros", "reflect", "replicate", "circular"):
             raise InputError(f"{where}: padding_mode '{mode}' is not one of zeros, reflect, replicate, circular")
         options["padding_mode"] = mode
-        layer = Conv(
-            rank=2,
-            out_channels=c_out,
-            kernel_size=(kh, kw),
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            groups=groups,
-            bias=bias is not None,
-            padding_mode=mode,
-        )
+        layer = Conv(**shared, padding_mode=mode)
     params = {"weight": (weight, given)}
     if bias is not None:
         params["bias"] = bias

@@ -128,23 +128,28 @@ def run_sequential(spec: SequentialSpec, options: Options) -> Trace:
         steps.append(update)
     notes = _mode_notes(ctx.mode, chosen)
     results = _results(ctx, spec, run_, updated)
-    trace = Trace(
+    return make_trace(spec, "sequential", ctx.mode, steps, run_, results, notes, chosen, _checks(spec, run_, options))
+
+
+def make_trace(spec, form: str, mode: str, steps, run_, results, notes, chosen, checks) -> Trace:
+    """The finished board of a run (``form`` sequential or graph): the spec's title and
+    description, the steps in order, the loss, the numbers behind --json, notes and checks."""
+    return Trace(
         title=spec.title,
-        form="sequential",
-        mode=ctx.mode,
+        form=form,
+        mode=mode,
         steps=tuple(steps),
         loss=run_.loss,
         results=results,
+        checks=tuple(checks),
         notes=tuple(notes),
         description=spec.description,
         symbols=chosen,
     )
-    return _with_checks(trace, spec, run_, options)
 
 
-def _with_checks(trace: Trace, spec, run_, options: Options) -> Trace:
-    from dataclasses import replace
-
+def _checks(spec, run_, options: Options) -> list:
+    """The checks asked for: finite differences, and PyTorch's autograd."""
     checks = []
     if options.finite_differences:
         from convcalc.trace.check import finite_difference_check
@@ -154,7 +159,7 @@ def _with_checks(trace: Trace, spec, run_, options: Options) -> Trace:
         from convcalc.trace.torch_check import torch_check
 
         checks.append(torch_check(spec, run_))
-    return replace(trace, checks=tuple(checks))
+    return checks
 
 
 def _mode_notes(mode: str, chosen: tuple[str, ...]) -> list[str]:
