@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
+from convcalc.compute.broadcast import unbroadcast
 from convcalc.errors import InputError
 from convcalc.network.model import Gate, Leaf, Module, Network, Parallel, Residual, Sequential
 
@@ -116,14 +117,6 @@ def _join(prefix: str, name: str) -> str:
 def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a + b into a fresh array (either may be held by a cache or the caller)."""
     return np.add(a, b)
-
-
-def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum ``grad`` over the axes where a tensor of ``shape`` was broadcast (size 1 → size n)."""
-    if grad.shape == shape:
-        return grad
-    axes = tuple(i for i, (g, s) in enumerate(zip(grad.shape, shape)) if s == 1 and g != 1)
-    return grad.sum(axis=axes, keepdims=True)
 
 
 # --------------------------------------------------------------------------- the steps
@@ -249,7 +242,7 @@ class _ParallelStep:
             for j, other in enumerate(kept):
                 if j != i:
                     g = g * other
-            grads.append(_unbroadcast(g, out.shape))
+            grads.append(unbroadcast(g, out.shape))
         return grads
 
     def backward(self, grad, record, run: _Pass):
@@ -280,7 +273,7 @@ class _GateStep:
         if run.observe is not None:
             run.observe(self.scale_name, grad)
         grad_direct = grad * g
-        grad_gate = _unbroadcast(grad * x, g.shape)
+        grad_gate = unbroadcast(grad * x, g.shape)
         return _add(grad_direct, self.gate.backward(grad_gate, gate_record, run))
 
 

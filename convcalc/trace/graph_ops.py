@@ -15,6 +15,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from convcalc.compute import activations
+from convcalc.compute.broadcast import unbroadcast
 from convcalc.compute.scalars import constant
 from convcalc.errors import InputError
 
@@ -77,16 +79,6 @@ def _broadcast_shape(shapes):
         ) from None
 
 
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum a gradient back over the axes broadcasting added or stretched."""
-    while grad.ndim > len(shape):
-        grad = grad.sum(axis=0)
-    for axis, size in enumerate(shape):
-        if size == 1 and grad.shape[axis] != 1:
-            grad = grad.sum(axis=axis, keepdims=True)
-    return grad.reshape(shape)
-
-
 def _add(a, b):
     """Y = A + B."""
     return np.asarray(a + b)
@@ -124,14 +116,14 @@ def _mul_backward(dy, inputs, out):
 
 
 def _relu(a):
-    """Y = max(A, 0)."""
-    return np.where(a > 0, a, 0 if a.dtype == object else 0.0)
+    """Y = max(A, 0): the ReLU of the layer types (convcalc.compute.activations)."""
+    return activations.forward("relu", a)[0]
 
 
 def _relu_backward(dy, inputs, out):
     """δA = δY ⊙ [A > 0] (ReLU′(0) = 0)."""
     (a,) = inputs
-    return (np.where(a > 0, dy, 0 if dy.dtype == object else 0.0),)
+    return (activations.backward("relu", dy, a > 0),)
 
 
 # --- reductions --------------------------------------------------------------------------------
