@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from convcalc.render.values import json_number, json_tensor
 from convcalc.trace.symbolic import SUBSCRIPT, Symbolic
 
 _SYMBOL = re.compile(r"\b([A-Za-z][A-Za-z0-9]*)_([0-9,]+)\b")
@@ -239,30 +240,18 @@ def latex_text(prose: str) -> str:
 
 def json_value(value: Any) -> Any:
     """Exact numbers as ints or "p/q" strings, floats as floats, expressions as strings."""
-    value = _plain(value)
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, Fraction):
-        return value.numerator if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
-    if isinstance(value, float):
-        return value
-    if isinstance(value, Symbolic):
-        import sympy
-
-        return sympy.sstr(simplified(value.expr), order="grlex").replace("**", "^")
     if isinstance(value, np.ndarray):
-        return json_array(value)
+        return json_tensor(value, json_value)
     if isinstance(value, dict):
         return {str(k): json_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [json_value(v) for v in value]
+    return json_number(value, _json_other)
+
+
+def _json_other(value: Any) -> str:
+    if isinstance(value, Symbolic):
+        import sympy
+
+        return sympy.sstr(simplified(value.expr), order="grlex").replace("**", "^")
     return str(value)
-
-
-def json_array(array: np.ndarray) -> Any:
-    array = np.asarray(array)
-    if array.ndim == 0:
-        return json_value(array[()])
-    return [json_array(a) for a in array]

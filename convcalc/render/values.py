@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
+from typing import Any, Callable
 
 from convcalc.engine.dims import format_dim, is_symbolic
 
@@ -33,14 +33,33 @@ def nbytes(value: Any) -> str:
     return f"{value} B"  # pragma: no cover
 
 
-def jsonable(value: Any) -> Any:
-    """Ints stay ints; Fractions and formulas become strings; containers recurse."""
+def json_number(value: Any, other: Callable[[Any], Any] = str) -> Any:
+    """One number for JSON: ints, floats, bools and None as they are (NumPy scalars as Python
+    ones), Fractions as ints when whole and ``"p/q"`` strings otherwise; anything else through
+    ``other`` (a formula's text)."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):  # a NumPy scalar, without importing NumPy
+        value = value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, Fraction):
-        return f"{value.numerator}/{value.denominator}" if value.denominator != 1 else value.numerator
+        return value.numerator if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    return other(value)
+
+
+def json_tensor(array: Any, number: Callable[[Any], Any] = json_number) -> Any:
+    """A tensor as nested lists of ``number`` values (a 0-d array or a scalar as one value)."""
+    shape = getattr(array, "shape", None)
+    if shape is None:
+        return number(array)
+    if len(shape) == 0:
+        return number(array[()])
+    return [json_tensor(a, number) for a in array]
+
+
+def jsonable(value: Any) -> Any:
+    """Ints stay ints; Fractions and formulas become strings; containers recurse."""
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
-    return format_dim(value)
+    return json_number(value, format_dim)

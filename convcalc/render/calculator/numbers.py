@@ -43,25 +43,3 @@ def term(value: Any) -> str:
 def signed(value: Any) -> str:
     text = number(value)
     return MINUS + text[1:] if text.startswith("-") else text
-
-
-def json_number(value: Any) -> Any:
-    """Exact ints stay ints, Fractions become "p/q", floats stay floats (None for −∞ padding)."""
-    if value is None or isinstance(value, (bool, int)):
-        return value
-    if isinstance(value, Fraction):
-        return value.numerator if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
-    if isinstance(value, (float, np.floating)):
-        return float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return str(value)
-
-
-def json_tensor(array: np.ndarray) -> Any:
-    """Nested lists of :func:`json_number` values."""
-    if not isinstance(array, np.ndarray):
-        return json_number(array)
-    if array.ndim == 0:
-        return json_number(array[()])
-    return [json_tensor(a) for a in array]
