@@ -15,7 +15,6 @@ kernel is ``(C_in, C_out, kh, kw)`` (PyTorch's ConvTranspose layout).
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import numpy as np
 
 from convcalc.compute.numbers import parse_matrix_text, to_array
 from convcalc.errors import InputError
+from convcalc.jsontext import load_json
 
 FILE_SUFFIXES = (".json", ".csv", ".npy", ".txt")
 _MATRIX_TEXT = re.compile(r"^[\s\d+\-−.,;|/eE]+$")
@@ -89,10 +89,7 @@ def _read_stdin(what: str) -> np.ndarray:
 
 def parse_json_tensor(content: str, what: str) -> np.ndarray:
     """Nested JSON lists of numbers (or "p/q" strings)."""
-    try:
-        data = json.loads(content)
-    except json.JSONDecodeError as error:
-        raise InputError(f"{what}: malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+    data = load_json(content, what)
     if not isinstance(data, list):
         raise InputError(f"{what}: expected nested lists of numbers such as [[1, 2], [3, 4]]; got a JSON {type(data).__name__}")
     return to_array(data, what)

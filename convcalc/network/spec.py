@@ -21,11 +21,11 @@ word followed by options — see :data:`CHAIN_HELP`.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Callable
 
 from convcalc.errors import InputError
+from convcalc.jsontext import load_json
 from convcalc.network import build
 from convcalc.network.model import Leaf, Module, Network, Sequential
 from convcalc.notation import parse_ints, parse_padding, parse_shape
@@ -190,11 +190,7 @@ def load_spec_file(path: str) -> Network:
 
 
 def parse_spec_text(text: str, source: str = "<spec>") -> Network:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(f"{source}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
-    return parse_spec(data, source)
+    return parse_spec(load_json(text, source), source)
 
 
 def parse_spec(data: Any, source: str = "<spec>") -> Network:

@@ -25,6 +25,7 @@ import numpy as np
 
 from convcalc.compute.numbers import parse_number, to_array
 from convcalc.errors import InputError
+from convcalc.jsontext import load_json
 
 
 @dataclass(frozen=True)
@@ -112,43 +113,12 @@ def display_shape(shape: tuple[int, ...], implicit: int) -> tuple[int, ...]:
 
 def load_text(text: str, source: str = "spec") -> dict:
     """Parse JSON, reporting a syntax error with its line and column."""
-    try:
-        data = json.loads(text, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as error:
-        raise InputError(
-            f"{source}: malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}"
-        ) from None
-    except _NotFinite as error:
-        line, column = _position(text, error.token)
-        raise InputError(
-            f"{source}: {error.token} at line {line}, column {column} is not a finite number "
-            "(NaN and infinity are refused)"
-        ) from None
+    data = load_json(text, source)
     if not isinstance(data, dict):
         raise InputError(
             f'{source}: the spec must be a JSON object {{...}} with "layers" or "nodes"; got {type(data).__name__}'
         )
     return data
-
-
-class _NotFinite(Exception):
-    def __init__(self, token: str) -> None:
-        super().__init__(token)
-        self.token = token
-
-
-def _refuse_constant(name: str):
-    raise _NotFinite(name)
-
-
-def _position(text: str, token: str) -> tuple[int, int]:
-    import re
-
-    match = re.search(rf"(?<![A-Za-z\"]){re.escape(token)}(?![A-Za-z\"])", text)
-    if not match:
-        return 1, 1
-    before = text[: match.start()]
-    return before.count("\n") + 1, match.start() - (before.rfind("\n") + 1) + 1
 
 
 def read_source(path: str, stdin_text: str | None = None) -> tuple[str, str]:
