@@ -293,8 +293,7 @@ class _Compiler:
 
     def _next(self, leaf: bool, what: Any):
         row = next(self.rows)
-        layer = getattr(row, "layer", None)
-        if (row.report is not None) != leaf or (leaf and layer is not None and layer is not what):
+        if (row.report is not None) != leaf or (leaf and row.layer is not None and row.layer is not what):
             raise RuntimeError(f"the walk's row {row.name} ({row.type}) does not line up with {what!r}")
         return row
 

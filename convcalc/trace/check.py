@@ -183,7 +183,7 @@ def finite_difference_check(spec, run_) -> Check:
                 decisions.append(x > 0)
             elif step.kind == "maxpool2d":
                 cache = fwd.cache
-                decisions.append(np.asarray(cache.indices if hasattr(cache, "indices") else cache.winner))
+                decisions.append(np.asarray(cache.indices))
             x = fwd.output
         return x, decisions
 

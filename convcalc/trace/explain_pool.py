@@ -2,7 +2,7 @@
 the first maximum in row-major order), the routing map of the backward pass, and each
 average's sum and divisor.
 
-Winners and window positions come from the layer's cache (``MaxPoolCache.winner``,
+Winners and window positions come from the layer's cache (``MaxPoolCache.indices``,
 ``WindowTable.positions``); the routing map drawn here must equal the layer's backward.
 """
 
@@ -27,14 +27,10 @@ def _window_cells(table, t: tuple[int, ...]) -> list[tuple[tuple[int, ...], int]
     return cells
 
 
-def winner_cell(cache, index: tuple[int, ...], cells, spatial: tuple[int, ...]) -> tuple[int, ...]:
-    """The input cell that won window ``index`` — PyTorch's ``return_indices`` (a flat index
-    into the spatial plane) when the cache has it, else the winning tap's number."""
-    indices = getattr(cache, "indices", None)
-    if indices is not None:
-        return tuple(int(i) for i in np.unravel_index(int(np.asarray(indices)[index]), spatial))
-    tap = int(np.asarray(cache.winner)[index])
-    return next(cell for cell, j in cells if j == tap)
+def winner_cell(cache, index: tuple[int, ...], spatial: tuple[int, ...]) -> tuple[int, ...]:
+    """The input cell that won window ``index``: PyTorch's ``return_indices`` (a flat index
+    into the spatial plane), from the layer's cache."""
+    return tuple(int(i) for i in np.unravel_index(int(np.asarray(cache.indices)[index]), spatial))
 
 
 def _window_entry(
@@ -83,7 +79,7 @@ def maxpool_forward(ctx: Context, step: LayerStep, x_name: str, x: np.ndarray, y
         t = tuple(t)
         cells = _window_cells(table, t)
         values = [x[(n, c) + cell] for cell, _ in cells]
-        win_cell = winner_cell(cache, index, cells, x.shape[2:])
+        win_cell = winner_cell(cache, index, x.shape[2:])
         best = x[(n, c) + win_cell]
         if not _same(best, y[index]) or any(v > best for v in values):
             from convcalc.trace.context import TraceBug
@@ -126,16 +122,13 @@ def _same(a, b) -> bool:
 def maxpool_backward(
     ctx: Context, step: LayerStep, x_name: str, x: np.ndarray, dy: np.ndarray, dx: np.ndarray, cache
 ) -> Step:
-    table = cache.windows
     out, dX = f"δ{step.output}", f"δ{x_name}"
     routed = np.zeros(x.shape, dtype=object) if dx.dtype == object else np.zeros(x.shape)
     routes = np.full(x.shape, "0", dtype=object)
     sources: dict[tuple[int, ...], list[str]] = {}
     for index in np.ndindex(*dy.shape):
-        n, c, *t = index
-        cells = _window_cells(table, tuple(t))
-        win_cell = winner_cell(cache, index, cells, x.shape[2:])
-        target = (n, c) + win_cell
+        n, c = index[:2]
+        target = (n, c) + winner_cell(cache, index, x.shape[2:])
         routed[target] = routed[target] + dy[index]
         sources.setdefault(target, []).append(ctx.label(out, index, dy.shape))
     for target, labels in sources.items():
