@@ -81,13 +81,6 @@ def parse_dtype(text: str):
     return np.dtype(DTYPES[key])
 
 
-def resolve_network(text: str, input_shape: str | None):
-    """NETWORK and --in → (Network, input shape C x spatial or None), as ``convcalc arch`` reads them."""
-    from convcalc.cli.arch import resolve_network as resolve
-
-    return resolve(text, input_shape)
-
-
 def starting_state(graph, *, init: str, load: str | None, seed: int, dtype):
     """(params, buffers, description): loaded from a file, or initialised from the seed."""
     from convcalc.executor import init as initial
@@ -124,6 +117,7 @@ def execute(network: str, *, input_shape=None, input_file=None, batch=None, seed
     if label is not None and not backward:
         raise InputError("--label is for --backward with --loss cross-entropy")
     chosen_loss = parse_loss(loss) if backward else None
+    from convcalc.cli.arch import resolve_network
     from convcalc.executor.memory import keep_freed_memory
 
     keep_freed_memory()

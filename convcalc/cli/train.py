@@ -87,7 +87,8 @@ def _progress(form: str, total: int):
 def execute(network: str, *, data: str, input_shape=None, steps=None, epochs=None, optimizer="sgd", lr=None,
             momentum=0.9, weight_decay=0.0, batch_size=32, val=0.0, eval_every=None, seed=0, init="pytorch",
             dtype="float32", load=None, save=None, form="json"):
-    from convcalc.cli.run import parse_dtype, resolve_network, starting_state
+    from convcalc.cli.arch import resolve_network
+    from convcalc.cli.run import parse_dtype, starting_state
     from convcalc.executor import datasets, weights
     from convcalc.executor.graph import build_graph
     from convcalc.executor.losses import parse_loss
