@@ -37,9 +37,6 @@ from convcalc.executor.graph import Graph, TensorSpec
 SCHEMES = ("pytorch", "xavier-uniform", "xavier-normal", "glorot-uniform", "glorot-normal", "kaiming-uniform",
            "kaiming-normal", "uniform")
 
-# Per-layer-type constants PyTorch's reset_parameters() sets (by the layer type's class name).
-_CONSTANTS = {"PReLU": lambda layer: 0.25, "LayerScale": lambda layer: float(layer.init)}
-
 
 @dataclass(frozen=True)
 class InitScheme:
@@ -114,9 +111,9 @@ def initial_parameters(graph: Graph, scheme: InitScheme, rng: np.random.Generato
     values: dict[str, np.ndarray] = {}
     for spec in graph.parameters:
         layer = layers[spec.layer]
-        constant = _CONSTANTS.get(type(layer).__name__)
+        constant = getattr(layer, "initial_value", None)  # layers PyTorch starts at a constant (PReLU, layer scale)
         if constant is not None:
-            value = np.full(spec.shape, constant(layer))
+            value = np.full(spec.shape, constant)
         elif len(spec.shape) >= 2:
             value = _weight(spec.shape, scheme, rng)
         elif spec.local.endswith("bias"):

@@ -87,6 +87,11 @@ class LayerScale(base.NoBuffers):
 
     name = "layer-scale"
 
+    @property
+    def initial_value(self) -> float:
+        """γ starts at ``init`` everywhere (torchvision's ConvNeXt: 1e-6)."""
+        return float(self.init)
+
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
         shape = tuple(shape)
         if len(shape) < 1:

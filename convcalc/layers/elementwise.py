@@ -74,6 +74,7 @@ class PReLU(base.NoBuffers):
     num_parameters: int = 1
 
     name = "prelu"
+    initial_value = 0.25  # PyTorch's nn.PReLU(init=0.25): the slope every run starts from
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
         return base.same_shape_report("prelu", shape, batch, bytes_per_element,
