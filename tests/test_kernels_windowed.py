@@ -228,6 +228,89 @@ def test_conv_matches_torch(seed):
     compare(forward, backward, ref_out, ref_grads)
 
 
+def random_row_shift_conv(seed: int):
+    """A 2-D stride-1 ungrouped conv: the configurations the row-shift path serves, with
+    paddings up to past the kernel's reach (their gradient crops δY), dilation and every mode."""
+    rng = np.random.default_rng(40_000 + seed)
+    state = {}
+
+    def make():
+        kernel = _ints(rng, 1, 5, 2)
+        padding = tuple((int(a), int(b)) for a, b in rng.integers(0, 5, (2, 2)))
+        state["shape"] = (int(rng.integers(1, 4)), int(rng.integers(1, 5)), *_ints(rng, 1, 9, 2))
+        return Conv(rank=2, out_channels=int(rng.integers(1, 5)), kernel_size=kernel, stride=(1, 1),
+                    padding=padding if rng.random() < 0.8 else "same", dilation=_ints(rng, 1, 3, 2),
+                    bias=bool(rng.random() < 0.7),
+                    padding_mode=str(rng.choice(["zeros", "zeros", "reflect", "replicate", "circular"])))
+
+    return _draw(rng, make, lambda layer: state["shape"]) + (rng,)
+
+
+@pytest.fixture
+def row_shift_everywhere(monkeypatch):
+    """Every stride-1 2-D float conv takes the row-shift path, however small."""
+    from convcalc.compute import conv_kernels
+
+    monkeypatch.setattr(conv_kernels, "ROW_SHIFT_MIN_POSITIONS", 0)
+    monkeypatch.setattr(conv_kernels, "ROW_SHIFT_MIN_DEPTH", 0)
+
+
+@pytest.mark.parametrize("seed", range(120))
+def test_row_shift_conv_equals_im2col(seed, row_shift_everywhere, monkeypatch):
+    from convcalc.compute import conv_kernels
+
+    layer, shape, rng = random_row_shift_conv(seed)
+    x = rng.standard_normal(shape)
+    params = random_params(layer, shape, rng)
+    fast_forward, fast_backward, grad = run(layer, x, params, seed=seed)
+    assert isinstance(fast_forward.cache, conv_kernels.RowShiftConvCache)
+    monkeypatch.setattr(conv_kernels, "row_shift_applies", lambda *args: False)
+    forward, backward, _ = run(layer, x, params, grad)
+    assert isinstance(forward.cache, conv_kernels.ConvCache)
+    np.testing.assert_allclose(fast_forward.output, forward.output, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fast_backward.grad_input, backward.grad_input, rtol=1e-12, atol=1e-12)
+    for name in backward.grads:
+        np.testing.assert_allclose(fast_backward.grads[name], backward.grads[name], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("seed", range(120))
+def test_row_shift_conv_matches_torch(seed, row_shift_everywhere):
+    torch = pytest.importorskip("torch")
+    from convcalc.compute import conv_kernels
+
+    layer, shape, rng = random_row_shift_conv(seed)
+    x = rng.standard_normal(shape)
+    params = random_params(layer, shape, rng)
+    forward, backward, grad = run(layer, x, params, seed=seed)
+    assert isinstance(forward.cache, conv_kernels.RowShiftConvCache)
+    report = layer.analyze(shape)
+
+    def make(t):
+        padded = torch.nn.functional.pad(t["x"], torch_pad_list(report.hyper["padding"]),
+                                         mode=TORCH_PAD_MODES[layer.padding_mode])
+        return torch.nn.functional.conv2d(padded, t["weight"], t.get("bias"), 1, 0, layer.dilation)
+
+    ref_out, ref_grads = torch_grads(torch, {"x": x, **params}, make, grad)
+    compare(forward, backward, ref_out, ref_grads)
+
+
+def test_row_shift_path_is_chosen_by_size_and_keeps_float32():
+    from convcalc.compute import conv_kernels
+
+    big = Conv(rank=2, out_channels=4, kernel_size=(3, 3), stride=(1, 1), padding=1)
+    x = np.ones((1, 16, 32, 32), np.float32)
+    forward = big.forward(x, random_params(big, x.shape, np.random.default_rng(0), np.float32))
+    assert isinstance(forward.cache, conv_kernels.RowShiftConvCache)
+    assert forward.output.dtype == np.float32
+    assert big.backward(np.ones_like(forward.output), forward.cache).grad_input.dtype == np.float32
+    for small_input in (np.ones((1, 16, 8, 8)), np.ones((1, 2, 32, 32)), exact(np.ones((1, 16, 32, 32), int))):
+        params = random_params(big, small_input.shape, np.random.default_rng(0))
+        if small_input.dtype == object:
+            params = {k: exact(np.round(v)) for k, v in params.items()}
+        assert isinstance(big.forward(small_input, params).cache, conv_kernels.ConvCache)
+
+
 @pytest.mark.parametrize("seed", range(150))
 def test_conv_transpose_matches_torch(seed):
     torch = pytest.importorskip("torch")

@@ -1,6 +1,12 @@
 """The kernels behind :class:`convcalc.layers.conv.Conv` and ``ConvTranspose``: im2col + one
 matmul per group (spec §7.2), and what each backward needs (CS231n ``cache``).
 
+Large stride-1 2-D convolutions of float arrays (the executor's common case) take a second
+form of the same sums, the row-shift path: the input is unfolded along the width only
+(k_w copies instead of k_h·k_w) and each kernel row multiplies a shifted view of it; the
+input gradient is the stride-1 correlation of the padded δY with the flipped kernel
+(δI = pad(δJ) ∗ flip(K)), computed the same way. Results agree with im2col to rounding.
+
 The layer classes hold the forward/backward methods (with their formulas) and resolve the
 geometry from the shape rule; these functions do the array work, on float arrays (BLAS) and
 on exact ``dtype=object`` arrays alike. Geometry per spatial axis: kernel ``k``, stride
@@ -63,10 +69,138 @@ def add_bias(y: np.ndarray, bias: np.ndarray, rank: int) -> np.ndarray:
     return y
 
 
+@dataclass(frozen=True)
+class RowShiftConvCache:
+    """What :func:`conv_backward` needs after a row-shift forward (see :func:`row_shift_applies`):
+    ``unfolded`` is the column-unfolded padded input, (N, C_in·k_w, P_h·o_w)."""
+
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    unfolded: Any
+    weight: Any
+    pads: Pads
+    has_bias: bool
+
+
+#: The row-shift path's matmuls are (C_out × C_in·k_w) @ (C_in·k_w × o_h·o_w), one per image and
+#: kernel row; below these sizes BLAS runs them slower than im2col's single large matmul costs
+#: in copies (measured on the 2-core AVX-512 machine of ``benchmarks/bench_executor.py``).
+ROW_SHIFT_MIN_POSITIONS = 1024
+ROW_SHIFT_MIN_DEPTH = 48
+
+
+def row_shift_applies(x: np.ndarray, kernel_size: Sequence[int], stride: Sequence[int], groups: int,
+                      out_spatial: Sequence[int]) -> bool:
+    """Whether a convolution takes the row-shift path: a 2-D, stride-1, ungrouped convolution of
+    a float array with a large enough output plane and C_in·k_w. Exact (object) arrays, strides,
+    groups, other ranks and small layers use im2col. Both paths compute the same sums (in a
+    different order, so float results agree to rounding)."""
+    return (x.ndim == 4 and x.dtype.kind == "f" and groups == 1 and tuple(stride) == (1, 1)
+            and out_spatial[0] * out_spatial[1] >= ROW_SHIFT_MIN_POSITIONS
+            and x.shape[1] * kernel_size[1] >= ROW_SHIFT_MIN_DEPTH)
+
+
+def unfold_columns(x: np.ndarray, kernel_w: int, dilation_w: int, pads: Pads, out_w: int) -> np.ndarray:
+    """U[n, (c, v), (r, ox)] = Xp[n, c, r, ox + d_w·v] for every padded row r: im2col along the
+    width only (k_w copies of the input instead of k_h·k_w), with zero padding ``pads``.
+
+    A kernel row u then reads the rows r = oy + d_h·u, i.e. the columns u·d_h·o_w … of U,
+    which is a plain strided matrix: no copy per kernel row. A negative padding crops.
+    """
+    n, c, h, w = x.shape
+    (top, bottom), (left, _) = pads
+    rows = h + top + bottom
+    out = np.empty((n, c, kernel_w, rows, out_w), x.dtype)
+    r0 = max(top, 0)
+    r1 = max(min(top + h, rows), r0)  # padded rows [r0, r1) hold input rows [r0 − top, r1 − top)
+    out[:, :, :, :r0] = 0
+    out[:, :, :, r1:] = 0
+    for v in range(kernel_w):
+        shift = v * dilation_w - left  # output column ox reads input column ox + shift
+        a = min(max(0, -shift), out_w)
+        b = max(min(out_w, w - shift), a)
+        out[:, :, v, r0:r1, :a] = 0
+        out[:, :, v, r0:r1, b:] = 0
+        if b > a:
+            out[:, :, v, r0:r1, a:b] = x[:, :, r0 - top:r1 - top, a + shift:b + shift]
+    return out.reshape(n, c * kernel_w, rows * out_w)
+
+
+def _row_windows(unfolded: np.ndarray, u: int, dilation_h: int, out_h: int, out_w: int) -> np.ndarray:
+    """The (N, C_in·k_w, o_h·o_w) matrix kernel row u multiplies: rows d_h·u … of U."""
+    start = u * dilation_h * out_w
+    return unfolded[:, :, start:start + out_h * out_w]
+
+
+def row_shift_correlate(unfolded: np.ndarray, weight: np.ndarray, dilation_h: int, out_h: int,
+                        out_w: int) -> np.ndarray:
+    """Y[n] = Σ_u W[:, :, u, :] @ U[n, :, rows u·d_h …]: one matmul per kernel row, (N, C_out, o_h·o_w)."""
+    c_out, _, kernel_h, _ = weight.shape
+
+    def product(u, out=None):
+        w_u = np.ascontiguousarray(weight[:, :, u, :]).reshape(c_out, -1)
+        return np.matmul(w_u, _row_windows(unfolded, u, dilation_h, out_h, out_w), out=out)
+
+    y = product(0)
+    part = np.empty_like(y) if kernel_h > 1 else None
+    for u in range(1, kernel_h):
+        y += product(u, part)
+    return y
+
+
+def _row_shift_forward(x, weight, bias, *, kernel_size, dilation, pads, padding_mode, out_spatial):
+    """Y = Σ_u W_u @ shift_u(U) with U = :func:`unfold_columns` of X; non-zero padding modes
+    pad first and unfold without padding."""
+    if padding_mode != "zeros":
+        x, pads = windows.pad(x, pads, padding_mode), ((0, 0), (0, 0))
+    out_h, out_w = out_spatial
+    unfolded = unfold_columns(x, kernel_size[1], dilation[1], pads, out_w)
+    y = row_shift_correlate(unfolded, weight, dilation[0], out_h, out_w).reshape(x.shape[0], -1, out_h, out_w)
+    if bias is not None:
+        y = add_bias(y, bias, 2)
+    return y, unfolded
+
+
+def _row_shift_backward(grad, cache: RowShiftConvCache, *, kernel_size, dilation, padding_mode):
+    """dW[:, :, u, :] = Σ_n dY[n] @ shift_u(U[n])ᵀ; dB = Σ dY; dX = the stride-1 correlation of
+    dY padded by d(k − 1) − p with the flipped, channel-swapped kernel (spec §7.1: δI = pad(δJ) ∗
+    flip(K)), computed with the same row shifts; non-zero padding modes take the full frame and
+    send the padding's gradient home."""
+    n, c_out, out_h, out_w = grad.shape
+    weight = cache.weight
+    kernel_h, kernel_w = kernel_size
+    rows = grad.reshape(n, c_out, out_h * out_w)
+    grad_weight = np.empty(weight.shape, weight.dtype)
+    for u in range(kernel_h):  # (U_u @ dYᵀ)ᵀ: the orientation OpenBLAS runs fastest (see grouped_contract)
+        window = _row_windows(cache.unfolded, u, dilation[0], out_h, out_w)
+        grad_weight[:, :, u, :] = np.matmul(window, rows.transpose(0, 2, 1)).sum(axis=0).T.reshape(
+            c_out, weight.shape[1], kernel_w)
+    grads = {"weight": grad_weight}
+    if cache.has_bias:
+        grads["bias"] = rows.sum(axis=(0, 2))
+    reach = tuple(d * (k - 1) for k, d in zip(kernel_size, dilation))
+    if padding_mode == "zeros":
+        grad_pads = tuple((r - a, r - b) for r, (a, b) in zip(reach, cache.pads))
+    else:
+        grad_pads = tuple((r, r) for r in reach)
+    flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].swapaxes(0, 1))
+    frame = tuple(o + a + b - r for o, (a, b), r in zip((out_h, out_w), grad_pads, reach))
+    unfolded = unfold_columns(grad, kernel_w, dilation[1], grad_pads, frame[1])
+    grad_input = row_shift_correlate(unfolded, flipped, dilation[0], *frame).reshape(n, -1, *frame)
+    if padding_mode != "zeros":
+        grad_input = windows.pad_backward(grad_input, cache.pads, padding_mode)
+    return grad_input, grads
+
+
 def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, *, kernel_size: Sequence[int],
                  stride: Sequence[int], dilation: Sequence[int], pads: Pads, padding_mode: str, groups: int,
-                 out_spatial: Sequence[int]) -> tuple[np.ndarray, ConvCache]:
-    """Y = b + W_row @ im2col(pad(X)), one matmul per group; ``out_spatial`` from the shape rule."""
+                 out_spatial: Sequence[int]) -> tuple[np.ndarray, ConvCache | RowShiftConvCache]:
+    """Y = b + W_row @ im2col(pad(X)), one matmul per group; ``out_spatial`` from the shape rule.
+    Stride-1 2-D convolutions of float arrays take the row-shift path (:func:`row_shift_applies`)."""
+    if row_shift_applies(x, kernel_size, stride, groups, out_spatial):
+        y, unfolded = _row_shift_forward(x, weight, bias, kernel_size=kernel_size, dilation=dilation, pads=pads,
+                                         padding_mode=padding_mode, out_spatial=out_spatial)
+        return y, RowShiftConvCache(tuple(x.shape), y.shape, unfolded, weight, tuple(pads), bias is not None)
     c_out = weight.shape[0]
     padded = windows.pad(x, pads, padding_mode)
     columns = windows.im2col(padded, kernel_size, stride, dilation, out_spatial, layout="gemm")
@@ -76,10 +210,12 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, *, 
     return y, ConvCache(tuple(x.shape), y.shape, padded, columns, weight, pads, groups, bias is not None)
 
 
-def conv_backward(grad: np.ndarray, cache: ConvCache, *, kernel_size: Sequence[int], stride: Sequence[int],
+def conv_backward(grad: np.ndarray, cache: ConvCache | RowShiftConvCache, *, kernel_size: Sequence[int], stride: Sequence[int],
                   dilation: Sequence[int], padding_mode: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(dX, {weight: dW, bias: dB}): dW = dY_row @ colsᵀ, dB = Σ dY, dX = the padding's
     gradient of col2im(W_rowᵀ @ dY_row) (pad_backward sends copied entries' gradients home)."""
+    if isinstance(cache, RowShiftConvCache):
+        return _row_shift_backward(grad, cache, kernel_size=kernel_size, dilation=dilation, padding_mode=padding_mode)
     c_out = cache.output_shape[1]
     grad_rows = windows.channel_major(grad)
     grads = {"weight": windows.grouped_contract(grad_rows, cache.columns, cache.groups).reshape(cache.weight.shape)}

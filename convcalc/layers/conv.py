@@ -260,7 +260,8 @@ class Conv(_ConvBase):
         """Y = b + W_row @ im2col(pad(X)), one matmul per group (spec §7 forward, §7.2).
 
         Y[n,co,y,x] = b[co] + Σ_{ci ∈ group(co)} Σ_{u,v} W[co,ci,u,v]·Xp[n,ci, s·y + d·u, s·x + d·v],
-        Xp = X padded by ``padding`` with ``padding_mode`` (PyTorch semantics).
+        Xp = X padded by ``padding`` with ``padding_mode`` (PyTorch semantics). Large stride-1
+        2-D float convolutions compute the same sums by row shifts (``conv_kernels``).
         """
         from convcalc.compute import Forward, conv_kernels
 
