@@ -82,10 +82,10 @@ class RowShiftConvCache:
     has_bias: bool
 
 
-#: The row-shift path's matmuls are (C_out × C_in·k_w) @ (C_in·k_w × o_h·o_w), one per image and
-#: kernel row; below these sizes BLAS runs them slower than im2col's single large matmul costs
-#: in copies (measured on the 2-core AVX-512 machine of ``benchmarks/bench_executor.py``).
-ROW_SHIFT_MIN_POSITIONS = 1024
+#: The row-shift path multiplies (k_h·C_out × C_in·k_w) @ (C_in·k_w × P_h·o_w) once per image;
+#: below these sizes (output plane, C_in·k_w) BLAS runs those slower than im2col's one large
+#: matmul costs in copies (measured on the 2-core AVX-512 machine of ``benchmarks/``).
+ROW_SHIFT_MIN_POSITIONS = 784  # 28x28
 ROW_SHIFT_MIN_DEPTH = 48
 
 
@@ -100,30 +100,34 @@ def row_shift_applies(x: np.ndarray, kernel_size: Sequence[int], stride: Sequenc
             and x.shape[1] * kernel_size[1] >= ROW_SHIFT_MIN_DEPTH)
 
 
-def unfold_columns(x: np.ndarray, kernel_w: int, dilation_w: int, pads: Pads, out_w: int) -> np.ndarray:
+def unfold_columns(x: np.ndarray, kernel_w: int, dilation_w: int, pads: Pads, out_w: int,
+                   out: np.ndarray | None = None) -> np.ndarray:
     """U[n, (c, v), (r, ox)] = Xp[n, c, r, ox + d_w·v] for every padded row r: im2col along the
     width only (k_w copies of the input instead of k_h·k_w), with zero padding ``pads``.
 
     A kernel row u then reads the rows r = oy + d_h·u, i.e. the columns u·d_h·o_w … of U,
     which is a plain strided matrix: no copy per kernel row. A negative padding crops.
+    Written into ``out`` (shape (N, C·k_w, P_h·o_w)) when given.
     """
     n, c, h, w = x.shape
     (top, bottom), (left, _) = pads
     rows = h + top + bottom
-    out = np.empty((n, c, kernel_w, rows, out_w), x.dtype)
+    if out is None:
+        out = np.empty((n, c * kernel_w, rows * out_w), x.dtype)
+    grid = out.reshape(n, c, kernel_w, rows, out_w)
     r0 = max(top, 0)
     r1 = max(min(top + h, rows), r0)  # padded rows [r0, r1) hold input rows [r0 − top, r1 − top)
-    out[:, :, :, :r0] = 0
-    out[:, :, :, r1:] = 0
+    grid[:, :, :, :r0] = 0
+    grid[:, :, :, r1:] = 0
     for v in range(kernel_w):
         shift = v * dilation_w - left  # output column ox reads input column ox + shift
         a = min(max(0, -shift), out_w)
         b = max(min(out_w, w - shift), a)
-        out[:, :, v, r0:r1, :a] = 0
-        out[:, :, v, r0:r1, b:] = 0
+        grid[:, :, v, r0:r1, :a] = 0
+        grid[:, :, v, r0:r1, b:] = 0
         if b > a:
-            out[:, :, v, r0:r1, a:b] = x[:, :, r0 - top:r1 - top, a + shift:b + shift]
-    return out.reshape(n, c * kernel_w, rows * out_w)
+            grid[:, :, v, r0:r1, a:b] = x[:, :, r0 - top:r1 - top, a + shift:b + shift]
+    return out
 
 
 def _row_windows(unfolded: np.ndarray, u: int, dilation_h: int, out_h: int, out_w: int) -> np.ndarray:
@@ -132,30 +136,45 @@ def _row_windows(unfolded: np.ndarray, u: int, dilation_h: int, out_h: int, out_
     return unfolded[:, :, start:start + out_h * out_w]
 
 
-def row_shift_correlate(unfolded: np.ndarray, weight: np.ndarray, dilation_h: int, out_h: int,
-                        out_w: int) -> np.ndarray:
-    """Y[n] = Σ_u W[:, :, u, :] @ U[n, :, rows u·d_h …]: one matmul per kernel row, (N, C_out, o_h·o_w)."""
-    c_out, _, kernel_h, _ = weight.shape
-
-    def product(u, out=None):
-        w_u = np.ascontiguousarray(weight[:, :, u, :]).reshape(c_out, -1)
-        return np.matmul(w_u, _row_windows(unfolded, u, dilation_h, out_h, out_w), out=out)
-
-    y = product(0)
-    part = np.empty_like(y) if kernel_h > 1 else None
-    for u in range(1, kernel_h):
-        y += product(u, part)
+def row_shift_correlate(x: np.ndarray, weight: np.ndarray, pads: Pads, dilation: Sequence[int],
+                        out_spatial: Sequence[int], unfolded: np.ndarray | None = None) -> np.ndarray:
+    """The stride-1 correlation of zero-padded X with W, (N, C_out, o_h·o_w), image by image:
+    U = :func:`unfold_columns` of the image (into ``unfolded[n]`` when given, for the weight
+    gradient; else a scratch buffer), P = [W_0; W_1; …] @ U with the kernel rows W_u =
+    W[:, :, u, :] stacked (one taller matmul runs faster on BLAS than k_h short ones), and
+    Y = Σ_u P_u shifted by u·d_h rows. Working per image keeps U and P in cache."""
+    n = x.shape[0]
+    c_out, _, kernel_h, kernel_w = weight.shape
+    out_h, out_w = out_spatial
+    positions = out_h * out_w
+    frame = (out_h + dilation[0] * (kernel_h - 1)) * out_w
+    stacked = np.ascontiguousarray(weight.transpose(2, 0, 1, 3)).reshape(kernel_h * c_out, -1)
+    y = np.empty((n, c_out, positions), x.dtype)
+    scratch = np.empty((1, stacked.shape[1], frame), x.dtype) if unfolded is None else None
+    products = np.empty((kernel_h * c_out, frame), x.dtype) if kernel_h > 1 else None
+    for i in range(n):
+        image = unfold_columns(x[i:i + 1], kernel_w, dilation[1], pads, out_w,
+                               out=scratch if unfolded is None else unfolded[i:i + 1])[0]
+        if kernel_h == 1:
+            np.matmul(stacked, image, out=y[i])
+            continue
+        np.matmul(stacked, image, out=products)
+        shift = dilation[0] * out_w
+        np.add(products[:c_out, :positions], products[c_out:2 * c_out, shift:shift + positions], out=y[i])
+        for u in range(2, kernel_h):
+            y[i] += products[u * c_out:(u + 1) * c_out, u * shift:u * shift + positions]
     return y
 
 
 def _row_shift_forward(x, weight, bias, *, kernel_size, dilation, pads, padding_mode, out_spatial):
-    """Y = Σ_u W_u @ shift_u(U) with U = :func:`unfold_columns` of X; non-zero padding modes
-    pad first and unfold without padding."""
+    """Y = Σ_u W_u @ shift_u(U) with U = :func:`unfold_columns` of X (kept for the backward);
+    non-zero padding modes pad first and unfold without padding."""
     if padding_mode != "zeros":
         x, pads = windows.pad(x, pads, padding_mode), ((0, 0), (0, 0))
+    n, c_in, h, _ = x.shape
     out_h, out_w = out_spatial
-    unfolded = unfold_columns(x, kernel_size[1], dilation[1], pads, out_w)
-    y = row_shift_correlate(unfolded, weight, dilation[0], out_h, out_w).reshape(x.shape[0], -1, out_h, out_w)
+    unfolded = np.empty((n, c_in * kernel_size[1], (h + pads[0][0] + pads[0][1]) * out_w), x.dtype)
+    y = row_shift_correlate(x, weight, pads, dilation, out_spatial, unfolded).reshape(n, -1, out_h, out_w)
     if bias is not None:
         y = add_bias(y, bias, 2)
     return y, unfolded
@@ -183,10 +202,9 @@ def _row_shift_backward(grad, cache: RowShiftConvCache, *, kernel_size, dilation
         grad_pads = tuple((r - a, r - b) for r, (a, b) in zip(reach, cache.pads))
     else:
         grad_pads = tuple((r, r) for r in reach)
-    flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].swapaxes(0, 1))
+    flipped = weight[:, :, ::-1, ::-1].swapaxes(0, 1)
     frame = tuple(o + a + b - r for o, (a, b), r in zip((out_h, out_w), grad_pads, reach))
-    unfolded = unfold_columns(grad, kernel_w, dilation[1], grad_pads, frame[1])
-    grad_input = row_shift_correlate(unfolded, flipped, dilation[0], *frame).reshape(n, -1, *frame)
+    grad_input = row_shift_correlate(grad, flipped, grad_pads, dilation, frame).reshape(n, -1, *frame)
     if padding_mode != "zeros":
         grad_input = windows.pad_backward(grad_input, cache.pads, padding_mode)
     return grad_input, grads
