@@ -173,7 +173,7 @@ def mib(n: float) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per process (the median is kept)")
-    parser.add_argument("--rounds", type=int, default=3, help="numpy/torch process pairs per case")
+    parser.add_argument("--rounds", type=int, default=5, help="numpy/torch process pairs per case")
     parser.add_argument("--case", action="append", choices=list(GOALS))
     args = parser.parse_args()
     import importlib.util
