@@ -182,8 +182,8 @@ def main() -> int:
         print("PyTorch is not installed: nothing to compare against (pip install torch)")
         return 1
     # Versions from a child: importing torch here would raise every child's ru_maxrss (kept across fork).
-    versions = subprocess.run([sys.executable, "-c", "import numpy, torch; print(numpy.__version__, "
-                               "torch.__version__.split('+')[0], torch.get_num_threads())"],
+    versions = subprocess.run([sys.executable, "-c", ("import numpy, torch; print(numpy.__version__, "
+                                                      "torch.__version__.split('+')[0], torch.get_num_threads())")],
                               capture_output=True, text=True, check=True).stdout.split()
     print(f"numpy {versions[0]}, torch {versions[1]} ({versions[2]} threads), {os.cpu_count()} CPUs, float32; "
           f"medians over {args.rounds} alternating numpy/torch processes of the median of {args.repeat} runs\n")

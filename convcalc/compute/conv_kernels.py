@@ -152,6 +152,7 @@ def row_shift_correlate(x: np.ndarray, weight: np.ndarray, pads: Pads, dilation:
     y = np.empty((n, c_out, positions), x.dtype)
     scratch = np.empty((1, stacked.shape[1], frame), x.dtype) if unfolded is None else None
     products = np.empty((kernel_h * c_out, frame), x.dtype) if kernel_h > 1 else None
+    shift = dilation[0] * out_w  # one kernel row further down = this many columns of U
     for i in range(n):
         image = unfold_columns(x[i:i + 1], kernel_w, dilation[1], pads, out_w,
                                out=scratch if unfolded is None else unfolded[i:i + 1])[0]
@@ -159,7 +160,6 @@ def row_shift_correlate(x: np.ndarray, weight: np.ndarray, pads: Pads, dilation:
             np.matmul(stacked, image, out=y[i])
             continue
         np.matmul(stacked, image, out=products)
-        shift = dilation[0] * out_w
         np.add(products[:c_out, :positions], products[c_out:2 * c_out, shift:shift + positions], out=y[i])
         for u in range(2, kernel_h):
             y[i] += products[u * c_out:(u + 1) * c_out, u * shift:u * shift + positions]
@@ -228,8 +228,9 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, *, 
     return y, ConvCache(tuple(x.shape), y.shape, padded, columns, weight, pads, groups, bias is not None)
 
 
-def conv_backward(grad: np.ndarray, cache: ConvCache | RowShiftConvCache, *, kernel_size: Sequence[int], stride: Sequence[int],
-                  dilation: Sequence[int], padding_mode: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def conv_backward(grad: np.ndarray, cache: ConvCache | RowShiftConvCache, *, kernel_size: Sequence[int],
+                  stride: Sequence[int], dilation: Sequence[int],
+                  padding_mode: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(dX, {weight: dW, bias: dB}): dW = dY_row @ colsᵀ, dB = Σ dY, dX = the padding's
     gradient of col2im(W_rowᵀ @ dY_row) (pad_backward sends copied entries' gradients home)."""
     if isinstance(cache, RowShiftConvCache):
