@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from convcalc.trace.model import Entry
 from convcalc.trace.spec import Tensor, display_shape
 from convcalc.trace.symbolic import Symbolic
 
@@ -114,3 +116,40 @@ def total(values) -> Any:
     for v in values:
         out = out + v
     return out
+
+
+class ExplainedSums:
+    """The entries of a layer result explained as Σ left·right (+ addends), in index order.
+
+    :meth:`add` recomputes one entry's sum from its terms and keeps it for the board while
+    fewer than ``ctx.limit`` are kept (:attr:`explaining` tells whether labels are worth
+    building); :meth:`check` requires every recomputed entry to equal ``expected``, the layer's
+    own result, and returns the kept entries. ``target(index)`` names an entry; ``source``
+    is the matrix whose ``cells`` an entry reads.
+    """
+
+    def __init__(self, ctx: Context, expected: np.ndarray, what: str, target: Callable[[tuple], str],
+                 source: str = "") -> None:
+        self.expected, self.what, self.target, self.source = expected, what, target, source
+        self.shown = np.empty(expected.shape, dtype=object)
+        self.entries: list[Entry] = []
+        self.budget = ctx.limit(expected.size)
+
+    @property
+    def explaining(self) -> bool:
+        return len(self.entries) < self.budget
+
+    @property
+    def hidden(self) -> int:
+        return self.expected.size - len(self.entries)
+
+    def add(self, index: tuple, terms, cells=(), labels=(), addends=()) -> None:
+        self.shown[index] = total([p * q for p, q in terms] + list(addends))
+        if self.explaining:
+            self.entries.append(Entry(self.target(index), "sum", self.expected[index], terms=tuple(terms),
+                                      addends=tuple(addends), source=self.source, window=tuple(cells),
+                                      labels=tuple(labels)))
+
+    def check(self) -> list[Entry]:
+        require_agreement(self.shown, self.expected, self.what)
+        return list(self.entries)

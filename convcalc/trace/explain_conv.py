@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from convcalc.compute import windows
-from convcalc.trace.context import Context, require_agreement, total
+from convcalc.trace.context import Context, ExplainedSums, require_agreement, total
 from convcalc.trace.model import Entry, Matrix, Step
 from convcalc.trace.spec import LayerStep
 
@@ -59,20 +59,6 @@ def _hyper_text(step: LayerStep) -> str:
     if o.get("padding_mode", "zeros") != "zeros":
         parts.append(f"padding_mode {o['padding_mode']}")
     return ", ".join(parts)
-
-
-def _sum_entry(target: str, result, terms, cells, labels, source: str, addends=()) -> Entry:
-    """One entry's Σ left·right (+ addends), read from the cells ``cells`` of ``source``."""
-    return Entry(
-        target,
-        "sum",
-        result,
-        terms=tuple(terms),
-        addends=addends,
-        source=source,
-        window=tuple(cells),
-        labels=tuple(labels),
-    )
 
 
 def _check_bias_grad(step: LayerStep, b, dy: np.ndarray, grads: dict[str, np.ndarray]) -> None:
@@ -127,9 +113,8 @@ def conv_forward(
     n, c_out, oh, ow = y.shape
     c_in_g = w.shape[1]
     kh, kw = w.shape[2:]
-    shown = np.empty(y.shape, dtype=object)
-    entries = []
-    budget = ctx.limit(y.size)
+    sums = ExplainedSums(ctx, y, f"{step.label} forward", lambda index: ctx.label(step.output, index, y.shape),
+                         padded_name)
     for index in np.ndindex(*y.shape):
         b_, co, yy, xx = index
         g = co // (c_out // groups)
@@ -141,17 +126,12 @@ def conv_forward(
                     cell = (b_, ci, yy * sh + u * dh, xx * sw + v * dw)
                     terms.append((padded[cell], w[co, cl, u, v]))
                     cells.append(ctx.cell(cell, padded.shape))
-                    if len(entries) < budget:
+                    if sums.explaining:
                         labels.append(
                             (ctx.label(padded_name, cell, padded.shape), ctx.param_label(K.name, K, (co, cl, u, v)))
                         )
-        addends = (bias[co],) if bias is not None else ()
-        shown[index] = total([p * q for p, q in terms] + list(addends))
-        if len(entries) < budget:
-            entries.append(
-                _sum_entry(ctx.label(step.output, index, y.shape), y[index], terms, cells, labels, padded_name, addends)
-            )
-    require_agreement(shown, y, f"{step.label} forward")
+        sums.add(index, terms, cells, labels, (bias[co],) if bias is not None else ())
+    entries = sums.check()
     matrices = [Matrix(x_name, ctx.show(x))]
     if padded_name != x_name:
         matrices.append(
@@ -189,9 +169,7 @@ def conv_forward(
     notes = _coverage_notes(step)
     name = step.name if step.name != step.kind else "conv2d"
     heading = f"{step.index}. {name}: {step.output} = {x_name} * {K.name}{bias_text}"
-    return Step(
-        "forward", heading, rules, tuple(matrices), tuple(entries), tuple(notes), step.index, y.size - len(entries)
-    )
+    return Step("forward", heading, rules, tuple(matrices), tuple(entries), tuple(notes), step.index, sums.hidden)
 
 
 def _index_text(out: str, s: int, tap: str, d: int) -> str:
@@ -223,7 +201,6 @@ def conv_backward(
     c_in_g, kh, kw = w.shape[1:]
     out, dK, dI, dX = f"δ{step.output}", f"δ{K.name}", f"δ{x_name}", f"δ{padded_name}"
     matrices = [Matrix(out, ctx.show(dy))]
-    entries: list[Entry] = []
     rules: list[str] = []
     simple = _simple(step, x.shape[1:])
 
@@ -236,8 +213,8 @@ def conv_backward(
         )
 
     # δK = I * δJ: the correlation of the (padded) input with δJ (zero-inserted for stride > 1)
-    shown_dk = np.empty(w.shape, dtype=object)
-    budget = ctx.limit(w.size)
+    dk_sums = ExplainedSums(ctx, grads["weight"], f"{step.label} {dK}", lambda index: ctx.param_label(dK, K, index),
+                            padded_name)
     for index in np.ndindex(*w.shape):
         co, cl, u, v = index
         ci = (co // (c_out // groups)) * c_in_g + cl
@@ -248,16 +225,13 @@ def conv_backward(
                     cell = (b_, ci, yy * sh + u * dh, xx * sw + v * dw)
                     terms.append((padded[cell], dy[b_, co, yy, xx]))
                     cells.append(ctx.cell(cell, padded.shape))
-                    labels.append(
-                        (ctx.label(padded_name, cell, padded.shape), ctx.label(out, (b_, co, yy, xx), dy.shape))
-                    )
-        shown_dk[index] = total(p * q for p, q in terms)
-        if len(entries) < budget:
-            entries.append(
-                _sum_entry(ctx.param_label(dK, K, index), grads["weight"][index], terms, cells, labels, padded_name)
-            )
-    require_agreement(shown_dk, grads["weight"], f"{step.label} {dK}")
-    hidden = w.size - min(w.size, budget)
+                    if dk_sums.explaining:
+                        labels.append(
+                            (ctx.label(padded_name, cell, padded.shape), ctx.label(out, (b_, co, yy, xx), dy.shape))
+                        )
+        dk_sums.add(index, terms, cells, labels)
+    entries = dk_sums.check()
+    hidden = dk_sums.hidden
     if simple:
         rules.append(
             f"{dK} = {x_name} * {out}   ({dK}[u,v] = Σ_i Σ_j {x_name}[i+u, j+v]·{out}[i,j]: "
@@ -408,10 +382,8 @@ def conv_transpose_forward(
     structural = _structural(x.shape, full, (sh, sw))
     flipped = windows.flip(w, 2)
     oh, ow = y.shape[2:]
-    shown = np.empty(y.shape, dtype=object)
-    entries = []
-    budget = ctx.limit(y.size)
     src = f"pad({x_name})" if (sh, sw) == (1, 1) else f"pad(zero-inserted {x_name})"
+    sums = ExplainedSums(ctx, y, f"{step.label} forward", lambda index: ctx.label(step.output, index, y.shape), src)
     for index in np.ndindex(*y.shape):
         b_, co, yy, xx = index
         g, cl = co // c_out_g, co % c_out_g
@@ -425,16 +397,12 @@ def conv_transpose_forward(
                         continue  # output_padding rows past the buffer, and zeros: nothing to add
                     terms.append((padded[cell], flipped[ci, cl, u, v]))
                     cells.append(ctx.cell(cell, padded.shape))
-                    labels.append(
-                        (ctx.label(src, cell, padded.shape), ctx.param_label(f"flip({K.name})", K, (ci, cl, u, v)))
-                    )
-        addends = (bias[co],) if bias is not None else ()
-        shown[index] = total([s * t for s, t in terms] + list(addends))
-        if len(entries) < budget:
-            entries.append(
-                _sum_entry(ctx.label(step.output, index, y.shape), y[index], terms, cells, labels, src, addends)
-            )
-    require_agreement(shown, y, f"{step.label} forward")
+                    if sums.explaining:
+                        labels.append(
+                            (ctx.label(src, cell, padded.shape), ctx.param_label(f"flip({K.name})", K, (ci, cl, u, v)))
+                        )
+        sums.add(index, terms, cells, labels, (bias[co],) if bias is not None else ())
+    entries = sums.check()
     matrices = [Matrix(x_name, ctx.show(x))]
     if (sh, sw) != (1, 1):
         matrices.append(
@@ -466,7 +434,7 @@ def conv_transpose_forward(
     )
     name = step.name if step.name != step.kind else "conv_transpose2d"
     heading = f"{step.index}. {name}: {step.output} = {x_name} ⊛ᵀ {K.name}"
-    return Step("forward", heading, rules, tuple(matrices), tuple(entries), (), step.index, y.size - len(entries))
+    return Step("forward", heading, rules, tuple(matrices), tuple(entries), (), step.index, sums.hidden)
 
 
 def conv_transpose_backward(
@@ -503,13 +471,12 @@ def conv_transpose_backward(
                 caption="the cropped border restored as zeros",
             )
         )
-    entries: list[Entry] = []
     rules = []
     if b is not None:
         _check_bias_grad(step, b, dy, grads)
         rules.append(f"δ{b.name} = Σ {out} (per output channel)")
-    shown_dk = np.empty(w.shape, dtype=object)
-    budget = ctx.limit(w.size)
+    dk_sums = ExplainedSums(ctx, grads["weight"], f"{step.label} {dK}", lambda index: ctx.param_label(dK, K, index),
+                            src)
     for index in np.ndindex(*w.shape):
         ci, cl, u, v = index
         co = (ci // (c_in // groups)) * c_out_g + cl
@@ -520,16 +487,12 @@ def conv_transpose_backward(
                     cell = (b_, co, i * sh + u * dh, j * sw + v * dw)
                     terms.append((x[b_, ci, i, j], padded[cell]))
                     cells.append(ctx.cell(cell, padded.shape))
-                    labels.append((ctx.label(x_name, (b_, ci, i, j), x.shape), ctx.label(src, cell, padded.shape)))
-        shown_dk[index] = total(p * q for p, q in terms)
-        if len(entries) < budget:
-            entries.append(
-                _sum_entry(ctx.param_label(dK, K, index), grads["weight"][index], terms, cells, labels, src)
-            )
-    require_agreement(shown_dk, grads["weight"], f"{step.label} {dK}")
-    shown_dx = np.empty(x.shape, dtype=object)
-    di_budget = ctx.limit(x.size)
-    di_entries = []
+                    if dk_sums.explaining:
+                        labels.append(
+                            (ctx.label(x_name, (b_, ci, i, j), x.shape), ctx.label(src, cell, padded.shape))
+                        )
+        dk_sums.add(index, terms, cells, labels)
+    di_sums = ExplainedSums(ctx, dx, f"{step.label} {dI}", lambda index: ctx.label(dI, index, x.shape), src)
     for index in np.ndindex(*x.shape):
         b_, ci, i, j = index
         g = ci // (c_in // groups)
@@ -541,12 +504,12 @@ def conv_transpose_backward(
                     cell = (b_, co, i * sh + u * dh, j * sw + v * dw)
                     terms.append((padded[cell], w[ci, cl, u, v]))
                     cells.append(ctx.cell(cell, padded.shape))
-                    labels.append((ctx.label(src, cell, padded.shape), ctx.param_label(K.name, K, (ci, cl, u, v))))
-        shown_dx[index] = total(p * q for p, q in terms)
-        if len(di_entries) < di_budget:
-            di_entries.append(_sum_entry(ctx.label(dI, index, x.shape), dx[index], terms, cells, labels, src))
-    require_agreement(shown_dx, dx, f"{step.label} {dI}")
-    entries += di_entries
+                    if di_sums.explaining:
+                        labels.append(
+                            (ctx.label(src, cell, padded.shape), ctx.param_label(K.name, K, (ci, cl, u, v)))
+                        )
+        di_sums.add(index, terms, cells, labels)
+    entries = dk_sums.check() + di_sums.check()
     rules.append(
         f"{dK}[ci,co,u,v] = Σ_n Σ_i Σ_j {x_name}[n,ci,i,j]·{src}[n,co, {_index_text('i', sh, 'u', dh)}, "
         f"{_index_text('j', sw, 'v', dw)}]"
@@ -558,6 +521,6 @@ def conv_transpose_backward(
     )
     matrices.append(Matrix(K.name, ctx.show_param(K, w)))
     matrices += _gradient_matrices(ctx, K, b, grads, dK, dI, dx)
-    hidden = (w.size - min(w.size, budget)) + (x.size - len(di_entries))
+    hidden = dk_sums.hidden + di_sums.hidden
     heading = f"{step.index}. {step.name if step.name != step.kind else 'conv_transpose2d'} backward"
     return Step("backward", heading, tuple(rules), tuple(matrices), tuple(entries), (), step.index, hidden)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from convcalc.compute.scalars import constant
-from convcalc.trace.context import Context, require_agreement, total
-from convcalc.trace.model import Entry, Matrix, Step
+from convcalc.trace.context import Context, ExplainedSums, require_agreement, total
+from convcalc.trace.model import Matrix, Step
 from convcalc.trace.spec import LayerStep
 
 
@@ -184,30 +184,17 @@ def linear_forward(ctx: Context, step: LayerStep, params, x_name: str, x: np.nda
     w, bias = params["weight"], params.get("bias")
     rows = x.reshape(-1, x.shape[-1])
     out_rows = y.reshape(-1, y.shape[-1])
-    entries = []
-    shown = np.empty(out_rows.shape, dtype=object)
-    budget = ctx.limit(out_rows.size)
+    sums = ExplainedSums(ctx, out_rows, f"{step.label} forward", lambda rj: _row_label(ctx, step.output, y.shape, *rj))
     for r, j in np.ndindex(*out_rows.shape):
         terms = tuple((w[j, i], rows[r, i]) for i in range(rows.shape[1]))
-        addends = (bias[j],) if bias is not None else ()
-        shown[r, j] = total([p * q for p, q in terms] + list(addends))
-        index = np.unravel_index(r * out_rows.shape[1] + j, y.shape)
-        if len(entries) < budget:
+        labels = ()
+        if sums.explaining:
             labels = tuple(
                 (ctx.param_label(W.name, W, (j, i)), _row_label(ctx, x_name, x.shape, r, i))
                 for i in range(rows.shape[1])
             )
-            entries.append(
-                Entry(
-                    ctx.label(step.output, tuple(int(i) for i in index), y.shape),
-                    "sum",
-                    y[index],
-                    terms=terms,
-                    addends=addends,
-                    labels=labels,
-                )
-            )
-    require_agreement(shown.reshape(y.shape), y, f"{step.label} forward")
+        sums.add((r, j), terms, labels=labels, addends=(bias[j],) if bias is not None else ())
+    entries = sums.check()
     bias_text = f" + {b.name}" if b is not None else ""
     rule = (
         f"{step.output} = {x_name}·{W.name}ᵀ{bias_text}   "
@@ -226,7 +213,7 @@ def linear_forward(ctx: Context, step: LayerStep, params, x_name: str, x: np.nda
         tuple(entries),
         (),
         step.index,
-        out_rows.size - len(entries),
+        sums.hidden,
     )
 
 
@@ -251,21 +238,17 @@ def linear_backward(
     out, dW, dX = f"δ{step.output}", f"δ{W.name}", f"δ{x_name}"
     rows = x.reshape(-1, x.shape[-1])
     drows = dy.reshape(-1, dy.shape[-1])
-    entries = []
-    shown_dw = np.empty(w.shape, dtype=object)
-    budget = ctx.limit(w.size)
+    dw_sums = ExplainedSums(ctx, grads["weight"], f"{step.label} {dW}", lambda ji: ctx.param_label(dW, W, ji))
     for j, i in np.ndindex(*w.shape):
         terms = tuple((drows[r, j], rows[r, i]) for r in range(rows.shape[0]))
-        shown_dw[j, i] = total(p * q for p, q in terms)
-        if len(entries) < budget:
+        labels = ()
+        if dw_sums.explaining:
             labels = tuple(
                 (_row_label(ctx, out, dy.shape, r, j), _row_label(ctx, x_name, x.shape, r, i))
                 for r in range(rows.shape[0])
             )
-            entries.append(
-                Entry(ctx.param_label(dW, W, (j, i)), "sum", grads["weight"][j, i], terms=terms, labels=labels)
-            )
-    require_agreement(shown_dw, grads["weight"], f"{step.label} {dW}")
+        dw_sums.add((j, i), terms, labels=labels)
+    entries = dw_sums.check()
     rules = [
         f"{dW} = {out}ᵀ·{x_name}   ({dW}[j,i] = Σ_n {out}[n,j]·{x_name}[n,i]; in the course's x·W layout this is xᵀ·δy)"
     ]
@@ -277,26 +260,23 @@ def linear_backward(
         )
         require_agreement(db, grads["bias"], f"{step.label} δ{b.name}")
         rules.append(f"δ{b.name} = Σ_n {out}[n]")
-    dx_rows = np.empty(rows.shape, dtype=object)
-    dx_budget = ctx.limit(rows.size)
-    dx_entries = []
+    dx_sums = ExplainedSums(ctx, dx.reshape(rows.shape), f"{step.label} {dX}",
+                            lambda ri: _row_label(ctx, dX, x.shape, *ri))
     for r, i in np.ndindex(*rows.shape):
         terms = tuple((drows[r, j], w[j, i]) for j in range(w.shape[0]))
-        dx_rows[r, i] = total(p * q for p, q in terms)
-        index = tuple(int(v) for v in np.unravel_index(r * rows.shape[1] + i, x.shape))
-        if len(dx_entries) < dx_budget:
+        labels = ()
+        if dx_sums.explaining:
             labels = tuple(
                 (_row_label(ctx, out, dy.shape, r, j), ctx.param_label(W.name, W, (j, i))) for j in range(w.shape[0])
             )
-            dx_entries.append(Entry(ctx.label(dX, index, x.shape), "sum", dx[index], terms=terms, labels=labels))
-    require_agreement(dx_rows.reshape(x.shape), dx, f"{step.label} {dX}")
-    entries += dx_entries
+        dx_sums.add((r, i), terms, labels=labels)
+    entries += dx_sums.check()
     rules.append(f"{dX} = {out}·{W.name}   ({dX}[i] = Σ_j {out}[j]·{W.name}[j,i])")
     matrices = [Matrix(out, ctx.show(dy)), Matrix(dW, ctx.show_param(W, grads["weight"]))]
     if b is not None:
         matrices.append(Matrix(f"δ{b.name}", ctx.show_param(b, grads["bias"])))
     matrices.append(Matrix(dX, ctx.show(dx)))
-    hidden = (w.size - min(w.size, budget)) + (rows.size - len(dx_entries))
+    hidden = dw_sums.hidden + dx_sums.hidden
     return Step(
         "backward", _heading(step, "backward"), tuple(rules), tuple(matrices), tuple(entries), (), step.index, hidden
     )
