@@ -204,12 +204,10 @@ def compare(ours_forward, ours_backward, ref_out, ref_grads) -> None:
         np.testing.assert_allclose(ours_backward.grads[name], ref, **TOL, err_msg=name)
 
 
-@pytest.mark.filterwarnings("ignore:Using padding='same'")
-@pytest.mark.parametrize("seed", range(240))
-def test_conv_matches_torch(seed):
-    torch = pytest.importorskip("torch")
+def check_conv_against_torch(torch, layer, shape, rng, seed):
+    """Our forward and backward of ``layer`` on seeded random numbers against torch autograd;
+    returns our Forward (its cache tells which kernel path ran)."""
     F = torch.nn.functional
-    layer, shape, rng = random_conv(seed)
     x = rng.standard_normal(shape)
     params = random_params(layer, shape, rng)
     forward, backward, grad = run(layer, x, params, seed=seed)
@@ -226,6 +224,14 @@ def test_conv_matches_torch(seed):
 
     ref_out, ref_grads = torch_grads(torch, {"x": x, **params}, make, grad)
     compare(forward, backward, ref_out, ref_grads)
+    return forward
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("seed", range(240))
+def test_conv_matches_torch(seed):
+    torch = pytest.importorskip("torch")
+    check_conv_against_torch(torch, *random_conv(seed), seed)
 
 
 def random_row_shift_conv(seed: int):
@@ -279,20 +285,8 @@ def test_row_shift_conv_matches_torch(seed, row_shift_everywhere):
     torch = pytest.importorskip("torch")
     from convcalc.compute import conv_kernels
 
-    layer, shape, rng = random_row_shift_conv(seed)
-    x = rng.standard_normal(shape)
-    params = random_params(layer, shape, rng)
-    forward, backward, grad = run(layer, x, params, seed=seed)
+    forward = check_conv_against_torch(torch, *random_row_shift_conv(seed), seed)
     assert isinstance(forward.cache, conv_kernels.RowShiftConvCache)
-    report = layer.analyze(shape)
-
-    def make(t):
-        padded = torch.nn.functional.pad(t["x"], torch_pad_list(report.hyper["padding"]),
-                                         mode=TORCH_PAD_MODES[layer.padding_mode])
-        return torch.nn.functional.conv2d(padded, t["weight"], t.get("bias"), 1, 0, layer.dilation)
-
-    ref_out, ref_grads = torch_grads(torch, {"x": x, **params}, make, grad)
-    compare(forward, backward, ref_out, ref_grads)
 
 
 def test_row_shift_path_is_chosen_by_size_and_keeps_float32():
