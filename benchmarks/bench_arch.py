@@ -15,12 +15,10 @@ Exit status 1 if a goal is missed.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
-import sys
 import time
 
-from timing import convcalc_command, wall
+from timing import convcalc_command, ratio_to_torch, wall
 
 TORCH_SUMMARY = """
 import torch
@@ -64,15 +62,9 @@ def main() -> int:
     if ours >= 0.4:
         missed.append("arch latency")
 
-    if importlib.util.find_spec("torch") is not None:
-        theirs = statistics.median(wall([sys.executable, "-c", TORCH_SUMMARY], max(3, args.runs // 3)))
-        ratio = ours / theirs
-        print(f"torch.nn build + forward + summary of ResNet-152 (cold, median): {theirs * 1000:.0f} ms")
-        print(f"ratio convcalc / PyTorch: {ratio:.3f}   goal ≤ 0.100")
-        if ratio > 0.1:
-            missed.append("ratio against PyTorch")
-    else:
-        print("PyTorch not installed: ratio not measured")
+    if not ratio_to_torch(ours, TORCH_SUMMARY, max(3, args.runs // 3),
+                          "torch.nn build + forward + summary of ResNet-152"):
+        missed.append("ratio against PyTorch")
 
     timings = {n: min(chain_seconds(n) for _ in range(3)) for n in (1250, 2500, 5000, 10000)}
     for n, seconds in timings.items():

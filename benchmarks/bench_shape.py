@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from timing import convcalc_command, wall
+from timing import convcalc_command, ratio_to_torch, wall
 
 SHAPE_ARGS = ["shape", "--in", "3x32x32", "--k", "5", "--stride", "2", "--out", "2", "--format", "plain"]
 TORCH_ONE_LINER = (
@@ -61,22 +61,8 @@ def main() -> int:
     if ours >= 0.15:
         missed.append("shape latency")
 
-    try:
-        import importlib.util
-
-        has_torch = importlib.util.find_spec("torch") is not None
-    except ValueError:
-        has_torch = False
-    if has_torch:
-        wall([sys.executable, "-c", TORCH_ONE_LINER], 1)
-        theirs = statistics.median(wall([sys.executable, "-c", TORCH_ONE_LINER], max(3, args.runs // 4)))
-        ratio = ours / theirs
-        print(f"PyTorch one-liner (same layer, median): {theirs * 1000:.0f} ms")
-        print(f"ratio convcalc / PyTorch: {ratio:.3f}   goal ≤ 0.100")
-        if ratio > 0.1:
-            missed.append("ratio against PyTorch")
-    else:
-        print("PyTorch not installed: ratio not measured")
+    if not ratio_to_torch(ours, TORCH_ONE_LINER, max(3, args.runs // 4), "PyTorch one-liner (same layer)"):
+        missed.append("ratio against PyTorch")
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "layers.jsonl"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -22,3 +24,23 @@ def wall(cmd: list[str], runs: int) -> list[float]:
         subprocess.run(cmd, capture_output=True, text=True, check=True)
         times.append(time.perf_counter() - start)
     return times
+
+
+def ratio_to_torch(ours: float, torch_code: str, runs: int, what: str, goal: float = 0.1) -> bool:
+    """Time cold ``python -c torch_code`` processes (one warm-up, then the median of ``runs``),
+    print their time and ``ours``/theirs against ``goal``; False only when the goal is missed
+    (without PyTorch nothing is measured)."""
+    try:
+        has_torch = importlib.util.find_spec("torch") is not None
+    except ValueError:
+        has_torch = False
+    if not has_torch:
+        print("PyTorch not installed: ratio not measured")
+        return True
+    cmd = [sys.executable, "-c", torch_code]
+    wall(cmd, 1)
+    theirs = statistics.median(wall(cmd, runs))
+    ratio = ours / theirs
+    print(f"{what} (cold, median): {theirs * 1000:.0f} ms")
+    print(f"ratio convcalc / PyTorch: {ratio:.3f}   goal ≤ {goal:.3f}")
+    return ratio <= goal
