@@ -19,6 +19,18 @@ from convcalc.engine.dims import Dim, format_dim, is_symbolic, product, simplify
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step, merge_axis_steps
 from convcalc.errors import InputError
 from convcalc.layers import base
+from convcalc.layers.descriptor import (
+    BIAS,
+    DILATION,
+    GROUPS,
+    KERNEL,
+    PAD,
+    STRIDE,
+    LayerDescriptor,
+    Option,
+    out_option,
+    required,
+)
 from convcalc.notation import expand
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -467,3 +479,47 @@ class ConvTranspose(_ConvBase):
                 base.dot([n, *spatial, c_in, c_out_g, *self.kernel_size]), format_dim(macs),
             ))
         return steps
+
+
+# --- descriptors (every front end's names and options for these types) -----------------------
+
+def _cli_conv(rank: int, o: dict) -> Conv:
+    return Conv(rank=rank, out_channels=o.get("out"), kernel_size=required(o, "k", "conv"), stride=o.get("stride", (1,)),
+                padding=o.get("pad", 0), dilation=o.get("dilation", (1,)), groups=o.get("groups", 1),
+                depthwise=o.get("depthwise", False), bias=not o.get("no-bias", False),
+                padding_mode=o.get("padding-mode", "zeros"))
+
+
+def _cli_conv_transpose(rank: int, o: dict) -> ConvTranspose:
+    return ConvTranspose(rank=rank, out_channels=o.get("out"), kernel_size=required(o, "k", "conv-transpose"),
+                         stride=o.get("stride", (1,)), padding=o.get("pad", 0), dilation=o.get("dilation", (1,)),
+                         groups=o.get("groups", 1), depthwise=o.get("depthwise", False), bias=not o.get("no-bias", False),
+                         padding_mode=o.get("padding-mode", "zeros"), output_padding=o.get("output-padding", (0,)))
+
+
+CONV_CLI_OPTIONS = ("out", "k", "stride", "pad", "dilation", "groups", "depthwise", "padding-mode", "no-bias")
+DESCRIPTORS = (
+    LayerDescriptor(
+        "conv", "convolution (cross-correlation), PyTorch Conv1d/2d/3d", ("Conv",), build=Conv,
+        options=(out_option(), KERNEL, STRIDE, PAD, DILATION, GROUPS, BIAS, Option("padding_mode", "word")),
+        aliases=("conv2d", "convolution"),
+        chain_help="conv OUT kK [sS] [pP] [dD] [gG] [nobias]   e.g. conv 64 k3 s2 p1, conv 32 k3x5 psame",
+        cli="conv", cli_aliases=("convolution",), cli_options=CONV_CLI_OPTIONS, cli_build=_cli_conv,
+        trace="conv2d", trace_aliases=("conv", "convolution"), trace_output="J", trace_params={"weight": "K"},
+        torch=("Conv1d", "Conv2d", "Conv3d"), onnx=("Conv",), work={"bias adds": "bias"},
+    ),
+    LayerDescriptor(
+        "conv_transpose", "transposed convolution, PyTorch ConvTranspose1d/2d/3d", ("ConvTranspose",),
+        build=ConvTranspose,
+        options=(out_option(), KERNEL, STRIDE, PAD, DILATION, GROUPS, BIAS,
+                 Option("output_padding", "ints0", chain="op")),
+        aliases=("conv_t", "convt", "deconv", "conv_transpose2d"),
+        chain_help="convT OUT kK [sS] [pP] [opN]               transposed conv (also deconv)",
+        cli="conv-transpose", cli_aliases=("convtranspose", "transposedconv", "deconv", "convt", "transposeconv"),
+        cli_options=CONV_CLI_OPTIONS + ("output-padding",), cli_build=_cli_conv_transpose,
+        trace="conv_transpose2d", trace_aliases=("convtranspose", "deconv", "transposedconv", "convt"),
+        trace_output="U", trace_params={"weight": "K"},
+        torch=("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"), onnx=("ConvTranspose",), label=("conv-transpose", "convT"),
+        work={"bias adds": "bias"},
+    ),
+)

@@ -21,6 +21,7 @@ from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step, merge_
 from convcalc.errors import InputError
 from convcalc.layers import base
 from convcalc.layers.conv import _check_positive, _normalise_padding, _tuple
+from convcalc.layers.descriptor import CEIL_MODE, DILATION, KERNEL, PAD, STRIDE, LayerDescriptor, Option, required
 
 
 def __getattr__(name: str):
@@ -374,6 +375,11 @@ class AdaptivePool(_Pool):
         prefix = "global" if self.global_ else "adaptive"
         return f"{prefix}-{self.mode}pool{self.rank}d"
 
+    @property
+    def type_name(self) -> str:
+        """The descriptor this object is an instance of (four types share the class)."""
+        return f"{'global' if self.global_ else 'adaptive'}_{self.mode}pool"
+
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
         n_in, c, spatial = base.split_feature_map(shape, self.rank, self.name)
         n = base.resolve_batch(n_in, batch)
@@ -432,3 +438,87 @@ class AdaptivePool(_Pool):
         if self.mode == "max":
             return Backward(pool_kernels.max_pool_backward(self._grad(grad_output, cache.output.shape), cache))
         return Backward(pool_kernels.avg_pool_backward(self._grad(grad_output, cache.output_shape), cache))
+
+
+# --- descriptors (every front end's names and options for these types) -----------------------
+
+def _cli_maxpool(rank: int, o: dict) -> MaxPool:
+    return MaxPool(rank=rank, kernel_size=required(o, "k", "maxpool"), stride=o.get("stride"), padding=o.get("pad", 0),
+                   dilation=o.get("dilation", (1,)), ceil_mode=o.get("ceil-mode", False))
+
+
+def _cli_avgpool(rank: int, o: dict) -> AvgPool:
+    return AvgPool(rank=rank, kernel_size=required(o, "k", "avgpool"), stride=o.get("stride"), padding=o.get("pad", 0),
+                   ceil_mode=o.get("ceil-mode", False), count_include_pad=o.get("count-include-pad", True),
+                   divisor_override=o.get("divisor-override"))
+
+
+def _adaptive(mode: str):
+    def build(size=(1,), rank: int = 2) -> AdaptivePool:
+        return AdaptivePool(rank=rank, mode=mode, output_size=size)
+
+    def cli_build(rank: int, o: dict) -> AdaptivePool:
+        return AdaptivePool(rank=rank, mode=mode, output_size=required(o, "output-size", f"adaptive-{mode}pool"))
+
+    return build, cli_build
+
+
+def _global(mode: str):
+    def build(rank: int = 2) -> AdaptivePool:
+        return AdaptivePool(rank=rank, mode=mode, output_size=(1,), global_=True)
+
+    def cli_build(rank: int, o: dict) -> AdaptivePool:
+        return build(rank)
+
+    return build, cli_build
+
+
+_SIZE = Option("size", "size", aliases=("output_size",), required=True, positional=True, chain_default=1)
+_POOL_WORK = {"*": "pool"}
+
+
+def _adaptive_descriptor(mode: str, word: str, aliases: tuple[str, ...], torch_name: str, label: tuple[str, str]) -> LayerDescriptor:
+    build, cli_build = _adaptive(mode)
+    return LayerDescriptor(
+        f"adaptive_{mode}pool", f"adaptive {word} pooling", ("AdaptivePool",), build=build, options=(_SIZE,),
+        aliases=aliases, chain_help=f"{aliases[-1]} N   adaptive {word} pool to NxN (N alone: 1)",
+        cli=f"adaptive-{mode}pool", cli_options=("output-size",), cli_build=cli_build,
+        torch=tuple(f"{torch_name}{r}d" for r in (1, 2, 3)), label=label, work=_POOL_WORK,
+    )
+
+
+def _global_descriptor(mode: str, word: str, aliases: tuple[str, ...], cli_aliases: tuple[str, ...], onnx: str,
+                       label: tuple[str, str]) -> LayerDescriptor:
+    build, cli_build = _global(mode)
+    return LayerDescriptor(
+        f"global_{mode}pool", f"global {word} pooling (adaptive, output 1)", ("AdaptivePool",), build=build,
+        aliases=aliases, chain_help=f"{aliases[0]}   global {word} pool", cli=f"global-{mode}pool",
+        cli_aliases=cli_aliases, cli_build=cli_build, onnx=(onnx,), label=label, work=_POOL_WORK,
+    )
+
+
+DESCRIPTORS = (
+    LayerDescriptor(
+        "maxpool", "max pooling", ("MaxPool",), build=MaxPool, options=(KERNEL, STRIDE, PAD, DILATION, CEIL_MODE),
+        aliases=("maxpool2d", "max_pool"),
+        chain_help="maxpool kK [sS] [pP] [dD] [ceil]           stride defaults to the kernel",
+        cli="maxpool", cli_aliases=("max",), cli_options=("k", "stride", "pad", "dilation", "ceil-mode"),
+        cli_build=_cli_maxpool, trace="maxpool2d", trace_aliases=("maxpool",), trace_output="P",
+        torch=("MaxPool1d", "MaxPool2d", "MaxPool3d"), onnx=("MaxPool",), work=_POOL_WORK,
+    ),
+    LayerDescriptor(
+        "avgpool", "average pooling", ("AvgPool",), build=AvgPool,
+        options=(KERNEL, STRIDE, PAD, CEIL_MODE, Option("count_include_pad", "bool", flag=("nopad", False))),
+        aliases=("avgpool2d", "avg_pool"),
+        chain_help="avgpool kK [sS] [pP] [ceil] [nopad]        nopad: count_include_pad=False",
+        cli="avgpool", cli_aliases=("averagepool", "meanpool"),
+        cli_options=("k", "stride", "pad", "ceil-mode", "count-include-pad", "divisor-override"),
+        cli_build=_cli_avgpool, trace="avgpool2d", trace_aliases=("avgpool", "averagepool"), trace_output="P",
+        torch=("AvgPool1d", "AvgPool2d", "AvgPool3d"), onnx=("AveragePool",), work=_POOL_WORK,
+    ),
+    _adaptive_descriptor("avg", "average", ("adaptive_avg_pool", "adaptiveavg", "aap"), "AdaptiveAvgPool", ("adaptive-avgpool", "adaptavg")),
+    _adaptive_descriptor("max", "max", ("adaptive_max_pool", "adaptivemax", "amp"), "AdaptiveMaxPool", ("adaptive-maxpool", "adaptmax")),
+    _global_descriptor("avg", "average", ("gap", "global_avg_pool"), ("gap", "globalaveragepool"),
+                       "GlobalAveragePool", ("global-avgpool", "gap")),
+    _global_descriptor("max", "max", ("gmp", "global_max_pool"), ("gmp", "globalmaxpool"), "GlobalMaxPool", ("global-maxpool", "gmp")),
+)

@@ -22,6 +22,7 @@ from convcalc.engine.report import LayerReport, Step
 from convcalc.errors import InputError
 from convcalc.layers import base
 from convcalc.layers.conv import Conv
+from convcalc.layers.descriptor import LayerDescriptor, required
 
 if TYPE_CHECKING:
     import numpy as np
@@ -167,3 +168,22 @@ def _sum_other(*groups):
         for name, count in group:
             totals[name] = totals.get(name, 0) + count
     return tuple(totals.items())
+
+
+# --- descriptor -------------------------------------------------------------------------------
+
+def _cli_separable(rank: int, o: dict) -> DepthwiseSeparable:
+    return DepthwiseSeparable(rank=rank, out_channels=o.get("out"), kernel_size=required(o, "k", "depthwise-separable"),
+                              stride=o.get("stride", (1,)), padding=o.get("pad", 0), dilation=o.get("dilation", (1,)),
+                              bias=not o.get("no-bias", False), padding_mode=o.get("padding-mode", "zeros"),
+                              multiplier=o.get("multiplier", 1))
+
+
+DESCRIPTORS = (
+    LayerDescriptor(
+        "depthwise_separable", "depthwise conv + 1x1 pointwise conv, against a standard conv", ("DepthwiseSeparable",),
+        cli="depthwise-separable", cli_aliases=("separable", "sepconv", "separableconv", "dwsep"),
+        cli_options=("out", "k", "stride", "pad", "dilation", "padding-mode", "no-bias", "multiplier"),
+        cli_build=_cli_separable, label=("depthwise-separable", "dwsep"), work={"bias adds": "bias"},
+    ),
+)
