@@ -20,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from convcalc.errors import InputError
+from convcalc.layers.descriptor import LayerDescriptor, descriptors, normalise
 from convcalc.trace.spec import (
     LayerStep,
     Loss,
@@ -38,49 +39,15 @@ from convcalc.trace.spec import (
 
 IMAGE_LAYERS = ("conv2d", "conv_transpose2d", "maxpool2d", "avgpool2d", "batchnorm2d", "flatten")
 ELEMENTWISE = ("relu", "leaky_relu", "sigmoid", "tanh")
-LAYER_TYPES = (
-    "conv2d",
-    "conv_transpose2d",
-    "maxpool2d",
-    "avgpool2d",
-    "relu",
-    "leaky_relu",
-    "sigmoid",
-    "tanh",
-    "softmax",
-    "flatten",
-    "linear",
-    "batchnorm2d",
-)
-LOSSES = ("mse_half_sum", "mse", "sse", "cross_entropy", "sum", "upstream")
+def _trace_descriptors() -> dict[str, LayerDescriptor]:
+    return {d.trace: d for d in descriptors() if d.trace is not None}
 
-_ALIASES = {
-    "conv": "conv2d",
-    "conv2d": "conv2d",
-    "convolution": "conv2d",
-    "convtranspose2d": "conv_transpose2d",
-    "convtranspose": "conv_transpose2d",
-    "deconv": "conv_transpose2d",
-    "transposedconv": "conv_transpose2d",
-    "convt": "conv_transpose2d",
-    "maxpool2d": "maxpool2d",
-    "maxpool": "maxpool2d",
-    "avgpool2d": "avgpool2d",
-    "avgpool": "avgpool2d",
-    "averagepool": "avgpool2d",
-    "relu": "relu",
-    "leakyrelu": "leaky_relu",
-    "sigmoid": "sigmoid",
-    "tanh": "tanh",
-    "softmax": "softmax",
-    "flatten": "flatten",
-    "linear": "linear",
-    "fc": "linear",
-    "dense": "linear",
-    "batchnorm2d": "batchnorm2d",
-    "batchnorm": "batchnorm2d",
-    "bn": "batchnorm2d",
-}
+
+#: the backprop spec's layer types, their words and default tensor names, from the descriptors
+_TRACE = _trace_descriptors()
+LAYER_TYPES = tuple(_TRACE)
+_ALIASES = {word: d.trace for d in _TRACE.values() if d.trace for word in d.words("trace")}
+LOSSES = ("mse_half_sum", "mse", "sse", "cross_entropy", "sum", "upstream")
 _LOSS_ALIASES = {
     "msehalfsum": "mse_half_sum",
     "halfmse": "mse_half_sum",
@@ -95,27 +62,8 @@ _LOSS_ALIASES = {
     "given": "upstream",
 }
 
-OUTPUT_NAMES = {
-    "conv2d": "J",
-    "conv_transpose2d": "U",
-    "maxpool2d": "P",
-    "avgpool2d": "P",
-    "relu": "R",
-    "leaky_relu": "R",
-    "sigmoid": "S",
-    "tanh": "T",
-    "softmax": "Q",
-    "flatten": "F",
-    "linear": "O",
-    "batchnorm2d": "B",
-}
-PARAM_NAMES = {
-    ("conv2d", "weight"): "K",
-    ("conv_transpose2d", "weight"): "K",
-    ("linear", "weight"): "W",
-    ("batchnorm2d", "weight"): "γ",
-    ("batchnorm2d", "bias"): "β",
-}
+OUTPUT_NAMES = {kind: d.trace_output for kind, d in _TRACE.items()}
+PARAM_NAMES = {(kind, key): name for kind, d in _TRACE.items() for key, name in d.trace_params.items()}
 
 COMMON_KEYS = ("type", "name", "output", "names")
 TOP_KEYS = ("input", "input_name", "layers", "loss", "lr", "title", "description", "$schema", "comment")
@@ -124,7 +72,7 @@ TOP_KEYS = ("input", "input_name", "layers", "loss", "lr", "title", "description
 def canonical_type(text: Any, what: str) -> str:
     if not isinstance(text, str):
         raise InputError(f'{what}: "type" must be a layer type name such as "conv2d"; got {text!r}')
-    key = text.strip().lower().replace("_", "").replace("-", "").replace(" ", "").removeprefix("nn.")
+    key = normalise("trace", text)
     if key in _ALIASES:
         return _ALIASES[key]
     close = closest([text.strip().lower()], LAYER_TYPES)
