@@ -3,7 +3,7 @@
 GENERATED from the layer descriptors by ``python -m convcalc.layers.descriptor``; do not edit.
 """
 
-MODULES = ('conv', 'pool', 'separable', 'dense', 'norm', 'elementwise', 'resample', 'channels')
+MODULES = ('conv', 'pool', 'separable', 'dense', 'norm', 'elementwise', 'resample', 'channels', 'padding')
 
 WORDS: dict[str, dict[str, str]] = {
     'spec': {
@@ -22,6 +22,8 @@ WORDS: dict[str, dict[str, str]] = {
         'batchnorm2d': 'norm',
         'bn': 'norm',
         'channel_shuffle': 'resample',
+        'constantpad': 'padding',
+        'constantpad2d': 'padding',
         'conv': 'conv',
         'conv2d': 'conv',
         'conv_t': 'conv',
@@ -66,6 +68,7 @@ WORDS: dict[str, dict[str, str]] = {
         'maxpool2d': 'pool',
         'mish': 'elementwise',
         'option_a': 'resample',
+        'pad': 'padding',
         'prelu': 'elementwise',
         'relu': 'elementwise',
         'relu6': 'elementwise',
@@ -79,12 +82,16 @@ WORDS: dict[str, dict[str, str]] = {
         'tanh': 'elementwise',
         'up': 'resample',
         'upsample': 'resample',
+        'zero_pad': 'padding',
+        'zeropad': 'padding',
+        'zeropad2d': 'padding',
     },
     'cli': {
         'adaptiveavgpool': 'pool',
         'adaptivemaxpool': 'pool',
         'averagepool': 'pool',
         'avgpool': 'pool',
+        'constantpad': 'padding',
         'conv': 'conv',
         'convolution': 'conv',
         'convt': 'conv',
@@ -104,11 +111,13 @@ WORDS: dict[str, dict[str, str]] = {
         'max': 'pool',
         'maxpool': 'pool',
         'meanpool': 'pool',
+        'pad': 'padding',
         'separable': 'separable',
         'separableconv': 'separable',
         'sepconv': 'separable',
         'transposeconv': 'conv',
         'transposedconv': 'conv',
+        'zeropad': 'padding',
     },
     'trace': {
         'averagepool': 'pool',
@@ -117,6 +126,7 @@ WORDS: dict[str, dict[str, str]] = {
         'batchnorm': 'norm',
         'batchnorm2d': 'norm',
         'bn': 'norm',
+        'constantpad2d': 'padding',
         'conv': 'conv',
         'conv2d': 'conv',
         'convolution': 'conv',
@@ -131,11 +141,14 @@ WORDS: dict[str, dict[str, str]] = {
         'linear': 'dense',
         'maxpool': 'pool',
         'maxpool2d': 'pool',
+        'pad': 'padding',
         'relu': 'elementwise',
         'sigmoid': 'elementwise',
         'softmax': 'elementwise',
         'tanh': 'elementwise',
         'transposedconv': 'conv',
+        'zeropad': 'padding',
+        'zeropad2d': 'padding',
     },
     'torch': {
         'AdaptiveAvgPool1d': 'pool',
@@ -151,6 +164,9 @@ WORDS: dict[str, dict[str, str]] = {
         'BatchNorm2d': 'norm',
         'BatchNorm3d': 'norm',
         'ChannelShuffle': 'resample',
+        'ConstantPad1d': 'padding',
+        'ConstantPad2d': 'padding',
+        'ConstantPad3d': 'padding',
         'Conv1d': 'conv',
         'Conv2d': 'conv',
         'Conv3d': 'conv',
@@ -186,6 +202,9 @@ WORDS: dict[str, dict[str, str]] = {
         'Softplus': 'elementwise',
         'Tanh': 'elementwise',
         'Upsample': 'resample',
+        'ZeroPad1d': 'padding',
+        'ZeroPad2d': 'padding',
+        'ZeroPad3d': 'padding',
     },
     'onnx': {
         'AveragePool': 'pool',
@@ -210,6 +229,7 @@ WORDS: dict[str, dict[str, str]] = {
         'MaxPool': 'pool',
         'Mish': 'elementwise',
         'PRelu': 'elementwise',
+        'Pad': 'padding',
         'Relu': 'elementwise',
         'Resize': 'resample',
         'Sigmoid': 'elementwise',

@@ -371,7 +371,10 @@ def _chain_leaf(words: list[str]) -> Leaf:
         if filled is None or len(positional) > 1:
             raise InputError(f"unexpected number '{positional[-1] if filled else positional[0]}' for {kind}")
         raw = positional[0]
-        options[filled.key] = float(raw) if filled.kind in ("prob", "float") else _chain_int(raw, filled.key)
+        if filled.kind == "pad":
+            options[filled.key] = raw
+        else:
+            options[filled.key] = float(raw) if filled.kind in ("prob", "float") else _chain_int(raw, filled.key)
     for option in descriptor.options:
         value = options.get(option.key)
         if isinstance(value, str) and option.kind in ("ints", "ints0"):
