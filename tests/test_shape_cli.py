@@ -1,4 +1,4 @@
-"""The command-line contract of ``convcalc shape`` (spec/cli.md)."""
+"""The command-line contract of ``convcalc shape`` (README, "convcalc shape — one layer")."""
 
 from __future__ import annotations
 

@@ -181,7 +181,7 @@ def im2col(
 
     ``cols[n, (c, u, v), (y, x)] = padded[n, c, s·y + d·u, s·x + d·v]``: rows ordered by
     channel, then kernel row, then kernel column — the order of ``W.reshape(C_out, −1)``
-    (spec §7.2), so a convolution is ``Y = W_row @ cols``.
+    (docs/arithmetic.md §7.2), so a convolution is ``Y = W_row @ cols``.
 
     layout ``"unfold"`` gives ``(N, C·Πk, Πo)`` (``torch.nn.functional.unfold``);
     ``"gemm"`` gives ``(C·Πk, N·Πo)`` (columns ordered batch, then position): one matrix,

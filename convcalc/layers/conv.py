@@ -269,7 +269,7 @@ class Conv(_ConvBase):
         return {"weight": (c_out, shape[1] // groups, *self.kernel_size)} | ({"bias": (c_out,)} if self.bias else {})
 
     def forward(self, x, params, *, training: bool = True, rng=None):
-        """Y = b + W_row @ im2col(pad(X)), one matmul per group (spec §7 forward, §7.2).
+        """Y = b + W_row @ im2col(pad(X)), one matmul per group (docs/arithmetic.md §7 forward, §7.2).
 
         Y[n,co,y,x] = b[co] + Σ_{ci ∈ group(co)} Σ_{u,v} W[co,ci,u,v]·Xp[n,ci, s·y + d·u, s·x + d·v],
         Xp = X padded by ``padding`` with ``padding_mode`` (PyTorch semantics). Large stride-1
@@ -413,7 +413,7 @@ class ConvTranspose(_ConvBase):
         return {"weight": (shape[1], c_out // groups, *self.kernel_size)} | ({"bias": (c_out,)} if self.bias else {})
 
     def forward(self, x, params, *, training: bool = True, rng=None):
-        """The input-gradient of a convolution (spec §2.4, §7.1), via col2im:
+        """The input-gradient of a convolution (docs/arithmetic.md §2.4, §7.1), via col2im:
 
         Yfull[n, co, s·t + d·u] += Σ_{ci ∈ group(co)} W[ci, co, u]·X[n, ci, t]  (cols = W_rowᵀ @ X, then fold),
         Y = Yfull cropped by p_before at the start (and p_after − output_padding at the end) + b.

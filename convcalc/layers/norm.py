@@ -12,7 +12,7 @@ and its gradient (g = ∂L/∂x̂ = dy·γ)
     dx = (g − Σg/M − x̂·Σ(g·x̂)/D)/√(σ² + ε),   D = M (D = M − 1 for an unbiased σ²),
     dγ = Σ dy·x̂,   dβ = Σ dy   (summed over every axis but the parameter's).
 
-BatchNorm (spec §7.6) normalises per channel over (N, *spatial), GroupNorm per sample and
+BatchNorm (docs/arithmetic.md §7.6) normalises per channel over (N, *spatial), GroupNorm per sample and
 group, LayerNorm per sample over the channels (ConvNeXt's LayerNorm2d) or over the last
 ``dims`` dimensions (nn.LayerNorm). LRN follows F.local_response_norm.
 """

@@ -238,7 +238,7 @@ class MaxPool(_WindowPool):
                     )
 
     def forward(self, x, params=None, *, training: bool = True, rng=None):
-        """y[n,c,t] = max of the real entries of window t (padding never wins; spec §7.3).
+        """y[n,c,t] = max of the real entries of window t (padding never wins; docs/arithmetic.md §7.3).
 
         Ties: the first maximum in row-major order of the window wins (PyTorch CPU's strict
         ``>`` scan). The cache records the winner of every window (``MaxPoolCache``).
@@ -306,7 +306,7 @@ class AvgPool(_WindowPool):
         )
 
     def forward(self, x, params=None, *, training: bool = True, rng=None):
-        """y[t] = (Σ of window t, padding as 0) / divisor[t] (spec §3.4, ATen AvgPoolKernel.cpp).
+        """y[t] = (Σ of window t, padding as 0) / divisor[t] (docs/arithmetic.md §3.4, ATen AvgPoolKernel.cpp).
 
         divisor[t] = divisor_override if given, else Π over axes of the window clipped at the
         end of the right padding (count_include_pad), else Π of its real entries. Exact inputs
@@ -420,7 +420,7 @@ class AdaptivePool(_Pool):
         )
 
     def forward(self, x, params=None, *, training: bool = True, rng=None):
-        """Bin t reads [floor(t·I/O), ceil((t + 1)·I/O)) per axis (spec §3.5); avg divides by
+        """Bin t reads [floor(t·I/O), ceil((t + 1)·I/O)) per axis (docs/arithmetic.md §3.5); avg divides by
         the bin's size, max keeps the first maximum in row-major order (as ATen)."""
         from convcalc.compute import Forward, pool_kernels
         from convcalc.compute.windows import WindowTable

@@ -1,7 +1,7 @@
 """Counting conventions: what goes into a headline "FLOPs"/"MACs" figure.
 
 Our own figure (``totals.macs``) is exactly the conv + linear multiply-accumulates, bias
-excluded (spec §5.1–5.2); everything else the walk counts (bias adds, norms, pooling,
+excluded (docs/arithmetic.md §5.1–5.2); everything else the walk counts (bias adds, norms, pooling,
 activations, residual adds) is *other work*, grouped here into categories so ``--count``
 can put chosen ones into the headline.
 

@@ -1,6 +1,6 @@
 """Walking a network layer by layer: shapes, parameters, MACs, memory and receptive fields.
 
-Receptive fields follow Dang Ha The Hien's forward recurrences (spec §6.1), per axis, with
+Receptive fields follow Dang Ha The Hien's forward recurrences (docs/arithmetic.md §6.1), per axis, with
 the integer-index convention (the first input unit is centred at 0):
 
     j_out = j_in·s,   r_out = r_in + (k_eff − 1)·j_in,   start_out = start_in + ((k_eff − 1)/2 − p)·j_in
