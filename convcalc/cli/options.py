@@ -93,6 +93,7 @@ LAYER_PARSERS = {
     "pad": lambda v: parse_padding(v),
     "groups": lambda v: _int(v, "groups", minimum=1),
     "multiplier": lambda v: _int(v, "multiplier", minimum=1),
+    "factor": lambda v: _int(v, "factor", minimum=1),
     "depthwise": lambda v: _bool(v, "depthwise"),
     "ceil-mode": lambda v: _bool(v, "ceil-mode"),
     "no-bias": lambda v: _bool(v, "no-bias"),

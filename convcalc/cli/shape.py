@@ -57,6 +57,7 @@ def shape(
     groups: Optional[str] = typer.Option(None, "--groups", "-g", help="Groups (must divide both channel counts)."),
     depthwise: bool = typer.Option(False, "--depthwise", help="Depthwise: groups = input channels."),
     multiplier: Optional[str] = typer.Option(None, "--multiplier", help="Depth multiplier (depthwise-separable)."),
+    factor: Optional[str] = typer.Option(None, "--factor", help="Pixel shuffle/unshuffle: the factor r."),
     output_padding: Optional[str] = typer.Option(None, "--output-padding", help="Transposed conv: extra rows at the end (< max(stride, dilation))."),
     ceil_mode: bool = typer.Option(False, "--ceil-mode", help="Pooling: ceil instead of floor (PyTorch's last-window rule)."),
     count_include_pad: Optional[bool] = typer.Option(None, "--count-include-pad/--no-count-include-pad", help="Avg pooling: divide by the padded window (default) or the real elements."),
@@ -79,6 +80,7 @@ def shape(
     raw = {
         "in": input_shape, "op": op, "dims": dims, "out": out, "k": k, "stride": stride, "pad": pad,
         "dilation": dilation, "groups": groups, "depthwise": depthwise or None, "multiplier": multiplier,
+        "factor": factor,
         "output-padding": output_padding, "ceil-mode": ceil_mode or None, "count-include-pad": count_include_pad,
         "divisor-override": divisor_override, "padding-mode": padding_mode, "output-size": output_size,
         "start-dim": start_dim, "end-dim": end_dim, "no-bias": no_bias or None, "batch": batch, "dtype": dtype,

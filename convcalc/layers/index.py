@@ -3,7 +3,7 @@
 GENERATED from the layer descriptors by ``python -m convcalc.layers.descriptor``; do not edit.
 """
 
-MODULES = ('conv', 'pool', 'separable', 'dense', 'norm', 'elementwise', 'resample', 'channels', 'padding')
+MODULES = ('conv', 'pool', 'separable', 'dense', 'norm', 'elementwise', 'resample', 'channels', 'padding', 'pixel_shuffle')
 
 WORDS: dict[str, dict[str, str]] = {
     'spec': {
@@ -69,6 +69,10 @@ WORDS: dict[str, dict[str, str]] = {
         'mish': 'elementwise',
         'option_a': 'resample',
         'pad': 'padding',
+        'pixel_shuffle': 'pixel_shuffle',
+        'pixel_unshuffle': 'pixel_shuffle',
+        'pixelshuffle': 'pixel_shuffle',
+        'pixelunshuffle': 'pixel_shuffle',
         'prelu': 'elementwise',
         'relu': 'elementwise',
         'relu6': 'elementwise',
@@ -78,6 +82,7 @@ WORDS: dict[str, dict[str, str]] = {
         'silu': 'elementwise',
         'softmax': 'elementwise',
         'softplus': 'elementwise',
+        'subpixel': 'pixel_shuffle',
         'swish': 'elementwise',
         'tanh': 'elementwise',
         'up': 'resample',
@@ -112,9 +117,12 @@ WORDS: dict[str, dict[str, str]] = {
         'maxpool': 'pool',
         'meanpool': 'pool',
         'pad': 'padding',
+        'pixelshuffle': 'pixel_shuffle',
+        'pixelunshuffle': 'pixel_shuffle',
         'separable': 'separable',
         'separableconv': 'separable',
         'sepconv': 'separable',
+        'subpixel': 'pixel_shuffle',
         'transposeconv': 'conv',
         'transposedconv': 'conv',
         'zeropad': 'padding',
@@ -142,6 +150,8 @@ WORDS: dict[str, dict[str, str]] = {
         'maxpool': 'pool',
         'maxpool2d': 'pool',
         'pad': 'padding',
+        'pixelshuffle': 'pixel_shuffle',
+        'pixelunshuffle': 'pixel_shuffle',
         'relu': 'elementwise',
         'sigmoid': 'elementwise',
         'softmax': 'elementwise',
@@ -194,6 +204,8 @@ WORDS: dict[str, dict[str, str]] = {
         'MaxPool3d': 'pool',
         'Mish': 'elementwise',
         'PReLU': 'elementwise',
+        'PixelShuffle': 'pixel_shuffle',
+        'PixelUnshuffle': 'pixel_shuffle',
         'ReLU': 'elementwise',
         'ReLU6': 'elementwise',
         'SiLU': 'elementwise',
@@ -211,6 +223,7 @@ WORDS: dict[str, dict[str, str]] = {
         'BatchNormalization': 'norm',
         'Conv': 'conv',
         'ConvTranspose': 'conv',
+        'DepthToSpace': 'pixel_shuffle',
         'Dropout': 'elementwise',
         'Elu': 'elementwise',
         'Flatten': 'dense',
@@ -235,6 +248,7 @@ WORDS: dict[str, dict[str, str]] = {
         'Sigmoid': 'elementwise',
         'Softmax': 'elementwise',
         'Softplus': 'elementwise',
+        'SpaceToDepth': 'pixel_shuffle',
         'Tanh': 'elementwise',
         'Upsample': 'resample',
     },

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from convcalc.errors import InputError
+from convcalc.layers.descriptor import find_hook
 from convcalc.network.model import Gate, Leaf, Module, Network, Parallel, Residual, Sequential
 from convcalc.network.walk import NetworkReport
 
@@ -174,6 +175,9 @@ def _leaf(layer, shape, nn, torch):
         return nn.ChannelShuffle(layer.groups), out
     if isinstance(layer, resample.ShortcutA):
         return _ShortcutA(nn, layer.out_channels, layer.stride), out
+    hook = find_hook("torch", layer)
+    if hook is not None:
+        return hook(layer, nn), out
     kind = type(layer).__name__
     if kind == "ChannelChunk":
         return _ChannelChunk(nn, layer.chunks, layer.index), out

@@ -20,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from convcalc.errors import InputError
+from convcalc.notation import parse_padding
 from convcalc.layers.descriptor import LayerDescriptor, descriptors, normalise
 from convcalc.trace.spec import (
     LayerStep,
@@ -37,7 +38,6 @@ from convcalc.trace.spec import (
     whole,
 )
 
-IMAGE_LAYERS = ("conv2d", "conv_transpose2d", "maxpool2d", "avgpool2d", "batchnorm2d", "flatten")
 ELEMENTWISE = ("relu", "leaky_relu", "sigmoid", "tanh")
 def _trace_descriptors() -> dict[str, LayerDescriptor]:
     return {d.trace: d for d in descriptors() if d.trace is not None}
@@ -47,6 +47,8 @@ def _trace_descriptors() -> dict[str, LayerDescriptor]:
 _TRACE = _trace_descriptors()
 LAYER_TYPES = tuple(_TRACE)
 _ALIASES = {word: d.trace for d in _TRACE.values() if d.trace for word in d.words("trace")}
+#: layers that take an image: the hand-written ones, and every type read from its descriptor alone
+IMAGE_LAYERS = tuple(kind for kind in LAYER_TYPES if kind not in ("linear", "softmax") + ELEMENTWISE)
 LOSSES = ("mse_half_sum", "mse", "sse", "cross_entropy", "sum", "upstream")
 _LOSS_ALIASES = {
     "msehalfsum": "mse_half_sum",
@@ -205,9 +207,9 @@ def _name(value: Any, what: str) -> str:
 
 def _build_layer(index: int, kind: str, raw: dict, shape: tuple[int, ...], names: _Names) -> LayerStep:
     where = f"layer {index} ({kind})"
-    allowed = COMMON_KEYS + _KEYS[kind]
+    allowed = COMMON_KEYS + _KEYS.get(kind, _generic_keys(kind))
     check_keys(raw, allowed, where)
-    builder = _BUILDERS[kind]
+    builder = _BUILDERS.get(kind, _generic)
     try:
         layer, params, buffers, options = builder(raw, shape, where)
     except InputError as error:
@@ -650,6 +652,44 @@ _BUILDERS: dict[str, Callable] = {
 
 
 # --- the loss ----------------------------------------------------------------------------------
+
+
+def _generic_keys(kind: str) -> tuple[str, ...]:
+    """A type without a hand-written reader takes its descriptor's options (spec keys and aliases)."""
+    return tuple(key for o in _TRACE[kind].options for key in (o.key, *o.aliases))
+
+
+#: how the generic reader reads each value kind of a descriptor option
+_GENERIC_READERS: dict[str, Callable[[Any, str], Any]] = {
+    "count": lambda v, w: whole(v, w, 1),
+    "int": lambda v, w: whole(v, w),
+    "float": lambda v, w: number(v, w),
+    "bool": lambda v, w: flag(v, w),
+    "pad": lambda v, w: parse_padding(v, w),
+}
+
+
+def _generic(raw: dict, shape, where: str):
+    """A parameter-free layer built from its descriptor's options (pad, pixel_shuffle …)."""
+    descriptor = _TRACE[raw_kind(raw, where)]
+    _need_image(shape, descriptor.trace or descriptor.name, where)
+    kwargs = {}
+    for key, value in raw.items():
+        option = descriptor.option(key)
+        if option is None:
+            continue
+        if option.kind not in _GENERIC_READERS:
+            raise InputError(f"{where}: {key} cannot be given in a backprop spec")
+        kwargs[option.keyword] = _GENERIC_READERS[option.kind](value, f"{where}: {key}")
+    missing = [o.key for o in descriptor.options if o.required and o.keyword not in kwargs]
+    if missing:
+        raise InputError(f"{where}: {descriptor.trace} needs {', '.join(missing)}")
+    assert descriptor.build is not None
+    return descriptor.build(**kwargs), {}, {}, {}
+
+
+def raw_kind(raw: dict, where: str) -> str:
+    return canonical_type(raw.get("type"), where)
 
 
 def parse_loss(raw: Any, shape: tuple[int, ...], implicit: int, source: str) -> Loss:

@@ -111,13 +111,14 @@ def run_sequential(spec: SequentialSpec, options: Options) -> Trace:
     steps: list[Step] = [] if spec.layers[0].kind in _SHOWS_INPUT else [_input_step(ctx, spec, x)]
     names = [spec.input.name] + [s.output for s in spec.layers]
     for i, step in enumerate(spec.layers):
-        steps.append(_FORWARD[step.kind](ctx, step, params[i], names[i], run_.inputs[i], run_.forwards[i]))
+        steps.append(_FORWARD.get(step.kind, _f_generic)(ctx, step, params[i], names[i], run_.inputs[i],
+                                                        run_.forwards[i]))
     y = run_.forwards[-1].output
     steps.append(loss_step(ctx, spec.loss, names[-1], y, run_.loss, run_.grad_output))
     for i in range(len(spec.layers) - 1, -1, -1):
         step = spec.layers[i]
         steps.append(
-            _BACKWARD[step.kind](
+            _BACKWARD.get(step.kind, _b_generic)(
                 ctx, step, params[i], names[i], run_.inputs[i], run_.forwards[i], run_.grads_out[i], run_.backwards[i]
             )
         )
@@ -265,6 +266,15 @@ def _b_bn(ctx, step, params, name, x, fwd, dy, bwd):
     return explain_norm.batchnorm_backward(ctx, step, params, name, x, dy, dict(bwd.grads), bwd.grad_input, fwd.cache)
 
 
+def _f_generic(ctx, step, params, name, x, fwd):
+    return explain_simple.generic_forward(ctx, step, name, fwd.output)
+
+
+def _b_generic(ctx, step, params, name, x, fwd, dy, bwd):
+    return explain_simple.generic_backward(ctx, step, name, dy, bwd.grad_input)
+
+
+#: hand-written explanations; every other backprop type gets the generic one
 _FORWARD: dict[str, Callable] = {
     "conv2d": _f_conv,
     "conv_transpose2d": _f_convt,
