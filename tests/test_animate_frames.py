@@ -24,7 +24,7 @@ RNG = np.random.default_rng(14)
 
 
 def _raw(**options) -> dict:
-    return {key.replace("_", "-"): str(value) if not isinstance(value, bool) else value for key, value in options.items()}
+    return {key.replace("_", "-"): value if isinstance(value, bool) else str(value) for key, value in options.items()}
 
 
 def _inputs(anim, spatial):
@@ -272,7 +272,7 @@ def _pooled(raw, x):
 def test_pooling_windows_are_the_forward_reads(name):
     raw = _raw(**POOLS[name])
     anim = animation(raw)
-    _, layer, spatial, _ = request_layer(raw)
+    _, _, spatial, _ = request_layer(raw)
     x = RNG.standard_normal(spatial)
     reference = _pooled(raw, x)
     assert anim.target.shape == reference.shape

@@ -50,8 +50,8 @@ def _paint(ax, picture: Scene, ox: float, oy: float, cell_points: float) -> None
     for caption in picture.captions:
         if not caption.text:
             continue
-        fit = width_points / max(1, 0.6 * len(caption.text))
-        size = max(4.0, min(cell_points * 0.5 * caption.size, fit))
+        fit = width_points / max(1, 0.62 * len(caption.text))
+        size = min(cell_points * 0.5 * caption.size, fit)
         ax.text(ox + caption.x, oy + caption.y, caption.text, ha=caption.align, va="center", fontsize=size, color=INK)
 
 
@@ -64,10 +64,12 @@ def _axes(fig, width: float, height: float):
 
 
 def default_size(anim: Animation, still: bool) -> int:
-    """Width in pixels: 480 for an animation frame, about 250 per panel for a still (≤ 1600)."""
+    """Width in pixels: 480 for an animation frame; for a still about 20 pixels a cell
+    (between 400 and 2000), so that every panel stays legible."""
     if not still:
         return 480
-    return min(1600, 250 * _columns(anim, layout.layout(anim)))
+    place = layout.layout(anim)
+    return max(400, min(2000, round(20 * _columns(anim, place) * (place.width + 1.0))))
 
 
 def _columns(anim: Animation, place) -> int:

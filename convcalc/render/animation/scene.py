@@ -116,8 +116,8 @@ def layout(anim: Animation) -> _Layout:
     if anim.rank == 1:  # a strip above a strip, both starting at the left edge
         s_where, sw, _ = _place(anim.source, None, 0.0, top)
         t_offset = max(0.0, (sw - anim.target.shape[0]) / 2)
-        t_where, tw, _ = _place(anim.target, None, t_offset, top + 1 + GAP)
-        width, height = max(sw, tw + t_offset), top + 2 + GAP + 0.3
+        t_where, tw, _ = _place(anim.target, None, t_offset, top + 1 + GAP / 2)
+        width, height = max(sw, tw + t_offset), top + 2 + GAP / 2 + 0.3
         labels = (Caption(-0.2, top + 0.5, "", 0.8, "right"),)
         return _Layout(s_where, t_where, width, height, labels)
     s_where, sw, sh = _place(anim.source, source_planes, 0.0, top)
@@ -128,8 +128,8 @@ def layout(anim: Animation) -> _Layout:
     if source_planes is not None:
         w = anim.source.shape[2]
         for n, z in enumerate(source_planes):
-            labels.append(Caption(n * (w + 0.6) + w / 2, top + sh + 0.15, f"z = {z}", 0.7, "center"))
-        labels.append(Caption(sw + GAP + tw / 2, top + max(0.0, (sh - t_h) / 2) + th + 0.15,
+            labels.append(Caption(n * (w + 0.6) + w / 2, top + sh + 0.35, f"z = {z}", 0.7, "center"))
+        labels.append(Caption(sw + GAP + tw / 2, top + max(0.0, (sh - t_h) / 2) + th + 0.35,
                               f"z = {t_planes.start}", 0.7, "center"))
     height = top + max(sh, th) + (0.8 if source_planes is not None else 0.3)
     return _Layout(s_where, t_where, sw + GAP + tw, height, tuple(labels))
@@ -169,7 +169,7 @@ def frame_title(anim: Animation, step: int) -> str:
     frame = anim.frames[step]
     where = ", ".join(map(str, frame.index))
     if anim.scatter:
-        return f"step {step + 1} of {len(anim.frames)}: input ({where}) × kernel, added onto the output"
+        return f"step {step + 1} of {len(anim.frames)}: input ({where}) × kernel → output"
     return f"step {step + 1} of {len(anim.frames)}: output ({where})"
 
 

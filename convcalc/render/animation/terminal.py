@@ -10,6 +10,8 @@ plain characters one after another::
 
 from __future__ import annotations
 
+import math
+
 from convcalc.animation.model import Animation
 from convcalc.render.animation import scene as layout
 
@@ -50,7 +52,8 @@ def _rows(anim: Animation, picture: layout.Scene, rich: bool):
         style = f"on {box.fill}" if rich else ""
         if rich and box.text is None:
             text = "  "
-        rows[box.y].append((box.x, text, style + (f" {box.text_colour}" if rich and box.text else "")))
+        colour = f" {box.text_colour}" if rich and box.text else ""
+        rows[math.floor(box.y + 1e-9)].append((box.x, text, style + colour))
     return [sorted(pieces) for _, pieces in sorted(rows.items())]
 
 
@@ -80,7 +83,8 @@ def frame_text(anim: Animation, step: int, picture: layout.Scene | None = None, 
 def plain(anim: Animation) -> str:
     """Every frame in plain characters, a blank line between frames, the legend at the end."""
     pictures = layout.scenes(anim)
-    blocks = [frame_text(anim, n, p).plain for n, p in enumerate(pictures)]
+    blocks = ["\n".join(line.rstrip() for line in frame_text(anim, n, p).plain.split("\n"))
+              for n, p in enumerate(pictures)]
     header = f"{anim.op} · {anim.settings}" + (f" · view {anim.view}" if anim.view != "window" else "")
     footer = "\n".join([layout.legend(anim), *anim.notes])
     return header + "\n\n" + "\n".join(blocks) + "\n" + footer
@@ -93,10 +97,11 @@ def play(anim: Animation, fps: float, console) -> None:
     from rich.live import Live
 
     pictures = layout.scenes(anim)
+    colour = console.color_system is not None and not console.no_color  # else the plain characters
     console.print(f"[bold]{anim.op}[/] · {anim.settings}")
-    with Live(frame_text(anim, 0, pictures[0], rich=True), console=console, auto_refresh=False) as live:
+    with Live(frame_text(anim, 0, pictures[0], rich=colour), console=console, auto_refresh=False) as live:
         for n, picture in enumerate(pictures):
-            live.update(frame_text(anim, n, picture, rich=True), refresh=True)
+            live.update(frame_text(anim, n, picture, rich=colour), refresh=True)
             time.sleep(1 / fps)
     console.print(layout.legend(anim))
     for note in anim.notes:
