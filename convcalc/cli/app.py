@@ -13,7 +13,7 @@ from convcalc import __version__
 from convcalc.errors import ExpectationFailed, InputError
 
 # Commands other than ``shape`` are imported on first use, so ``convcalc shape`` starts fast.
-LAZY_COMMANDS = {"arch": "arch", "backprop": "backprop", "conv": "numeric", "pool": "numeric",
+LAZY_COMMANDS = {"animate": "animate", "arch": "arch", "backprop": "backprop", "conv": "numeric", "pool": "numeric",
                  "conv-transpose": "numeric", "im2col": "numeric", "run": "run", "train": "train"}
 
 

@@ -39,6 +39,8 @@ CONV_EPILOG = """[bold]Examples[/]
 
   convcalc conv "1 2; 3 4" "1 1; 1 1" --expect "10"
 
+  convcalc conv "12 3 19; 25 10 1; 9 7 17" "1 2; 3 4" --animate conv.gif    [dim](the numbers in the cells, each sum)[/]
+
 [bold]Convention[/]: cross-correlation, as every deep-learning framework computes "convolution": J\\[y,x] = b + Σ Ip\\[s·y + d·u, s·x + d·v]·K\\[u,v] over the padded input Ip. --flip rotates the kernel by 180° first (true convolution).
 
 [bold]Kernels[/]: a matrix (one kernel); C_in matrices split by | (one output channel); on a one-channel input, several matrices are several output channels; C_out x C_in x kh x kw from a JSON or .npy file.
@@ -116,6 +118,7 @@ _AT = "Explain only this output entry: ROW,COL (or CHANNEL,ROW,COL)."
 _EXPECT = "Exit 1 unless the result is this matrix (text or file)."
 _JSON = "Machine-readable JSON (schema convcalc/{}/v1)."
 _FORMAT = "rich, text, plain (the result only), json, csv, markdown, latex."
+_ANIMATE = "Also draw the window step by step, numbers and sums shown: FILE .gif, .png, .svg or .html."
 
 
 def conv(
@@ -131,6 +134,7 @@ def conv(
     expect: Optional[str] = typer.Option(None, "--expect", help=_EXPECT),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("conv")),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
+    animate: Optional[str] = typer.Option(None, "--animate", help=_ANIMATE),
 ) -> None:
     """A 2-d convolution (cross-correlation, as in every framework) of a matrix with a kernel."""
     with user_errors():
@@ -141,11 +145,17 @@ def conv(
         form = choose_format(fmt, json_flag, FORMATS)
         where = _at(at)
         image, weights = _read_operands(input_, kernel)
-        result = convolve(
-            image, weights, stride=settings.per_axis(stride, "--stride", 1), padding=settings.padding_word(pad),
-            dilation=settings.per_axis(dilation, "--dilation", 1), bias=bias, flip=flip,
-            explain=_explaining(explain, where, form),
-        )
+        targets = _animation_targets(animate)
+
+        def run(explaining: bool):
+            return convolve(
+                image, weights, stride=settings.per_axis(stride, "--stride", 1), padding=settings.padding_word(pad),
+                dilation=settings.per_axis(dilation, "--dilation", 1), bias=bias, flip=flip, explain=explaining,
+            )
+
+        result = run(_explaining(explain, where, form))
+        if targets:  # the drawing needs every entry's sum, whatever the text shows
+            _draw(result if result.entries else run(True), targets)
         _show_and_check(form, expect, lambda: render.conv_document(result, where), lambda: render.conv_json(result),
                         render.result_tensor(result))
 
@@ -251,6 +261,22 @@ def im2col(
         tensor = render.result_tensor(result) if result.output is not None else result.columns
         _show_and_check(form, expect, lambda: render.im2col_document(result), lambda: render.im2col_json(result),
                         tensor)
+
+
+def _animation_targets(path: str | None) -> list[tuple[str, str]]:
+    """``--animate FILE``: the file checked (kind, writable) before anything is computed."""
+    if path is None:
+        return []
+    from convcalc.cli.animate import output_targets
+
+    return output_targets(path, None)
+
+
+def _draw(result, targets) -> None:
+    from convcalc.animation.numbers import conv_animation
+    from convcalc.cli.animate import deliver
+
+    deliver(conv_animation(result), targets, size=None, fps=1.0)
 
 
 def _at(text: str | None) -> tuple[int, ...] | None:
