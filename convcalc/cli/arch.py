@@ -101,6 +101,11 @@ def load_network(text: str, input_shape: tuple | None):
     from convcalc.network import spec
 
     stripped = text.strip()
+    from convcalc import interop
+
+    kind = interop.detect(stripped)
+    if kind is not None:  # the user's own model: an ONNX file, a Keras config, a PyTorch module
+        return interop.load(kind, stripped, input_shape)
     if os.path.isfile(stripped):
         return spec.load_spec_file(stripped)
     if stripped.endswith(".json"):
@@ -155,6 +160,7 @@ def run(network: str, form: str, *, input_shape=None, batch=1, depth=None, dtype
         headline=conventions.headline(report, included) if included else None,
         tool=tools.as_tool(report, tool) if tool else None,
         training=training_report(report, optimizer) if with_training else None,
+        notes=tuple(net.notes),
     )
     show(view, form, wide)
     if verify:
