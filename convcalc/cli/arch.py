@@ -170,7 +170,23 @@ def run(network: str, form: str, *, input_shape=None, batch=1, depth=None, dtype
         echo(result.text())
         if not result.ok:
             raise ExpectationFailed(f"--verify: {result.summary}")
+    _debug_shapes(net, report)
     check(report, expect_params)
+
+
+def _debug_shapes(net, report) -> None:
+    """Layers whose declared sizes disagree with their inputs: each explained on stderr, exit 2."""
+    from convcalc.interop import debugger
+
+    if not debugger.mismatches(report):
+        return
+    from convcalc.network.walk import walk
+
+    found = debugger.diagnose(net, report, lambda n, s: walk(n, s))
+    for mismatch in found:
+        sys.stderr.write(f"shape mismatch: {mismatch.text()}\n")
+    raise InputError(f"{len(found)} layer{'s' if len(found) != 1 else ''} of {report.name} declare"
+                     f"{'' if len(found) != 1 else 's'} sizes that disagree with what flows in (listed above)")
 
 
 def _dtype_name(key: str) -> str:

@@ -581,7 +581,11 @@ def _trace_fx(model, shape: tuple):
     try:
         from torch.fx.passes.shape_prop import ShapeProp
 
-        ShapeProp(graph_module).propagate(torch.zeros((1,) + shape))
+        import contextlib
+        import io
+
+        with contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints the failing node's traceback
+            ShapeProp(graph_module).propagate(torch.zeros((1,) + shape))
         for node in graph_module.graph.nodes:
             meta = node.meta.get("tensor_meta")
             if meta is not None and hasattr(meta, "shape"):
@@ -626,6 +630,8 @@ def _trace_fx(model, shape: tuple):
             data.add(node.name)
             continue
         fname = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", str(node.target))
+        if fname in ("size", "dim", "numel", "shape") or (fname == "getattr" and node.args[1] in ("shape", "ndim")):
+            continue  # sizes, not data: a view's x.size(0) argument
         if fname == "chunk" and _dim(node.kwargs.get("dim", node.args[2] if len(node.args) > 2 else 0), 3) == 0:
             chunk_of[node.name] = (inputs[0], node.args[1], node.kwargs.get("dim", node.args[2] if len(node.args) > 2 else 0))
             continue
