@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from convcalc.errors import InputError
-from convcalc.layers.elementwise import Identity
+from convcalc.layers.elementwise import Activation, Identity
 from convcalc.network.model import Gate, Leaf, Module, Parallel, Residual, Sequential
 
 MERGES = ("add", "mul", "concat")
@@ -220,7 +220,9 @@ def _children(items: list, prefix: tuple[str, ...], kinds: dict[str, str]) -> li
             i += 1
             continue
         if isinstance(item, _Block) and not rel:
-            out.append(("", _block(item, prefix, kinds)))
+            module = _block(item, prefix, kinds)
+            inner = [b[0] for b in item.branches if b and not isinstance(b[0], _Block)]
+            out.append((_leaf_path(inner[0])[-1] if isinstance(module, Leaf) and inner else "", module))
             i += 1
             continue
         key = rel[0]
@@ -275,6 +277,8 @@ def _block(block: _Block, path: tuple[str, ...], kinds: dict[str, str]) -> Modul
         empty = [not b for b in branches]
         if block.merge == "mul" and any(empty) and not all(empty):
             gate = branches[1] if empty[0] else branches[0]
+            if len(gate) == 1 and not isinstance(gate[0], _Block) and getattr(gate[0][1].layer, "kind", "") == "sigmoid":
+                return Leaf(Activation("silu"))  # x·σ(x), an exporter's SiLU
             return Gate(Sequential(tuple(_children(gate, path, kinds)), _kind(kinds, path, "SqueezeExcitation")),
                         _kind(kinds, path, "SqueezeExcitation"))
         if block.merge == "add" and not all(empty):
