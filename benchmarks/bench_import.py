@@ -73,13 +73,21 @@ def main() -> int:
     onnx_path = folder / "resnet50.onnx"
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
-        torch.onnx.export(build_torch(zoo.get("resnet50")).eval(), torch.zeros(1, 3, 224, 224), str(onnx_path),
-                          dynamo=False, do_constant_folding=False)
+        torch.onnx.export(
+            build_torch(zoo.get("resnet50")).eval(),
+            torch.zeros(1, 3, 224, 224),
+            str(onnx_path),
+            dynamo=False,
+            do_constant_folding=False,
+        )
     (folder / "my_net.py").write_text(NET)
     cases = [
         ("arch resnet50.onnx", convcalc_command() + ["arch", str(onnx_path), "--json"], TORCHINFO_RESNET),
-        ("arch my_net.py:Net", convcalc_command() + ["arch", f"{folder / 'my_net.py'}:Net", "--in", "3x32x32", "--json"],
-         TORCHINFO_NET.format(folder=str(folder))),
+        (
+            "arch my_net.py:Net",
+            convcalc_command() + ["arch", f"{folder / 'my_net.py'}:Net", "--in", "3x32x32", "--json"],
+            TORCHINFO_NET.format(folder=str(folder)),
+        ),
     ]
     for what, ours_cmd, theirs_code in cases:
         wall(ours_cmd, 1)
@@ -87,8 +95,10 @@ def main() -> int:
         theirs_cmd = [sys.executable, "-c", theirs_code]
         wall(theirs_cmd, 1)
         theirs = statistics.median(wall(theirs_cmd, runs))
-        print(f"{what}: convcalc {ours * 1000:.0f} ms, torchinfo.summary {theirs * 1000:.0f} ms, "
-              f"ratio convcalc / torchinfo {ours / theirs:.2f}")
+        print(
+            f"{what}: convcalc {ours * 1000:.0f} ms, torchinfo.summary {theirs * 1000:.0f} ms, "
+            f"ratio convcalc / torchinfo {ours / theirs:.2f}"
+        )
     return 0
 
 

@@ -32,13 +32,18 @@ def test_resnet50_total_params_count_moving_statistics(cli):
     assert data["totals"]["params"] == 25_636_712 - 53_120  # trainable: moving statistics are not parameters
     assert any("Total params 25,636,712" in note for note in data["notes"])
     names = [row["name"] for row in data["layers"]]
-    assert "conv2_block1_0_conv" in names and "conv5_block3_add" in names or "conv5_block3_3_bn" in names
+    assert ("conv2_block1_0_conv" in names and "conv5_block3_add" in names) or "conv5_block3_3_bn" in names
 
 
 def _sequential(tmp_path, layers, input_shape=(8, 8, 3), name="m.json"):
-    config = {"class_name": "Sequential", "config": {"name": "seq", "layers": [
-        {"class_name": "InputLayer", "config": {"batch_shape": [None, *input_shape], "name": "in"}}] + [
-        {"class_name": cls, "config": {"name": f"l{i}", **conf}} for i, (cls, conf) in enumerate(layers)]}}
+    config = {
+        "class_name": "Sequential",
+        "config": {
+            "name": "seq",
+            "layers": [{"class_name": "InputLayer", "config": {"batch_shape": [None, *input_shape], "name": "in"}}]
+            + [{"class_name": cls, "config": {"name": f"l{i}", **conf}} for i, (cls, conf) in enumerate(layers)],
+        },
+    }
     path = tmp_path / name
     path.write_text(json.dumps(config))
     return str(path)
@@ -46,20 +51,30 @@ def _sequential(tmp_path, layers, input_shape=(8, 8, 3), name="m.json"):
 
 def test_same_padding_is_tensorflow_same(tmp_path):
     # i = 8, k = 3, s = 2, SAME: o = ceil(8/2) = 4, total padding (4 − 1)·2 + 3 − 8 = 1 → 0 before, 1 after
-    report = walk(keras_model.load(_sequential(tmp_path, [("Conv2D", {"filters": 4, "kernel_size": [3, 3],
-                                                                      "strides": [2, 2], "padding": "same"})])))
+    report = walk(
+        keras_model.load(
+            _sequential(
+                tmp_path, [("Conv2D", {"filters": 4, "kernel_size": [3, 3], "strides": [2, 2], "padding": "same"})]
+            )
+        )
+    )
     assert report.output == (4, 4, 4)
     assert report.leaves()[0].report.hyper["padding"] == [[0, 1], [0, 1]]
 
 
 def test_layer_types(tmp_path):
-    layers = [("ZeroPadding2D", {"padding": [[1, 1], [2, 2]]}),
-              ("DepthwiseConv2D", {"kernel_size": [3, 3], "padding": "valid", "use_bias": False}),
-              ("SeparableConv2D", {"filters": 6, "kernel_size": [3, 3], "padding": "same"}),
-              ("BatchNormalization", {}), ("Activation", {"activation": "relu"}),
-              ("Conv2DTranspose", {"filters": 2, "kernel_size": [2, 2], "strides": [2, 2], "padding": "same"}),
-              ("MaxPooling2D", {"pool_size": [2, 2]}), ("Dropout", {"rate": 0.2}), ("Flatten", {}),
-              ("Dense", {"units": 5, "activation": "softmax"})]
+    layers = [
+        ("ZeroPadding2D", {"padding": [[1, 1], [2, 2]]}),
+        ("DepthwiseConv2D", {"kernel_size": [3, 3], "padding": "valid", "use_bias": False}),
+        ("SeparableConv2D", {"filters": 6, "kernel_size": [3, 3], "padding": "same"}),
+        ("BatchNormalization", {}),
+        ("Activation", {"activation": "relu"}),
+        ("Conv2DTranspose", {"filters": 2, "kernel_size": [2, 2], "strides": [2, 2], "padding": "same"}),
+        ("MaxPooling2D", {"pool_size": [2, 2]}),
+        ("Dropout", {"rate": 0.2}),
+        ("Flatten", {}),
+        ("Dense", {"units": 5, "activation": "softmax"}),
+    ]
     report = walk(keras_model.load(_sequential(tmp_path, layers)))
     # 8x8x3 → pad 10x12 → depthwise 8x10 → separable 8x10x6 → transpose 16x20x2 → pool 8x10x2 → 160 → 5
     assert report.output == (5,)

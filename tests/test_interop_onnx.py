@@ -21,8 +21,12 @@ def _init(name, shape):
 
 def _model(tmp_path, nodes, inits, in_shape, out_name="y", opset=17, name="m.onnx", in_dims=None):
     graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_dims or [1, *in_shape])],
-        [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, None)], initializer=inits)
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_dims or [1, *in_shape])],
+        [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, None)],
+        initializer=inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="test")
     model.ir_version = 7 if opset > 7 else 3
     path = tmp_path / name
@@ -46,13 +50,16 @@ def test_conv_explicit_pads_begin_then_end(tmp_path):
     assert row.report.hyper["padding"] == [[1, 2], [0, 3]]
 
 
-@pytest.mark.parametrize("auto_pad, expected_pads, out", [
-    # i = 10, k = 4, s = 3: o = ceil(10/3) = 4, total = (4 − 1)·3 + 4 − 10 = 3 → 1:2 (UPPER), 2:1 (LOWER)
-    ("SAME_UPPER", [1, 2], 4),
-    ("SAME_LOWER", [2, 1], 4),
-    # VALID: floor((10 − 4)/3) + 1 = 3
-    ("VALID", [0, 0], 3),
-])
+@pytest.mark.parametrize(
+    "auto_pad, expected_pads, out",
+    [
+        # i = 10, k = 4, s = 3: o = ceil(10/3) = 4, total = (4 − 1)·3 + 4 − 10 = 3 → 1:2 (UPPER), 2:1 (LOWER)
+        ("SAME_UPPER", [1, 2], 4),
+        ("SAME_LOWER", [2, 1], 4),
+        # VALID: floor((10 − 4)/3) + 1 = 3
+        ("VALID", [0, 0], 3),
+    ],
+)
 def test_conv_auto_pad(tmp_path, auto_pad, expected_pads, out):
     node = helper.make_node("Conv", ["x", "w"], ["y"], auto_pad=auto_pad, strides=[3, 3], kernel_shape=[4, 4])
     report = _walk_one(tmp_path, node, [_init("w", (2, 1, 4, 4))], (1, 10, 10))
@@ -72,7 +79,9 @@ def test_grouped_dilated_conv(tmp_path):
 
 def test_conv_transpose_output_padding_and_output_shape(tmp_path):
     # o = s(i − 1) + output_padding + d(k − 1) + 1 − pads = 2·4 + 1 + 2 + 1 − 2 = 10
-    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], pads=[1, 1, 1, 1], output_padding=[1, 1])
+    node = helper.make_node(
+        "ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], pads=[1, 1, 1, 1], output_padding=[1, 1]
+    )
     report = _walk_one(tmp_path, node, [_init("w", (4, 6, 3, 3))], (4, 5, 5))
     assert report.output == (6, 10, 10)
     assert report.totals.params == 4 * 6 * 9
@@ -100,8 +109,11 @@ def test_average_pool_count_include_pad_default(tmp_path):
 
 
 def test_gemm_global_pool_flatten_chain(tmp_path):
-    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["p"]), helper.make_node("Flatten", ["p"], ["f"]),
-             helper.make_node("Gemm", ["f", "w", "b"], ["y"], transB=1)]
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["x"], ["p"]),
+        helper.make_node("Flatten", ["p"], ["f"]),
+        helper.make_node("Gemm", ["f", "w", "b"], ["y"], transB=1),
+    ]
     net = onnx_model.load(_model(tmp_path, nodes, [_init("w", (10, 64)), _init("b", (10,))], (64, 7, 7)))
     report = walk(net)
     assert report.output == (10,)
@@ -135,11 +147,13 @@ def test_split_reshape_transpose_pad_clip(tmp_path):
         helper.make_node("Transpose", ["d"], ["e"], perm=[0, 1, 3, 2]),
         helper.make_node("Reshape", ["e", "shape"], ["y"]),
     ]
-    inits = [numpy_helper.from_array(np.array([2, 4], dtype=np.int64), "sizes"),
-             numpy_helper.from_array(np.array(0, dtype=np.float32), "lo"),
-             numpy_helper.from_array(np.array(6, dtype=np.float32), "hi"),
-             numpy_helper.from_array(np.array([0, 0, 1, 2, 0, 0, 1, 2], dtype=np.int64), "pads"),
-             numpy_helper.from_array(np.array([1, 2, -1], dtype=np.int64), "shape")]
+    inits = [
+        numpy_helper.from_array(np.array([2, 4], dtype=np.int64), "sizes"),
+        numpy_helper.from_array(np.array(0, dtype=np.float32), "lo"),
+        numpy_helper.from_array(np.array(6, dtype=np.float32), "hi"),
+        numpy_helper.from_array(np.array([0, 0, 1, 2, 0, 0, 1, 2], dtype=np.int64), "pads"),
+        numpy_helper.from_array(np.array([1, 2, -1], dtype=np.int64), "shape"),
+    ]
     report = walk(onnx_model.load(_model(tmp_path, nodes, inits, (6, 4, 5))))
     # split keeps 2 channels; pad H 1+4+1 = 6, W 2+5+2 = 9; transpose → 2x9x6; reshape → 2x54
     assert [r.type for r in report.leaves()] == ["slice", "relu6", "pad", "permute", "reshape"]
@@ -156,11 +170,20 @@ def test_unmapped_op_keeps_inferred_shape_and_is_named(tmp_path):
 
 def test_opset_7_clip_attributes_and_initializer_inputs(tmp_path):
     # opset 7: Clip's bounds are attributes; old files list initializers among the graph inputs
-    nodes = [helper.make_node("Conv", ["x", "w"], ["a"], pads=[1, 1, 1, 1]),
-             helper.make_node("Clip", ["a"], ["y"], min=0.0, max=6.0)]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 9, 9]),
-                                           helper.make_tensor_value_info("w", TensorProto.FLOAT, [4, 3, 3, 3])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=[_init("w", (4, 3, 3, 3))])
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["a"], pads=[1, 1, 1, 1]),
+        helper.make_node("Clip", ["a"], ["y"], min=0.0, max=6.0),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 9, 9]),
+            helper.make_tensor_value_info("w", TensorProto.FLOAT, [4, 3, 3, 3]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[_init("w", (4, 3, 3, 3))],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 7)])
     model.ir_version = 3
     path = tmp_path / "op7.onnx"
@@ -173,8 +196,10 @@ def test_opset_7_clip_attributes_and_initializer_inputs(tmp_path):
 
 
 def test_opset_18_reduce_mean_axes_input_and_split_num_outputs(tmp_path):
-    nodes = [helper.make_node("Split", ["x"], ["a", "b"], axis=1, num_outputs=2),
-             helper.make_node("ReduceMean", ["a", "axes"], ["y"], keepdims=0)]
+    nodes = [
+        helper.make_node("Split", ["x"], ["a", "b"], axis=1, num_outputs=2),
+        helper.make_node("ReduceMean", ["a", "axes"], ["y"], keepdims=0),
+    ]
     inits = [numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "axes")]
     net = onnx_model.load(_model(tmp_path, nodes, inits, (8, 4, 4), opset=18))
     report = walk(net)
@@ -198,7 +223,8 @@ def test_not_onnx_and_truncated(tmp_path, cli):
     assert result.code == 2 and "ONNX" in result.err and "Traceback" not in result.err
     node = helper.make_node("Conv", ["x", "w"], ["y"])
     path = _model(tmp_path, [node], [_init("w", (8, 3, 3, 3))], (3, 10, 10))
-    data = open(path, "rb").read()
+    with open(path, "rb") as handle:
+        data = handle.read()
     cut = tmp_path / "cut.onnx"
     cut.write_bytes(data[: len(data) // 2])
     result = cli("arch", str(cut))

@@ -27,20 +27,39 @@ from convcalc.network.walk import walk  # noqa: E402
 pytestmark = pytest.mark.torch
 
 FIXTURES = Path(__file__).parent / "fixtures"
-REPRESENTATIVE = ["lenet5", "resnet18", "se_resnet50", "squeezenet1_0", "densenet121", "googlenet", "mobilenet_v3_small",
-                  "efficientnet_b0", "regnet_y_400mf"]
+REPRESENTATIVE = [
+    "lenet5",
+    "resnet18",
+    "se_resnet50",
+    "squeezenet1_0",
+    "densenet121",
+    "googlenet",
+    "mobilenet_v3_small",
+    "efficientnet_b0",
+    "regnet_y_400mf",
+]
 # Known gaps of the ONNX path (the torch path handles them): LRN decomposed by the exporter
 # (alexnet_paper, zfnet), option-A shortcut slices and ConvNeXt's transposes that ONNX shape
 # inference leaves without a shape, Inception-v3's reuse of a tensor across merged branches.
-ONNX_GAPS = {"alexnet_paper", "zfnet", "resnet20", "resnet32", "resnet56", "inception_v3", "convnext_tiny",
-             "shufflenet_v2_x1_0"}
+ONNX_GAPS = {
+    "alexnet_paper",
+    "zfnet",
+    "resnet20",
+    "resnet32",
+    "resnet56",
+    "inception_v3",
+    "convnext_tiny",
+    "shufflenet_v2_x1_0",
+}
 NAMES = zoo.names() if os.environ.get("CONVCALC_INTEROP_ALL") else REPRESENTATIVE
 
 
 def _layers(report):
-    return [(r.type, r.output, r.params.total, r.macs,
-             tuple((s.size, s.jump, s.start) for s in r.rf) if r.rf else None)
-            for r in report.leaves() if r.type.startswith(("conv", "linear"))]
+    return [
+        (r.type, r.output, r.params.total, r.macs, tuple((s.size, s.jump, s.start) for s in r.rf) if r.rf else None)
+        for r in report.leaves()
+        if r.type.startswith(("conv", "linear"))
+    ]
 
 
 def _same(zoo_report, imported):
@@ -63,8 +82,9 @@ def test_zoo_through_onnx_export(name, tmp_path):
     path = tmp_path / f"{name}.onnx"
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, torch.zeros((1,) + net.input), str(path), dynamo=False, do_constant_folding=False,
-                          opset_version=17)
+        torch.onnx.export(
+            model, torch.zeros((1,) + net.input), str(path), dynamo=False, do_constant_folding=False, opset_version=17
+        )
     imported = onnx_model.load(str(path))
     reference = walk(net)
     _same(reference, walk(imported))
@@ -109,15 +129,17 @@ def test_seed_004_stray_linear_is_diagnosed(cli):
 
 
 def test_input_size_fix_is_found(cli, tmp_path):
-    code = ("import torch.nn as nn\n"
-            "class LeNet(nn.Module):\n"
-            "    def __init__(self):\n"
-            "        super().__init__()\n"
-            "        self.features = nn.Sequential(nn.Conv2d(3, 6, 5), nn.ReLU(), nn.MaxPool2d(2),\n"
-            "                                      nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())\n"
-            "        self.fc = nn.Linear(400, 120)\n"
-            "    def forward(self, x):\n"
-            "        return self.fc(self.features(x))\n")
+    code = (
+        "import torch.nn as nn\n"
+        "class LeNet(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.features = nn.Sequential(nn.Conv2d(3, 6, 5), nn.ReLU(), nn.MaxPool2d(2),\n"
+        "                                      nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())\n"
+        "        self.fc = nn.Linear(400, 120)\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(self.features(x))\n"
+    )
     (tmp_path / "lenet_bug.py").write_text(code)
     result = cli("arch", f"{tmp_path / 'lenet_bug.py'}:LeNet", "--in", "3x28x28")
     assert result.code == 2

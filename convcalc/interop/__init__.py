@@ -27,7 +27,11 @@ def detect(text: str) -> str | None:
     if lower.endswith(".json") and os.path.isfile(stripped) and _looks_like_keras(stripped):
         return "keras"
     match = _PYTHON_TARGET.match(stripped)
-    if match and "|" not in stripped and (match["module"].endswith(".py") or re.fullmatch(r"[A-Za-z_][\w.]*", match["module"])):
+    if (
+        match
+        and "|" not in stripped
+        and (match["module"].endswith(".py") or re.fullmatch(r"[A-Za-z_][\w.]*", match["module"]))
+    ):
         return "torch"
     return None
 

@@ -37,15 +37,21 @@ class Mismatch:
             received = f"{format_shape(self.shape)}"
         elif self.what == "in_features" and len(self.shape) == 1:
             received = f"{self.received} features"
-        lines = [f"{self.layer} ({self.type}) declares {self.what}={self.declared} but receives {received}"
-                 + (f" (the input {format_shape(self.shape)})" if self.what != "in_features" else "")]
+        lines = [
+            f"{self.layer} ({self.type}) declares {self.what}={self.declared} but receives {received}"
+            + (f" (the input {format_shape(self.shape)})" if self.what != "in_features" else "")
+        ]
         if self.forgot_flatten:
-            lines.append(f"  a Linear on the feature map {format_shape(self.shape)} acts on its last dimension "
-                         f"({self.received}): a forgotten flatten? flattened it is {product(self.shape)} features")
+            lines.append(
+                f"  a Linear on the feature map {format_shape(self.shape)} acts on its last dimension "
+                f"({self.received}): a forgotten flatten? flattened it is {product(self.shape)} features"
+            )
         if self.upstream is not None:
             name, kind, out = self.upstream
-            lines.append(f"  the sizes took that turn at {name} ({kind}), which gives {format_shape(out)}"
-                         + (f" = {product(out)} features" if len(out) > 1 and self.what == "in_features" else ""))
+            lines.append(
+                f"  the sizes took that turn at {name} ({kind}), which gives {format_shape(out)}"
+                + (f" = {product(out)} features" if len(out) > 1 and self.what == "in_features" else "")
+            )
         if self.fixes:
             lines.append("  fix: " + "; or ".join(self.fixes))
         lines.append(f"  (the walk goes on with the declared {self.declared})")
@@ -105,7 +111,7 @@ def _input_for(network, report, walk, name: str, what: str, declared: int, limit
             continue
         try:
             other = walk(network, trial)
-        except Exception:  # noqa: BLE001 - too small an input for some layer: try the next size
+        except Exception:
             continue
         row = next((r for r in other.leaves() if r.name == name), None)
         if row is None:
@@ -121,8 +127,6 @@ def _input_for(network, report, walk, name: str, what: str, declared: int, limit
 
 
 def mismatches_before(report, name: str) -> bool:
-    for _, row, _ in mismatches(report):
-        if row.name == name:
-            return False
-        return True
-    return False
+    """Whether another layer before ``name`` already disagrees (that input size is no fix)."""
+    found = mismatches(report)
+    return bool(found) and found[0][1].name != name

@@ -11,7 +11,7 @@ report's ``comparison["declared"]`` for the shape debugger (:mod:`convcalc.inter
 from __future__ import annotations
 
 import dataclasses
-from functools import lru_cache
+from functools import cache
 
 from convcalc.network.model import Leaf
 
@@ -19,7 +19,7 @@ from convcalc.network.model import Leaf
 AXES = {"in_features": -1, "in_channels": 0, "num_features": 0}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _declaring(cls: type) -> type:
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4):
         shape = tuple(shape)
@@ -31,12 +31,16 @@ def _declaring(cls: type) -> type:
         fixed = list(shape)
         fixed[axis] = size
         report = cls.analyze(self, tuple(fixed), batch=batch, explain=explain, bytes_per_element=bytes_per_element)
-        comparison = dict(report.comparison) | {"declared": {"what": what, "declared": size, "received": received,
-                                                             "shape": shape}}
+        comparison = dict(report.comparison) | {
+            "declared": {"what": what, "declared": size, "received": received, "shape": shape}
+        }
         return dataclasses.replace(report, input=shape, comparison=comparison)
 
-    return type(cls.__name__, (cls,), {"analyze": analyze, "__module__": cls.__module__,
-                                        "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
+    return type(
+        cls.__name__,
+        (cls,),
+        {"analyze": analyze, "__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__},
+    )
 
 
 def declare(leaf: Leaf, what: str, size: int) -> Leaf:

@@ -18,9 +18,8 @@ concatenation plus the new inputs — the same tensor, and a graph the reduction
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 from convcalc.errors import InputError
 from convcalc.layers.elementwise import Activation, Identity
@@ -74,8 +73,9 @@ class _Graph:
         self.outs[edge.src].remove(edge)
 
 
-def structure(ops: Sequence[Op], source: str, sink: str, kinds: Mapping[str, str] | None = None,
-              what: str = "the model") -> Sequential:
+def structure(
+    ops: Sequence[Op], source: str, sink: str, kinds: Mapping[str, str] | None = None, what: str = "the model"
+) -> Sequential:
     """The network body computing ``sink`` from ``source`` through ``ops``.
 
     ``kinds`` names the container kinds by dotted path (``{"layer1.0": "BasicBlock"}``)."""
@@ -131,10 +131,14 @@ def _flatten_concats(ops: list[Op]) -> list[Op]:
             best = None
             for earlier in seen:
                 n = len(earlier.inputs)
-                if 1 < n < len(op.inputs) and op.inputs[:n] == earlier.inputs and (best is None or n > len(best.inputs)):
+                if (
+                    1 < n < len(op.inputs)
+                    and op.inputs[:n] == earlier.inputs
+                    and (best is None or n > len(best.inputs))
+                ):
                     best = earlier
             if best is not None:
-                op = Op((best.output,) + op.inputs[len(best.inputs):], op.output, merge="concat", scope=op.scope)
+                op = Op((best.output,) + op.inputs[len(best.inputs) :], op.output, merge="concat", scope=op.scope)
         if op.merge == "concat":
             seen.append(op)
         out.append(op)
@@ -171,6 +175,7 @@ def _reduce(graph: _Graph, pending: dict[str, Op], source: str, sink: str) -> No
 
 # --- the module tree from the names -----------------------------------------------------------
 
+
 def _scope_path(scope: str) -> tuple[str, ...]:
     return tuple(scope.split(".")) if scope else ()
 
@@ -194,7 +199,13 @@ def _item_paths(items: list) -> list[tuple[str, ...]]:
 def _common(paths: list[tuple[str, ...]]) -> tuple[str, ...]:
     if not paths:
         return ()
-    return tuple(os.path.commonprefix([list(p) for p in paths]))
+    common = paths[0]
+    for path in paths[1:]:
+        n = 0
+        while n < min(len(common), len(path)) and common[n] == path[n]:
+            n += 1
+        common = common[:n]
+    return tuple(common)
 
 
 def _path(item) -> tuple[str, ...]:
@@ -247,7 +258,7 @@ def _children(items: list, prefix: tuple[str, ...], kinds: dict[str, str]) -> li
 def _in_group(item, prefix: tuple[str, ...], key: str) -> bool:
     path = _path(item)
     depth = len(prefix)
-    if path[:depth + 1] != prefix + (key,):
+    if path[: depth + 1] != prefix + (key,):
         return False
     return isinstance(item, _Block) or len(path) > depth + 1
 
@@ -261,7 +272,7 @@ def _branch(items: list, path: tuple[str, ...], kinds: dict[str, str], default: 
     if not items:
         return default, Leaf(Identity())
     inner = _common(_item_paths(items))
-    if len(inner) > len(path) and inner[:len(path)] == path:
+    if len(inner) > len(path) and inner[: len(path)] == path:
         key = inner[len(path)]
         sub = path + (key,)
         if len(items) == 1 and _path(items[0]) == sub:
@@ -277,10 +288,16 @@ def _block(block: _Block, path: tuple[str, ...], kinds: dict[str, str]) -> Modul
         empty = [not b for b in branches]
         if block.merge == "mul" and any(empty) and not all(empty):
             gate = branches[1] if empty[0] else branches[0]
-            if len(gate) == 1 and not isinstance(gate[0], _Block) and getattr(gate[0][1].layer, "kind", "") == "sigmoid":
+            if (
+                len(gate) == 1
+                and not isinstance(gate[0], _Block)
+                and getattr(gate[0][1].layer, "kind", "") == "sigmoid"
+            ):
                 return Leaf(Activation("silu"))  # x·σ(x), an exporter's SiLU
-            return Gate(Sequential(tuple(_children(gate, path, kinds)), _kind(kinds, path, "SqueezeExcitation")),
-                        _kind(kinds, path, "SqueezeExcitation"))
+            return Gate(
+                Sequential(tuple(_children(gate, path, kinds)), _kind(kinds, path, "SqueezeExcitation")),
+                _kind(kinds, path, "SqueezeExcitation"),
+            )
         if block.merge == "add" and not all(empty):
             body, short = (branches[1], branches[0]) if empty[0] else (branches[0], branches[1])
             kind = _kind(kinds, path, "Residual")

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from convcalc.errors import InputError
 from convcalc.interop.graph import Op, structure
@@ -24,10 +25,23 @@ from convcalc.layers.tensor import Pad, Reshape
 from convcalc.network import build
 from convcalc.network.model import Leaf, Network
 
-_ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax",
-                "swish": "silu", "silu": "silu", "gelu": "gelu", "elu": "elu", "hard_sigmoid": "hardsigmoid",
-                "hard_swish": "hardswish", "leaky_relu": "leaky_relu", "mish": "mish", "softplus": "softplus",
-                "log_softmax": "log_softmax"}
+_ACTIVATIONS = {
+    "relu": "relu",
+    "relu6": "relu6",
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "softmax": "softmax",
+    "swish": "silu",
+    "silu": "silu",
+    "gelu": "gelu",
+    "elu": "elu",
+    "hard_sigmoid": "hardsigmoid",
+    "hard_swish": "hardswish",
+    "leaky_relu": "leaky_relu",
+    "mish": "mish",
+    "softplus": "softplus",
+    "log_softmax": "log_softmax",
+}
 
 
 def _pair(value, n: int = 2) -> tuple:
@@ -51,9 +65,15 @@ def _padding(config: dict) -> str | int:
 
 
 def _conv2d(config):
-    layer = build.conv(config["filters"], _pair(config["kernel_size"]), stride=_pair(config.get("strides", 1)),
-                       pad=_padding(config), dilation=_pair(config.get("dilation_rate", 1)),
-                       groups=config.get("groups", 1), bias=config.get("use_bias", True))
+    layer = build.conv(
+        config["filters"],
+        _pair(config["kernel_size"]),
+        stride=_pair(config.get("strides", 1)),
+        pad=_padding(config),
+        dilation=_pair(config.get("dilation_rate", 1)),
+        groups=config.get("groups", 1),
+        bias=config.get("use_bias", True),
+    )
     return (layer,) + _activation_leaves(config)
 
 
@@ -62,10 +82,18 @@ def _depthwise(config, bias_key="use_bias"):
 
     if config.get("depth_multiplier", 1) != 1:
         raise InputError("DepthwiseConv2D with depth_multiplier > 1 is not mapped yet")
-    layer = Leaf(Conv(rank=2, out_channels=None, kernel_size=_pair(config["kernel_size"]),
-                      stride=_pair(config.get("strides", 1)), padding=_padding(config),
-                      dilation=_pair(config.get("dilation_rate", 1)), depthwise=True,
-                      bias=config.get(bias_key, True) if bias_key else False))
+    layer = Leaf(
+        Conv(
+            rank=2,
+            out_channels=None,
+            kernel_size=_pair(config["kernel_size"]),
+            stride=_pair(config.get("strides", 1)),
+            padding=_padding(config),
+            dilation=_pair(config.get("dilation_rate", 1)),
+            depthwise=True,
+            bias=config.get(bias_key, True) if bias_key else False,
+        )
+    )
     return layer
 
 
@@ -86,8 +114,15 @@ def _conv_transpose(config):
         else:
             pads.append((0, 0))
             out_pad.append(0)
-    layer = build.conv_t(config["filters"], k, stride=s, pad=tuple(pads), output_padding=tuple(out_pad),
-                         dilation=_pair(config.get("dilation_rate", 1)), bias=config.get("use_bias", True))
+    layer = build.conv_t(
+        config["filters"],
+        k,
+        stride=s,
+        pad=tuple(pads),
+        output_padding=tuple(out_pad),
+        dilation=_pair(config.get("dilation_rate", 1)),
+        bias=config.get("use_bias", True),
+    )
     return (layer,) + _activation_leaves(config)
 
 
@@ -99,6 +134,7 @@ def _pool(kind: str):
             return (build.maxpool(size, stride=stride, pad=_padding(config)),)
         # TensorFlow's average pooling divides by the real elements: padding not counted
         return (build.avgpool(size, stride=stride, pad=_padding(config), count_include_pad=False),)
+
     return mapper
 
 
@@ -106,6 +142,7 @@ def _global(kind: str):
     def mapper(config):
         layers = (build.global_avgpool(),) if kind == "avg" else (build.adaptive_maxpool((1, 1)),)
         return layers if config.get("keepdims", False) else layers + (build.flatten(),)
+
     return mapper
 
 
@@ -151,13 +188,15 @@ LAYERS: dict[str, Callable[[dict], tuple]] = {
     "ZeroPadding2D": _zero_padding,
     "Dropout": lambda c: (build.dropout(float(c.get("rate", 0.5))),),
     "SpatialDropout2D": lambda c: (build.dropout(float(c.get("rate", 0.5)), "dropout2d"),),
-    "UpSampling2D": lambda c: (build.upsample(_pair(c.get("size", 2))[0],
-                                              "bilinear" if c.get("interpolation") == "bilinear" else "nearest"),),
+    "UpSampling2D": lambda c: (
+        build.upsample(_pair(c.get("size", 2))[0], "bilinear" if c.get("interpolation") == "bilinear" else "nearest"),
+    ),
 }
 MERGES = {"Add": "add", "Multiply": "mul", "Concatenate": "concat"}
 
 
 # --- reading the config ---------------------------------------------------------------------------
+
 
 def read_config(path: str) -> dict:
     if not os.path.isfile(path):
@@ -174,8 +213,10 @@ def read_config(path: str) -> dict:
     try:
         config = json.loads(text)
     except json.JSONDecodeError as error:
-        raise InputError(f"'{path}' is not a Keras model config: invalid JSON at line {error.lineno}, "
-                         f"column {error.colno} ({error.msg})") from None
+        raise InputError(
+            f"'{path}' is not a Keras model config: invalid JSON at line {error.lineno}, "
+            f"column {error.colno} ({error.msg})"
+        ) from None
     if not isinstance(config, dict) or "class_name" not in config or "config" not in config:
         raise InputError(f"'{path}' is not a Keras model config (no top-level class_name and config)")
     return config
@@ -191,7 +232,9 @@ def _inbound(layer: dict) -> list[str]:
 
     def visit(value: Any) -> None:
         if isinstance(value, dict):
-            history = value.get("config", {}).get("keras_history") if value.get("class_name") == "__keras_tensor__" else None
+            history = (
+                value.get("config", {}).get("keras_history") if value.get("class_name") == "__keras_tensor__" else None
+            )
             if history:
                 names.append(history[0])
                 return
@@ -229,8 +272,10 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
         shape = tuple(int(d) for d in input_shape)
     else:
         if keras_shape is None or any(d is None for d in keras_shape):
-            raise InputError(f"the Keras model in '{path}' has no fixed input shape "
-                             f"({keras_shape}); give --in C x H x W (e.g. --in 3x224x224)")
+            raise InputError(
+                f"the Keras model in '{path}' has no fixed input shape "
+                f"({keras_shape}); give --in C x H x W (e.g. --in 3x224x224)"
+            )
         shape = tuple(keras_shape[-1:]) + tuple(keras_shape[:-1])  # (H, W, C) → (C, H, W)
     ops: list[Op] = []
     source = "__input__"
@@ -254,16 +299,23 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
         else:
             mapper = LAYERS.get(cls)
             if mapper is None:
-                raise InputError(f"Keras layer '{name}' is a {cls}, which is not mapped yet; mapped ones: "
-                                 f"{', '.join(sorted(LAYERS) + sorted(MERGES))}")
+                raise InputError(
+                    f"Keras layer '{name}' is a {cls}, which is not mapped yet; mapped ones: "
+                    f"{', '.join(sorted(LAYERS) + sorted(MERGES))}"
+                )
             leaves = mapper(conf) or (build.identity(),)
             named = tuple((name if i == 0 else f"{name}_{leaf.layer.name}", leaf) for i, leaf in enumerate(leaves))
             ops.append(Op((inputs[0],), name, named))
         previous = name
     sink = previous if sequential else _output(model, previous)
     body = structure(ops, source, sink, what=f"the Keras model '{model.get('name', path)}'")
-    return Network(model.get("name") or os.path.splitext(os.path.basename(path))[0], shape, body,
-                   source=f"Keras {config['class_name']} config {os.path.basename(path)}", notes=tuple(notes))
+    return Network(
+        model.get("name") or os.path.splitext(os.path.basename(path))[0],
+        shape,
+        body,
+        source=f"Keras {config['class_name']} config {os.path.basename(path)}",
+        notes=tuple(notes),
+    )
 
 
 def _output(model: dict, last: str) -> str:

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from convcalc.engine import axis
 from convcalc.errors import InputError
@@ -102,6 +103,7 @@ class Mapped:
 
 # --- padding per the spec ---------------------------------------------------------------------
 
+
 def _pads(node: Node, spatial: tuple, kernel: list[int], strides: list[int], dilations: list[int]):
     """(begin, end) per spatial axis from ``pads`` or ``auto_pad``."""
     mode = node.auto_pad()
@@ -116,8 +118,10 @@ def _pads(node: Node, spatial: tuple, kernel: list[int], strides: list[int], dil
         return tuple(pairs)
     pads = node.ints("pads") or [0] * (2 * rank)
     if len(pads) != 2 * rank:
-        raise InputError(f"{node.op} '{node.proto.name}': pads has {len(pads)} numbers; a {rank}-d window needs {2 * rank} "
-                         "(every axis's begin, then every axis's end)")
+        raise InputError(
+            f"{node.op} '{node.proto.name}': pads has {len(pads)} numbers; a {rank}-d window needs {2 * rank} "
+            "(every axis's begin, then every axis's end)"
+        )
     return tuple((pads[a], pads[a + rank]) for a in range(rank))
 
 
@@ -132,6 +136,7 @@ def _window(node: Node, rank: int, kernel: list[int] | None = None):
 
 # --- the operator table -------------------------------------------------------------------------
 
+
 def _conv(node: Node) -> Mapped:
     weight = node.const(1)
     if weight is None:
@@ -141,8 +146,16 @@ def _conv(node: Node) -> Mapped:
     kernel, strides, dilations = _window(node, rank, [int(k) for k in weight.shape[2:]])
     pads = _pads(node, spatial, kernel, strides, dilations)
     group = int(node.attrs.get("group", 1))
-    layer = build.conv(int(weight.shape[0]), tuple(kernel), stride=tuple(strides), pad=pads, dilation=tuple(dilations),
-                       groups=group, bias=node.has_input(2), rank=rank)
+    layer = build.conv(
+        int(weight.shape[0]),
+        tuple(kernel),
+        stride=tuple(strides),
+        pad=pads,
+        dilation=tuple(dilations),
+        groups=group,
+        bias=node.has_input(2),
+        rank=rank,
+    )
     return Mapped((layer,), note=_declared_channels(node, int(weight.shape[1]) * group))
 
 
@@ -170,15 +183,25 @@ def _conv_transpose(node: Node) -> Mapped:
         for i, k, s, d, op, o in zip(spatial, kernel, strides, dilations, out_padding, output_shape):
             total = s * (i - 1) + op + (k - 1) * d + 1 - o
             if total < 0:  # the output is longer than the window reaches: the extra is output padding
-                raise InputError(f"ConvTranspose '{node.proto.name}': output_shape {o} needs {-total} more than "
-                                 "stride·(i − 1) + output_padding + d(k − 1) + 1 gives; use output_padding")
+                raise InputError(
+                    f"ConvTranspose '{node.proto.name}': output_shape {o} needs {-total} more than "
+                    "stride·(i − 1) + output_padding + d(k − 1) + 1 gives; use output_padding"
+                )
             pads.append((total // 2, total - total // 2) if mode == "SAME_UPPER" else (total - total // 2, total // 2))
         pads = tuple(pads)
     else:
         pads = _pads(node, spatial, kernel, strides, dilations)
-    layer = build.conv_t(int(weight.shape[1]) * group, tuple(kernel), stride=tuple(strides), pad=pads,
-                         output_padding=tuple(out_padding), dilation=tuple(dilations), groups=group,
-                         bias=node.has_input(2), rank=rank)
+    layer = build.conv_t(
+        int(weight.shape[1]) * group,
+        tuple(kernel),
+        stride=tuple(strides),
+        pad=pads,
+        output_padding=tuple(out_padding),
+        dilation=tuple(dilations),
+        groups=group,
+        bias=node.has_input(2),
+        rank=rank,
+    )
     return Mapped((layer,))
 
 
@@ -189,11 +212,18 @@ def _pool(node: Node) -> Mapped:
     pads = _pads(node, spatial, kernel, strides, dilations)
     ceil = bool(node.attrs.get("ceil_mode", 0))
     if node.op == "MaxPool":
-        layer = build.maxpool(tuple(kernel), stride=tuple(strides), pad=pads, dilation=tuple(dilations), ceil_mode=ceil,
-                              rank=rank)
+        layer = build.maxpool(
+            tuple(kernel), stride=tuple(strides), pad=pads, dilation=tuple(dilations), ceil_mode=ceil, rank=rank
+        )
     else:
-        layer = build.avgpool(tuple(kernel), stride=tuple(strides), pad=pads, ceil_mode=ceil, rank=rank,
-                              count_include_pad=bool(node.attrs.get("count_include_pad", 0)))
+        layer = build.avgpool(
+            tuple(kernel),
+            stride=tuple(strides),
+            pad=pads,
+            ceil_mode=ceil,
+            rank=rank,
+            count_include_pad=bool(node.attrs.get("count_include_pad", 0)),
+        )
     return Mapped((layer,))
 
 
@@ -288,13 +318,23 @@ def _instancenorm(node: Node) -> Mapped:
     from convcalc.layers.norm import GroupNorm
 
     channels = node.shape_in()[0]
-    return Mapped((Leaf(GroupNorm(groups=channels, eps=float(node.attrs.get("epsilon", 1e-5)))),),
-                  note="InstanceNormalization walked as GroupNorm with one group per channel")
+    return Mapped(
+        (Leaf(GroupNorm(groups=channels, eps=float(node.attrs.get("epsilon", 1e-5)))),),
+        note="InstanceNormalization walked as GroupNorm with one group per channel",
+    )
 
 
 def _lrn(node: Node) -> Mapped:
-    return Mapped((build.lrn(int(node.attrs["size"]), float(node.attrs.get("alpha", 1e-4)),
-                             float(node.attrs.get("beta", 0.75)), float(node.attrs.get("bias", 1.0))),))
+    return Mapped(
+        (
+            build.lrn(
+                int(node.attrs["size"]),
+                float(node.attrs.get("alpha", 1e-4)),
+                float(node.attrs.get("beta", 0.75)),
+                float(node.attrs.get("bias", 1.0)),
+            ),
+        )
+    )
 
 
 def _softmax(node: Node) -> Mapped:
@@ -353,7 +393,9 @@ def _transpose(node: Node) -> Mapped:
 
 def _pad(node: Node) -> Mapped:
     rank = len(node.shape_in()) + 1
-    pads = node.ints("pads") if node.opset < 11 else (None if node.const(1) is None else [int(v) for v in node.const(1)])
+    pads = (
+        node.ints("pads") if node.opset < 11 else (None if node.const(1) is None else [int(v) for v in node.const(1)])
+    )
     if pads is None or len(pads) != 2 * rank or node.has_input(3):
         return _unmapped(node, "pads given at run time or on chosen axes")
     if pads[0] or pads[rank] or min(pads) < 0:
@@ -378,7 +420,9 @@ def _resize(node: Node) -> Mapped:
 
 def _reduce_mean(node: Node) -> Mapped:
     rank = len(node.shape_in()) + 1
-    axes = node.ints("axes") if node.opset < 18 else (None if node.const(1) is None else [int(v) for v in node.const(1)])
+    axes = (
+        node.ints("axes") if node.opset < 18 else (None if node.const(1) is None else [int(v) for v in node.const(1)])
+    )
     if axes is None or sorted(a % rank for a in axes) != list(range(2, rank)):
         return _unmapped(node, "averages over axes other than every spatial one")
     layers = (build.global_avgpool(rank - 2),)
@@ -463,6 +507,7 @@ def _unmapped(node: Node, why: str = "") -> Mapped:
 
 # --- constant folding ---------------------------------------------------------------------------
 
+
 def _fold(node, values: list, attrs: dict, shapes: dict, opset: int):
     """The value of ``node`` from constant inputs (NumPy), or None when it is not folded here."""
     import numpy as np
@@ -475,7 +520,11 @@ def _fold(node, values: list, attrs: dict, shapes: dict, opset: int):
     if op == "Gather":
         return np.take(values[0], values[1].astype(np.int64), axis=int(attrs.get("axis", 0)))
     if op in ("Unsqueeze", "Squeeze"):
-        axes = attrs.get("axes") if opset < 13 else (list(values[1]) if len(values) > 1 and values[1] is not None else None)
+        axes = (
+            attrs.get("axes")
+            if opset < 13
+            else (list(values[1]) if len(values) > 1 and values[1] is not None else None)
+        )
         if op == "Squeeze":
             return np.squeeze(values[0], axis=None if axes is None else tuple(int(a) for a in axes))
         out = values[0]
@@ -527,6 +576,7 @@ def _constant_value(node, onnx):
 
 # --- loading ------------------------------------------------------------------------------------
 
+
 def read_model(path: str):
     """The parsed ModelProto, or one clear InputError."""
     onnx = _onnx()
@@ -537,8 +587,10 @@ def read_model(path: str):
     try:
         model = onnx.load_model_from_string(data)
     except Exception as error:  # protobuf's DecodeError and friends: the file is not (all) ONNX
-        raise InputError(f"'{path}' is not a readable ONNX model (it may be truncated or another format): "
-                         f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+        raise InputError(
+            f"'{path}' is not a readable ONNX model (it may be truncated or another format): "
+            f"{str(error).splitlines()[0] if str(error) else type(error).__name__}"
+        ) from None
     if not model.graph.node or not model.graph.output:
         raise InputError(f"'{path}' is not an ONNX model: it has no graph (nodes and outputs)")
     return model
@@ -625,28 +677,36 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
     initializers = {init.name: init for init in graph.initializer}
     data_inputs = [i for i in graph.input if i.name not in initializers]
     if len(data_inputs) != 1:
-        raise InputError(f"'{path}' has {len(data_inputs)} inputs ({', '.join(i.name for i in data_inputs)}); "
-                         "convcalc walks models with one input")
+        raise InputError(
+            f"'{path}' has {len(data_inputs)} inputs ({', '.join(i.name for i in data_inputs)}); "
+            "convcalc walks models with one input"
+        )
     source = data_inputs[0]
     dims = _dims(source)
     if len(dims) < 2:
         raise InputError(f"input '{source.name}' of '{path}' has shape {dims}: convcalc walks N x C x spatial inputs")
     if input_shape is not None:
         if len(input_shape) != len(dims) - 1:
-            raise InputError(f"--in {format_shape(input_shape)} has {len(input_shape)} numbers; the input '{source.name}' "
-                             f"of '{path}' takes {len(dims) - 1} (C x spatial, the batch apart)")
+            raise InputError(
+                f"--in {format_shape(input_shape)} has {len(input_shape)} numbers; the input '{source.name}' "
+                f"of '{path}' takes {len(dims) - 1} (C x spatial, the batch apart)"
+            )
         shape = tuple(int(d) for d in input_shape)
     else:
         if any(not isinstance(d, int) for d in dims[1:]):
-            raise InputError(f"the input '{source.name}' of '{path}' has a dynamic shape "
-                             f"{'x'.join(map(str, dims))}: give --in (e.g. --in {'x'.join(str(d) if isinstance(d, int) else '224' for d in dims[1:])})")
+            example = "x".join(str(d) if isinstance(d, int) else "224" for d in dims[1:])
+            raise InputError(
+                f"the input '{source.name}' of '{path}' has a dynamic shape "
+                f"{'x'.join(map(str, dims))}: give --in (e.g. --in {example})"
+            )
         shape = tuple(dims[1:])
     fixed = _for_inference(onnx, model, source.name, (1,) + shape)
     try:
         inferred = onnx.shape_inference.infer_shapes(fixed, strict_mode=False, data_prop=True)
     except Exception as error:  # the model's own shapes disagree with the input
-        raise InputError(f"ONNX shape inference fails on '{path}' with input {format_shape(shape)}: "
-                         f"{str(error).splitlines()[0]}") from None
+        raise InputError(
+            f"ONNX shape inference fails on '{path}' with input {format_shape(shape)}: {str(error).splitlines()[0]}"
+        ) from None
     shapes: dict[str, tuple | None] = {}
     for info in list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input):
         d = _dims(info)
@@ -673,7 +733,7 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
         if inputs and all(i in consts for i in inputs):
             try:
                 value = _fold(node, [consts[i] if i else None for i in node.input], attrs, shapes, opset)
-            except Exception:  # noqa: BLE001 - a constant this folder cannot compute stays a constant input
+            except Exception:
                 value = None
             if value is not None:
                 consts[node.output[0]] = value
@@ -695,7 +755,9 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
             for index, (output, leaves) in enumerate(zip(node.output, mapped.per_output)):
                 ops.append(Op((data[0],), output, tuple((f"{name}_{index}", leaf) for leaf in leaves)))
         elif mapped.layers:
-            named = tuple((name if i == 0 else f"{name}_{leaf.layer.name}", leaf) for i, leaf in enumerate(mapped.layers))
+            named = tuple(
+                (name if i == 0 else f"{name}_{leaf.layer.name}", leaf) for i, leaf in enumerate(mapped.layers)
+            )
             ops.append(Op((data[0],), node.output[0], named))
         else:
             weights = sum(int(consts[i].size) for i in inputs if i in initializers)
@@ -706,21 +768,34 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
                     continue
                 out_shape = shapes.get(output)
                 if out_shape is None:
-                    raise InputError(f"{node.op_type} node {name} is not mapped and ONNX shape inference gives no shape "
-                                     f"for its output '{output}': convcalc cannot walk past it")
-                ops.append(Op((data[0],), output, ((name, Leaf(Unmapped(node.op_type, tuple(out_shape[1:]), weights))),)))
+                    raise InputError(
+                        f"{node.op_type} node {name} is not mapped and ONNX shape inference gives no shape "
+                        f"for its output '{output}': convcalc cannot walk past it"
+                    )
+                ops.append(
+                    Op((data[0],), output, ((name, Leaf(Unmapped(node.op_type, tuple(out_shape[1:]), weights))),))
+                )
     if unmapped:
         listed = ", ".join(f"{op} ×{n}" for op, n in sorted(unmapped.items()))
-        notes.insert(0, f"not mapped (shape from ONNX shape inference; no parameters or MACs counted): {listed}"
-                     + (f"; their {excluded:,} weight elements are excluded from the totals" if excluded else ""))
+        notes.insert(
+            0,
+            f"not mapped (shape from ONNX shape inference; no parameters or MACs counted): {listed}"
+            + (f"; their {excluded:,} weight elements are excluded from the totals" if excluded else ""),
+        )
     sink = graph.output[0].name
     if len(graph.output) > 1:
         notes.append(f"the model has {len(graph.output)} outputs; the walk follows the first, '{sink}'")
     body = structure(ops, source.name, sink, what=f"'{os.path.basename(path)}'")
     producer = model.producer_name + (f" {model.producer_version}" if model.producer_version else "")
     name = os.path.splitext(os.path.basename(path))[0]
-    return Network(name, shape, body, source=f"ONNX file {os.path.basename(path)}, opset {opset}"
-                   + (f", from {producer}" if producer.strip() else ""), notes=tuple(notes))
+    return Network(
+        name,
+        shape,
+        body,
+        source=f"ONNX file {os.path.basename(path)}, opset {opset}"
+        + (f", from {producer}" if producer.strip() else ""),
+        notes=tuple(notes),
+    )
 
 
 def _fold_prefixes(path: list[str]) -> list[str]:
@@ -729,7 +804,7 @@ def _fold_prefixes(path: list[str]) -> list[str]:
     out: list[str] = []
     for i, part in enumerate(path):
         prev = path[i - 1] if i else ""
-        out.append(part[len(prev) + 1:] if prev and part.startswith(prev + ".") else part)
+        out.append(part[len(prev) + 1 :] if prev and part.startswith(prev + ".") else part)
     return out
 
 

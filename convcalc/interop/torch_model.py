@@ -22,8 +22,9 @@ import importlib.util
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from convcalc.errors import InputError
 from convcalc.interop.declared import declare
@@ -33,7 +34,9 @@ from convcalc.network import build
 from convcalc.network.model import Leaf, Network
 from convcalc.notation import format_shape
 
-INSTALL = "reading a PyTorch model needs torch, which is not installed: pip install 'convcalc[torch]' (or pip install torch)"
+INSTALL = (
+    "reading a PyTorch model needs torch, which is not installed: pip install 'convcalc[torch]' (or pip install torch)"
+)
 
 
 def _torch():
@@ -46,6 +49,7 @@ def _torch():
 
 # --- finding and building the user's model ------------------------------------------------------
 
+
 def parse_target(text: str) -> tuple[str, str, tuple, dict]:
     """``file.py:Name(args)`` / ``pkg.mod:name(args)`` → (module, attribute, args, kwargs);
     the arguments must be Python literals (``ast.literal_eval``; nothing is evaluated)."""
@@ -57,11 +61,13 @@ def parse_target(text: str) -> tuple[str, str, tuple, dict]:
     module, rest = match["module"], match["attr"] + (match["call"] or "")
     attr, call = rest, ""
     if "(" in rest:
-        attr, call = rest[:rest.index("(")].strip(), rest[rest.index("("):]
+        attr, call = rest[: rest.index("(")].strip(), rest[rest.index("(") :]
         if not call.endswith(")"):
             raise InputError(f"'{text}': the call's arguments must end with ')'")
     if not attr.isidentifier():
-        raise InputError(f"'{text}': after ':' give a class or function name (like my_net.py:Net or pkg.mod:factory(width=2))")
+        raise InputError(
+            f"'{text}': after ':' give a class or function name (like my_net.py:Net or pkg.mod:factory(width=2))"
+        )
     args: tuple = ()
     kwargs: dict = {}
     if call:
@@ -75,8 +81,10 @@ def parse_target(text: str) -> tuple[str, str, tuple, dict]:
             args = tuple(ast.literal_eval(a) for a in tree.args)
             kwargs = {k.arg: ast.literal_eval(k.value) for k in tree.keywords if k.arg is not None}
         except ValueError:
-            raise InputError(f"the arguments in '{call}' must be Python literals (numbers, strings, tuples, lists, "
-                             "dicts, True/False/None); nothing is evaluated") from None
+            raise InputError(
+                f"the arguments in '{call}' must be Python literals (numbers, strings, tuples, lists, "
+                "dicts, True/False/None); nothing is evaluated"
+            ) from None
         if any(k.arg is None for k in tree.keywords) or any(isinstance(a, ast.Starred) for a in tree.args):
             raise InputError(f"'{call}': * and ** arguments are not accepted")
     return module.strip(), attr, args, kwargs
@@ -108,7 +116,7 @@ def import_target(module: str, path_hint: str):
         try:
             sys.modules[name] = mod
             spec.loader.exec_module(mod)
-        except BaseException as error:  # noqa: BLE001 - the user's code may raise anything, SystemExit included
+        except BaseException as error:
             sys.modules.pop(name, None)
             raise _user_error(f"importing {module}", error, module) from None
         finally:
@@ -119,9 +127,11 @@ def import_target(module: str, path_hint: str):
         return importlib.import_module(module), None
     except ModuleNotFoundError as error:
         if error.name and module.startswith(error.name):
-            raise InputError(f"no Python module '{module}' (looked in the current directory and the installed packages)") from None
+            raise InputError(
+                f"no Python module '{module}' (looked in the current directory and the installed packages)"
+            ) from None
         raise _user_error(f"importing {module}", error, None) from None
-    except BaseException as error:  # noqa: BLE001
+    except BaseException as error:
         raise _user_error(f"importing {module}", error, None) from None
     finally:
         sys.path.remove(os.getcwd())
@@ -133,17 +143,21 @@ def build_model(text: str):
     module, attr, args, kwargs = parse_target(text)
     mod, path = import_target(module, text)
     if not hasattr(mod, attr):
-        public = sorted(n for n, v in vars(mod).items() if not n.startswith("_") and (isinstance(v, type) or callable(v)))
+        public = sorted(
+            n for n, v in vars(mod).items() if not n.startswith("_") and (isinstance(v, type) or callable(v))
+        )
         raise InputError(f"'{module}' has no '{attr}'" + (f"; it defines {', '.join(public[:12])}" if public else ""))
     obj = getattr(mod, attr)
     if isinstance(obj, torch.nn.Module):
         model = obj
     else:
         if not callable(obj):
-            raise InputError(f"'{attr}' in {module} is a {type(obj).__name__}, not an nn.Module class or a function returning one")
+            raise InputError(
+                f"'{attr}' in {module} is a {type(obj).__name__}, not an nn.Module class or a function returning one"
+            )
         try:
             model = obj(*args, **kwargs)
-        except BaseException as error:  # noqa: BLE001
+        except BaseException as error:
             raise _user_error(f"{attr}({_call_text(args, kwargs)})", error, path) from None
     if not isinstance(model, torch.nn.Module):
         kind = f"the class {obj.__name__}" if isinstance(obj, type) else f"{attr}()"
@@ -157,30 +171,63 @@ def _call_text(args: tuple, kwargs: dict) -> str:
 
 # --- the mapping tables -------------------------------------------------------------------------
 
+
 def _pair(value, rank: int) -> tuple:
     return tuple(value) if isinstance(value, (tuple, list)) else (value,) * rank
 
 
 def _conv_module(m, rank: int, transposed: bool = False):
     if transposed:
-        layer = build.conv_t(m.out_channels, _pair(m.kernel_size, rank), stride=_pair(m.stride, rank),
-                             pad=_pair(m.padding, rank), output_padding=_pair(m.output_padding, rank),
-                             dilation=_pair(m.dilation, rank), groups=m.groups, bias=m.bias is not None, rank=rank)
+        layer = build.conv_t(
+            m.out_channels,
+            _pair(m.kernel_size, rank),
+            stride=_pair(m.stride, rank),
+            pad=_pair(m.padding, rank),
+            output_padding=_pair(m.output_padding, rank),
+            dilation=_pair(m.dilation, rank),
+            groups=m.groups,
+            bias=m.bias is not None,
+            rank=rank,
+        )
         return (declare(layer, "in_channels", m.in_channels),)
     padding = m.padding if isinstance(m.padding, str) else _pair(m.padding, rank)
-    layer = build.conv(m.out_channels, _pair(m.kernel_size, rank), stride=_pair(m.stride, rank), pad=padding,
-                       dilation=_pair(m.dilation, rank), groups=m.groups, bias=m.bias is not None, rank=rank,
-                       padding_mode=m.padding_mode)
+    layer = build.conv(
+        m.out_channels,
+        _pair(m.kernel_size, rank),
+        stride=_pair(m.stride, rank),
+        pad=padding,
+        dilation=_pair(m.dilation, rank),
+        groups=m.groups,
+        bias=m.bias is not None,
+        rank=rank,
+        padding_mode=m.padding_mode,
+    )
     return (declare(layer, "in_channels", m.in_channels),)
 
 
 def _pool_module(m, rank: int, kind: str):
     stride = m.stride if m.stride is not None else m.kernel_size
     if kind == "max":
-        return (build.maxpool(_pair(m.kernel_size, rank), stride=_pair(stride, rank), pad=_pair(m.padding, rank),
-                              dilation=_pair(m.dilation, rank), ceil_mode=m.ceil_mode, rank=rank),)
-    return (build.avgpool(_pair(m.kernel_size, rank), stride=_pair(stride, rank), pad=_pair(m.padding, rank),
-                          ceil_mode=m.ceil_mode, count_include_pad=m.count_include_pad, rank=rank),)
+        return (
+            build.maxpool(
+                _pair(m.kernel_size, rank),
+                stride=_pair(stride, rank),
+                pad=_pair(m.padding, rank),
+                dilation=_pair(m.dilation, rank),
+                ceil_mode=m.ceil_mode,
+                rank=rank,
+            ),
+        )
+    return (
+        build.avgpool(
+            _pair(m.kernel_size, rank),
+            stride=_pair(stride, rank),
+            pad=_pair(m.padding, rank),
+            ceil_mode=m.ceil_mode,
+            count_include_pad=m.count_include_pad,
+            rank=rank,
+        ),
+    )
 
 
 def _adaptive(m, rank: int, mode: str):
@@ -193,8 +240,14 @@ def _adaptive(m, rank: int, mode: str):
 def _batchnorm_module(m):
     from convcalc.layers.norm import BatchNorm
 
-    layer = Leaf(BatchNorm(affine=m.affine, eps=m.eps, momentum=m.momentum if m.momentum is not None else 0.1,
-                           track_running_stats=m.track_running_stats))
+    layer = Leaf(
+        BatchNorm(
+            affine=m.affine,
+            eps=m.eps,
+            momentum=m.momentum if m.momentum is not None else 0.1,
+            track_running_stats=m.track_running_stats,
+        )
+    )
     return (declare(layer, "num_features", m.num_features),)
 
 
@@ -250,8 +303,13 @@ MODULES: dict[str, Callable[[Any], tuple | None]] = {
     "BatchNorm1d": _batchnorm_module,
     "BatchNorm2d": _batchnorm_module,
     "BatchNorm3d": _batchnorm_module,
-    "GroupNorm": lambda m: (Leaf(__import__("convcalc.layers.norm", fromlist=["GroupNorm"]).GroupNorm(
-        groups=m.num_groups, affine=m.affine, eps=m.eps)),),
+    "GroupNorm": lambda m: (
+        Leaf(
+            __import__("convcalc.layers.norm", fromlist=["GroupNorm"]).GroupNorm(
+                groups=m.num_groups, affine=m.affine, eps=m.eps
+            )
+        ),
+    ),
     "LayerNorm": lambda m: (build.layernorm(len(m.normalized_shape)),),
     "InstanceNorm1d": _instancenorm_module,
     "InstanceNorm2d": _instancenorm_module,
@@ -345,12 +403,31 @@ def _f_pool(kind: str, rank: int):
         stride = call.arg(2, "stride") or k
         pad = call.arg(3, "padding", 0)
         if kind == "max":
-            return Result((build.maxpool(_pair(k, rank), stride=_pair(stride, rank), pad=_pair(pad, rank),
-                                         dilation=_pair(call.arg(4, "dilation", 1), rank),
-                                         ceil_mode=bool(call.arg(5, "ceil_mode", False)), rank=rank),))
-        return Result((build.avgpool(_pair(k, rank), stride=_pair(stride, rank), pad=_pair(pad, rank),
-                                     ceil_mode=bool(call.arg(4, "ceil_mode", False)),
-                                     count_include_pad=bool(call.arg(5, "count_include_pad", True)), rank=rank),))
+            return Result(
+                (
+                    build.maxpool(
+                        _pair(k, rank),
+                        stride=_pair(stride, rank),
+                        pad=_pair(pad, rank),
+                        dilation=_pair(call.arg(4, "dilation", 1), rank),
+                        ceil_mode=bool(call.arg(5, "ceil_mode", False)),
+                        rank=rank,
+                    ),
+                )
+            )
+        return Result(
+            (
+                build.avgpool(
+                    _pair(k, rank),
+                    stride=_pair(stride, rank),
+                    pad=_pair(pad, rank),
+                    ceil_mode=bool(call.arg(4, "ceil_mode", False)),
+                    count_include_pad=bool(call.arg(5, "count_include_pad", True)),
+                    rank=rank,
+                ),
+            )
+        )
+
     return mapper
 
 
@@ -361,6 +438,7 @@ def _f_adaptive(mode: str):
         if mode == "avg" and all(s == 1 for s in size):
             return Result((build.global_avgpool(rank),))
         return Result(((build.adaptive_avgpool if mode == "avg" else build.adaptive_maxpool)(size, rank),))
+
     return mapper
 
 
@@ -386,6 +464,7 @@ def _f_binary(merge: str, kind: str):
         other = next((a for a in call.args[:2] if not isinstance(a, Data)), None)
         shape, learnable = _constant_shape(other)
         return Result((Leaf(Pointwise(kind, shape, learnable)),))
+
     return mapper
 
 
@@ -464,7 +543,7 @@ def _f_getitem(call: Call):
         if not isinstance(item, slice) or dim >= rank:
             return None
         start, stop, step = item.start or 0, item.stop, item.step or 1
-        layers.append(Leaf(Slice(dim, start, stop if stop is not None else (shape[dim] if shape else 2 ** 31), step)))
+        layers.append(Leaf(Slice(dim, start, stop if stop is not None else (shape[dim] if shape else 2**31), step)))
     return Result(tuple(layers) or (build.identity(),))
 
 
@@ -544,9 +623,12 @@ FUNCTIONS: dict[str, Callable[[Call], Result | None]] = {
 
 # --- tracing ------------------------------------------------------------------------------------
 
+
 def load(text: str, input_shape: tuple | None) -> Network:
     if input_shape is None:
-        raise InputError(f"give --in for '{text}' (C x H x W, e.g. --in 3x32x32): a PyTorch module does not say its input size")
+        raise InputError(
+            f"give --in for '{text}' (C x H x W, e.g. --in 3x32x32): a PyTorch module does not say its input size"
+        )
     torch = _torch()
     model = build_model(text)
     shape = tuple(int(d) for d in input_shape)
@@ -555,20 +637,27 @@ def load(text: str, input_shape: tuple | None) -> Network:
         how = "torch.fx"
     except InputError:
         raise
-    except Exception:  # noqa: BLE001 - fx cannot trace every forward (data-dependent control flow …)
+    except Exception:
         ops, source, sink, kinds, notes = _trace_run(model, shape, torch)
         how = "forward hooks"
     body = structure(ops, source, sink, kinds, what=f"'{text}'")
     name = parse_target(text)[1]
     params = sum(p.numel() for p in model.parameters())
-    return Network(name, shape, body, source=f"PyTorch {type(model).__name__} from {parse_target(text)[0]} (traced with {how})",
-                   notes=tuple(notes) + (f"torch counts {params:,} parameters in the module",))
+    return Network(
+        name,
+        shape,
+        body,
+        source=f"PyTorch {type(model).__name__} from {parse_target(text)[0]} (traced with {how})",
+        notes=tuple(notes) + (f"torch counts {params:,} parameters in the module",),
+    )
 
 
 def _unmapped_leaf(what: str, out_shape: tuple | None, name: str) -> Leaf:
     if out_shape is None:
-        raise InputError(f"{name} ({what}) is not mapped and its output size is unknown (the forward pass does not run "
-                         "through it): convcalc cannot walk past it")
+        raise InputError(
+            f"{name} ({what}) is not mapped and its output size is unknown (the forward pass does not run "
+            "through it): convcalc cannot walk past it"
+        )
     return Leaf(Unmapped(what, tuple(out_shape)))
 
 
@@ -579,10 +668,10 @@ def _trace_fx(model, shape: tuple):
     graph_module = torch.fx.symbolic_trace(model)
     shapes: dict[str, tuple] = {}
     try:
-        from torch.fx.passes.shape_prop import ShapeProp
-
         import contextlib
         import io
+
+        from torch.fx.passes.shape_prop import ShapeProp
 
         with contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints the failing node's traceback
             ShapeProp(graph_module).propagate(torch.zeros((1,) + shape))
@@ -590,7 +679,7 @@ def _trace_fx(model, shape: tuple):
             meta = node.meta.get("tensor_meta")
             if meta is not None and hasattr(meta, "shape"):
                 shapes[node.name] = tuple(int(d) for d in meta.shape[1:])
-    except Exception:  # noqa: BLE001 - sizes that disagree (the shape debugger's case): walk on the declared ones
+    except Exception:
         pass
     modules = dict(model.named_modules())
     data: set[str] = set()
@@ -606,7 +695,9 @@ def _trace_fx(model, shape: tuple):
         scope = list(stack)[-1] if stack else ""
         if node.op == "placeholder":
             if source is not None:
-                raise InputError("the module's forward takes more than one tensor; convcalc walks models with one input")
+                raise InputError(
+                    "the module's forward takes more than one tensor; convcalc walks models with one input"
+                )
             source = node.name
             data.add(node.name)
             continue
@@ -633,15 +724,23 @@ def _trace_fx(model, shape: tuple):
         if fname in ("size", "dim", "numel", "shape") or (fname == "getattr" and node.args[1] in ("shape", "ndim")):
             continue  # sizes, not data: a view's x.size(0) argument
         if fname == "chunk" and _dim(node.kwargs.get("dim", node.args[2] if len(node.args) > 2 else 0), 3) == 0:
-            chunk_of[node.name] = (inputs[0], node.args[1], node.kwargs.get("dim", node.args[2] if len(node.args) > 2 else 0))
+            chunk_of[node.name] = (
+                inputs[0],
+                node.args[1],
+                node.kwargs.get("dim", node.args[2] if len(node.args) > 2 else 0),
+            )
             continue
         if fname == "getitem" and node.args[0].name in chunk_of:
             src, chunks, dim = chunk_of[node.args[0].name]
             call = Call("chunk_item", (Data(src, shapes.get(src)), chunks, dim, node.args[1]), {})
             fname = "chunk_item"
         else:
-            call = Call(fname, _args(node.args, data, shapes, graph_module), _args(node.kwargs, data, shapes, graph_module),
-                        shapes.get(node.name))
+            call = Call(
+                fname,
+                _args(node.args, data, shapes, graph_module),
+                _args(node.kwargs, data, shapes, graph_module),
+                shapes.get(node.name),
+            )
         mapper = FUNCTIONS.get(fname)
         result = mapper(call) if mapper else None
         name = f"{scope}.{node.name}" if scope else node.name
@@ -756,8 +855,16 @@ def _trace_run(model, shape: tuple, torch):
                 return result
             if fname in ("chunk", "split", "unbind") and isinstance(result, (tuple, list)):
                 for index, part in enumerate(result):
-                    call = Call("chunk_item", (wrap(args[0]), args[1] if len(args) > 1 else kwargs.get("chunks"),
-                                               kwargs.get("dim", args[2] if len(args) > 2 else 0), index), {})
+                    call = Call(
+                        "chunk_item",
+                        (
+                            wrap(args[0]),
+                            args[1] if len(args) > 1 else kwargs.get("chunks"),
+                            kwargs.get("dim", args[2] if len(args) > 2 else 0),
+                            index,
+                        ),
+                        {},
+                    )
                     _record(call, part, reads[:1])
                 return result
             if isinstance(result, torch.Tensor):
@@ -788,8 +895,10 @@ def _trace_run(model, shape: tuple, torch):
     try:
         with torch.no_grad(), Record():
             output = model(x)
-    except Exception as error:  # noqa: BLE001 - the user's forward
-        raise _user_error(f"the forward pass of {type(model).__name__} on {format_shape((1,) + shape)}", error, None) from None
+    except Exception as error:
+        raise _user_error(
+            f"the forward pass of {type(model).__name__} on {format_shape((1,) + shape)}", error, None
+        ) from None
     finally:
         for handle in handles:
             handle.remove()
@@ -799,5 +908,3 @@ def _trace_run(model, shape: tuple, torch):
     if sink is None:
         raise InputError("the module's output is not a tensor computed from its input")
     return ops, source, sink, kinds, notes
-
-

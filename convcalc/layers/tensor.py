@@ -27,8 +27,15 @@ from convcalc.notation import format_shape
 
 def _report(op: str, shape, out, batch, bytes_per_element, **fields) -> LayerReport:
     fields.setdefault("params", ParamCount())
-    return LayerReport(op=op, input=tuple(shape), output=tuple(out), macs=0, batch=batch or 1,
-                       bytes_per_element=bytes_per_element, **fields)
+    return LayerReport(
+        op=op,
+        input=tuple(shape),
+        output=tuple(out),
+        macs=0,
+        batch=batch or 1,
+        bytes_per_element=bytes_per_element,
+        **fields,
+    )
 
 
 @dataclass(frozen=True)
@@ -42,8 +49,10 @@ class Reshape(base.NoParameters):
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
         target = tuple(self.target)
         if product(target) != product(tuple(shape)):
-            raise InputError(f"reshape to {format_shape(target)} needs {product(target)} elements; "
-                             f"{format_shape(tuple(shape))} has {product(tuple(shape))}")
+            raise InputError(
+                f"reshape to {format_shape(target)} needs {product(target)} elements; "
+                f"{format_shape(tuple(shape))} has {product(tuple(shape))}"
+            )
         return _report("reshape", shape, target, batch, bytes_per_element, hyper={"shape": list(target)})
 
 
@@ -58,7 +67,9 @@ class Permute(base.NoParameters):
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
         shape = tuple(shape)
         if sorted(self.perm) != list(range(len(shape))):
-            raise InputError(f"permutation {list(self.perm)} does not fit the {len(shape)}-d input {format_shape(shape)}")
+            raise InputError(
+                f"permutation {list(self.perm)} does not fit the {len(shape)}-d input {format_shape(shape)}"
+            )
         out = tuple(shape[p] for p in self.perm)
         return _report("permute", shape, out, batch, bytes_per_element, hyper={"perm": list(self.perm)})
 
@@ -76,13 +87,22 @@ class Pad(base.NoParameters):
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
         shape = tuple(shape)
         if len(self.pads) != len(shape):
-            raise InputError(f"pad gives {len(self.pads)} axes of padding for the {len(shape)} axes of {format_shape(shape)}")
+            raise InputError(
+                f"pad gives {len(self.pads)} axes of padding for the {len(shape)} axes of {format_shape(shape)}"
+            )
         out = tuple(before + i + after for i, (before, after) in zip(shape, self.pads))
         if any(o < 1 for o in out):
             raise InputError(f"pad {list(self.pads)} leaves nothing of {format_shape(shape)}")
         rf = tuple(AxisRF(1, 1, before) for before, _ in self.pads[1:])
-        return _report("pad", shape, out, batch, bytes_per_element, rf=rf,
-                       hyper={"pads": [list(p) for p in self.pads], "mode": self.mode})
+        return _report(
+            "pad",
+            shape,
+            out,
+            batch,
+            bytes_per_element,
+            rf=rf,
+            hyper={"pads": [list(p) for p in self.pads], "mode": self.mode},
+        )
 
 
 @dataclass(frozen=True)
@@ -102,12 +122,23 @@ class Slice(base.NoParameters):
             raise InputError(f"slice along axis {self.axis} of the {len(shape)}-d input {format_shape(shape)}")
         size = len(range(*slice(self.start, self.stop, self.step).indices(shape[self.axis])))
         if size < 1:
-            raise InputError(f"slice {self.start}:{self.stop}:{self.step} of axis {self.axis} ({shape[self.axis]}) is empty")
-        out = shape[:self.axis] + (size,) + shape[self.axis + 1:]
+            raise InputError(
+                f"slice {self.start}:{self.stop}:{self.step} of axis {self.axis} ({shape[self.axis]}) is empty"
+            )
+        out = shape[: self.axis] + (size,) + shape[self.axis + 1 :]
         first = slice(self.start, self.stop, self.step).indices(shape[self.axis])[0]
-        rf = tuple(AxisRF(1, self.step, -first) if a + 1 == self.axis else AxisRF(1, 1, 0) for a in range(len(shape) - 1))
-        return _report("slice", shape, out, batch, bytes_per_element, rf=rf,
-                       hyper={"axis": self.axis, "start": self.start, "stop": self.stop, "step": self.step})
+        rf = tuple(
+            AxisRF(1, self.step, -first) if a + 1 == self.axis else AxisRF(1, 1, 0) for a in range(len(shape) - 1)
+        )
+        return _report(
+            "slice",
+            shape,
+            out,
+            batch,
+            bytes_per_element,
+            rf=rf,
+            hyper={"axis": self.axis, "start": self.start, "stop": self.stop, "step": self.step},
+        )
 
 
 @dataclass(frozen=True)
@@ -127,10 +158,20 @@ class Pointwise(base.NoParameters):
         shape = tuple(shape)
         out = _broadcast(shape, tuple(self.operand), self.kind)
         n = batch or 1
-        params = ParamCount(product(self.operand) if self.learnable and self.operand else (1 if self.learnable else 0), 0)
+        params = ParamCount(
+            product(self.operand) if self.learnable and self.operand else (1 if self.learnable else 0), 0
+        )
         rf = None if out != shape else tuple(AxisRF(1, 1, 0) for _ in shape[1:])
-        return _report(self.kind, shape, out, batch, bytes_per_element, params=params, rf=rf,
-                       other_ops=((f"{self.kind} ops", n * product(out)),))
+        return _report(
+            self.kind,
+            shape,
+            out,
+            batch,
+            bytes_per_element,
+            params=params,
+            rf=rf,
+            other_ops=((f"{self.kind} ops", n * product(out)),),
+        )
 
 
 def _broadcast(shape: tuple, operand: tuple, what: str) -> tuple:
@@ -141,8 +182,9 @@ def _broadcast(shape: tuple, operand: tuple, what: str) -> tuple:
     out = []
     for x, y in zip(a, b):
         if x != y and 1 not in (x, y):
-            raise InputError(f"{what}: the constant of shape {format_shape(operand)} does not broadcast with "
-                             f"{format_shape(shape)}")
+            raise InputError(
+                f"{what}: the constant of shape {format_shape(operand)} does not broadcast with {format_shape(shape)}"
+            )
         out.append(max(x, y))
     return tuple(out)
 
@@ -162,5 +204,12 @@ class Unmapped(base.NoParameters):
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
         note = f"{self.op} is not mapped: its output shape is the source's, its work and parameters are not counted"
-        return _report(f"{self.op}?", shape, self.output, batch, bytes_per_element, notes=(note,),
-                       hyper={"op": self.op, "excluded_weights": self.weights})
+        return _report(
+            f"{self.op}?",
+            shape,
+            self.output,
+            batch,
+            bytes_per_element,
+            notes=(note,),
+            hyper={"op": self.op, "excluded_weights": self.weights},
+        )

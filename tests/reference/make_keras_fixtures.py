@@ -21,9 +21,15 @@ HERE = Path(__file__).parent
 class Builder:
     def __init__(self, name: str, input_shape: list[int]) -> None:
         self.name = name
-        self.layers: list[dict] = [{"module": "keras.layers", "class_name": "InputLayer", "name": "input_layer",
-                                    "config": {"batch_shape": [None, *input_shape], "dtype": "float32",
-                                               "name": "input_layer"}, "inbound_nodes": []}]
+        self.layers: list[dict] = [
+            {
+                "module": "keras.layers",
+                "class_name": "InputLayer",
+                "name": "input_layer",
+                "config": {"batch_shape": [None, *input_shape], "dtype": "float32", "name": "input_layer"},
+                "inbound_nodes": [],
+            }
+        ]
 
     @staticmethod
     def _tensor(name: str) -> dict:
@@ -31,15 +37,29 @@ class Builder:
 
     def add(self, cls: str, name: str, inputs: str | list[str], **config) -> str:
         args = [self._tensor(inputs)] if isinstance(inputs, str) else [[self._tensor(i) for i in inputs]]
-        self.layers.append({"module": "keras.layers", "class_name": cls, "name": name,
-                            "config": {"name": name, "trainable": True, **config},
-                            "inbound_nodes": [{"args": args, "kwargs": {}}]})
+        self.layers.append(
+            {
+                "module": "keras.layers",
+                "class_name": cls,
+                "name": name,
+                "config": {"name": name, "trainable": True, **config},
+                "inbound_nodes": [{"args": args, "kwargs": {}}],
+            }
+        )
         return name
 
     def model(self, output: str) -> dict:
-        return {"module": "keras.src.models.functional", "class_name": "Functional",
-                "config": {"name": self.name, "trainable": True, "layers": self.layers,
-                           "input_layers": [["input_layer", 0, 0]], "output_layers": [[output, 0, 0]]}}
+        return {
+            "module": "keras.src.models.functional",
+            "class_name": "Functional",
+            "config": {
+                "name": self.name,
+                "trainable": True,
+                "layers": self.layers,
+                "input_layers": [["input_layer", 0, 0]],
+                "output_layers": [[output, 0, 0]],
+            },
+        }
 
 
 def vgg16() -> dict:
@@ -47,8 +67,17 @@ def vgg16() -> dict:
     x = "input_layer"
     for block, (filters, convs) in enumerate([(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)], start=1):
         for i in range(1, convs + 1):
-            x = b.add("Conv2D", f"block{block}_conv{i}", x, filters=filters, kernel_size=[3, 3], strides=[1, 1],
-                      padding="same", activation="relu", use_bias=True)
+            x = b.add(
+                "Conv2D",
+                f"block{block}_conv{i}",
+                x,
+                filters=filters,
+                kernel_size=[3, 3],
+                strides=[1, 1],
+                padding="same",
+                activation="relu",
+                use_bias=True,
+            )
         x = b.add("MaxPooling2D", f"block{block}_pool", x, pool_size=[2, 2], strides=[2, 2], padding="valid")
     x = b.add("Flatten", "flatten", x)
     x = b.add("Dense", "fc1", x, units=4096, activation="relu")
@@ -63,18 +92,29 @@ def resnet50() -> dict:
 
     def block1(x: str, filters: int, stride: int, conv_shortcut: bool, name: str) -> str:
         if conv_shortcut:
-            shortcut = b.add("Conv2D", f"{name}_0_conv", x, filters=4 * filters, kernel_size=[1, 1], strides=[stride] * 2,
-                             padding="valid")
+            shortcut = b.add(
+                "Conv2D",
+                f"{name}_0_conv",
+                x,
+                filters=4 * filters,
+                kernel_size=[1, 1],
+                strides=[stride] * 2,
+                padding="valid",
+            )
             shortcut = b.add("BatchNormalization", f"{name}_0_bn", shortcut, axis=3, epsilon=eps)
         else:
             shortcut = x
-        x = b.add("Conv2D", f"{name}_1_conv", x, filters=filters, kernel_size=[1, 1], strides=[stride] * 2, padding="valid")
+        x = b.add(
+            "Conv2D", f"{name}_1_conv", x, filters=filters, kernel_size=[1, 1], strides=[stride] * 2, padding="valid"
+        )
         x = b.add("BatchNormalization", f"{name}_1_bn", x, axis=3, epsilon=eps)
         x = b.add("Activation", f"{name}_1_relu", x, activation="relu")
         x = b.add("Conv2D", f"{name}_2_conv", x, filters=filters, kernel_size=[3, 3], strides=[1, 1], padding="same")
         x = b.add("BatchNormalization", f"{name}_2_bn", x, axis=3, epsilon=eps)
         x = b.add("Activation", f"{name}_2_relu", x, activation="relu")
-        x = b.add("Conv2D", f"{name}_3_conv", x, filters=4 * filters, kernel_size=[1, 1], strides=[1, 1], padding="valid")
+        x = b.add(
+            "Conv2D", f"{name}_3_conv", x, filters=4 * filters, kernel_size=[1, 1], strides=[1, 1], padding="valid"
+        )
         x = b.add("BatchNormalization", f"{name}_3_bn", x, axis=3, epsilon=eps)
         x = b.add("Add", f"{name}_add", [shortcut, x])
         return b.add("Activation", f"{name}_out", x, activation="relu")
