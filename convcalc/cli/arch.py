@@ -29,8 +29,16 @@ EPILOG = """[bold]Examples[/]
 
   convcalc arch alexnet --training --optimizer adam --dtype float16
 
-[bold]NETWORK[/] is a zoo name (- and _ interchangeable), a JSON spec file (format: examples/README.md)
-or an inline chain of layers separated by |:
+  convcalc arch model.onnx --in 3x224x224    [dim](an ONNX file; needs pip install onnx)[/]
+
+  convcalc arch my_net.py:Net --in 3x32x32   [dim](a PyTorch module: IMPORTS AND RUNS my_net.py)[/]
+
+  convcalc arch "my_pkg.models:resnet_custom(width=2)" --in 3x224x224
+
+[bold]NETWORK[/] is a zoo name (- and _ interchangeable), a JSON spec file (format: examples/README.md),
+an ONNX file (.onnx), FILE.py:Name or package.module:name(args) — a torch.nn.Module class or
+a function returning one; this imports the file or module and runs its code (the arguments are
+Python literals only) — or an inline chain of layers separated by |:
 
   conv OUT kK [sS] [pP] [dD] [gG] [nobias]   e.g. conv 64 k3 s2 p1, conv 32 k3x5 psame
   convT OUT kK [sS] [pP] [opN]   maxpool kK [sS] [pP] [ceil]   avgpool kK [sS] [pP] [ceil] [nopad]
@@ -56,7 +64,7 @@ def register(app: typer.Typer) -> None:
 
 
 def arch(
-    network: Optional[str] = typer.Argument(None, help="Zoo name, JSON spec FILE, or an inline chain in quotes.",
+    network: Optional[str] = typer.Argument(None, help="Zoo name, JSON spec FILE, ONNX file, FILE.py:Net (runs that file), or an inline chain in quotes.",
                                             show_default=False),
     list_: bool = typer.Option(False, "--list", "-l", help="List the zoo networks with their sources."),
     input_shape: Optional[str] = typer.Option(None, "--in", "-i", help="Input shape C x H x W (e.g. 3x160x160); the whole walk follows."),
@@ -65,7 +73,7 @@ def arch(
     dtype: str = typer.Option("float32", "--dtype", help="Element type for memory: float32, float16, bfloat16, int8, float64."),
     count_: Optional[str] = typer.Option(None, "--count", help="Add other work to a headline: bias,norm,activation,pool,add or all."),
     as_tool: Optional[str] = typer.Option(None, "--as", help="Reproduce a tool's headline: torchinfo, fvcore, ptflops, thop, ultralytics-thop, calflops, "
-                                                                 "flop_counter."),
+                                                                 "flop_counter, keras (Total params)."),
     training: bool = typer.Option(False, "--training", help="Add the backward pass (dX, dW MACs) and training memory."),
     optimizer: str = typer.Option("sgd", "--optimizer", help="Optimizer state for --training: sgd, momentum, adam."),
     verify: bool = typer.Option(False, "--verify", help="Build the network in torch.nn and compare every layer (needs torch)."),
@@ -101,6 +109,11 @@ def load_network(text: str, input_shape: tuple | None):
     from convcalc.network import spec
 
     stripped = text.strip()
+    from convcalc import interop
+
+    kind = interop.detect(stripped)
+    if kind is not None:  # the user's own model: an ONNX file, a Keras config, a PyTorch module
+        return interop.load(kind, stripped, input_shape)
     if os.path.isfile(stripped):
         return spec.load_spec_file(stripped)
     if stripped.endswith(".json"):
@@ -150,11 +163,21 @@ def run(network: str, form: str, *, input_shape=None, batch=1, depth=None, dtype
     net, shape = resolve_network(network, input_shape)
     included = conventions.parse_count(count)
     report = walk(net, shape, batch=batch, bytes_per_element=DTYPES[key])
+    notes = tuple(net.notes)
+    if tool is not None and tool.strip().lower() == "keras":  # a parameter count, not a MAC rule
+        from convcalc.interop.keras_model import moving_statistics
+
+        stats = moving_statistics(report)
+        notes += (f"as keras: Total params {report.totals.params + stats:,} = our {report.totals.params:,} parameters "
+                  f"+ {stats:,} batch-norm moving statistics (moving_mean, moving_variance; model.summary() counts "
+                  "them as non-trainable params)",)
+        tool = None
     view = render.ArchView(
         report=report, rows=tuple(render.fold(report, depth)), dtype=_dtype_name(key),
         headline=conventions.headline(report, included) if included else None,
         tool=tools.as_tool(report, tool) if tool else None,
         training=training_report(report, optimizer) if with_training else None,
+        notes=notes,
     )
     show(view, form, wide)
     if verify:
@@ -164,7 +187,23 @@ def run(network: str, form: str, *, input_shape=None, batch=1, depth=None, dtype
         echo(result.text())
         if not result.ok:
             raise ExpectationFailed(f"--verify: {result.summary}")
+    _debug_shapes(net, report)
     check(report, expect_params)
+
+
+def _debug_shapes(net, report) -> None:
+    """Layers whose declared sizes disagree with their inputs: each explained on stderr, exit 2."""
+    from convcalc.interop import debugger
+
+    if not debugger.mismatches(report):
+        return
+    from convcalc.network.walk import walk
+
+    found = debugger.diagnose(net, report, lambda n, s: walk(n, s))
+    for mismatch in found:
+        sys.stderr.write(f"shape mismatch: {mismatch.text()}\n")
+    raise InputError(f"{len(found)} layer{'s' if len(found) != 1 else ''} of {report.name} declare"
+                     f"{'' if len(found) != 1 else 's'} sizes that disagree with what flows in (listed above)")
 
 
 def _dtype_name(key: str) -> str:

@@ -442,6 +442,8 @@ def arch_dict(view: ArchView) -> dict[str, Any]:
         },
         "warnings": list(r.warnings),
     }
+    if view.notes:  # an imported model's notes (what the totals exclude, channels-last, --as keras)
+        doc["notes"] = list(view.notes)
     if view.headline and view.headline.included:
         doc["count"] = {"included": ["macs", *view.headline.included], "value": jsonable(view.headline.value),
                         "parts": jsonable(view.headline.parts)}
