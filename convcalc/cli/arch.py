@@ -13,7 +13,7 @@ import typer
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import ExpectationFailed, InputError
 
-EPILOG = """[bold]Examples[/]
+_EPILOG = """[bold]Examples[/]
 
   convcalc arch --list
 
@@ -40,11 +40,7 @@ an ONNX file (.onnx), FILE.py:Name or package.module:name(args) — a torch.nn.M
 a function returning one; this imports the file or module and runs its code (the arguments are
 Python literals only) — or an inline chain of layers separated by |:
 
-  conv OUT kK [sS] [pP] [dD] [gG] [nobias]   e.g. conv 64 k3 s2 p1, conv 32 k3x5 psame
-  convT OUT kK [sS] [pP] [opN]   maxpool kK [sS] [pP] [ceil]   avgpool kK [sS] [pP] [ceil] [nopad]
-  aap N (adaptive avg pool)   gap (global avg pool)   fc N / linear N [nobias]   flatten
-  bn   gn G   ln   lrn   dropout [P]   relu relu6 leaky_relu elu gelu silu tanh sigmoid hardswish
-  prelu [N]   upsample [S] [bilinear]   shuffle G   identity
+{chain}
 The first segment may be the input shape (3x32x32); otherwise give --in.
 
 [bold]Conventions[/]: MACs are conv + linear multiply-accumulates without bias; FLOPs = 2 × MACs.
@@ -57,6 +53,17 @@ Exit codes: 0 ok, 1 an --expect check failed, 2 bad input."""
 
 DTYPES = {"float32": 4, "fp32": 4, "float64": 8, "fp64": 8, "float16": 2, "fp16": 2, "half": 2,
           "bfloat16": 2, "bf16": 2, "int8": 1, "uint8": 1}
+
+
+def _chain_lines() -> str:
+    """The chain syntax, one line per layer type, as the layer descriptors write it."""
+    from convcalc.network.spec import chain_help
+
+    lines = chain_help().splitlines()[1:]
+    return "\n".join(line.replace("[", "\\[") for line in lines)
+
+
+EPILOG = _EPILOG.replace("{chain}", _chain_lines())
 
 
 def register(app: typer.Typer) -> None:

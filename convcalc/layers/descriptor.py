@@ -188,16 +188,15 @@ def all_words(front: str) -> dict[str, LayerDescriptor]:
 
 
 def of_layer(layer: Any) -> LayerDescriptor | None:
-    """The descriptor of a layer object, by its class (the first one along the MRO)."""
-    module = type(layer).__module__.rsplit(".", 1)[-1]
-    names = [cls.__name__ for cls in type(layer).__mro__]
-    try:
+    """The descriptor of a layer object, by its class or the nearest base class that has one
+    (an imported model may wrap a layer in a subclass of its own)."""
+    for cls in type(layer).__mro__:
+        package, _, module = cls.__module__.rpartition(".")
+        if package != "convcalc.layers":
+            continue
         candidates = _module_descriptors(module)
-    except ImportError:
-        return None
-    for name in names:
         for descriptor in candidates:
-            if name in descriptor.classes:
+            if cls.__name__ in descriptor.classes:
                 return _specialise(descriptor, layer, candidates)
     return None
 

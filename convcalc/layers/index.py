@@ -3,7 +3,7 @@
 GENERATED from the layer descriptors by ``python -m convcalc.layers.descriptor``; do not edit.
 """
 
-MODULES = ('conv', 'pool', 'separable', 'dense', 'norm', 'elementwise', 'resample', 'channels', 'padding', 'pixel_shuffle')
+MODULES = ('conv', 'pool', 'separable', 'dense', 'norm', 'elementwise', 'resample', 'channels', 'padding', 'pixel_shuffle', 'tensor')
 
 WORDS: dict[str, dict[str, str]] = {
     'spec': {
@@ -219,13 +219,17 @@ WORDS: dict[str, dict[str, str]] = {
         'ZeroPad3d': 'padding',
     },
     'onnx': {
+        'Add': 'tensor',
         'AveragePool': 'pool',
         'BatchNormalization': 'norm',
         'Conv': 'conv',
         'ConvTranspose': 'conv',
         'DepthToSpace': 'pixel_shuffle',
+        'Div': 'tensor',
         'Dropout': 'elementwise',
         'Elu': 'elementwise',
+        'Erf': 'tensor',
+        'Exp': 'tensor',
         'Flatten': 'dense',
         'Gelu': 'elementwise',
         'Gemm': 'dense',
@@ -241,15 +245,25 @@ WORDS: dict[str, dict[str, str]] = {
         'MatMul': 'dense',
         'MaxPool': 'pool',
         'Mish': 'elementwise',
+        'Mul': 'tensor',
+        'Neg': 'tensor',
         'PRelu': 'elementwise',
-        'Pad': 'padding',
+        'Pad': 'tensor',
+        'Pow': 'tensor',
         'Relu': 'elementwise',
+        'Reshape': 'tensor',
         'Resize': 'resample',
         'Sigmoid': 'elementwise',
         'Softmax': 'elementwise',
         'Softplus': 'elementwise',
         'SpaceToDepth': 'pixel_shuffle',
+        'Split': 'tensor',
+        'Sqrt': 'tensor',
+        'Squeeze': 'tensor',
+        'Sub': 'tensor',
         'Tanh': 'elementwise',
+        'Transpose': 'tensor',
+        'Unsqueeze': 'tensor',
         'Upsample': 'resample',
     },
 }

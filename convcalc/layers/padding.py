@@ -131,11 +131,10 @@ DESCRIPTORS = (
                         positional=True),
                  Option("value", "float")),
         aliases=("zeropad", "zeropad2d", "constantpad", "constantpad2d", "zero_pad"),
-        chain_help="pad P   explicit zero padding: pad 1, pad 1x2, pad 1:0x1:0 (before:after per axis)",
+        chain_help="pad P   zero padding: 1, 1x2, 1:0x1:0 (before:after)",
         cli="pad", cli_aliases=("zeropad", "constantpad"), cli_options=("pad",), cli_build=_cli_pad,
         trace="pad", trace_aliases=("zeropad2d", "zeropad", "constantpad2d"), trace_output="Z",
         torch=("ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d"),
-        onnx=("Pad",),
     ),
 )
 

@@ -22,6 +22,7 @@ from convcalc.engine.dims import product
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.layers import base
+from convcalc.layers.descriptor import LayerDescriptor
 from convcalc.notation import format_shape
 
 
@@ -213,3 +214,17 @@ class Unmapped(base.NoParameters):
             notes=(note,),
             hyper={"op": self.op, "excluded_weights": self.weights},
         )
+
+
+# --- descriptors (met in imported models; spec files and chains do not name them) ---------------
+
+DESCRIPTORS = (
+    LayerDescriptor("reshape", "the same elements in another shape", ("Reshape",), onnx=("Reshape", "Squeeze",
+                    "Unsqueeze")),
+    LayerDescriptor("permute", "the axes in another order", ("Permute",), onnx=("Transpose",)),
+    LayerDescriptor("pad_any", "padding along any axis (ONNX Pad)", ("Pad",), onnx=("Pad",)),
+    LayerDescriptor("slice", "a slice along one axis", ("Slice",), onnx=("Split",)),
+    LayerDescriptor("pointwise", "an element-wise op with a constant operand", ("Pointwise",),
+                    onnx=("Add", "Sub", "Mul", "Div", "Pow", "Erf", "Sqrt", "Exp", "Neg")),
+    LayerDescriptor("unmapped", "an operator convcalc does not map (shape from the source)", ("Unmapped",)),
+)

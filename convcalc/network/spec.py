@@ -290,18 +290,30 @@ def _container(kind: str, options: dict, where: str, source: str) -> Module:
 
 # --- inline chains --------------------------------------------------------------------------
 
-def chain_help() -> str:
-    """The inline chain's syntax, one line per layer type, from the descriptors."""
+def chain_help(width: int = 78) -> str:
+    """The inline chain's syntax from the descriptors: a line for each type that explains
+    itself, the plain ones packed together, then the activations."""
     lines = ["Inline chain: segments separated by '|'; the first may be the input shape (or use --in)."]
+    plain: list[str] = []
     activations = []
     for descriptor in descriptors():
         if descriptor.build is None:
             continue
-        if descriptor.chain_help:
-            lines.append(f"  {descriptor.chain_help}")
+        syntax, *note = re.split(r"\s{2,}", descriptor.chain_help, maxsplit=1)
+        if note:
+            lines.append(f"  {syntax:<42} {note[0]}")
+        elif syntax:
+            plain.append(syntax)
         else:
             activations.append(descriptor.name)
-    lines.append("  " + " ".join(activations))
+    for group in (plain, activations):
+        line = " "
+        for word in group:
+            if len(line) + len(word) + 3 > width:
+                lines.append(line)
+                line = " "
+            line += f" {word}" if line == " " else f"   {word}"
+        lines.append(line)
     return "\n".join(lines)
 
 
