@@ -10,6 +10,7 @@ commands so that ``convcalc shape`` starts fast.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from typing import Optional
 
 import typer
@@ -17,6 +18,7 @@ from typer.core import TyperCommand
 
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import ExpectationFailed, InputError
+from convcalc.limits import MAX_WHOLE
 
 _NEGATIVE = re.compile(r"^-[\d.]")
 FORMATS = ("rich", "text", "plain", "json", "csv", "markdown", "latex")
@@ -133,7 +135,7 @@ def conv(
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
 ) -> None:
     """A 2-d convolution (cross-correlation, as in every framework) of a matrix with a kernel."""
-    with user_errors():
+    with user_errors(), overflow_refused():
         from convcalc.calculator import settings
         from convcalc.calculator.conv import convolve
         from convcalc.render import calculator as render
@@ -160,7 +162,7 @@ def pool(
     ceil_mode: bool = typer.Option(False, "--ceil-mode", help="Ceil instead of floor for the output size (PyTorch's last-window rule)."),
     count_include_pad: bool = typer.Option(True, "--count-include-pad/--no-count-include-pad",
                                            help="Average pooling: divide by the padded window (default) or the real entries."),
-    divisor_override: Optional[int] = typer.Option(None, "--divisor-override", help="Average pooling: a fixed divisor."),
+    divisor_override: Optional[int] = typer.Option(None, "--divisor-override", min=-MAX_WHOLE, max=MAX_WHOLE, help="Average pooling: a fixed divisor."),
     explain: bool = typer.Option(False, "--explain", "-e", help="Name the winner of each window (max) or the divisor (avg)."),
     at: Optional[str] = typer.Option(None, "--at", help=_AT),
     expect: Optional[str] = typer.Option(None, "--expect", help=_EXPECT),
@@ -168,7 +170,7 @@ def pool(
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
 ) -> None:
     """Max or average pooling of a matrix (PyTorch's rules: first-maximum ties, divisors, ceil mode)."""
-    with user_errors():
+    with user_errors(), overflow_refused():
         from convcalc.calculator import operands, settings
         from convcalc.calculator.pool import pool as run_pool
         from convcalc.render import calculator as render
@@ -204,7 +206,7 @@ def conv_transpose(
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
 ) -> None:
     """A transposed convolution, and the same result as a direct convolution of the zero-inserted, padded input."""
-    with user_errors():
+    with user_errors(), overflow_refused():
         from convcalc.calculator import settings
         from convcalc.calculator.transpose import conv_transpose as run_transpose
         from convcalc.render import calculator as render
@@ -236,7 +238,7 @@ def im2col(
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
 ) -> None:
     """The patch matrix X_col of im2col, and with a KERNEL the convolution as the product W_row · X_col."""
-    with user_errors():
+    with user_errors(), overflow_refused():
         from convcalc.calculator import settings
         from convcalc.calculator.im2col import im2col as run_im2col
         from convcalc.render import calculator as render
@@ -251,6 +253,19 @@ def im2col(
         tensor = render.result_tensor(result) if result.output is not None else result.columns
         _show_and_check(form, expect, lambda: render.im2col_document(result), lambda: render.im2col_json(result),
                         tensor)
+
+
+@contextmanager
+def overflow_refused():
+    """Float results that overflow (±1.8e308) are refused with a message, never shown as inf
+    or passed on as a NumPy RuntimeWarning (the inputs themselves are finite: checked on reading)."""
+    import numpy as np
+
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            yield
+    except FloatingPointError:
+        raise InputError("the result overflows float64 (an entry would exceed ±1.8e308): scale the inputs down") from None
 
 
 def _at(text: str | None) -> tuple[int, ...] | None:

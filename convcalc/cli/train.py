@@ -11,6 +11,7 @@ import typer
 
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import InputError
+from convcalc.limits import MAX_WHOLE
 
 EPILOG = """[bold]Examples[/]
 
@@ -46,16 +47,16 @@ def train(
     network: str = typer.Argument(..., help="Zoo name, JSON spec FILE, or an inline chain in quotes.", show_default=False),
     data: str = typer.Option(..., "--data", help="FILE.npz (x, y) or synthetic:bars|shapes|blobs[:N].", show_default=False),
     input_shape: Optional[str] = typer.Option(None, "--in", "-i", help="Input shape C x H x W (default the network's)."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Number of updates."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Passes over the training data (default 1)."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, max=MAX_WHOLE, help="Number of updates."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, max=MAX_WHOLE, help="Passes over the training data (default 1)."),
     optimizer: str = typer.Option("sgd", "--optimizer", "--optim", help="sgd, momentum or adam."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default 0.01; adam 0.001)."),
     momentum: float = typer.Option(0.9, "--momentum", help="μ for --optimizer momentum."),
     weight_decay: float = typer.Option(0.0, "--weight-decay", help="L2 penalty λ (g ← g + λK)."),
-    batch_size: int = typer.Option(32, "--batch-size", "--batch", min=1, help="Samples per update."),
+    batch_size: int = typer.Option(32, "--batch-size", "--batch", min=1, max=MAX_WHOLE, help="Samples per update."),
     val: float = typer.Option(0.0, "--val", help="Fraction held out for validation (e.g. 0.2)."),
-    eval_every: Optional[int] = typer.Option(None, "--eval-every", min=0, help="Steps between validations (default: 10 per run)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of weights, data, batch order and dropout."),
+    eval_every: Optional[int] = typer.Option(None, "--eval-every", min=0, max=MAX_WHOLE, help="Steps between validations (default: 10 per run)."),
+    seed: int = typer.Option(0, "--seed", min=0, max=MAX_WHOLE, help="Seed of weights, data, batch order and dropout."),
     init: str = typer.Option("pytorch", "--init", help="pytorch, xavier-uniform, xavier-normal, glorot-uniform, "
                                                        "glorot-normal, kaiming-uniform, kaiming-normal, uniform[:A]."),
     dtype: str = typer.Option("float32", "--dtype", help="float32 or float64."),
@@ -104,12 +105,10 @@ def execute(network: str, *, data: str, input_shape=None, steps=None, epochs=Non
     name = optimizer.strip().lower()
     chosen = Optimizer(name, lr if lr is not None else DEFAULT_LR.get(name, 0.01), momentum=momentum,
                        weight_decay=weight_decay)
-    if save is not None:
-        import os
+    if save is not None:  # a bad destination fails before training, not after
+        from convcalc.files import check_destination
 
-        directory = os.path.dirname(os.path.abspath(save))
-        if not os.path.isdir(directory):  # fail before training, not after
-            raise InputError(f"--save {save}: the directory {directory} does not exist")
+        check_destination(save, "--save")
     from convcalc.executor.memory import keep_freed_memory
 
     keep_freed_memory()

@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from convcalc.errors import InputError
 from convcalc.jsontext import load_json
+from convcalc.limits import check_digits, check_whole
 from convcalc.network import build
 from convcalc.network.model import Leaf, Module, Network, Sequential
 from convcalc.notation import parse_ints, parse_padding, parse_shape
@@ -64,7 +65,7 @@ def _bool(value, what):
 def _count(value, what):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InputError(f"{what} must be a whole number ≥ 1; got {value!r}")
-    return value
+    return check_whole(value, what)
 
 
 def _prob(value, what):
@@ -181,12 +182,9 @@ def make_leaf(kind: str, options: dict[str, Any], where: str) -> Leaf:
 
 def load_spec_file(path: str) -> Network:
     """Read a JSON spec file; malformed JSON reports the line and column."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as error:
-        raise InputError(f"cannot read {path}: {error.strerror}") from None
-    return parse_spec_text(text, source=path)
+    from convcalc.files import read_text
+
+    return parse_spec_text(read_text(path, "spec file"), source=path)
 
 
 def parse_spec_text(text: str, source: str = "<spec>") -> Network:
@@ -424,6 +422,7 @@ def _chain_leaf(words: list[str]) -> Leaf:
 def _chain_int(raw: str, what: str) -> int:
     if not re.fullmatch(r"\d+", raw):
         raise InputError(f"{what} must be a whole number; got '{raw}'")
+    check_digits(raw, what)
     return int(raw)
 
 
