@@ -119,3 +119,76 @@ class MemoryEstimate:
 def _suggest(total: int) -> str:
     gib = -(-total // 2**30)
     return f"{gib}G" if gib < 2**20 else f"{-(-gib // 2**10)}T"
+
+
+# Bytes per tensor entry: a float64, or an exact entry (a pointer and a Python int / Fraction);
+# an explained term holds two entries, their indices and its text.
+FLOAT_ENTRY, EXACT_ENTRY, EXPLAINED_TERM = 8, 100, 300
+
+
+def _spatial_extent(size: int, k: int, s: int, d: int, before: int, after: int, transposed: bool) -> int:
+    """Positions along one axis of the (zero-inserted) padded input the numeric commands build."""
+    if transposed:  # s − 1 zeros between entries, d(k − 1) padding on each side (Dumoulin & Visin)
+        return (size - 1) * s + 1 + 2 * d * (k - 1) + before + after
+    return size + before + after
+
+
+def numeric_estimate(image: tuple[int, ...], kernel: tuple[int, int], *, stride: tuple[int, int],
+                     dilation: tuple[int, int], pads, channels_out: int, exact: bool, explain: bool,
+                     transposed: bool = False) -> MemoryEstimate:
+    """The memory ``conv``, ``pool``, ``conv-transpose`` and ``im2col`` need for an image
+    (C, H, W) and a kernel (kh, kw): the padded input, one output (at most as large) and the
+    im2col columns C·kh·kw × output positions (the windowed computation), each entry
+    :data:`EXACT_ENTRY` or :data:`FLOAT_ENTRY` bytes, plus :data:`EXPLAINED_TERM` per term with
+    ``--explain``. A padding word (same, full, …) counts as a kernel's extent on each side."""
+    c, h, w = (1,) * (3 - len(image[-3:])) + tuple(image[-3:])
+    extents = []
+    for size, k, s, d, pad in zip((h, w), kernel, stride, dilation, pads if not isinstance(pads, str) else (None, None)):
+        before, after = pad if pad is not None else (d * (k - 1), d * (k - 1))
+        extents.append(_spatial_extent(size, k, s, d, before, after, transposed))
+    padded = c * extents[0] * extents[1]
+    positions = extents[0] * extents[1]
+    columns = c * kernel[0] * kernel[1] * positions
+    per_entry = EXACT_ENTRY if exact else FLOAT_ENTRY
+    total = per_entry * (padded + channels_out * positions + columns)
+    detail = f"a padded input of {padded:,} entries and {columns:,} window entries"
+    if explain:
+        terms = channels_out * positions * c * kernel[0] * kernel[1]
+        total += EXPLAINED_TERM * terms
+        detail += f", {terms:,} explained terms"
+    return MemoryEstimate(total, detail)
+
+
+def network_estimate(graph, batch: int, itemsize: int, *, backward: bool, optimizer_states: int = 0,
+                     data_entries: int = 0, steps: int = 0) -> MemoryEstimate:
+    """The memory ``run`` and ``train`` need for a compiled network (:class:`convcalc.executor.graph.Graph`).
+
+    Parameters and buffers P (with backward also their gradients, and ``optimizer_states``
+    copies), every layer's output kept for backward (A = N·Σ outputs; without backward the two
+    largest consecutive ones), the largest window workspace (N·C_in·Πk·Π output positions of a
+    conv or pool layer: its im2col columns, twice with backward), the dataset and one history
+    record per step (64 bytes)."""
+    from math import prod
+
+    params = sum(prod(spec.shape) for spec in (*graph.parameters, *graph.buffers))
+    outputs = [prod(leaf.output) for leaf in graph.leaves] or [0]
+    workspace = 0
+    for leaf in graph.leaves:
+        kernel = getattr(leaf.layer, "kernel_size", None)
+        if isinstance(kernel, tuple) and all(isinstance(k, int) for k in kernel) and len(leaf.input) > 1:
+            positions = prod(leaf.output[1:]) if len(leaf.output) > 1 else 1
+            workspace = max(workspace, leaf.input[0] * prod(kernel) * max(positions, prod(leaf.input[1:])))
+    largest = max(outputs) + max(prod(graph.input), *outputs)
+    if backward:
+        activations = batch * (prod(graph.input) + sum(outputs)) + 2 * batch * largest
+        entries = params * (2 + optimizer_states) + activations + 2 * batch * workspace
+    else:
+        activations = 2 * batch * largest
+        entries = params + activations + batch * workspace
+    entries += data_entries
+    total = itemsize * entries + 64 * steps
+    detail = (f"{params:,} parameters, {activations:,} activation values at batch {batch:,}, "
+              f"a window workspace of {batch * workspace:,} values")
+    if data_entries:
+        detail += f", {data_entries:,} dataset values"
+    return MemoryEstimate(total, detail + f" at {itemsize} bytes each")

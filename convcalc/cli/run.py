@@ -63,13 +63,15 @@ def run(
     compare: bool = typer.Option(False, "--compare", help="Run both backends; show the largest difference per layer."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/run/v1)."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help="rich, text or json."),
+    max_memory: Optional[str] = typer.Option(None, "--max-memory", help="Refuse runs needing more memory than this "
+                                                                       "(2G, 500M; default a quarter of RAM, at most 2 GiB)."),
 ) -> None:
     """Run a network on numbers: per-layer output statistics and, with --backward, gradient norms."""
     with user_errors():
         form = choose_format(fmt, json_flag, allowed=("rich", "text", "plain", "json"))
         report = execute(network, input_shape=input_shape, input_file=input_file, batch=batch, seed=seed, init=init,
                          load=load, dtype=dtype, backward=backward, loss=loss, label=label, train_mode=train_mode,
-                         backend=backend, compare=compare)
+                         backend=backend, compare=compare, max_memory=max_memory)
         show(report, "text" if form == "plain" else form)
 
 
@@ -98,7 +100,7 @@ def starting_state(graph, *, init: str, load: str | None, seed: int, dtype):
 
 def execute(network: str, *, input_shape=None, input_file=None, batch=None, seed=0, init="pytorch", load=None,
             dtype="float32", backward=False, loss="sum", label=None, train_mode=False, backend="numpy",
-            compare=False):
+            compare=False, max_memory=None):
     import numpy as np
 
     from convcalc.executor import inputs
@@ -129,6 +131,12 @@ def execute(network: str, *, input_shape=None, input_file=None, batch=None, seed
         if sample[0] == net.input[0] and sample != tuple(net.input):
             shape = sample  # the file's size: run the network there (as --in would)
     graph = build_graph(net, shape)
+    from convcalc import limits
+
+    limit = limits.memory_limit(max_memory)
+    samples = batch or (len(arrays.x) if arrays is not None and getattr(arrays.x, "ndim", 0) > len(graph.input) else 1)
+    limits.network_estimate(graph, samples, np_dtype.itemsize * (2 if compare else 1),
+                            backward=backward).check(limit, "run")
     if arrays is not None:
         x = inputs.as_batch(arrays, graph.input, batch, np_dtype)
         source = f"from {input_file}"

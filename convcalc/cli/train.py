@@ -64,6 +64,8 @@ def train(
     save: Optional[str] = typer.Option(None, "--save", help="Write the trained parameters to this .npz (atomically)."),
     json_flag: bool = typer.Option(False, "--json", help="The history as JSON (schema convcalc/train/v1)."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help="rich, text or json."),
+    max_memory: Optional[str] = typer.Option(None, "--max-memory", help="Refuse runs needing more memory than this "
+                                                                       "(2G, 500M; default a quarter of RAM, at most 2 GiB)."),
 ) -> None:
     """Train a network on a dataset: progress, a loss curve in the terminal, optional saved weights."""
     with user_errors():
@@ -71,7 +73,8 @@ def train(
         form = "text" if form == "plain" else form
         view = execute(network, data=data, input_shape=input_shape, steps=steps, epochs=epochs, optimizer=optimizer,
                        lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size, val=val,
-                       eval_every=eval_every, seed=seed, init=init, dtype=dtype, load=load, save=save, form=form)
+                       eval_every=eval_every, seed=seed, init=init, dtype=dtype, load=load, save=save, form=form,
+                       max_memory=max_memory)
         show(view, form)
 
 
@@ -87,7 +90,7 @@ def _progress(form: str, total: int):
 
 def execute(network: str, *, data: str, input_shape=None, steps=None, epochs=None, optimizer="sgd", lr=None,
             momentum=0.9, weight_decay=0.0, batch_size=32, val=0.0, eval_every=None, seed=0, init="pytorch",
-            dtype="float32", load=None, save=None, form="json"):
+            dtype="float32", load=None, save=None, form="json", max_memory=None):
     from convcalc.cli.arch import resolve_network
     from convcalc.cli.run import parse_dtype, starting_state
     from convcalc.executor import datasets, weights
@@ -115,6 +118,16 @@ def execute(network: str, *, data: str, input_shape=None, steps=None, epochs=Non
     net, shape = resolve_network(network, input_shape)
     graph = build_graph(net, shape)
     classes = datasets.class_count(graph.output)
+    from math import prod
+
+    from convcalc import limits
+
+    limit = limits.memory_limit(max_memory)
+    samples = datasets.parse_synthetic(data)[1] if data.strip().lower().startswith("synthetic") else 0
+    states = {"adam": 2, "momentum": 1}.get(name, 0)
+    # synthetic data is drawn in float64 before the cast: count it twice
+    limits.network_estimate(graph, batch_size, np_dtype.itemsize, backward=True, optimizer_states=states,
+                            data_entries=2 * samples * prod(graph.input), steps=steps or 0).check(limit, "train")
     dataset = datasets.load(data, graph.input, classes, val, seed, np_dtype)
     params, buffers, state = starting_state(graph, init=init, load=load, seed=seed, dtype=np_dtype)
     total = plan_steps(len(dataset.x), batch_size, steps, epochs)
