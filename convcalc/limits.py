@@ -143,7 +143,8 @@ def numeric_estimate(image: tuple[int, ...], kernel: tuple[int, int], *, stride:
     ``--explain``. A padding word (same, full, …) counts as a kernel's extent on each side."""
     c, h, w = (1,) * (3 - len(image[-3:])) + tuple(image[-3:])
     extents = []
-    for size, k, s, d, pad in zip((h, w), kernel, stride, dilation, pads if not isinstance(pads, str) else (None, None)):
+    per_axis = pads if not isinstance(pads, str) else (None, None)
+    for size, k, s, d, pad in zip((h, w), kernel, stride, dilation, per_axis):
         before, after = pad if pad is not None else (d * (k - 1), d * (k - 1))
         extents.append(_spatial_extent(size, k, s, d, before, after, transposed))
     padded = c * extents[0] * extents[1]

@@ -46,8 +46,8 @@ def _files(root: Path) -> list[str]:
     (root / "deep.json").write_text("[" * 50_000 + "]" * 50_000)
     (root / "binary.json").write_bytes(bytes(range(256)) * 8)
     (root / "utf16.json").write_bytes('{"input": "1x8x8"}'.encode("utf-16"))
-    (root / "spec.json").write_text(json.dumps({"input": "1x8x8", "layers": [{"type": "conv", "out": 2, "k": 3}, "relu",
-                                                                             {"type": "flatten"}, {"type": "linear", "out": 4}]}))
+    layers = [{"type": "conv", "out": 2, "k": 3}, "relu", {"type": "flatten"}, {"type": "linear", "out": 4}]
+    (root / "spec.json").write_text(json.dumps({"input": "1x8x8", "layers": layers}))
     (root / "repeat.json").write_text(json.dumps({"input": "1x8x8", "layers": [{"type": "repeat", "times": 10**9,
                                                                                "layers": ["relu"]}]}))
     (root / "backprop.json").write_text(json.dumps({"input": [[1, 2], [3, 4]], "layers": [{"type": "relu"}],

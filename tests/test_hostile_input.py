@@ -95,7 +95,8 @@ def test_unreadable_files_are_one_message(cli, tmp_path, monkeypatch):
     spec = tmp_path / "net.json"
     spec.write_text('{"input": "4", "layers": [{"type": "fc", "out": 2}]}')
     real_access = os.access
-    monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if str(path) == str(spec) else real_access(path, mode, **kw))
+    monkeypatch.setattr(os, "access",
+                        lambda path, mode, **kw: False if str(path) == str(spec) else real_access(path, mode, **kw))
     refused(cli("arch", spec), "permission denied")
     refused(cli("run", "4 | fc 2", "--load", spec), "permission denied")
     refused(cli("train", "4 | fc 4", "--data", "synthetic:blobs:8", "--load", spec), "permission denied")
@@ -169,21 +170,25 @@ def test_jsonl_goes_on_after_bad_lines(cli, tmp_path):
 
 @pytest.mark.parametrize("args", [
     ("shape", "--in", f"3x{HUGE}x32", "--k", "3"), ("shape", "--in", "3x32x32", "--k", "3", "--pad", HUGE),
-    ("shape", "--in", "3x32x32", "--k", "3", "--batch", HUGE), ("shape", "--in", "3x32x32", "--k", "3", "--stride", HUGE),
+    ("shape", "--in", "3x32x32", "--k", "3", "--batch", HUGE),
+    ("shape", "--in", "3x32x32", "--k", "3", "--stride", HUGE),
     ("arch", f"3x32x32 | conv {HUGE} k3"), ("arch", "resnet18", "--in", f"3x{HUGE}x{HUGE}"),
     ("conv", "1 2; 3 4", "1", "--pad", HUGE), ("conv", "1 2; 3 4", "1", "--stride", HUGE),
     ("run", "4 | fc 2", "--batch", HUGE), ("run", "4 | fc 2", "--backward", "--loss", "cross-entropy", "--label", HUGE),
     ("train", "4 | fc 2", "--data", f"synthetic:bars:{HUGE}"), ("run", "4 | fc 2", "--seed", "-1"),
-    ("train", "4 | fc 4", "--data", "synthetic:blobs:8", "--seed", "-5"), ("run", "4 | fc 2", "--init", "uniform:1e308"),
+    ("train", "4 | fc 4", "--data", "synthetic:blobs:8", "--seed", "-5"),
+    ("run", "4 | fc 2", "--init", "uniform:1e308"),
 ])
 def test_huge_and_negative_numbers_are_refused(cli, args):
     refused(cli(*args))
 
 
 def test_huge_numbers_in_a_spec(cli, tmp_path):
-    (tmp_path / "net.json").write_text(json.dumps({"input": "1x4x4", "layers": [{"type": "conv", "out": 10**400, "k": 1}]}))
+    huge_conv = {"type": "conv", "out": 10**400, "k": 1}
+    (tmp_path / "net.json").write_text(json.dumps({"input": "1x4x4", "layers": [huge_conv]}))
     refused(cli("arch", tmp_path / "net.json"), "too large")
-    (tmp_path / "bp.json").write_text('{"input": [[1, 2], [3, 4]], "layers": [{"type": "relu"}], "loss": {"type": "sum"}, '
+    (tmp_path / "bp.json").write_text('{"input": [[1, 2], [3, 4]], "layers": [{"type": "relu"}], '
+                                      '"loss": {"type": "sum"}, '
                                       '"lr": ' + "1" * 5000 + "}")
     refused(cli("backprop", tmp_path / "bp.json"), "too long")
 

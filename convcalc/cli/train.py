@@ -50,7 +50,7 @@ def train(
     steps: Optional[int] = typer.Option(None, "--steps", min=1, max=MAX_WHOLE, help="Number of updates."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, max=MAX_WHOLE, help="Passes over the training data (default 1)."),
     optimizer: str = typer.Option("sgd", "--optimizer", "--optim", help="sgd, momentum or adam."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default 0.01; adam 0.001)."),
+    lr: Optional[str] = typer.Option(None, "--lr", help="Learning rate, e.g. 0.1 or 1/10 (default 0.01; adam 0.001)."),
     momentum: float = typer.Option(0.9, "--momentum", help="μ for --optimizer momentum."),
     weight_decay: float = typer.Option(0.0, "--weight-decay", help="L2 penalty λ (g ← g + λK)."),
     batch_size: int = typer.Option(32, "--batch-size", "--batch", min=1, max=MAX_WHOLE, help="Samples per update."),
@@ -106,6 +106,10 @@ def execute(network: str, *, data: str, input_shape=None, steps=None, epochs=Non
     np_dtype = parse_dtype(dtype)
     scheme = parse_scheme(init)  # checked even with --load: a typo should not pass silently
     name = optimizer.strip().lower()
+    if isinstance(lr, str):  # 0.1 or 1/10, as backprop reads it
+        from convcalc.compute.numbers import parse_number
+
+        lr = float(parse_number(lr, "--lr"))
     chosen = Optimizer(name, lr if lr is not None else DEFAULT_LR.get(name, 0.01), momentum=momentum,
                        weight_decay=weight_decay)
     if save is not None:  # a bad destination fails before training, not after
