@@ -271,7 +271,7 @@ def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(np, "savez", explode)
-    with pytest.raises(OSError):
+    with pytest.raises(InputError, match="disk full.*nothing was written"):  # one message, exit 2
         weights.save(str(target), {"a": np.zeros(2)}, {}, {})
     assert target.read_bytes() == b"the old file"
     assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]

@@ -12,6 +12,7 @@ import typer
 
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import ExpectationFailed, InputError
+from convcalc.limits import MAX_WHOLE
 
 _EPILOG = """[bold]Examples[/]
 
@@ -75,8 +76,8 @@ def arch(
                                             show_default=False),
     list_: bool = typer.Option(False, "--list", "-l", help="List the zoo networks with their sources."),
     input_shape: Optional[str] = typer.Option(None, "--in", "-i", help="Input shape C x H x W (e.g. 3x160x160); the whole walk follows."),
-    batch: int = typer.Option(1, "--batch", "-n", min=1, help="Batch size N (MACs and activation memory scale with it)."),
-    depth: Optional[int] = typer.Option(None, "--depth", "-d", min=0, help="Show N levels of the module tree; each block below folds into one row (its kind, its sums)."),
+    batch: int = typer.Option(1, "--batch", "-n", min=1, max=MAX_WHOLE, help="Batch size N (MACs and activation memory scale with it)."),
+    depth: Optional[int] = typer.Option(None, "--depth", "-d", min=0, max=MAX_WHOLE, help="Show N levels of the module tree; each block below folds into one row (its kind, its sums)."),
     dtype: str = typer.Option("float32", "--dtype", help="Element type for memory: float32, float16, bfloat16, int8, float64."),
     count_: Optional[str] = typer.Option(None, "--count", help="Add other work to a headline: bias,norm,activation,pool,add or all."),
     as_tool: Optional[str] = typer.Option(None, "--as", help="Reproduce a tool's headline: torchinfo, fvcore, ptflops, thop, ultralytics-thop, calflops, "
@@ -115,18 +116,24 @@ def load_network(text: str, input_shape: tuple | None):
     from convcalc import zoo
     from convcalc.network import spec
 
+    from convcalc.files import is_file, probe
+
     stripped = text.strip()
+    if stripped == "-":  # a JSON spec on standard input, as backprop and conv read '-'
+        return spec.parse_spec_text(sys.stdin.read(), source="<stdin>")
     from convcalc import interop
 
     kind = interop.detect(stripped)
     if kind is not None:  # the user's own model: an ONNX file, a Keras config, a PyTorch module
         return interop.load(kind, stripped, input_shape)
-    if os.path.isfile(stripped):
+    if is_file(stripped):
         return spec.load_spec_file(stripped)
     if stripped.endswith(".json"):
         raise InputError(f"spec file '{stripped}' does not exist")
     if zoo.has(stripped):
         return zoo.get(stripped)
+    if probe(stripped) is not None:
+        raise InputError(f"'{stripped}' is a directory, not a spec file (give a zoo name, a JSON spec file or an inline chain)")
     if spec.looks_like_chain(stripped):
         return spec.parse_chain(stripped, input_shape)
     return zoo.get(stripped)  # raises: unknown network, with close names

@@ -15,6 +15,7 @@ import typer
 
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import ExpectationFailed, InputError
+from convcalc.limits import MAX_WHOLE
 
 EPILOG = r"""[bold]Examples[/]
 
@@ -124,7 +125,7 @@ def backprop(
     verify: Optional[str] = typer.Option(
         None, "--verify", help="'torch': compare every activation and gradient with PyTorch autograd."
     ),
-    max_entries: int = typer.Option(64, "--max-entries", help="Entries written out per tensor (-1: all)."),
+    max_entries: int = typer.Option(64, "--max-entries", min=-1, max=MAX_WHOLE, help="Entries written out per tensor (-1: all)."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/backprop/v1)."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help="rich, text (plain), markdown, latex or json."),
 ) -> None:

@@ -10,6 +10,7 @@ commands so that ``convcalc shape`` starts fast.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from typing import Optional
 
 import typer
@@ -17,6 +18,7 @@ from typer.core import TyperCommand
 
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import ExpectationFailed, InputError
+from convcalc.limits import MAX_WHOLE
 
 _NEGATIVE = re.compile(r"^-[\d.]")
 FORMATS = ("rich", "text", "plain", "json", "csv", "markdown", "latex")
@@ -117,6 +119,7 @@ _EXPLAIN = "Show each output entry's computation (its window highlighted on a te
 _AT = "Explain only this output entry: ROW,COL (or CHANNEL,ROW,COL)."
 _EXPECT = "Exit 1 unless the result is this matrix (text or file)."
 _JSON = "Machine-readable JSON (schema convcalc/{}/v1)."
+_MAX_MEMORY = "Refuse inputs needing more memory than this (2G, 500M; default a quarter of RAM, at most 2 GiB)."
 _FORMAT = "rich, text, plain (the result only), json, csv, markdown, latex."
 _ANIMATE = "Also draw the window step by step, numbers and sums shown: FILE .gif, .png, .svg or .html."
 
@@ -135,9 +138,10 @@ def conv(
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("conv")),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
     animate: Optional[str] = typer.Option(None, "--animate", help=_ANIMATE),
+    max_memory: Optional[str] = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
     """A 2-d convolution (cross-correlation, as in every framework) of a matrix with a kernel."""
-    with user_errors():
+    with user_errors(), overflow_refused():
         from convcalc.calculator import settings
         from convcalc.calculator.conv import convolve
         from convcalc.render import calculator as render
@@ -146,6 +150,7 @@ def conv(
         where = _at(at)
         image, weights = _read_operands(input_, kernel)
         targets = _animation_targets(animate)
+        _check_memory("conv", max_memory, image, weights, None, stride, dilation, pad, explain or where is not None)
 
         def run(explaining: bool):
             return convolve(
@@ -170,15 +175,16 @@ def pool(
     ceil_mode: bool = typer.Option(False, "--ceil-mode", help="Ceil instead of floor for the output size (PyTorch's last-window rule)."),
     count_include_pad: bool = typer.Option(True, "--count-include-pad/--no-count-include-pad",
                                            help="Average pooling: divide by the padded window (default) or the real entries."),
-    divisor_override: Optional[int] = typer.Option(None, "--divisor-override", help="Average pooling: a fixed divisor."),
+    divisor_override: Optional[int] = typer.Option(None, "--divisor-override", min=-MAX_WHOLE, max=MAX_WHOLE, help="Average pooling: a fixed divisor."),
     explain: bool = typer.Option(False, "--explain", "-e", help="Name the winner of each window (max) or the divisor (avg)."),
     at: Optional[str] = typer.Option(None, "--at", help=_AT),
     expect: Optional[str] = typer.Option(None, "--expect", help=_EXPECT),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("pool")),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
+    max_memory: Optional[str] = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
     """Max or average pooling of a matrix (PyTorch's rules: first-maximum ties, divisors, ceil mode)."""
-    with user_errors():
+    with user_errors(), overflow_refused():
         from convcalc.calculator import operands, settings
         from convcalc.calculator.pool import pool as run_pool
         from convcalc.render import calculator as render
@@ -189,6 +195,7 @@ def pool(
         where = _at(at)
         image = operands.read_tensor(input_, "INPUT").values
         kernel_size = settings.per_axis(k, "--k (window size)", 1)
+        _check_memory("pool", max_memory, image, None, kernel_size, stride, dilation, pad, explain or where is not None)
         result = run_pool(
             image, kernel_size=kernel_size, stride=settings.per_axis(stride, "--stride", 1) if stride else None,
             padding=settings.padding_word(pad), dilation=settings.per_axis(dilation, "--dilation", 1),
@@ -212,9 +219,10 @@ def conv_transpose(
     expect: Optional[str] = typer.Option(None, "--expect", help=_EXPECT),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("conv-transpose")),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
+    max_memory: Optional[str] = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
     """A transposed convolution, and the same result as a direct convolution of the zero-inserted, padded input."""
-    with user_errors():
+    with user_errors(), overflow_refused():
         from convcalc.calculator import settings
         from convcalc.calculator.transpose import conv_transpose as run_transpose
         from convcalc.render import calculator as render
@@ -222,6 +230,8 @@ def conv_transpose(
         form = choose_format(fmt, json_flag, FORMATS)
         where = _at(at)
         image, weights = _read_operands(input_, kernel)
+        _check_memory("conv-transpose", max_memory, image, weights, None, stride, dilation, pad,
+                      explain or where is not None, transposed=True)
         result = run_transpose(
             image, weights, stride=settings.per_axis(stride, "--stride", 1), padding=settings.padding_word(pad),
             output_padding=settings.per_axis(output_padding, "--output-padding", 0, minimum=0),
@@ -244,15 +254,18 @@ def im2col(
     expect: Optional[str] = typer.Option(None, "--expect", help="Exit 1 unless the result (the reshaped output with KERNEL, else X_col) is this."),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("im2col")),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
+    max_memory: Optional[str] = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
     """The patch matrix X_col of im2col, and with a KERNEL the convolution as the product W_row · X_col."""
-    with user_errors():
+    with user_errors(), overflow_refused():
         from convcalc.calculator import settings
         from convcalc.calculator.im2col import im2col as run_im2col
         from convcalc.render import calculator as render
 
         form = choose_format(fmt, json_flag, FORMATS)
         image, weights = _read_operands(input_, kernel)
+        _check_memory("im2col", max_memory, image, weights, settings.per_axis(k, "--k (kernel size)", 1) if k else None,
+                      stride, dilation, pad, False)
         result = run_im2col(
             image, weights, kernel_size=settings.per_axis(k, "--k (kernel size)", 1) if k else None,
             stride=settings.per_axis(stride, "--stride", 1), padding=settings.padding_word(pad),
@@ -277,6 +290,37 @@ def _draw(result, targets) -> None:
     from convcalc.cli.animate import deliver
 
     deliver(conv_animation(result), targets, size=None, fps=1.0)
+
+
+@contextmanager
+def overflow_refused():
+    """Float results that overflow (±1.8e308) are refused with a message, never shown as inf
+    or passed on as a NumPy RuntimeWarning (the inputs themselves are finite: checked on reading)."""
+    import numpy as np
+
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            yield
+    except FloatingPointError:
+        raise InputError("the result overflows float64 (an entry would exceed ±1.8e308): scale the inputs down") from None
+
+
+def _check_memory(command: str, max_memory: str | None, image, weights, kernel_size, stride: str | None,
+                  dilation: str | None, pad: str | None, explain: bool, transposed: bool = False) -> None:
+    """Refuse, before computing, operands whose padded input, windows or explanation would not fit
+    ``--max-memory`` (:func:`convcalc.limits.numeric_estimate`)."""
+    from convcalc import limits
+    from convcalc.calculator import settings
+
+    if kernel_size is None:
+        kernel_size = tuple(weights.shape[-2:]) if weights is not None and weights.ndim >= 2 else (1, 1)
+    channels_out = 1 if weights is None else (weights.shape[0] if weights.ndim == 4 else 1)
+    exact = image.dtype == object and (weights is None or weights.dtype == object)
+    estimate = limits.numeric_estimate(
+        tuple(image.shape), tuple(kernel_size), stride=settings.per_axis(stride, "--stride", 1),
+        dilation=settings.per_axis(dilation, "--dilation", 1), pads=settings.padding_word(pad),
+        channels_out=channels_out, exact=exact, explain=explain, transposed=transposed)
+    estimate.check(limits.memory_limit(max_memory), command)
 
 
 def _at(text: str | None) -> tuple[int, ...] | None:

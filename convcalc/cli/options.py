@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from convcalc.errors import InputError
+from convcalc.limits import check_digits, check_whole
 from convcalc.layers.registry import resolve_op
 from convcalc.notation import Notation, parse_ints, parse_padding, parse_shape
 
@@ -54,9 +55,11 @@ def _int(value: Any, key: str, minimum: int | None = None, allow_zero: bool = Tr
     if isinstance(value, str):
         cleaned = value.strip().replace(",", "").replace("_", "")
         if _INT.match(cleaned):
+            check_digits(cleaned, f"--{key}")
             value = int(cleaned)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(f"--{key} takes a whole number; got {value!r}")
+    check_whole(value, f"--{key}")
     if minimum is not None and value < minimum:
         raise InputError(f"--{key} must be at least {minimum}; got {value}")
     if not allow_zero and value == 0:

@@ -42,7 +42,7 @@ Exit codes: 0 ok, 1 an --expect check failed, 2 bad input."""
 
 
 def register(app: typer.Typer) -> None:
-    app.command("shape", epilog=EPILOG, no_args_is_help=True)(shape)
+    app.command("shape", epilog=EPILOG)(shape)  # no arguments: say --in is missing
 
 
 def shape(

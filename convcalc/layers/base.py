@@ -70,10 +70,15 @@ def check_groups(groups: int, c_in: Dim | None, c_out: Dim | None, op: str) -> N
     for label, channels in (("input channels", c_in), ("output channels", c_out)):
         n = as_int(channels) if channels is not None else None
         if n is not None and n % groups:
-            valid = [g for g in range(1, n + 1) if n % g == 0 and (as_int(c_in) or 0) % g == 0 and (as_int(c_out) or 0) % g == 0]
+            import math
+
+            common = math.gcd(as_int(c_in) or 0, as_int(c_out) or 0)  # valid groups: its divisors
+            valid = [str(g) for g in range(1, min(common, 1000) + 1) if common % g == 0]
+            if common > 1000:  # listing every divisor of a huge count would take as long as counting to it
+                valid += ["…", str(common)]
             raise InputError(
                 f"{op}: groups={groups} must divide the {label} ({n}); "
-                f"valid groups here: {', '.join(map(str, valid))}"
+                f"valid groups here: {', '.join(valid)}"
             )
 
 

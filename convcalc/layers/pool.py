@@ -64,6 +64,9 @@ class _Pool:
         return check_grad_shape(grad_output, shape, self.name)
 
 
+_SHOWN_WINDOWS = 16  # --explain lists the divisors of this many windows per axis
+
+
 @dataclass(frozen=True)
 class _WindowPool(_Pool):
     rank: int = 2
@@ -196,7 +199,7 @@ class MaxPool(_WindowPool):
         self._check_no_empty_window(spatial, pads, out_spatial)
         other: tuple = ()
         if c is not None and not any(is_symbolic(x) for x in (*spatial, *out_spatial, c, n)):
-            sums = [sum(axis.window_real_counts(i, k, s, pl, o, d)) for i, k, s, d, (pl, _), o in
+            sums = [axis.real_reads_total(i, k, s, pl, o, d) for i, k, s, d, (pl, _), o in
                     zip(spatial, self.kernel_size, self.stride, self.dilation, pads, out_spatial)]
             # Σ over windows of (real elements − 1); the real count is a product over axes.
             other = (("comparisons", n * c * (product(sums) - product(out_spatial))),)
@@ -225,17 +228,13 @@ class MaxPool(_WindowPool):
                                                  self.dilation, pads, out_spatial):
             if d == 1 or any(is_symbolic(v) for v in (i, pl, o)):
                 continue
-            for t in range(o):
-                start = t * s - pl
-                if start >= 0:
-                    break
-                first = start + (-start + d - 1) // d * d
-                if first > start + d * (k - 1) or first >= i:
-                    raise InputError(
-                        f"{self.name}: window {t} along {name} reads only padding (dilation {d} steps over the "
-                        f"{i} input {base.unit(name, i)}); PyTorch returns −inf there with an invalid index. "
-                        f"Use less padding (now {pl}) or a smaller dilation"
-                    )
+            t = axis.first_padding_only_window(i, k, s, pl, o, d)  # closed form: O(1) in the sizes
+            if t is not None:
+                raise InputError(
+                    f"{self.name}: window {t} along {name} reads only padding (dilation {d} steps over the "
+                    f"{i} input {base.unit(name, i)}); PyTorch returns −inf there with an invalid index. "
+                    f"Use less padding (now {pl}) or a smaller dilation"
+                )
 
     def forward(self, x, params=None, *, training: bool = True, rng=None):
         """y[n,c,t] = max of the real entries of window t (padding never wins; docs/arithmetic.md §7.3).
@@ -287,12 +286,13 @@ class AvgPool(_WindowPool):
         other: tuple = ()
         steps = self._steps(spatial, out_spatial, pads) if explain else []
         if c is not None and not any(is_symbolic(x) for x in (*spatial, *out_spatial, c, n)):
-            per_axis = [axis.avgpool_divisor_sizes(i, k, s, pl, pr, o) for i, k, s, (pl, pr), o in
-                        zip(spatial, self.kernel_size, self.stride, pads, out_spatial)]
             windows = product(out_spatial)
-            real_total = product(sum(real for _, real in sizes) for sizes in per_axis)
+            real_total = product(axis.real_reads_total(i, k, s, pl, o) for i, k, s, (pl, _), o in
+                                 zip(spatial, self.kernel_size, self.stride, pads, out_spatial))
             other = (("adds", n * c * (real_total - windows)), ("divisions", n * c * windows))
-            if explain:
+            if explain:  # the first windows' divisors only: the list is as long as the output
+                per_axis = [axis.avgpool_divisor_sizes(i, k, s, pl, pr, min(o, _SHOWN_WINDOWS + 1))
+                            for i, k, s, (pl, pr), o in zip(spatial, self.kernel_size, self.stride, pads, out_spatial)]
                 steps.append(self._divisor_step(per_axis))
         return LayerReport(
             op=self.name, input=tuple(shape), output=base.join_feature_map(n_in, c, out_spatial), params=ParamCount(),
@@ -340,7 +340,8 @@ class AvgPool(_WindowPool):
             return Step("divisor", "divisor_override replaces every window's divisor", "", str(self.divisor_override))
         rule = "window size clipped at the end of the right padding" if self.count_include_pad else "real (non-padding) elements"
         index = 0 if self.count_include_pad else 1
-        text = "; ".join(f"{name}: {', '.join(str(sz[index]) for sz in sizes)}"
+        text = "; ".join(f"{name}: {', '.join(str(sz[index]) for sz in sizes[:_SHOWN_WINDOWS])}"
+                         + (", …" if len(sizes) > _SHOWN_WINDOWS else "")
                          for name, sizes in zip(base.axis_names(self.rank), per_axis))
         return Step("divisor", f"per window (product over axes): {rule}", text, "")
 
@@ -393,16 +394,16 @@ class AdaptivePool(_Pool):
                 rf.append(AxisRF(i, i, 0) if o == 1 else AxisRF(i, i / o, 0))
                 bin_sums.append(None)
                 continue
-            bins = axis.adaptive_bins(i, o)
-            lengths = [end - start for start, end in bins]
-            bin_sums.append(sum(lengths))
+            shortest, longest, total = axis.adaptive_bin_lengths(i, o)  # closed form: O(1) in the sizes
+            bin_sums.append(total)
             stride = Fraction(i, o)
-            rf.append(AxisRF(max(lengths), int(stride) if stride.denominator == 1 else stride, 0))
-            if i % o:
-                notes.append(f"along {name}, {o} does not divide {i}: bins of sizes {min(lengths)}–{max(lengths)}"
-                             + (" overlap" if any(b[0] < a[1] for a, b in zip(bins, bins[1:])) else ""))
+            rf.append(AxisRF(longest, int(stride) if stride.denominator == 1 else stride, 0))
+            if i % o:  # then bin 1 starts at ⌊I/O⌋ < ⌈I/O⌉, where bin 0 ends: neighbours overlap
+                notes.append(f"along {name}, {o} does not divide {i}: bins of sizes {shortest}–{longest}"
+                             + (" overlap" if o > 1 else ""))
             if explain:
-                shown = " ".join(f"[{a},{b})" for a, b in bins[:8]) + (" …" if len(bins) > 8 else "")
+                bins = [axis.adaptive_bin(t, i, o) for t in range(min(o, 8))]
+                shown = " ".join(f"[{a},{b})" for a, b in bins) + (" …" if o > 8 else "")
                 steps.append(Step("bins", "bin t = [floor(t·I/O), ceil((t + 1)·I/O))", f"I = {i}, O = {o}", shown, name))
         other: tuple = ()
         if c is not None and all(s is not None for s in bin_sums) and not is_symbolic(c) and not is_symbolic(n):

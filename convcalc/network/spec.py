@@ -27,6 +27,7 @@ from typing import Any, Callable
 from convcalc.errors import InputError
 from convcalc.jsontext import load_json
 from convcalc.layers.descriptor import all_words, descriptors, lookup, normalise
+from convcalc.limits import check_digits, check_whole
 from convcalc.network import build
 from convcalc.network.model import Leaf, Module, Network, Sequential
 from convcalc.notation import parse_ints, parse_padding, parse_shape
@@ -56,7 +57,7 @@ def _bool(value, what):
 def _count(value, what):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InputError(f"{what} must be a whole number ≥ 1; got {value!r}")
-    return value
+    return check_whole(value, what)
 
 
 def _prob(value, what):
@@ -142,12 +143,9 @@ def make_leaf(kind: str, options: dict[str, Any], where: str) -> Leaf:
 
 def load_spec_file(path: str) -> Network:
     """Read a JSON spec file; malformed JSON reports the line and column."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as error:
-        raise InputError(f"cannot read {path}: {error.strerror}") from None
-    return parse_spec_text(text, source=path)
+    from convcalc.files import read_text
+
+    return parse_spec_text(read_text(path, "spec file"), source=path)
 
 
 def parse_spec_text(text: str, source: str = "<spec>") -> Network:
@@ -227,6 +225,24 @@ def _block_kind(options: dict, default: str, where: str, source: str) -> str:
     return kind.strip()
 
 
+MAX_REPEATED_LAYERS = 10_000
+"""The most layers one ``repeat`` expands to (times × the layers of one copy)."""
+
+
+def _leaf_count(module: Module) -> int:
+    if isinstance(module, Leaf):
+        return 1
+    if isinstance(module, Sequential):
+        return sum(_leaf_count(child) for _, child in module.children)
+    parts = [getattr(module, name) for name in ("body", "gate") if hasattr(module, name)]
+    parts += [child for _, child in (getattr(module, "branches", ()) or ())]
+    parts += [child for _, child in getattr(module, "post", ())]
+    shortcut = getattr(module, "shortcut", None)
+    if shortcut is not None:
+        parts.append(shortcut[1])
+    return sum(_leaf_count(part) for part in parts)
+
+
 def _container(kind: str, options: dict, where: str, source: str) -> Module:
     options = dict(options)
     if kind == "sequence":
@@ -239,11 +255,15 @@ def _container(kind: str, options: dict, where: str, source: str) -> Module:
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise InputError(f"{source}: {where}.times must be a whole number ≥ 1; got {times!r}")
         layers = options.get("layers")
-        # Each copy is a named block 0..times−1 (as nn.Sequential numbers its children).
-        copies = [(str(i), _sequence(layers, f"{where}.layers", source)) for i in range(times)]
-        if isinstance(layers, list) and len(layers) == 1:
-            copies = [(str(i), s.children[0][1]) for i, (_, s) in enumerate(copies)]
-        return build.seq(*copies)
+        # Modules are immutable: the copies, named 0..times−1 as nn.Sequential numbers its children,
+        # share one parsed body. Every walk visits each copy, so the expansion is bounded.
+        body = _sequence(layers, f"{where}.layers", source)
+        expanded = times * max(1, _leaf_count(body))
+        if expanded > MAX_REPEATED_LAYERS:
+            raise InputError(f"{source}: {where}.times: {times:,} copies of {_leaf_count(body):,} layer(s) would make "
+                             f"{expanded:,} layers; a repeat expands to at most {MAX_REPEATED_LAYERS:,}")
+        single = body.children[0][1] if isinstance(layers, list) and len(layers) == 1 else body
+        return build.seq(*((str(i), single) for i in range(times)))
     if kind == "residual":
         block = _block_kind(options, "Residual", where, source)
         _only(options, ("body", "shortcut", "post"), kind, where, source)
@@ -403,6 +423,7 @@ def _chain_leaf(words: list[str]) -> Leaf:
 def _chain_int(raw: str, what: str) -> int:
     if not re.fullmatch(r"\d+", raw):
         raise InputError(f"{what} must be a whole number; got '{raw}'")
+    check_digits(raw, what)
     return int(raw)
 
 

@@ -223,13 +223,17 @@ def _thop(row: Row, n: int) -> Parts:
 
 def _windows(inputs: int, outputs: int, k: int, s: int, p: int, include_pad: bool) -> int:
     """Input elements summed by an avg pool along one axis (windows clipped to the padded or real input)."""
-    lower, upper = (-p, inputs + p) if include_pad else (0, inputs)
-    return sum(max(min(i * s - p + k, upper) - max(i * s - p, lower), 0) for i in range(outputs))
+    from convcalc.engine.axis import real_reads_total  # closed form: O(1) in the sizes
+
+    # Clipped to the padded input: the same count on an input of inputs + 2p with no padding.
+    return real_reads_total(inputs + 2 * p, k, s, 0, outputs) if include_pad else real_reads_total(inputs, k, s, p, outputs)
 
 
 def _adaptive_windows(inputs: int, outputs: int) -> int:
     """Input elements read by an adaptive pool along one axis: window j is [⌊jI/O⌋, ⌈(j+1)I/O⌉)."""
-    return sum(-(-(j + 1) * inputs // outputs) - j * inputs // outputs for j in range(outputs))
+    from convcalc.engine.axis import adaptive_bin_lengths  # closed form: O(1) in the sizes
+
+    return adaptive_bin_lengths(inputs, outputs)[2]
 
 
 _ULTRA_UPSAMPLE = {"nearest": 0, "linear": 5, "bilinear": 11, "bicubic": 259, "trilinear": 31}

@@ -140,10 +140,9 @@ def read_source(path: str, stdin_text: str | None = None) -> tuple[str, str]:
         )
     if file.is_dir():
         raise InputError(f"'{path}' is a directory, not a spec file")
-    try:
-        return file.read_text(encoding="utf-8"), path
-    except UnicodeDecodeError:
-        raise InputError(f"spec file '{path}' is not UTF-8 text") from None
+    from convcalc.files import read_text
+
+    return read_text(path, "spec file"), path
 
 
 def parse(data: dict, source: str = "spec"):
