@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 class Linear(base.NoBuffers):
     """``torch.nn.Linear(in_features, out_features, bias)``: y = x·Wᵀ + b on the last dimension."""
 
-    out_features: int | None = None
+    out_features: int = None  # type: ignore[assignment]  # required: None is refused in __post_init__
     bias: bool = True
 
     name = "linear"
@@ -78,7 +78,7 @@ class Linear(base.NoBuffers):
         """PyTorch layouts: ``weight`` (out_features, in_features), ``bias`` (out_features,)."""
         if len(input_shape) < 1:
             raise InputError("linear needs an input with at least one dimension (the features)")
-        shapes = {"weight": (self.out_features, input_shape[-1])}
+        shapes: dict[str, tuple[int, ...]] = {"weight": (self.out_features, input_shape[-1])}
         if self.bias:
             shapes["bias"] = (self.out_features,)
         return shapes

@@ -281,14 +281,14 @@ def _container(kind: str, options: dict, where: str, source: str) -> Module:
         # Each copy is a named block 0..times−1 (as nn.Sequential numbers its children).
         copies = [(str(i), _sequence(layers, f"{where}.layers", source)) for i in range(times)]
         if isinstance(layers, list) and len(layers) == 1:
-            copies = [(str(i), s.children[0][1]) for i, (_, s) in enumerate(copies)]
+            return build.seq(*[(str(i), s.children[0][1]) for i, (_, s) in enumerate(copies)])
         return build.seq(*copies)
     if kind == "residual":
         block = _block_kind(options, "Residual", where, source)
         _only(options, ("body", "shortcut", "post"), kind, where, source)
         body = _sequence(options.get("body"), f"{where}.body", source)
         shortcut = options.get("shortcut")
-        short = None
+        short: tuple[str, Module] | None = None
         if shortcut is not None:
             if isinstance(shortcut, list):
                 short = ("downsample", _sequence(shortcut, f"{where}.shortcut", source))
@@ -317,7 +317,7 @@ def _container(kind: str, options: dict, where: str, source: str) -> Module:
         raise InputError(f"{source}: {where}.branches must be a list of layer lists, or an object name → layer list")
     if len(named) < 2:
         raise InputError(f"{source}: {where}.branches needs at least two branches")
-    built = []
+    built: list[tuple[str, Module]] = []
     for branch_name, branch in named:
         path = f"{where}.branches.{branch_name}" if isinstance(branches, dict) else f"{where}.branches[{branch_name[6:]}]"
         if isinstance(branch, list):
@@ -385,6 +385,7 @@ def _chain_leaf(words: list[str]) -> Leaf:
         make_leaf(kind, {}, "layer")  # raises: unknown type, with suggestions
     options: dict[str, Any] = {}
     positional: list[str] = []
+    value: Any
     for word in words[1:]:
         low = word.lower()
         if low in _CHAIN_FLAGS:
@@ -396,7 +397,7 @@ def _chain_leaf(words: list[str]) -> Leaf:
             positional.append(word)
         elif (m := _TOKEN.match(low)) and (kind not in ("batchnorm", "dropout")):
             key = _CHAIN_PREFIX[m.group(1)]
-            value: Any = m.group(2)
+            value = m.group(2)
             if key == "pad":
                 options[key] = value
             else:

@@ -85,10 +85,6 @@ class Row:
     children: tuple["Row", ...] = ()
     layer: Any = None  # the layer object of a leaf row (which torch.nn module it stands for)
 
-    @property
-    def is_block(self) -> bool:
-        return bool(self.children)
-
 
 @dataclass(frozen=True)
 class Totals:
@@ -262,6 +258,7 @@ def _check_same(shapes: list, names: list[str], where: str) -> None:
 
 def _residual(module: Residual, shape, rf, name, depth, ctx):
     out, body_rf, rows = _walk_children(module.body, shape, rf, name, depth, ctx)
+    short_rows: list[Row]
     if module.shortcut is None:
         short_out, short_rf, short_rows = tuple(shape), rf, []
         short_name = "identity"
