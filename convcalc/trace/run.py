@@ -20,7 +20,7 @@ from convcalc.trace.context import Context
 from convcalc.trace.explain_loss import evaluate, loss_step
 from convcalc.trace.model import Matrix, Step, Trace
 from convcalc.trace.spec import SequentialSpec, Tensor
-from convcalc.trace.symbolic import symbolic_tensor, values_of
+from convcalc.trace.symbolic import symbolic_tensor
 
 
 @dataclass(frozen=True)
@@ -356,8 +356,3 @@ def _results(ctx: Context, spec: SequentialSpec, run_: Pass, updated) -> dict:
             for i, u in enumerate(updated)
         ]
     return out
-
-
-def numeric_values(array: np.ndarray) -> np.ndarray:
-    """The numbers behind a possibly symbolic array."""
-    return values_of(array)

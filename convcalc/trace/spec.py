@@ -238,9 +238,5 @@ def any_float(arrays) -> bool:
     return any(a is not None and a.dtype != object for a in arrays)
 
 
-def as_float(array: np.ndarray) -> np.ndarray:
-    return array.astype(np.float64) if array.dtype == object else array
-
-
 def shape_text(shape) -> str:
     return "x".join(map(str, shape)) if len(shape) else "a single number"

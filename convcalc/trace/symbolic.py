@@ -26,8 +26,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-Exact = "int | Fraction | float"
-
 SUBSCRIPT = str.maketrans("0123456789,", "₀₁₂₃₄₅₆₇₈₉‚")
 
 
@@ -353,10 +351,6 @@ def symbolic_tensor(base: str, values: np.ndarray, display_shape: tuple[int, ...
             sp.Symbol(names[index], **real), v.item() if isinstance(v, np.generic) else v, probe_value(names[index])
         )
     return out
-
-
-def has_symbols(array: np.ndarray) -> bool:
-    return array.dtype == object and any(isinstance(v, Symbolic) for v in array.flat)
 
 
 def values_of(array: np.ndarray) -> np.ndarray:
