@@ -9,8 +9,9 @@ Results are written back in the notation the user chose.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from convcalc.engine.dims import Dim, format_factor
 from convcalc.errors import InputError
@@ -18,8 +19,6 @@ from convcalc.errors import InputError
 _SYMBOL = re.compile(r"^[A-Za-z](?:\d+|_[A-Za-z0-9]+)?$")
 _INT = re.compile(r"^[+-]?\d+$")
 _SEPARATORS = re.compile(r"\s*[x×X*,]\s*|\s+")
-
-PADDING_WORDS = ("same", "valid", "tf-same")
 
 
 @dataclass(frozen=True)
@@ -162,6 +161,7 @@ def parse_padding(value: Any, what: str = "--pad") -> str | tuple[tuple[int, int
 
 
 def _parse_pad_item(item: Any, whole: Any, what: str) -> tuple[int, int]:
+    pair: list[Any]
     if isinstance(item, int) and not isinstance(item, bool):
         pair = [item, item]
     elif isinstance(item, (list, tuple)) and len(item) == 2:
@@ -174,10 +174,10 @@ def _parse_pad_item(item: Any, whole: Any, what: str) -> tuple[int, int]:
         pair = [item, item]
     else:
         pair = []
-    values = []
+    values: list[int] = []
     for p in pair:
         if isinstance(p, bool) or not (isinstance(p, int) or (isinstance(p, str) and _INT.match(p.strip()))):
-            values = None
+            values = []  # not a number: refused below, as an empty entry is
             break
         values.append(_whole(p, what))
     if not values or len(values) != 2:

@@ -12,7 +12,18 @@ from convcalc.executor import init, weights
 from convcalc.executor.graph import backward, build_graph, forward
 from convcalc.executor.optim import Optimizer, OptimizerState
 from convcalc.network.build import (
-    act, avgpool, bn, conv, flatten, gate, global_avgpool, linear, maxpool, parallel, residual, seq,
+    act,
+    avgpool,
+    bn,
+    conv,
+    flatten,
+    gate,
+    global_avgpool,
+    linear,
+    maxpool,
+    parallel,
+    residual,
+    seq,
 )
 from convcalc.network.model import Network
 from convcalc.network.walk import walk

@@ -90,10 +90,10 @@ def test_every_spec_type_has_an_example_here():
 
 @pytest.mark.parametrize("descriptor", _spec_descriptors(), ids=lambda d: d.name)
 def test_spec_files_accept_every_word_and_build_the_type(descriptor):
+    from convcalc.network import build
+    from convcalc.network.model import Network
     from convcalc.network.spec import make_leaf
     from convcalc.network.walk import walk
-    from convcalc.network.model import Network
-    from convcalc.network import build
 
     options, shape = SPEC_EXAMPLES[descriptor.name]
     for word in (descriptor.name, *descriptor.aliases):

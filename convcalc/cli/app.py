@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
 
 import typer
 from typer.core import TyperGroup
@@ -62,7 +61,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: Optional[bool] = typer.Option(None, "--version", "-V", callback=_version, is_eager=True,
+    version: bool | None = typer.Option(None, "--version", "-V", callback=_version, is_eager=True,
                                            help="Show the version and exit."),
 ) -> None:
     """Convolution arithmetic and backprop calculator."""

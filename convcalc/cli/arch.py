@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-import os
-from typing import Optional
 
 import typer
 
@@ -72,25 +70,25 @@ def register(app: typer.Typer) -> None:
 
 
 def arch(
-    network: Optional[str] = typer.Argument(None, help="Zoo name, JSON spec FILE, ONNX file, FILE.py:Net (runs that file), or an inline chain in quotes.",
+    network: str | None = typer.Argument(None, help="Zoo name, JSON spec FILE, ONNX file, FILE.py:Net (runs that file), or an inline chain in quotes.",
                                             show_default=False),
     list_: bool = typer.Option(False, "--list", "-l", help="List the zoo networks with their sources."),
-    input_shape: Optional[str] = typer.Option(None, "--in", "-i", help="Input shape C x H x W (e.g. 3x160x160); the whole walk follows."),
+    input_shape: str | None = typer.Option(None, "--in", "-i", help="Input shape C x H x W (e.g. 3x160x160); the whole walk follows."),
     batch: int = typer.Option(1, "--batch", "-n", min=1, max=MAX_WHOLE, help="Batch size N (MACs and activation memory scale with it)."),
-    depth: Optional[int] = typer.Option(None, "--depth", "-d", min=0, max=MAX_WHOLE, help="Show N levels of the module tree; each block below folds into one row (its kind, its sums)."),
+    depth: int | None = typer.Option(None, "--depth", "-d", min=0, max=MAX_WHOLE, help="Show N levels of the module tree; each block below folds into one row (its kind, its sums)."),
     dtype: str = typer.Option("float32", "--dtype", help="Element type for memory: float32, float16, bfloat16, int8, float64."),
-    count_: Optional[str] = typer.Option(None, "--count", help="Add other work to a headline: bias,norm,activation,pool,add or all."),
-    as_tool: Optional[str] = typer.Option(None, "--as", help="Reproduce a tool's headline: torchinfo, fvcore, ptflops, thop, ultralytics-thop, calflops, "
+    count_: str | None = typer.Option(None, "--count", help="Add other work to a headline: bias,norm,activation,pool,add or all."),
+    as_tool: str | None = typer.Option(None, "--as", help="Reproduce a tool's headline: torchinfo, fvcore, ptflops, thop, ultralytics-thop, calflops, "
                                                                  "flop_counter, keras (Total params)."),
     training: bool = typer.Option(False, "--training", help="Add the backward pass (dX, dW MACs) and training memory."),
     optimizer: str = typer.Option("sgd", "--optimizer", help="Optimizer state for --training: sgd, momentum, adam."),
     verify: bool = typer.Option(False, "--verify", help="Build the network in torch.nn and compare every layer (needs torch)."),
     wide: bool = typer.Option(False, "--wide", "-w", help="Exact numbers and full names (lines may exceed 80 columns)."),
-    expect_params: Optional[str] = typer.Option(None, "--expect-params", help="Exit 1 unless the parameter count is this."),
+    expect_params: str | None = typer.Option(None, "--expect-params", help="Exit 1 unless the parameter count is this."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/arch/v1)."),
     csv_flag: bool = typer.Option(False, "--csv", help="The table as CSV."),
     markdown_flag: bool = typer.Option(False, "--markdown", "--md", help="The table as Markdown."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="rich, text, json, csv, markdown."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="rich, text, json, csv, markdown."),
 ) -> None:
     """A whole network, layer by layer: output shapes, parameters, MACs, memory and receptive fields."""
     with user_errors():
@@ -114,9 +112,8 @@ def arch(
 def load_network(text: str, input_shape: tuple | None):
     """A zoo name, a JSON spec file or an inline chain → a Network."""
     from convcalc import zoo
-    from convcalc.network import spec
-
     from convcalc.files import is_file, probe
+    from convcalc.network import spec
 
     stripped = text.strip()
     if stripped == "-":  # a JSON spec on standard input, as backprop and conv read '-'

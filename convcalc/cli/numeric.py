@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from typing import Optional
 
 import typer
 from typer.core import TyperCommand
@@ -127,18 +126,18 @@ _ANIMATE = "Also draw the window step by step, numbers and sums shown: FILE .gif
 def conv(
     input_: str = typer.Argument(..., metavar="INPUT", help=_INPUT_HELP, show_default=False),
     kernel: str = typer.Argument(..., metavar="KERNEL", help=_KERNEL_HELP, show_default=False),
-    stride: Optional[str] = typer.Option(None, "--stride", "-s", help=_STRIDE),
-    pad: Optional[str] = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x2, 0:1x0:1, same, valid, full, tf-same."),
-    dilation: Optional[str] = typer.Option(None, "--dilation", "-d", help=_DILATION),
-    bias: Optional[str] = typer.Option(None, "--bias", "-b", help='Bias: one number, or one per output channel ("1 -2").'),
+    stride: str | None = typer.Option(None, "--stride", "-s", help=_STRIDE),
+    pad: str | None = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x2, 0:1x0:1, same, valid, full, tf-same."),
+    dilation: str | None = typer.Option(None, "--dilation", "-d", help=_DILATION),
+    bias: str | None = typer.Option(None, "--bias", "-b", help='Bias: one number, or one per output channel ("1 -2").'),
     flip: bool = typer.Option(False, "--flip", help="True convolution: rotate the kernel by 180° first (shown)."),
     explain: bool = typer.Option(False, "--explain", "-e", help=_EXPLAIN),
-    at: Optional[str] = typer.Option(None, "--at", help=_AT),
-    expect: Optional[str] = typer.Option(None, "--expect", help=_EXPECT),
+    at: str | None = typer.Option(None, "--at", help=_AT),
+    expect: str | None = typer.Option(None, "--expect", help=_EXPECT),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("conv")),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
-    animate: Optional[str] = typer.Option(None, "--animate", help=_ANIMATE),
-    max_memory: Optional[str] = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
+    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT),
+    animate: str | None = typer.Option(None, "--animate", help=_ANIMATE),
+    max_memory: str | None = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
     """A 2-d convolution (cross-correlation, as in every framework) of a matrix with a kernel."""
     with user_errors(), overflow_refused():
@@ -167,21 +166,21 @@ def conv(
 
 def pool(
     input_: str = typer.Argument(..., metavar="INPUT", help=_INPUT_HELP, show_default=False),
-    k: Optional[str] = typer.Option(None, "--k", "-k", "--kernel-size", help="Window size: 3 or 3x2 (required)."),
-    stride: Optional[str] = typer.Option(None, "--stride", "-s", help="Stride: 2 or 2x1 (default: the window size)."),
-    pad: Optional[str] = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x0, 0:1x0:1 (at most half the window), tf-same."),
-    dilation: Optional[str] = typer.Option(None, "--dilation", "-d", help="Dilation (max pooling only)."),
+    k: str | None = typer.Option(None, "--k", "-k", "--kernel-size", help="Window size: 3 or 3x2 (required)."),
+    stride: str | None = typer.Option(None, "--stride", "-s", help="Stride: 2 or 2x1 (default: the window size)."),
+    pad: str | None = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x0, 0:1x0:1 (at most half the window), tf-same."),
+    dilation: str | None = typer.Option(None, "--dilation", "-d", help="Dilation (max pooling only)."),
     mode: str = typer.Option("max", "--mode", "-m", help="max or avg."),
     ceil_mode: bool = typer.Option(False, "--ceil-mode", help="Ceil instead of floor for the output size (PyTorch's last-window rule)."),
     count_include_pad: bool = typer.Option(True, "--count-include-pad/--no-count-include-pad",
                                            help="Average pooling: divide by the padded window (default) or the real entries."),
-    divisor_override: Optional[int] = typer.Option(None, "--divisor-override", min=-MAX_WHOLE, max=MAX_WHOLE, help="Average pooling: a fixed divisor."),
+    divisor_override: int | None = typer.Option(None, "--divisor-override", min=-MAX_WHOLE, max=MAX_WHOLE, help="Average pooling: a fixed divisor."),
     explain: bool = typer.Option(False, "--explain", "-e", help="Name the winner of each window (max) or the divisor (avg)."),
-    at: Optional[str] = typer.Option(None, "--at", help=_AT),
-    expect: Optional[str] = typer.Option(None, "--expect", help=_EXPECT),
+    at: str | None = typer.Option(None, "--at", help=_AT),
+    expect: str | None = typer.Option(None, "--expect", help=_EXPECT),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("pool")),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
-    max_memory: Optional[str] = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
+    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT),
+    max_memory: str | None = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
     """Max or average pooling of a matrix (PyTorch's rules: first-maximum ties, divisors, ceil mode)."""
     with user_errors(), overflow_refused():
@@ -209,17 +208,17 @@ def pool(
 def conv_transpose(
     input_: str = typer.Argument(..., metavar="INPUT", help=_INPUT_HELP, show_default=False),
     kernel: str = typer.Argument(..., metavar="KERNEL", help=_KERNEL_HELP + " Layout C_in x C_out x kh x kw."),
-    stride: Optional[str] = typer.Option(None, "--stride", "-s", help=_STRIDE),
-    pad: Optional[str] = typer.Option(None, "--pad", "-p", "--padding", help="Padding p (crops the output): 1, 1x0, 1:0x1:0."),
-    output_padding: Optional[str] = typer.Option(None, "--output-padding", help="Extra rows/columns at the end (< max(stride, dilation))."),
-    dilation: Optional[str] = typer.Option(None, "--dilation", "-d", help=_DILATION),
-    bias: Optional[str] = typer.Option(None, "--bias", "-b", help="Bias: one number, or one per output channel."),
+    stride: str | None = typer.Option(None, "--stride", "-s", help=_STRIDE),
+    pad: str | None = typer.Option(None, "--pad", "-p", "--padding", help="Padding p (crops the output): 1, 1x0, 1:0x1:0."),
+    output_padding: str | None = typer.Option(None, "--output-padding", help="Extra rows/columns at the end (< max(stride, dilation))."),
+    dilation: str | None = typer.Option(None, "--dilation", "-d", help=_DILATION),
+    bias: str | None = typer.Option(None, "--bias", "-b", help="Bias: one number, or one per output channel."),
     explain: bool = typer.Option(False, "--explain", "-e", help="Each output entry as a sum over the zero-inserted, padded input."),
-    at: Optional[str] = typer.Option(None, "--at", help=_AT),
-    expect: Optional[str] = typer.Option(None, "--expect", help=_EXPECT),
+    at: str | None = typer.Option(None, "--at", help=_AT),
+    expect: str | None = typer.Option(None, "--expect", help=_EXPECT),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("conv-transpose")),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
-    max_memory: Optional[str] = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
+    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT),
+    max_memory: str | None = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
     """A transposed convolution, and the same result as a direct convolution of the zero-inserted, padded input."""
     with user_errors(), overflow_refused():
@@ -244,17 +243,17 @@ def conv_transpose(
 
 def im2col(
     input_: str = typer.Argument(..., metavar="INPUT", help=_INPUT_HELP, show_default=False),
-    kernel: Optional[str] = typer.Argument(None, metavar="[KERNEL]", help="Optional kernel: adds W_row · X_col and its reshape.",
+    kernel: str | None = typer.Argument(None, metavar="[KERNEL]", help="Optional kernel: adds W_row · X_col and its reshape.",
                                            show_default=False),
-    k: Optional[str] = typer.Option(None, "--k", "-k", "--kernel-size", help="Kernel size: 3 or 3x2 (taken from KERNEL when given)."),
-    stride: Optional[str] = typer.Option(None, "--stride", "-s", help=_STRIDE),
-    pad: Optional[str] = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x2, 0:1x0:1, same, valid, full."),
-    dilation: Optional[str] = typer.Option(None, "--dilation", "-d", help=_DILATION),
-    bias: Optional[str] = typer.Option(None, "--bias", "-b", help="Bias added to each row of W_row · X_col (needs KERNEL)."),
-    expect: Optional[str] = typer.Option(None, "--expect", help="Exit 1 unless the result (the reshaped output with KERNEL, else X_col) is this."),
+    k: str | None = typer.Option(None, "--k", "-k", "--kernel-size", help="Kernel size: 3 or 3x2 (taken from KERNEL when given)."),
+    stride: str | None = typer.Option(None, "--stride", "-s", help=_STRIDE),
+    pad: str | None = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x2, 0:1x0:1, same, valid, full."),
+    dilation: str | None = typer.Option(None, "--dilation", "-d", help=_DILATION),
+    bias: str | None = typer.Option(None, "--bias", "-b", help="Bias added to each row of W_row · X_col (needs KERNEL)."),
+    expect: str | None = typer.Option(None, "--expect", help="Exit 1 unless the result (the reshaped output with KERNEL, else X_col) is this."),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("im2col")),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
-    max_memory: Optional[str] = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
+    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT),
+    max_memory: str | None = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
     """The patch matrix X_col of im2col, and with a KERNEL the convolution as the product W_row · X_col."""
     with user_errors(), overflow_refused():

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from convcalc.errors import InputError
-from convcalc.limits import check_digits, check_whole
 from convcalc.layers.registry import resolve_op
+from convcalc.limits import check_digits, check_whole
 from convcalc.notation import Notation, parse_ints, parse_padding, parse_shape
 
 DTYPE_BYTES = {"float32": 4, "fp32": 4, "float64": 8, "fp64": 8, "float16": 2, "fp16": 2, "half": 2,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Optional
 
 import typer
 
@@ -47,23 +46,23 @@ def register(app: typer.Typer) -> None:
 
 def run(
     network: str = typer.Argument(..., help="Zoo name, JSON spec FILE, or an inline chain in quotes.", show_default=False),
-    input_shape: Optional[str] = typer.Option(None, "--in", "-i", help="Input shape C x H x W (e.g. 3x64x64)."),
-    input_file: Optional[str] = typer.Option(None, "--input", help="Input array: .npy, .npz (x, y) or .json."),
-    batch: Optional[int] = typer.Option(None, "--batch", "-n", min=1, max=MAX_WHOLE, help="Batch size of the random input (default 1)."),
+    input_shape: str | None = typer.Option(None, "--in", "-i", help="Input shape C x H x W (e.g. 3x64x64)."),
+    input_file: str | None = typer.Option(None, "--input", help="Input array: .npy, .npz (x, y) or .json."),
+    batch: int | None = typer.Option(None, "--batch", "-n", min=1, max=MAX_WHOLE, help="Batch size of the random input (default 1)."),
     seed: int = typer.Option(0, "--seed", min=0, max=MAX_WHOLE, help="Seed of the initial weights, the random input and dropout."),
     init: str = typer.Option("pytorch", "--init", help="Initialisation: pytorch, xavier-uniform, xavier-normal, "
                                                        "glorot-uniform, glorot-normal, kaiming-uniform, kaiming-normal, uniform[:A]."),
-    load: Optional[str] = typer.Option(None, "--load", help="Parameters and buffers from a .npz written by --save."),
+    load: str | None = typer.Option(None, "--load", help="Parameters and buffers from a .npz written by --save."),
     dtype: str = typer.Option("float32", "--dtype", help="float32 or float64."),
     backward: bool = typer.Option(False, "--backward", "-b", help="Also run backward: gradient norms per layer."),
     loss: str = typer.Option("sum", "--loss", help="Loss for --backward: sum (Σ outputs) or cross-entropy."),
-    label: Optional[int] = typer.Option(None, "--label", min=0, max=MAX_WHOLE, help="Class index for --loss cross-entropy (every sample)."),
+    label: int | None = typer.Option(None, "--label", min=0, max=MAX_WHOLE, help="Class index for --loss cross-entropy (every sample)."),
     train_mode: bool = typer.Option(False, "--train-mode", help="Batch statistics and dropout, as in training."),
     backend: str = typer.Option("numpy", "--backend", help="numpy (built in) or torch (needs PyTorch)."),
     compare: bool = typer.Option(False, "--compare", help="Run both backends; show the largest difference per layer."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/run/v1)."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="rich, text or json."),
-    max_memory: Optional[str] = typer.Option(None, "--max-memory", help="Refuse runs needing more memory than this "
+    fmt: str | None = typer.Option(None, "--format", "-f", help="rich, text or json."),
+    max_memory: str | None = typer.Option(None, "--max-memory", help="Refuse runs needing more memory than this "
                                                                        "(2G, 500M; default a quarter of RAM, at most 2 GiB)."),
 ) -> None:
     """Run a network on numbers: per-layer output statistics and, with --backward, gradient norms."""

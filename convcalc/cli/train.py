@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Optional
 
 import typer
 
 from convcalc.cli.output import choose_format, console, echo, user_errors
-from convcalc.errors import InputError
 from convcalc.limits import MAX_WHOLE
 
 EPILOG = """[bold]Examples[/]
@@ -46,25 +44,25 @@ def register(app: typer.Typer) -> None:
 def train(
     network: str = typer.Argument(..., help="Zoo name, JSON spec FILE, or an inline chain in quotes.", show_default=False),
     data: str = typer.Option(..., "--data", help="FILE.npz (x, y) or synthetic:bars|shapes|blobs[:N].", show_default=False),
-    input_shape: Optional[str] = typer.Option(None, "--in", "-i", help="Input shape C x H x W (default the network's)."),
-    steps: Optional[int] = typer.Option(None, "--steps", min=1, max=MAX_WHOLE, help="Number of updates."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, max=MAX_WHOLE, help="Passes over the training data (default 1)."),
+    input_shape: str | None = typer.Option(None, "--in", "-i", help="Input shape C x H x W (default the network's)."),
+    steps: int | None = typer.Option(None, "--steps", min=1, max=MAX_WHOLE, help="Number of updates."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, max=MAX_WHOLE, help="Passes over the training data (default 1)."),
     optimizer: str = typer.Option("sgd", "--optimizer", "--optim", help="sgd, momentum or adam."),
-    lr: Optional[str] = typer.Option(None, "--lr", help="Learning rate, e.g. 0.1 or 1/10 (default 0.01; adam 0.001)."),
+    lr: str | None = typer.Option(None, "--lr", help="Learning rate, e.g. 0.1 or 1/10 (default 0.01; adam 0.001)."),
     momentum: float = typer.Option(0.9, "--momentum", help="μ for --optimizer momentum."),
     weight_decay: float = typer.Option(0.0, "--weight-decay", help="L2 penalty λ (g ← g + λK)."),
     batch_size: int = typer.Option(32, "--batch-size", "--batch", min=1, max=MAX_WHOLE, help="Samples per update."),
     val: float = typer.Option(0.0, "--val", help="Fraction held out for validation (e.g. 0.2)."),
-    eval_every: Optional[int] = typer.Option(None, "--eval-every", min=0, max=MAX_WHOLE, help="Steps between validations (default: 10 per run)."),
+    eval_every: int | None = typer.Option(None, "--eval-every", min=0, max=MAX_WHOLE, help="Steps between validations (default: 10 per run)."),
     seed: int = typer.Option(0, "--seed", min=0, max=MAX_WHOLE, help="Seed of weights, data, batch order and dropout."),
     init: str = typer.Option("pytorch", "--init", help="pytorch, xavier-uniform, xavier-normal, glorot-uniform, "
                                                        "glorot-normal, kaiming-uniform, kaiming-normal, uniform[:A]."),
     dtype: str = typer.Option("float32", "--dtype", help="float32 or float64."),
-    load: Optional[str] = typer.Option(None, "--load", help="Start from parameters saved with --save."),
-    save: Optional[str] = typer.Option(None, "--save", help="Write the trained parameters to this .npz (atomically)."),
+    load: str | None = typer.Option(None, "--load", help="Start from parameters saved with --save."),
+    save: str | None = typer.Option(None, "--save", help="Write the trained parameters to this .npz (atomically)."),
     json_flag: bool = typer.Option(False, "--json", help="The history as JSON (schema convcalc/train/v1)."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="rich, text or json."),
-    max_memory: Optional[str] = typer.Option(None, "--max-memory", help="Refuse runs needing more memory than this "
+    fmt: str | None = typer.Option(None, "--format", "-f", help="rich, text or json."),
+    max_memory: str | None = typer.Option(None, "--max-memory", help="Refuse runs needing more memory than this "
                                                                        "(2G, 500M; default a quarter of RAM, at most 2 GiB)."),
 ) -> None:
     """Train a network on a dataset: progress, a loss curve in the terminal, optional saved weights."""
@@ -95,13 +93,12 @@ def execute(network: str, *, data: str, input_shape=None, steps=None, epochs=Non
     from convcalc.cli.run import parse_dtype, starting_state
     from convcalc.executor import datasets, weights
     from convcalc.executor.graph import build_graph
+    from convcalc.executor.init import parse_scheme
     from convcalc.executor.losses import parse_loss
     from convcalc.executor.optim import DEFAULT_LR, Optimizer
     from convcalc.executor.training import TrainPlan, plan_steps
     from convcalc.executor.training import train as run_training
     from convcalc.render.executor import TrainView
-
-    from convcalc.executor.init import parse_scheme
 
     np_dtype = parse_dtype(dtype)
     scheme = parse_scheme(init)  # checked even with --load: a typo should not pass silently

@@ -160,6 +160,7 @@ def row_shift_correlate(x: np.ndarray, weight: np.ndarray, pads: Pads, dilation:
             np.matmul(stacked, image, out=y[i])
             continue
         np.matmul(stacked, image, out=products)
+        assert products is not None  # allocated above whenever kernel_h > 1
         np.add(products[:c_out, :positions], products[c_out:2 * c_out, shift:shift + positions], out=y[i])
         for u in range(2, kernel_h):
             y[i] += products[u * c_out:(u + 1) * c_out, u * shift:u * shift + positions]

@@ -157,7 +157,3 @@ def parse_matrix_text(text: str, what: str) -> np.ndarray:
         tensors.append([[e for e in re.split(r"[\s,]+", r.strip()) if e] for r in rows])
     nested = tensors if len(tensors) > 1 else tensors[0]
     return to_array(nested, what)
-
-
-def is_exact(array: np.ndarray) -> bool:
-    return array.dtype == object

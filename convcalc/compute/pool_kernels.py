@@ -95,6 +95,7 @@ def max_pool_forward(x: np.ndarray, windows: WindowTable) -> tuple[np.ndarray, M
             np.maximum(best, values, out=best)  # same value as the scan (NaN wins), without a branch per entry
         else:
             best = np.where(take, values, best)
+    assert best is not None  # every window has at least one tap
     return best, MaxPoolCache(tuple(x.shape), best, windows, prepared, indices)
 
 
@@ -121,6 +122,7 @@ def avg_pool_forward(x: np.ndarray, windows: WindowTable, divisor: Any) -> tuple
             total = np.array(values, copy=True)
         else:
             total += values
+    assert total is not None  # every window has at least one tap
     return divide(total, divisor), AvgPoolCache(tuple(x.shape), total.shape, windows, divisor)
 
 

@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from convcalc.engine.dims import Dim, ceil_div, floor_div, mod
 
+AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+def axis_names(rank: int) -> tuple[str, ...]:
+    """The spatial axes' letters, outermost first: L; H, W; D, H, W."""
+    return AXIS_NAMES[rank]
+
 
 def effective_kernel(k: int, d: int) -> int:
     """k_eff = d·(k − 1) + 1: the span a dilated kernel covers."""

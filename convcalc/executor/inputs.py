@@ -8,7 +8,6 @@ A file holds one sample (C, *spatial) or a batch (N, C, *spatial); for a one-cha
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from dataclasses import dataclass
 

@@ -4,23 +4,17 @@ shape, and the empty parameter and buffer lists of layers that have none."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Sequence
 
 from convcalc.engine import axis
+from convcalc.engine.axis import axis_names
 from convcalc.engine.dims import Dim, as_int, format_dim, format_factor, is_symbolic
 from convcalc.engine.report import LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.notation import expand, format_shape
 
-AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 AXIS_UNITS = {"L": ("element", "elements"), "H": ("row", "rows"), "W": ("column", "columns"), "D": ("slice", "slices")}
-
-Padding = "str | tuple[tuple[int, int], ...]"
-
-
-def axis_names(rank: int) -> tuple[str, ...]:
-    return AXIS_NAMES[rank]
 
 
 def unit(axis_name: str, count: int) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from convcalc.engine import axis
 from convcalc.engine.dims import Dim, format_dim, is_symbolic, product, simplify
@@ -96,6 +96,11 @@ class _ConvBase:
     padding_mode: str = "zeros"
 
     family: ClassVar[str] = "conv"
+
+    if TYPE_CHECKING:  # each subclass defines its shape rule and its weights' layouts
+        def analyze(self, shape, *, batch: int | None = None, explain: bool = False,
+                    bytes_per_element: int = 4) -> LayerReport: ...
+        def _weight_shapes(self, shape, report: LayerReport) -> dict[str, tuple[int, ...]]: ...
 
     def __post_init__(self) -> None:
         if self.rank not in (1, 2, 3):
@@ -204,7 +209,7 @@ class _ConvBase:
         return {"kernel_size": self.kernel_size, "stride": self.stride, "dilation": self.dilation}
 
 
-def _param_steps(label: str, c_a: Dim, c_b_over_g: Dim, kernel, c_bias: Dim, params: ParamCount, formula: str) -> Step:
+def _param_steps(c_a: Dim, c_b_over_g: Dim, kernel, params: ParamCount, formula: str) -> Step:
     return Step(
         "parameters",
         formula,
@@ -248,7 +253,7 @@ class Conv(_ConvBase):
             steps = conv_size_steps(spatial, self.kernel_size, self.stride, self.dilation, pads)
             steps += size_hints(spatial, out_spatial, self.kernel_size, self.stride, self.dilation, self.padding)
             if params is not None:
-                steps.append(_param_steps("parameters", c_out, c_in_g, self.kernel_size, c_out, params,
+                steps.append(_param_steps(c_out, c_in_g, self.kernel_size, params,
                                           "weight + bias = C_out·(C_in/g)·Πk + C_out"))
                 steps.append(Step(
                     "MACs", "N·Πo·C_out·(C_in/g)·Πk  (bias not counted; FLOPs = 2·MACs)",
@@ -320,7 +325,7 @@ def conv_size_steps(spatial, kernel, stride, dilation, pads, rule: str = "floor"
 
 def size_hints(spatial, out_spatial, kernel, stride, dilation, padding) -> list[Step]:
     """What padding would keep the size (stride 1): the hint a student needs."""
-    steps = []
+    steps: list[Step] = []
     if padding in ("same", "tf-same"):
         return steps
     for name, i, o, k, s, d in zip(base.axis_names(len(spatial)), spatial, out_spatial, kernel, stride, dilation):
@@ -373,8 +378,8 @@ class ConvTranspose(_ConvBase):
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
         op = self.name
         n_in, c_in, spatial, n, groups, c_out, notes = self._inputs(shape, batch)
-        pads = self.padding
-        out_spatial = []
+        pads = cast("tuple[tuple[int, int], ...]", self.padding)  # numbers only (__post_init__)
+        out_sizes = []
         for name, i, k, s, d, (pl, pr), opad in zip(base.axis_names(self.rank), spatial, self.kernel_size, self.stride,
                                                      self.dilation, pads, self.output_padding):
             o = simplify(axis.transposed_output_size(i, k, s, pl, pr, d, opad))
@@ -387,8 +392,8 @@ class ConvTranspose(_ConvBase):
                 )
             if max(pl, pr) > d * (k - 1):
                 notes.append(f"padding {max(pl, pr)} > d(k − 1) = {d * (k - 1)} along {name}: the output is cropped")
-            out_spatial.append(o)
-        out_spatial = tuple(out_spatial)
+            out_sizes.append(o)
+        out_spatial = tuple(out_sizes)
         output = base.join_feature_map(n_in, c_out if c_in is not None else None, out_spatial)
         params = macs = None
         other: tuple = ()
@@ -472,7 +477,7 @@ class ConvTranspose(_ConvBase):
         steps = merge_axis_steps(steps)
         if params is not None:
             c_out_g = simplify(c_out / groups) if is_symbolic(c_out) else c_out // groups
-            steps.append(_param_steps("parameters", c_in, c_out_g, self.kernel_size, c_out, params,
+            steps.append(_param_steps(c_in, c_out_g, self.kernel_size, params,
                                       "weight + bias = C_in·(C_out/g)·Πk + C_out  (weight shape (C_in, C_out/g, *k))"))
             steps.append(Step(
                 "MACs", "N·Πi·C_in·(C_out/g)·Πk — counted on the input size: each input element meets the whole kernel once",

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 class Linear(base.NoBuffers):
     """``torch.nn.Linear(in_features, out_features, bias)``: y = x·Wᵀ + b on the last dimension."""
 
-    out_features: int | None = None
+    out_features: int = None  # type: ignore[assignment]  # required: None is refused in __post_init__
     bias: bool = True
 
     name = "linear"
@@ -79,7 +79,7 @@ class Linear(base.NoBuffers):
         """PyTorch layouts: ``weight`` (out_features, in_features), ``bias`` (out_features,)."""
         if len(input_shape) < 1:
             raise InputError("linear needs an input with at least one dimension (the features)")
-        shapes = {"weight": (self.out_features, input_shape[-1])}
+        shapes: dict[str, tuple[int, ...]] = {"weight": (self.out_features, input_shape[-1])}
         if self.bias:
             shapes["bias"] = (self.out_features,)
         return shapes
@@ -180,7 +180,7 @@ class Flatten(base.NoParameters):
 # --- descriptors ------------------------------------------------------------------------------
 
 def _cli_linear(rank: int | None, o: dict) -> Linear:
-    return Linear(out_features=o.get("out"), bias=not o.get("no-bias", False))
+    return Linear(out_features=o.get("out"), bias=not o.get("no-bias", False))  # type: ignore[arg-type]  # None: refused
 
 
 def _cli_flatten(rank: int | None, o: dict) -> Flatten:

@@ -26,7 +26,7 @@ which module holds each word; a test checks that the index matches the descripto
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any
@@ -237,10 +237,6 @@ def find_hook(concern: str, layer: Any) -> Callable[..., Any] | None:
         if cls in table:
             return table[cls]
     return None
-
-
-def hooked_classes(concern: str) -> tuple[type, ...]:
-    return tuple(_HOOKS.get(concern, {}))
 
 
 # --- the generated index ------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from convcalc.engine import axis
 from convcalc.engine.dims import Dim, format_dim, is_symbolic, product, simplify
@@ -38,6 +38,14 @@ def __getattr__(name: str):
 class _Pool:
     """What every pooling layer does when it runs on numbers (contract of convcalc.compute;
     kernels in compute.pool_kernels): a batched input, no parameters, no buffers."""
+
+    if TYPE_CHECKING:  # every pooling class has these
+        rank: int
+
+        @property
+        def name(self) -> str: ...
+        def analyze(self, shape, *, batch: int | None = None, explain: bool = False,
+                    bytes_per_element: int = 4) -> LayerReport: ...
 
     def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
         """Pooling has no parameters."""
@@ -71,7 +79,7 @@ _SHOWN_WINDOWS = 16  # --explain lists the divisors of this many windows per axi
 class _WindowPool(_Pool):
     rank: int = 2
     kernel_size: tuple[int, ...] = (2,)
-    stride: tuple[int, ...] | None = None
+    stride: tuple[int, ...] = None  # type: ignore[assignment]  # None: the kernel size (__post_init__)
     padding: object = 0
     dilation: tuple[int, ...] = (1,)
     ceil_mode: bool = False
@@ -94,7 +102,8 @@ class _WindowPool(_Pool):
             )
         set_(self, "padding", _normalise_padding(self.padding, self.rank))
         if not isinstance(self.padding, str):
-            for name, k, (pl, pr) in zip(base.axis_names(self.rank), self.kernel_size, self.padding):
+            pads = cast("tuple[tuple[int, int], ...]", self.padding)
+            for name, k, (pl, pr) in zip(base.axis_names(self.rank), self.kernel_size, pads):
                 if max(pl, pr) > k // 2:
                     raise InputError(
                         f"{self.name}: padding {max(pl, pr)} along {name} must be at most half the kernel "
@@ -110,7 +119,7 @@ class _WindowPool(_Pool):
             return tuple((0, 0) for _ in spatial), []
         if self.padding == "tf-same":
             return base.resolve_conv_padding("tf-same", spatial, self.kernel_size, self.stride, self.dilation, self.name)
-        return self.padding, []
+        return cast("tuple[tuple[int, int], ...]", self.padding), []
 
     def _geometry(self, shape, batch):
         op = self.name
@@ -388,7 +397,7 @@ class AdaptivePool(_Pool):
         notes: list[str] = []
         steps: list[Step] = []
         rf = []
-        bin_sums = []
+        bin_sums: list[Dim | None] = []
         for name, i, o in zip(base.axis_names(self.rank), spatial, out_spatial):
             if is_symbolic(i):
                 rf.append(AxisRF(i, i, 0) if o == 1 else AxisRF(i, i / o, 0))
@@ -444,12 +453,16 @@ class AdaptivePool(_Pool):
 # --- descriptors (every front end's names and options for these types) -----------------------
 
 def _cli_maxpool(rank: int, o: dict) -> MaxPool:
-    return MaxPool(rank=rank, kernel_size=required(o, "k", "maxpool"), stride=o.get("stride"), padding=o.get("pad", 0),
+    return MaxPool(rank=rank, kernel_size=required(o, "k", "maxpool"),
+                   stride=o.get("stride"),  # type: ignore[arg-type]  # None: the kernel size
+                   padding=o.get("pad", 0),
                    dilation=o.get("dilation", (1,)), ceil_mode=o.get("ceil-mode", False))
 
 
 def _cli_avgpool(rank: int, o: dict) -> AvgPool:
-    return AvgPool(rank=rank, kernel_size=required(o, "k", "avgpool"), stride=o.get("stride"), padding=o.get("pad", 0),
+    return AvgPool(rank=rank, kernel_size=required(o, "k", "avgpool"),
+                   stride=o.get("stride"),  # type: ignore[arg-type]  # None: the kernel size
+                   padding=o.get("pad", 0),
                    ceil_mode=o.get("ceil-mode", False), count_include_pad=o.get("count-include-pad", True),
                    divisor_override=o.get("divisor-override"))
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from convcalc.errors import InputError
 from convcalc.layers.descriptor import LayerDescriptor, descriptors, lookup, normalise

@@ -12,6 +12,7 @@ can put chosen ones into the headline.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from convcalc.engine.dims import Dim
 from convcalc.errors import InputError
 from convcalc.layers.descriptor import of_layer

@@ -22,7 +22,8 @@ word followed by options — see :func:`chain_help` (written from the layer desc
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from convcalc.errors import InputError
 from convcalc.jsontext import load_json
@@ -269,7 +270,7 @@ def _container(kind: str, options: dict, where: str, source: str) -> Module:
         _only(options, ("body", "shortcut", "post"), kind, where, source)
         body = _sequence(options.get("body"), f"{where}.body", source)
         shortcut = options.get("shortcut")
-        short = None
+        short: tuple[str, Module] | None = None
         if shortcut is not None:
             if isinstance(shortcut, list):
                 short = ("downsample", _sequence(shortcut, f"{where}.shortcut", source))
@@ -298,7 +299,7 @@ def _container(kind: str, options: dict, where: str, source: str) -> Module:
         raise InputError(f"{source}: {where}.branches must be a list of layer lists, or an object name → layer list")
     if len(named) < 2:
         raise InputError(f"{source}: {where}.branches needs at least two branches")
-    built = []
+    built: list[tuple[str, Module]] = []
     for branch_name, branch in named:
         path = f"{where}.branches.{branch_name}" if isinstance(branches, dict) else f"{where}.branches[{branch_name[6:]}]"
         if isinstance(branch, list):

@@ -81,12 +81,14 @@ def _spatial(row: Row) -> tuple:
 
 
 def _kernel(row: Row) -> Dim:
+    assert row.report is not None  # a layer's row (only blocks and merges have none)
     return product(row.report.hyper["kernel_size"])
 
 
 def _transposed_at_output(row: Row, n: int) -> Dim:
     """A transposed conv counted like a conv at its OUTPUT positions: N·C_out·Πo · (C_in/g)·Πk
     (thop 0.1.1 and torchinfo count it so; ours, torch's and fvcore's count input positions)."""
+    assert row.report is not None  # a layer's row (only blocks and merges have none)
     groups = row.report.hyper["groups"]
     return _out(row, n) * (row.input[0] // groups) * _kernel(row)
 
@@ -258,6 +260,7 @@ def _ultralytics_thop(row: Row, n: int) -> Parts:
         extra = _in(row, n) // row.input[0] if act == "log_softmax" else 0
         return ("activation", _softmax_ops(row, n) + extra),
     if pool == "avg":
+        assert row.report is not None  # a layer's row (only blocks and merges have none)
         hyper = row.report.hyper
         reads = n * row.input[0]
         for i, o, k, s, (p, _), in zip(*_spatial(row), hyper["kernel_size"], hyper["stride"], hyper["padding"]):
@@ -278,6 +281,7 @@ def _calflops_transposed(row: Row, n: int) -> Dim:
     """calflops' ``_conv_trans_flops_compute``: MACs Πk·C_in·(C_out/g)/g·N·Πi (its out_channels is
     weight.shape[1], already C_out/g) and bias adds over the size a *conv* with the same numbers
     would give, ⌊(i + 2p − d(k − 1) − 1)/s⌋ + 1."""
+    assert row.report is not None  # a layer's row (only blocks and merges have none)
     hyper = row.report.hyper
     groups = hyper["groups"]
     per_group = hyper["out_channels"] // groups
@@ -420,10 +424,6 @@ _ALIASES = {"flopcounter": "flop_counter", "torch": "flop_counter", "flopcounter
             "ultralytics": "ultralytics_thop"}
 
 
-def tool_names() -> list[str]:
-    return list(TOOLS)
-
-
 @dataclass(frozen=True)
 class ToolCount:
     tool: str
@@ -431,7 +431,6 @@ class ToolCount:
     value: Dim
     rule: str
     source: str
-    ours_macs: Dim
     difference: str
     parts: dict[str, Dim]
     checked: str = ""
@@ -483,4 +482,4 @@ def as_tool(report: NetworkReport, tool: str) -> ToolCount:
     difference = _difference(parts, base, label, rule.gemm_note)
     value = _whole(sum(parts.values(), 0))
     printed = rule.printed(value) if rule.printed and isinstance(value, int) else ""
-    return ToolCount(key, rule.unit, value, rule.rule, rule.source, macs, difference, parts, rule.checked, printed)
+    return ToolCount(key, rule.unit, value, rule.rule, rule.source, difference, parts, rule.checked, printed)

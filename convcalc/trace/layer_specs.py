@@ -14,14 +14,15 @@ linear weight: out x in; biases: a number or one per output channel/feature.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from convcalc.errors import InputError
-from convcalc.notation import parse_padding
 from convcalc.layers.descriptor import LayerDescriptor, descriptors, normalise
+from convcalc.notation import parse_padding
 from convcalc.trace.spec import (
     LayerStep,
     Loss,

@@ -9,8 +9,9 @@ One walk, written once; it knows the layers only through the contract of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from convcalc.trace.context import Context
 from convcalc.trace.explain_loss import evaluate, loss_step
 from convcalc.trace.model import Matrix, Step, Trace
 from convcalc.trace.spec import SequentialSpec, Tensor
-from convcalc.trace.symbolic import symbolic_tensor, values_of
+from convcalc.trace.symbolic import symbolic_tensor
 
 
 @dataclass(frozen=True)
@@ -366,8 +367,3 @@ def _results(ctx: Context, spec: SequentialSpec, run_: Pass, updated) -> dict:
             for i, u in enumerate(updated)
         ]
     return out
-
-
-def numeric_values(array: np.ndarray) -> np.ndarray:
-    """The numbers behind a possibly symbolic array."""
-    return values_of(array)
