@@ -432,7 +432,11 @@ def _no_solution(problems, bounds, op, rank, family) -> InputError:
     from convcalc.layers.base import axis_names
 
     parts = []
+    names: dict[AxisProblem, list[str]] = {}
     for name, problem in zip(axis_names(rank), problems):
+        names.setdefault(problem, []).append(name)
+    for problem, axes_named in names.items():
+        name = ", ".join(axes_named)
         if solve_axis(problem, bounds, op, rank):
             continue
         below, above = nearest_reachable(problem, bounds, op, rank)
