@@ -276,7 +276,8 @@ def solve_free_symbol(layer: SymbolicLayer, target: tuple, raw: dict[str, Any], 
             report = analyze_layer(layer.op, layer_options, shape, dims=layer.rank)
         except InputError:
             continue
-        if shape_matches(target, report):
+        if shape_matches(target, report) or (len(target) == len(report.output) + 1 and target[0] == 1
+                                              and shape_matches(target[1:], report)):  # an implied batch of 1
             values.append(value)
     note = ""
     if role == "stride" and values and values[-1] == high and all(x == 1 for x in target[-layer.rank:]):
