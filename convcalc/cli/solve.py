@@ -4,7 +4,6 @@ plans over several stages, and conv stacks with a given receptive field."""
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 
@@ -41,25 +40,33 @@ def register(app: typer.Typer) -> None:
 
 
 def solve(
-    input_shape: Optional[str] = typer.Option(None, "--in", "-i", help="Input size: 224, 32x64 (per axis), 3x224x224 (C first)."),
-    output_shape: Optional[str] = typer.Option(None, "--out", "-o", help="Target size, in the same notation: 112, 512x7x7."),
-    op: Optional[str] = typer.Option(None, "--op", help="conv (default), conv-transpose, maxpool, avgpool, adaptive-avgpool, adaptive-maxpool; 1d/2d/3d."),
-    dims: Optional[str] = typer.Option(None, "--dims", help="Spatial rank 1, 2 or 3 (default 2)."),
-    k: Optional[str] = typer.Option(None, "--k", "-k", "--kernel", help="Fix the kernel size: 3 or 3x5."),
-    stride: Optional[str] = typer.Option(None, "--stride", "-s", help="Fix the stride."),
-    pad: Optional[str] = typer.Option(None, "--pad", "-p", "--padding", help="Fix the padding: 1, 0:1, same, valid, tf-same."),
-    dilation: Optional[str] = typer.Option(None, "--dilation", "-d", help="Fix the dilation."),
-    output_padding: Optional[str] = typer.Option(None, "--output-padding", help="Fix the output padding (conv-transpose)."),
-    ceil_mode: Optional[bool] = typer.Option(None, "--ceil-mode/--floor-mode", help="Pooling: only ceil (or only floor) mode; default both."),
+    input_shape: str | None = typer.Option(None, "--in", "-i",
+        help="Input size: 224, 32x64 (per axis), 3x224x224 (C first)."),
+    output_shape: str | None = typer.Option(None, "--out", "-o",
+        help="Target size, in the same notation: 112, 512x7x7."),
+    op: str | None = typer.Option(None, "--op",
+        help="conv (default), conv-transpose, maxpool, avgpool, adaptive-avgpool, adaptive-maxpool; 1d/2d/3d."),
+    dims: str | None = typer.Option(None, "--dims", help="Spatial rank 1, 2 or 3 (default 2)."),
+    k: str | None = typer.Option(None, "--k", "-k", "--kernel", help="Fix the kernel size: 3 or 3x5."),
+    stride: str | None = typer.Option(None, "--stride", "-s", help="Fix the stride."),
+    pad: str | None = typer.Option(None, "--pad", "-p", "--padding",
+        help="Fix the padding: 1, 0:1, same, valid, tf-same."),
+    dilation: str | None = typer.Option(None, "--dilation", "-d", help="Fix the dilation."),
+    output_padding: str | None = typer.Option(None, "--output-padding",
+        help="Fix the output padding (conv-transpose)."),
+    ceil_mode: bool | None = typer.Option(None, "--ceil-mode/--floor-mode",
+        help="Pooling: only ceil (or only floor) mode; default both."),
     max_k: int = typer.Option(11, "--max-k", help="Largest kernel searched."),
     max_stride: int = typer.Option(4, "--max-stride", help="Largest stride searched."),
     max_dilation: int = typer.Option(3, "--max-dilation", help="Largest dilation searched."),
-    stages: Optional[int] = typer.Option(None, "--stages", help="A chain of N layers of the op (or, with --rf, exactly N layers)."),
-    rf: Optional[int] = typer.Option(None, "--rf", help="Conv stacks whose receptive field is exactly this."),
-    channels: Optional[str] = typer.Option(None, "--channels", "-c", help="Channels for params/MACs when --in/--out have none."),
-    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Answers listed (default 10; plans 3; --json: all)."),
+    stages: int | None = typer.Option(None, "--stages",
+        help="A chain of N layers of the op (or, with --rf, exactly N layers)."),
+    rf: int | None = typer.Option(None, "--rf", help="Conv stacks whose receptive field is exactly this."),
+    channels: str | None = typer.Option(None, "--channels", "-c",
+        help="Channels for params/MACs when --in/--out have none."),
+    limit: int | None = typer.Option(None, "--limit", "-n", help="Answers listed (default 10; plans 3; --json: all)."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/solve/v1)."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="rich, text, json or markdown."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="rich, text, json or markdown."),
 ) -> None:
     """Find the kernel, stride, padding and dilation that give a size (PyTorch's rules)."""
     from convcalc.engine.solve import Bounds
@@ -186,6 +193,6 @@ def parse_fixed(rank, k, stride, pad, dilation, output_padding, ceil_mode):
         stride=parse_ints(stride, "--stride") if stride is not None else None,
         pad=pads,
         dilation=parse_ints(dilation, "--dilation") if dilation is not None else None,
-        output_padding=parse_ints(output_padding, "--output-padding", minimum=0) if output_padding is not None else None,
+        output_padding=None if output_padding is None else parse_ints(output_padding, "--output-padding", minimum=0),
         ceil_mode=ceil_mode,
     )

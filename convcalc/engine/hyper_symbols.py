@@ -88,7 +88,7 @@ def parse_hyper(value: Any, key: str, rank: int) -> tuple:
     if isinstance(value, bool):
         raise InputError(f"--{key} {value!r} is not a number or a symbol")
     items = [value] if isinstance(value, int) else list(value) if isinstance(value, (list, tuple)) else \
-        [p for p in _PARTS.split(str(value).strip().strip("()[]"))]
+        list(_PARTS.split(str(value).strip().strip("()[]")))
     parsed = []
     minimum = 0 if key in ("pad", "output-padding") else 1
     for item in items:

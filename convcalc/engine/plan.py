@@ -18,7 +18,7 @@ smallest kernels, smallest dilations, smallest strides.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from convcalc.engine import axis
 from convcalc.engine.solve import (
@@ -39,6 +39,8 @@ from convcalc.engine.solve import (
 from convcalc.errors import InputError
 
 MAX_STAGES = 12
+DEFAULT_BOUNDS = Bounds()
+NOTHING_FIXED = Fixed()
 MAX_SIZES = 4_000  # distinct sizes the chain search may visit along one axis
 PLAN_LIMIT = 3  # plans shown by default
 
@@ -95,7 +97,8 @@ def transitions(family: str, x: int, fixed: Fixed, bounds: Bounds) -> dict[int, 
                     if x + pl + pr >= k_eff:
                         offer(axis.conv_output_size(x, k, s, pl, pr, d), k, s, pl, pr, d)
             elif family == "conv-transpose":
-                pads = [tuple(fixed.pad)] if isinstance(fixed.pad, tuple) else [(p, p) for p in range(d * (k - 1) // 2 + 1)]
+                pads = [tuple(fixed.pad)] if isinstance(fixed.pad, tuple) else \
+                    [(p, p) for p in range(d * (k - 1) // 2 + 1)]
                 for op in _range(fixed.output_padding, max(s, d) - 1, start=0):
                     for pl, pr in pads:
                         offer(axis.transposed_output_size(x, k, s, pl, pr, d, op), k, s, pl, pr, d, op=op)
@@ -160,15 +163,15 @@ def _plan_axis(problem: AxisProblem, stages: int, bounds: Bounds, limit: int,
 
 
 def plan_chain(op: str, rank: int, spatial_in: tuple[int, ...], spatial_out: tuple[int, ...], fixed: tuple[Fixed, ...],
-               stages: int, bounds: Bounds = Bounds(), limit: int | None = None,
+               stages: int, bounds: Bounds = DEFAULT_BOUNDS, limit: int | None = None,
                channels: tuple[int | None, int | None] = (None, None)) -> PlanResult:
     """The best chains of ``stages`` layers of ``op`` from ``spatial_in`` to ``spatial_out``.
 
     Plans with one stride for every stage ("5 stride-2 stages") come before mixed ones of
     the same cost class (unread rows, asymmetric padding, dilation). The size sequences are
     searched without dilation unless ``--dilation`` is fixed (dilation does not help a size
-    chain); each stage shown is then solved in full. The first stage gets the input
-    channels and the last the output channels; the channels in between are not planned.
+    chain); each stage shown is then solved in full. The first stage takes the input
+    channels to the output channels and the later stages keep them (widths are not planned).
     """
     family = family_of(op)
     if isinstance(stages, bool) or not isinstance(stages, int) or not 1 <= stages <= MAX_STAGES:
@@ -217,16 +220,16 @@ def plan_chain(op: str, rank: int, spatial_in: tuple[int, ...], spatial_out: tup
         banned |= refused
     else:  # pragma: no cover - would need many refusals in a row
         raise InputError(f"no {stages}-stage plan of {op} validates within the bounds")
-    return PlanResult(op=op, family=family, rank=rank, input=tuple(spatial_in), target=tuple(spatial_out), stages=stages,
-                      count=count, plans=tuple(plans), bounds=bounds, channels=channels)
+    return PlanResult(op=op, family=family, rank=rank, input=tuple(spatial_in), target=tuple(spatial_out),
+                      stages=stages, count=count, plans=tuple(plans), bounds=bounds, channels=channels)
 
 
 def _solve_stages(op, rank, sizes, fixed, bounds, channels, refused) -> tuple[SolveResult, ...] | None:
     """Each stage of a plan solved for real; None (and the refused transitions noted) if one has no answer."""
     results = []
-    last = len(sizes) - 2
     for j in range(len(sizes) - 1):
-        stage_channels = (channels[0] if j == 0 else None, channels[1] if j == last else None)
+        # the first stage goes C_in → C_out, the later ones keep C_out (the widths between are not planned)
+        stage_channels = (channels[0] if j == 0 else channels[1] or channels[0], channels[1])
         try:
             results.append(_stage(op, rank, sizes[j], sizes[j + 1], fixed, bounds, stage_channels))
         except InputError:
@@ -284,7 +287,7 @@ MAX_RF = 100_000
 MAX_DEPTH = 64
 
 
-def rf_stacks(rf: int, fixed: Fixed = Fixed(), bounds: Bounds = Bounds(), depth: int | None = None,
+def rf_stacks(rf: int, fixed: Fixed = NOTHING_FIXED, bounds: Bounds = DEFAULT_BOUNDS, depth: int | None = None,
               limit: int | None = None) -> RFResult:
     """Conv stacks whose receptive field is exactly ``rf``: the shallowest ones, or ``depth`` layers."""
     if isinstance(rf, bool) or not isinstance(rf, int) or not 2 <= rf <= MAX_RF:
@@ -301,7 +304,7 @@ def rf_stacks(rf: int, fixed: Fixed = Fixed(), bounds: Bounds = Bounds(), depth:
         raise InputError(f"the receptive-field search would explore about {states:,} states: narrow the bounds")
     last_stride = fixed.stride or 1
 
-    @lru_cache(maxsize=None)
+    @cache
     def best(layers: int, remaining: int, jump: int) -> tuple[int, tuple]:
         """(count, the ``limit`` best (key, layers) lists) of stacks of ``layers`` layers adding ``remaining``."""
         if layers == 0:

@@ -27,8 +27,9 @@ smallest stride, the least padding.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterator
+from typing import Any
 
 from convcalc.engine import axis
 from convcalc.engine.report import LayerReport
@@ -242,7 +243,7 @@ def _conv_totals(problem: AxisProblem, k_eff: int, s: int) -> range:
 
 def candidates(problem: AxisProblem, bounds: Bounds) -> Iterator[AxisChoice]:
     """Every configuration the closed forms say gives ``problem.o`` (not yet validated)."""
-    f, i, o, family = problem.fixed, problem.i, problem.o, problem.family
+    f, _i, o, family = problem.fixed, problem.i, problem.o, problem.family
     if family.startswith(("adaptive", "global")):
         if family.startswith("global") and o != 1:
             return

@@ -53,9 +53,10 @@ def costs(solution: Solution, family: str) -> list[str]:
         notes.append("output_padding picks one of the sizes the adjoint conv floors together")
     if any(a.ceil_mode for a in axes):
         notes.append("ceil_mode")
-    if family.startswith(("adaptive", "global")):
-        if solution.report is not None and any(i % a.output_size for i, a in zip(solution.report.input[-len(axes):], axes)):
-            notes.append("uneven bins")
+    report = solution.report
+    if family.startswith(("adaptive", "global")) and report is not None and \
+            any(i % a.output_size for i, a in zip(report.input[-len(axes):], axes)):
+        notes.append("uneven bins")
     return notes
 
 
@@ -74,7 +75,8 @@ def cells(solution: Solution, index: int, family: str, with_counts: bool) -> lis
         row.append(_axes(c.rows_never_read for c in a))
     if with_counts and family.startswith("conv"):
         row += [count(solution.params), count(solution.macs)]
-    notes = [n for n in costs(solution, family) if not n.endswith("(zero gradient)") and n not in ("dilated", "ceil_mode")]
+    notes = [n for n in costs(solution, family)
+             if not n.endswith("(zero gradient)") and n not in ("dilated", "ceil_mode")]
     row.append("; ".join(notes))
     return row
 
@@ -86,7 +88,8 @@ def _has_counts(result: SolveResult) -> bool:
 def headline(result: SolveResult) -> str:
     answers = "1 answer" if result.count == 1 else f"{result.count:,} answers"
     sizes = f"{format_shape(result.input)} → {format_shape(result.target)}"
-    return f"{result.op}  {sizes}: {answers} ({result.bounds.text(result.family)}; {result.searched:,} candidates checked)"
+    bounds = result.bounds.text(result.family)
+    return f"{result.op}  {sizes}: {answers} ({bounds}; {result.searched:,} candidates checked)"
 
 
 def _table_lines(head: tuple[str, ...], rows: list[list[str]]) -> list[str]:
@@ -216,7 +219,8 @@ def _stage_text(stage: SolveResult) -> str:
         if any(c.ceil_mode for c in a):
             body += " ceil_mode"
     extra = [n for n in costs(best, stage.family) if n not in ("dilated", "ceil_mode")]
-    alternatives = f"({stage.count - 1:,} other{'s' if stage.count != 2 else ''})" if stage.count > 1 else "(only choice)"
+    others = stage.count - 1
+    alternatives = f"({others:,} other{'s' if others != 1 else ''})" if others else "(only choice)"
     return f"{body}  {alternatives}" + (f"  — {'; '.join(extra)}" if extra else "")
 
 
@@ -279,7 +283,8 @@ def plan_dict(result: PlanResult) -> dict[str, Any]:
 def rf_lines(result: RFResult) -> list[str]:
     stacks = "1 stack" if result.count == 1 else f"{result.count:,} stacks"
     lines = [f"receptive field {result.rf}: {stacks} of {result.depth} conv layer{'s' if result.depth != 1 else ''} "
-             f"(k ≤ {result.bounds.max_k}, stride ≤ {result.bounds.max_stride}, dilation ≤ {result.bounds.max_dilation}; "
+             f"(k ≤ {result.bounds.max_k}, stride ≤ {result.bounds.max_stride}, "
+             f"dilation ≤ {result.bounds.max_dilation}; "
              "the last layer's stride does not change the receptive field)", ""]
     head = ("#", "layers (k, stride, dilation)", "RF", "jump")
     rows = []
