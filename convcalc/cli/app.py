@@ -13,7 +13,7 @@ from convcalc.errors import ExpectationFailed, InputError
 
 # Commands other than ``shape`` are imported on first use, so ``convcalc shape`` starts fast.
 LAZY_COMMANDS = {"animate": "animate", "arch": "arch", "backprop": "backprop", "conv": "numeric", "pool": "numeric",
-                 "conv-transpose": "numeric", "im2col": "numeric", "run": "run", "train": "train"}
+                 "conv-transpose": "numeric", "im2col": "numeric", "run": "run", "solve": "solve", "train": "train"}
 
 
 class _LazyCommands(TyperGroup):
@@ -43,6 +43,7 @@ app = typer.Typer(
     epilog=(
         "[bold]Examples[/]\n\n"
         "  convcalc shape --in 3x32x32 --k 5 --stride 2 --out 2 --explain\n\n"
+        "  convcalc solve --in 224 --out 112\n\n"
         "  convcalc arch resnet50 --in 3x160x160 --depth 1\n\n"
         "  convcalc backprop --example course | convcalc backprop -\n\n"
         "  convcalc conv \"1 3 2; 4 8 3; 2 1 4\" \"1 0; 0 -1\" --explain\n\n"

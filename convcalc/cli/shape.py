@@ -26,6 +26,10 @@ EPILOG = """[bold]Examples[/]
 
   convcalc shape --in 3xHxW --k 3 --stride 2 --pad 1 --explain
 
+  convcalc shape --in 3xHxW --k K --stride S --pad P --dilation D --explain
+
+  convcalc shape --in 1x28x28 --k 5 --out 6 --pad P --expect 1x6x28x28 --solve
+
   echo '{"in": "3x32x32", "k": 5, "out": 2}' | convcalc shape --jsonl -
 
 [bold]Ops[/]: conv, conv-transpose, maxpool, avgpool, adaptive-avgpool, adaptive-maxpool, global-avgpool,
@@ -74,6 +78,7 @@ def shape(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/shape/v1)."),
     fmt: str | None = typer.Option(None, "--format", "-f", help="rich, text, plain (output shape only), json, csv, markdown."),
     jsonl: str | None = typer.Option(None, "--jsonl", help="Batch mode: one JSON object per line from FILE ('-' for stdin)."),
+    solve: bool = typer.Option(False, "--solve", help="Solve for the one symbol (e.g. --pad P) that gives --expect: every whole value."),
 ) -> None:
     """One layer: output shape, parameters, MACs/FLOPs, memory and receptive field."""
     raw = {
@@ -92,6 +97,11 @@ def shape(
 
             raise typer.Exit(run_jsonl(jsonl, defaults=raw))
         form = choose_format(fmt, json_flag)
+        from convcalc.cli import symbolic_shape
+
+        if solve or symbolic_shape.wants_symbolic(raw):  # symbols in --k/--stride/--pad/...: formulas (sympy)
+            symbolic_shape.run(raw, form, solve)
+            return
         request = parse_request(raw)
         report = evaluate(request)
         show(report, request, form)
