@@ -18,6 +18,8 @@ _EPILOG = """[bold]Examples[/]
 
   convcalc arch alexnet
 
+  convcalc arch alexnet --table              [dim](the per-layer table, also when piped)[/]
+
   convcalc arch resnet50 --in 3x160x160 --depth 2
 
   convcalc arch my_net.json --json
@@ -32,7 +34,7 @@ _EPILOG = """[bold]Examples[/]
 
   convcalc arch my_net.py:Net --in 3x32x32   [dim](a PyTorch module: IMPORTS AND RUNS my_net.py)[/]
 
-  convcalc arch "my_pkg.models:resnet_custom(width=2)" --in 3x224x224
+  convcalc arch "my_package.models:resnet_custom(width=2)" --in 3x224x224
 
 [bold]NETWORK[/] is a zoo name (- and _ interchangeable), a JSON spec file (format: examples/README.md),
 an ONNX file (.onnx), FILE.py:Name or package.module:name(args) — a torch.nn.Module class or
@@ -85,6 +87,8 @@ def arch(
     verify: bool = typer.Option(False, "--verify", help="Build the network in torch.nn and compare every layer (needs torch)."),
     wide: bool = typer.Option(False, "--wide", "-w", help="Exact numbers and full names (lines may exceed 80 columns)."),
     expect_params: str | None = typer.Option(None, "--expect-params", help="Exit 1 unless the parameter count is this."),
+    table_flag: bool = typer.Option(False, "--table", "-t", help="The per-layer table with the totals (the default: rich on a "
+                                                                 "terminal, plain text when piped)."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/arch/v1)."),
     csv_flag: bool = typer.Option(False, "--csv", help="The table as CSV."),
     markdown_flag: bool = typer.Option(False, "--markdown", "--md", help="The table as Markdown."),
@@ -93,10 +97,12 @@ def arch(
     """A whole network, layer by layer: output shapes, parameters, MACs, memory and receptive fields."""
     with user_errors():
         flags = [name for name, on in (("csv", csv_flag), ("markdown", markdown_flag)) if on]
-        if len(flags) > 1 or (flags and (json_flag or fmt)):
-            raise InputError("give one output format: --json, --csv, --markdown or --format")
+        if len(flags) + table_flag > 1 or ((flags or table_flag) and json_flag) or (flags and fmt):
+            raise InputError("give one output format: --table, --json, --csv, --markdown or --format")
         form = choose_format(flags[0] if flags else fmt, json_flag,
                              allowed=("rich", "text", "plain", "json", "csv", "markdown"))
+        if table_flag and form not in ("rich", "text", "plain"):
+            raise InputError(f"--table and --format {fmt} disagree: --table is the rich or plain-text table")
         if form == "plain":
             form = "text"
         if list_:

@@ -32,7 +32,7 @@ CONV_EPILOG = """[bold]Examples[/]
 
   convcalc conv "1 3 2 4; 4 8 3 1; 2 1 4 3" "-1 0 1; -1 0 1; -1 0 1" --pad 1
 
-  convcalc conv image.csv kernel.json --stride 2 --pad same --bias 1
+  convcalc conv image.csv kernel.json --stride 2 --pad 1 --bias 1
 
   convcalc conv "1 2; 3 4" "1 2; 3 4" --flip --pad full    [dim](true convolution)[/]
 
