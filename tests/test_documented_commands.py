@@ -100,9 +100,7 @@ def _epilogs() -> dict[str, str]:
 
     root = get_command(app_module.app)
     epilogs = {"convcalc --help": root.epilog or ""}
-    import click
-
-    ctx = click.Context(root)
+    ctx = root.context_class(root)  # typer's own click (vendored by newer typer releases)
     for name in root.list_commands(ctx):
         command = root.get_command(ctx, name)
         epilogs[f"convcalc {name} --help"] = command.epilog or ""
