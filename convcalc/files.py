@@ -171,3 +171,14 @@ def write_atomically(path: str, write: Callable[[IO[bytes]], None], what: str) -
 def _remove(path: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
+
+
+def read_magic(path: str, what: str, count: int = 4) -> bytes:
+    """The first ``count`` bytes of a file the user names (``what``: the option, for messages),
+    so a reader can tell an .npz archive from anything np.load would take for a pickle."""
+    check_readable(path, what)
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(count)
+    except OSError as error:
+        raise InputError(f"{what} {path}: cannot read it ({error.strerror or error})") from None

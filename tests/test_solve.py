@@ -4,7 +4,7 @@ again (completeness within the bounds), the course's inverse questions, plans, R
 Golden facts (copied from the course material, tests/reference names no file of it):
 padding 2 keeps 28 with a 5x5 kernel, 1 keeps 32 with 3x3 (worked examples §3, §1);
 AlexNet conv1 227 → 55 with k11 s4 p0 (CS231n notes); conv_arithmetic's transposed conv
-k3 s2 p1 maps 3 → 5 and output_padding 1 gives 6 (Dumoulin & Visin §4.6, spec §2.4);
+k3 s2 p1 maps 3 → 5 and output_padding 1 gives 6 (Dumoulin & Visin §4.6, docs/arithmetic.md §2.4);
 VGG-16 takes 224 to 7 with five 2x2 stride-2 max pools.
 """
 

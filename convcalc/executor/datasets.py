@@ -166,14 +166,9 @@ def split(x: np.ndarray, y: np.ndarray, fraction: float, rng: np.random.Generato
 def _load_npz(path: str):
     import zipfile
 
-    from convcalc.files import check_readable
+    from convcalc.files import read_magic
 
-    check_readable(path, "--data")
-    try:
-        with open(path, "rb") as handle:
-            magic = handle.read(4)
-    except OSError as error:
-        raise InputError(f"--data {path}: cannot read it ({error.strerror or error})") from None
+    magic = read_magic(path, "--data")
     if magic != b"PK\x03\x04":  # not a zip: np.load would try it as .npy or a pickle
         kind = "a single .npy array" if magic[:4] == b"\x93NUM" else "not an .npz archive"
         raise InputError(f"--data {path} is {kind}: training needs an .npz with arrays x (images) and y (labels); "

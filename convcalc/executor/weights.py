@@ -17,7 +17,7 @@ import numpy as np
 
 from convcalc.errors import InputError
 from convcalc.executor.graph import Graph
-from convcalc.files import check_readable, write_atomically
+from convcalc.files import read_magic, write_atomically
 
 META_KEY = "__convcalc__"
 
@@ -42,12 +42,7 @@ def read_meta(arrays: Mapping[str, np.ndarray]) -> dict:
 
 def load(path: str, graph: Graph, dtype) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
     """Parameters, buffers and the metadata record from ``path``, checked against ``graph``."""
-    check_readable(path, "--load")
-    try:
-        with open(path, "rb") as handle:
-            magic = handle.read(4)
-    except OSError as error:
-        raise InputError(f"--load {path}: cannot read it ({error.strerror or error})") from None
+    magic = read_magic(path, "--load")
     if magic != b"PK\x03\x04":  # np.load would read anything else as a pickle (and refuse it)
             raise InputError(f"--load {path} is not a .npz weights file; write one with --save")
     try:

@@ -137,13 +137,22 @@ def _window(node: Node, rank: int, kernel: list[int] | None = None):
 # --- the operator table -------------------------------------------------------------------------
 
 
-def _conv(node: Node) -> Mapped:
+def _weighted_window(node: Node):
+    """A Conv/ConvTranspose node's constant weight, input spatial size, rank, kernel, strides and
+    dilations; None when the weight is computed at run time."""
     weight = node.const(1)
     if weight is None:
-        return _unmapped(node, "its weight is computed at run time")
-    spatial = node.shape_in()[1:]
+        return None
     rank = weight.ndim - 2
     kernel, strides, dilations = _window(node, rank, [int(k) for k in weight.shape[2:]])
+    return weight, node.shape_in()[1:], rank, kernel, strides, dilations
+
+
+def _conv(node: Node) -> Mapped:
+    found = _weighted_window(node)
+    if found is None:
+        return _unmapped(node, "its weight is computed at run time")
+    weight, spatial, rank, kernel, strides, dilations = found
     pads = _pads(node, spatial, kernel, strides, dilations)
     group = int(node.attrs.get("group", 1))
     layer = build.conv(
@@ -165,12 +174,10 @@ def _declared_channels(node: Node, declared: int) -> str:
 
 
 def _conv_transpose(node: Node) -> Mapped:
-    weight = node.const(1)
-    if weight is None:
+    found = _weighted_window(node)
+    if found is None:
         return _unmapped(node, "its weight is computed at run time")
-    spatial = node.shape_in()[1:]
-    rank = weight.ndim - 2
-    kernel, strides, dilations = _window(node, rank, [int(k) for k in weight.shape[2:]])
+    weight, spatial, rank, kernel, strides, dilations = found
     group = int(node.attrs.get("group", 1))
     out_padding = node.ints("output_padding") or [0] * rank
     output_shape = node.ints("output_shape")

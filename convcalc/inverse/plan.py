@@ -9,7 +9,7 @@ k-best dynamic programme from the target back to the input. Each stage of a plan
 then solved for real (validated by the shape engine), with its number of alternatives.
 
 Receptive-field stack: layers (k, s, d) whose receptive field is exactly R, by the
-forward recurrence r_out = r_in + (k_eff − 1)·j_in, j_out = j_in·s (spec §6.1; the one in
+forward recurrence r_out = r_in + (k_eff − 1)·j_in, j_out = j_in·s (docs/arithmetic.md §6.1; the one in
 :mod:`convcalc.network.walk`). The last layer's stride cannot change the receptive field,
 so it is 1 unless fixed. Stacks are ranked: fewest layers, then fewest dilated layers,
 smallest kernels, smallest dilations, smallest strides.
