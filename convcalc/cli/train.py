@@ -295,7 +295,9 @@ def held_out_results(graph, dataset, result, loss, batch_size: int, step: int, c
         if split == "test split":
             test_result = evaluation
         if loss.classifies:
-            matrix = confusion(predicted, y, classes, dataset.class_names, split)
+            # the classes the data names or that occur: a 10-score net on 4 classes shows 4 rows
+            shown = max(len(dataset.class_names), int(y.max()) + 1, max(predicted) + 1)
+            matrix = confusion(predicted, y, min(classes, shown), dataset.class_names, split)
         break
     return test_result, matrix
 

@@ -413,9 +413,10 @@ def confusion_cells(confusion: Confusion) -> tuple[list[str], list[list[str]]]:
     """Headers and rows of the confusion matrix: a row per true class, a column per predicted
     class, then the row's total and its recall (the fraction predicted right)."""
     names = confusion.names()
-    headers = ["true \\ predicted", *names, "total", "right"]
+    short = all(len(name) <= 5 for name in names)  # else: columns by index, rows "index name"
+    headers = ["true \\ predicted", *(names if short else [str(c) for c in range(len(names))]), "total", "right"]
     rows = []
-    for t, name in enumerate(names):
+    for t, name in enumerate(names if short else [f"{c} {name}" for c, name in enumerate(names)]):
         counts = [str(int(v)) for v in confusion.matrix[t]]
         rows.append([name, *counts, str(int(confusion.matrix[t].sum())), _pct(confusion.recall()[t])])
     rows.append(["total", *[str(int(v)) for v in confusion.matrix.sum(axis=0)], str(confusion.samples),
@@ -437,8 +438,10 @@ def confusion_rich(confusion: Confusion):
     from rich.table import Table
 
     headers, rows = confusion_cells(confusion)
-    table = Table(title=confusion_title(confusion), title_justify="left", header_style="bold", box=None,
-                  pad_edge=False)
+    from rich.console import Group
+    from rich.text import Text
+
+    table = Table(header_style="bold", box=None, pad_edge=False)
     for n, h in enumerate(headers):
         table.add_column(h, justify="left" if n == 0 else "right", style="bold" if n == 0 else None, no_wrap=True)
     size = len(confusion.matrix)
@@ -447,7 +450,7 @@ def confusion_rich(confusion: Confusion):
         if t < size:
             styled[t + 1] = f"[green]{row[t + 1]}[/]"  # the diagonal: right answers
         table.add_row(*styled, style="dim" if t == size else None)
-    return table
+    return Group(Text(confusion_title(confusion), style="bold"), table)
 
 
 def _curve_title(view: TrainView) -> str:
@@ -502,38 +505,33 @@ def require_plotext():
 
 
 def plotext_chart(view: TrainView, width: int, colour: bool) -> str:
-    """Loss (and accuracy) per step drawn by plotext: the training batches and the validation
-    points, axes labelled; no colour codes unless ``colour``."""
+    """Loss (and, for a classifier, accuracy) per step drawn by plotext (version 6's figure API):
+    the training batches as a line, the validation points as ``o``, axes labelled; without
+    colour codes unless ``colour``."""
     plt = require_plotext()
     r = view.result
     steps = [s.step for s in r.history]
-    panels = 2 if view.classifies and width >= 100 else 1
-    plt.clf()
-    plt.subplots(1, panels)
-    plt.plotsize(width, 18)
-    plt.subplot(1, 1)
-    plt.plot(steps, [s.loss for s in r.history], label="training batch", marker="braille" if colour else "dot")
-    if r.validation:
-        plt.scatter([e.step for e in r.validation], [e.loss for e in r.validation], label="validation",
-                    marker="o" if not colour else "hd")
-    plt.title(f"loss ({view.loss}) per step")
-    plt.xlabel("step")
-    plt.ylabel("loss")
+    panels = 2 if view.classifies else 1
+    figure = plt.figure
+    figure.clear()
+    figure.plot_size(width, 20)
+    figure.subplots(1, panels)
+    series = [("loss", f"{view.loss} loss per step" if len(view.loss) < 6 else "loss per step", [s.loss for s in r.history], [e.loss for e in r.validation])]
     if panels == 2:
-        plt.subplot(1, 2)
-        plt.plot(steps, [100 * (s.accuracy or 0.0) for s in r.history], label="training batch",
-                 marker="braille" if colour else "dot")
-        if r.validation:
-            plt.scatter([e.step for e in r.validation], [100 * (e.accuracy or 0.0) for e in r.validation],
-                        label="validation", marker="o" if not colour else "hd")
-        plt.title("accuracy (%) per step")
-        plt.xlabel("step")
-        plt.ylabel("%")
-    if not colour:
-        plt.theme("clear")
-    text = plt.build()
-    plt.clf()
-    return text
+        series.append(("accuracy (%)", "accuracy per step", [100 * (s.accuracy or 0.0) for s in r.history],
+                       [100 * (e.accuracy or 0.0) for e in r.validation]))
+    for column, (axis, title, train, validation) in enumerate(series, start=1):
+        plot = figure.subplot(1, column)
+        plot.draw(plot.signal(steps, train).lines())
+        if validation:
+            plot.draw(plot.signal([e.step for e in r.validation], validation, marker="o"))
+        plot.title(title + (", o: validation" if validation else ""))
+        plot.label("step", "x")
+        plot.label(axis, "y")
+    chart = figure.build()
+    text = str(chart) if colour else plt.uncolorize(chart)
+    figure.clear()
+    return text.rstrip("\n")
 
 
 def train_dict(view: TrainView) -> dict[str, Any]:

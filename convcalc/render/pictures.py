@@ -223,7 +223,11 @@ def paint_curves(fig, view) -> None:
         ax.plot([e.step for e in validation], [e.loss for e in validation], "o-", color="#d94801", markersize=4,
                 label=f"validation ({validation[-1].samples} samples)")
     ax.set_xlabel("step")
-    ax.set_ylabel(f"loss ({view.loss})")
+    finite = [v for v in losses if math.isfinite(v)]
+    wide = bool(finite) and min(finite) > 0 and max(finite) / min(finite) > 1e3  # decades apart: log scale
+    if wide:
+        ax.set_yscale("log")
+    ax.set_ylabel(f"loss ({view.loss}{', log scale' if wide else ''})")
     ax.set_title("loss")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
