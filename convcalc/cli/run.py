@@ -87,7 +87,7 @@ def run(
                         load=load, dtype=dtype, backward=backward, loss=loss, label=label, backend=backend,
                         compare=compare, max_memory=max_memory)
         report = inspect_setup(setup, train_mode=train_mode, backend=backend, compare=compare)
-        show(report, "text" if form == "plain" else form)
+        show(report, "text" if form == "plain" else form, labelled(report, setup))
         if drawing is not None:
             draw(drawing, setup.graph, setup.params, setup.buffers, setup.x, weights=setup.state, inputs=setup.source)
 
@@ -156,11 +156,11 @@ def draw(drawing: Drawing, graph, params, buffers, x=None, *, weights: str, inpu
     if drawing.kind == "kernels":
         found = pictures.kernels(graph, params, drawing.layer)
         paint.save(drawing.output, lambda fig: paint.paint_kernels(fig, found, name, weights))
-        what = f"{found.weight.shape[0]} kernels of {found.layer} ({'x'.join(map(str, found.weight.shape))})"
+        what = f"{found.weight.shape[0]} kernels of layer {found.layer} ({'x'.join(map(str, found.weight.shape))})"
     else:
         maps = pictures.feature_maps(graph, x, params, buffers, drawing.layer, drawing.sample)
         paint.save(drawing.output, lambda fig: paint.paint_features(fig, maps, name, f"({inputs}; {weights})"))
-        what = f"feature maps of sample {maps.sample} at {maps.layer} ({'x'.join(map(str, maps.maps.shape))})"
+        what = f"feature maps of sample {maps.sample} at layer {maps.layer} ({'x'.join(map(str, maps.maps.shape))})"
     sys.stderr.write(f"wrote {drawing.output}: {what}\n")
 
 
@@ -177,6 +177,8 @@ class RunSetup:
     source: str  # where the input came from
     state: str   # where the weights came from
     seed: int
+    file_labels: Any = None  # the input file's y, if it has one
+    input_file: str | None = None
 
 
 def inspect_setup(setup: RunSetup, *, train_mode: bool, backend: str, compare: bool):
@@ -242,15 +244,42 @@ def prepare(network: str, *, input_shape=None, input_file=None, batch=None, seed
         else:
             raise InputError("--loss cross-entropy needs class labels: give --label K or an --input file with y")
         chosen_loss.check(graph.output, labels)
-    return RunSetup(graph, x, params, buffers, labels, chosen_loss, source, state, seed)
+    file_labels = arrays.y if arrays is not None else None
+    return RunSetup(graph, x, params, buffers, labels, chosen_loss, source, state, seed, file_labels, input_file)
 
 
-def show(report, form: str) -> None:
+def labelled(report, setup: RunSetup):
+    """The confusion matrix of the run's predictions against the input file's labels (None
+    without labels, or when the network does not end in class scores)."""
+    labels = setup.file_labels
+    if labels is None or report.predictions is None:
+        return None
+    from convcalc.executor.confusion import confusion
+
+    classes = report.output[0]
+    if len(labels) != report.batch:
+        raise InputError(f"--input {setup.input_file}: {len(labels)} labels y for {report.batch} samples x")
+    if len(labels) and (labels.min() < 0 or labels.max() >= classes):
+        bad = int(labels.min()) if labels.min() < 0 else int(labels.max())
+        raise InputError(f"--input {setup.input_file}: label {bad} is out of range: the network gives {classes} "
+                         f"class scores, so labels must be in [0, {classes})")
+    shown = min(classes, max(int(labels.max()) + 1, max(report.predictions) + 1))
+    return confusion(report.predictions, labels, shown, (), f"input {setup.input_file}")
+
+
+def show(report, form: str, matrix=None) -> None:
     from convcalc.render import executor as render
 
     if form == "json":
-        echo(json.dumps(render.run_dict(report), ensure_ascii=False, indent=2 if sys.stdout.isatty() else None))
+        data = render.run_dict(report)
+        if matrix is not None:
+            data["accuracy"] = matrix.accuracy
+            data["confusion"] = render.confusion_dict(matrix)
+        echo(json.dumps(data, ensure_ascii=False, indent=2 if sys.stdout.isatty() else None))
     elif form == "text":
-        echo(render.run_text(report))
+        echo(render.run_text(report) + ("" if matrix is None else "\n\n" + render.confusion_text(matrix)))
     else:
         console().print(render.run_rich(report))
+        if matrix is not None:
+            console().print("")
+            console().print(render.confusion_rich(matrix))

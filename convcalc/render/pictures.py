@@ -78,7 +78,7 @@ def _square_columns(n: int) -> int:
 
 def _size(pixels_wide: int, pixels_high: int, extra_height: float = 1.2) -> tuple[float, float]:
     """Figure inches for a mosaic: about 12 screen pixels a cell, 4 to 11 inches wide."""
-    width = min(11.0, max(4.0, pixels_wide * 0.12 + 1.6))
+    width = min(11.0, max(5.5, pixels_wide * 0.12 + 1.6))
     scale = (width - 1.6) / max(1, pixels_wide)
     return width, min(14.0, max(2.5, pixels_high * scale + extra_height))
 
@@ -132,8 +132,8 @@ def paint_kernels(fig, kernels, network: str, state: str) -> None:
     fig.set_size_inches(width, height)
     ax = fig.add_subplot()
     image = ax.imshow(mosaic, interpolation="nearest", **image_kw)
-    fig.suptitle(f"{network}: kernels of {kernels.layer} ({kernels.type}), {c_out} x {c_in} x {size}", fontsize=10)
-    ax.set_title(f"{state}; {scale}{sliced}" + ("; " + "; ".join(notes) if notes else ""), fontsize=8)
+    fig.suptitle(f"{network}: kernels of layer {kernels.layer} ({kernels.type}), {c_out} x {c_in} x {size}", fontsize=10)
+    ax.set_title(_fill(f"{state}; {scale}{sliced}" + ("; " + "; ".join(notes) if notes else ""), width), fontsize=8)
     if c_in not in (1, 3):
         ax.set_xticks([c * (w + 1) + (w - 1) / 2 for c in range(columns_shown)], [str(c) for c in range(columns_shown)])
         ax.set_yticks([r * (h + 1) + (h - 1) / 2 for r in range(rows_shown)], [str(r) for r in range(rows_shown)])
@@ -177,10 +177,17 @@ def paint_features(fig, maps, network: str, source: str) -> None:
     fig.set_size_inches(width, height)
     image = ax.imshow(mosaic, interpolation="nearest", cmap=_cmap("viridis"),
                       aspect="auto" if values.ndim == 2 else "equal")
-    fig.suptitle(f"{network}: feature maps at {maps.layer} ({maps.type}), {shape}", fontsize=10)
-    ax.set_title(f"sample {maps.sample} {source}; one colour scale for all channels"
-                 + ("; " + "; ".join(notes) if notes else ""), fontsize=8)
+    fig.suptitle(f"{network}: feature maps at layer {maps.layer} ({maps.type}), {shape}", fontsize=10)
+    ax.set_title(_fill(f"sample {maps.sample} {source}; one colour scale for all channels"
+                       + ("; " + "; ".join(notes) if notes else ""), width), fontsize=8)
     fig.colorbar(image, ax=ax, shrink=0.8, label="activation")
+
+
+def _fill(text: str, inches: float) -> str:
+    """A subtitle wrapped to the figure's width (about 14 characters an inch at 8 points)."""
+    import textwrap
+
+    return textwrap.fill(text, max(30, int(inches * 14)))
 
 
 def _cmap(name: str):
