@@ -193,9 +193,7 @@ def _fill(text: str, inches: float) -> str:
 def _cmap(name: str):
     import matplotlib
 
-    cmap = matplotlib.colormaps[name].copy()
-    cmap.set_bad("white")  # the gaps between tiles
-    return cmap
+    return matplotlib.colormaps[name].with_extremes(bad="white")  # the gaps between tiles
 
 
 # --------------------------------------------------------------------------- training
