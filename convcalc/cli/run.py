@@ -29,7 +29,7 @@ EPILOG = """[bold]Examples[/]
 
   convcalc run lenet5 --show kernels -o kernels.png
 
-  convcalc run lenet5 --input image.npy --show features --layer features.tanh1 -o maps.png
+  convcalc run lenet5 --input test.npz --show features --layer features.tanh1 -o maps.png
 
 [bold]NETWORK[/] is a zoo name, a JSON spec file or an inline chain, as in arch.
 [bold]--input[/]: .npy, .npz (array x, optional labels y) or JSON (nested lists,
@@ -41,6 +41,7 @@ Without it: a standard-normal batch of --batch samples drawn from --seed.
 --loss cross-entropy the mean cross-entropy of --label K or the file's y, and
 shows ‖δ‖ per layer. Evaluation mode (running statistics, no dropout) unless
 --train-mode.
+With labels y in the --input file: the accuracy and the confusion matrix.
 [bold]--show kernels[/] -o FILE: the kernels of the first conv layer (or --layer NAME)
 as a grid of images; [bold]--show features[/]: the feature maps of --sample K (default
 0) at --layer NAME (default the first conv layer). FILE: .png, .svg or .pdf; needs

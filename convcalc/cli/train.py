@@ -4,6 +4,7 @@ on a network from the zoo, a spec file or an inline chain, with NumPy alone."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 
 import typer
@@ -28,6 +29,8 @@ EPILOG = """[bold]Examples[/]
 
   convcalc train lenet5 --data synthetic:shapes --augment crop:4,flip --normalize --val 0.2 --show kernels -o kernels.png
 
+Validation runs after every epoch with --epochs (else 10 times a run), or
+every --eval-every steps.
 [bold]--data[/]: an .npz file with arrays x (N x C x H x W, numbers) and y (N integer
 labels in [0, classes)), optionally x_val/y_val and x_test/y_test; digits (the
 1,797 8x8 handwritten digits bundled with scikit-learn: pip install
@@ -74,7 +77,7 @@ def train(
     weight_decay: float = typer.Option(0.0, "--weight-decay", help="L2 penalty λ (g ← g + λK)."),
     batch_size: int = typer.Option(32, "--batch-size", "--batch", min=1, max=MAX_WHOLE, help="Samples per update."),
     val: float = typer.Option(0.0, "--val", help="Fraction held out for validation (e.g. 0.2)."),
-    eval_every: int | None = typer.Option(None, "--eval-every", min=0, max=MAX_WHOLE, help="Steps between validations (default: 10 per run)."),
+    eval_every: int | None = typer.Option(None, "--eval-every", min=0, max=MAX_WHOLE, help="Steps between validations (default: each epoch with --epochs, else 10 per run)."),
     seed: int = typer.Option(0, "--seed", min=0, max=MAX_WHOLE, help="Seed of weights, data, batch order and dropout."),
     init: str = typer.Option("pytorch", "--init", help="pytorch, xavier-uniform, xavier-normal, glorot-uniform, "
                                                        "glorot-normal, kaiming-uniform, kaiming-normal, uniform[:A]."),
@@ -223,7 +226,12 @@ def execute(network: str, *, data: str, input_shape=None, steps=None, epochs=Non
         dataset = datasets.normalize(dataset)
     params, buffers, state = starting_state(graph, init=init, load=load, seed=seed, dtype=np_dtype)
     total = plan_steps(len(dataset.x), batch_size, steps, epochs)
-    every = eval_every if eval_every is not None else max(1, total // 10)
+    if eval_every is not None:
+        every = eval_every
+    elif epochs is not None:  # the course's loop: validation after every epoch
+        every = math.ceil(len(dataset.x) / batch_size)
+    else:
+        every = max(1, total // 10)
     plan = TrainPlan(total, batch_size, chosen, chosen_loss, every, seed, augmentation)
     progress = _progress(form, total, print_every)
     if progress is None:
@@ -309,7 +317,9 @@ def show(view, form: str, terminal_plot: bool = False) -> None:
         echo(json.dumps(render.train_dict(view), ensure_ascii=False, indent=2 if sys.stdout.isatty() else None))
         return
     chart = None
-    if terminal_plot:
+    # On a terminal the curves are plotext's when it is installed (asked for with --plot
+    # terminal, or else when it is there); piped, the plain-text curve unless asked.
+    if terminal_plot or (form == "rich" and render.plotext_available()):
         import os
 
         screen = console()

@@ -495,6 +495,12 @@ def train_rich(view: TrainView, chart: str | None = None):
 PLOTEXT_MISSING = "--plot terminal draws with plotext: pip install 'convcalc[plot]'"
 
 
+def plotext_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("plotext") is not None
+
+
 def require_plotext():
     """The plotext module, or one clear message when it is not installed."""
     try:
@@ -528,6 +534,7 @@ def plotext_chart(view: TrainView, width: int, colour: bool) -> str:
         plot.title(title + (", o: validation" if validation else ""))
         plot.label("step", "x")
         plot.label(axis, "y")
+    figure.theme("simple")  # the terminal's own background, coloured lines
     chart = figure.build()
     text = str(chart) if colour else plt.uncolorize(chart)
     figure.clear()

@@ -35,6 +35,9 @@ def picture_kind(path: str, option: str) -> str:
         raise InputError(f"{option} {path}: unknown kind of picture '{suffix or '(none)'}'; write "
                          + ", ".join(KINDS))
     check_target(path)
+    from convcalc.render.animation.figure import matplotlib_figure
+
+    matplotlib_figure()  # missing matplotlib: said now, before any work
     return suffix[1:]
 
 
