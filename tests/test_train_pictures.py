@@ -89,12 +89,14 @@ def test_run_show_writes_pictures(cli, tmp_path):
     (("--layer", "features.c1"), "--layer is for --show"),
     (("--show", "kernels", "--sample", "1", "-o", "k.png"), "--sample is for --show features"),
     (("--show", "kernels", "--layer", "nope", "-o", "k.png"), "not a layer of this network"),
+    (("--show", "features", "--layer", "flatten", "-o", "f.png"), "not maps (C x spatial)"),
+    (("--show", "features", "--sample", "1", "-o", "f.png"), "--sample 1 is out of range"),
 ])
 def test_run_show_bad_input_exits_2(cli, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     r = cli("run", "lenet5", *args)
     assert r.code == 2 and message in r.err and r.err.count("\n") == 1, r.err
-    assert not list(tmp_path.iterdir())
+    assert r.out == "" and not list(tmp_path.iterdir())  # refused before any output
 
 
 # --------------------------------------------------------------------------- confusion matrix and splits
@@ -168,12 +170,13 @@ def test_plot_terminal_draws_with_plotext(cli):
     (("--test", "0.5", "--val", "0.5"), "no training samples"),
     (("--show", "features", "-o", "f.png"), "not available here"),
     (("--loss", "mse",), "has class labels"),
+    (("--show", "kernels", "--layer", "1", "-o", "k.png"), "is a relu layer, which has no kernel"),
 ])
 def test_train_bad_input_exits_2(cli, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     r = cli("train", CHAIN, "--data", "synthetic:bars:64", "--steps", "2", *args)
     assert r.code == 2 and message in r.err and r.err.count("\n") == 1, r.err
-    assert not list(tmp_path.iterdir())
+    assert r.out == "" and not list(tmp_path.iterdir())  # refused before training
 
 
 # --------------------------------------------------------------------------- regression: the course's MLP loop

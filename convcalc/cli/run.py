@@ -87,10 +87,13 @@ def run(
         setup = prepare(network, input_shape=input_shape, input_file=input_file, batch=batch, seed=seed, init=init,
                         load=load, dtype=dtype, backward=backward, loss=loss, label=label, backend=backend,
                         compare=compare, max_memory=max_memory)
+        # the picture's numbers first: a bad --layer or --sample stops before any output
+        painter = drawing_of(drawing, setup.graph, setup.params, setup.buffers, setup.x, weights=setup.state,
+                             inputs=setup.source) if drawing is not None else None
         report = inspect_setup(setup, train_mode=train_mode, backend=backend, compare=compare)
         show(report, "text" if form == "plain" else form, labelled(report, setup))
-        if drawing is not None:
-            draw(drawing, setup.graph, setup.params, setup.buffers, setup.x, weights=setup.state, inputs=setup.source)
+        if painter is not None:
+            painter()
 
 
 def parse_dtype(text: str):
@@ -148,21 +151,31 @@ def picture_request(picture: str | None, layer: str | None, output: str | None, 
     return Drawing(kind, layer, output, sample or 0)
 
 
-def draw(drawing: Drawing, graph, params, buffers, x=None, *, weights: str, inputs: str = "") -> None:
-    """Paint ``drawing`` (kernels of the weights, or one sample's maps) and say what was written."""
+def drawing_of(drawing: Drawing, graph, params, buffers, x=None, *, weights: str, inputs: str = ""):
+    """The numbers of ``drawing`` (kernels of the weights, or one sample's maps), read now; the
+    function returned paints them into the file and says what was written."""
     from convcalc.executor import pictures
     from convcalc.render import pictures as paint
 
     name = graph.network.name
     if drawing.kind == "kernels":
         found = pictures.kernels(graph, params, drawing.layer)
-        paint.save(drawing.output, lambda fig: paint.paint_kernels(fig, found, name, weights))
         what = f"{found.weight.shape[0]} kernels of layer {found.layer} ({'x'.join(map(str, found.weight.shape))})"
+
+        def painting(fig):
+            paint.paint_kernels(fig, found, name, weights)
     else:
         maps = pictures.feature_maps(graph, x, params, buffers, drawing.layer, drawing.sample)
-        paint.save(drawing.output, lambda fig: paint.paint_features(fig, maps, name, f"({inputs}; {weights})"))
         what = f"feature maps of sample {maps.sample} at layer {maps.layer} ({'x'.join(map(str, maps.maps.shape))})"
-    sys.stderr.write(f"wrote {drawing.output}: {what}\n")
+
+        def painting(fig):
+            paint.paint_features(fig, maps, name, f"({inputs}; {weights})")
+
+    def write() -> None:
+        paint.save(drawing.output, painting)
+        sys.stderr.write(f"wrote {drawing.output}: {what}\n")
+
+    return write
 
 
 @dataclass(frozen=True)

@@ -112,15 +112,16 @@ def train(
                        lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size, val=val,
                        eval_every=eval_every, seed=seed, init=init, dtype=dtype, load=load, save=save, form=form,
                        max_memory=max_memory, test=test, loss=loss, augment=augment, normalize=normalize,
-                       plots=plots, print_every=print_every)
+                       plots=plots, print_every=print_every, kernel_layer=drawing.layer if drawing else None)
         show(view, form, terminal_plot="terminal" in (kind for kind, _ in plots))
         for kind, path in plots:
             if kind != "terminal":
                 write_plot(view, kind, path)
         if drawing is not None:
-            from convcalc.cli.run import draw
+            from convcalc.cli.run import drawing_of
 
-            draw(drawing, view.graph, view.result.params, view.result.buffers, weights=f"trained {view.steps} steps")
+            drawing_of(drawing, view.graph, view.result.params, view.result.buffers,
+                       weights=f"trained {view.steps} steps")()
 
 
 PLOTS = ("curves", "confusion")
@@ -175,7 +176,7 @@ def _progress(form: str, total: int, every: int | None):
 def execute(network: str, *, data: str, input_shape=None, steps=None, epochs=None, optimizer="sgd", lr=None,
             momentum=0.9, weight_decay=0.0, batch_size=32, val=0.0, eval_every=None, seed=0, init="pytorch",
             dtype="float32", load=None, save=None, form="json", max_memory=None, test=0.0, loss="cross-entropy",
-            augment=None, normalize=False, plots=(), print_every=None):
+            augment=None, normalize=False, plots=(), print_every=None, kernel_layer=None):
     from convcalc.cli.arch import resolve_network
     from convcalc.cli.run import parse_dtype, starting_state
     from convcalc.executor import datasets, weights
@@ -210,6 +211,10 @@ def execute(network: str, *, data: str, input_shape=None, steps=None, epochs=Non
     graph = build_graph(net, shape)
     classes = datasets.class_count(graph.output) if chosen_loss.classifies else 0
     _check_requests(chosen_loss, plots, test, val, data, augmentation, graph)
+    if kernel_layer is not None:  # --show kernels --layer NAME: checked before training
+        from convcalc.executor.pictures import kernel_layer as check_kernel_layer
+
+        check_kernel_layer(graph, kernel_layer)
     from math import prod
 
     from convcalc import limits

@@ -61,10 +61,6 @@ class Dataset:
     def has_validation(self) -> bool:
         return self.x_val is not None and len(self.x_val) > 0
 
-    @property
-    def has_test(self) -> bool:
-        return self.x_test is not None and len(self.x_test) > 0
-
 
 @dataclass(frozen=True)
 class Normalization:

@@ -56,17 +56,23 @@ def kernel_layers(graph: walk.Graph) -> list[str]:
     return [leaf.name for leaf in graph.leaves if leaf.name in weights and len(weights[leaf.name].shape) >= 3]
 
 
-def kernels(graph: walk.Graph, params: Mapping[str, np.ndarray], layer: str | None = None) -> Kernels:
-    """The kernels of ``layer``, by default of the first layer that has kernels."""
+def kernel_layer(graph: walk.Graph, layer: str | None = None) -> str:
+    """``layer`` checked to have kernels, or by default the first layer that has them."""
     names = kernel_layers(graph)
     if not names:
         raise InputError(f"{graph.network.name} has no convolution layer, so no kernels to show")
     if layer is None:
-        layer = names[0]
+        return names[0]
     if layer not in names:
         known = {leaf.name: leaf.type for leaf in graph.leaves}
         what = f"is a {known[layer]} layer, which has no kernel" if layer in known else "is not a layer of this network"
         raise InputError(f"--layer {layer} {what}; layers with kernels: {_listing(names)}")
+    return layer
+
+
+def kernels(graph: walk.Graph, params: Mapping[str, np.ndarray], layer: str | None = None) -> Kernels:
+    """The kernels of ``layer``, by default of the first layer that has kernels."""
+    layer = kernel_layer(graph, layer)
     kind = next(leaf.type for leaf in graph.leaves if leaf.name == layer)
     return Kernels(layer, kind, np.asarray(params[f"{layer}.weight"]))
 

@@ -553,6 +553,7 @@ def train_dict(view: TrainView) -> dict[str, Any]:
                  "classes": list(view.class_names)},
         "optimizer": view.optimizer,
         "loss": view.loss,
+        "loss_definition": view.loss_description,
         "init": None if view.loaded else view.init,
         "loaded": view.loaded,
         "seed": view.seed,
