@@ -296,3 +296,19 @@ def test_digits_reach_95_percent_on_the_test_split(cli):
     data = r.json()
     assert data["test"]["samples"] == 359 and np.sum(data["confusion"]["matrix"]) == 359
     assert data["test"]["accuracy"] >= 0.95, data["test"]
+
+
+def test_epochs_validate_after_each_epoch_and_print_a_table(cli):
+    """With --epochs the validation split is evaluated at the end of every epoch (the course's
+    loop), and the text report has a row per epoch: mean batch loss/accuracy, then validation."""
+    data = cli("train", CHAIN, "--data", "synthetic:bars:100", "--val", "0.2", "--epochs", "3", "--batch-size", "16",
+               "--json").json()
+    assert [v["step"] for v in data["validation"]] == [5, 10, 15]  # ⌈80/16⌉ = 5 steps an epoch
+    out = cli("train", CHAIN, "--data", "synthetic:bars:100", "--val", "0.2", "--epochs", "3", "--batch-size", "16").out
+    lines = out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("epoch  steps"))
+    assert lines[head].split() == ["epoch", "steps", "train", "loss", "train", "acc", "val", "loss", "val", "acc"]
+    rows = [line.split() for line in lines[head + 2:head + 5]]
+    assert [r[:2] for r in rows] == [["1", "1-5"], ["2", "6-10"], ["3", "11-15"]]
+    for row, evaluation in zip(rows, data["validation"]):
+        assert row[-1] == f"{evaluation['accuracy'] * 100:.1f}%"

@@ -409,6 +409,36 @@ def _marks(view: TrainView) -> list[tuple[int, float]]:
     return [(e.step, e.loss) for e in view.result.validation]
 
 
+MAX_EPOCH_ROWS = 30
+
+
+def epoch_cells(view: TrainView) -> tuple[list[str], list[list[str]]] | None:
+    """Per epoch: the mean loss (and accuracy) of its training batches and the validation run
+    at its last step, if there was one — the table a course's loop prints. None for a run
+    of less than two epochs or of more than 30."""
+    r = view.result
+    epochs = sorted({s.epoch for s in r.history})
+    if len(epochs) < 2 or len(epochs) > MAX_EPOCH_ROWS:
+        return None
+    at = {e.step: e for e in r.validation}
+    headers = ["epoch", "steps", "train loss"] + (["train acc"] if view.classifies else [])
+    if r.validation:
+        headers += ["val loss"] + (["val acc"] if view.classifies else [])
+    rows = []
+    for epoch in epochs:
+        records = [s for s in r.history if s.epoch == epoch]
+        row = [str(epoch), f"{records[0].step}-{records[-1].step}", num(sum(s.loss for s in records) / len(records))]
+        if view.classifies:
+            row.append(_pct(sum(s.accuracy or 0.0 for s in records) / len(records)))
+        if r.validation:
+            evaluation = at.get(records[-1].step)
+            row += [num(evaluation.loss) if evaluation else "—"]
+            if view.classifies:
+                row.append(_pct(evaluation.accuracy) if evaluation else "—")
+        rows.append(row)
+    return headers, rows
+
+
 def confusion_cells(confusion: Confusion) -> tuple[list[str], list[list[str]]]:
     """Headers and rows of the confusion matrix: a row per true class, a column per predicted
     class, then the row's total and its recall (the fraction predicted right)."""
@@ -461,6 +491,9 @@ def train_text(view: TrainView, chart: str | None = None) -> str:
     losses = [s.loss for s in view.result.history]
     out = [""] + ([chart] if chart is not None else
                   [_curve_title(view), loss_curve(losses, unicode=False, marks=_marks(view))]) + [""]
+    table = epoch_cells(view)
+    if table is not None:
+        out += [_table(table[0], table[1], set(table[0])), ""]
     for label, value in train_summary(view):
         out += _wrap(label, value)
     if view.confusion is not None:
@@ -485,6 +518,9 @@ def train_rich(view: TrainView, chart: str | None = None):
     else:
         parts = [Text(_curve_title(view), style="bold"),
                  Text(loss_curve(losses, unicode=True, marks=_marks(view)), style="cyan")]
+    table = epoch_cells(view)
+    if table is not None:
+        parts += [Text(""), _rich_table(None, table[0], table[1], set(table[0]))]
     parts += [Text(""), grid]
     if view.confusion is not None:
         parts += [Text(""), confusion_rich(view.confusion)]
