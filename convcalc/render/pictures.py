@@ -218,7 +218,7 @@ def paint_curves(fig, view) -> None:
     losses = [s.loss for s in r.history]
     classifier = view.loss == "cross-entropy"
     panels = 2 if classifier else 1
-    fig.set_size_inches(5.2 * panels + 0.6, 4.2)
+    fig.set_size_inches(5.2 * panels + 1.6 * (panels == 1) + 0.6, 4.2)
     axes = fig.subplots(1, panels, squeeze=False)[0]
     window = max(1, len(steps) // 20)
     validation = [e for e in r.validation]
@@ -229,7 +229,8 @@ def paint_curves(fig, view) -> None:
                 label=f"training, mean of {window} steps")
     if validation:
         ax.plot([e.step for e in validation], [e.loss for e in validation], "o-", color="#d94801", markersize=4,
-                label=f"validation ({validation[-1].samples} samples)")
+                label=f"validation ({validation[-1].samples} samples"
+                      + (", summed over them)" if view.loss == "sse" else ")"))
     ax.set_xlabel("step")
     finite = [v for v in losses if math.isfinite(v)]
     wide = bool(finite) and min(finite) > 0 and max(finite) / min(finite) > 1e3  # decades apart: log scale
@@ -256,8 +257,9 @@ def paint_curves(fig, view) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
     per_epoch = math.ceil(view.train_samples / view.batch_size)
-    fig.suptitle(f"{view.network} on {view.data_name}: {view.steps} steps of batch {view.batch_size} "
-                 f"({per_epoch} steps an epoch), {view.optimizer_text}", fontsize=10)
+    title = (f"{view.network} on {view.data_name}: {view.steps} steps of batch {view.batch_size} "
+             f"({per_epoch} step{'s' if per_epoch != 1 else ''} an epoch), {view.optimizer_text}")
+    fig.suptitle(_fill(title, fig.get_figwidth() * 0.85), fontsize=10)
 
 
 def paint_confusion(fig, confusion) -> None:
