@@ -44,8 +44,9 @@ shows ‖δ‖ per layer. Evaluation mode (running statistics, no dropout) unles
 With labels y in the --input file: the accuracy and the confusion matrix.
 [bold]--show kernels[/] -o FILE: the kernels of the first conv layer (or --layer NAME)
 as a grid of images; [bold]--show features[/]: the feature maps of --sample K (default
-0) at --layer NAME (default the first conv layer). FILE: .png, .svg or .pdf; needs
-matplotlib: pip install 'convcalc[plot]'. Layer names are those convcalc arch prints.
+0) at --layer NAME (default the first conv layer). FILE: .png, .svg or .pdf;
+needs matplotlib: pip install 'convcalc\\[plot]'. Layer names: as convcalc arch
+prints them.
 Exit codes: 0 ok, 2 bad input (also --backend torch without PyTorch installed)."""
 
 DTYPES = {"float32": "float32", "fp32": "float32", "float64": "float64", "fp64": "float64", "double": "float64"}
@@ -62,7 +63,7 @@ def run(
     batch: int | None = typer.Option(None, "--batch", "-n", min=1, max=MAX_WHOLE, help="Batch size of the random input (default 1)."),
     seed: int = typer.Option(0, "--seed", min=0, max=MAX_WHOLE, help="Seed of the initial weights, the random input and dropout."),
     init: str = typer.Option("pytorch", "--init", help="Initialisation: pytorch, xavier-uniform, xavier-normal, "
-                                                       "glorot-uniform, glorot-normal, kaiming-uniform, kaiming-normal, uniform[:A]."),
+                                                       "glorot-uniform, glorot-normal, kaiming-uniform, kaiming-normal, uniform[:A], normal[:S]."),
     load: str | None = typer.Option(None, "--load", help="Parameters and buffers from a .npz written by --save."),
     dtype: str = typer.Option("float32", "--dtype", help="float32 or float64."),
     backward: bool = typer.Option(False, "--backward", "-b", help="Also run backward: gradient norms per layer."),

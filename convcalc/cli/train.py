@@ -23,29 +23,29 @@ EPILOG = """[bold]Examples[/]
 
   convcalc train lenet5 --data synthetic:bars --load lenet.npz --steps 100 --json
 
-  convcalc train "1x8x8 | conv 16 k3 pad1 | relu | maxpool k2 | conv 32 k3 pad1 | relu | maxpool k2 | flatten | fc 10" --data digits --test 0.2 --val 0.1 --epochs 8 --optimizer adam --plot curves.png --plot confusion.png
+  convcalc train "1x8x8 | conv 16 k3 p1 | relu | maxpool k2 | conv 32 k3 p1 | relu | maxpool k2 | flatten | fc 10" --data digits --test 0.2 --val 0.1 --epochs 8 --optimizer adam --lr 0.003 --plot curves.png --plot confusion.png
 
   convcalc train "1000 | fc 100 nobias | relu | fc 10 nobias" --data synthetic:random:64 --loss sse --init normal --lr 1e-6 --steps 500 --batch-size 64 --print-every 1
 
   convcalc train lenet5 --data synthetic:shapes --augment crop:4,flip --normalize --val 0.2 --show kernels -o kernels.png
 
-Validation runs after every epoch with --epochs (else 10 times a run), or
-every --eval-every steps.
-[bold]--data[/]: an .npz file with arrays x (N x C x H x W, numbers) and y (N integer
-labels in [0, classes)), optionally x_val/y_val and x_test/y_test; digits (the
-1,797 8x8 handwritten digits bundled with scikit-learn: pip install
-'convcalc[digits]'); or a built-in dataset drawn from the seed: synthetic:bars
-(4 orientations), synthetic:shapes (square, circle, triangle), synthetic:blobs
-(4 Gaussian classes, any input shape), synthetic:random (regression targets, for
---loss mse); :N sets the number of samples (default 1200).
-[bold]Splits[/]: --test F holds out a test split (evaluated once, at the end, with a
-confusion matrix), --val F a validation split (evaluated during training); both
+[bold]--data[/]: an .npz file with arrays x (N x C x H x W, numbers) and y (N
+integer labels in [0, classes)), optionally x_val/y_val and x_test/y_test;
+digits (the 1,797 8x8 handwritten digits bundled with scikit-learn: pip
+install 'convcalc\\[digits]'); or a built-in dataset drawn from the seed:
+synthetic:bars (4 orientations), synthetic:shapes (square, circle, triangle),
+synthetic:blobs (4 Gaussian classes, any input shape), synthetic:random
+(regression targets, for --loss mse); :N sets the number of samples (1200).
+[bold]Splits[/]: --test F holds out a test split (evaluated once, at the end,
+with a confusion matrix), --val F a validation split (evaluated after every
+epoch with --epochs, else 10 times a run, or every --eval-every steps); both
 are fractions of all the samples, drawn from the seed.
 [bold]Optimizers[/] (PyTorch's forms): sgd K ← K − lr·g; momentum v ← μv + g,
 K ← K − lr·v; adam (β₁ 0.9, β₂ 0.999, ε 1e-8). Default lr 0.01, adam 0.001.
 [bold]--init[/]: pytorch (default; kaiming_uniform a=√5, bias U(±1/√fan_in)), the
 course's xavier-uniform U(±√(3/fan_in)) and xavier-normal N(0, 1/fan_in),
-glorot-uniform, glorot-normal, kaiming-uniform, kaiming-normal, uniform[:A].
+glorot-uniform, glorot-normal, kaiming-uniform, kaiming-normal, uniform\\[:A],
+normal\\[:S] (N(0, S²), S 1: the course's randn).
 [bold]--loss[/]: cross-entropy (softmax + negative log-likelihood, mean over the
 batch; default), mse (mean squared error, nn.MSELoss) or sse (sum of squared
 errors); mse/sse fit y of the output's shape.
@@ -53,8 +53,8 @@ errors); mse/sse fit y of the output's shape.
 cropped back) and/or mirrored. [bold]--normalize[/]: per-channel mean/std of the
 training split, applied to every split (and stated).
 [bold]--plot FILE[/] (repeatable; .png, .svg, .pdf; needs matplotlib): loss and
-accuracy curves, or the confusion matrix when the name says confusion (or write
-curves:FILE, confusion:FILE); --plot terminal draws the curves with plotext.
+accuracy curves, or the confusion matrix when the name says confusion (or
+write curves:FILE, confusion:FILE); --plot terminal: the curves by plotext.
 [bold]--show kernels -o FILE[/]: the learned kernels (--layer NAME).
 The same --seed gives the same weights, batches, dropout and history.
 Exit codes: 0 ok, 2 bad input (bad data, labels out of range, a NaN loss, a
@@ -80,7 +80,7 @@ def train(
     eval_every: int | None = typer.Option(None, "--eval-every", min=0, max=MAX_WHOLE, help="Steps between validations (default: each epoch with --epochs, else 10 per run)."),
     seed: int = typer.Option(0, "--seed", min=0, max=MAX_WHOLE, help="Seed of weights, data, batch order and dropout."),
     init: str = typer.Option("pytorch", "--init", help="pytorch, xavier-uniform, xavier-normal, glorot-uniform, "
-                                                       "glorot-normal, kaiming-uniform, kaiming-normal, uniform[:A]."),
+                                                       "glorot-normal, kaiming-uniform, kaiming-normal, uniform[:A], normal[:S]."),
     dtype: str = typer.Option("float32", "--dtype", help="float32 or float64."),
     load: str | None = typer.Option(None, "--load", help="Start from parameters saved with --save."),
     save: str | None = typer.Option(None, "--save", help="Write the trained parameters to this .npz (atomically)."),
