@@ -312,3 +312,20 @@ def test_epochs_validate_after_each_epoch_and_print_a_table(cli):
     assert [r[:2] for r in rows] == [["1", "1-5"], ["2", "6-10"], ["3", "11-15"]]
     for row, evaluation in zip(rows, data["validation"]):
         assert row[-1] == f"{evaluation['accuracy'] * 100:.1f}%"
+
+
+def test_mse_is_the_listings_loop_scaled():
+    """--loss mse (nn.MSELoss: the mean over the N·D_out = 640 entries) with lr 640·1e-6 makes the
+    very updates of the listing's summed loss with lr 1e-6: the same weights every step, and a
+    loss 640 times smaller."""
+    from convcalc.cli.train import execute
+
+    common = dict(data="synthetic:random:64", init="normal", steps=12, batch_size=64, dtype="float64")
+    net = "100 | fc 20 nobias | relu | fc 10 nobias"  # the listing's N and D_out, smaller hidden sizes
+    summed = execute(net, loss="sse", lr="1e-6", **common)
+    mean = execute(net, loss="mse", lr=str(640e-6), **common)
+    np.testing.assert_allclose([s.loss / 640 for s in summed.result.history], [s.loss for s in mean.result.history],
+                               rtol=1e-9)
+    for name, value in summed.result.params.items():
+        np.testing.assert_allclose(mean.result.params[name], value, rtol=1e-9, atol=1e-12)
+    assert summed.result.history[-1].loss < summed.result.history[0].loss
