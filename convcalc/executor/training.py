@@ -2,7 +2,8 @@
 
 Every random choice comes from the seed through its own stream (``SeedSequence([seed, k])``):
 k = 0 the initial weights, 1 the data (synthetic images, test and validation splits), 2 the
-order of the samples in each epoch, 3 dropout, 4 data augmentation. The same seed gives the same history, every run.
+order of the samples in each epoch, 3 dropout, 4 data augmentation. The same seed gives the
+same history, every run.
 Each epoch visits the training samples in a fresh random order; the last, smaller batch of an
 epoch is kept. Validation (if any) runs in evaluation mode (running statistics, no dropout).
 """
