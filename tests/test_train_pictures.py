@@ -329,3 +329,22 @@ def test_mse_is_the_listings_loop_scaled():
     for name, value in summed.result.params.items():
         np.testing.assert_allclose(mean.result.params[name], value, rtol=1e-9, atol=1e-12)
     assert summed.result.history[-1].loss < summed.result.history[0].loss
+
+
+@pytest.mark.parametrize("module, args, message", [
+    ("matplotlib", ("run", "lenet5", "--show", "kernels", "-o", "k.png"), "pip install 'convcalc[plot]'"),
+    ("matplotlib", ("train", CHAIN, "--data", "synthetic:bars:64", "--steps", "1", "--plot", "c.png"),
+     "pip install 'convcalc[plot]'"),
+    ("plotext", ("train", CHAIN, "--data", "synthetic:bars:64", "--steps", "1", "--plot", "terminal"),
+     "--plot terminal draws with plotext: pip install 'convcalc[plot]'"),
+    ("sklearn", ("train", "1x8x8 | conv 4 k3 | flatten | fc 10", "--data", "digits", "--steps", "1"),
+     "--data digits needs scikit-learn"),
+])
+def test_a_missing_optional_package_is_one_message(cli, tmp_path, monkeypatch, module, args, message):
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
+    r = cli(*args)
+    assert r.code == 2 and message in r.err and r.err.count("\n") == 1, r.err
+    assert r.out == "" and not list(tmp_path.iterdir())

@@ -534,7 +534,10 @@ PLOTEXT_MISSING = "--plot terminal draws with plotext: pip install 'convcalc[plo
 def plotext_available() -> bool:
     import importlib.util
 
-    return importlib.util.find_spec("plotext") is not None
+    try:
+        return importlib.util.find_spec("plotext") is not None
+    except (ImportError, ValueError):  # a broken or blocked installation: the built-in curve
+        return False
 
 
 def require_plotext():
