@@ -344,7 +344,8 @@ def test_a_missing_optional_package_is_one_message(cli, tmp_path, monkeypatch, m
     import sys
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
+    for name in [module] + [loaded for loaded in sys.modules if loaded.startswith(module + ".")]:
+        monkeypatch.setitem(sys.modules, name, None)  # import fails as if not installed
     r = cli(*args)
     assert r.code == 2 and message in r.err and r.err.count("\n") == 1, r.err
     assert r.out == "" and not list(tmp_path.iterdir())
