@@ -12,7 +12,7 @@ from typing import Any
 
 from convcalc.errors import InputError
 from convcalc.layers.descriptor import find_hook
-from convcalc.network.model import Gate, Leaf, Module, Network, Parallel, Residual, Sequential
+from convcalc.network.model import Gate, Leaf, Module, Network, Parallel, Residual, Sequential, Side
 from convcalc.network.walk import NetworkReport
 
 
@@ -87,6 +87,9 @@ def _build(module: Module, shape: tuple, nn, torch) -> tuple[Any, tuple]:
     if isinstance(module, Gate):
         gate, _ = _build(module.gate, shape, nn, torch)
         return _Gate(nn, gate), shape
+    if isinstance(module, Side):
+        head, _ = _build(module.head, shape, nn, torch)
+        return _Side(nn, head), shape
     raise TypeError(f"not a module: {module!r}")
 
 
@@ -264,6 +267,19 @@ def _Gate(nn: Any, gate):
     for name, child in gate.named_children():
         m.add_module(name, child)
     object.__setattr__(m, "_gate", gate)
+    return m
+
+
+def _Side(nn: Any, head):
+    class Side(nn.Module):
+        def forward(self, x):
+            self._head(x)  # computed (its layers are checked), not passed on: an auxiliary head
+            return x
+
+    m = Side()
+    for name, child in head.named_children():
+        m.add_module(name, child)
+    object.__setattr__(m, "_head", head)
     return m
 
 

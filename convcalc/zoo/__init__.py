@@ -2,40 +2,79 @@
 
 Each family lives in its own module and registers its networks with :func:`register`;
 modules are imported on first use, so ``convcalc shape`` never pays for them.
+
+A builder may take keyword options — ``classes`` (the classifier's width), ``aux`` (the
+auxiliary classifiers of GoogLeNet and Inception v3), ``width`` (a MobileNet's width
+multiplier) — with the network's published default as the default value; :func:`get`
+passes the ones asked for and refuses the ones a builder does not take.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from convcalc.errors import InputError
 from convcalc.network.model import Network
 
-_FAMILIES = ("classic", "resnet", "squeezenet", "densenet", "inception", "mobile", "efficient", "regnet", "convnext")
+_FAMILIES = ("classic", "resnet", "squeezenet", "densenet", "inception", "mobile", "efficient", "regnet", "convnext",
+             "transformer", "swin", "maxvit")
+
+#: The heading each family module's networks are listed under (``arch --list``).
+FAMILY_TITLES = {
+    "classic": "Classic CNNs (LeNet, AlexNet, ZF Net, NiN, VGG)",
+    "resnet": "ResNets (ResNet, ResNeXt, Wide ResNet, SE-ResNet, CIFAR ResNets)",
+    "squeezenet": "SqueezeNet",
+    "densenet": "DenseNet",
+    "inception": "Inception (GoogLeNet, Inception v3)",
+    "mobile": "Mobile networks (MobileNet V1-V3, ShuffleNet V2, MNASNet)",
+    "efficient": "EfficientNet (B0-B7, V2)",
+    "regnet": "RegNet (X and Y)",
+    "convnext": "ConvNeXt",
+    "transformer": "Vision Transformers (ViT)",
+    "swin": "Swin Transformers (V1, V2)",
+    "maxvit": "MaxViT",
+}
+
+#: What each builder option means, for messages and ``--list --json``.
+OPTION_HELP = {
+    "classes": "--classes N: the classifier's number of classes",
+    "aux": "--aux: the auxiliary classifiers (torchvision's aux_logits=True)",
+    "width": "--width W: the width multiplier",
+}
 
 
 @dataclass(frozen=True)
 class ZooEntry:
     name: str
-    build: Callable[[], Network]
+    build: Callable[..., Network]
     source: str  # "torchvision" or the paper / course it follows
     summary: str
+    family: str = ""  # the module that registers it ("resnet", "mobile", ...)
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The keyword options the builder takes (``classes``, ``aux``, ``width``)."""
+        return tuple(name for name, p in inspect.signature(self.build).parameters.items()
+                     if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is not p.empty)
 
 
 _REGISTRY: dict[str, ZooEntry] = {}
 _loaded = False
 
 
-def register(name: str, source: str, summary: str) -> Callable[[Callable[[], Network]], Callable[[], Network]]:
+def register(name: str, source: str, summary: str) -> Callable[[Callable[..., Network]], Callable[..., Network]]:
     """Decorator: ``@register("resnet18", "torchvision", "ResNet-18 (He et al. 2016)")`` on a builder."""
 
-    def wrap(build: Callable[[], Network]) -> Callable[[], Network]:
+    def wrap(build: Callable[..., Network]) -> Callable[..., Network]:
         if name in _REGISTRY:
             raise RuntimeError(f"zoo network {name!r} registered twice")
-        _REGISTRY[name] = ZooEntry(name, build, source, summary)
+        family = build.__module__.rpartition(".")[2]
+        _REGISTRY[name] = ZooEntry(name, build, source, summary, family)
         return build
 
     return wrap
@@ -67,12 +106,68 @@ def has(name: str) -> bool:
     return canonical(name) in _REGISTRY
 
 
-def get(name: str) -> Network:
-    """The zoo network ``name`` (``-`` and ``_`` interchangeable); unknown names suggest close ones."""
+def grouped(found: list[ZooEntry] | None = None) -> list[tuple[str, list[ZooEntry]]]:
+    """``found`` (default: every entry) grouped by family, in the families' order: (title, entries)."""
+    found = entries() if found is None else found
+    groups: dict[str, list[ZooEntry]] = {}
+    for entry in found:
+        groups.setdefault(entry.family, []).append(entry)
+    order = {family: i for i, family in enumerate(_FAMILIES)}
+    return [(FAMILY_TITLES.get(family, family), groups[family])
+            for family in sorted(groups, key=lambda f: order.get(f, len(order)))]
+
+
+def search(term: str) -> list[ZooEntry]:
+    """The entries whose name (``-``/``_`` ignored), summary or source contain ``term``, case-insensitive."""
+    key = canonical(term)
+    if not key:
+        raise InputError("--search needs a word (e.g. --search vit)")
+    plain = key.replace("_", "")
+    found = []
+    for e in entries():
+        text = f"{e.summary} {e.source}".lower()
+        if key in e.name or plain in e.name.replace("_", "") or term.strip().lower() in text:
+            found.append(e)
+    return found
+
+
+def suggestions(name: str, n: int = 5) -> list[str]:
+    """Close names for an unknown ``name``: names that contain it (``vit`` → ``vit_b_16``…), then
+    spelling neighbours (``resnet5`` → ``resnet50``)."""
+    _load()
+    key = canonical(name)
+    contained = [n_ for n_ in _REGISTRY if key and key in n_] if len(key) >= 3 else []
+    close = difflib.get_close_matches(key, list(_REGISTRY), n=n, cutoff=0.6)
+    return list(dict.fromkeys(contained[:n] + close))[:n]
+
+
+def get(name: str, **options: Any) -> Network:
+    """The zoo network ``name`` (``-`` and ``_`` interchangeable); unknown names suggest close ones.
+
+    ``options`` (``classes=10``, ``aux=True``, ``width=0.75``) go to the builder; None means
+    the default, an option the builder does not take is refused."""
     _load()
     key = canonical(name)
     if key not in _REGISTRY:
-        close = difflib.get_close_matches(key, list(_REGISTRY), n=3, cutoff=0.5)
+        close = suggestions(name)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise InputError(f"unknown network '{name}'{hint} (convcalc arch --list shows all)")
-    return _REGISTRY[key].build()
+        raise InputError(f"unknown network '{name}'{hint} (convcalc arch --list shows all, --search WORD finds some)")
+    entry = _REGISTRY[key]
+    given = {k: v for k, v in options.items() if v is not None and v is not False}
+    return entry.build(**check_options(entry, given)) if given else entry.build()
+
+
+def check_options(entry: ZooEntry, given: Mapping[str, Any]) -> dict[str, Any]:
+    """``given`` if the builder of ``entry`` takes every option in it; else one clear error."""
+    takes = entry.options
+    for option, value in given.items():
+        if option not in takes:
+            others = [e.name for e in entries() if option in e.options]
+            where = (f"only {', '.join(others)} take it" if len(others) <= 6 else
+                     f"{len(others)} networks take it (convcalc arch --list --json lists each network's options)")
+            raise InputError(f"{entry.name} has no --{option} option; {where}")
+        if option == "classes" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise InputError(f"--classes must be a whole number ≥ 1; got {value!r}")
+        if option == "width" and not (isinstance(value, int | float) and 0 < value <= 8):
+            raise InputError(f"--width must be a multiplier between 0 and 8 (e.g. 0.75); got {value!r}")
+    return dict(given)
