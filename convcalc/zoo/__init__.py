@@ -21,8 +21,7 @@ from typing import Any
 from convcalc.errors import InputError
 from convcalc.network.model import Network
 
-_FAMILIES = ("classic", "resnet", "squeezenet", "densenet", "inception", "mobile", "efficient", "regnet", "convnext",
-             "transformer", "swin", "maxvit")
+_FAMILIES = ("classic", "resnet", "squeezenet", "densenet", "inception", "mobile", "efficient", "regnet", "convnext")
 
 #: The heading each family module's networks are listed under (``arch --list``).
 FAMILY_TITLES = {
