@@ -343,9 +343,21 @@ def _ShortcutA(nn: Any, out_channels, stride):
 
 
 def verify(network: Network, report: NetworkReport) -> VerifyResult:
-    """Compare every leaf of ``report`` with a torch build of ``network`` run on zeros."""
+    """Compare every leaf of ``report`` with a torch build of ``network`` run on zeros.
+
+    Shapes and counts need no values: the build and its forward pass run on torch's ``meta``
+    device (no memory, no arithmetic: RegNetY-128GF checks in seconds, not a minute); a layer
+    without a meta kernel sends the whole check to the CPU."""
     torch, nn = _torch()
-    model = build_torch(network, report.input).eval()
+    try:
+        return _verify(network, report, torch, nn, "meta")
+    except (NotImplementedError, RuntimeError):
+        return _verify(network, report, torch, nn, "cpu")
+
+
+def _verify(network: Network, report: NetworkReport, torch, nn, device: str) -> VerifyResult:
+    with torch.device(device):
+        model = build_torch(network, report.input).eval()
     leaves = {row.name: row for row in report.leaves() if row.type not in ("add", "mul", "concat")}
     modules = dict(model.named_modules())
     seen: dict[str, tuple] = {}
@@ -356,7 +368,7 @@ def verify(network: Network, report: NetworkReport) -> VerifyResult:
             hooks.append(module.register_forward_hook(
                 lambda m, i, o, name=name: seen.__setitem__(name, tuple(o.shape[1:]))))
     with torch.no_grad():
-        model(torch.zeros((1,) + tuple(report.input)))
+        model(torch.zeros((1,) + tuple(report.input), device=device))
     for h in hooks:
         h.remove()
     mismatches = []

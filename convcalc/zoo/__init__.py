@@ -21,7 +21,8 @@ from typing import Any
 from convcalc.errors import InputError
 from convcalc.network.model import Network
 
-_FAMILIES = ("classic", "resnet", "squeezenet", "densenet", "inception", "mobile", "efficient", "regnet", "convnext")
+_FAMILIES = ("classic", "resnet", "squeezenet", "densenet", "inception", "mobile", "efficient", "regnet", "convnext",
+             "transformer")
 
 #: The heading each family module's networks are listed under (``arch --list``).
 FAMILY_TITLES = {

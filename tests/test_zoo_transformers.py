@@ -1,0 +1,116 @@
+"""Vision transformers (torchvision's ViT) and their token layers (convcalc.layers.attention):
+published totals from tests/reference/torchvision_meta.json, the MAC split of multi-head
+self-attention, and forward/backward against torch.nn.MultiheadAttention and autograd."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from convcalc import zoo
+from convcalc.errors import InputError
+from convcalc.layers.attention import ClassToken, MultiheadSelfAttention, PositionEmbedding, Tokens, TokenSelect
+from convcalc.network.walk import describe_rf, walk
+
+
+def _rows(name: str) -> dict:
+    found = {}
+
+    def visit(row):
+        found[row.name] = row
+        for child in row.children:
+            visit(child)
+
+    for row in walk(zoo.get(name)).rows:
+        visit(row)
+    return found
+
+
+def test_vit_b_16_layer_by_layer():
+    rows = _rows("vit_b_16")
+    assert rows["conv_proj"].output == (768, 14, 14)
+    assert rows["tokens"].output == (196, 768)
+    assert rows["class_token"].output == (197, 768) and rows["class_token"].params.total == 768
+    assert rows["encoder.pos_embedding"].params.total == 197 * 768
+    block = "encoder.layers.encoder_layer_0"
+    attention = rows[f"{block}.self_attention"]
+    assert attention.params.total == 4 * 768 * 768 + 4 * 768
+    hyper = attention.report.hyper
+    assert hyper["projection_macs"] == 4 * 197 * 768 * 768
+    assert hyper["attention_matmul_macs"] == 2 * 197 * 197 * 768
+    assert attention.macs == hyper["projection_macs"] + hyper["attention_matmul_macs"]
+    assert rows[f"{block}.mlp.0"].output == (197, 3072)
+    assert rows["token"].output == (768,)
+    assert rows["heads.head"].output == (1000,)
+    # after global attention every output token sees the whole image
+    assert describe_rf(attention.rf) == "all"
+    assert "encoder.layers.encoder_layer_11" in rows and "encoder.layers.encoder_layer_12" not in rows
+
+
+def test_vit_options_and_bad_sizes():
+    assert walk(zoo.get("vit_b_16", classes=10)).output == (10,)
+    with pytest.raises(InputError, match="position embedding is sized for 197 tokens"):
+        walk(zoo.get("vit_b_16"), (3, 160, 160))
+    with pytest.raises(InputError, match="heads must divide"):
+        MultiheadSelfAttention(10, 3).analyze((4, 10))
+
+
+def test_search_finds_the_vits(cli):
+    r = cli("arch", "--search", "vit", "--json")
+    assert {n["name"] for n in r.json()["networks"]} == {"vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"}
+    r = cli("arch", "vit_h_14", "--json")
+    assert r.code == 0 and r.json()["totals"]["params"] == 632_045_800
+
+
+@pytest.mark.torch
+def test_self_attention_forward_and_backward_match_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    n, length, dim, heads = 2, 5, 8, 2
+    module = torch.nn.MultiheadAttention(dim, heads, batch_first=True).double()
+    x = rng.standard_normal((n, length, dim))
+    params = {name: p.detach().numpy().copy() for name, p in module.named_parameters()}
+    layer = MultiheadSelfAttention(dim, heads)
+    assert set(params) == set(layer.parameter_shapes((n, length, dim)))
+    forward = layer.forward(x, params)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = module(xt, xt, xt, need_weights=False)[0]
+    np.testing.assert_allclose(forward.output, yt.detach().numpy(), atol=1e-10)
+    dy = rng.standard_normal(yt.shape)
+    yt.backward(torch.tensor(dy))
+    back = layer.backward(dy, forward.cache)
+    np.testing.assert_allclose(back.grad_input, xt.grad.numpy(), atol=1e-10)
+    for name, p in module.named_parameters():
+        np.testing.assert_allclose(back.grads[name], p.grad.numpy(), atol=1e-10, err_msg=name)
+
+
+@pytest.mark.torch
+def test_token_layers_forward_and_backward_match_autograd():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    grid = rng.standard_normal((2, 3, 2, 2))
+    tokens = Tokens().forward(grid)
+    g = torch.tensor(grid, requires_grad=True)
+    t = g.flatten(2).transpose(1, 2)
+    np.testing.assert_allclose(tokens.output, t.detach().numpy())
+    dy = rng.standard_normal(t.shape)
+    t.backward(torch.tensor(dy))
+    np.testing.assert_allclose(Tokens().backward(dy, tokens.cache).grad_input, g.grad.numpy())
+
+    x = rng.standard_normal((2, 4, 3))
+    cls = rng.standard_normal((1, 1, 3))
+    pos = rng.standard_normal((1, 5, 3))
+    xt, ct, pt = (torch.tensor(a, requires_grad=True) for a in (x, cls, pos))
+    yt = (torch.cat([ct.expand(2, -1, -1), xt], dim=1) + pt)[:, 0]
+    f1 = ClassToken(3).forward(x, {"class_token": cls})
+    f2 = PositionEmbedding(5, 3).forward(f1.output, {"pos_embedding": pos})
+    f3 = TokenSelect(0).forward(f2.output)
+    np.testing.assert_allclose(f3.output, yt.detach().numpy())
+    dy = rng.standard_normal(yt.shape)
+    yt.backward(torch.tensor(dy))
+    b3 = TokenSelect(0).backward(dy, f3.cache)
+    b2 = PositionEmbedding(5, 3).backward(b3.grad_input, f2.cache)
+    b1 = ClassToken(3).backward(b2.grad_input, f1.cache)
+    np.testing.assert_allclose(b1.grad_input, xt.grad.numpy())
+    np.testing.assert_allclose(b1.grads["class_token"], ct.grad.numpy())
+    np.testing.assert_allclose(b2.grads["pos_embedding"], pt.grad.numpy())
