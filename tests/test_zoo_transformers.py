@@ -114,3 +114,60 @@ def test_token_layers_forward_and_backward_match_autograd():
     np.testing.assert_allclose(b1.grad_input, xt.grad.numpy())
     np.testing.assert_allclose(b1.grads["class_token"], ct.grad.numpy())
     np.testing.assert_allclose(b2.grads["pos_embedding"], pt.grad.numpy())
+
+
+# ---------------------------------------------------------------- Swin
+
+
+def test_swin_t_layer_by_layer():
+    rows = _rows("swin_t")
+    assert rows["features.0.0"].output == (96, 56, 56)
+    attn = rows["features.1.0.attn"]
+    # qkv 3·96·96 + 3·96, proj 96·96 + 96, bias table (2·7 − 1)²·3 heads; index buffer 49² entries
+    assert attn.params.total == 3 * 96 * 96 + 3 * 96 + 96 * 96 + 96 + 13 * 13 * 3
+    assert attn.buffers == 49 * 49
+    hyper = attn.report.hyper
+    assert hyper["projection_macs"] == 4 * 56 * 56 * 96 * 96
+    assert hyper["attention_matmul_macs"] == 2 * 56 * 56 * 49 * 96
+    assert hyper["shift"] == 0 and rows["features.1.1.attn"].report.hyper["shift"] == 3
+    # a 7×7 window around the 4×4/4 stem: the bound 13×13 tokens → 4 + 12·4 = 52 pixels
+    assert describe_rf(attn.rf) == "52x52"
+    assert rows["features.2"].type == "PatchMerging" and rows["features.2"].output == (192, 28, 28)
+    assert rows["features.2.reduction"].params.total == 4 * 96 * 192
+    assert rows["features.7"].output == (768, 7, 7)
+    assert rows["head"].output == (1000,)
+
+
+def test_swin_v2_position_bias_mlp():
+    rows = _rows("swin_v2_t")
+    attn = rows["features.1.0.attn"]
+    assert attn.report.hyper["position_bias_macs"] == 15 * 15 * (2 * 512 + 512 * 3)
+    assert attn.params.total == 4 * 96 * 96 + 4 * 96 + 3 + (2 * 512 + 512) + 512 * 3
+    assert rows["features.2"].type == "PatchMergingV2"
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("shift, size", [(0, 6), (1, 6), (1, 5)])
+def test_window_attention_forward_and_backward_match_torch(shift, size):
+    torch = pytest.importorskip("torch")
+    from convcalc.layers.descriptor import find_hook
+    from convcalc.layers.window import WindowAttention
+
+    layer = WindowAttention(4, 2, 3, shift)
+    module = find_hook("torch", layer)(layer, torch.nn).double()
+    rng = np.random.default_rng(2)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.tensor(rng.standard_normal(tuple(p.shape))))
+    params = {name: p.detach().numpy().copy() for name, p in module.named_parameters()}
+    x = rng.standard_normal((2, 4, size, size))
+    forward = layer.forward(x, params)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = module(xt)
+    np.testing.assert_allclose(forward.output, yt.detach().numpy(), atol=1e-10)
+    dy = rng.standard_normal(yt.shape)
+    yt.backward(torch.tensor(dy))
+    back = layer.backward(dy, forward.cache)
+    np.testing.assert_allclose(back.grad_input, xt.grad.numpy(), atol=1e-10)
+    for name, p in module.named_parameters():
+        np.testing.assert_allclose(back.grads[name], p.grad.numpy(), atol=1e-10, err_msg=name)
