@@ -43,7 +43,7 @@ def test_published_params_and_macs(name):
     assert list(network.input) == ref["input"], "the default input is the weights' crop size"
     assert report.output == (1000,)
     assert report.totals.params == ref["num_params"]
-    assert round(report.totals.macs / 1e9, 3) == ref["gmacs"]
+    assert round(report.totals.macs / 1e9, ref.get("decimals", 3)) == ref["gmacs"]
 
 
 def test_every_torchvision_cnn_family_size_is_registered():

@@ -57,7 +57,9 @@ def test_vit_options_and_bad_sizes():
 
 def test_search_finds_the_vits(cli):
     r = cli("arch", "--search", "vit", "--json")
-    assert {n["name"] for n in r.json()["networks"]} == {"vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"}
+    # the ViTs, and MaxViT, whose name contains the word
+    assert {n["name"] for n in r.json()["networks"]} == {"vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14",
+                                                         "maxvit_t"}
     r = cli("arch", "vit_h_14", "--json")
     assert r.code == 0 and r.json()["totals"]["params"] == 632_045_800
 
@@ -171,3 +173,59 @@ def test_window_attention_forward_and_backward_match_torch(shift, size):
     np.testing.assert_allclose(back.grad_input, xt.grad.numpy(), atol=1e-10)
     for name, p in module.named_parameters():
         np.testing.assert_allclose(back.grads[name], p.grad.numpy(), atol=1e-10, err_msg=name)
+
+
+# ---------------------------------------------------------------- MaxViT
+
+
+def test_maxvit_t_layer_by_layer():
+    rows = _rows("maxvit_t")
+    assert rows["stem"].output == (64, 112, 112)
+    layer = "blocks.0.layers.0.layers"
+    assert rows[f"{layer}.MBconv"].output == (64, 56, 56)
+    assert rows[f"{layer}.MBconv.proj.0"].type == "avgpool2d"  # stride 2: pooled shortcut
+    assert rows[f"{layer}.MBconv.layers.squeeze_excitation.fc1"].output == (16, 1, 1)
+    # 56×56 map: 64 windows of 7×7 tokens; the grid: 64 groups of 49 pixels 8 apart
+    assert rows[f"{layer}.window_attention.partition_op"].output == (64, 49, 64)
+    assert rows[f"{layer}.grid_attention.partition_op"].output == (64, 49, 64)
+    attn = rows[f"{layer}.window_attention.attn_layer.1"]
+    assert attn.params.total == 4 * 64 * 64 + 4 * 64 + 13 * 13 * 2  # two heads of width 32
+    assert attn.buffers == 49 * 49
+    assert attn.report.hyper["attention_matmul_macs"] == 2 * 64 * 49 * 49 * 64
+    assert rows[f"{layer}.grid_attention"].output == (64, 56, 56)
+    assert rows["blocks.3"].output == (512, 7, 7)
+    assert rows["classifier.5"].output == (1000,) and rows["classifier.5"].params.total == 512 * 1000
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("grid", [False, True])
+def test_partition_attention_forward_and_backward_match_torch(grid):
+    torch = pytest.importorskip("torch")
+    from convcalc.layers.descriptor import find_hook
+    from convcalc.layers.partition import Departition, Partition, RelativePositionAttention
+
+    rng = np.random.default_rng(3)
+    cut, attention, back = Partition(2, grid), RelativePositionAttention(4, 2, 2), Departition(2, grid, 4, 6)
+    modules = [find_hook("torch", layer)(layer, torch.nn).double() for layer in (cut, attention, back)]
+    with torch.no_grad():
+        for p in modules[1].parameters():
+            p.copy_(torch.tensor(rng.standard_normal(tuple(p.shape))))
+    params = {name: p.detach().numpy().copy() for name, p in modules[1].named_parameters()}
+    x = rng.standard_normal((2, 4, 4, 6))
+    f1 = cut.forward(x)
+    assert f1.output.shape == (2, 6, 4, 4)
+    f2 = attention.forward(f1.output, params)
+    f3 = back.forward(f2.output)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = modules[2](modules[1](modules[0](xt)))
+    np.testing.assert_allclose(f3.output, yt.detach().numpy(), atol=1e-10)
+    dy = rng.standard_normal(yt.shape)
+    yt.backward(torch.tensor(dy))
+    b3 = back.backward(dy, f3.cache)
+    b2 = attention.backward(b3.grad_input, f2.cache)
+    b1 = cut.backward(b2.grad_input, f1.cache)
+    np.testing.assert_allclose(b1.grad_input, xt.grad.numpy(), atol=1e-10)
+    for name, p in modules[1].named_parameters():
+        np.testing.assert_allclose(b2.grads[name], p.grad.numpy(), atol=1e-10, err_msg=name)
+    # a partition and its departition are inverse permutations
+    np.testing.assert_array_equal(back.forward(cut.forward(x).output).output, x)

@@ -22,7 +22,7 @@ from convcalc.errors import InputError
 from convcalc.network.model import Network
 
 _FAMILIES = ("classic", "resnet", "squeezenet", "densenet", "inception", "mobile", "efficient", "regnet", "convnext",
-             "transformer", "swin")
+             "transformer", "swin", "maxvit")
 
 #: The heading each family module's networks are listed under (``arch --list``).
 FAMILY_TITLES = {
