@@ -25,7 +25,6 @@ the bias added to the scores and its gradient scattered back into the table.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any

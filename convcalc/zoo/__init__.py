@@ -40,14 +40,6 @@ FAMILY_TITLES = {
     "maxvit": "MaxViT",
 }
 
-#: What each builder option means, for messages and ``--list --json``.
-OPTION_HELP = {
-    "classes": "--classes N: the classifier's number of classes",
-    "aux": "--aux: the auxiliary classifiers (torchvision's aux_logits=True)",
-    "width": "--width W: the width multiplier",
-}
-
-
 @dataclass(frozen=True)
 class ZooEntry:
     name: str
