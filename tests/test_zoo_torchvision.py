@@ -220,3 +220,10 @@ def test_search_and_suggestions(cli):
     assert r.code == 2 and "did you mean efficientnet_b0" in r.err
     r = cli("arch", "regnet_y_128")
     assert r.code == 2 and "regnet_y_128gf" in r.err
+
+
+def test_the_generated_family_index_matches_the_registry():
+    from pathlib import Path
+
+    text = (Path(zoo.__file__).with_name("index.py")).read_text(encoding="utf-8")
+    assert text == zoo.index_text(), "convcalc/zoo/index.py is stale: run python -m convcalc.zoo"

@@ -284,7 +284,7 @@ def _show_list(form: str, search: str | None = None) -> None:
     from convcalc import zoo
     from convcalc.render import network as render
 
-    entries = zoo.entries() if search is None else zoo.search(search)
+    entries = zoo.listing() if search is None else zoo.search(search)
     if search is not None and not entries:
         close = zoo.suggestions(search)
         hint = f"; close names: {', '.join(close)}" if close else ""
