@@ -282,7 +282,7 @@ def show(view, form: str, wide: bool) -> None:
 def _show_list(form: str, search: str | None = None) -> None:
     """``--list`` (every zoo network) or ``--search WORD`` (the ones that mention it), grouped by family."""
     from convcalc import zoo
-    from convcalc.render import network as render
+    from convcalc.render import zoo as render
 
     entries = zoo.listing() if search is None else zoo.search(search)
     if search is not None and not entries:
