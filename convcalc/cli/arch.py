@@ -26,6 +26,8 @@ _EPILOG = """[bold]Examples[/]
 
   convcalc arch resnet50 --classes 10
 
+  convcalc arch mobilenet_v1 --padding tf    [dim](TF-slim's SAME padding: RF 315, effective padding 126)[/]
+
   convcalc arch alexnet --table              [dim](the per-layer table, also when piped)[/]
 
   convcalc arch resnet50 --in 3x160x160 --depth 2
@@ -88,6 +90,8 @@ def arch(
                                                                                     "(the classifier's width)."),
     aux: bool = typer.Option(False, "--aux", help="googlenet, inception_v3: with the auxiliary classifiers (counted, off the main path)."),
     width: float | None = typer.Option(None, "--width", help="mobilenet_v1/v2/v3: the width multiplier (e.g. 0.75)."),
+    padding: str | None = typer.Option(None, "--padding", help="mobilenet_v1: tf for TensorFlow's SAME padding (TF-slim's "
+                                                               "receptive-field centres), torch (the default)."),
     input_shape: str | None = typer.Option(None, "--in", "-i", help="Input shape C x H x W (e.g. 3x160x160); the whole walk follows."),
     batch: int = typer.Option(1, "--batch", "-n", min=1, max=MAX_WHOLE, help="Batch size N (MACs and activation memory scale with it)."),
     depth: int | None = typer.Option(None, "--depth", "-d", min=0, max=MAX_WHOLE, help="Show N levels of the module tree; each block below folds into one row (its kind, its sums)."),
@@ -125,7 +129,7 @@ def arch(
             return
         if network is None:
             raise InputError("give a NETWORK (a zoo name, a JSON spec file or an inline chain), or --list")
-        options = {"classes": classes, "aux": aux or None, "width": width}
+        options = {"classes": classes, "aux": aux or None, "width": width, "padding": padding}
         run(network, form, input_shape=input_shape, batch=batch, depth=depth, dtype=dtype, count=count_,
             tool=as_tool, with_training=training, optimizer=optimizer, verify=verify, wide=wide,
             expect_params=expect_params, zoo_options={k: v for k, v in options.items() if v is not None})

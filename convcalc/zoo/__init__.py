@@ -5,7 +5,7 @@ modules are imported on first use, so ``convcalc shape`` never pays for them.
 
 A builder may take keyword options — ``classes`` (the classifier's width), ``aux`` (the
 auxiliary classifiers of GoogLeNet and Inception v3), ``width`` (a MobileNet's width
-multiplier) — with the network's published default as the default value; :func:`get`
+multiplier), ``padding`` ("tf": TensorFlow's SAME padding, for TF-slim's MobileNet V1) — with the network's published default as the default value; :func:`get`
 passes the ones asked for and refuses the ones a builder does not take.
 """
 
@@ -22,7 +22,7 @@ from convcalc.errors import InputError
 from convcalc.network.model import Network
 
 _FAMILIES = ("classic", "resnet", "squeezenet", "densenet", "inception", "mobile", "efficient", "regnet", "convnext",
-             "transformer", "swin", "maxvit")
+             "transformer", "swin", "maxvit", "slim")
 
 #: The heading each family module's networks are listed under (``arch --list``).
 FAMILY_TITLES = {
@@ -38,6 +38,7 @@ FAMILY_TITLES = {
     "transformer": "Vision Transformers (ViT)",
     "swin": "Swin Transformers (V1, V2)",
     "maxvit": "MaxViT",
+    "slim": "TF-slim variants (ResNet v1)",
 }
 
 @dataclass(frozen=True)
@@ -210,6 +211,9 @@ def check_options(entry: ZooEntry, given: Mapping[str, Any]) -> dict[str, Any]:
             raise InputError(f"{entry.name} has no --{option} option; {where}")
         if option == "classes" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise InputError(f"--classes must be a whole number ≥ 1; got {value!r}")
+        if option == "padding" and value not in ("torch", "tf"):
+            raise InputError(f"--padding must be torch (PyTorch's symmetric padding) or tf (TensorFlow's SAME); "
+                             f"got {value!r}")
         if option == "width" and not (isinstance(value, int | float) and 0 < value <= 8):
             raise InputError(f"--width must be a multiplier between 0 and 8 (e.g. 0.75); got {value!r}")
     return dict(given)

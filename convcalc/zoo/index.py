@@ -41,7 +41,7 @@ INDEX: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     'densenet201': ('densenet', 'torchvision', 'DenseNet-201 (Huang et al. 2017): growth 32, blocks 6-12-48-32', ('classes',)),
     'googlenet': ('inception', 'torchvision', 'GoogLeNet / Inception v1 (Szegedy et al. 2015) with BN; --aux adds the two auxiliary classifiers', ('classes', 'aux')),
     'inception_v3': ('inception', 'torchvision', "Inception v3 (Szegedy et al. 2016), 299×299; --aux adds the auxiliary classifier (torchvision's published 27,161,264 params include it)", ('classes', 'aux')),
-    'mobilenet_v1': ('mobile', 'Howard et al. 2017, arXiv:1704.04861, Table 1 (width 1.0)', "MobileNet V1: 13 depthwise-separable blocks, 4.2M params / 569M mult-adds in the paper; --width 0.75/0.5/0.25 and --in 3x192x192 etc. give the paper's Table 6/7 variants", ('classes', 'width')),
+    'mobilenet_v1': ('mobile', 'Howard et al. 2017, arXiv:1704.04861, Table 1 (width 1.0)', "MobileNet V1: 13 depthwise-separable blocks, 4.2M params / 569M mult-adds in the paper; --width 0.75/0.5/0.25 and --in 3x192x192 etc. give the paper's Table 6/7 variants; --padding tf TF-slim's SAME padding", ('classes', 'width', 'padding')),
     'mobilenet_v2': ('mobile', 'torchvision', "MobileNet V2 (Sandler et al. 2018): inverted residuals with linear bottlenecks; --width for torchvision's width_mult", ('classes', 'width')),
     'mobilenet_v3_large': ('mobile', 'torchvision', 'MobileNet V3 Large (Howard et al. 2019): SE blocks, hard-swish', ('classes', 'width')),
     'mobilenet_v3_small': ('mobile', 'torchvision', 'MobileNet V3 Small (Howard et al. 2019): SE blocks, hard-swish', ('classes', 'width')),
@@ -95,4 +95,7 @@ INDEX: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     'swin_v2_s': ('swin', 'torchvision', 'Swin V2-S (Liu et al. 2022): 8×8 shifted windows, depths 2-2-18-2, 256×256', ('classes',)),
     'swin_v2_b': ('swin', 'torchvision', 'Swin V2-B (Liu et al. 2022): 8×8 shifted windows, depths 2-2-18-2, 256×256', ('classes',)),
     'maxvit_t': ('maxvit', 'torchvision', 'MaxViT-T (Tu et al. 2022): MBConv, 7×7 window and grid attention with relative position bias; 64-128-256-512 channels', ('classes',)),
+    'resnet_v1_50': ('slim', 'TF-slim (tensorflow/models research/slim/nets/resnet_v1.py)', 'ResNet-50 v1 as TF-slim builds it: the stride on the last unit of blocks 1-3, units 3-4-6-3', ('classes',)),
+    'resnet_v1_101': ('slim', 'TF-slim (tensorflow/models research/slim/nets/resnet_v1.py)', 'ResNet-101 v1 as TF-slim builds it: the stride on the last unit of blocks 1-3, units 3-4-23-3', ('classes',)),
+    'resnet_v1_152': ('slim', 'TF-slim (tensorflow/models research/slim/nets/resnet_v1.py)', 'ResNet-152 v1 as TF-slim builds it: the stride on the last unit of blocks 1-3, units 3-8-36-3', ('classes',)),
 }

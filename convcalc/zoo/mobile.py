@@ -42,9 +42,10 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
 
 
 def conv_norm_act(out: int, k=3, stride: int = 1, groups: int = 1, activation: str | None = "relu",
-                  eps: float = 1e-5, dilation: int = 1) -> Sequential:
-    """torchvision's ``Conv2dNormActivation``: conv (no bias, 'same' padding) · BN · activation."""
-    pad = (k - 1) // 2 * dilation
+                  eps: float = 1e-5, dilation: int = 1, tf: bool = False) -> Sequential:
+    """torchvision's ``Conv2dNormActivation``: conv (no bias, 'same' padding) · BN · activation;
+    ``tf``: TensorFlow's SAME padding instead (the extra row/column at the bottom/right)."""
+    pad = "tf-same" if tf else (k - 1) // 2 * dilation
     items = [("0", conv(out, k, stride=stride, pad=pad, dilation=dilation, groups=groups, bias=False)), ("1", bn(eps=eps))]
     if activation is not None:
         items.append(("2", act(activation)))
@@ -64,26 +65,30 @@ def classifier_head(features: Module, classifier: Module, pool: str = "avgpool")
 # ---------------------------------------------------------------- MobileNet V1
 
 
-def _depthwise_separable(inp: int, out: int, stride: int) -> Sequential:
+def _depthwise_separable(inp: int, out: int, stride: int, tf: bool = False) -> Sequential:
     """Howard et al. 2017 Fig. 3: 3×3 depthwise · BN · ReLU, then 1×1 pointwise · BN · ReLU."""
-    return seq(("dw", conv_norm_act(inp, 3, stride, groups=inp)), ("pw", conv_norm_act(out, 1)),
+    return seq(("dw", conv_norm_act(inp, 3, stride, groups=inp, tf=tf)), ("pw", conv_norm_act(out, 1, tf=tf)),
                kind="DepthwiseSeparable")
 
 
 @register("mobilenet_v1", "Howard et al. 2017, arXiv:1704.04861, Table 1 (width 1.0)",
           "MobileNet V1: 13 depthwise-separable blocks, 4.2M params / 569M mult-adds in the paper; "
-          "--width 0.75/0.5/0.25 and --in 3x192x192 etc. give the paper's Table 6/7 variants")
-def mobilenet_v1(classes: int = 1000, width: float = 1.0) -> Network:
-    """``width`` α thins every layer to int(α·channels), as Keras' ``MobileNet(alpha=α)`` does."""
+          "--width 0.75/0.5/0.25 and --in 3x192x192 etc. give the paper's Table 6/7 variants; --padding tf "
+          "TF-slim's SAME padding")
+def mobilenet_v1(classes: int = 1000, width: float = 1.0, padding: str = "torch") -> Network:
+    """``width`` α thins every layer to int(α·channels), as Keras' ``MobileNet(alpha=α)`` does;
+    ``padding`` "tf" pads as TF-slim's SAME convolutions do (the extra row and column of a
+    stride-2 conv at the bottom/right), which moves the receptive-field centres."""
+    tf = padding == "tf"
     # (output channels, stride) of each depthwise-separable block, Table 1. The paper's table
     # lists stride 2 for the last depthwise conv, a typo: its output is 7×7 like its input.
     blocks = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
     stem = int(32 * width)
-    layers: list = [("0", conv_norm_act(stem, 3, 2))]
+    layers: list = [("0", conv_norm_act(stem, 3, 2, tf=tf))]
     inp = stem
     for index, (out, stride) in enumerate(blocks, start=1):
         out = int(out * width)
-        layers.append((str(index), _depthwise_separable(inp, out, stride)))
+        layers.append((str(index), _depthwise_separable(inp, out, stride, tf)))
         inp = out
     body = classifier_head(seq(*layers), seq(("0", linear(classes))))
     return Network("mobilenet_v1", (3, 224, 224), body, source="Howard et al. 2017 (arXiv:1704.04861)",
