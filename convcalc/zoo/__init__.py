@@ -22,7 +22,7 @@ from convcalc.errors import InputError
 from convcalc.network.model import Network
 
 _FAMILIES = ("classic", "resnet", "squeezenet", "densenet", "inception", "mobile", "efficient", "regnet", "convnext",
-             "transformer", "swin", "maxvit", "slim")
+             "transformer", "swin", "maxvit", "slim", "keras")
 
 #: The heading each family module's networks are listed under (``arch --list``).
 FAMILY_TITLES = {
@@ -39,6 +39,7 @@ FAMILY_TITLES = {
     "swin": "Swin Transformers (V1, V2)",
     "maxvit": "MaxViT",
     "slim": "TF-slim variants (ResNet v1)",
+    "keras": "Keras applications (keras.*: Keras's layers and names)",
 }
 
 @dataclass(frozen=True)
