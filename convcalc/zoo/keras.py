@@ -54,12 +54,7 @@ _SOURCE = "Keras applications (keras.applications)"
 _RESNET_EPS = 1.001e-5
 
 
-def _keras(name: str, summary: str):
-    def wrap(build):
-        build.__name__ = name.replace(".", "_")
-        return register(name, _SOURCE, summary + "; --as keras gives keras.io's Parameters")(build)
-
-    return wrap
+_AS_KERAS = "; --as keras gives keras.io's Parameters"
 
 
 # ---------------------------------------------------------------- VGG
@@ -76,12 +71,12 @@ def _vgg(name: str, convs: tuple[int, ...], classes: int) -> Network:
     return Network(name, (3, 224, 224), seq(*layers), source=_SOURCE)
 
 
-@_keras("keras.vgg16", "Keras VGG16: 13 3x3 convs with bias, fc1/fc2 4096")
+@register("keras.vgg16", _SOURCE, "Keras VGG16: 13 3x3 convs with bias, fc1/fc2 4096" + _AS_KERAS)
 def keras_vgg16(classes: int = 1000) -> Network:
     return _vgg("keras.vgg16", (2, 2, 3, 3, 3), classes)
 
 
-@_keras("keras.vgg19", "Keras VGG19: 16 3x3 convs with bias, fc1/fc2 4096")
+@register("keras.vgg19", _SOURCE, "Keras VGG19: 16 3x3 convs with bias, fc1/fc2 4096" + _AS_KERAS)
 def keras_vgg19(classes: int = 1000) -> Network:
     return _vgg("keras.vgg19", (2, 2, 4, 4, 4), classes)
 
@@ -151,11 +146,11 @@ _RESNETS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 def _register_resnets(depth: int) -> None:
     blocks = _RESNETS[depth]
 
-    @_keras(f"keras.resnet{depth}", f"Keras ResNet{depth} (v1, convs with bias, stride on the block's first 1x1)")
+    @register(f"keras.resnet{depth}", _SOURCE, f"Keras ResNet{depth} (v1, convs with bias, stride on the block's first 1x1)" + _AS_KERAS)
     def v1(classes: int = 1000) -> Network:
         return _resnet(f"keras.resnet{depth}", blocks, classes)
 
-    @_keras(f"keras.resnet{depth}v2", f"Keras ResNet{depth}V2 (pre-activation, stride on each stack's last block)")
+    @register(f"keras.resnet{depth}v2", _SOURCE, f"Keras ResNet{depth}V2 (pre-activation, stride on each stack's last block)" + _AS_KERAS)
     def v2(classes: int = 1000) -> Network:
         return _resnet_v2(f"keras.resnet{depth}v2", blocks, classes)
 
@@ -171,7 +166,7 @@ def _relu6() -> Module:
     return act("relu6")
 
 
-@_keras("keras.mobilenet", "Keras MobileNet (alpha 1.0, 224): depthwise-separable blocks, ReLU6, conv_preds")
+@register("keras.mobilenet", _SOURCE, "Keras MobileNet (alpha 1.0, 224): depthwise-separable blocks, ReLU6, conv_preds" + _AS_KERAS)
 def keras_mobilenet(classes: int = 1000) -> Network:
     blocks = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
     layers: list = [("conv1", conv(32, 3, stride=2, pad="tf-same", bias=False)), ("conv1_bn", bn(eps=1e-3)),
@@ -207,7 +202,7 @@ def _inverted_res(inp: int, filters: int, stride: int, expansion: int, block_id:
     return prefix, seq(*layers, kind="InvertedResidual")
 
 
-@_keras("keras.mobilenetv2", "Keras MobileNetV2 (alpha 1.0, 224): inverted residuals, Conv_1 1280")
+@register("keras.mobilenetv2", _SOURCE, "Keras MobileNetV2 (alpha 1.0, 224): inverted residuals, Conv_1 1280" + _AS_KERAS)
 def keras_mobilenetv2(classes: int = 1000) -> Network:
     settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
     layers: list = [("Conv1", conv(32, 3, stride=2, pad="tf-same", bias=False)), ("bn_Conv1", bn(eps=1e-3)),
@@ -249,7 +244,7 @@ def _densenet(name: str, blocks: tuple[int, ...], classes: int) -> Network:
 
 
 def _register_densenet(depth: int, blocks: tuple[int, ...]) -> None:
-    @_keras(f"keras.densenet{depth}", f"Keras DenseNet{depth}: dense blocks {'-'.join(map(str, blocks))}, growth 32")
+    @register(f"keras.densenet{depth}", _SOURCE, f"Keras DenseNet{depth}: dense blocks {'-'.join(map(str, blocks))}, growth 32" + _AS_KERAS)
     def build(classes: int = 1000) -> Network:
         return _densenet(f"keras.densenet{depth}", blocks, classes)
 
