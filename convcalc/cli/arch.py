@@ -306,8 +306,9 @@ def _show_list(form: str, search: str | None = None) -> None:
         table = Table(title="convcalc zoo", header_style="bold")
         for header in ("name", "source", "summary"):
             table.add_column(header)
-        for title, members in groups:
-            table.add_section()
+        for index, (title, members) in enumerate(groups):
+            if index:
+                table.add_section()
             table.add_row(f"[bold]{title}[/]", "", "")
             for e in members:
                 table.add_row(e.name, e.source, e.summary)
