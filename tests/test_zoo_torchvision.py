@@ -46,6 +46,15 @@ def test_published_params_and_macs(name):
     assert round(report.totals.macs / 1e9, ref.get("decimals", 3)) == ref["gmacs"]
 
 
+def test_every_torchvision_classification_model_is_in_the_zoo():
+    names = _reference()["list_models"]["names"]
+    assert len(names) == 80
+    missing = [name for name in names if not zoo.has(name)]
+    assert not missing
+    for name in names:
+        assert zoo.get(name).name == name and zoo.get(name).source == "torchvision"
+
+
 def test_every_torchvision_cnn_family_size_is_registered():
     names = set(zoo.names())
     expected = {f"regnet_{xy}_{size}" for xy in "xy" for size in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")}
