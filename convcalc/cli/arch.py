@@ -14,9 +14,19 @@ from convcalc.limits import MAX_WHOLE
 
 _EPILOG = """[bold]Examples[/]
 
-  convcalc arch --list
+  convcalc arch --list                       [dim](grouped by family; --list --json for scripts)[/]
+
+  convcalc arch --search vit                 [dim](the zoo networks whose name or summary mention vit)[/]
 
   convcalc arch alexnet
+
+  convcalc arch inception_v3 --aux           [dim](with the auxiliary classifier: 27,161,264 params)[/]
+
+  convcalc arch mobilenet_v1 --width 0.75 --in 3x160x160
+
+  convcalc arch resnet50 --classes 10
+
+  convcalc arch mobilenet_v1 --padding tf    [dim](TF-slim's SAME padding: RF 315, effective padding 126)[/]
 
   convcalc arch alexnet --table              [dim](the per-layer table, also when piped)[/]
 
@@ -74,7 +84,14 @@ def register(app: typer.Typer) -> None:
 def arch(
     network: str | None = typer.Argument(None, help="Zoo name, JSON spec FILE, ONNX file, FILE.py:Net (runs that file), or an inline chain in quotes.",
                                             show_default=False),
-    list_: bool = typer.Option(False, "--list", "-l", help="List the zoo networks with their sources."),
+    list_: bool = typer.Option(False, "--list", "-l", help="List the zoo networks with their sources, grouped by family."),
+    search: str | None = typer.Option(None, "--search", help="List the zoo networks whose name, summary or source contain WORD."),
+    classes: int | None = typer.Option(None, "--classes", min=1, max=MAX_WHOLE, help="A zoo network's number of classes "
+                                                                                    "(the classifier's width)."),
+    aux: bool = typer.Option(False, "--aux", help="googlenet, inception_v3: with the auxiliary classifiers (counted, off the main path)."),
+    width: float | None = typer.Option(None, "--width", help="mobilenet_v1/v2/v3: the width multiplier (e.g. 0.75)."),
+    padding: str | None = typer.Option(None, "--padding", help="mobilenet_v1: tf for TensorFlow's SAME padding (TF-slim's "
+                                                               "receptive-field centres), torch (the default)."),
     input_shape: str | None = typer.Option(None, "--in", "-i", help="Input shape C x H x W (e.g. 3x160x160); the whole walk follows."),
     batch: int = typer.Option(1, "--batch", "-n", min=1, max=MAX_WHOLE, help="Batch size N (MACs and activation memory scale with it)."),
     depth: int | None = typer.Option(None, "--depth", "-d", min=0, max=MAX_WHOLE, help="Show N levels of the module tree; each block below folds into one row (its kind, its sums)."),
@@ -105,23 +122,33 @@ def arch(
             raise InputError(f"--table and --format {fmt} disagree: --table is the rich or plain-text table")
         if form == "plain":
             form = "text"
-        if list_:
-            _show_list(form)
+        if list_ or search is not None:
+            if network is not None:
+                raise InputError(f"--list and --search take no NETWORK (got '{network}')")
+            _show_list(form, search)
             return
         if network is None:
             raise InputError("give a NETWORK (a zoo name, a JSON spec file or an inline chain), or --list")
+        options = {"classes": classes, "aux": aux or None, "width": width, "padding": padding}
         run(network, form, input_shape=input_shape, batch=batch, depth=depth, dtype=dtype, count=count_,
             tool=as_tool, with_training=training, optimizer=optimizer, verify=verify, wide=wide,
-            expect_params=expect_params)
+            expect_params=expect_params, zoo_options={k: v for k, v in options.items() if v is not None})
 
 
-def load_network(text: str, input_shape: tuple | None):
-    """A zoo name, a JSON spec file or an inline chain → a Network."""
+def load_network(text: str, input_shape: tuple | None, zoo_options: dict | None = None):
+    """A zoo name, a JSON spec file or an inline chain → a Network; ``zoo_options`` (classes, aux,
+    width) go to a zoo builder and are refused for anything else."""
     from convcalc import zoo
     from convcalc.files import is_file, probe
     from convcalc.network import spec
 
     stripped = text.strip()
+    if zoo_options and not zoo.has(stripped):
+        if zoo.has(stripped.removesuffix(".json")) or not (is_file(stripped) or spec.looks_like_chain(stripped)):
+            zoo.get(stripped)  # an unknown name: the message with close names
+        flags = ", ".join(f"--{k}" for k in zoo_options)
+        verb = "applies" if len(zoo_options) == 1 else "apply"
+        raise InputError(f"{flags} only {verb} to zoo networks; '{stripped}' is not one (edit the spec or chain instead)")
     if stripped == "-":  # a JSON spec on standard input, as backprop and conv read '-'
         return spec.parse_spec_text(sys.stdin.read(), source="<stdin>")
     from convcalc import interop
@@ -134,7 +161,7 @@ def load_network(text: str, input_shape: tuple | None):
     if stripped.endswith(".json"):
         raise InputError(f"spec file '{stripped}' does not exist")
     if zoo.has(stripped):
-        return zoo.get(stripped)
+        return zoo.get(stripped, **(zoo_options or {}))
     if probe(stripped) is not None:
         raise InputError(f"'{stripped}' is a directory, not a spec file (give a zoo name, a JSON spec file or an inline chain)")
     if spec.looks_like_chain(stripped):
@@ -142,11 +169,11 @@ def load_network(text: str, input_shape: tuple | None):
     return zoo.get(stripped)  # raises: unknown network, with close names
 
 
-def resolve_network(text: str, input_shape: str | None):
+def resolve_network(text: str, input_shape: str | None, zoo_options: dict | None = None):
     """NETWORK and --in → (Network, input shape C x spatial or None); every command that takes
     a network (arch, run, train) reads them here."""
     shape = _parse_input(input_shape)
-    net = load_network(text, shape)
+    net = load_network(text, shape, zoo_options)
     if shape is not None and len(shape) != len(net.input):
         if len(shape) == len(net.input) - 1:  # spatial only: keep the network's channels
             shape = (net.input[0],) + tuple(shape)
@@ -168,7 +195,7 @@ def _parse_input(text: str | None) -> tuple | None:
 
 
 def run(network: str, form: str, *, input_shape=None, batch=1, depth=None, dtype="float32", count=None, tool=None,
-        with_training=False, optimizer="sgd", verify=False, wide=False, expect_params=None) -> None:
+        with_training=False, optimizer="sgd", verify=False, wide=False, expect_params=None, zoo_options=None) -> None:
     from convcalc.network import conventions, tools
     from convcalc.network.training import training as training_report
     from convcalc.network.walk import walk
@@ -177,7 +204,7 @@ def run(network: str, form: str, *, input_shape=None, batch=1, depth=None, dtype
     key = dtype.strip().lower()
     if key not in DTYPES:
         raise InputError(f"--dtype '{dtype}' is not one of {', '.join(DTYPES)}")
-    net, shape = resolve_network(network, input_shape)
+    net, shape = resolve_network(network, input_shape, zoo_options)
     included = conventions.parse_count(count)
     report = walk(net, shape, batch=batch, bytes_per_element=DTYPES[key])
     notes = tuple(net.notes)
@@ -256,24 +283,35 @@ def show(view, form: str, wide: bool) -> None:
         out.print(render.arch_rich(view, wide, out.width))
 
 
-def _show_list(form: str) -> None:
+def _show_list(form: str, search: str | None = None) -> None:
+    """``--list`` (every zoo network) or ``--search WORD`` (the ones that mention it), grouped by family."""
     from convcalc import zoo
-    from convcalc.render import network as render
+    from convcalc.render import zoo as render
 
-    entries = zoo.entries()
+    entries = zoo.listing() if search is None else zoo.search(search)
+    if search is not None and not entries:
+        close = zoo.suggestions(search)
+        hint = f"; close names: {', '.join(close)}" if close else ""
+        raise InputError(f"no zoo network mentions '{search}'{hint} (convcalc arch --list shows all)")
+    groups = zoo.grouped(entries)
     if form == "json":
         echo(json.dumps({"schema": "convcalc/zoo/v1", "networks": [
-            {"name": e.name, "source": e.source, "summary": e.summary} for e in entries]}, indent=2))
+            {"name": e.name, "family": title, "source": e.source, "summary": e.summary, "options": list(e.options)}
+            for title, members in groups for e in members]}, indent=2))
     elif form == "csv":
-        echo(render.zoo_list_csv(entries))
+        echo(render.zoo_list_csv([e for _, members in groups for e in members]))
     elif form == "rich":
         from rich.table import Table
 
         table = Table(title="convcalc zoo", header_style="bold")
         for header in ("name", "source", "summary"):
             table.add_column(header)
-        for e in entries:
-            table.add_row(e.name, e.source, e.summary)
+        for index, (title, members) in enumerate(groups):
+            if index:
+                table.add_section()
+            table.add_row(f"[bold]{title}[/]", "", "")
+            for e in members:
+                table.add_row(e.name, e.source, e.summary)
         console().print(table)
     else:
-        echo(render.zoo_list_text(entries))
+        echo(render.zoo_list_text(groups))

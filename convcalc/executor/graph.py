@@ -27,7 +27,7 @@ import numpy as np
 
 from convcalc.compute.broadcast import unbroadcast
 from convcalc.errors import InputError
-from convcalc.network.model import Gate, Leaf, Module, Network, Parallel, Residual, Sequential
+from convcalc.network.model import Gate, Leaf, Module, Network, Parallel, Residual, Sequential, Side
 
 # observe(name, array): called with each layer's output (forward, in the walk's row order) or the
 # gradient of the loss with respect to it (backward, in reverse); names are the walk's row names
@@ -337,6 +337,8 @@ class _Compiler:
         if isinstance(module, Gate):
             gate = self.sequence(module.gate.children)
             return _GateStep(gate, self._next(False, module).name)
+        if isinstance(module, Side):
+            raise InputError("an auxiliary head (--aux) is counted by arch but not run: leave --aux out to run or train")
         raise TypeError(f"not a module: {module!r}")
 
     def sequence(self, children) -> _SequenceStep:

@@ -16,7 +16,7 @@ from convcalc.layers.elementwise import Activation, Dropout, Identity, PReLU
 from convcalc.layers.norm import BatchNorm, GroupNorm, LayerNorm, LocalResponseNorm
 from convcalc.layers.pool import AdaptivePool, AvgPool, MaxPool
 from convcalc.layers.resample import ChannelShuffle, ShortcutA, Upsample
-from convcalc.network.model import Gate, Leaf, Module, Parallel, Residual, Sequential
+from convcalc.network.model import Gate, Leaf, Module, Parallel, Residual, Sequential, Side
 
 Child = Any  # a Module, or a (name, Module) pair
 
@@ -51,6 +51,11 @@ def parallel(*branches: Child, merge: str = "concat", kind: str = "Parallel") ->
 
 def gate(*items: Child, kind: str = "SqueezeExcitation") -> Gate:
     return Gate(Sequential(_named(items), kind), kind)
+
+
+def side(*items: Child, kind: str = "Side") -> Side:
+    """A side head (an auxiliary classifier): computed and counted; its input flows on unchanged."""
+    return Side(Sequential(_named(items), kind), kind)
 
 
 def conv(out: int, k, stride=1, pad=0, dilation=1, groups=1, bias: bool = True, rank: int = 2,

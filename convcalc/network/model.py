@@ -6,7 +6,9 @@ Containers, as in ``torch.nn``:
 * :class:`Residual` — ``post(body(x) + shortcut(x))``; the body's children are named in the
   block's own namespace (``layer1.0.conv1``), the shortcut under its own name (``downsample``);
 * :class:`Parallel` — branches on the same input, merged by channel ``concat``, ``add`` or ``mul``;
-* :class:`Gate` — squeeze-and-excitation: ``x * gate(x)``, the gate producing C×1×1.
+* :class:`Gate` — squeeze-and-excitation: ``x * gate(x)``, the gate producing C×1×1;
+* :class:`Side` — a side output (an auxiliary classifier): ``head(x)`` is computed and counted,
+  ``x`` itself flows on unchanged.
 """
 
 from __future__ import annotations
@@ -49,7 +51,17 @@ class Gate:
     kind: str = "SqueezeExcitation"
 
 
-Module = Union[Leaf, Sequential, Residual, Parallel, Gate]
+@dataclass(frozen=True)
+class Side:
+    """A side head on the way (GoogLeNet's and Inception v3's auxiliary classifiers): its
+    children are walked and counted in its own namespace (``AuxLogits.fc``); the block passes its
+    input on unchanged."""
+
+    head: Sequential
+    kind: str = "Side"
+
+
+Module = Union[Leaf, Sequential, Residual, Parallel, Gate, Side]
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import Any
 from convcalc.engine.dims import Dim, format_dim, product
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount
 from convcalc.errors import InputError
-from convcalc.network.model import Gate, Leaf, Module, Network, Parallel, Residual, Sequential
+from convcalc.network.model import Gate, Leaf, Module, Network, Parallel, Residual, Sequential, Side
 from convcalc.notation import format_shape
 
 
@@ -208,6 +208,9 @@ def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple
         return _parallel(module, shape, rf, name, depth, ctx)
     if isinstance(module, Gate):
         return _gate(module, shape, rf, name, depth, ctx)
+    if isinstance(module, Side):  # the head's own output is its block row's; x flows on
+        head_out, head_rf, rows = _walk_children(module.head, shape, rf, name, depth, ctx)
+        return tuple(shape), rf, [_block_row(name, module.kind, depth, tuple(shape), head_out, head_rf, rows)]
     raise TypeError(f"not a module: {module!r}")
 
 

@@ -457,28 +457,3 @@ def arch_dict(view: ArchView) -> dict[str, Any]:
             "layers": [{"name": b.name, "dx_macs": jsonable(b.dx_macs), "dw_macs": jsonable(b.dw_macs)} for b in tr.rows],
         }
     return doc
-
-
-def zoo_list_text(entries, width: int = 80) -> str:
-    """One line per network (name and source), its summary wrapped beneath: fits ``width`` columns."""
-    import textwrap
-
-    name_width = max((len(e.name) for e in entries), default=4)
-    lines = []
-    for e in entries:
-        head = textwrap.wrap(f"{e.name:<{name_width}}  {e.source}", width, subsequent_indent=" " * (name_width + 2))
-        lines.extend(head)
-        lines.extend(textwrap.wrap(e.summary, width, initial_indent=" " * (name_width + 4),
-                                   subsequent_indent=" " * (name_width + 4)))
-    return "\n".join(lines)
-
-
-def zoo_list_csv(entries) -> str:
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["name", "source", "summary"])
-    writer.writerows([e.name, e.source, e.summary] for e in entries)
-    return buffer.getvalue().rstrip("\n")

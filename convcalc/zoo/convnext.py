@@ -1,4 +1,4 @@
-"""Zoo family: ConvNeXt-T (Liu et al. 2022), torchvision's definition.
+"""Zoo family: ConvNeXt T/S/B/L (Liu et al. 2022), torchvision's definitions.
 
 A CNBlock is ``x + stochastic_depth(γ · block(x))`` with block = 7×7 depthwise conv ·
 LayerNorm · Linear(C→4C) · GELU · Linear(4C→C) and γ a learnable per-channel layer scale
@@ -24,7 +24,7 @@ def _cn_block(dim: int, sd_prob: float) -> Module:
                     ("stochastic_depth", dropout(sd_prob, kind="stochastic_depth")), kind="CNBlock")
 
 
-def _convnext(name: str, stages: list[tuple[int, int]], stochastic_depth: float) -> Network:
+def _convnext(name: str, stages: list[tuple[int, int]], stochastic_depth: float, classes: int = 1000) -> Network:
     """``stages``: (channels, blocks) per stage; a LayerNorm + 2×2 stride-2 conv between stages."""
     total = sum(n for _, n in stages)
     features: list = [seq(conv(stages[0][0], 4, stride=4), layernorm2d(1e-6), kind="Conv2dNormActivation")]
@@ -37,11 +37,30 @@ def _convnext(name: str, stages: list[tuple[int, int]], stochastic_depth: float)
         features.append(seq(*blocks))
         if index + 1 < len(stages):
             features.append(seq(layernorm2d(1e-6), conv(stages[index + 1][0], 2, stride=2)))
-    classifier = seq(layernorm2d(1e-6), flatten(), linear(1000))
+    classifier = seq(layernorm2d(1e-6), flatten(), linear(classes))
     body = seq(("features", seq(*features)), ("avgpool", adaptive_avgpool(1)), ("classifier", classifier))
     return Network(name, (3, 224, 224), body, source="torchvision")
 
 
-@register("convnext_tiny", "torchvision", "ConvNeXt-T (Liu et al. 2022): 7×7 depthwise blocks, LayerNorm, GELU, layer scale")
-def convnext_tiny() -> Network:
-    return _convnext("convnext_tiny", [(96, 3), (192, 3), (384, 9), (768, 3)], 0.1)
+# name: ((channels, blocks) per stage, stochastic depth probability), torchvision's builders
+_CONVNEXTS = {
+    "convnext_tiny": ("T", [(96, 3), (192, 3), (384, 9), (768, 3)], 0.1),
+    "convnext_small": ("S", [(96, 3), (192, 3), (384, 27), (768, 3)], 0.4),
+    "convnext_base": ("B", [(128, 3), (256, 3), (512, 27), (1024, 3)], 0.5),
+    "convnext_large": ("L", [(192, 3), (384, 3), (768, 27), (1536, 3)], 0.5),
+}
+
+
+def _register_convnext(name: str) -> None:
+    letter, stages, sd = _CONVNEXTS[name]
+
+    def build(classes: int = 1000) -> Network:
+        return _convnext(name, stages, sd, classes)
+
+    build.__name__ = name
+    register(name, "torchvision", f"ConvNeXt-{letter} (Liu et al. 2022): 7×7 depthwise blocks, LayerNorm, GELU, "
+             f"layer scale; {'-'.join(str(c) for c, _ in stages)} channels")(build)
+
+
+for _name in _CONVNEXTS:
+    _register_convnext(_name)

@@ -41,7 +41,7 @@ def _transition(out: int) -> Sequential:
                kind="Transition")
 
 
-def _densenet(name: str, growth: int, block_config: tuple[int, ...], init: int) -> Network:
+def _densenet(name: str, growth: int, block_config: tuple[int, ...], init: int, classes: int = 1000) -> Network:
     features: list = [("conv0", conv(init, 7, stride=2, pad=3, bias=False)), ("norm0", bn()), ("relu0", relu()),
                       ("pool0", maxpool(3, 2, pad=1))]
     channels = init
@@ -54,25 +54,25 @@ def _densenet(name: str, growth: int, block_config: tuple[int, ...], init: int) 
             features.append((f"transition{i}", _transition(channels)))
     features.append((f"norm{len(block_config) + 1}", bn()))
     body = seq(("features", seq(*features)), ("relu", relu()), ("avgpool", adaptive_avgpool(1)), ("flatten", flatten()),
-               ("classifier", linear(1000)))
+               ("classifier", linear(classes)))
     return Network(name, (3, 224, 224), body, source="torchvision")
 
 
 @register("densenet121", "torchvision", "DenseNet-121 (Huang et al. 2017): growth 32, blocks 6-12-24-16")
-def densenet121() -> Network:
-    return _densenet("densenet121", 32, (6, 12, 24, 16), 64)
+def densenet121(classes: int = 1000) -> Network:
+    return _densenet("densenet121", 32, (6, 12, 24, 16), 64, classes)
 
 
 @register("densenet161", "torchvision", "DenseNet-161 (Huang et al. 2017): growth 48, blocks 6-12-36-24")
-def densenet161() -> Network:
-    return _densenet("densenet161", 48, (6, 12, 36, 24), 96)
+def densenet161(classes: int = 1000) -> Network:
+    return _densenet("densenet161", 48, (6, 12, 36, 24), 96, classes)
 
 
 @register("densenet169", "torchvision", "DenseNet-169 (Huang et al. 2017): growth 32, blocks 6-12-32-32")
-def densenet169() -> Network:
-    return _densenet("densenet169", 32, (6, 12, 32, 32), 64)
+def densenet169(classes: int = 1000) -> Network:
+    return _densenet("densenet169", 32, (6, 12, 32, 32), 64, classes)
 
 
 @register("densenet201", "torchvision", "DenseNet-201 (Huang et al. 2017): growth 32, blocks 6-12-48-32")
-def densenet201() -> Network:
-    return _densenet("densenet201", 32, (6, 12, 48, 32), 64)
+def densenet201(classes: int = 1000) -> Network:
+    return _densenet("densenet201", 32, (6, 12, 48, 32), 64, classes)

@@ -1,5 +1,7 @@
 """Zoo family: GoogLeNet (Szegedy et al. 2015) and Inception v3 (Szegedy et al. 2016), torchvision's
-definitions without the auxiliary classifiers (their default ``aux_logits`` only matters in training).
+definitions; the auxiliary classifiers (torchvision's ``aux_logits=True``, run in training only)
+come with ``aux=True`` (``--aux``) as side heads: ``aux1``/``aux2`` after ``inception4a``/``4d``,
+``AuxLogits`` after ``Mixed_6e``, counted in the totals and not on the path to the output.
 
 Every convolution is torchvision's ``BasicConv2d``: conv (no bias) · BN (eps 0.001) · ReLU, named
 ``conv``/``bn``/``relu``. Branches are concatenated on channels. Every module carries torchvision's
@@ -25,6 +27,7 @@ from convcalc.network.build import (
     parallel,
     relu,
     seq,
+    side,
 )
 from convcalc.network.model import Module, Network, Sequential
 from convcalc.zoo import register
@@ -51,8 +54,19 @@ def _googlenet_block(ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5
     )
 
 
-@register("googlenet", "torchvision", "GoogLeNet / Inception v1 (Szegedy et al. 2015) with BN, no auxiliary classifiers")
-def googlenet() -> Network:
+def _googlenet_aux(classes: int) -> Module:
+    """torchvision ``googlenet.InceptionAux``: adaptive avg pool to 4×4 · BasicConv2d 1×1 128 ·
+    flatten · fc1 2048→1024 · ReLU · dropout 0.7 · fc2 1024→classes."""
+    return side(("adaptive_avg_pool", adaptive_avgpool(4)), ("conv", basic_conv(128, 1)), ("flatten", flatten()),
+                ("fc1", linear(1024)), ("relu", relu()), ("dropout", dropout(0.7)), ("fc2", linear(classes)),
+                kind="InceptionAux")
+
+
+@register("googlenet", "torchvision", "GoogLeNet / Inception v1 (Szegedy et al. 2015) with BN; --aux adds the two "
+          "auxiliary classifiers")
+def googlenet(classes: int = 1000, aux: bool = False) -> Network:
+    heads = {"aux1": [("aux1", _googlenet_aux(classes))] if aux else [],
+             "aux2": [("aux2", _googlenet_aux(classes))] if aux else []}
     body = seq(
         ("conv1", basic_conv(64, 7, stride=2, pad=3)),
         ("maxpool1", maxpool(3, 2, ceil_mode=True)),
@@ -63,9 +77,11 @@ def googlenet() -> Network:
         ("inception3b", _googlenet_block(128, 128, 192, 32, 96, 64)),
         ("maxpool3", maxpool(3, 2, ceil_mode=True)),
         ("inception4a", _googlenet_block(192, 96, 208, 16, 48, 64)),
+        *heads["aux1"],
         ("inception4b", _googlenet_block(160, 112, 224, 24, 64, 64)),
         ("inception4c", _googlenet_block(128, 128, 256, 24, 64, 64)),
         ("inception4d", _googlenet_block(112, 144, 288, 32, 64, 64)),
+        *heads["aux2"],
         ("inception4e", _googlenet_block(256, 160, 320, 32, 128, 128)),
         ("maxpool4", maxpool(2, 2, ceil_mode=True)),
         ("inception5a", _googlenet_block(256, 160, 320, 32, 128, 128)),
@@ -73,7 +89,7 @@ def googlenet() -> Network:
         ("avgpool", adaptive_avgpool(1)),
         ("flatten", flatten()),
         ("dropout", dropout(0.2)),
-        ("fc", linear(1000)),
+        ("fc", linear(classes)),
     )
     return Network("googlenet", (3, 224, 224), body, source="torchvision")
 
@@ -149,8 +165,17 @@ def _inception_e() -> Module:
     )
 
 
-@register("inception_v3", "torchvision", "Inception v3 (Szegedy et al. 2016), 299×299, no auxiliary classifier")
-def inception_v3() -> Network:
+def _inception_aux(classes: int) -> Module:
+    """torchvision ``inception.InceptionAux`` on Mixed_6e's 768×17×17: avg pool 5×5/3 · BasicConv2d
+    1×1 128 (``conv0``) · BasicConv2d 5×5 768 (``conv1``) · adaptive avg pool 1 · flatten · fc."""
+    return side(("avg_pool", avgpool(5, 3)), ("conv0", basic_conv(128, 1)), ("conv1", basic_conv(768, 5)),
+                ("adaptive_avg_pool", adaptive_avgpool(1)), ("flatten", flatten()), ("fc", linear(classes)),
+                kind="InceptionAux")
+
+
+@register("inception_v3", "torchvision", "Inception v3 (Szegedy et al. 2016), 299×299; --aux adds the auxiliary "
+          "classifier (torchvision's published 27,161,264 params include it)")
+def inception_v3(classes: int = 1000, aux: bool = False) -> Network:
     body = seq(
         ("Conv2d_1a_3x3", basic_conv(32, 3, stride=2)),
         ("Conv2d_2a_3x3", basic_conv(32, 3)),
@@ -167,12 +192,13 @@ def inception_v3() -> Network:
         ("Mixed_6c", _inception_c(160)),
         ("Mixed_6d", _inception_c(160)),
         ("Mixed_6e", _inception_c(192)),
+        *([("AuxLogits", _inception_aux(classes))] if aux else []),
         ("Mixed_7a", _inception_d()),
         ("Mixed_7b", _inception_e()),
         ("Mixed_7c", _inception_e()),
         ("avgpool", adaptive_avgpool(1)),
         ("dropout", dropout(0.5)),
         ("flatten", flatten()),
-        ("fc", linear(1000)),
+        ("fc", linear(classes)),
     )
     return Network("inception_v3", (3, 299, 299), body, source="torchvision")

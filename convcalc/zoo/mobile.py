@@ -42,9 +42,10 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
 
 
 def conv_norm_act(out: int, k=3, stride: int = 1, groups: int = 1, activation: str | None = "relu",
-                  eps: float = 1e-5, dilation: int = 1) -> Sequential:
-    """torchvision's ``Conv2dNormActivation``: conv (no bias, 'same' padding) · BN · activation."""
-    pad = (k - 1) // 2 * dilation
+                  eps: float = 1e-5, dilation: int = 1, tf: bool = False) -> Sequential:
+    """torchvision's ``Conv2dNormActivation``: conv (no bias, 'same' padding) · BN · activation;
+    ``tf``: TensorFlow's SAME padding instead (the extra row/column at the bottom/right)."""
+    pad = "tf-same" if tf else (k - 1) // 2 * dilation
     items = [("0", conv(out, k, stride=stride, pad=pad, dilation=dilation, groups=groups, bias=False)), ("1", bn(eps=eps))]
     if activation is not None:
         items.append(("2", act(activation)))
@@ -64,26 +65,34 @@ def classifier_head(features: Module, classifier: Module, pool: str = "avgpool")
 # ---------------------------------------------------------------- MobileNet V1
 
 
-def _depthwise_separable(inp: int, out: int, stride: int) -> Sequential:
+def _depthwise_separable(inp: int, out: int, stride: int, tf: bool = False) -> Sequential:
     """Howard et al. 2017 Fig. 3: 3×3 depthwise · BN · ReLU, then 1×1 pointwise · BN · ReLU."""
-    return seq(("dw", conv_norm_act(inp, 3, stride, groups=inp)), ("pw", conv_norm_act(out, 1)),
+    return seq(("dw", conv_norm_act(inp, 3, stride, groups=inp, tf=tf)), ("pw", conv_norm_act(out, 1, tf=tf)),
                kind="DepthwiseSeparable")
 
 
 @register("mobilenet_v1", "Howard et al. 2017, arXiv:1704.04861, Table 1 (width 1.0)",
-          "MobileNet V1: 13 depthwise-separable blocks, 4.2M params / 569M mult-adds in the paper")
-def mobilenet_v1() -> Network:
+          "MobileNet V1: 13 depthwise-separable blocks, 4.2M params / 569M mult-adds in the paper; "
+          "--width 0.75/0.5/0.25 and --in 3x192x192 etc. give the paper's Table 6/7 variants; --padding tf "
+          "TF-slim's SAME padding")
+def mobilenet_v1(classes: int = 1000, width: float = 1.0, padding: str = "torch") -> Network:
+    """``width`` α thins every layer to int(α·channels), as Keras' ``MobileNet(alpha=α)`` does;
+    ``padding`` "tf" pads as TF-slim's SAME convolutions do (the extra row and column of a
+    stride-2 conv at the bottom/right), which moves the receptive-field centres."""
+    tf = padding == "tf"
     # (output channels, stride) of each depthwise-separable block, Table 1. The paper's table
     # lists stride 2 for the last depthwise conv, a typo: its output is 7×7 like its input.
     blocks = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
-    layers: list = [("0", conv_norm_act(32, 3, 2))]
-    inp = 32
+    stem = int(32 * width)
+    layers: list = [("0", conv_norm_act(stem, 3, 2, tf=tf))]
+    inp = stem
     for index, (out, stride) in enumerate(blocks, start=1):
-        layers.append((str(index), _depthwise_separable(inp, out, stride)))
+        out = int(out * width)
+        layers.append((str(index), _depthwise_separable(inp, out, stride, tf)))
         inp = out
-    body = classifier_head(seq(*layers), seq(("0", linear(1000))))
+    body = classifier_head(seq(*layers), seq(("0", linear(classes))))
     return Network("mobilenet_v1", (3, 224, 224), body, source="Howard et al. 2017 (arXiv:1704.04861)",
-                   description="MobileNet V1, width multiplier 1.0, 224×224: conv layers without bias, each followed by "
+                   description=f"MobileNet V1, width multiplier {width:g}: conv layers without bias, each followed by "
                                "BN + ReLU; global average pool; FC 1000 with bias")
 
 
@@ -103,18 +112,22 @@ def _inverted_residual_v2(inp: int, out: int, stride: int, expand: int) -> Modul
     return seq(body, kind="InvertedResidual")
 
 
-@register("mobilenet_v2", "torchvision", "MobileNet V2 (Sandler et al. 2018): inverted residuals with linear bottlenecks")
-def mobilenet_v2() -> Network:
+@register("mobilenet_v2", "torchvision", "MobileNet V2 (Sandler et al. 2018): inverted residuals with linear "
+          "bottlenecks; --width for torchvision's width_mult")
+def mobilenet_v2(classes: int = 1000, width: float = 1.0) -> Network:
+    """torchvision ``MobileNetV2(width_mult=width)``: every width make_divisible(c·width, 8), the last
+    conv make_divisible(1280·max(1, width), 8)."""
     settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
-    layers: list = [conv_norm_act(32, 3, 2, activation="relu6")]
-    inp = 32
+    inp = make_divisible(32 * width)
+    layers: list = [conv_norm_act(inp, 3, 2, activation="relu6")]
     for t, c, n, s in settings:
-        out = make_divisible(c)
+        out = make_divisible(c * width)
         for i in range(n):
             layers.append(_inverted_residual_v2(inp, out, s if i == 0 else 1, t))
             inp = out
-    layers.append(conv_norm_act(1280, 1, activation="relu6"))
-    body = classifier_head(seq(*layers), seq(dropout(0.2), linear(1000)))
+    last = make_divisible(1280 * max(1.0, width))
+    layers.append(conv_norm_act(last, 1, activation="relu6"))
+    body = classifier_head(seq(*layers), seq(dropout(0.2), linear(classes)))
     return Network("mobilenet_v2", (3, 224, 224), body, source="torchvision")
 
 
@@ -154,23 +167,27 @@ def _inverted_residual_v3(inp: int, k: int, expanded: int, out: int, use_se: boo
     return seq(body, kind="InvertedResidual")
 
 
-def _mobilenet_v3(name: str, config: list, last_channel: int) -> Network:
-    layers: list = [conv_norm_act(16, 3, 2, activation="hardswish", eps=_V3_EPS)]
+def _mobilenet_v3(name: str, config: list, last_channel: int, classes: int = 1000, width: float = 1.0) -> Network:
+    """torchvision ``_mobilenet_v3_conf(width_mult=width)``: input, expanded and output widths of each
+    block and the last channel are make_divisible(c·width, 8)."""
+    config = [(make_divisible(i * width), k, make_divisible(e * width), make_divisible(o * width), se, a, s)
+              for i, k, e, o, se, a, s in config]
+    layers: list = [conv_norm_act(config[0][0], 3, 2, activation="hardswish", eps=_V3_EPS)]
     layers += [_inverted_residual_v3(*row) for row in config]
     last_in = config[-1][3]
     layers.append(conv_norm_act(6 * last_in, 1, activation="hardswish", eps=_V3_EPS))
-    classifier = seq(linear(last_channel), act("hardswish"), dropout(0.2), linear(1000))
+    classifier = seq(linear(make_divisible(last_channel * width)), act("hardswish"), dropout(0.2), linear(classes))
     return Network(name, (3, 224, 224), classifier_head(seq(*layers), classifier), source="torchvision")
 
 
 @register("mobilenet_v3_large", "torchvision", "MobileNet V3 Large (Howard et al. 2019): SE blocks, hard-swish")
-def mobilenet_v3_large() -> Network:
-    return _mobilenet_v3("mobilenet_v3_large", _V3_LARGE, 1280)
+def mobilenet_v3_large(classes: int = 1000, width: float = 1.0) -> Network:
+    return _mobilenet_v3("mobilenet_v3_large", _V3_LARGE, 1280, classes, width)
 
 
 @register("mobilenet_v3_small", "torchvision", "MobileNet V3 Small (Howard et al. 2019): SE blocks, hard-swish")
-def mobilenet_v3_small() -> Network:
-    return _mobilenet_v3("mobilenet_v3_small", _V3_SMALL, 1024)
+def mobilenet_v3_small(classes: int = 1000, width: float = 1.0) -> Network:
+    return _mobilenet_v3("mobilenet_v3_small", _V3_SMALL, 1024, classes, width)
 
 
 # ---------------------------------------------------------------- ShuffleNet V2
@@ -200,7 +217,7 @@ def _shuffle_unit(inp: int, out: int, stride: int) -> Module:
     return parallel(branch1, branch2, merge="concat", kind="InvertedResidual")
 
 
-def _shufflenet_v2(name: str, repeats: list[int], channels: list[int]) -> Network:
+def _shufflenet_v2(name: str, repeats: list[int], channels: list[int], classes: int = 1000) -> Network:
     layers: list = [("conv1", seq(conv(channels[0], 3, stride=2, pad=1, bias=False), bn(), relu())),
                     ("maxpool", maxpool(3, 2, pad=1))]
     inp = channels[0]
@@ -212,13 +229,31 @@ def _shufflenet_v2(name: str, repeats: list[int], channels: list[int]) -> Networ
             inp = out
         layers.append((f"stage{stage}", seq(*units)))
     layers += [("conv5", seq(conv(channels[-1], 1, bias=False), bn(), relu())),
-               ("mean", global_avgpool()), ("flatten", flatten()), ("fc", linear(1000))]
+               ("mean", global_avgpool()), ("flatten", flatten()), ("fc", linear(classes))]
     return Network(name, (3, 224, 224), seq(*layers), source="torchvision")
 
 
-@register("shufflenet_v2_x1_0", "torchvision", "ShuffleNet V2 ×1.0 (Ma et al. 2018): channel split and shuffle")
-def shufflenet_v2_x1_0() -> Network:
-    return _shufflenet_v2("shufflenet_v2_x1_0", [4, 8, 4], [24, 116, 232, 464, 1024])
+_SHUFFLENET = {  # torchvision's stages_out_channels for each width
+    "shufflenet_v2_x0_5": ("×0.5", [24, 48, 96, 192, 1024]),
+    "shufflenet_v2_x1_0": ("×1.0", [24, 116, 232, 464, 1024]),
+    "shufflenet_v2_x1_5": ("×1.5", [24, 176, 352, 704, 1024]),
+    "shufflenet_v2_x2_0": ("×2.0", [24, 244, 488, 976, 2048]),
+}
+
+
+def _register_shufflenet(name: str) -> None:
+    label, channels = _SHUFFLENET[name]
+
+    def build(classes: int = 1000) -> Network:
+        return _shufflenet_v2(name, [4, 8, 4], channels, classes)
+
+    build.__name__ = name
+    register(name, "torchvision", f"ShuffleNet V2 {label} (Ma et al. 2018): channel split and shuffle, "
+             f"stages {'-'.join(map(str, channels[1:4]))}")(build)
+
+
+for _name in _SHUFFLENET:
+    _register_shufflenet(_name)
 
 
 # ---------------------------------------------------------------- MNASNet
@@ -240,7 +275,7 @@ def _mnas_stack(inp: int, out: int, k: int, stride: int, expand: int, repeats: i
                *(_mnas_inverted_residual(out, out, k, 1, expand) for _ in range(repeats - 1)))
 
 
-def _mnasnet(name: str, alpha: float) -> Network:
+def _mnasnet(name: str, alpha: float, classes: int = 1000) -> Network:
     depths = [make_divisible(d * alpha, 8) for d in (32, 16, 24, 40, 80, 96, 192, 320)]
     stacks = [(3, 2, 3, 3), (5, 2, 3, 3), (5, 2, 6, 3), (3, 1, 6, 2), (5, 2, 6, 4), (3, 1, 6, 1)]
     layers: list = [conv(depths[0], 3, stride=2, pad=1, bias=False), bn(), relu(),
@@ -250,10 +285,20 @@ def _mnasnet(name: str, alpha: float) -> Network:
         layers.append(_mnas_stack(inp, out, k, stride, expand, repeats))
     layers += [conv(1280, 1, bias=False), bn(), relu()]
     body = seq(("layers", seq(*layers)), ("mean", global_avgpool()), ("flatten", flatten()),
-               ("classifier", seq(dropout(0.2), linear(1000))))
+               ("classifier", seq(dropout(0.2), linear(classes))))
     return Network(name, (3, 224, 224), body, source="torchvision")
 
 
-@register("mnasnet1_0", "torchvision", "MNASNet 1.0 (Tan et al. 2019): NAS-found inverted residuals")
-def mnasnet1_0() -> Network:
-    return _mnasnet("mnasnet1_0", 1.0)
+def _register_mnasnet(alpha: float) -> None:
+    name = f"mnasnet{alpha:g}".replace(".", "_") if alpha != 1.0 else "mnasnet1_0"
+
+    def build(classes: int = 1000) -> Network:
+        return _mnasnet(name, alpha, classes)
+
+    build.__name__ = name
+    register(name, "torchvision", f"MNASNet {alpha:g} (Tan et al. 2019): NAS-found inverted residuals, "
+             f"depth multiplier {alpha:g}")(build)
+
+
+for _alpha in (0.5, 0.75, 1.0, 1.3):
+    _register_mnasnet(_alpha)

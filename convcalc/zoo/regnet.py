@@ -1,4 +1,5 @@
-"""Zoo family: RegNetX-400MF and RegNetY-400MF (Radosavovic et al. 2020), torchvision's definitions.
+"""Zoo family: RegNetX and RegNetY, 400MF to 32GF (and RegNetY-128GF), Radosavovic et al. 2020,
+torchvision's definitions.
 
 Stage widths and depths come from the quantised linear rule of the paper (torchvision's
 ``BlockParams.from_init_params``, computed here in plain Python):
@@ -58,7 +59,7 @@ def _res_bottleneck(inp: int, out: int, stride: int, group_width: int, se_ratio:
 
 
 def _regnet(name: str, depth: int, w_0: int, w_a: float, w_m: float, group_width: int,
-            se_ratio: float | None = None) -> Network:
+            se_ratio: float | None = None, classes: int = 1000) -> Network:
     stem_width = 32
     trunk = []
     inp = stem_width
@@ -69,15 +70,36 @@ def _regnet(name: str, depth: int, w_0: int, w_a: float, w_m: float, group_width
             inp = width
         trunk.append((f"block{index}", seq(*blocks, kind="AnyStage")))
     body = seq(("stem", conv_norm_act(stem_width, 3, 2)), ("trunk_output", seq(*trunk)),
-               ("avgpool", adaptive_avgpool(1)), ("flatten", flatten()), ("fc", linear(1000)))
+               ("avgpool", adaptive_avgpool(1)), ("flatten", flatten()), ("fc", linear(classes)))
     return Network(name, (3, 224, 224), body, source="torchvision")
 
 
-@register("regnet_x_400mf", "torchvision", "RegNetX-400MF (Radosavovic et al. 2020): grouped bottlenecks, no SE")
-def regnet_x_400mf() -> Network:
-    return _regnet("regnet_x_400mf", depth=22, w_0=24, w_a=24.48, w_m=2.54, group_width=16)
+# torchvision's BlockParams.from_init_params arguments: (depth, w_0, w_a, w_m, group width)
+_REGNETS = {
+    "regnet_x_400mf": (22, 24, 24.48, 2.54, 16), "regnet_x_800mf": (16, 56, 35.73, 2.28, 16),
+    "regnet_x_1_6gf": (18, 80, 34.01, 2.25, 24), "regnet_x_3_2gf": (25, 88, 26.31, 2.25, 48),
+    "regnet_x_8gf": (23, 80, 49.56, 2.88, 120), "regnet_x_16gf": (22, 216, 55.59, 2.1, 128),
+    "regnet_x_32gf": (23, 320, 69.86, 2.0, 168),
+    "regnet_y_400mf": (16, 48, 27.89, 2.09, 8), "regnet_y_800mf": (14, 56, 38.84, 2.4, 16),
+    "regnet_y_1_6gf": (27, 48, 20.71, 2.65, 24), "regnet_y_3_2gf": (21, 80, 42.63, 2.66, 24),
+    "regnet_y_8gf": (17, 192, 76.82, 2.19, 56), "regnet_y_16gf": (18, 200, 106.23, 2.48, 112),
+    "regnet_y_32gf": (20, 232, 115.89, 2.53, 232), "regnet_y_128gf": (27, 456, 160.83, 2.52, 264),
+}
 
 
-@register("regnet_y_400mf", "torchvision", "RegNetY-400MF (Radosavovic et al. 2020): grouped bottlenecks with SE")
-def regnet_y_400mf() -> Network:
-    return _regnet("regnet_y_400mf", depth=16, w_0=48, w_a=27.89, w_m=2.09, group_width=8, se_ratio=0.25)
+def _register_regnet(name: str) -> None:
+    depth, w_0, w_a, w_m, group_width = _REGNETS[name]
+    y = name.startswith("regnet_y")
+    flops = name.rsplit("_", 2)[-2:] if name.endswith("gf") and name.count("_") == 3 else [name.rsplit("_", 1)[-1]]
+    label = ".".join(flops).upper()
+
+    def build(classes: int = 1000) -> Network:
+        return _regnet(name, depth, w_0, w_a, w_m, group_width, 0.25 if y else None, classes)
+
+    build.__name__ = name
+    register(name, "torchvision", f"RegNet{'Y' if y else 'X'}-{label} (Radosavovic et al. 2020): grouped bottlenecks"
+             f"{' with SE' if y else ', no SE'}")(build)
+
+
+for _name in _REGNETS:
+    _register_regnet(_name)

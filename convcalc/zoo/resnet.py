@@ -74,7 +74,7 @@ def _bottleneck(inplanes: int, planes: int, stride: int = 1, groups: int = 1, ba
 
 
 def _resnet(name: str, block: Block, layers: tuple[int, ...], groups: int = 1, width_per_group: int = 64,
-            se: bool = False, source: str = "torchvision") -> Network:
+            se: bool = False, source: str = "torchvision", classes: int = 1000) -> Network:
     """torchvision's ImageNet ResNet: 7x7/2 stem, 3x3/2 max pool, four stages (64-128-256-512 planes), avgpool, fc."""
     children: list = [("conv1", conv(64, 7, stride=2, pad=3, bias=False)), ("bn1", bn()), ("relu", relu()),
                       ("maxpool", maxpool(3, 2, pad=1))]
@@ -86,7 +86,7 @@ def _resnet(name: str, block: Block, layers: tuple[int, ...], groups: int = 1, w
             module, inplanes = block(inplanes, planes, stride, groups, width_per_group, se)
             stage.append(module)
         children.append((f"layer{index + 1}", seq(*stage)))
-    children += [("avgpool", global_avgpool()), ("flatten", flatten()), ("fc", linear(1000))]
+    children += [("avgpool", global_avgpool()), ("flatten", flatten()), ("fc", linear(classes))]
     return Network(name, (3, 224, 224), seq(*children), source=source)
 
 
@@ -101,12 +101,20 @@ _IMAGENET = {
                         "ResNeXt-50 32x4d (Xie et al. 2017): grouped 3x3 convs, 32 groups of width 4"),
     "wide_resnet50_2": (_bottleneck, (3, 4, 6, 3), 1, 128,
                         "Wide ResNet-50-2 (Zagoruyko & Komodakis 2016): Bottleneck inner width doubled"),
+    "resnext101_32x8d": (_bottleneck, (3, 4, 23, 3), 32, 8,
+                         "ResNeXt-101 32x8d (Xie et al. 2017): grouped 3x3 convs, 32 groups of width 8"),
+    "resnext101_64x4d": (_bottleneck, (3, 4, 23, 3), 64, 4,
+                         "ResNeXt-101 64x4d (Xie et al. 2017): grouped 3x3 convs, 64 groups of width 4"),
+    "wide_resnet101_2": (_bottleneck, (3, 4, 23, 3), 1, 128,
+                         "Wide ResNet-101-2 (Zagoruyko & Komodakis 2016): Bottleneck inner width doubled"),
 }
 
 
 def _register_imagenet(name: str) -> None:
     block, layers, groups, width, summary = _IMAGENET[name]
-    build = lambda: _resnet(name, block, layers, groups, width)
+    def build(classes: int = 1000) -> Network:
+        return _resnet(name, block, layers, groups, width, classes=classes)
+
     build.__name__ = name
     register(name, "torchvision", summary)(build)
 
@@ -121,8 +129,8 @@ _SE_SOURCE = "Hu et al. 2018, 'Squeeze-and-Excitation Networks' (SE-ResNet-50 on
 @register("se_resnet50", _SE_SOURCE,
           "SE-ResNet-50: ResNet-50 v1.5 with an SE gate (reduction 16, FC layers as 1x1 convs with bias) "
           "after bn3, before the residual add; 28,088,024 params")
-def se_resnet50() -> Network:
-    return _resnet("se_resnet50", _bottleneck, (3, 4, 6, 3), se=True, source=_SE_SOURCE)
+def se_resnet50(classes: int = 1000) -> Network:
+    return _resnet("se_resnet50", _bottleneck, (3, 4, 6, 3), se=True, source=_SE_SOURCE, classes=classes)
 
 
 # --------------------------------------------------------------------------- CIFAR-10 ResNets
@@ -130,7 +138,7 @@ def se_resnet50() -> Network:
 _CIFAR_SOURCE = "He et al. 2016, 'Deep Residual Learning for Image Recognition', Sec. 4.2 (CIFAR-10, option A)"
 
 
-def _cifar_resnet(name: str, n: int) -> Network:
+def _cifar_resnet(name: str, n: int, classes: int = 10) -> Network:
     """6n+2 layers: 3x3 conv 16, three stages of n BasicBlocks (16, 32, 64; stride 2 at stages 2 and 3)
     with option-A (parameter-free) shortcuts, global average pool, FC 10."""
     children: list = [("conv1", conv(16, 3, pad=1, bias=False)), ("bn1", bn()), ("relu", relu())]
@@ -142,14 +150,16 @@ def _cifar_resnet(name: str, n: int) -> Network:
             module, inplanes = _basic(inplanes, planes, stride, shortcut="A")
             stage.append(module)
         children.append((f"layer{index + 1}", seq(*stage)))
-    children += [("avgpool", global_avgpool()), ("flatten", flatten()), ("fc", linear(10))]
+    children += [("avgpool", global_avgpool()), ("flatten", flatten()), ("fc", linear(classes))]
     return Network(name, (3, 32, 32), seq(*children), source=_CIFAR_SOURCE)
 
 
 def _register_cifar(depth: int) -> None:
     n = (depth - 2) // 6
     name = f"resnet{depth}"
-    build = lambda: _cifar_resnet(name, n)
+    def build(classes: int = 10) -> Network:
+        return _cifar_resnet(name, n, classes)
+
     build.__name__ = name
     register(name, _CIFAR_SOURCE, f"ResNet-{depth} for CIFAR-10 (n={n}): 16-32-64 channels, option-A shortcuts")(build)
 

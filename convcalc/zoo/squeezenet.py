@@ -26,7 +26,7 @@ def _pool() -> Module:
     return maxpool(3, 2, ceil_mode=True)
 
 
-def _squeezenet(name: str, version: str) -> Network:
+def _squeezenet(name: str, version: str, classes: int = 1000) -> Network:
     if version == "1_0":
         features = seq(
             conv(96, 7, stride=2), relu(), _pool(),
@@ -41,18 +41,18 @@ def _squeezenet(name: str, version: str) -> Network:
             _fire(32, 128, 128), _fire(32, 128, 128), _pool(),
             _fire(48, 192, 192), _fire(48, 192, 192), _fire(64, 256, 256), _fire(64, 256, 256),
         )
-    classifier = seq(dropout(0.5), conv(1000, 1), relu(), global_avgpool())
+    classifier = seq(dropout(0.5), conv(classes, 1), relu(), global_avgpool())
     body = seq(("features", features), ("classifier", classifier), ("flatten", flatten()))
     return Network(name, (3, 224, 224), body, source="torchvision")
 
 
 @register("squeezenet1_0", "torchvision",
           "SqueezeNet 1.0 (Iandola et al. 2016): 7x7/2 stem, 8 Fire modules, conv classifier")
-def squeezenet1_0() -> Network:
-    return _squeezenet("squeezenet1_0", "1_0")
+def squeezenet1_0(classes: int = 1000) -> Network:
+    return _squeezenet("squeezenet1_0", "1_0", classes)
 
 
 @register("squeezenet1_1", "torchvision",
           "SqueezeNet 1.1: 3x3/2 stem with 64 filters and earlier pooling, ~2.4x fewer MACs than 1.0")
-def squeezenet1_1() -> Network:
-    return _squeezenet("squeezenet1_1", "1_1")
+def squeezenet1_1(classes: int = 1000) -> Network:
+    return _squeezenet("squeezenet1_1", "1_1", classes)

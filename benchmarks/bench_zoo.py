@@ -1,0 +1,54 @@
+"""Benchmark: the big zoo networks and the zoo list, cold.
+
+    python benchmarks/bench_zoo.py [--runs 7]
+
+Reports, measured in the same run on this machine (median of cold processes, one warm-up):
+* ``convcalc arch vit_h_14 --json`` and ``convcalc arch regnet_y_128gf --json`` (goal: < 0.5 s);
+* ``convcalc arch --list`` (goal: < 0.2 s);
+* each against the anchor ``convcalc arch resnet152 --json`` (its own goal is < 0.4 s, see
+  bench_arch.py): the ratios stay meaningful on a loaded machine (goals: ≤ 1.25 for the big
+  networks, ≤ 0.5 for the list).
+Exit status 1 if a goal is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+from timing import convcalc_command, wall
+
+CASES = [  # (arguments, absolute goal in seconds, goal as a ratio to the anchor)
+    (["arch", "vit_h_14", "--json"], 0.5, 1.25),
+    (["arch", "regnet_y_128gf", "--json"], 0.5, 1.25),
+    (["arch", "--list"], 0.2, 0.5),
+]
+ANCHOR = ["arch", "resnet152", "--json"]
+
+
+def median(args: list[str], runs: int) -> float:
+    cmd = convcalc_command() + args
+    wall(cmd, 1)
+    return statistics.median(wall(cmd, runs))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    anchor = median(ANCHOR, args.runs)
+    print(f"anchor: convcalc {' '.join(ANCHOR)} (cold, median of {args.runs}): {anchor * 1000:.0f} ms")
+    missed = []
+    for case, goal, ratio_goal in CASES:
+        ours = median(case, args.runs)
+        ratio = ours / anchor
+        print(f"convcalc {' '.join(case):32s} {ours * 1000:6.0f} ms  goal < {goal * 1000:.0f} ms   "
+              f"ratio to anchor {ratio:.2f}  goal ≤ {ratio_goal}")
+        if ours >= goal or ratio > ratio_goal:
+            missed.append(" ".join(case))
+    print("all goals met" if not missed else f"missed: {', '.join(missed)}")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
