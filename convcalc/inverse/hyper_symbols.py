@@ -155,6 +155,10 @@ def symbolic_layer(op: str, rank: int, shape: tuple, raw: dict[str, Any], option
             conditions.append(_relation(i + 2 * pj, "≥", k_eff, f"the window fits the padded input along {name}"))
             if pooling:
                 conditions.append(_relation(pj, "≤", _floor_half(kj), f"PyTorch's pool padding limit along {name}"))
+                if not isinstance(dj, int) or dj > 1:
+                    # not one inequality: a dilated window can step over the input rows into padding alone
+                    conditions.append(f"every window reads an input row along {name} (a dilated window over "
+                                      "padding alone is refused)")
         out.append(_simplify(o))
         formulas.append(AxisFormula(name, rule, out[-1]))
     c_out = options.get("out", c) if family.startswith("conv") else c
@@ -282,6 +286,9 @@ def solve_free_symbol(layer: SymbolicLayer, target: tuple, raw: dict[str, Any], 
     note = ""
     if role == "stride" and values and values[-1] == high and all(x == 1 for x in target[-layer.rank:]):
         note = f"every stride ≥ {high} gives size 1 as well"
+    elif values and values[-1] == high and not any(sym in getattr(f.formula, "free_symbols", ()) for f in layer.formulas):
+        # e.g. the dilation of a 1-tap kernel, or a transposed conv's stride on an input of 1
+        note = f"the output does not depend on {sym} here: every {sym} ≥ {high} that PyTorch accepts gives it as well"
     return FreeSymbolSolution(str(sym), role, tuple(values), (low, high), tuple(target), note)
 
 
