@@ -278,3 +278,14 @@ def test_cli_rf_lists_more_depths():
     assert "without strides or dilation: 49 layers" in run.stdout
     doc = json.loads(_cli("--rf", "99", "--k", "3", "--json").stdout)
     assert [d["depth"] for d in doc["by_depth"]] == [3, 4, 5] and doc["plain_depth"] == 49
+
+
+@pytest.mark.parametrize("form", ["text", "json", "markdown"])
+def test_cli_chain_plan_in_every_format(form):
+    run = _cli("--in", "3x224x224", "--out", "512x7x7", "--stages", "5", "--format", form)
+    assert run.returncode == 0, run.stderr
+    if form == "json":
+        doc = json.loads(run.stdout)
+        assert doc["kind"] == "chain" and doc["plans"][0]["sizes"][-1] == [7, 7]
+    else:
+        assert "224" in run.stdout and "7" in run.stdout

@@ -268,8 +268,6 @@ def plan_dict(result: PlanResult) -> dict[str, Any]:
         "target": list(result.target),
         "stages": result.stages,
         "count": result.count,
-        "by_depth": [{"depth": n, "count": c} for n, c in result.by_depth],
-        "plain_depth": result.plain_depth,
         "bounds": {"max_k": result.bounds.max_k, "max_stride": result.bounds.max_stride,
                    "max_dilation": result.bounds.max_dilation, "text": result.bounds.text(result.family)},
         "plans": [{"sizes": [list(s) for s in plan.sizes], "rank_key": list(plan.key),
