@@ -16,7 +16,7 @@ from functools import cache
 from convcalc.network.model import Leaf
 
 # which input dimension each declaration is about: -1 the last (features), 0 the channels
-AXES = {"in_features": -1, "in_channels": 0, "num_features": 0}
+AXES = {"in_features": -1, "in_channels": 0, "num_features": 0, "num_channels": 0}
 
 
 @cache
