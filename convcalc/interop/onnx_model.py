@@ -442,6 +442,17 @@ def _squeeze(node: Node) -> Mapped:
     return _reshape(node)
 
 
+def _depth_to_space(node: Node) -> Mapped:
+    """DepthToSpace (C·b² x H x W → C x bH x bW, either mode: DCR and CRD differ only in the
+    order of the channels) and SpaceToDepth, its inverse: PyTorch's pixel (un)shuffle."""
+    from convcalc.layers.pixel_shuffle import PixelShuffle
+
+    block = node.attrs.get("blocksize")
+    if not isinstance(block, int) or block < 1 or len(node.shape_in()) != 3:
+        return _unmapped(node, "not a 2-D block rearrangement")
+    return Mapped((Leaf(PixelShuffle(factor=block, inverse=node.op == "SpaceToDepth")),))
+
+
 def _dropout(node: Node) -> Mapped:
     ratio = node.attrs.get("ratio", 0.5) if node.opset < 12 else (node.const(1) if node.const(1) is not None else 0.5)
     return Mapped((build.dropout(float(ratio)),))
@@ -505,6 +516,8 @@ OPERATORS: dict[str, Callable[[Node], Mapped]] = {
     "Exp": _unary("exp"),
     "Neg": _unary("neg"),
     "Cast": _identity,
+    "DepthToSpace": _depth_to_space,
+    "SpaceToDepth": _depth_to_space,
 }
 
 

@@ -141,7 +141,7 @@ def make_leaf(kind: str, options: dict[str, Any], where: str) -> Leaf:
         raise InputError(f"{where}: {error}" if where != "layer" else str(error)) from None
     if declared_size is None:
         return leaf
-    from convcalc.interop.declared import declare
+    from convcalc.network.declared import declare
 
     return declare(leaf, *declared_size)
 
