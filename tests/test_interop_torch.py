@@ -29,6 +29,7 @@ pytestmark = pytest.mark.torch
 FIXTURES = Path(__file__).parent / "fixtures"
 REPRESENTATIVE = [
     "lenet5",
+    "resnet20",
     "resnet18",
     "se_resnet50",
     "squeezenet1_0",
@@ -39,14 +40,13 @@ REPRESENTATIVE = [
     "regnet_y_400mf",
 ]
 # Known gaps of the ONNX path (the torch path handles them): LRN decomposed by the exporter
-# (alexnet_paper, zfnet), option-A shortcut slices and ConvNeXt's transposes that ONNX shape
-# inference leaves without a shape, Inception-v3's reuse of a tensor across merged branches.
+# into an If on the rank (alexnet_paper, zfnet), ConvNeXt's transposes that ONNX shape
+# inference leaves without a shape, Inception-v3's reuse of a tensor across merged branches,
+# ShuffleNet's channel_shuffle (no legacy export). The option-A shortcuts of resnet20/32/56
+# (Slice with steps, Pad on the channels) now import.
 ONNX_GAPS = {
     "alexnet_paper",
     "zfnet",
-    "resnet20",
-    "resnet32",
-    "resnet56",
     "inception_v3",
     "convnext_tiny",
     "shufflenet_v2_x1_0",
