@@ -769,7 +769,7 @@ def _with_constants(onnx, fixed, graph, consts):
     import numpy as np
     from onnx import numpy_helper
 
-    known = {name: value for name, value in consts.items() 
+    known = {name: value for name, value in consts.items()
              if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.size <= SMALL}
     again = onnx.ModelProto()
     again.CopyFrom(fixed)

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from convcalc.errors import InputError
-from convcalc.network.declared import declare
 from convcalc.interop.graph import Op, structure
 from convcalc.layers.tensor import Pad, Permute, Pointwise, Reshape, Slice, Unmapped
 from convcalc.network import build
+from convcalc.network.declared import declare
 from convcalc.network.model import Leaf, Network
 from convcalc.notation import format_shape
 
