@@ -261,3 +261,8 @@ def test_cli_transposed_output_padding_symbol_and_its_condition():
 def test_cli_bad_symbolic_input_exits_2(args, needle):
     run = _shape(*args)
     assert run.returncode == 2 and needle in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+def test_a_symbol_named_x_is_a_symbol_not_a_separator():
+    run = _shape("--in", "1x28x28", "--k", "X", "--out", "6", "--expect", "1x6x24x24", "--solve", "--format", "plain")
+    assert run.returncode == 0 and run.stdout.split() == ["5"], run.stderr

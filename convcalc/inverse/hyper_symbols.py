@@ -70,7 +70,13 @@ def has_symbol(value: Any) -> bool:
     text = value.strip().strip("()[]")
     if text.lower().replace("_", "-") in ("same", "valid", "tf-same", "tfsame", "keras-same"):
         return False
-    return any(_SYMBOL.match(part.strip()) for part in _PARTS.split(text) if part.strip())
+    return any(_SYMBOL.match(part.strip()) for part in _parts(text) if part.strip())
+
+
+def _parts(text: str) -> list[str]:
+    """Per-axis entries of ``3xK``; a lone symbol is one entry even when it is x or X."""
+    text = text.strip().strip("()[]")
+    return [text] if _SYMBOL.match(text) else _PARTS.split(text)
 
 
 def _symbol(name: str, key: str):
@@ -88,7 +94,7 @@ def parse_hyper(value: Any, key: str, rank: int) -> tuple:
     if isinstance(value, bool):
         raise InputError(f"--{key} {value!r} is not a number or a symbol")
     items = [value] if isinstance(value, int) else list(value) if isinstance(value, (list, tuple)) else \
-        list(_PARTS.split(str(value).strip().strip("()[]")))
+        _parts(str(value))
     parsed = []
     minimum = 0 if key in ("pad", "output-padding") else 1
     for item in items:
@@ -329,4 +335,4 @@ def _substitute(text: Any, sym, value: int) -> Any:
     if not isinstance(text, str):
         return text
     return "x".join(str(value) if part.strip() == str(sym) else part.strip()
-                    for part in _PARTS.split(text.strip().strip("()[]")))
+                    for part in _parts(text))
