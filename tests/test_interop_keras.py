@@ -91,3 +91,17 @@ def test_keras_archive_and_bad_input(tmp_path, cli):
     bad.write_text("not a zip, not json")
     result = cli("arch", str(bad))
     assert result.code == 2 and "Keras" in result.err and "Traceback" not in result.err
+
+
+def test_shapes_are_shown_channels_last_as_keras_shows_them(cli):
+    # keras.applications.VGG16().summary(): block1_conv1 (None, 224, 224, 64), block5_pool (None, 7, 7, 512)
+    result = cli("arch", str(REFERENCE / "keras_vgg16.json"), "--format", "text")
+    assert result.code == 0, result.err
+    lines = {line.split()[0]: line for line in result.out.splitlines() if line.strip()}
+    assert "224x224x64" in lines["block1_conv1"] and "7x7x512" in lines["block5_pool"]
+    assert "224x224x3 → 1000" in result.out
+    csv = cli("arch", str(REFERENCE / "keras_vgg16.json"), "--csv")
+    assert ",224x224x64," in csv.out
+    data = cli("arch", str(REFERENCE / "keras_vgg16.json"), "--json").json()
+    first = next(row for row in data["layers"] if row["name"] == "block1_conv1")
+    assert first["output"] == [64, 224, 224]  # the JSON stays channels-first, as --in takes it

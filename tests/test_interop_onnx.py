@@ -229,3 +229,15 @@ def test_not_onnx_and_truncated(tmp_path, cli):
     cut.write_bytes(data[: len(data) // 2])
     result = cli("arch", str(cut))
     assert result.code == 2 and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("op,shape,block,out", [
+    # DepthToSpace: C·b² x H x W → C x bH x bW; SpaceToDepth the inverse (ONNX Operators.md)
+    ("DepthToSpace", (8, 3, 5), 2, (2, 6, 10)),
+    ("SpaceToDepth", (3, 6, 4), 2, (12, 3, 2)),
+])
+def test_depth_to_space_and_back_are_pixel_shuffles(tmp_path, op, shape, block, out):
+    node = helper.make_node(op, ["x"], ["y"], blocksize=block, **({"mode": "CRD"} if op == "DepthToSpace" else {}))
+    report = _walk_one(tmp_path, node, [], shape)
+    assert report.output == out and report.totals.params == 0
+    assert report.leaves()[0].type.startswith("pixel")

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.torch
 FIXTURES = Path(__file__).parent / "fixtures"
 REPRESENTATIVE = [
     "lenet5",
+    "resnet20",
     "resnet18",
     "se_resnet50",
     "squeezenet1_0",
@@ -39,14 +40,13 @@ REPRESENTATIVE = [
     "regnet_y_400mf",
 ]
 # Known gaps of the ONNX path (the torch path handles them): LRN decomposed by the exporter
-# (alexnet_paper, zfnet), option-A shortcut slices and ConvNeXt's transposes that ONNX shape
-# inference leaves without a shape, Inception-v3's reuse of a tensor across merged branches.
+# into an If on the rank (alexnet_paper, zfnet), ConvNeXt's transposes that ONNX shape
+# inference leaves without a shape, Inception-v3's reuse of a tensor across merged branches,
+# ShuffleNet's channel_shuffle (no legacy export). The option-A shortcuts of resnet20/32/56
+# (Slice with steps, Pad on the channels) now import.
 ONNX_GAPS = {
     "alexnet_paper",
     "zfnet",
-    "resnet20",
-    "resnet32",
-    "resnet56",
     "inception_v3",
     "convnext_tiny",
     "shufflenet_v2_x1_0",
@@ -164,3 +164,27 @@ def test_torch_missing_is_one_line(cli, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     result = cli("arch", f"{FIXTURES / 'cifar_cnn_tutorial.py'}:CifarCNN", "--in", "3x32x32")
     assert result.code == 2 and "pip install" in result.err and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda nn: nn.ZeroPad2d((1, 2, 3, 4)), (3, 8, 8)),
+    (lambda nn: nn.ConstantPad1d((2, 0), 1.5), (3, 8)),
+    (lambda nn: nn.ConstantPad3d(1, 0.0), (2, 4, 4, 4)),
+    (lambda nn: nn.ZeroPad1d(3), (2, 5)),
+    (lambda nn: nn.PixelShuffle(2), (8, 4, 4)),
+    (lambda nn: nn.PixelUnshuffle(2), (2, 4, 6)),
+    (lambda nn: nn.AdaptiveMaxPool1d(3), (2, 10)),
+    (lambda nn: nn.AdaptiveMaxPool3d((1, 2, 3)), (2, 4, 5, 6)),
+])
+def test_every_torch_name_a_descriptor_gives_imports_with_torchs_shape(make, shape, monkeypatch):
+    model = torch.nn.Sequential(make(torch.nn))
+    expected = tuple(model(torch.zeros((1, *shape))).shape[1:])
+    holder = type(sys)("convcalc_test_one_module")
+    holder.model = model
+    monkeypatch.setitem(sys.modules, "convcalc_test_one_module", holder)
+    report = walk(torch_model.load("convcalc_test_one_module:model", shape))
+    assert report.output == expected and report.totals.params == 0
+    assert not any(r.type == "unmapped" for r in report.leaves())
+    kind = report.leaves()[0].type.replace("-", "").replace("_", "")
+    assert kind.startswith(("pad", "pixelshuffle", "pixelunshuffle", "adaptivemaxpool")), kind
+    assert ("un" in kind) == ("Unshuffle" in type(model[0]).__name__)

@@ -226,3 +226,66 @@ def test_bad_input_exits_2_with_one_line(args, needle):
 
 def test_axis_problem_is_hashable_for_grouping():
     assert len({AxisProblem("conv", 3, 3), AxisProblem("conv", 3, 3)}) == 1
+
+
+def _brute_rf_counts(rf: int, bounds: Bounds, depth: int) -> int:
+    """Stacks of ``depth`` layers (k ≥ 2, the last stride 1) with receptive field exactly ``rf``."""
+    import itertools
+
+    layers = [(k, s, d) for k in range(2, bounds.max_k + 1) for s in range(1, bounds.max_stride + 1)
+              for d in range(1, bounds.max_dilation + 1)]
+    count = 0
+    for stack in itertools.product(layers, repeat=depth):
+        if stack[-1][1] != 1:
+            continue
+        r, jump = 1, 1
+        for k, s, d in stack:
+            r, jump = r + d * (k - 1) * jump, jump * s
+        count += r == rf
+    return count
+
+
+@pytest.mark.parametrize("rf", [5, 9, 12, 17])
+def test_rf_stacks_count_every_depth_like_brute_force(rf):
+    bounds = Bounds(max_k=4, max_stride=2, max_dilation=2)
+    result = rf_stacks(rf, Fixed(), bounds, limit=1000, depths=3)
+    assert result.by_depth and result.by_depth[0] == (result.depth, result.count)
+    assert [n for n, _ in result.by_depth] == list(range(result.depth, result.depth + len(result.by_depth)))
+    for n, count in result.by_depth:
+        assert count == _brute_rf_counts(rf, bounds, n), (rf, n)
+    for shallower in range(1, result.depth):
+        assert _brute_rf_counts(rf, bounds, shallower) == 0
+    assert len(result.stacks) == min(1000, sum(c for _, c in result.by_depth))
+    depths = [len(s.layers) for s in result.stacks]
+    assert depths == sorted(depths) and all(s.rf == rf for s in result.stacks)
+
+
+def test_rf_exact_depth_and_the_plain_stack():
+    result = rf_stacks(99, Fixed(k=3), Bounds(max_k=3, max_stride=4, max_dilation=1), depth=6)
+    assert result.depth == 6 and result.by_depth == ((6, result.count),) and result.count >= 1
+    assert all(len(s.layers) == 6 and s.layers[-1].stride == 1 for s in result.stacks)
+    assert result.plain_depth == 49  # (99 − 1)/(3 − 1) stride-1 3x3 convs
+    deeper = rf_stacks(99, Fixed(k=3), depths=3)
+    assert [n for n, _ in deeper.by_depth] == [3, 4, 5] and deeper.count == 1
+    with pytest.raises(InputError, match="--depths"):
+        rf_stacks(99, Fixed(k=3), depths=0)
+
+
+def test_cli_rf_lists_more_depths():
+    run = _cli("--rf", "99", "--k", "3", "--format", "text")
+    assert run.returncode == 0
+    assert "stacks per depth: 3 layers: 1, 4 layers: 56, 5 layers: 522" in run.stdout
+    assert "without strides or dilation: 49 layers" in run.stdout
+    doc = json.loads(_cli("--rf", "99", "--k", "3", "--json").stdout)
+    assert [d["depth"] for d in doc["by_depth"]] == [3, 4, 5] and doc["plain_depth"] == 49
+
+
+@pytest.mark.parametrize("form", ["text", "json", "markdown"])
+def test_cli_chain_plan_in_every_format(form):
+    run = _cli("--in", "3x224x224", "--out", "512x7x7", "--stages", "5", "--format", form)
+    assert run.returncode == 0, run.stderr
+    if form == "json":
+        doc = json.loads(run.stdout)
+        assert doc["kind"] == "chain" and doc["plans"][0]["sizes"][-1] == [7, 7]
+    else:
+        assert "224" in run.stdout and "7" in run.stdout

@@ -222,6 +222,7 @@ def run(network: str, form: str, *, input_shape=None, batch=1, depth=None, dtype
         tool=tools.as_tool(report, tool) if tool else None,
         training=training_report(report, optimizer) if with_training else None,
         notes=notes,
+        channels_last=net.source.startswith("Keras "),  # shown as Keras shows them; --json stays C first
     )
     show(view, form, wide)
     if verify:

@@ -26,6 +26,8 @@ EPILOG = """[bold]Examples[/]
 
   convcalc solve --rf 99 --k 3
 
+  convcalc solve --rf 99 --k 3 --stages 6 --max-dilation 1
+
 [bold]Search[/]: k ≤ --max-k (11), stride ≤ --max-stride (4), dilation ≤ --max-dilation (3); padding at most
 the 'same' amount (conv: d(k − 1) in total; pools: PyTorch's floor(k/2)). Fixed values (--k, --stride,
 --pad, --dilation, --output-padding, --ceil-mode) are used as given. Every answer is checked by the
@@ -62,6 +64,8 @@ def solve(
     stages: int | None = typer.Option(None, "--stages",
         help="A chain of N layers of the op (or, with --rf, exactly N layers)."),
     rf: int | None = typer.Option(None, "--rf", help="Conv stacks whose receptive field is exactly this."),
+    depths: int = typer.Option(3, "--depths",
+        help="With --rf: how many depths to search, from the shallowest (stacks of each counted)."),
     channels: str | None = typer.Option(None, "--channels", "-c",
         help="Channels for params/MACs when --in/--out have none."),
     limit: int | None = typer.Option(None, "--limit", "-n", help="Answers listed (default 10; plans 3; --json: all)."),
@@ -77,7 +81,7 @@ def solve(
             raise InputError(f"--limit must be at least 1; got {limit}")
         bounds = Bounds(max_k, max_stride, max_dilation)
         if rf is not None:
-            _show_rf(rf, k, stride, dilation, bounds, stages, limit, form)
+            _show_rf(rf, k, stride, dilation, bounds, stages, limit, form, depths)
             return
         if input_shape is None or output_shape is None:
             raise InputError("solve needs --in and --out (e.g. --in 224 --out 112), or --rf R for a receptive field")
@@ -114,7 +118,7 @@ def _emit(form: str, doc, text: str, markdown: str) -> None:
         echo(text)
 
 
-def _show_rf(rf, k, stride, dilation, bounds, stages, limit, form) -> None:
+def _show_rf(rf, k, stride, dilation, bounds, stages, limit, form, depths) -> None:
     from convcalc.inverse.plan import rf_stacks
     from convcalc.inverse.solve import Fixed
     from convcalc.notation import parse_ints
@@ -129,7 +133,7 @@ def _show_rf(rf, k, stride, dilation, bounds, stages, limit, form) -> None:
         return values[0]
 
     fixed = Fixed(k=one(k, "--k"), stride=one(stride, "--stride"), dilation=one(dilation, "--dilation"))
-    result = rf_stacks(rf, fixed, bounds, stages, limit)
+    result = rf_stacks(rf, fixed, bounds, stages, limit, depths)
     _emit(form, render.rf_dict(result), render.rf_text(result), render.rf_markdown(result))
 
 

@@ -2,7 +2,7 @@
 conv's in_channels) disagree with what flows in — which layer, what it declares, what it
 receives, the layer upstream where the sizes took that turn, and the fixes.
 
-The walk has already gone on with the declared size (:mod:`convcalc.interop.declared`), so
+The walk has already gone on with the declared size (:mod:`convcalc.network.declared`), so
 every mismatch of the model is listed, not only the first. A Linear applied to a feature map
 (C x H x W: a forgotten flatten) is named as such. The input size that would give the declared
 size is searched for by walking the network on square inputs of other sizes.

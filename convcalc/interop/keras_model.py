@@ -281,7 +281,8 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
     source = "__input__"
     previous = source
     alias: dict[str, str] = {}
-    notes = ["Keras shapes are channels-last (H x W x C); the walk shows them channels-first (C x H x W)"]
+    notes = ["shapes are shown channels-last (H x W x C), as Keras shows them; --in and --json take "
+             "them channels-first (C x H x W)"]
     for layer in layers:
         cls, name, conf = layer["class_name"], layer.get("name") or layer["config"].get("name"), layer.get("config", {})
         if cls == "InputLayer":

@@ -442,6 +442,43 @@ def _squeeze(node: Node) -> Mapped:
     return _reshape(node)
 
 
+def _depth_to_space(node: Node) -> Mapped:
+    """DepthToSpace (C·b² x H x W → C x bH x bW, either mode: DCR and CRD differ only in the
+    order of the channels) and SpaceToDepth, its inverse: PyTorch's pixel (un)shuffle."""
+    from convcalc.layers.pixel_shuffle import PixelShuffle
+
+    block = node.attrs.get("blocksize")
+    if not isinstance(block, int) or block < 1 or len(node.shape_in()) != 3:
+        return _unmapped(node, "not a 2-D block rearrangement")
+    return Mapped((Leaf(PixelShuffle(factor=block, inverse=node.op == "SpaceToDepth")),))
+
+
+def _slice(node: Node) -> Mapped:
+    """Slice with constant starts/ends/axes/steps (opset ≥ 10 inputs, attributes before): one
+    slice layer per axis, e.g. ResNet-20's option-A shortcut x[:, :, ::2, ::2]."""
+    rank = len(node.shape_in()) + 1
+    if node.opset < 10:
+        starts, ends, axes, steps = node.ints("starts"), node.ints("ends"), node.ints("axes"), None
+    else:
+        starts, ends, axes, steps = (node.const(i) for i in (1, 2, 3, 4))
+        if (node.has_input(3) and axes is None) or (node.has_input(4) and steps is None):
+            return _unmapped(node, "axes or steps given at run time")
+    if starts is None or ends is None:
+        return _unmapped(node, "starts or ends given at run time")
+    axes = list(range(len(starts))) if axes is None else [int(a) % rank for a in axes]
+    steps = [1] * len(axes) if steps is None else [int(v) for v in steps]
+    if 0 in axes or any(v < 1 for v in steps):
+        return _unmapped(node, "slices the batch, or steps backwards")
+    shape = node.shape_in()
+    layers = []
+    for a, start, stop, step in zip(axes, starts, ends, steps):
+        start, stop = int(start), min(int(stop), 2**62)
+        if (start, step) == (0, 1) and stop >= shape[a - 1]:
+            continue  # the whole axis
+        layers.append(Leaf(Slice(a - 1, start, stop, step)))
+    return Mapped(tuple(layers) or (build.identity(),))
+
+
 def _dropout(node: Node) -> Mapped:
     ratio = node.attrs.get("ratio", 0.5) if node.opset < 12 else (node.const(1) if node.const(1) is not None else 0.5)
     return Mapped((build.dropout(float(ratio)),))
@@ -505,6 +542,9 @@ OPERATORS: dict[str, Callable[[Node], Mapped]] = {
     "Exp": _unary("exp"),
     "Neg": _unary("neg"),
     "Cast": _identity,
+    "DepthToSpace": _depth_to_space,
+    "Slice": _slice,
+    "SpaceToDepth": _depth_to_space,
 }
 
 
@@ -562,9 +602,14 @@ def _fold(node, values: list, attrs: dict, shapes: dict, opset: int):
     if op == "Reshape":
         return values[0].reshape([int(v) for v in values[1]])
     if op == "ConstantOfShape":
-        fill = attrs.get("value")
-        fill = 0 if fill is None else fill
-        return np.full([int(v) for v in values[0]], fill)
+        from onnx import numpy_helper
+
+        fill = attrs.get("value")  # a one-element TensorProto (default: float 0)
+        fill = np.zeros(1, dtype=np.float32) if fill is None else numpy_helper.to_array(fill).reshape(-1)
+        return np.full([int(v) for v in values[0]], fill[0], dtype=fill.dtype)
+    if op == "Transpose":
+        perm = attrs.get("perm")
+        return np.transpose(values[0], None if perm is None else [int(p) for p in perm])
     return None
 
 
@@ -675,6 +720,67 @@ def _dims(value_info) -> list:
     return dims
 
 
+def _infer(onnx, model, path: str, shape: tuple) -> dict[str, tuple | None]:
+    """Every tensor's shape (with the batch) as ONNX's shape inference gives it; None when unknown."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    except Exception as error:  # the model's own shapes disagree with the input
+        raise InputError(
+            f"ONNX shape inference fails on '{path}' with input {format_shape(shape)}: {str(error).splitlines()[0]}"
+        ) from None
+    shapes: dict[str, tuple | None] = {}
+    for info in list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input):
+        d = _dims(info)
+        shapes[info.name] = tuple(d) if d and all(isinstance(x, int) for x in d) else None
+    return shapes
+
+
+def _fold_graph(onnx, graph, initializers: dict, shapes: dict, opset: int):
+    """The tensors computed from constants alone (folded with NumPy), and the other nodes."""
+    consts = _Constants(initializers)
+    live = []
+    for node in graph.node:
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        inputs = [i for i in node.input if i]
+        if node.op_type == "Constant":
+            consts[node.output[0]] = _constant_value(node, onnx)
+            continue
+        if node.op_type == "Shape" and inputs and shapes.get(inputs[0]) is not None:
+            import numpy as np
+
+            consts[node.output[0]] = np.array(shapes[inputs[0]], dtype=np.int64)
+            continue
+        if inputs and all(i in consts for i in inputs):
+            try:
+                value = _fold(node, [consts[i] if i else None for i in node.input], attrs, shapes, opset)
+            except Exception:
+                value = None
+            if value is not None:
+                consts[node.output[0]] = value
+                continue
+        data = [i for i in inputs if i not in consts]
+        if data:
+            live.append((node, attrs, inputs, data))
+    return consts, live
+
+
+def _with_constants(onnx, fixed, graph, consts):
+    """``fixed`` with every folded (small, known) tensor an initializer and its nodes dropped."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    known = {name: value for name, value in consts.items()
+             if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.size <= SMALL}
+    again = onnx.ModelProto()
+    again.CopyFrom(fixed)
+    del again.graph.node[:]
+    again.graph.node.extend(n for n in graph.node if not (n.output and all(o in known for o in n.output if o)))
+    present = {i.name for i in again.graph.initializer} | {i.name for i in again.graph.input}
+    again.graph.initializer.extend(numpy_helper.from_array(value, name) for name, value in known.items()
+                                   if name not in present)
+    return again
+
+
 def load(path: str, input_shape: tuple | None = None) -> Network:
     """The network of the ONNX file at ``path``; ``input_shape`` (C, *spatial) overrides its input."""
     onnx = _onnx()
@@ -708,46 +814,25 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
             )
         shape = tuple(dims[1:])
     fixed = _for_inference(onnx, model, source.name, (1,) + shape)
-    try:
-        inferred = onnx.shape_inference.infer_shapes(fixed, strict_mode=False, data_prop=True)
-    except Exception as error:  # the model's own shapes disagree with the input
-        raise InputError(
-            f"ONNX shape inference fails on '{path}' with input {format_shape(shape)}: {str(error).splitlines()[0]}"
-        ) from None
-    shapes: dict[str, tuple | None] = {}
-    for info in list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input):
-        d = _dims(info)
-        shapes[info.name] = tuple(d) if d and all(isinstance(x, int) for x in d) else None
+    shapes = _infer(onnx, fixed, path, shape)
     shapes[source.name] = (1,) + shape
-
-    consts = _Constants(initializers)
+    consts, live = _fold_graph(onnx, graph, initializers, shapes, opset)
+    for _ in range(3):
+        # ONNX's inference cannot see values computed at run time (a Pad's pads built by Concat, a
+        # Slice's ends from Shape → Gather): give it the folded constants and infer again
+        missing = [o for node, *_ in live for o in node.output if o and shapes.get(o) is None]
+        if not missing:
+            break
+        more = _infer(onnx, _with_constants(onnx, fixed, graph, consts), path, shape)
+        gained = {name: value for name, value in more.items() if value is not None and shapes.get(name) is None}
+        if not gained:
+            break
+        shapes.update(gained)
+        consts, live = _fold_graph(onnx, graph, initializers, shapes, opset)
     ops: list[Op] = []
     unmapped: Counter = Counter()
     excluded = 0
     notes: list[str] = []
-    live = []
-    for node in graph.node:
-        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-        inputs = [i for i in node.input if i]
-        if node.op_type == "Constant":
-            consts[node.output[0]] = _constant_value(node, onnx)
-            continue
-        if node.op_type == "Shape" and inputs and shapes.get(inputs[0]) is not None:
-            import numpy as np
-
-            consts[node.output[0]] = np.array(shapes[inputs[0]], dtype=np.int64)
-            continue
-        if inputs and all(i in consts for i in inputs):
-            try:
-                value = _fold(node, [consts[i] if i else None for i in node.input], attrs, shapes, opset)
-            except Exception:
-                value = None
-            if value is not None:
-                consts[node.output[0]] = value
-                continue
-        data = [i for i in inputs if i not in consts]
-        if data:
-            live.append((node, attrs, inputs, data))
     for (node, attrs, inputs, data), (scope, name) in zip(live, _node_names([n for n, *_ in live])):
         view = Node(node, attrs, consts, shapes, opset, frozenset(initializers))
         mapper = OPERATORS.get(node.op_type) if node.domain in ("", "ai.onnx") else None

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from convcalc.errors import InputError
-from convcalc.interop.declared import declare
 from convcalc.interop.graph import Op, structure
 from convcalc.layers.tensor import Pad, Permute, Pointwise, Reshape, Slice, Unmapped
 from convcalc.network import build
+from convcalc.network.declared import declare
 from convcalc.network.model import Leaf, Network
 from convcalc.notation import format_shape
 
@@ -337,7 +337,36 @@ MODULES: dict[str, Callable[[Any], tuple | None]] = {
     "Flatten": _flatten_module,
     "Upsample": _upsample_module,
     "ChannelShuffle": lambda m: (build.channel_shuffle(m.groups),),
+    "AdaptiveMaxPool1d": lambda m: _adaptive(m, 1, "max"),
+    "AdaptiveMaxPool3d": lambda m: _adaptive(m, 3, "max"),
+    "ZeroPad1d": lambda m: _pad_module(m, 1),
+    "ZeroPad2d": lambda m: _pad_module(m, 2),
+    "ZeroPad3d": lambda m: _pad_module(m, 3),
+    "ConstantPad1d": lambda m: _pad_module(m, 1),
+    "ConstantPad2d": lambda m: _pad_module(m, 2),
+    "ConstantPad3d": lambda m: _pad_module(m, 3),
+    "PixelShuffle": lambda m: (_pixel_shuffle(m.upscale_factor, False),),
+    "PixelUnshuffle": lambda m: (_pixel_shuffle(m.downscale_factor, True),),
 }
+
+
+def _pad_module(m, rank: int):
+    """``nn.ZeroPad2d((left, right, top, bottom))``: torch lists the last axis first, in pairs."""
+    from convcalc.layers.padding import Pad
+
+    given = tuple(m.padding)
+    if len(given) != 2 * rank:
+        return None
+    pairs = tuple((given[2 * (rank - 1 - j)], given[2 * (rank - 1 - j) + 1]) for j in range(rank))
+    if any(v < 0 for pair in pairs for v in pair):
+        return None  # a crop: not a padding convcalc has
+    return (Leaf(Pad(rank=rank, padding=pairs, value=float(getattr(m, "value", 0.0)))),)
+
+
+def _pixel_shuffle(factor: int, inverse: bool) -> Leaf:
+    from convcalc.layers.pixel_shuffle import PixelShuffle
+
+    return Leaf(PixelShuffle(factor=int(factor), inverse=inverse))
 
 
 @dataclass

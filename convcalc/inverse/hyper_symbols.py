@@ -70,7 +70,13 @@ def has_symbol(value: Any) -> bool:
     text = value.strip().strip("()[]")
     if text.lower().replace("_", "-") in ("same", "valid", "tf-same", "tfsame", "keras-same"):
         return False
-    return any(_SYMBOL.match(part.strip()) for part in _PARTS.split(text) if part.strip())
+    return any(_SYMBOL.match(part.strip()) for part in _parts(text) if part.strip())
+
+
+def _parts(text: str) -> list[str]:
+    """Per-axis entries of ``3xK``; a lone symbol is one entry even when it is x or X."""
+    text = text.strip().strip("()[]")
+    return [text] if _SYMBOL.match(text) else _PARTS.split(text)
 
 
 def _symbol(name: str, key: str):
@@ -88,7 +94,7 @@ def parse_hyper(value: Any, key: str, rank: int) -> tuple:
     if isinstance(value, bool):
         raise InputError(f"--{key} {value!r} is not a number or a symbol")
     items = [value] if isinstance(value, int) else list(value) if isinstance(value, (list, tuple)) else \
-        list(_PARTS.split(str(value).strip().strip("()[]")))
+        _parts(str(value))
     parsed = []
     minimum = 0 if key in ("pad", "output-padding") else 1
     for item in items:
@@ -155,6 +161,10 @@ def symbolic_layer(op: str, rank: int, shape: tuple, raw: dict[str, Any], option
             conditions.append(_relation(i + 2 * pj, "≥", k_eff, f"the window fits the padded input along {name}"))
             if pooling:
                 conditions.append(_relation(pj, "≤", _floor_half(kj), f"PyTorch's pool padding limit along {name}"))
+                if not isinstance(dj, int) or dj > 1:
+                    # not one inequality: a dilated window can step over the input rows into padding alone
+                    conditions.append(f"every window reads an input row along {name} (a dilated window over "
+                                      "padding alone is refused)")
         out.append(_simplify(o))
         formulas.append(AxisFormula(name, rule, out[-1]))
     c_out = options.get("out", c) if family.startswith("conv") else c
@@ -282,6 +292,9 @@ def solve_free_symbol(layer: SymbolicLayer, target: tuple, raw: dict[str, Any], 
     note = ""
     if role == "stride" and values and values[-1] == high and all(x == 1 for x in target[-layer.rank:]):
         note = f"every stride ≥ {high} gives size 1 as well"
+    elif values and values[-1] == high and not any(sym in getattr(f.formula, "free_symbols", ()) for f in layer.formulas):
+        # e.g. the dilation of a 1-tap kernel, or a transposed conv's stride on an input of 1
+        note = f"the output does not depend on {sym} here: every {sym} ≥ {high} that PyTorch accepts gives it as well"
     return FreeSymbolSolution(str(sym), role, tuple(values), (low, high), tuple(target), note)
 
 
@@ -322,4 +335,4 @@ def _substitute(text: Any, sym, value: int) -> Any:
     if not isinstance(text, str):
         return text
     return "x".join(str(value) if part.strip() == str(sym) else part.strip()
-                    for part in _PARTS.split(text.strip().strip("()[]")))
+                    for part in _parts(text))

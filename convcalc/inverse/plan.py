@@ -252,7 +252,7 @@ def _no_plan(op, problems, stages, bounds) -> InputError:
 # ---- receptive-field stacks ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)  # ordered: stacks with equal keys sort by their layers
 class RFLayer:
     k: int
     stride: int
@@ -276,11 +276,17 @@ class RFStack:
 
 @dataclass(frozen=True)
 class RFResult:
+    """The stacks found: ``depth`` is the shallowest, ``count`` its number of stacks;
+    ``by_depth`` counts every depth searched (the shallowest and the next ones), and
+    ``stacks`` lists the best of them, shallowest first."""
+
     rf: int
     depth: int
     count: int
     stacks: tuple[RFStack, ...]
     bounds: Bounds
+    by_depth: tuple[tuple[int, int], ...] = ()
+    plain_depth: int | None = None  # layers of the smallest fixed/free kernel, stride 1, no dilation
 
 
 MAX_RF = 100_000
@@ -288,12 +294,21 @@ MAX_DEPTH = 64
 
 
 def rf_stacks(rf: int, fixed: Fixed = NOTHING_FIXED, bounds: Bounds = DEFAULT_BOUNDS, depth: int | None = None,
-              limit: int | None = None) -> RFResult:
-    """Conv stacks whose receptive field is exactly ``rf``: the shallowest ones, or ``depth`` layers."""
+              limit: int | None = None, depths: int = 3) -> RFResult:
+    """Conv stacks whose receptive field is exactly ``rf``: those of exactly ``depth`` layers,
+    else the shallowest depth and the ``depths − 1`` depths after it (each depth's count is
+    reported; the ``limit`` best stacks are listed, shallowest first).
+
+    ``plain_depth`` is the depth of the stack without strides or dilation of the smallest
+    kernel allowed: with stride 1 every layer adds k − 1, so it is (rf − 1)/(k − 1) layers
+    when that divides (None otherwise, or when it is deeper than the search).
+    """
     if isinstance(rf, bool) or not isinstance(rf, int) or not 2 <= rf <= MAX_RF:
         raise InputError(f"--rf must be a whole number from 2 to {MAX_RF:,}; got {rf!r}")
     if depth is not None and not 1 <= depth <= MAX_DEPTH:
         raise InputError(f"--stages must be from 1 to {MAX_DEPTH} for a receptive-field stack; got {depth}")
+    if isinstance(depths, bool) or not isinstance(depths, int) or not 1 <= depths <= MAX_DEPTH:
+        raise InputError(f"--depths must be a whole number from 1 to {MAX_DEPTH}; got {depths!r}")
     limit = 10 if limit is None else limit
     choices = [(k, d) for k, d in _kernels_and_dilations("conv", fixed, bounds) if k > 1]
     strides = list(_range(fixed.stride, bounds.max_stride))
@@ -326,12 +341,22 @@ def rf_stacks(rf: int, fixed: Fixed = NOTHING_FIXED, bounds: Bounds = DEFAULT_BO
         options.sort()
         return count, tuple(options[:limit])
 
-    depths = [depth] if depth is not None else range(1, MAX_DEPTH + 1)
-    for n in depths:
+    searched = [depth] if depth is not None else range(1, MAX_DEPTH + 1)
+    found: list[tuple[int, int, tuple]] = []  # (depth, count, best options)
+    for n in searched:
         count, options = best(n, rf - 1, 1)
         if count:
-            stacks = tuple(_checked_stack(layers, rf) for _, layers in options)
-            return RFResult(rf=rf, depth=n, count=count, stacks=stacks, bounds=bounds)
+            found.append((n, count, options))
+        if found and (depth is not None or n >= found[0][0] + depths - 1):
+            break
+    if found:
+        listed = [layers for _, _, options in found for _, layers in options][:limit]
+        stacks = tuple(_checked_stack(layers, rf) for layers in listed)
+        k_plain = min(k for k, d in choices if d == 1) if any(d == 1 for _, d in choices) else None
+        plain = (rf - 1) // (k_plain - 1) if k_plain and 1 in strides and (rf - 1) % (k_plain - 1) == 0 else None
+        return RFResult(rf=rf, depth=found[0][0], count=found[0][1], stacks=stacks, bounds=bounds,
+                        by_depth=tuple((n, c) for n, c, _ in found),
+                        plain_depth=plain if plain is not None and plain <= MAX_DEPTH else None)
     where = f"in {depth} layers" if depth is not None else f"in up to {MAX_DEPTH} layers"
     raise InputError(f"no conv stack reaches a receptive field of exactly {rf} {where} within the bounds "
                      f"(k ≤ {bounds.max_k}, stride ≤ {bounds.max_stride}, dilation ≤ {bounds.max_dilation})")

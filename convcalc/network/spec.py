@@ -117,6 +117,7 @@ def make_leaf(kind: str, options: dict[str, Any], where: str) -> Leaf:
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise InputError(f"{prefix}unknown layer type '{word}'{hint} (valid: {', '.join(known_types())})")
     kind = descriptor.name
+    options, declared_size = _declared_size(kind, options, where)
     if options and not descriptor.options:
         raise InputError(f"{where}: {kind} takes no options; got {', '.join(options)}")
     kwargs: dict[str, Any] = {}
@@ -135,9 +136,47 @@ def make_leaf(kind: str, options: dict[str, Any], where: str) -> Leaf:
     if missing:
         raise InputError(f"{where}: {kind} needs {', '.join(missing)}")
     try:
-        return Leaf(descriptor.build(**kwargs))
+        leaf = Leaf(descriptor.build(**kwargs))
     except InputError as error:
         raise InputError(f"{where}: {error}" if where != "layer" else str(error)) from None
+    if declared_size is None:
+        return leaf
+    from convcalc.network.declared import declare
+
+    return declare(leaf, *declared_size)
+
+
+# the size a layer may declare it receives ("in" in specs, in=N in chains), as PyTorch names it
+DECLARES = {"linear": "in_features", "conv": "in_channels", "conv_transpose": "in_channels",
+            "batchnorm": "num_features", "groupnorm": "num_channels"}
+DECLARED_KEYS = ("in", "in_channels", "in_features", "num_features", "num_channels")
+
+
+def _declared_size(kind: str, options: dict[str, Any], where: str) -> tuple[dict[str, Any], tuple[str, int] | None]:
+    """Split a declared input size off the options: ``{"in": 400}`` on a linear is in_features=400.
+
+    The walk checks it against what flows in; a mismatch is listed by the shape debugger
+    (layer, declared, received, the fix) and makes ``arch`` exit 2.
+    """
+    given = [k for k in options if str(k).lower().replace("-", "_") in DECLARED_KEYS]
+    if not given:
+        return options, None
+    prefix = "" if where == "layer" else f"{where}: "
+    what = DECLARES.get(kind)
+    key = given[0]
+    word = str(key).lower().replace("-", "_")
+    if what is None:
+        raise InputError(f"{prefix}{kind} declares no input size ('{key}' applies to "
+                         f"{', '.join(sorted(DECLARES))})")
+    if len(given) > 1 or (word not in ("in", what) and not (what == "num_features" and word == "in_channels")):
+        raise InputError(f"{prefix}{kind} declares its input size once, as 'in' or '{what}'; got {', '.join(given)}")
+    value = options[key]
+    if isinstance(value, str) and re.fullmatch(r"\d+", value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(f"{prefix}{key} must be a whole number ≥ 1 (the {what} the layer expects); got {value!r}")
+    check_digits(str(value), f"{prefix}{key}")
+    return {k: v for k, v in options.items() if k != key}, (what, value)
 
 
 # --- JSON spec files ------------------------------------------------------------------------
@@ -387,7 +426,9 @@ def _chain_leaf(words: list[str]) -> Leaf:
     prefixes = {o.chain: o for o in descriptor.options if o.chain}
     for word in words[1:]:
         low = word.lower()
-        if low in flags:
+        if "=" in low and low.split("=", 1)[0] in DECLARED_KEYS:  # in=400: the declared input size
+            options[low.split("=", 1)[0]] = low.split("=", 1)[1]
+        elif low in flags:
             key, value = flags[low]
             options[key] = value
         elif low in bare:

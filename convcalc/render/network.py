@@ -59,6 +59,15 @@ class ArchView:
     tool: ToolCount | None = None
     training: TrainingReport | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    channels_last: bool = False  # a Keras model: show C x H x W as H x W x C, as Keras does
+
+
+def shape_text(view: ArchView, shape) -> str:
+    """A shape as the view shows it: (C, *spatial) turned to (*spatial, C) for a channels-last model."""
+    shape = tuple(shape)
+    if view.channels_last and len(shape) >= 2:
+        shape = shape[1:] + shape[:1]
+    return format_shape(shape)
 
 
 def fold(report: NetworkReport, depth: int | None = None) -> list[ShownRow]:
@@ -199,7 +208,7 @@ def table_cells(view: ArchView, wide: bool) -> list[list[str]]:
             kind = f"{kind} ({row.folded} layers)"
         act = row.activation * bpe
         act_text = nbytes(act) if wide else short_bytes(act)
-        head = [row.name or "(net)", kind, format_shape(row.output), number(row.params), number(row.macs)]
+        head = [row.name or "(net)", kind, shape_text(view, row.output), number(row.params), number(row.macs)]
         if view.training:
             cells.append(head + [number(dx), number(dw), act_text])
         else:
@@ -275,7 +284,8 @@ def summary_lines(view: ArchView) -> list[tuple[str, str]]:
     work = other_work(r)
     rows = [
         ("network", f"{r.name}" + (f" ({r.source})" if r.source else "")),
-        ("input → output", f"{format_shape(r.input)} → {format_shape(r.output)}" + (f" (batch {r.batch})" if r.batch != 1 else "")),
+        ("input → output", f"{shape_text(view, r.input)} → {shape_text(view, r.output)}"
+                           + (f" (batch {r.batch})" if r.batch != 1 else "")),
         ("parameters", f"{count(t.params)} (trainable {count(t.trainable)}, non-trainable {count(t.params - t.trainable)})"
                        + (f"; buffers {count(t.buffers)} (batch-norm running statistics, not parameters)" if t.buffers else "")),
         ("MACs", f"{count(t.macs)} (conv + linear multiply-accumulates, bias excluded)"),
@@ -352,7 +362,8 @@ def arch_rich(view: ArchView, wide: bool = False, width: int = WIDTH):
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"{view.report.name}: {format_shape(view.report.input)} → {format_shape(view.report.output)}",
+    table = Table(title=f"{view.report.name}: {shape_text(view, view.report.input)} → "
+                        f"{shape_text(view, view.report.output)}",
                   box=None, header_style="bold", pad_edge=False, expand=False)
     cells_list, columns, notes = layout(view, wide, width)
     for header in columns:
@@ -383,7 +394,7 @@ def arch_csv(view: ArchView) -> str:
     bpe = view.report.totals.bytes_per_element
     for row, (dx, dw) in zip(view.rows, backward_macs(view)):
         size, jump, start = rf_parts(row.rf)
-        writer.writerow([row.name, row.type, format_shape(row.output), jsonable(row.params), jsonable(row.macs),
+        writer.writerow([row.name, row.type, shape_text(view, row.output), jsonable(row.params), jsonable(row.macs),
                          jsonable(row.activation * bpe), size, jump, start]
                         + ([jsonable(dx), jsonable(dw)] if view.training else []))
     return buffer.getvalue().rstrip("\n")

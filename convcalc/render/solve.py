@@ -285,18 +285,34 @@ def rf_lines(result: RFResult) -> list[str]:
     lines = [f"receptive field {result.rf}: {stacks} of {result.depth} conv layer{'s' if result.depth != 1 else ''} "
              f"(k ≤ {result.bounds.max_k}, stride ≤ {result.bounds.max_stride}, "
              f"dilation ≤ {result.bounds.max_dilation}; "
-             "the last layer's stride does not change the receptive field)", ""]
+             "the last layer's stride does not change the receptive field)"]
+    if len(result.by_depth) > 1:
+        lines.append("stacks per depth: " + ", ".join(f"{n} layers: {c:,}" for n, c in result.by_depth))
+    if result.plain_depth is not None:
+        lines.append(f"without strides or dilation: {result.plain_depth} layers")
+    lines.append("")
     head = ("#", "layers (k, stride, dilation)", "RF", "jump")
     rows = []
     for n, stack in enumerate(result.stacks, 1):
-        text = " | ".join(f"k{layer.k} s{layer.stride}" + (f" d{layer.dilation}" if layer.dilation > 1 else "")
-                          for layer in stack.layers)
-        rows.append([str(n), text, str(stack.rf), str(stack.jump)])
+        rows.append([str(n), _rf_layers(stack, " | "), str(stack.rf), str(stack.jump)])
     lines += _table_lines(head, rows)
-    if result.count > len(result.stacks):
-        lines += ["", f"showing {len(result.stacks)} of {result.count:,} (--limit N for more)"]
+    total = sum(c for _, c in result.by_depth) or result.count
+    if total > len(result.stacks):
+        lines += ["", f"showing {len(result.stacks)} of {total:,} (--limit N for more, --depths N for more depths)"]
     lines += ["", "r = 1 + Σ (k_eff − 1)·jump, jump = product of the strides before the layer, k_eff = d(k − 1) + 1"]
     return lines
+
+
+def _rf_layers(stack, sep: str) -> str:
+    """'k3 s4 | k3 s1 ×48': a run of three or more equal layers is written once with its count."""
+    import itertools
+
+    parts = []
+    for layer, run in itertools.groupby(stack.layers):
+        n = len(list(run))
+        text = f"k{layer.k} s{layer.stride}" + (f" d{layer.dilation}" if layer.dilation > 1 else "")
+        parts += [f"{text} ×{n}"] if n >= 3 else [text] * n
+    return sep.join(parts)
 
 
 def rf_text(result: RFResult) -> str:
@@ -307,10 +323,8 @@ def rf_markdown(result: RFResult) -> str:
     lines = rf_lines(result)
     out = [f"**{lines[0]}**", "", "| # | layers | RF | jump |", "|---|---|---|---|"]
     for n, stack in enumerate(result.stacks, 1):
-        text = ", ".join(f"k{layer.k} s{layer.stride}" + (f" d{layer.dilation}" if layer.dilation > 1 else "")
-                         for layer in stack.layers)
-        out.append(f"| {n} | {text} | {stack.rf} | {stack.jump} |")
-    out += [""] + [f"- {line}" for line in lines if line.startswith(("showing", "r = "))]
+        out.append(f"| {n} | {_rf_layers(stack, ', ')} | {stack.rf} | {stack.jump} |")
+    out += [""] + [f"- {line}" for line in lines if line.startswith(("stacks per depth", "without", "showing", "r = "))]
     return "\n".join(out)
 
 
@@ -321,9 +335,12 @@ def rf_dict(result: RFResult) -> dict[str, Any]:
         "rf": result.rf,
         "depth": result.depth,
         "count": result.count,
+        "by_depth": [{"depth": n, "count": c} for n, c in result.by_depth],
+        "plain_depth": result.plain_depth,
         "bounds": {"max_k": result.bounds.max_k, "max_stride": result.bounds.max_stride,
                    "max_dilation": result.bounds.max_dilation},
         "stacks": [{"layers": [{"kernel_size": layer.k, "stride": layer.stride, "dilation": layer.dilation}
-                               for layer in stack.layers], "rf": stack.rf, "jump": stack.jump}
+                               for layer in stack.layers], "depth": len(stack.layers), "rf": stack.rf,
+                    "jump": stack.jump}
                    for stack in result.stacks],
     }

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 from functools import cache
+from typing import Any
 
 from convcalc.network.model import Leaf
 
 # which input dimension each declaration is about: -1 the last (features), 0 the channels
-AXES = {"in_features": -1, "in_channels": 0, "num_features": 0}
+AXES = {"in_features": -1, "in_channels": 0, "num_features": 0, "num_channels": 0}
 
 
 @cache
-def _declaring(cls: type) -> type:
+def _declaring(cls: Any) -> type:
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4):
         shape = tuple(shape)
         what, size = self._declared
@@ -46,8 +47,8 @@ def _declaring(cls: type) -> type:
 def declare(leaf: Leaf, what: str, size: int) -> Leaf:
     """``leaf`` whose layer declares ``what`` = ``size`` (``in_features``, ``in_channels``, ``num_features``)."""
     layer = leaf.layer
-    sub = _declaring(type(layer))
-    new = object.__new__(sub)
+    sub = _declaring(type(layer))  # type: ignore[arg-type]  # classes are hashable; one subclass per class
+    new: Any = object.__new__(sub)
     for f in dataclasses.fields(layer):
         object.__setattr__(new, f.name, getattr(layer, f.name))
     object.__setattr__(new, "_declared", (what, int(size)))
