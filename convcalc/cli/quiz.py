@@ -201,5 +201,5 @@ def quiz(
         write_together(files)
         if output is None:
             sys.stdout.write(text)
-        if key is None:
+        if key is None and output is not None:
             sys.stderr.write("note: no --key given: the answer key was not written\n")

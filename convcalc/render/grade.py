@@ -78,13 +78,14 @@ def grade_text(report: GradeReport) -> str:
 
 
 def grade_rich(report: GradeReport, console) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     for result in report.students:
-        console.print(f"[bold]{_heading(result)}[/]")
+        console.print(f"[bold]{escape(_heading(result))}[/]")
         for m in result.marks:
             style = "green" if m.right else "yellow" if m.credit else "red"
-            console.print(f"  [{style}]{feedback(m)}[/]", soft_wrap=False)
+            console.print(f"  [{style}]{escape(feedback(m))}[/]")
         console.print()
     for title, columns, rows in (
         ("class summary", SUMMARY_COLUMNS, summary_rows(report)),
@@ -96,7 +97,7 @@ def grade_rich(report: GradeReport, console) -> None:
                 column, justify="right" if column in ("answered", "right", "mean", "score", "out of", "%") else "left"
             )
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(escape(cell) for cell in row))
         console.print(table)
 
 
