@@ -9,8 +9,9 @@ Results are written back in the notation the user chose.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from convcalc.engine.dims import Dim, format_factor
 from convcalc.errors import InputError
@@ -18,8 +19,6 @@ from convcalc.errors import InputError
 _SYMBOL = re.compile(r"^[A-Za-z](?:\d+|_[A-Za-z0-9]+)?$")
 _INT = re.compile(r"^[+-]?\d+$")
 _SEPARATORS = re.compile(r"\s*[x×X*,]\s*|\s+")
-
-PADDING_WORDS = ("same", "valid", "tf-same")
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,7 @@ def parse_shape(value: Any, what: str = "shape", allow_symbols: bool = True) -> 
     dims: list[Dim] = []
     for part in parts:
         if _INT.match(part):
-            n = int(part)
+            n = _whole(part, what)
             if n <= 0:
                 raise InputError(
                     f"{what} '{original}' has the dimension {n}: sizes must be positive whole numbers "
@@ -127,7 +126,7 @@ def parse_ints(value: Any, what: str, minimum: int = 1) -> tuple[int, ...]:
     for item in items:
         if isinstance(item, bool) or not (isinstance(item, int) or (isinstance(item, str) and _INT.match(item))):
             raise InputError(f"{what} '{_show(value)}' has the entry '{item}': use whole numbers, e.g. 3 or 3x5")
-        n = int(item)
+        n = _whole(item, what)
         if n < minimum:
             raise InputError(f"{what} must be at least {minimum}; got {n}")
         result.append(n)
@@ -162,6 +161,7 @@ def parse_padding(value: Any, what: str = "--pad") -> str | tuple[tuple[int, int
 
 
 def _parse_pad_item(item: Any, whole: Any, what: str) -> tuple[int, int]:
+    pair: list[Any]
     if isinstance(item, int) and not isinstance(item, bool):
         pair = [item, item]
     elif isinstance(item, (list, tuple)) and len(item) == 2:
@@ -174,12 +174,12 @@ def _parse_pad_item(item: Any, whole: Any, what: str) -> tuple[int, int]:
         pair = [item, item]
     else:
         pair = []
-    values = []
+    values: list[int] = []
     for p in pair:
         if isinstance(p, bool) or not (isinstance(p, int) or (isinstance(p, str) and _INT.match(p.strip()))):
-            values = None
+            values = []  # not a number: refused below, as an empty entry is
             break
-        values.append(int(p))
+        values.append(_whole(p, what))
     if not values or len(values) != 2:
         raise InputError(
             f"{what} '{_show(whole)}' has the entry '{_show(item)}': use whole numbers per axis, "
@@ -188,6 +188,16 @@ def _parse_pad_item(item: Any, whole: Any, what: str) -> tuple[int, int]:
     if min(values) < 0:
         raise InputError(f"{what} '{_show(whole)}': padding cannot be negative (PyTorch: negative padding is not supported)")
     return values[0], values[1]
+
+
+def _whole(item: int | str, what: str) -> int:
+    """A whole number from an int or its digits, at most 2**63 − 1 (:mod:`convcalc.limits`)."""
+    from convcalc.limits import check_digits, check_whole
+
+    if isinstance(item, str):
+        check_digits(item, what)
+        item = int(item)
+    return check_whole(item, what)
 
 
 def _show(value: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,25 @@ from typer.testing import CliRunner
 from convcalc.cli.app import app
 
 GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With CONVCALC_REQUIRE_TORCH=1 (CI, where torch is installed) a PyTorch cross-check that
+    skipped is a failure: a torch-marked test, or any test skipped for a reason naming torch
+    (``pytest.importorskip("torch")``). A torch-marked test that also needs a third-party
+    counter (marked ``extra_tool``: thop, fvcore, …, not dependencies) may still skip."""
+    import os
+
+    outcome = yield
+    report = outcome.get_result()
+    if not report.skipped or os.environ.get("CONVCALC_REQUIRE_TORCH") != "1" or hasattr(report, "wasxfail"):
+        return
+    reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    torch_marked = item.get_closest_marker("torch") is not None and item.get_closest_marker("extra_tool") is None
+    if torch_marked or re.search(r"\btorch\b", reason.lower()):  # not "torchinfo is not installed"
+        report.outcome = "failed"
+        report.longrepr = f"CONVCALC_REQUIRE_TORCH=1: this PyTorch cross-check was skipped ({reason})"
 
 
 @dataclass

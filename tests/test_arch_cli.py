@@ -27,8 +27,8 @@ def test_json_contract_keys(cli):
         assert {"name", "type", "output", "params", "macs", "rf"} <= set(layer)
     totals = doc["totals"]
     assert {"params", "trainable", "macs", "flops"} <= set(totals)
-    assert totals["params"] == 61_100_840  # spec §4
-    assert totals["macs"] == 714_188_480  # spec §5.5: conv + linear only
+    assert totals["params"] == 61_100_840  # docs/arithmetic.md §4
+    assert totals["macs"] == 714_188_480  # docs/arithmetic.md §5.5: conv + linear only
     assert totals["flops"] == 2 * totals["macs"]
     assert doc["input"] == [3, 224, 224] and doc["output"] == [1000]
     assert doc["layers"][0]["rf"] == {"size": [11, 11], "jump": [4, 4], "start": [3, 3]}

@@ -115,6 +115,7 @@ def _importable(tool: str) -> str | None:
 
 
 @pytest.mark.torch
+@pytest.mark.extra_tool
 @pytest.mark.parametrize("tool", list(TOOLS))
 @pytest.mark.parametrize("case", ["lenet5", "transposed_2d"])
 def test_live_tool_agrees(tool, case):

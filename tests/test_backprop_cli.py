@@ -1,5 +1,5 @@
 """``convcalc backprop`` as a user runs it: examples, stdin, every output format, --symbolic,
---lr, --verify torch, and the JSON contract of shared/spec/cli.md."""
+--lr, --verify torch, and the JSON contract of the README (schema convcalc/backprop/v1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The "Backpropagation" items 14–19 of shared/spec/worked-examples.md as golden CLI tests:
+"""The course's "Backpropagation" worked examples 14–19 (docs/arithmetic.md §7) as golden CLI tests:
 the command a student types, the key lines of the trace, and numbers checked against an
 independent computation (plain loops here, and PyTorch autograd where installed)."""
 
@@ -74,7 +74,7 @@ def test_item14_given_delta_conv(cli):
 
 
 def test_item15_maxpool_tie_routes_to_the_first_maximum(cli):
-    # spec §7.3's demo: indices [[1,1],[3,8]], gradient [[0,2,0],[1,0,0],[0,0,1]]
+    # docs/arithmetic.md §7.3's demo: indices [[1,1],[3,8]], gradient [[0,2,0],[1,0,0],[0,0,1]]
     spec = {
         "input": [[1, 3, 3], [3, 2, 0], [3, 1, 3]],
         "layers": [{"type": "maxpool2d", "kernel_size": 2, "stride": 1}],

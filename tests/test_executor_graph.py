@@ -12,7 +12,18 @@ from convcalc.executor import init, weights
 from convcalc.executor.graph import backward, build_graph, forward
 from convcalc.executor.optim import Optimizer, OptimizerState
 from convcalc.network.build import (
-    act, avgpool, bn, conv, flatten, gate, global_avgpool, linear, maxpool, parallel, residual, seq,
+    act,
+    avgpool,
+    bn,
+    conv,
+    flatten,
+    gate,
+    global_avgpool,
+    linear,
+    maxpool,
+    parallel,
+    residual,
+    seq,
 )
 from convcalc.network.model import Network
 from convcalc.network.walk import walk
@@ -271,7 +282,7 @@ def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(np, "savez", explode)
-    with pytest.raises(OSError):
+    with pytest.raises(InputError, match="disk full.*nothing was written"):  # one message, exit 2
         weights.save(str(target), {"a": np.zeros(2)}, {}, {})
     assert target.read_bytes() == b"the old file"
     assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]

@@ -470,7 +470,7 @@ def test_im2col_and_col2im_match_torch_unfold_and_fold():
 
 
 def test_im2col_rows_follow_the_weight_layout():
-    """Y = W.reshape(C_out, −1) @ cols is the convolution (spec §7.2)."""
+    """Y = W.reshape(C_out, −1) @ cols is the convolution (docs/arithmetic.md §7.2)."""
     rng = np.random.default_rng(6)
     layer = Conv(rank=2, out_channels=4, kernel_size=3, bias=False)
     x = rng.standard_normal((1, 2, 5, 5))
@@ -480,7 +480,7 @@ def test_im2col_rows_follow_the_weight_layout():
 
 
 def test_flip_and_insert_zeros_course_examples():
-    """worked-examples #13 and the zero-inserted δJ of a stride-2 conv."""
+    """The course's worked example 13 and the zero-inserted δJ of a stride-2 conv."""
     np.testing.assert_array_equal(windows.flip(np.array([[1, 3, 5], [2, 4, 6]])), [[6, 4, 2], [5, 3, 1]])
     np.testing.assert_array_equal(windows.flip(np.arange(1, 10).reshape(3, 3)), np.arange(9, 0, -1).reshape(3, 3))
     np.testing.assert_array_equal(windows.flip(np.arange(8).reshape(2, 1, 2, 2), rank=2)[1, 0], [[7, 6], [5, 4]])
@@ -492,7 +492,8 @@ def test_flip_and_insert_zeros_course_examples():
 
 @pytest.mark.parametrize("stride,padding", [(1, 0), (2, 0), (2, 1), (3, 1)])
 def test_backward_is_the_course_rule(stride, padding):
-    """δK = I * δJ and δI = pad(zero-inserted δJ) * flip(K), then a zeros appended and p cropped (spec §7.1)."""
+    """δK = I * δJ and δI = pad(zero-inserted δJ) * flip(K), then a zeros appended and p cropped
+    (docs/arithmetic.md §7.1)."""
     rng = np.random.default_rng(stride * 10 + padding)
     x = exact(rng.integers(-3, 4, (1, 1, 7, 8)))
     k = exact(rng.integers(-3, 4, (1, 1, 3, 3)))

@@ -1,5 +1,5 @@
 """``convcalc conv``, ``pool``, ``conv-transpose``, ``im2col`` through the command line: the
-"Numeric operations" items of worked-examples.md (8–13) and the transposed-convolution
+course's "Numeric operations" worked examples (8–13) and the transposed-convolution
 equivalences of item 4 as golden outputs plus the numbers themselves (via --json), the
 output formats, files, --expect, and bad input."""
 
@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import golden
 
-# worked-examples.md, "Numeric operations"
+# the course's worked examples, "Numeric operations"
 ITEM8_I = "1 3 2 4 6 4; 4 8 3 1 0 2; 2 1 4 3 9 1; 4 7 2 3 9 2"
 ITEM8_K = "-1 0 1; -1 0 1; -1 0 1"
 ITEM9_I = "1 1 1 0 0; 0 1 1 1 0; 0 0 1 1 1; 0 0 1 1 0; 0 1 1 0 0"

@@ -1,4 +1,4 @@
-"""The "Shapes and parameters" worked examples of the course (spec/worked-examples.md 1-4, 7),
+"""The "Shapes and parameters" worked examples of the course (numbers 1-4, 7),
 as the command a student would type and the numbers it must print."""
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def test_example_7_depthwise_separable_cost(cli):
     assert dw["macs"] == 3 * 3 * 32 * 112 * 112 and pw["macs"] == 32 * 64 * 112 * 112
     assert d["comparison"]["standard_macs"] == 3 * 3 * 32 * 64 * 112 * 112
     assert Fraction(d["comparison"]["macs_ratio"]) == Fraction(1, 64) + Fraction(1, 9) == Fraction(73, 576)
-    assert Fraction(d["comparison"]["params_ratio"]) == Fraction(73, 576)  # spec §4: M=32, N=64, Dk=3
+    assert Fraction(d["comparison"]["params_ratio"]) == Fraction(73, 576)  # docs/arithmetic.md §4: M=32, N=64, Dk=3
 
 
 def test_example_7_shown_to_the_user(cli):

@@ -111,7 +111,7 @@ def per_axis(values, rank: int):
 
 
 def tf_same_pads(i: int, k: int, s: int, d: int) -> tuple[int, int]:
-    """TensorFlow SAME (spec §1.3): o = ceil(i/s), P = max((o−1)s + d(k−1) + 1 − i, 0), before P//2."""
+    """TensorFlow SAME (docs/arithmetic.md §1.3): o = ceil(i/s), P = max((o−1)s + d(k−1) + 1 − i, 0), before P//2."""
     o = -(-i // s)
     total = max((o - 1) * s + d * (k - 1) + 1 - i, 0)
     return total // 2, total - total // 2
@@ -206,11 +206,11 @@ def build_torch(case: Case):
         cls = CONV[rank]
         if how == "module":
             depthwise = cls(c_in, c_in * mult, groups=c_in, padding=padding, padding_mode=mode, bias=bias, **kwargs)
-            pre = lambda x: x  # noqa: E731
+            pre = lambda x: x
         else:
             depthwise = cls(c_in, c_in * mult, groups=c_in, padding=0, padding_mode=mode, bias=bias, **kwargs)
             f_mode = "constant" if mode == "zeros" else mode
-            pre = lambda x: F.pad(x, f_pad_list(padding), mode=f_mode)  # noqa: E731
+            pre = lambda x: F.pad(x, f_pad_list(padding), mode=f_mode)
         pointwise = cls(c_in * mult, out, 1, bias=bias)
         return [depthwise, pointwise], lambda x: pointwise(depthwise(pre(x)))
 
@@ -889,7 +889,7 @@ def test_generated_mix():
 
 # Hand-picked edge cases, still judged by torch (spec examples and the rules the brief names).
 PINNED = [
-    # spec §3.2: ceil_mode examples, incl. the last-window rule (naive ceil gives 3, torch 2)
+    # docs/arithmetic.md §3.2: ceil_mode examples, incl. the last-window rule (naive ceil gives 3, torch 2)
     Case("maxpool1d", {"k": (2,), "stride": (2,), "ceil-mode": True}, (1, 1, 5)),
     Case("maxpool1d", {"k": (1,), "stride": (3,), "ceil-mode": True}, (1, 1, 5)),
     Case("avgpool1d", {"k": (3,), "stride": (2,), "pad": ((1, 1),), "ceil-mode": True}, (1, 1, 6)),
@@ -904,7 +904,7 @@ PINNED = [
     Case("avgpool3d", {"k": (3,), "pad": ((1, 1),)}, (1, 1, 2, 2, 2)),
     Case("avgpool3d", {"k": (3,), "stride": (1,), "pad": ((1, 1),)}, (1, 1, 3, 2, 3)),
     Case("avgpool2d", {"k": (3,), "pad": ((1, 1),)}, (1, 1, 2, 2)),
-    # pool padding limit uses the nominal kernel (spec §3.3)
+    # pool padding limit uses the nominal kernel (docs/arithmetic.md §3.3)
     Case("maxpool1d", {"k": (3,), "dilation": (2,), "pad": ((2, 2),)}, (1, 1, 9)),
     Case("maxpool2d", {"k": (3,), "dilation": (2,), "pad": ((1, 1),)}, (1, 1, 9, 9)),
     # adaptive pooling: None keeps the axis (2-d/3-d); AdaptiveAvgPool1d takes only ints
@@ -940,7 +940,7 @@ PINNED = [
     # flatten with negative dims
     Case("flatten", {"start-dim": -3, "end-dim": -2}, (2, 3, 4, 5)),
     Case("flatten", {"start-dim": -1, "end-dim": -2}, (2, 3, 4, 5)),
-    # spec §4 MobileNet example: 32 -> 64 channels, 3x3
+    # docs/arithmetic.md §4 MobileNet example: 32 -> 64 channels, 3x3
     Case("depthwise-separable2d", {"out": 64, "k": (3,), "pad": ((1, 1),)}, (1, 32, 8, 8)),
 ]
 

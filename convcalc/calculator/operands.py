@@ -24,6 +24,7 @@ import numpy as np
 
 from convcalc.compute.numbers import parse_matrix_text, to_array
 from convcalc.errors import InputError
+from convcalc.files import check_readable, is_file, read_text
 from convcalc.jsontext import load_json
 
 FILE_SUFFIXES = (".json", ".csv", ".npy", ".txt")
@@ -46,9 +47,9 @@ def read_tensor(text: str, what: str) -> Operand:
         raise InputError(f"{what} is empty: write a matrix such as \"1 3 2; 4 8 3\" or give a .json/.csv/.npy file")
     if stripped == "-":
         return Operand(_read_stdin(what), "stdin")
-    path = Path(stripped).expanduser()
     if _looks_like_path(stripped):
-        if not path.is_file():
+        path = Path(stripped).expanduser()
+        if not is_file(str(path)):
             raise InputError(f"{what}: no such file '{stripped}' (give a .json, .csv, .npy or .txt file, or a matrix such as \"1 2; 3 4\")")
         return Operand(read_file(path, what), str(path))
     return Operand(parse_matrix_text(stripped, what), "text")
@@ -57,7 +58,7 @@ def read_tensor(text: str, what: str) -> Operand:
 def _looks_like_path(text: str) -> bool:
     """A file name: it exists, or it ends in a known suffix, or it has a path separator and
     cannot be matrix text (matrix text has only numbers, p/q fractions and ; , | separators)."""
-    if Path(text).expanduser().is_file() or text.lower().endswith(FILE_SUFFIXES):
+    if is_file(str(Path(text).expanduser())) or text.lower().endswith(FILE_SUFFIXES):
         return True
     return ("/" in text or "\\" in text) and not _MATRIX_TEXT.match(text)
 
@@ -67,10 +68,7 @@ def read_file(path: Path, what: str) -> np.ndarray:
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return _read_npy(path, what)
-    try:
-        content = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{what}: cannot read '{path}': {error}") from None
+    content = read_text(str(path), what)
     if suffix == ".json" or (suffix not in (".csv", ".txt") and content.lstrip().startswith("[")):
         return parse_json_tensor(content, f"{what} ({path.name})")
     if suffix == ".csv":
@@ -116,6 +114,7 @@ def parse_csv_tensor(content: str, what: str) -> np.ndarray:
 
 
 def _read_npy(path: Path, what: str) -> np.ndarray:
+    check_readable(str(path), what)
     try:
         array = np.load(path, allow_pickle=False)
     except ValueError as error:

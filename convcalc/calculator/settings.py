@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from convcalc.errors import InputError
 from convcalc.layers.base import resolve_conv_padding
 from convcalc.notation import expand, parse_ints, parse_padding
 
@@ -63,9 +62,3 @@ def pads_text(pads: Pads) -> str:
 def axis_text(values: Sequence[int]) -> str:
     """``2`` when both axes agree, else ``2x1``."""
     return str(values[0]) if all(v == values[0] for v in values) else "x".join(map(str, values))
-
-
-def check_positive_padding(pads: Pads) -> None:
-    for a, b in pads:
-        if a < 0 or b < 0:
-            raise InputError("--pad cannot be negative (PyTorch: negative padding is not supported)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
 
 import typer
 from typer.core import TyperGroup
@@ -13,8 +12,8 @@ from convcalc import __version__
 from convcalc.errors import ExpectationFailed, InputError
 
 # Commands other than ``shape`` are imported on first use, so ``convcalc shape`` starts fast.
-LAZY_COMMANDS = {"arch": "arch", "backprop": "backprop", "conv": "numeric", "pool": "numeric",
-                 "conv-transpose": "numeric", "im2col": "numeric", "run": "run", "train": "train",
+LAZY_COMMANDS = {"animate": "animate", "arch": "arch", "backprop": "backprop", "conv": "numeric", "pool": "numeric",
+                 "conv-transpose": "numeric", "im2col": "numeric", "run": "run", "solve": "solve", "train": "train",
                  "quiz": "quiz", "grade": "grade"}
 
 
@@ -45,6 +44,7 @@ app = typer.Typer(
     epilog=(
         "[bold]Examples[/]\n\n"
         "  convcalc shape --in 3x32x32 --k 5 --stride 2 --out 2 --explain\n\n"
+        "  convcalc solve --in 224 --out 112\n\n"
         "  convcalc arch resnet50 --in 3x160x160 --depth 1\n\n"
         "  convcalc backprop --example course | convcalc backprop -\n\n"
         "  convcalc conv \"1 3 2; 4 8 3; 2 1 4\" \"1 0; 0 -1\" --explain\n\n"
@@ -64,7 +64,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: Optional[bool] = typer.Option(None, "--version", "-V", callback=_version, is_eager=True,
+    version: bool | None = typer.Option(None, "--version", "-V", callback=_version, is_eager=True,
                                            help="Show the version and exit."),
 ) -> None:
     """Convolution arithmetic and backprop calculator."""

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import json
 import sys
-import os
-from typing import Optional
 
 import typer
 
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import ExpectationFailed, InputError
+from convcalc.limits import MAX_WHOLE
 
-EPILOG = """[bold]Examples[/]
+_EPILOG = """[bold]Examples[/]
 
   convcalc arch --list
 
   convcalc arch alexnet
+
+  convcalc arch alexnet --table              [dim](the per-layer table, also when piped)[/]
 
   convcalc arch resnet50 --in 3x160x160 --depth 2
 
@@ -29,14 +30,18 @@ EPILOG = """[bold]Examples[/]
 
   convcalc arch alexnet --training --optimizer adam --dtype float16
 
-[bold]NETWORK[/] is a zoo name (- and _ interchangeable), a JSON spec file (format: examples/README.md)
-or an inline chain of layers separated by |:
+  convcalc arch model.onnx --in 3x224x224    [dim](an ONNX file; needs pip install onnx)[/]
 
-  conv OUT kK [sS] [pP] [dD] [gG] [nobias]   e.g. conv 64 k3 s2 p1, conv 32 k3x5 psame
-  convT OUT kK [sS] [pP] [opN]   maxpool kK [sS] [pP] [ceil]   avgpool kK [sS] [pP] [ceil] [nopad]
-  aap N (adaptive avg pool)   gap (global avg pool)   fc N / linear N [nobias]   flatten
-  bn   gn G   ln   lrn   dropout [P]   relu relu6 leaky_relu elu gelu silu tanh sigmoid hardswish
-  prelu [N]   upsample [S] [bilinear]   shuffle G   identity
+  convcalc arch my_net.py:Net --in 3x32x32   [dim](a PyTorch module: IMPORTS AND RUNS my_net.py)[/]
+
+  convcalc arch "my_package.models:resnet_custom(width=2)" --in 3x224x224
+
+[bold]NETWORK[/] is a zoo name (- and _ interchangeable), a JSON spec file (format: examples/README.md),
+an ONNX file (.onnx), FILE.py:Name or package.module:name(args) — a torch.nn.Module class or
+a function returning one; this imports the file or module and runs its code (the arguments are
+Python literals only) — or an inline chain of layers separated by |:
+
+{chain}
 The first segment may be the input shape (3x32x32); otherwise give --in.
 
 [bold]Conventions[/]: MACs are conv + linear multiply-accumulates without bias; FLOPs = 2 × MACs.
@@ -51,38 +56,53 @@ DTYPES = {"float32": 4, "fp32": 4, "float64": 8, "fp64": 8, "float16": 2, "fp16"
           "bfloat16": 2, "bf16": 2, "int8": 1, "uint8": 1}
 
 
+def _chain_lines() -> str:
+    """The chain syntax, one line per layer type, as the layer descriptors write it."""
+    from convcalc.network.spec import chain_help
+
+    lines = chain_help().splitlines()[1:]
+    return "\n".join(line.replace("[", "\\[") for line in lines)
+
+
+EPILOG = _EPILOG.replace("{chain}", _chain_lines())
+
+
 def register(app: typer.Typer) -> None:
     app.command("arch", epilog=EPILOG)(arch)
 
 
 def arch(
-    network: Optional[str] = typer.Argument(None, help="Zoo name, JSON spec FILE, or an inline chain in quotes.",
+    network: str | None = typer.Argument(None, help="Zoo name, JSON spec FILE, ONNX file, FILE.py:Net (runs that file), or an inline chain in quotes.",
                                             show_default=False),
     list_: bool = typer.Option(False, "--list", "-l", help="List the zoo networks with their sources."),
-    input_shape: Optional[str] = typer.Option(None, "--in", "-i", help="Input shape C x H x W (e.g. 3x160x160); the whole walk follows."),
-    batch: int = typer.Option(1, "--batch", "-n", min=1, help="Batch size N (MACs and activation memory scale with it)."),
-    depth: Optional[int] = typer.Option(None, "--depth", "-d", min=0, help="Show N levels of the module tree; each block below folds into one row (its kind, its sums)."),
+    input_shape: str | None = typer.Option(None, "--in", "-i", help="Input shape C x H x W (e.g. 3x160x160); the whole walk follows."),
+    batch: int = typer.Option(1, "--batch", "-n", min=1, max=MAX_WHOLE, help="Batch size N (MACs and activation memory scale with it)."),
+    depth: int | None = typer.Option(None, "--depth", "-d", min=0, max=MAX_WHOLE, help="Show N levels of the module tree; each block below folds into one row (its kind, its sums)."),
     dtype: str = typer.Option("float32", "--dtype", help="Element type for memory: float32, float16, bfloat16, int8, float64."),
-    count_: Optional[str] = typer.Option(None, "--count", help="Add other work to a headline: bias,norm,activation,pool,add or all."),
-    as_tool: Optional[str] = typer.Option(None, "--as", help="Reproduce a tool's headline: torchinfo, fvcore, ptflops, thop, ultralytics-thop, calflops, "
-                                                                 "flop_counter."),
+    count_: str | None = typer.Option(None, "--count", help="Add other work to a headline: bias,norm,activation,pool,add or all."),
+    as_tool: str | None = typer.Option(None, "--as", help="Reproduce a tool's headline: torchinfo, fvcore, ptflops, thop, ultralytics-thop, calflops, "
+                                                                 "flop_counter, keras (Total params)."),
     training: bool = typer.Option(False, "--training", help="Add the backward pass (dX, dW MACs) and training memory."),
     optimizer: str = typer.Option("sgd", "--optimizer", help="Optimizer state for --training: sgd, momentum, adam."),
     verify: bool = typer.Option(False, "--verify", help="Build the network in torch.nn and compare every layer (needs torch)."),
     wide: bool = typer.Option(False, "--wide", "-w", help="Exact numbers and full names (lines may exceed 80 columns)."),
-    expect_params: Optional[str] = typer.Option(None, "--expect-params", help="Exit 1 unless the parameter count is this."),
+    expect_params: str | None = typer.Option(None, "--expect-params", help="Exit 1 unless the parameter count is this."),
+    table_flag: bool = typer.Option(False, "--table", "-t", help="The per-layer table with the totals (the default: rich on a "
+                                                                 "terminal, plain text when piped)."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/arch/v1)."),
     csv_flag: bool = typer.Option(False, "--csv", help="The table as CSV."),
     markdown_flag: bool = typer.Option(False, "--markdown", "--md", help="The table as Markdown."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="rich, text, json, csv, markdown."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="rich, text, json, csv, markdown."),
 ) -> None:
     """A whole network, layer by layer: output shapes, parameters, MACs, memory and receptive fields."""
     with user_errors():
         flags = [name for name, on in (("csv", csv_flag), ("markdown", markdown_flag)) if on]
-        if len(flags) > 1 or (flags and (json_flag or fmt)):
-            raise InputError("give one output format: --json, --csv, --markdown or --format")
+        if len(flags) + table_flag > 1 or ((flags or table_flag) and json_flag) or (flags and fmt):
+            raise InputError("give one output format: --table, --json, --csv, --markdown or --format")
         form = choose_format(flags[0] if flags else fmt, json_flag,
                              allowed=("rich", "text", "plain", "json", "csv", "markdown"))
+        if table_flag and form not in ("rich", "text", "plain"):
+            raise InputError(f"--table and --format {fmt} disagree: --table is the rich or plain-text table")
         if form == "plain":
             form = "text"
         if list_:
@@ -98,15 +118,25 @@ def arch(
 def load_network(text: str, input_shape: tuple | None):
     """A zoo name, a JSON spec file or an inline chain → a Network."""
     from convcalc import zoo
+    from convcalc.files import is_file, probe
     from convcalc.network import spec
 
     stripped = text.strip()
-    if os.path.isfile(stripped):
+    if stripped == "-":  # a JSON spec on standard input, as backprop and conv read '-'
+        return spec.parse_spec_text(sys.stdin.read(), source="<stdin>")
+    from convcalc import interop
+
+    kind = interop.detect(stripped)
+    if kind is not None:  # the user's own model: an ONNX file, a Keras config, a PyTorch module
+        return interop.load(kind, stripped, input_shape)
+    if is_file(stripped):
         return spec.load_spec_file(stripped)
     if stripped.endswith(".json"):
         raise InputError(f"spec file '{stripped}' does not exist")
     if zoo.has(stripped):
         return zoo.get(stripped)
+    if probe(stripped) is not None:
+        raise InputError(f"'{stripped}' is a directory, not a spec file (give a zoo name, a JSON spec file or an inline chain)")
     if spec.looks_like_chain(stripped):
         return spec.parse_chain(stripped, input_shape)
     return zoo.get(stripped)  # raises: unknown network, with close names
@@ -150,11 +180,21 @@ def run(network: str, form: str, *, input_shape=None, batch=1, depth=None, dtype
     net, shape = resolve_network(network, input_shape)
     included = conventions.parse_count(count)
     report = walk(net, shape, batch=batch, bytes_per_element=DTYPES[key])
+    notes = tuple(net.notes)
+    if tool is not None and tool.strip().lower() == "keras":  # a parameter count, not a MAC rule
+        from convcalc.interop.keras_model import moving_statistics
+
+        stats = moving_statistics(report)
+        notes += (f"as keras: Total params {report.totals.params + stats:,} = our {report.totals.params:,} parameters "
+                  f"+ {stats:,} batch-norm moving statistics (moving_mean, moving_variance; model.summary() counts "
+                  "them as non-trainable params)",)
+        tool = None
     view = render.ArchView(
         report=report, rows=tuple(render.fold(report, depth)), dtype=_dtype_name(key),
         headline=conventions.headline(report, included) if included else None,
         tool=tools.as_tool(report, tool) if tool else None,
         training=training_report(report, optimizer) if with_training else None,
+        notes=notes,
     )
     show(view, form, wide)
     if verify:
@@ -164,7 +204,23 @@ def run(network: str, form: str, *, input_shape=None, batch=1, depth=None, dtype
         echo(result.text())
         if not result.ok:
             raise ExpectationFailed(f"--verify: {result.summary}")
+    _debug_shapes(net, report)
     check(report, expect_params)
+
+
+def _debug_shapes(net, report) -> None:
+    """Layers whose declared sizes disagree with their inputs: each explained on stderr, exit 2."""
+    from convcalc.interop import debugger
+
+    if not debugger.mismatches(report):
+        return
+    from convcalc.network.walk import walk
+
+    found = debugger.diagnose(net, report, lambda n, s: walk(n, s))
+    for mismatch in found:
+        sys.stderr.write(f"shape mismatch: {mismatch.text()}\n")
+    raise InputError(f"{len(found)} layer{'s' if len(found) != 1 else ''} of {report.name} declare"
+                     f"{'' if len(found) != 1 else 's'} sizes that disagree with what flows in (listed above)")
 
 
 def _dtype_name(key: str) -> str:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import List, Optional
 
 import typer
 
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import ExpectationFailed, InputError
+from convcalc.limits import MAX_WHOLE
 
 EPILOG = r"""[bold]Examples[/]
 
@@ -101,32 +101,32 @@ def register(app: typer.Typer) -> None:
 
 
 def backprop(
-    args: Optional[List[str]] = typer.Argument(
+    args: list[str] | None = typer.Argument(
         None,
         metavar="SPEC [NAMES]",
         show_default=False,
         help="Spec FILE ('-' for stdin); after --symbolic, optionally the tensors to make symbolic (K,W).",
     ),
-    example: Optional[str] = typer.Option(None, "--example", "-e", help="Print a ready-made spec (NAME, or 'list')."),
+    example: str | None = typer.Option(None, "--example", "-e", help="Print a ready-made spec (NAME, or 'list')."),
     list_examples: bool = typer.Option(False, "--list-examples", help="List the ready-made specs."),
     symbolic: bool = typer.Option(
         False, "--symbolic", "-s", help="Parameters as sympy symbols (k₀₀, w₀₁ …); give NAMES after it to choose."
     ),
-    symbols: Optional[str] = typer.Option(
+    symbols: str | None = typer.Option(
         None, "--symbols", help="The tensors to make symbolic, e.g. K,W (implies --symbolic)."
     ),
     force: bool = typer.Option(
         False, "--force", help="Run a symbolic trace even when its expressions would be very large."
     ),
-    lr: Optional[str] = typer.Option(
+    lr: str | None = typer.Option(
         None, "--lr", help="Add the gradient-descent update K ← K − lr·δK (e.g. 0.1 or 1/10)."
     ),
-    verify: Optional[str] = typer.Option(
+    verify: str | None = typer.Option(
         None, "--verify", help="'torch': compare every activation and gradient with PyTorch autograd."
     ),
-    max_entries: int = typer.Option(64, "--max-entries", help="Entries written out per tensor (-1: all)."),
+    max_entries: int = typer.Option(64, "--max-entries", min=-1, max=MAX_WHOLE, help="Entries written out per tensor (-1: all)."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/backprop/v1)."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="rich, text (plain), markdown, latex or json."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="rich, text (plain), markdown, latex or json."),
 ) -> None:
     """Step-by-step forward and backward pass of a small network: every sum, every gradient, checked."""
     with user_errors():
@@ -182,7 +182,8 @@ def _positional(args: list[str], symbolic: bool) -> tuple[str, tuple[str, ...] |
 
 
 def run(path: str, form: str, *, names=None, force=False, lr=None, verify_torch=False, max_entries=64) -> None:
-    from convcalc.trace.run import Options, run as run_trace
+    from convcalc.trace.run import Options
+    from convcalc.trace.run import run as run_trace
     from convcalc.trace.spec import load_text, number, parse, read_source
 
     text, source = read_source(path)

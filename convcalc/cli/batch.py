@@ -13,25 +13,38 @@ from typing import IO, Any
 from convcalc.cli.options import DTYPE_BYTES, parse_request
 from convcalc.engine.evaluate import analyze_layer, failed_expectations
 from convcalc.errors import InputError
+from convcalc.files import decode_text
+from convcalc.jsontext import check_nesting
 from convcalc.notation import format_shape
 from convcalc.render.layer import shape_dict
 
 
-def _open(path: str) -> IO[str]:
+def _open(path: str) -> IO[bytes]:
+    """The lines as bytes: each line is decoded on its own, so one bad line cannot stop the run."""
     if path == "-":
-        return sys.stdin
+        return sys.stdin.buffer
+    from convcalc.files import check_readable
+
+    check_readable(path, "--jsonl")
     try:
-        return open(path, encoding="utf-8")
+        return open(path, "rb")
     except OSError as error:
         raise InputError(f"cannot read --jsonl file '{path}': {error.strerror or error}") from None
 
 
-def evaluate_line(text: str, number: int, defaults: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def evaluate_line(text: str | bytes, number: int, defaults: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """One line's result document and its status: 'ok', 'check' (expect failed) or 'error'."""
     try:
+        if isinstance(text, bytes):
+            text = decode_text(text, "the line")
+        check_nesting(text, "the line")
         obj = json.loads(text)
+    except InputError as error:
+        return {"line": number, "error": str(error)}, "error"
     except json.JSONDecodeError as error:
         return {"line": number, "error": f"invalid JSON at column {error.colno}: {error.msg}"}, "error"
+    except ValueError as error:  # e.g. a number with more digits than Python converts
+        return {"line": number, "error": f"invalid JSON: {error}"}, "error"
     if not isinstance(obj, dict):
         return {"line": number, "error": "each line must be a JSON object such as {\"in\": \"3x32x32\", \"k\": 5}"}, "error"
     try:
@@ -61,7 +74,7 @@ def run_jsonl(path: str, defaults: dict[str, Any] | None = None) -> int:
         doc, status = evaluate_line(text, number, defaults)
         statuses.add(status)
         write(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n")
-    if stream is not sys.stdin:
+    if stream is not sys.stdin.buffer:
         stream.close()
     if "error" in statuses:
         return 2

@@ -10,13 +10,14 @@ commands so that ``convcalc shape`` starts fast.
 from __future__ import annotations
 
 import re
-from typing import Optional
+from contextlib import contextmanager
 
 import typer
 from typer.core import TyperCommand
 
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import ExpectationFailed, InputError
+from convcalc.limits import MAX_WHOLE
 
 _NEGATIVE = re.compile(r"^-[\d.]")
 FORMATS = ("rich", "text", "plain", "json", "csv", "markdown", "latex")
@@ -31,13 +32,15 @@ CONV_EPILOG = """[bold]Examples[/]
 
   convcalc conv "1 3 2 4; 4 8 3 1; 2 1 4 3" "-1 0 1; -1 0 1; -1 0 1" --pad 1
 
-  convcalc conv image.csv kernel.json --stride 2 --pad same --bias 1
+  convcalc conv image.csv kernel.json --stride 2 --pad 1 --bias 1
 
   convcalc conv "1 2; 3 4" "1 2; 3 4" --flip --pad full    [dim](true convolution)[/]
 
   convcalc conv "1 2; 3 4 | 5 6; 7 8" "1 0; 0 1 | 0 1; 1 0" --json
 
   convcalc conv "1 2; 3 4" "1 1; 1 1" --expect "10"
+
+  convcalc conv "12 3 19; 25 10 1; 9 7 17" "1 2; 3 4" --animate conv.gif    [dim](the numbers in the cells, each sum)[/]
 
 [bold]Convention[/]: cross-correlation, as every deep-learning framework computes "convolution": J\\[y,x] = b + Σ Ip\\[s·y + d·u, s·x + d·v]·K\\[u,v] over the padded input Ip. --flip rotates the kernel by 180° first (true convolution).
 
@@ -115,25 +118,29 @@ _EXPLAIN = "Show each output entry's computation (its window highlighted on a te
 _AT = "Explain only this output entry: ROW,COL (or CHANNEL,ROW,COL)."
 _EXPECT = "Exit 1 unless the result is this matrix (text or file)."
 _JSON = "Machine-readable JSON (schema convcalc/{}/v1)."
+_MAX_MEMORY = "Refuse inputs needing more memory than this (2G, 500M; default a quarter of RAM, at most 2 GiB)."
 _FORMAT = "rich, text, plain (the result only), json, csv, markdown, latex."
+_ANIMATE = "Also draw the window step by step, numbers and sums shown: FILE .gif, .png, .svg or .html."
 
 
 def conv(
     input_: str = typer.Argument(..., metavar="INPUT", help=_INPUT_HELP, show_default=False),
     kernel: str = typer.Argument(..., metavar="KERNEL", help=_KERNEL_HELP, show_default=False),
-    stride: Optional[str] = typer.Option(None, "--stride", "-s", help=_STRIDE),
-    pad: Optional[str] = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x2, 0:1x0:1, same, valid, full, tf-same."),
-    dilation: Optional[str] = typer.Option(None, "--dilation", "-d", help=_DILATION),
-    bias: Optional[str] = typer.Option(None, "--bias", "-b", help='Bias: one number, or one per output channel ("1 -2").'),
+    stride: str | None = typer.Option(None, "--stride", "-s", help=_STRIDE),
+    pad: str | None = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x2, 0:1x0:1, same, valid, full, tf-same."),
+    dilation: str | None = typer.Option(None, "--dilation", "-d", help=_DILATION),
+    bias: str | None = typer.Option(None, "--bias", "-b", help='Bias: one number, or one per output channel ("1 -2").'),
     flip: bool = typer.Option(False, "--flip", help="True convolution: rotate the kernel by 180° first (shown)."),
     explain: bool = typer.Option(False, "--explain", "-e", help=_EXPLAIN),
-    at: Optional[str] = typer.Option(None, "--at", help=_AT),
-    expect: Optional[str] = typer.Option(None, "--expect", help=_EXPECT),
+    at: str | None = typer.Option(None, "--at", help=_AT),
+    expect: str | None = typer.Option(None, "--expect", help=_EXPECT),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("conv")),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
+    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT),
+    animate: str | None = typer.Option(None, "--animate", help=_ANIMATE),
+    max_memory: str | None = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
     """A 2-d convolution (cross-correlation, as in every framework) of a matrix with a kernel."""
-    with user_errors():
+    with user_errors(), overflow_refused():
         from convcalc.calculator import settings
         from convcalc.calculator.conv import convolve
         from convcalc.render import calculator as render
@@ -141,34 +148,42 @@ def conv(
         form = choose_format(fmt, json_flag, FORMATS)
         where = _at(at)
         image, weights = _read_operands(input_, kernel)
-        result = convolve(
-            image, weights, stride=settings.per_axis(stride, "--stride", 1), padding=settings.padding_word(pad),
-            dilation=settings.per_axis(dilation, "--dilation", 1), bias=bias, flip=flip,
-            explain=_explaining(explain, where, form),
-        )
+        targets = _animation_targets(animate)
+        _check_memory("conv", max_memory, image, weights, None, stride, dilation, pad, explain or where is not None)
+
+        def run(explaining: bool):
+            return convolve(
+                image, weights, stride=settings.per_axis(stride, "--stride", 1), padding=settings.padding_word(pad),
+                dilation=settings.per_axis(dilation, "--dilation", 1), bias=bias, flip=flip, explain=explaining,
+            )
+
+        result = run(_explaining(explain, where, form))
+        if targets:  # the drawing needs every entry's sum, whatever the text shows
+            _draw(result if result.entries else run(True), targets)
         _show_and_check(form, expect, lambda: render.conv_document(result, where), lambda: render.conv_json(result),
                         render.result_tensor(result))
 
 
 def pool(
     input_: str = typer.Argument(..., metavar="INPUT", help=_INPUT_HELP, show_default=False),
-    k: Optional[str] = typer.Option(None, "--k", "-k", "--kernel-size", help="Window size: 3 or 3x2 (required)."),
-    stride: Optional[str] = typer.Option(None, "--stride", "-s", help="Stride: 2 or 2x1 (default: the window size)."),
-    pad: Optional[str] = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x0, 0:1x0:1 (at most half the window), tf-same."),
-    dilation: Optional[str] = typer.Option(None, "--dilation", "-d", help="Dilation (max pooling only)."),
+    k: str | None = typer.Option(None, "--k", "-k", "--kernel-size", help="Window size: 3 or 3x2 (required)."),
+    stride: str | None = typer.Option(None, "--stride", "-s", help="Stride: 2 or 2x1 (default: the window size)."),
+    pad: str | None = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x0, 0:1x0:1 (at most half the window), tf-same."),
+    dilation: str | None = typer.Option(None, "--dilation", "-d", help="Dilation (max pooling only)."),
     mode: str = typer.Option("max", "--mode", "-m", help="max or avg."),
     ceil_mode: bool = typer.Option(False, "--ceil-mode", help="Ceil instead of floor for the output size (PyTorch's last-window rule)."),
     count_include_pad: bool = typer.Option(True, "--count-include-pad/--no-count-include-pad",
                                            help="Average pooling: divide by the padded window (default) or the real entries."),
-    divisor_override: Optional[int] = typer.Option(None, "--divisor-override", help="Average pooling: a fixed divisor."),
+    divisor_override: int | None = typer.Option(None, "--divisor-override", min=-MAX_WHOLE, max=MAX_WHOLE, help="Average pooling: a fixed divisor."),
     explain: bool = typer.Option(False, "--explain", "-e", help="Name the winner of each window (max) or the divisor (avg)."),
-    at: Optional[str] = typer.Option(None, "--at", help=_AT),
-    expect: Optional[str] = typer.Option(None, "--expect", help=_EXPECT),
+    at: str | None = typer.Option(None, "--at", help=_AT),
+    expect: str | None = typer.Option(None, "--expect", help=_EXPECT),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("pool")),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
+    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT),
+    max_memory: str | None = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
     """Max or average pooling of a matrix (PyTorch's rules: first-maximum ties, divisors, ceil mode)."""
-    with user_errors():
+    with user_errors(), overflow_refused():
         from convcalc.calculator import operands, settings
         from convcalc.calculator.pool import pool as run_pool
         from convcalc.render import calculator as render
@@ -179,6 +194,7 @@ def pool(
         where = _at(at)
         image = operands.read_tensor(input_, "INPUT").values
         kernel_size = settings.per_axis(k, "--k (window size)", 1)
+        _check_memory("pool", max_memory, image, None, kernel_size, stride, dilation, pad, explain or where is not None)
         result = run_pool(
             image, kernel_size=kernel_size, stride=settings.per_axis(stride, "--stride", 1) if stride else None,
             padding=settings.padding_word(pad), dilation=settings.per_axis(dilation, "--dilation", 1),
@@ -192,19 +208,20 @@ def pool(
 def conv_transpose(
     input_: str = typer.Argument(..., metavar="INPUT", help=_INPUT_HELP, show_default=False),
     kernel: str = typer.Argument(..., metavar="KERNEL", help=_KERNEL_HELP + " Layout C_in x C_out x kh x kw."),
-    stride: Optional[str] = typer.Option(None, "--stride", "-s", help=_STRIDE),
-    pad: Optional[str] = typer.Option(None, "--pad", "-p", "--padding", help="Padding p (crops the output): 1, 1x0, 1:0x1:0."),
-    output_padding: Optional[str] = typer.Option(None, "--output-padding", help="Extra rows/columns at the end (< max(stride, dilation))."),
-    dilation: Optional[str] = typer.Option(None, "--dilation", "-d", help=_DILATION),
-    bias: Optional[str] = typer.Option(None, "--bias", "-b", help="Bias: one number, or one per output channel."),
+    stride: str | None = typer.Option(None, "--stride", "-s", help=_STRIDE),
+    pad: str | None = typer.Option(None, "--pad", "-p", "--padding", help="Padding p (crops the output): 1, 1x0, 1:0x1:0."),
+    output_padding: str | None = typer.Option(None, "--output-padding", help="Extra rows/columns at the end (< max(stride, dilation))."),
+    dilation: str | None = typer.Option(None, "--dilation", "-d", help=_DILATION),
+    bias: str | None = typer.Option(None, "--bias", "-b", help="Bias: one number, or one per output channel."),
     explain: bool = typer.Option(False, "--explain", "-e", help="Each output entry as a sum over the zero-inserted, padded input."),
-    at: Optional[str] = typer.Option(None, "--at", help=_AT),
-    expect: Optional[str] = typer.Option(None, "--expect", help=_EXPECT),
+    at: str | None = typer.Option(None, "--at", help=_AT),
+    expect: str | None = typer.Option(None, "--expect", help=_EXPECT),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("conv-transpose")),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
+    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT),
+    max_memory: str | None = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
     """A transposed convolution, and the same result as a direct convolution of the zero-inserted, padded input."""
-    with user_errors():
+    with user_errors(), overflow_refused():
         from convcalc.calculator import settings
         from convcalc.calculator.transpose import conv_transpose as run_transpose
         from convcalc.render import calculator as render
@@ -212,6 +229,8 @@ def conv_transpose(
         form = choose_format(fmt, json_flag, FORMATS)
         where = _at(at)
         image, weights = _read_operands(input_, kernel)
+        _check_memory("conv-transpose", max_memory, image, weights, None, stride, dilation, pad,
+                      explain or where is not None, transposed=True)
         result = run_transpose(
             image, weights, stride=settings.per_axis(stride, "--stride", 1), padding=settings.padding_word(pad),
             output_padding=settings.per_axis(output_padding, "--output-padding", 0, minimum=0),
@@ -224,25 +243,28 @@ def conv_transpose(
 
 def im2col(
     input_: str = typer.Argument(..., metavar="INPUT", help=_INPUT_HELP, show_default=False),
-    kernel: Optional[str] = typer.Argument(None, metavar="[KERNEL]", help="Optional kernel: adds W_row · X_col and its reshape.",
+    kernel: str | None = typer.Argument(None, metavar="[KERNEL]", help="Optional kernel: adds W_row · X_col and its reshape.",
                                            show_default=False),
-    k: Optional[str] = typer.Option(None, "--k", "-k", "--kernel-size", help="Kernel size: 3 or 3x2 (taken from KERNEL when given)."),
-    stride: Optional[str] = typer.Option(None, "--stride", "-s", help=_STRIDE),
-    pad: Optional[str] = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x2, 0:1x0:1, same, valid, full."),
-    dilation: Optional[str] = typer.Option(None, "--dilation", "-d", help=_DILATION),
-    bias: Optional[str] = typer.Option(None, "--bias", "-b", help="Bias added to each row of W_row · X_col (needs KERNEL)."),
-    expect: Optional[str] = typer.Option(None, "--expect", help="Exit 1 unless the result (the reshaped output with KERNEL, else X_col) is this."),
+    k: str | None = typer.Option(None, "--k", "-k", "--kernel-size", help="Kernel size: 3 or 3x2 (taken from KERNEL when given)."),
+    stride: str | None = typer.Option(None, "--stride", "-s", help=_STRIDE),
+    pad: str | None = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x2, 0:1x0:1, same, valid, full."),
+    dilation: str | None = typer.Option(None, "--dilation", "-d", help=_DILATION),
+    bias: str | None = typer.Option(None, "--bias", "-b", help="Bias added to each row of W_row · X_col (needs KERNEL)."),
+    expect: str | None = typer.Option(None, "--expect", help="Exit 1 unless the result (the reshaped output with KERNEL, else X_col) is this."),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("im2col")),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=_FORMAT),
+    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT),
+    max_memory: str | None = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
     """The patch matrix X_col of im2col, and with a KERNEL the convolution as the product W_row · X_col."""
-    with user_errors():
+    with user_errors(), overflow_refused():
         from convcalc.calculator import settings
         from convcalc.calculator.im2col import im2col as run_im2col
         from convcalc.render import calculator as render
 
         form = choose_format(fmt, json_flag, FORMATS)
         image, weights = _read_operands(input_, kernel)
+        _check_memory("im2col", max_memory, image, weights, settings.per_axis(k, "--k (kernel size)", 1) if k else None,
+                      stride, dilation, pad, False)
         result = run_im2col(
             image, weights, kernel_size=settings.per_axis(k, "--k (kernel size)", 1) if k else None,
             stride=settings.per_axis(stride, "--stride", 1), padding=settings.padding_word(pad),
@@ -251,6 +273,53 @@ def im2col(
         tensor = render.result_tensor(result) if result.output is not None else result.columns
         _show_and_check(form, expect, lambda: render.im2col_document(result), lambda: render.im2col_json(result),
                         tensor)
+
+
+def _animation_targets(path: str | None) -> list[tuple[str, str]]:
+    """``--animate FILE``: the file checked (kind, writable) before anything is computed."""
+    if path is None:
+        return []
+    from convcalc.cli.animate import output_targets
+
+    return output_targets(path, None)
+
+
+def _draw(result, targets) -> None:
+    from convcalc.animation.numbers import conv_animation
+    from convcalc.cli.animate import deliver
+
+    deliver(conv_animation(result), targets, size=None, fps=1.0)
+
+
+@contextmanager
+def overflow_refused():
+    """Float results that overflow (±1.8e308) are refused with a message, never shown as inf
+    or passed on as a NumPy RuntimeWarning (the inputs themselves are finite: checked on reading)."""
+    import numpy as np
+
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            yield
+    except FloatingPointError:
+        raise InputError("the result overflows float64 (an entry would exceed ±1.8e308): scale the inputs down") from None
+
+
+def _check_memory(command: str, max_memory: str | None, image, weights, kernel_size, stride: str | None,
+                  dilation: str | None, pad: str | None, explain: bool, transposed: bool = False) -> None:
+    """Refuse, before computing, operands whose padded input, windows or explanation would not fit
+    ``--max-memory`` (:func:`convcalc.limits.numeric_estimate`)."""
+    from convcalc import limits
+    from convcalc.calculator import settings
+
+    if kernel_size is None:
+        kernel_size = tuple(weights.shape[-2:]) if weights is not None and weights.ndim >= 2 else (1, 1)
+    channels_out = 1 if weights is None else (weights.shape[0] if weights.ndim == 4 else 1)
+    exact = image.dtype == object and (weights is None or weights.dtype == object)
+    estimate = limits.numeric_estimate(
+        tuple(image.shape), tuple(kernel_size), stride=settings.per_axis(stride, "--stride", 1),
+        dilation=settings.per_axis(dilation, "--dilation", 1), pads=settings.padding_word(pad),
+        channels_out=channels_out, exact=exact, explain=explain, transposed=transposed)
+    estimate.check(limits.memory_limit(max_memory), command)
 
 
 def _at(text: str | None) -> tuple[int, ...] | None:

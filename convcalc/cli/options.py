@@ -10,6 +10,7 @@ from typing import Any
 
 from convcalc.errors import InputError
 from convcalc.layers.registry import resolve_op
+from convcalc.limits import check_digits, check_whole
 from convcalc.notation import Notation, parse_ints, parse_padding, parse_shape
 
 DTYPE_BYTES = {"float32": 4, "fp32": 4, "float64": 8, "fp64": 8, "float16": 2, "fp16": 2, "half": 2,
@@ -54,9 +55,11 @@ def _int(value: Any, key: str, minimum: int | None = None, allow_zero: bool = Tr
     if isinstance(value, str):
         cleaned = value.strip().replace(",", "").replace("_", "")
         if _INT.match(cleaned):
+            check_digits(cleaned, f"--{key}")
             value = int(cleaned)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(f"--{key} takes a whole number; got {value!r}")
+    check_whole(value, f"--{key}")
     if minimum is not None and value < minimum:
         raise InputError(f"--{key} must be at least {minimum}; got {value}")
     if not allow_zero and value == 0:
@@ -93,6 +96,7 @@ LAYER_PARSERS = {
     "pad": lambda v: parse_padding(v),
     "groups": lambda v: _int(v, "groups", minimum=1),
     "multiplier": lambda v: _int(v, "multiplier", minimum=1),
+    "factor": lambda v: _int(v, "factor", minimum=1),
     "depthwise": lambda v: _bool(v, "depthwise"),
     "ceil-mode": lambda v: _bool(v, "ceil-mode"),
     "no-bias": lambda v: _bool(v, "no-bias"),

@@ -38,7 +38,7 @@ def echo(text: str) -> None:
     sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
 
 
-def fail(message: str, code: int = 2) -> "typer.Exit":
+def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``convcalc: error: message`` on stderr and return the exit to raise."""
     sys.stderr.write(f"convcalc: error: {message}\n")
     return typer.Exit(code)

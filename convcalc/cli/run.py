@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Optional
 
 import typer
 
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import InputError
+from convcalc.limits import MAX_WHOLE
 
 EPILOG = """[bold]Examples[/]
 
@@ -46,29 +46,31 @@ def register(app: typer.Typer) -> None:
 
 def run(
     network: str = typer.Argument(..., help="Zoo name, JSON spec FILE, or an inline chain in quotes.", show_default=False),
-    input_shape: Optional[str] = typer.Option(None, "--in", "-i", help="Input shape C x H x W (e.g. 3x64x64)."),
-    input_file: Optional[str] = typer.Option(None, "--input", help="Input array: .npy, .npz (x, y) or .json."),
-    batch: Optional[int] = typer.Option(None, "--batch", "-n", min=1, help="Batch size of the random input (default 1)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the initial weights, the random input and dropout."),
+    input_shape: str | None = typer.Option(None, "--in", "-i", help="Input shape C x H x W (e.g. 3x64x64)."),
+    input_file: str | None = typer.Option(None, "--input", help="Input array: .npy, .npz (x, y) or .json."),
+    batch: int | None = typer.Option(None, "--batch", "-n", min=1, max=MAX_WHOLE, help="Batch size of the random input (default 1)."),
+    seed: int = typer.Option(0, "--seed", min=0, max=MAX_WHOLE, help="Seed of the initial weights, the random input and dropout."),
     init: str = typer.Option("pytorch", "--init", help="Initialisation: pytorch, xavier-uniform, xavier-normal, "
                                                        "glorot-uniform, glorot-normal, kaiming-uniform, kaiming-normal, uniform[:A]."),
-    load: Optional[str] = typer.Option(None, "--load", help="Parameters and buffers from a .npz written by --save."),
+    load: str | None = typer.Option(None, "--load", help="Parameters and buffers from a .npz written by --save."),
     dtype: str = typer.Option("float32", "--dtype", help="float32 or float64."),
     backward: bool = typer.Option(False, "--backward", "-b", help="Also run backward: gradient norms per layer."),
     loss: str = typer.Option("sum", "--loss", help="Loss for --backward: sum (Σ outputs) or cross-entropy."),
-    label: Optional[int] = typer.Option(None, "--label", help="Class index for --loss cross-entropy (every sample)."),
+    label: int | None = typer.Option(None, "--label", min=0, max=MAX_WHOLE, help="Class index for --loss cross-entropy (every sample)."),
     train_mode: bool = typer.Option(False, "--train-mode", help="Batch statistics and dropout, as in training."),
     backend: str = typer.Option("numpy", "--backend", help="numpy (built in) or torch (needs PyTorch)."),
     compare: bool = typer.Option(False, "--compare", help="Run both backends; show the largest difference per layer."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/run/v1)."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="rich, text or json."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="rich, text or json."),
+    max_memory: str | None = typer.Option(None, "--max-memory", help="Refuse runs needing more memory than this "
+                                                                       "(2G, 500M; default a quarter of RAM, at most 2 GiB)."),
 ) -> None:
     """Run a network on numbers: per-layer output statistics and, with --backward, gradient norms."""
     with user_errors():
         form = choose_format(fmt, json_flag, allowed=("rich", "text", "plain", "json"))
         report = execute(network, input_shape=input_shape, input_file=input_file, batch=batch, seed=seed, init=init,
                          load=load, dtype=dtype, backward=backward, loss=loss, label=label, train_mode=train_mode,
-                         backend=backend, compare=compare)
+                         backend=backend, compare=compare, max_memory=max_memory)
         show(report, "text" if form == "plain" else form)
 
 
@@ -97,7 +99,7 @@ def starting_state(graph, *, init: str, load: str | None, seed: int, dtype):
 
 def execute(network: str, *, input_shape=None, input_file=None, batch=None, seed=0, init="pytorch", load=None,
             dtype="float32", backward=False, loss="sum", label=None, train_mode=False, backend="numpy",
-            compare=False):
+            compare=False, max_memory=None):
     import numpy as np
 
     from convcalc.executor import inputs
@@ -128,6 +130,12 @@ def execute(network: str, *, input_shape=None, input_file=None, batch=None, seed
         if sample[0] == net.input[0] and sample != tuple(net.input):
             shape = sample  # the file's size: run the network there (as --in would)
     graph = build_graph(net, shape)
+    from convcalc import limits
+
+    limit = limits.memory_limit(max_memory)
+    samples = batch or (len(arrays.x) if arrays is not None and getattr(arrays.x, "ndim", 0) > len(graph.input) else 1)
+    limits.network_estimate(graph, samples, np_dtype.itemsize * (2 if compare else 1),
+                            backward=backward).check(limit, "run")
     if arrays is not None:
         x = inputs.as_batch(arrays, graph.input, batch, np_dtype)
         source = f"from {input_file}"

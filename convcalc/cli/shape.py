@@ -4,7 +4,6 @@ field, and the formula explained step by step."""
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 
@@ -27,6 +26,10 @@ EPILOG = """[bold]Examples[/]
 
   convcalc shape --in 3xHxW --k 3 --stride 2 --pad 1 --explain
 
+  convcalc shape --in 3xHxW --k K --stride S --pad P --dilation D --explain
+
+  convcalc shape --in 1x28x28 --k 5 --out 6 --pad P --expect 1x6x28x28 --solve
+
   echo '{"in": "3x32x32", "k": 5, "out": 2}' | convcalc shape --jsonl -
 
 [bold]Ops[/]: conv, conv-transpose, maxpool, avgpool, adaptive-avgpool, adaptive-maxpool, global-avgpool,
@@ -42,43 +45,46 @@ Exit codes: 0 ok, 1 an --expect check failed, 2 bad input."""
 
 
 def register(app: typer.Typer) -> None:
-    app.command("shape", epilog=EPILOG, no_args_is_help=True)(shape)
+    app.command("shape", epilog=EPILOG)(shape)  # no arguments: say --in is missing
 
 
 def shape(
-    input_shape: Optional[str] = typer.Option(None, "--in", "-i", help="Input shape, e.g. 3x32x32, 1x3x32x32, 32, 3xHxW."),
-    op: Optional[str] = typer.Option(None, "--op", help="Layer type (default conv); rank suffix 1d/2d/3d."),
-    dims: Optional[str] = typer.Option(None, "--dims", help="Spatial rank 1, 2 or 3 (default 2)."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Output channels (conv) or features (linear)."),
-    k: Optional[str] = typer.Option(None, "--k", "-k", "--kernel", help="Kernel size: 3 or 3x5."),
-    stride: Optional[str] = typer.Option(None, "--stride", "-s", help="Stride: 2 or 2x1 (pooling: default = kernel)."),
-    pad: Optional[str] = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x2, 0:1x0:1, same, valid, tf-same."),
-    dilation: Optional[str] = typer.Option(None, "--dilation", "-d", help="Dilation (1 = ordinary)."),
-    groups: Optional[str] = typer.Option(None, "--groups", "-g", help="Groups (must divide both channel counts)."),
+    input_shape: str | None = typer.Option(None, "--in", "-i", help="Input shape, e.g. 3x32x32, 1x3x32x32, 32, 3xHxW."),
+    op: str | None = typer.Option(None, "--op", help="Layer type (default conv); rank suffix 1d/2d/3d."),
+    dims: str | None = typer.Option(None, "--dims", help="Spatial rank 1, 2 or 3 (default 2)."),
+    out: str | None = typer.Option(None, "--out", "-o", help="Output channels (conv) or features (linear)."),
+    k: str | None = typer.Option(None, "--k", "-k", "--kernel", help="Kernel size: 3 or 3x5."),
+    stride: str | None = typer.Option(None, "--stride", "-s", help="Stride: 2 or 2x1 (pooling: default = kernel)."),
+    pad: str | None = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x2, 0:1x0:1, same, valid, tf-same."),
+    dilation: str | None = typer.Option(None, "--dilation", "-d", help="Dilation (1 = ordinary)."),
+    groups: str | None = typer.Option(None, "--groups", "-g", help="Groups (must divide both channel counts)."),
     depthwise: bool = typer.Option(False, "--depthwise", help="Depthwise: groups = input channels."),
-    multiplier: Optional[str] = typer.Option(None, "--multiplier", help="Depth multiplier (depthwise-separable)."),
-    output_padding: Optional[str] = typer.Option(None, "--output-padding", help="Transposed conv: extra rows at the end (< max(stride, dilation))."),
+    multiplier: str | None = typer.Option(None, "--multiplier", help="Depth multiplier (depthwise-separable)."),
+    factor: str | None = typer.Option(None, "--factor", help="Pixel shuffle/unshuffle: the factor r."),
+    output_padding: str | None = typer.Option(None, "--output-padding", help="Transposed conv: extra rows at the end (< max(stride, dilation))."),
     ceil_mode: bool = typer.Option(False, "--ceil-mode", help="Pooling: ceil instead of floor (PyTorch's last-window rule)."),
-    count_include_pad: Optional[bool] = typer.Option(None, "--count-include-pad/--no-count-include-pad", help="Avg pooling: divide by the padded window (default) or the real elements."),
-    divisor_override: Optional[str] = typer.Option(None, "--divisor-override", help="Avg pooling: fixed divisor."),
-    padding_mode: Optional[str] = typer.Option(None, "--padding-mode", help="zeros, reflect, replicate or circular."),
-    output_size: Optional[str] = typer.Option(None, "--output-size", help="Adaptive pooling output: 6x6 (an axis may be none)."),
-    start_dim: Optional[str] = typer.Option(None, "--start-dim", help="Flatten: first dim merged (default 1)."),
-    end_dim: Optional[str] = typer.Option(None, "--end-dim", help="Flatten: last dim merged (default -1)."),
+    count_include_pad: bool | None = typer.Option(None, "--count-include-pad/--no-count-include-pad", help="Avg pooling: divide by the padded window (default) or the real elements."),
+    divisor_override: str | None = typer.Option(None, "--divisor-override", help="Avg pooling: fixed divisor."),
+    padding_mode: str | None = typer.Option(None, "--padding-mode", help="zeros, reflect, replicate or circular."),
+    output_size: str | None = typer.Option(None, "--output-size", help="Adaptive pooling output: 6x6 (an axis may be none)."),
+    start_dim: str | None = typer.Option(None, "--start-dim", help="Flatten: first dim merged (default 1)."),
+    end_dim: str | None = typer.Option(None, "--end-dim", help="Flatten: last dim merged (default -1)."),
     no_bias: bool = typer.Option(False, "--no-bias", help="The layer has no bias."),
-    batch: Optional[str] = typer.Option(None, "--batch", "-n", help="Batch size N (for MACs and memory)."),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="Activation dtype for memory: float32 (default), float16, bfloat16, int8, float64."),
+    batch: str | None = typer.Option(None, "--batch", "-n", help="Batch size N (for MACs and memory)."),
+    dtype: str | None = typer.Option(None, "--dtype", help="Activation dtype for memory: float32 (default), float16, bfloat16, int8, float64."),
     explain: bool = typer.Option(False, "--explain", "-e", help="Show the formula, the numbers substituted and each step."),
-    expect: Optional[str] = typer.Option(None, "--expect", help="Exit 1 unless the output shape is this."),
-    expect_params: Optional[str] = typer.Option(None, "--expect-params", help="Exit 1 unless the parameter count is this."),
+    expect: str | None = typer.Option(None, "--expect", help="Exit 1 unless the output shape is this."),
+    expect_params: str | None = typer.Option(None, "--expect-params", help="Exit 1 unless the parameter count is this."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/shape/v1)."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="rich, text, plain (output shape only), json, csv, markdown."),
-    jsonl: Optional[str] = typer.Option(None, "--jsonl", help="Batch mode: one JSON object per line from FILE ('-' for stdin)."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="rich, text, plain (output shape only), json, csv, markdown."),
+    jsonl: str | None = typer.Option(None, "--jsonl", help="Batch mode: one JSON object per line from FILE ('-' for stdin)."),
+    solve: bool = typer.Option(False, "--solve", help="Solve for the one symbol (e.g. --pad P) that gives --expect: every whole value."),
 ) -> None:
     """One layer: output shape, parameters, MACs/FLOPs, memory and receptive field."""
     raw = {
         "in": input_shape, "op": op, "dims": dims, "out": out, "k": k, "stride": stride, "pad": pad,
         "dilation": dilation, "groups": groups, "depthwise": depthwise or None, "multiplier": multiplier,
+        "factor": factor,
         "output-padding": output_padding, "ceil-mode": ceil_mode or None, "count-include-pad": count_include_pad,
         "divisor-override": divisor_override, "padding-mode": padding_mode, "output-size": output_size,
         "start-dim": start_dim, "end-dim": end_dim, "no-bias": no_bias or None, "batch": batch, "dtype": dtype,
@@ -91,6 +97,11 @@ def shape(
 
             raise typer.Exit(run_jsonl(jsonl, defaults=raw))
         form = choose_format(fmt, json_flag)
+        from convcalc.cli import symbolic_shape
+
+        if solve or symbolic_shape.wants_symbolic(raw):  # symbols in --k/--stride/--pad/...: formulas (sympy)
+            symbolic_shape.run(raw, form, solve)
+            return
         request = parse_request(raw)
         report = evaluate(request)
         show(report, request, form)

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Optional
 
 import typer
 
 from convcalc.cli.output import choose_format, console, echo, user_errors
-from convcalc.errors import InputError
+from convcalc.limits import MAX_WHOLE
 
 EPILOG = """[bold]Examples[/]
 
@@ -45,24 +44,26 @@ def register(app: typer.Typer) -> None:
 def train(
     network: str = typer.Argument(..., help="Zoo name, JSON spec FILE, or an inline chain in quotes.", show_default=False),
     data: str = typer.Option(..., "--data", help="FILE.npz (x, y) or synthetic:bars|shapes|blobs[:N].", show_default=False),
-    input_shape: Optional[str] = typer.Option(None, "--in", "-i", help="Input shape C x H x W (default the network's)."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Number of updates."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Passes over the training data (default 1)."),
+    input_shape: str | None = typer.Option(None, "--in", "-i", help="Input shape C x H x W (default the network's)."),
+    steps: int | None = typer.Option(None, "--steps", min=1, max=MAX_WHOLE, help="Number of updates."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, max=MAX_WHOLE, help="Passes over the training data (default 1)."),
     optimizer: str = typer.Option("sgd", "--optimizer", "--optim", help="sgd, momentum or adam."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default 0.01; adam 0.001)."),
+    lr: str | None = typer.Option(None, "--lr", help="Learning rate, e.g. 0.1 or 1/10 (default 0.01; adam 0.001)."),
     momentum: float = typer.Option(0.9, "--momentum", help="μ for --optimizer momentum."),
     weight_decay: float = typer.Option(0.0, "--weight-decay", help="L2 penalty λ (g ← g + λK)."),
-    batch_size: int = typer.Option(32, "--batch-size", "--batch", min=1, help="Samples per update."),
+    batch_size: int = typer.Option(32, "--batch-size", "--batch", min=1, max=MAX_WHOLE, help="Samples per update."),
     val: float = typer.Option(0.0, "--val", help="Fraction held out for validation (e.g. 0.2)."),
-    eval_every: Optional[int] = typer.Option(None, "--eval-every", min=0, help="Steps between validations (default: 10 per run)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of weights, data, batch order and dropout."),
+    eval_every: int | None = typer.Option(None, "--eval-every", min=0, max=MAX_WHOLE, help="Steps between validations (default: 10 per run)."),
+    seed: int = typer.Option(0, "--seed", min=0, max=MAX_WHOLE, help="Seed of weights, data, batch order and dropout."),
     init: str = typer.Option("pytorch", "--init", help="pytorch, xavier-uniform, xavier-normal, glorot-uniform, "
                                                        "glorot-normal, kaiming-uniform, kaiming-normal, uniform[:A]."),
     dtype: str = typer.Option("float32", "--dtype", help="float32 or float64."),
-    load: Optional[str] = typer.Option(None, "--load", help="Start from parameters saved with --save."),
-    save: Optional[str] = typer.Option(None, "--save", help="Write the trained parameters to this .npz (atomically)."),
+    load: str | None = typer.Option(None, "--load", help="Start from parameters saved with --save."),
+    save: str | None = typer.Option(None, "--save", help="Write the trained parameters to this .npz (atomically)."),
     json_flag: bool = typer.Option(False, "--json", help="The history as JSON (schema convcalc/train/v1)."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="rich, text or json."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="rich, text or json."),
+    max_memory: str | None = typer.Option(None, "--max-memory", help="Refuse runs needing more memory than this "
+                                                                       "(2G, 500M; default a quarter of RAM, at most 2 GiB)."),
 ) -> None:
     """Train a network on a dataset: progress, a loss curve in the terminal, optional saved weights."""
     with user_errors():
@@ -70,7 +71,8 @@ def train(
         form = "text" if form == "plain" else form
         view = execute(network, data=data, input_shape=input_shape, steps=steps, epochs=epochs, optimizer=optimizer,
                        lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size, val=val,
-                       eval_every=eval_every, seed=seed, init=init, dtype=dtype, load=load, save=save, form=form)
+                       eval_every=eval_every, seed=seed, init=init, dtype=dtype, load=load, save=save, form=form,
+                       max_memory=max_memory)
         show(view, form)
 
 
@@ -86,36 +88,47 @@ def _progress(form: str, total: int):
 
 def execute(network: str, *, data: str, input_shape=None, steps=None, epochs=None, optimizer="sgd", lr=None,
             momentum=0.9, weight_decay=0.0, batch_size=32, val=0.0, eval_every=None, seed=0, init="pytorch",
-            dtype="float32", load=None, save=None, form="json"):
+            dtype="float32", load=None, save=None, form="json", max_memory=None):
     from convcalc.cli.arch import resolve_network
     from convcalc.cli.run import parse_dtype, starting_state
     from convcalc.executor import datasets, weights
     from convcalc.executor.graph import build_graph
+    from convcalc.executor.init import parse_scheme
     from convcalc.executor.losses import parse_loss
     from convcalc.executor.optim import DEFAULT_LR, Optimizer
     from convcalc.executor.training import TrainPlan, plan_steps
     from convcalc.executor.training import train as run_training
     from convcalc.render.executor import TrainView
 
-    from convcalc.executor.init import parse_scheme
-
     np_dtype = parse_dtype(dtype)
     scheme = parse_scheme(init)  # checked even with --load: a typo should not pass silently
     name = optimizer.strip().lower()
+    if isinstance(lr, str):  # 0.1 or 1/10, as backprop reads it
+        from convcalc.compute.numbers import parse_number
+
+        lr = float(parse_number(lr, "--lr"))
     chosen = Optimizer(name, lr if lr is not None else DEFAULT_LR.get(name, 0.01), momentum=momentum,
                        weight_decay=weight_decay)
-    if save is not None:
-        import os
+    if save is not None:  # a bad destination fails before training, not after
+        from convcalc.files import check_destination
 
-        directory = os.path.dirname(os.path.abspath(save))
-        if not os.path.isdir(directory):  # fail before training, not after
-            raise InputError(f"--save {save}: the directory {directory} does not exist")
+        check_destination(save, "--save")
     from convcalc.executor.memory import keep_freed_memory
 
     keep_freed_memory()
     net, shape = resolve_network(network, input_shape)
     graph = build_graph(net, shape)
     classes = datasets.class_count(graph.output)
+    from math import prod
+
+    from convcalc import limits
+
+    limit = limits.memory_limit(max_memory)
+    samples = datasets.parse_synthetic(data)[1] if data.strip().lower().startswith("synthetic") else 0
+    states = {"adam": 2, "momentum": 1}.get(name, 0)
+    # synthetic data is drawn in float64 before the cast: count it twice
+    limits.network_estimate(graph, batch_size, np_dtype.itemsize, backward=True, optimizer_states=states,
+                            data_entries=2 * samples * prod(graph.input), steps=steps or 0).check(limit, "train")
     dataset = datasets.load(data, graph.input, classes, val, seed, np_dtype)
     params, buffers, state = starting_state(graph, init=init, load=load, seed=seed, dtype=np_dtype)
     total = plan_steps(len(dataset.x), batch_size, steps, epochs)

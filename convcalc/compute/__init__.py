@@ -26,10 +26,12 @@ window tables), ``params`` (checking inputs, parameters and gradients), ``losses
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import numpy as np
+if TYPE_CHECKING:  # Forward and Backward are importable without NumPy
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -49,3 +51,22 @@ class Backward:
 
     grad_input: np.ndarray
     grads: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+@runtime_checkable
+class LayerType(Protocol):
+    """What every layer type of :mod:`convcalc.layers` provides (checked over every class by a
+    test): the shape rule on an unbatched or batched shape with the batch as a keyword, the
+    parameter and buffer shapes of a batched input, and forward/backward on batched arrays."""
+
+    def analyze(self, shape: Any, *, batch: Any = None, explain: bool = False,
+                bytes_per_element: int = 4) -> Any: ...
+
+    def parameter_shapes(self, input_shape: Any) -> dict[str, tuple[int, ...]]: ...
+
+    def buffer_shapes(self, input_shape: Any) -> dict[str, tuple[int, ...]]: ...
+
+    def forward(self, x: np.ndarray, params: Mapping[str, np.ndarray] | None = None, *, training: bool = True,
+                rng: Any = None) -> Forward: ...
+
+    def backward(self, grad_output: np.ndarray, cache: Any) -> Backward: ...

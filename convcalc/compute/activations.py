@@ -1,6 +1,6 @@
 """The activation functions of :mod:`convcalc.layers.elementwise`, each forward written beside
 its local derivative (micrograd style), with PyTorch's definitions and its conventions at the
-kinks (spec §7.4):
+kinks (docs/arithmetic.md §7.4):
 
 * ReLU′(0) = 0; ReLU6 and hardsigmoid have gradient 0 at their kinks (0 and 6, ±3);
 * LeakyReLU′(0) = negative_slope (the slope applies for x ≤ 0);

@@ -1,5 +1,5 @@
 """The kernels behind :class:`convcalc.layers.conv.Conv` and ``ConvTranspose``: im2col + one
-matmul per group (spec §7.2), and what each backward needs (CS231n ``cache``).
+matmul per group (docs/arithmetic.md §7.2), and what each backward needs (CS231n ``cache``).
 
 Large stride-1 2-D convolutions of float arrays (the executor's common case) take a second
 form of the same sums, the row-shift path: the input is unfolded along the width only
@@ -160,6 +160,7 @@ def row_shift_correlate(x: np.ndarray, weight: np.ndarray, pads: Pads, dilation:
             np.matmul(stacked, image, out=y[i])
             continue
         np.matmul(stacked, image, out=products)
+        assert products is not None  # allocated above whenever kernel_h > 1
         np.add(products[:c_out, :positions], products[c_out:2 * c_out, shift:shift + positions], out=y[i])
         for u in range(2, kernel_h):
             y[i] += products[u * c_out:(u + 1) * c_out, u * shift:u * shift + positions]
@@ -182,7 +183,7 @@ def _row_shift_forward(x, weight, bias, *, kernel_size, dilation, pads, padding_
 
 def _row_shift_backward(grad, cache: RowShiftConvCache, *, kernel_size, dilation, padding_mode):
     """dW[:, :, u, :] = Σ_n dY[n] @ shift_u(U[n])ᵀ; dB = Σ dY; dX = the stride-1 correlation of
-    dY padded by d(k − 1) − p with the flipped, channel-swapped kernel (spec §7.1: δI = pad(δJ) ∗
+    dY padded by d(k − 1) − p with the flipped, channel-swapped kernel (docs/arithmetic.md §7.1: δI = pad(δJ) ∗
     flip(K)), computed with the same row shifts; non-zero padding modes take the full frame and
     send the padding's gradient home."""
     n, c_out, out_h, out_w = grad.shape

@@ -12,7 +12,7 @@ name               value L                         dL/dy
 ``sse``            Σ(y − t)²                       2(y − t)
 ``sum``            Σ y  (no target)                1
 ``cross_entropy``  −Σ q·log softmax(z) over dim 1  (softmax(z) − q)/N for ``mean``,
-                   per position, then mean or sum  softmax(z) − q for ``sum`` (spec §7.5)
+                   per position, then mean or sum  softmax(z) − q for ``sum`` (docs/arithmetic.md §7.5)
 ``upstream``       undefined (None)                the target itself: δ given directly
 =================  ==============================  ==================================
 

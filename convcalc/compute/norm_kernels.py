@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from fractions import Fraction
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -52,6 +52,10 @@ def scale_shift_grads(dy: np.ndarray, x_hat: np.ndarray, axes: tuple[int, ...]) 
     return {"weight": (dy * x_hat).sum(axis=axes), "bias": dy.sum(axis=axes)}
 
 
+@overload
+def per_channel(values: np.ndarray, ndim: int) -> np.ndarray: ...
+@overload
+def per_channel(values: None, ndim: int) -> None: ...
 def per_channel(values: np.ndarray | None, ndim: int) -> np.ndarray | None:
     """A (C,) vector shaped (1, C, 1, …) to broadcast over a batched (N, C, …) array."""
     return None if values is None else values.reshape((1, -1) + (1,) * (ndim - 2))

@@ -27,7 +27,7 @@ def parse_number(value: Any, what: str) -> int | Fraction | float:
     if isinstance(value, bool) or value is None:
         raise InputError(f"{what}: {json_text(value)} is not a number (use a whole number, p/q, or a decimal)")
     if isinstance(value, (int, Fraction)):
-        return value
+        return _bounded(value, value, what)
     if isinstance(value, (float, np.floating)):
         if not math.isfinite(value):
             raise InputError(f"{what}: {value} is not a finite number (NaN and infinity are refused)")
@@ -37,18 +37,41 @@ def parse_number(value: Any, what: str) -> int | Fraction | float:
     if isinstance(value, str):
         text = value.strip().replace("−", "-")
         if _INT.match(text):
-            return int(text)
+            return _bounded(_whole(text, value, what), value, what)
         match = _FRACTION.match(text)
         if match:
-            if int(match.group(2)) == 0:
+            numerator, denominator = _whole(match.group(1), value, what), _whole(match.group(2), value, what)
+            if denominator == 0:
                 raise InputError(f"{what}: '{value}' divides by zero")
-            return Fraction(int(match.group(1)), int(match.group(2)))
+            return _bounded(Fraction(numerator, denominator), value, what)
         if _DECIMAL.match(text):
-            return float(text)
+            number = float(text)
+            if not math.isfinite(number):
+                raise InputError(f"{what}: '{value}' is beyond the float64 range (±1.8e308); NaN and infinity are refused")
+            return number
         if text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
             raise InputError(f"{what}: '{value}' is not a finite number (NaN and infinity are refused)")
         raise InputError(f"{what}: '{value}' is not a number (use a whole number, p/q such as 1/2, or a decimal)")
     raise InputError(f"{what}: {json_text(value)} is not a number")
+
+
+MAX_DIGITS = 300
+"""Whole numbers (and the parts of p/q) longer than this are refused: every number must also
+fit a float64 (±1.8e308), as results are shown and compared as floats too."""
+
+
+def _whole(digits: str, value: Any, what: str) -> int:
+    if len(digits.lstrip("+-")) > MAX_DIGITS:  # before int(): Python refuses > 4,300 digits anyway
+        raise InputError(f"{what}: a {len(digits.lstrip('+-'))}-digit number is too large "
+                         f"(numbers are limited to {MAX_DIGITS} digits, within float64's ±1.8e308)")
+    return int(digits)
+
+
+def _bounded(number: int | Fraction, value: Any, what: str) -> int | Fraction:
+    if abs(number) >= 10 ** MAX_DIGITS:
+        raise InputError(f"{what}: {str(value)[:20]}… is too large (numbers are limited to {MAX_DIGITS} digits, "
+                         "within float64's ±1.8e308)")
+    return number
 
 
 def json_text(value: Any) -> str:
@@ -134,7 +157,3 @@ def parse_matrix_text(text: str, what: str) -> np.ndarray:
         tensors.append([[e for e in re.split(r"[\s,]+", r.strip()) if e] for r in rows])
     nested = tensors if len(tensors) > 1 else tensors[0]
     return to_array(nested, what)
-
-
-def is_exact(array: np.ndarray) -> bool:
-    return array.dtype == object

@@ -71,7 +71,7 @@ def require(
 
 def check_batched_shape(shape: Sequence[int], rank: int, layer: str) -> tuple[int, ...]:
     """The batched ``(N, C, *spatial)`` shape of an array a windowed layer runs on, checked."""
-    from convcalc.layers.base import axis_names
+    from convcalc.engine.axis import axis_names
 
     shape = tuple(int(v) for v in shape)
     if len(shape) != rank + 2:

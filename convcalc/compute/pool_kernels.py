@@ -95,11 +95,12 @@ def max_pool_forward(x: np.ndarray, windows: WindowTable) -> tuple[np.ndarray, M
             np.maximum(best, values, out=best)  # same value as the scan (NaN wins), without a branch per entry
         else:
             best = np.where(take, values, best)
+    assert best is not None  # every window has at least one tap
     return best, MaxPoolCache(tuple(x.shape), best, windows, prepared, indices)
 
 
 def max_pool_backward(grad: np.ndarray, cache: MaxPoolCache) -> np.ndarray:
-    """dX[argmax of window t] += dY[t]; windows that share an entry add up (spec §7.3)."""
+    """dX[argmax of window t] += dY[t]; windows that share an entry add up (docs/arithmetic.md §7.3)."""
     n, c = cache.input_shape[:2]
     plane = int(np.prod(cache.input_shape[2:]))
     grad_input = zeros((n * c * plane,), grad.dtype)
@@ -109,7 +110,7 @@ def max_pool_backward(grad: np.ndarray, cache: MaxPoolCache) -> np.ndarray:
 
 
 def avg_pool_forward(x: np.ndarray, windows: WindowTable, divisor: Any) -> tuple[np.ndarray, AvgPoolCache]:
-    """y[t] = (Σ of window t's entries) / divisor[t]; padding adds 0 (spec §3.4)."""
+    """y[t] = (Σ of window t's entries) / divisor[t]; padding adds 0 (docs/arithmetic.md §3.4)."""
     prepared = windows.prepare(x)
     total = None
     for tap in windows.taps():
@@ -121,6 +122,7 @@ def avg_pool_forward(x: np.ndarray, windows: WindowTable, divisor: Any) -> tuple
             total = np.array(values, copy=True)
         else:
             total += values
+    assert total is not None  # every window has at least one tap
     return divide(total, divisor), AvgPoolCache(tuple(x.shape), total.shape, windows, divisor)
 
 

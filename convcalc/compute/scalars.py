@@ -38,10 +38,6 @@ def is_real(value: Any) -> bool:
     return isinstance(value, (int, Fraction, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
-def is_exact_array(x: Any) -> bool:
-    return isinstance(x, np.ndarray) and x.dtype == object
-
-
 def constant(value: float | Fraction, like: Any) -> int | float | Fraction:
     """``value`` in the arithmetic of ``like``: exact (int/Fraction) for object arrays and exact
     numbers, a Python float for float arrays and floats.
@@ -94,7 +90,7 @@ def _each(function: Callable[[Any], Any], x: np.ndarray) -> np.ndarray:
 def _is_exact(x: Any) -> bool:
     if isinstance(x, np.ndarray):
         return x.dtype == object
-    return isinstance(x, (int, Fraction)) and not isinstance(x, bool) or not is_real(x)
+    return (isinstance(x, (int, Fraction)) and not isinstance(x, bool)) or not is_real(x)
 
 
 # --- the element-wise functions -------------------------------------------------------------
@@ -235,10 +231,3 @@ def power(x: Any, exponent: float | Fraction) -> Any:
         return value ** (int(exponent) if whole else exponent)
 
     return _each(one, x) if isinstance(x, np.ndarray) else one(x)
-
-
-def as_float(x: Any) -> Any:
-    """An exact number or object array as float64 (for comparisons with a float reference)."""
-    if isinstance(x, np.ndarray):
-        return x.astype(np.float64)
-    return float(x)

@@ -17,6 +17,7 @@ import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Literal, cast
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -27,7 +28,8 @@ from convcalc.errors import InputError
 Pads = Sequence[tuple[int, int]]
 
 #: PyTorch ``padding_mode`` → :func:`numpy.pad` mode (the values they copy agree exactly).
-NUMPY_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+NUMPY_PAD_MODES: dict[str, Literal["constant", "reflect", "edge", "wrap"]] = {
+    "zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
 def zeros(shape: Sequence[int], dtype) -> np.ndarray:
@@ -48,7 +50,7 @@ def pad(x: np.ndarray, pads: Pads, mode: str = "zeros") -> np.ndarray:
     entry) and ``circular`` (wrap around: x[−j] = x[i − j]). Each padded axis has length
     ``i + p_before + p_after``. With no padding at all, ``x`` itself is returned (no copy).
     """
-    pads = [tuple(int(v) for v in p) for p in pads]
+    pads = cast("list[tuple[int, int]]", [tuple(int(v) for v in p) for p in pads])
     if mode not in NUMPY_PAD_MODES:
         raise InputError(f"padding mode '{mode}' is not one of {', '.join(NUMPY_PAD_MODES)}")
     if not any(a or b for a, b in pads):
@@ -83,7 +85,7 @@ def pad_backward(grad_padded: np.ndarray, pads: Pads, mode: str = "zeros") -> np
 
     dx[t] = Σ_{j : source(j) = t} dxp[j], axis by axis (padding is separable).
     """
-    pads = [tuple(int(v) for v in p) for p in pads]
+    pads = cast("list[tuple[int, int]]", [tuple(int(v) for v in p) for p in pads])
     if mode == "zeros":
         return np.ascontiguousarray(crop(grad_padded, pads))
     lead = grad_padded.ndim - len(pads)
@@ -181,7 +183,7 @@ def im2col(
 
     ``cols[n, (c, u, v), (y, x)] = padded[n, c, s·y + d·u, s·x + d·v]``: rows ordered by
     channel, then kernel row, then kernel column — the order of ``W.reshape(C_out, −1)``
-    (spec §7.2), so a convolution is ``Y = W_row @ cols``.
+    (docs/arithmetic.md §7.2), so a convolution is ``Y = W_row @ cols``.
 
     layout ``"unfold"`` gives ``(N, C·Πk, Πo)`` (``torch.nn.functional.unfold``);
     ``"gemm"`` gives ``(C·Πk, N·Πo)`` (columns ordered batch, then position): one matrix,
@@ -392,12 +394,14 @@ class WindowTable:
     def gather(self, prepared: np.ndarray, tap: Sequence[int]) -> np.ndarray:
         """(N, C, *o): the entry each window reads at this tap (a view for regular windows)."""
         if self.pads is not None:
+            assert self.stride is not None and self.dilation is not None  # set with pads (regular windows)
             return prepared[_spatial_slices(prepared, tap_slices(tap, self.out_spatial, self.stride, self.dilation))]
         return prepared[self._index(prepared, tap)]
 
     def scatter_add(self, grad_prepared: np.ndarray, tap: Sequence[int], values: np.ndarray) -> None:
         """grad[entry read at this tap] += values, summing when windows share an entry."""
         if self.pads is not None:
+            assert self.stride is not None and self.dilation is not None  # set with pads (regular windows)
             grad_prepared[_spatial_slices(grad_prepared, tap_slices(tap, self.out_spatial, self.stride, self.dilation))] += values
         else:
             np.add.at(grad_prepared, self._index(grad_prepared, tap), values)

@@ -16,10 +16,6 @@ def is_symbolic(value: object) -> bool:
     return not isinstance(value, int)
 
 
-def any_symbolic(*values: object) -> bool:
-    return any(is_symbolic(v) for v in values)
-
-
 def symbol(name: str) -> Any:
     """A positive integer sympy symbol (dimensions are sizes)."""
     import sympy

@@ -20,7 +20,7 @@ class ParamCount:
     def total(self) -> Dim:
         return self.weight + self.bias
 
-    def __add__(self, other: "ParamCount") -> "ParamCount":
+    def __add__(self, other: ParamCount) -> ParamCount:
         return ParamCount(self.weight + other.weight, self.bias + other.bias)
 
 
@@ -88,7 +88,7 @@ class LayerReport:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     steps: tuple[Step, ...] = ()
-    parts: tuple["LayerReport", ...] = ()
+    parts: tuple[LayerReport, ...] = ()
     comparison: dict[str, Any] = field(default_factory=dict)
     output_has_batch: bool = False
     bytes_per_element: int = 4

@@ -108,8 +108,9 @@ def parse_synthetic(text: str) -> tuple[str, int]:
     samples = DEFAULT_SAMPLES
     if len(parts) > 2:
         raw = parts[2].strip().replace("_", "")
-        if not raw.isdigit() or int(raw) < 2:
-            raise InputError(f"--data {text}: the sample count after the name must be a whole number ≥ 2")
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) < 2:
+            raise InputError(f"--data {text}: the sample count after the name must be a whole number ≥ 2 "
+                             "(at most 2**63 − 1)")
         samples = int(raw)
     if len(parts) > 3:
         raise InputError(f"--data {text}: write synthetic:NAME or synthetic:NAME:SAMPLES")
@@ -165,8 +166,13 @@ def split(x: np.ndarray, y: np.ndarray, fraction: float, rng: np.random.Generato
 def _load_npz(path: str):
     import zipfile
 
-    if not os.path.isfile(path):
-        raise InputError(f"--data {path}: no such file")
+    from convcalc.files import read_magic
+
+    magic = read_magic(path, "--data")
+    if magic != b"PK\x03\x04":  # not a zip: np.load would try it as .npy or a pickle
+        kind = "a single .npy array" if magic[:4] == b"\x93NUM" else "not an .npz archive"
+        raise InputError(f"--data {path} is {kind}: training needs an .npz with arrays x (images) and y (labels); "
+                         "save one with numpy.savez(path, x=images, y=labels)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}

@@ -19,8 +19,9 @@ name in :func:`convcalc.network.walk.walk` plus the layer's own name: ``layer1.0
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 

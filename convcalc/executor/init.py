@@ -47,6 +47,9 @@ class InitScheme:
         return f"uniform:{self.scale:g}" if self.name == "uniform" else self.name
 
 
+MAX_UNIFORM_BOUND = 1e38  # float32's largest finite value is 3.4e38
+
+
 def parse_scheme(text: str) -> InitScheme:
     """``pytorch``, ``xavier-uniform``, … or ``uniform:0.1``; ``_`` may stand for ``-``."""
     raw = text.strip().lower().replace("_", "-")
@@ -60,8 +63,9 @@ def parse_scheme(text: str) -> InitScheme:
             scale = float(arg) if arg else 0.05
         except ValueError:
             raise InputError(f"--init {text}: the bound after 'uniform:' must be a number, e.g. uniform:0.1") from None
-        if not math.isfinite(scale) or scale <= 0:
-            raise InputError(f"--init {text}: the bound must be a positive number")
+        if not math.isfinite(scale) or scale <= 0 or scale > MAX_UNIFORM_BOUND:
+            raise InputError(f"--init {text}: the bound must be a positive number up to {MAX_UNIFORM_BOUND:g} "
+                             "(larger weights do not fit float32)")
         return InitScheme(name, scale)
     if arg:
         raise InputError(f"--init {name} takes no ':' argument")

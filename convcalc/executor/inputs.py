@@ -8,7 +8,6 @@ A file holds one sample (C, *spatial) or a batch (N, C, *spatial); for a one-cha
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from dataclasses import dataclass
 
@@ -44,8 +43,10 @@ def _labels(y, what: str) -> np.ndarray:
 
 def read(path: str) -> InputArrays:
     """An input file → its array (and labels, if the file has them)."""
-    if not os.path.isfile(path):
-        raise InputError(f"--input {path}: no such file")
+    from convcalc.files import check_readable, read_text
+    from convcalc.jsontext import check_nesting
+
+    check_readable(path, "--input")
     lower = path.lower()
     try:
         if lower.endswith(".npy"):
@@ -58,8 +59,9 @@ def read(path: str) -> InputArrays:
             y = _labels(arrays["y"], f"--input {path}") if "y" in arrays else None
             return InputArrays(_numeric(arrays["x"], f"--input {path}: x"), y, path)
         if lower.endswith(".json"):
-            with open(path, encoding="utf-8") as stream:
-                data = json.load(stream)
+            text = read_text(path, "--input")
+            check_nesting(text, f"--input {path}")
+            data = json.loads(text)
             y = None
             if isinstance(data, dict):
                 if "x" not in data:

@@ -12,8 +12,8 @@ A difference is max |y_numpy − y_torch| over the entries, shown beside max |y_
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
@@ -31,7 +31,7 @@ class TensorStats:
     norm: float
 
     @classmethod
-    def of(cls, array: np.ndarray) -> "TensorStats":
+    def of(cls, array: np.ndarray) -> TensorStats:
         a = np.asarray(array)
         if a.size == 0:
             return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)

@@ -14,8 +14,8 @@ With L2 weight decay λ the gradient first becomes g ← g + λ·K. Then, for ev
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 

@@ -1,7 +1,8 @@
 """Saving and loading a network's parameters and buffers as ``.npz`` (``state_dict`` names as keys).
 
-Saving is atomic: the arrays go to a temporary file in the same directory, which then replaces
-the target in one ``os.replace`` — a failure leaves no half-written file. Loading checks every
+Saving is atomic and safe (:mod:`convcalc.files`): the arrays go to a temporary file in the
+target's directory, which then replaces the target in one ``os.replace`` — a failure leaves no
+half-written file, and a device, FIFO or directory is never replaced. Loading checks every
 name and shape against the network before anything is used (no pickle: ``allow_pickle=False``).
 A small JSON record under the key ``__convcalc__`` says which network and input size wrote it.
 """
@@ -9,36 +10,24 @@ A small JSON record under the key ``__convcalc__`` says which network and input 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
 from convcalc.errors import InputError
 from convcalc.executor.graph import Graph
+from convcalc.files import read_magic, write_atomically
 
 META_KEY = "__convcalc__"
 
 
-def save(path: str, params: Mapping[str, np.ndarray], buffers: Mapping[str, np.ndarray], meta: dict) -> None:
-    """Write ``params`` and ``buffers`` to ``path`` atomically."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise InputError(f"--save {path}: the directory {directory} does not exist")
+def save(path: str, params: Mapping[str, np.ndarray], buffers: Mapping[str, np.ndarray], meta: dict) -> str:
+    """Write ``params`` and ``buffers`` to ``path`` atomically (``convcalc.files`` rules: a
+    device, FIFO or directory is refused, a symbolic link's target is written); returns the
+    real path written."""
     arrays = {**params, **buffers, META_KEY: np.array(json.dumps(meta))}
-    handle, temporary = tempfile.mkstemp(prefix=".convcalc-", suffix=".npz.tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    return write_atomically(path, lambda stream: np.savez(stream, **arrays), "--save")
 
 
 def read_meta(arrays: Mapping[str, np.ndarray]) -> dict:
@@ -53,10 +42,8 @@ def read_meta(arrays: Mapping[str, np.ndarray]) -> dict:
 
 def load(path: str, graph: Graph, dtype) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
     """Parameters, buffers and the metadata record from ``path``, checked against ``graph``."""
-    if not os.path.isfile(path):
-        raise InputError(f"--load {path}: no such file")
-    with open(path, "rb") as handle:
-        if handle.read(4) != b"PK\x03\x04":  # np.load would read anything else as a pickle (and refuse it)
+    magic = read_magic(path, "--load")
+    if magic != b"PK\x03\x04":  # np.load would read anything else as a pickle (and refuse it)
             raise InputError(f"--load {path} is not a .npz weights file; write one with --save")
     try:
         with np.load(path, allow_pickle=False) as archive:

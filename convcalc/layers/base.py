@@ -4,23 +4,17 @@ shape, and the empty parameter and buffer lists of layers that have none."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Sequence
 
 from convcalc.engine import axis
+from convcalc.engine.axis import axis_names
 from convcalc.engine.dims import Dim, as_int, format_dim, format_factor, is_symbolic
 from convcalc.engine.report import LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.notation import expand, format_shape
 
-AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 AXIS_UNITS = {"L": ("element", "elements"), "H": ("row", "rows"), "W": ("column", "columns"), "D": ("slice", "slices")}
-
-Padding = "str | tuple[tuple[int, int], ...]"
-
-
-def axis_names(rank: int) -> tuple[str, ...]:
-    return AXIS_NAMES[rank]
 
 
 def unit(axis_name: str, count: int) -> str:
@@ -70,10 +64,15 @@ def check_groups(groups: int, c_in: Dim | None, c_out: Dim | None, op: str) -> N
     for label, channels in (("input channels", c_in), ("output channels", c_out)):
         n = as_int(channels) if channels is not None else None
         if n is not None and n % groups:
-            valid = [g for g in range(1, n + 1) if n % g == 0 and (as_int(c_in) or 0) % g == 0 and (as_int(c_out) or 0) % g == 0]
+            import math
+
+            common = math.gcd(as_int(c_in) or 0, as_int(c_out) or 0)  # valid groups: its divisors
+            valid = [str(g) for g in range(1, min(common, 1000) + 1) if common % g == 0]
+            if common > 1000:  # listing every divisor of a huge count would take as long as counting to it
+                valid += ["…", str(common)]
             raise InputError(
                 f"{op}: groups={groups} must divide the {label} ({n}); "
-                f"valid groups here: {', '.join(map(str, valid))}"
+                f"valid groups here: {', '.join(valid)}"
             )
 
 

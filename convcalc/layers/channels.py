@@ -21,6 +21,7 @@ from convcalc.engine.dims import product
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.layers import base
+from convcalc.layers.descriptor import LayerDescriptor
 
 if TYPE_CHECKING:
     import numpy as np
@@ -124,3 +125,12 @@ class LayerScale(base.NoBuffers):
         axes = (0,) + tuple(range(2, x.ndim))
         grad_gamma = (grad_output * x).sum(axis=axes, keepdims=True).reshape(gamma.shape)
         return Backward(grad_output * gamma, {"gamma": grad_gamma})
+
+
+# --- descriptors (the zoo builds these; spec files do not name them) ------------------------------
+
+DESCRIPTORS = (
+    LayerDescriptor("channel_chunk", "one chunk of the channels (torch.chunk)", ("ChannelChunk",)),
+    LayerDescriptor("layer_scale", "a learned per-channel scale (ConvNeXt's layer scale)", ("LayerScale",),
+                    work={"scale mults": "other"}),
+)

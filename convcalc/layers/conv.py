@@ -12,13 +12,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from convcalc.engine import axis
 from convcalc.engine.dims import Dim, format_dim, is_symbolic, product, simplify
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step, merge_axis_steps
 from convcalc.errors import InputError
 from convcalc.layers import base
+from convcalc.layers.descriptor import (
+    BIAS,
+    DILATION,
+    GROUPS,
+    KERNEL,
+    PAD,
+    STRIDE,
+    LayerDescriptor,
+    Option,
+    out_option,
+    required,
+)
 from convcalc.notation import expand
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -84,6 +96,11 @@ class _ConvBase:
     padding_mode: str = "zeros"
 
     family: ClassVar[str] = "conv"
+
+    if TYPE_CHECKING:  # each subclass defines its shape rule and its weights' layouts
+        def analyze(self, shape, *, batch: int | None = None, explain: bool = False,
+                    bytes_per_element: int = 4) -> LayerReport: ...
+        def _weight_shapes(self, shape, report: LayerReport) -> dict[str, tuple[int, ...]]: ...
 
     def __post_init__(self) -> None:
         if self.rank not in (1, 2, 3):
@@ -192,7 +209,7 @@ class _ConvBase:
         return {"kernel_size": self.kernel_size, "stride": self.stride, "dilation": self.dilation}
 
 
-def _param_steps(label: str, c_a: Dim, c_b_over_g: Dim, kernel, c_bias: Dim, params: ParamCount, formula: str) -> Step:
+def _param_steps(c_a: Dim, c_b_over_g: Dim, kernel, params: ParamCount, formula: str) -> Step:
     return Step(
         "parameters",
         formula,
@@ -236,7 +253,7 @@ class Conv(_ConvBase):
             steps = conv_size_steps(spatial, self.kernel_size, self.stride, self.dilation, pads)
             steps += size_hints(spatial, out_spatial, self.kernel_size, self.stride, self.dilation, self.padding)
             if params is not None:
-                steps.append(_param_steps("parameters", c_out, c_in_g, self.kernel_size, c_out, params,
+                steps.append(_param_steps(c_out, c_in_g, self.kernel_size, params,
                                           "weight + bias = C_out·(C_in/g)·Πk + C_out"))
                 steps.append(Step(
                     "MACs", "N·Πo·C_out·(C_in/g)·Πk  (bias not counted; FLOPs = 2·MACs)",
@@ -257,7 +274,7 @@ class Conv(_ConvBase):
         return {"weight": (c_out, shape[1] // groups, *self.kernel_size)} | ({"bias": (c_out,)} if self.bias else {})
 
     def forward(self, x, params, *, training: bool = True, rng=None):
-        """Y = b + W_row @ im2col(pad(X)), one matmul per group (spec §7 forward, §7.2).
+        """Y = b + W_row @ im2col(pad(X)), one matmul per group (docs/arithmetic.md §7 forward, §7.2).
 
         Y[n,co,y,x] = b[co] + Σ_{ci ∈ group(co)} Σ_{u,v} W[co,ci,u,v]·Xp[n,ci, s·y + d·u, s·x + d·v],
         Xp = X padded by ``padding`` with ``padding_mode`` (PyTorch semantics). Large stride-1
@@ -308,7 +325,7 @@ def conv_size_steps(spatial, kernel, stride, dilation, pads, rule: str = "floor"
 
 def size_hints(spatial, out_spatial, kernel, stride, dilation, padding) -> list[Step]:
     """What padding would keep the size (stride 1): the hint a student needs."""
-    steps = []
+    steps: list[Step] = []
     if padding in ("same", "tf-same"):
         return steps
     for name, i, o, k, s, d in zip(base.axis_names(len(spatial)), spatial, out_spatial, kernel, stride, dilation):
@@ -361,8 +378,8 @@ class ConvTranspose(_ConvBase):
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
         op = self.name
         n_in, c_in, spatial, n, groups, c_out, notes = self._inputs(shape, batch)
-        pads = self.padding
-        out_spatial = []
+        pads = cast("tuple[tuple[int, int], ...]", self.padding)  # numbers only (__post_init__)
+        out_sizes = []
         for name, i, k, s, d, (pl, pr), opad in zip(base.axis_names(self.rank), spatial, self.kernel_size, self.stride,
                                                      self.dilation, pads, self.output_padding):
             o = simplify(axis.transposed_output_size(i, k, s, pl, pr, d, opad))
@@ -375,8 +392,8 @@ class ConvTranspose(_ConvBase):
                 )
             if max(pl, pr) > d * (k - 1):
                 notes.append(f"padding {max(pl, pr)} > d(k − 1) = {d * (k - 1)} along {name}: the output is cropped")
-            out_spatial.append(o)
-        out_spatial = tuple(out_spatial)
+            out_sizes.append(o)
+        out_spatial = tuple(out_sizes)
         output = base.join_feature_map(n_in, c_out if c_in is not None else None, out_spatial)
         params = macs = None
         other: tuple = ()
@@ -401,7 +418,7 @@ class ConvTranspose(_ConvBase):
         return {"weight": (shape[1], c_out // groups, *self.kernel_size)} | ({"bias": (c_out,)} if self.bias else {})
 
     def forward(self, x, params, *, training: bool = True, rng=None):
-        """The input-gradient of a convolution (spec §2.4, §7.1), via col2im:
+        """The input-gradient of a convolution (docs/arithmetic.md §2.4, §7.1), via col2im:
 
         Yfull[n, co, s·t + d·u] += Σ_{ci ∈ group(co)} W[ci, co, u]·X[n, ci, t]  (cols = W_rowᵀ @ X, then fold),
         Y = Yfull cropped by p_before at the start (and p_after − output_padding at the end) + b.
@@ -460,10 +477,54 @@ class ConvTranspose(_ConvBase):
         steps = merge_axis_steps(steps)
         if params is not None:
             c_out_g = simplify(c_out / groups) if is_symbolic(c_out) else c_out // groups
-            steps.append(_param_steps("parameters", c_in, c_out_g, self.kernel_size, c_out, params,
+            steps.append(_param_steps(c_in, c_out_g, self.kernel_size, params,
                                       "weight + bias = C_in·(C_out/g)·Πk + C_out  (weight shape (C_in, C_out/g, *k))"))
             steps.append(Step(
                 "MACs", "N·Πi·C_in·(C_out/g)·Πk — counted on the input size: each input element meets the whole kernel once",
                 base.dot([n, *spatial, c_in, c_out_g, *self.kernel_size]), format_dim(macs),
             ))
         return steps
+
+
+# --- descriptors (every front end's names and options for these types) -----------------------
+
+def _cli_conv(rank: int, o: dict) -> Conv:
+    return Conv(rank=rank, out_channels=o.get("out"), kernel_size=required(o, "k", "conv"), stride=o.get("stride", (1,)),
+                padding=o.get("pad", 0), dilation=o.get("dilation", (1,)), groups=o.get("groups", 1),
+                depthwise=o.get("depthwise", False), bias=not o.get("no-bias", False),
+                padding_mode=o.get("padding-mode", "zeros"))
+
+
+def _cli_conv_transpose(rank: int, o: dict) -> ConvTranspose:
+    return ConvTranspose(rank=rank, out_channels=o.get("out"), kernel_size=required(o, "k", "conv-transpose"),
+                         stride=o.get("stride", (1,)), padding=o.get("pad", 0), dilation=o.get("dilation", (1,)),
+                         groups=o.get("groups", 1), depthwise=o.get("depthwise", False), bias=not o.get("no-bias", False),
+                         padding_mode=o.get("padding-mode", "zeros"), output_padding=o.get("output-padding", (0,)))
+
+
+CONV_CLI_OPTIONS = ("out", "k", "stride", "pad", "dilation", "groups", "depthwise", "padding-mode", "no-bias")
+DESCRIPTORS = (
+    LayerDescriptor(
+        "conv", "convolution (cross-correlation), PyTorch Conv1d/2d/3d", ("Conv",), build=Conv,
+        options=(out_option(), KERNEL, STRIDE, PAD, DILATION, GROUPS, BIAS, Option("padding_mode", "word")),
+        aliases=("conv2d", "convolution"),
+        chain_help="conv OUT kK [sS] [pP] [dD] [gG] [nobias]   e.g. conv 64 k3 s2 p1, conv 32 k3x5 psame",
+        cli="conv", cli_aliases=("convolution",), cli_options=CONV_CLI_OPTIONS, cli_build=_cli_conv,
+        trace="conv2d", trace_aliases=("conv", "convolution"), trace_output="J", trace_params={"weight": "K"},
+        torch=("Conv1d", "Conv2d", "Conv3d"), onnx=("Conv",), work={"bias adds": "bias"},
+    ),
+    LayerDescriptor(
+        "conv_transpose", "transposed convolution, PyTorch ConvTranspose1d/2d/3d", ("ConvTranspose",),
+        build=ConvTranspose,
+        options=(out_option(), KERNEL, STRIDE, PAD, DILATION, GROUPS, BIAS,
+                 Option("output_padding", "ints0", chain="op")),
+        aliases=("conv_t", "convt", "deconv", "conv_transpose2d"),
+        chain_help="convT OUT kK [sS] [pP] [opN]               transposed conv (also deconv)",
+        cli="conv-transpose", cli_aliases=("convtranspose", "transposedconv", "deconv", "convt", "transposeconv"),
+        cli_options=CONV_CLI_OPTIONS + ("output-padding",), cli_build=_cli_conv_transpose,
+        trace="conv_transpose2d", trace_aliases=("convtranspose", "deconv", "transposedconv", "convt"),
+        trace_output="U", trace_params={"weight": "K"},
+        torch=("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"), onnx=("ConvTranspose",), label=("conv-transpose", "convT"),
+        work={"bias adds": "bias"},
+    ),
+)

@@ -19,6 +19,7 @@ from convcalc.engine.dims import format_dim, product, simplify
 from convcalc.engine.report import LayerReport, ParamCount, Step
 from convcalc.errors import InputError
 from convcalc.layers import base
+from convcalc.layers.descriptor import BIAS, LayerDescriptor, Option, out_option
 from convcalc.notation import format_shape
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 class Linear(base.NoBuffers):
     """``torch.nn.Linear(in_features, out_features, bias)``: y = x·Wᵀ + b on the last dimension."""
 
-    out_features: int | None = None
+    out_features: int = None  # type: ignore[assignment]  # required: None is refused in __post_init__
     bias: bool = True
 
     name = "linear"
@@ -78,7 +79,7 @@ class Linear(base.NoBuffers):
         """PyTorch layouts: ``weight`` (out_features, in_features), ``bias`` (out_features,)."""
         if len(input_shape) < 1:
             raise InputError("linear needs an input with at least one dimension (the features)")
-        shapes = {"weight": (self.out_features, input_shape[-1])}
+        shapes: dict[str, tuple[int, ...]] = {"weight": (self.out_features, input_shape[-1])}
         if self.bias:
             shapes["bias"] = (self.out_features,)
         return shapes
@@ -174,3 +175,36 @@ class Flatten(base.NoParameters):
         from convcalc.compute import Backward
 
         return Backward(grad_output.reshape(cache))
+
+
+# --- descriptors ------------------------------------------------------------------------------
+
+def _cli_linear(rank: int | None, o: dict) -> Linear:
+    return Linear(out_features=o.get("out"), bias=not o.get("no-bias", False))  # type: ignore[arg-type]  # None: refused
+
+
+def _cli_flatten(rank: int | None, o: dict) -> Flatten:
+    return Flatten(start_dim=o.get("start-dim", 1), end_dim=o.get("end-dim", -1), start_given="start-dim" in o)
+
+
+def _spec_flatten(start_dim: int = 0, end_dim: int = -1) -> Flatten:
+    """A network's shapes leave the batch out, so a spec's start_dim 0 is PyTorch's 1."""
+    return Flatten(start_dim=start_dim, end_dim=end_dim)
+
+
+DESCRIPTORS = (
+    LayerDescriptor(
+        "linear", "fully connected layer on the last dimension", ("Linear",), build=Linear,
+        options=(out_option("out_features"), BIAS), aliases=("fc", "dense"),
+        chain_help="fc N | linear N [nobias]", cli="linear", cli_aliases=("fc", "dense"),
+        cli_options=("out", "no-bias"), cli_build=_cli_linear, spatial=False,
+        trace="linear", trace_aliases=("fc", "dense"), trace_output="O", trace_params={"weight": "W"},
+        torch=("Linear",), onnx=("Gemm", "MatMul"), work={"bias adds": "bias"},
+    ),
+    LayerDescriptor(
+        "flatten", "merge dimensions start..end", ("Flatten",), build=_spec_flatten,
+        options=(Option("start_dim", "int"), Option("end_dim", "int")), chain_help="flatten",
+        cli="flatten", cli_options=("start-dim", "end-dim"), cli_build=_cli_flatten, spatial=False,
+        trace="flatten", trace_output="F", torch=("Flatten",), onnx=("Flatten",),
+    ),
+)

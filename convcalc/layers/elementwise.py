@@ -20,6 +20,7 @@ from convcalc.engine.dims import product
 from convcalc.engine.report import LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.layers import base
+from convcalc.layers.descriptor import LayerDescriptor, Option
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,6 +47,10 @@ class Activation(base.NoParameters):
 
     @property
     def name(self) -> str:
+        return self.kind
+
+    @property
+    def type_name(self) -> str:
         return self.kind
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
@@ -199,3 +204,57 @@ class Identity(base.NoParameters):
         from convcalc.compute import Backward
 
         return Backward(grad_output)
+
+
+# --- descriptors ------------------------------------------------------------------------------
+
+#: per activation: (torch.nn class, ONNX operator, more spec words, backprop trace output name)
+_ACTIVATION_NAMES: dict[str, tuple[str, str, tuple[str, ...], str]] = {
+    "relu": ("ReLU", "Relu", (), "R"),
+    "relu6": ("ReLU6", "", (), ""),
+    "leaky_relu": ("LeakyReLU", "LeakyRelu", ("leakyrelu",), "R"),
+    "elu": ("ELU", "Elu", (), ""),
+    "gelu": ("GELU", "Gelu", (), ""),
+    "sigmoid": ("Sigmoid", "Sigmoid", (), "S"),
+    "tanh": ("Tanh", "Tanh", (), "T"),
+    "silu": ("SiLU", "", ("swish",), ""),
+    "hardswish": ("Hardswish", "HardSwish", ("hard_swish",), ""),
+    "hardsigmoid": ("Hardsigmoid", "HardSigmoid", ("hard_sigmoid",), ""),
+    "softmax": ("Softmax", "Softmax", (), "Q"),
+    "log_softmax": ("LogSoftmax", "LogSoftmax", (), ""),
+    "mish": ("Mish", "Mish", (), ""),
+    "softplus": ("Softplus", "Softplus", (), ""),
+}
+_ACTIVATION_WORK = {"activation ops": "activation"}
+
+
+def _activation(kind: str) -> LayerDescriptor:
+    torch_name, onnx, aliases, trace_output = _ACTIVATION_NAMES[kind]
+
+    def build() -> Activation:
+        return Activation(kind)
+
+    return LayerDescriptor(
+        kind, f"{kind} activation (element-wise)", ("Activation",), build=build, aliases=aliases,
+        trace=kind if trace_output else None, trace_output=trace_output, torch=(torch_name,),
+        onnx=(onnx,) if onnx else (), work=_ACTIVATION_WORK,
+    )
+
+
+DESCRIPTORS = (
+    *(_activation(kind) for kind in ACTIVATIONS),
+    LayerDescriptor(
+        "prelu", "PReLU: one learned slope, or one per channel", ("PReLU",), build=PReLU,
+        options=(Option("num_parameters", "count", positional=True),), chain_help="prelu [N]", torch=("PReLU",),
+        onnx=("PRelu",), work=_ACTIVATION_WORK,
+    ),
+    LayerDescriptor(
+        "dropout", "dropout (identity at inference)", ("Dropout",), build=Dropout,
+        options=(Option("p", "prob", positional=True),), aliases=("drop",), chain_help="dropout [P]",
+        torch=("Dropout", "Dropout1d", "Dropout2d", "Dropout3d"), onnx=("Dropout",),
+    ),
+    LayerDescriptor(
+        "identity", "identity", ("Identity",), build=Identity, aliases=("id",), chain_help="identity",
+        torch=("Identity",), onnx=("Identity",),
+    ),
+)

@@ -12,7 +12,7 @@ and its gradient (g = ∂L/∂x̂ = dy·γ)
     dx = (g − Σg/M − x̂·Σ(g·x̂)/D)/√(σ² + ε),   D = M (D = M − 1 for an unbiased σ²),
     dγ = Σ dy·x̂,   dβ = Σ dy   (summed over every axis but the parameter's).
 
-BatchNorm (spec §7.6) normalises per channel over (N, *spatial), GroupNorm per sample and
+BatchNorm (docs/arithmetic.md §7.6) normalises per channel over (N, *spatial), GroupNorm per sample and
 group, LayerNorm per sample over the channels (ConvNeXt's LayerNorm2d) or over the last
 ``dims`` dimensions (nn.LayerNorm). LRN follows F.local_response_norm.
 """
@@ -27,6 +27,7 @@ from convcalc.engine.dims import product
 from convcalc.engine.report import LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.layers import base
+from convcalc.layers.descriptor import LayerDescriptor, Option
 
 if TYPE_CHECKING:
     import numpy as np
@@ -192,6 +193,11 @@ class LayerNorm(base.NoBuffers):
 
     name = "layernorm"
 
+    @property
+    def type_name(self) -> str:
+        """Over the channels of a feature map (ConvNeXt's LayerNorm2d) or over the last dims."""
+        return "layernorm2d" if self.channels_first else "layernorm"
+
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
         normalized = (shape[0],) if self.channels_first else tuple(shape)[-self.dims:]
         size = product(normalized)
@@ -275,3 +281,51 @@ class LocalResponseNorm(base.NoParameters):
         from convcalc.compute import Backward, norm_kernels
 
         return Backward(norm_kernels.lrn_backward(grad_output, cache, self.size, self.alpha, self.beta))
+
+
+# --- descriptors ------------------------------------------------------------------------------
+
+def _spec_batchnorm(affine: bool = True, eps: float = 1e-5, momentum: float = 0.1) -> BatchNorm:
+    return BatchNorm(affine=affine, eps=eps, momentum=momentum)
+
+
+def _spec_layernorm2d(eps: float = 1e-5) -> LayerNorm:
+    return LayerNorm(channels_first=True, eps=eps)
+
+
+def _spec_layernorm(dims: int = 1) -> LayerNorm:
+    return LayerNorm(dims=dims, channels_first=False)
+
+
+_NORM_WORK = {"*": "norm"}
+DESCRIPTORS = (
+    LayerDescriptor(
+        "batchnorm", "batch normalisation (running statistics are buffers)", ("BatchNorm",), build=_spec_batchnorm,
+        options=(Option("affine", "bool"), Option("eps", "float"), Option("momentum", "float")),
+        aliases=("bn", "batchnorm2d"), chain_help="bn", trace="batchnorm2d", trace_aliases=("batchnorm", "bn"),
+        trace_output="B", trace_params={"weight": "γ", "bias": "β"},
+        torch=("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"), onnx=("BatchNormalization",),
+        label=("batchnorm", "bn"), work=_NORM_WORK,
+    ),
+    LayerDescriptor(
+        "groupnorm", "group normalisation", ("GroupNorm",), build=GroupNorm,
+        options=(Option("groups", "count", required=True, positional=True),), aliases=("gn",), chain_help="gn G",
+        torch=("GroupNorm",), label=("groupnorm", "gn"), work=_NORM_WORK,
+    ),
+    LayerDescriptor(
+        "layernorm2d", "layer normalisation over the channels of a feature map (ConvNeXt)", ("LayerNorm",),
+        build=_spec_layernorm2d, aliases=("ln2d",), chain_help="ln2d", label=("layernorm", "ln"), work=_NORM_WORK,
+    ),
+    LayerDescriptor(
+        "layernorm", "layer normalisation over the last dims", ("LayerNorm",), build=_spec_layernorm,
+        options=(Option("dims", "count"),), aliases=("ln",), chain_help="ln", torch=("LayerNorm",),
+        onnx=("LayerNormalization",), work=_NORM_WORK,
+    ),
+    LayerDescriptor(
+        "lrn", "local response normalisation (AlexNet)", ("LocalResponseNorm",), build=LocalResponseNorm,
+        options=(Option("size", "count"), Option("alpha", "float"), Option("beta", "float"),
+                 Option("k", "float", chain="k")),
+        aliases=("localresponsenorm",), chain_help="lrn", torch=("LocalResponseNorm",), onnx=("LRN",),
+        work=_NORM_WORK,
+    ),
+)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from convcalc.engine import axis
 from convcalc.engine.dims import Dim, format_dim, is_symbolic, product, simplify
@@ -21,6 +21,7 @@ from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step, merge_
 from convcalc.errors import InputError
 from convcalc.layers import base
 from convcalc.layers.conv import _check_positive, _normalise_padding, _tuple
+from convcalc.layers.descriptor import CEIL_MODE, DILATION, KERNEL, PAD, STRIDE, LayerDescriptor, Option, required
 
 
 def __getattr__(name: str):
@@ -37,6 +38,14 @@ def __getattr__(name: str):
 class _Pool:
     """What every pooling layer does when it runs on numbers (contract of convcalc.compute;
     kernels in compute.pool_kernels): a batched input, no parameters, no buffers."""
+
+    if TYPE_CHECKING:  # every pooling class has these
+        rank: int
+
+        @property
+        def name(self) -> str: ...
+        def analyze(self, shape, *, batch: int | None = None, explain: bool = False,
+                    bytes_per_element: int = 4) -> LayerReport: ...
 
     def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
         """Pooling has no parameters."""
@@ -63,11 +72,14 @@ class _Pool:
         return check_grad_shape(grad_output, shape, self.name)
 
 
+_SHOWN_WINDOWS = 16  # --explain lists the divisors of this many windows per axis
+
+
 @dataclass(frozen=True)
 class _WindowPool(_Pool):
     rank: int = 2
     kernel_size: tuple[int, ...] = (2,)
-    stride: tuple[int, ...] | None = None
+    stride: tuple[int, ...] = None  # type: ignore[assignment]  # None: the kernel size (__post_init__)
     padding: object = 0
     dilation: tuple[int, ...] = (1,)
     ceil_mode: bool = False
@@ -90,7 +102,8 @@ class _WindowPool(_Pool):
             )
         set_(self, "padding", _normalise_padding(self.padding, self.rank))
         if not isinstance(self.padding, str):
-            for name, k, (pl, pr) in zip(base.axis_names(self.rank), self.kernel_size, self.padding):
+            pads = cast("tuple[tuple[int, int], ...]", self.padding)
+            for name, k, (pl, pr) in zip(base.axis_names(self.rank), self.kernel_size, pads):
                 if max(pl, pr) > k // 2:
                     raise InputError(
                         f"{self.name}: padding {max(pl, pr)} along {name} must be at most half the kernel "
@@ -106,7 +119,7 @@ class _WindowPool(_Pool):
             return tuple((0, 0) for _ in spatial), []
         if self.padding == "tf-same":
             return base.resolve_conv_padding("tf-same", spatial, self.kernel_size, self.stride, self.dilation, self.name)
-        return self.padding, []
+        return cast("tuple[tuple[int, int], ...]", self.padding), []
 
     def _geometry(self, shape, batch):
         op = self.name
@@ -195,7 +208,7 @@ class MaxPool(_WindowPool):
         self._check_no_empty_window(spatial, pads, out_spatial)
         other: tuple = ()
         if c is not None and not any(is_symbolic(x) for x in (*spatial, *out_spatial, c, n)):
-            sums = [sum(axis.window_real_counts(i, k, s, pl, o, d)) for i, k, s, d, (pl, _), o in
+            sums = [axis.real_reads_total(i, k, s, pl, o, d) for i, k, s, d, (pl, _), o in
                     zip(spatial, self.kernel_size, self.stride, self.dilation, pads, out_spatial)]
             # Σ over windows of (real elements − 1); the real count is a product over axes.
             other = (("comparisons", n * c * (product(sums) - product(out_spatial))),)
@@ -224,20 +237,16 @@ class MaxPool(_WindowPool):
                                                  self.dilation, pads, out_spatial):
             if d == 1 or any(is_symbolic(v) for v in (i, pl, o)):
                 continue
-            for t in range(o):
-                start = t * s - pl
-                if start >= 0:
-                    break
-                first = start + (-start + d - 1) // d * d
-                if first > start + d * (k - 1) or first >= i:
-                    raise InputError(
-                        f"{self.name}: window {t} along {name} reads only padding (dilation {d} steps over the "
-                        f"{i} input {base.unit(name, i)}); PyTorch returns −inf there with an invalid index. "
-                        f"Use less padding (now {pl}) or a smaller dilation"
-                    )
+            t = axis.first_padding_only_window(i, k, s, pl, o, d)  # closed form: O(1) in the sizes
+            if t is not None:
+                raise InputError(
+                    f"{self.name}: window {t} along {name} reads only padding (dilation {d} steps over the "
+                    f"{i} input {base.unit(name, i)}); PyTorch returns −inf there with an invalid index. "
+                    f"Use less padding (now {pl}) or a smaller dilation"
+                )
 
     def forward(self, x, params=None, *, training: bool = True, rng=None):
-        """y[n,c,t] = max of the real entries of window t (padding never wins; spec §7.3).
+        """y[n,c,t] = max of the real entries of window t (padding never wins; docs/arithmetic.md §7.3).
 
         Ties: the first maximum in row-major order of the window wins (PyTorch CPU's strict
         ``>`` scan). The cache records the winner of every window (``MaxPoolCache``).
@@ -286,12 +295,13 @@ class AvgPool(_WindowPool):
         other: tuple = ()
         steps = self._steps(spatial, out_spatial, pads) if explain else []
         if c is not None and not any(is_symbolic(x) for x in (*spatial, *out_spatial, c, n)):
-            per_axis = [axis.avgpool_divisor_sizes(i, k, s, pl, pr, o) for i, k, s, (pl, pr), o in
-                        zip(spatial, self.kernel_size, self.stride, pads, out_spatial)]
             windows = product(out_spatial)
-            real_total = product(sum(real for _, real in sizes) for sizes in per_axis)
+            real_total = product(axis.real_reads_total(i, k, s, pl, o) for i, k, s, (pl, _), o in
+                                 zip(spatial, self.kernel_size, self.stride, pads, out_spatial))
             other = (("adds", n * c * (real_total - windows)), ("divisions", n * c * windows))
-            if explain:
+            if explain:  # the first windows' divisors only: the list is as long as the output
+                per_axis = [axis.avgpool_divisor_sizes(i, k, s, pl, pr, min(o, _SHOWN_WINDOWS + 1))
+                            for i, k, s, (pl, pr), o in zip(spatial, self.kernel_size, self.stride, pads, out_spatial)]
                 steps.append(self._divisor_step(per_axis))
         return LayerReport(
             op=self.name, input=tuple(shape), output=base.join_feature_map(n_in, c, out_spatial), params=ParamCount(),
@@ -305,7 +315,7 @@ class AvgPool(_WindowPool):
         )
 
     def forward(self, x, params=None, *, training: bool = True, rng=None):
-        """y[t] = (Σ of window t, padding as 0) / divisor[t] (spec §3.4, ATen AvgPoolKernel.cpp).
+        """y[t] = (Σ of window t, padding as 0) / divisor[t] (docs/arithmetic.md §3.4, ATen AvgPoolKernel.cpp).
 
         divisor[t] = divisor_override if given, else Π over axes of the window clipped at the
         end of the right padding (count_include_pad), else Π of its real entries. Exact inputs
@@ -339,7 +349,8 @@ class AvgPool(_WindowPool):
             return Step("divisor", "divisor_override replaces every window's divisor", "", str(self.divisor_override))
         rule = "window size clipped at the end of the right padding" if self.count_include_pad else "real (non-padding) elements"
         index = 0 if self.count_include_pad else 1
-        text = "; ".join(f"{name}: {', '.join(str(sz[index]) for sz in sizes)}"
+        text = "; ".join(f"{name}: {', '.join(str(sz[index]) for sz in sizes[:_SHOWN_WINDOWS])}"
+                         + (", …" if len(sizes) > _SHOWN_WINDOWS else "")
                          for name, sizes in zip(base.axis_names(self.rank), per_axis))
         return Step("divisor", f"per window (product over axes): {rule}", text, "")
 
@@ -374,6 +385,11 @@ class AdaptivePool(_Pool):
         prefix = "global" if self.global_ else "adaptive"
         return f"{prefix}-{self.mode}pool{self.rank}d"
 
+    @property
+    def type_name(self) -> str:
+        """The descriptor this object is an instance of (four types share the class)."""
+        return f"{'global' if self.global_ else 'adaptive'}_{self.mode}pool"
+
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
         n_in, c, spatial = base.split_feature_map(shape, self.rank, self.name)
         n = base.resolve_batch(n_in, batch)
@@ -381,22 +397,22 @@ class AdaptivePool(_Pool):
         notes: list[str] = []
         steps: list[Step] = []
         rf = []
-        bin_sums = []
+        bin_sums: list[Dim | None] = []
         for name, i, o in zip(base.axis_names(self.rank), spatial, out_spatial):
             if is_symbolic(i):
                 rf.append(AxisRF(i, i, 0) if o == 1 else AxisRF(i, i / o, 0))
                 bin_sums.append(None)
                 continue
-            bins = axis.adaptive_bins(i, o)
-            lengths = [end - start for start, end in bins]
-            bin_sums.append(sum(lengths))
+            shortest, longest, total = axis.adaptive_bin_lengths(i, o)  # closed form: O(1) in the sizes
+            bin_sums.append(total)
             stride = Fraction(i, o)
-            rf.append(AxisRF(max(lengths), int(stride) if stride.denominator == 1 else stride, 0))
-            if i % o:
-                notes.append(f"along {name}, {o} does not divide {i}: bins of sizes {min(lengths)}–{max(lengths)}"
-                             + (" overlap" if any(b[0] < a[1] for a, b in zip(bins, bins[1:])) else ""))
+            rf.append(AxisRF(longest, int(stride) if stride.denominator == 1 else stride, 0))
+            if i % o:  # then bin 1 starts at ⌊I/O⌋ < ⌈I/O⌉, where bin 0 ends: neighbours overlap
+                notes.append(f"along {name}, {o} does not divide {i}: bins of sizes {shortest}–{longest}"
+                             + (" overlap" if o > 1 else ""))
             if explain:
-                shown = " ".join(f"[{a},{b})" for a, b in bins[:8]) + (" …" if len(bins) > 8 else "")
+                bins = [axis.adaptive_bin(t, i, o) for t in range(min(o, 8))]
+                shown = " ".join(f"[{a},{b})" for a, b in bins) + (" …" if o > 8 else "")
                 steps.append(Step("bins", "bin t = [floor(t·I/O), ceil((t + 1)·I/O))", f"I = {i}, O = {o}", shown, name))
         other: tuple = ()
         if c is not None and all(s is not None for s in bin_sums) and not is_symbolic(c) and not is_symbolic(n):
@@ -414,7 +430,7 @@ class AdaptivePool(_Pool):
         )
 
     def forward(self, x, params=None, *, training: bool = True, rng=None):
-        """Bin t reads [floor(t·I/O), ceil((t + 1)·I/O)) per axis (spec §3.5); avg divides by
+        """Bin t reads [floor(t·I/O), ceil((t + 1)·I/O)) per axis (docs/arithmetic.md §3.5); avg divides by
         the bin's size, max keeps the first maximum in row-major order (as ATen)."""
         from convcalc.compute import Forward, pool_kernels
         from convcalc.compute.windows import WindowTable
@@ -432,3 +448,91 @@ class AdaptivePool(_Pool):
         if self.mode == "max":
             return Backward(pool_kernels.max_pool_backward(self._grad(grad_output, cache.output.shape), cache))
         return Backward(pool_kernels.avg_pool_backward(self._grad(grad_output, cache.output_shape), cache))
+
+
+# --- descriptors (every front end's names and options for these types) -----------------------
+
+def _cli_maxpool(rank: int, o: dict) -> MaxPool:
+    return MaxPool(rank=rank, kernel_size=required(o, "k", "maxpool"),
+                   stride=o.get("stride"),  # type: ignore[arg-type]  # None: the kernel size
+                   padding=o.get("pad", 0),
+                   dilation=o.get("dilation", (1,)), ceil_mode=o.get("ceil-mode", False))
+
+
+def _cli_avgpool(rank: int, o: dict) -> AvgPool:
+    return AvgPool(rank=rank, kernel_size=required(o, "k", "avgpool"),
+                   stride=o.get("stride"),  # type: ignore[arg-type]  # None: the kernel size
+                   padding=o.get("pad", 0),
+                   ceil_mode=o.get("ceil-mode", False), count_include_pad=o.get("count-include-pad", True),
+                   divisor_override=o.get("divisor-override"))
+
+
+def _adaptive(mode: str):
+    def build(size=(1,), rank: int = 2) -> AdaptivePool:
+        return AdaptivePool(rank=rank, mode=mode, output_size=size)
+
+    def cli_build(rank: int, o: dict) -> AdaptivePool:
+        return AdaptivePool(rank=rank, mode=mode, output_size=required(o, "output-size", f"adaptive-{mode}pool"))
+
+    return build, cli_build
+
+
+def _global(mode: str):
+    def build(rank: int = 2) -> AdaptivePool:
+        return AdaptivePool(rank=rank, mode=mode, output_size=(1,), global_=True)
+
+    def cli_build(rank: int, o: dict) -> AdaptivePool:
+        return build(rank)
+
+    return build, cli_build
+
+
+_SIZE = Option("size", "size", aliases=("output_size",), required=True, positional=True, chain_default=1)
+_POOL_WORK = {"*": "pool"}
+
+
+def _adaptive_descriptor(mode: str, word: str, aliases: tuple[str, ...], torch_name: str, label: tuple[str, str]) -> LayerDescriptor:
+    build, cli_build = _adaptive(mode)
+    return LayerDescriptor(
+        f"adaptive_{mode}pool", f"adaptive {word} pooling", ("AdaptivePool",), build=build, options=(_SIZE,),
+        aliases=aliases, chain_help=f"{aliases[-1]} N   adaptive {word} pool to NxN (N alone: 1)",
+        cli=f"adaptive-{mode}pool", cli_options=("output-size",), cli_build=cli_build,
+        torch=tuple(f"{torch_name}{r}d" for r in (1, 2, 3)), label=label, work=_POOL_WORK,
+    )
+
+
+def _global_descriptor(mode: str, word: str, aliases: tuple[str, ...], cli_aliases: tuple[str, ...], onnx: str,
+                       label: tuple[str, str]) -> LayerDescriptor:
+    build, cli_build = _global(mode)
+    return LayerDescriptor(
+        f"global_{mode}pool", f"global {word} pooling (adaptive, output 1)", ("AdaptivePool",), build=build,
+        aliases=aliases, chain_help=f"{aliases[0]}   global {word} pool", cli=f"global-{mode}pool",
+        cli_aliases=cli_aliases, cli_build=cli_build, onnx=(onnx,), label=label, work=_POOL_WORK,
+    )
+
+
+DESCRIPTORS = (
+    LayerDescriptor(
+        "maxpool", "max pooling", ("MaxPool",), build=MaxPool, options=(KERNEL, STRIDE, PAD, DILATION, CEIL_MODE),
+        aliases=("maxpool2d", "max_pool"),
+        chain_help="maxpool kK [sS] [pP] [dD] [ceil]           stride defaults to the kernel",
+        cli="maxpool", cli_aliases=("max",), cli_options=("k", "stride", "pad", "dilation", "ceil-mode"),
+        cli_build=_cli_maxpool, trace="maxpool2d", trace_aliases=("maxpool",), trace_output="P",
+        torch=("MaxPool1d", "MaxPool2d", "MaxPool3d"), onnx=("MaxPool",), work=_POOL_WORK,
+    ),
+    LayerDescriptor(
+        "avgpool", "average pooling", ("AvgPool",), build=AvgPool,
+        options=(KERNEL, STRIDE, PAD, CEIL_MODE, Option("count_include_pad", "bool", flag=("nopad", False))),
+        aliases=("avgpool2d", "avg_pool"),
+        chain_help="avgpool kK [sS] [pP] [ceil] [nopad]        nopad: count_include_pad=False",
+        cli="avgpool", cli_aliases=("averagepool", "meanpool"),
+        cli_options=("k", "stride", "pad", "ceil-mode", "count-include-pad", "divisor-override"),
+        cli_build=_cli_avgpool, trace="avgpool2d", trace_aliases=("avgpool", "averagepool"), trace_output="P",
+        torch=("AvgPool1d", "AvgPool2d", "AvgPool3d"), onnx=("AveragePool",), work=_POOL_WORK,
+    ),
+    _adaptive_descriptor("avg", "average", ("adaptive_avg_pool", "adaptiveavg", "aap"), "AdaptiveAvgPool", ("adaptive-avgpool", "adaptavg")),
+    _adaptive_descriptor("max", "max", ("adaptive_max_pool", "adaptivemax", "amp"), "AdaptiveMaxPool", ("adaptive-maxpool", "adaptmax")),
+    _global_descriptor("avg", "average", ("gap", "global_avg_pool"), ("gap", "globalaveragepool"),
+                       "GlobalAveragePool", ("global-avgpool", "gap")),
+    _global_descriptor("max", "max", ("gmp", "global_max_pool"), ("gmp", "globalmaxpool"), "GlobalMaxPool", ("global-maxpool", "gmp")),
+)

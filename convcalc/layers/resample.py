@@ -22,6 +22,7 @@ from convcalc.engine.dims import ceil_div, product
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.layers import base
+from convcalc.layers.descriptor import LayerDescriptor, Option
 
 if TYPE_CHECKING:
     import numpy as np
@@ -250,3 +251,32 @@ def _cubic_near(t: Fraction) -> Fraction:
 def _cubic_far(t: Fraction) -> Fraction:
     """For 1 < |t| < 2: ((A·|t| − 5A)·|t| + 8A)·|t| − 4A."""
     return ((BICUBIC_A * t - 5 * BICUBIC_A) * t + 8 * BICUBIC_A) * t - 4 * BICUBIC_A
+
+
+# --- descriptors ------------------------------------------------------------------------------
+
+def _spec_shortcut_a(out_channels: int, stride: int = 2) -> ShortcutA:
+    return ShortcutA(out_channels=out_channels, stride=stride)
+
+
+DESCRIPTORS = (
+    LayerDescriptor(
+        "upsample", "nearest or (bi/tri)linear/bicubic upsampling by an integer factor", ("Upsample",), build=Upsample,
+        options=(Option("scale", "count", aliases=("scale_factor",), positional=True),
+                 Option("mode", "word", chain_words=("nearest", "bilinear", "bicubic"))),
+        aliases=("up",), chain_help="upsample [S] [bilinear]", torch=("Upsample",), onnx=("Resize", "Upsample"),
+        label=("upsample-", "up-"),
+    ),
+    LayerDescriptor(
+        "channel_shuffle", "ShuffleNet's channel shuffle", ("ChannelShuffle",), build=ChannelShuffle,
+        options=(Option("groups", "count", required=True, positional=True),), aliases=("shuffle",),
+        chain_help="shuffle G", torch=("ChannelShuffle",), label=("channel-shuffle", "shuffle"),
+    ),
+    LayerDescriptor(
+        "shortcut_a", "ResNet option-A shortcut (subsample, zero-pad the channels)", ("ShortcutA",),
+        build=_spec_shortcut_a,
+        options=(Option("out", "count", keyword="out_channels", required=True, positional=True),
+                 Option("stride", "count")),
+        aliases=("option_a",), chain_help="shortcut_a OUT",
+    ),
+)

@@ -22,6 +22,7 @@ from convcalc.engine.report import LayerReport, Step
 from convcalc.errors import InputError
 from convcalc.layers import base
 from convcalc.layers.conv import Conv
+from convcalc.layers.descriptor import LayerDescriptor, required
 
 if TYPE_CHECKING:
     import numpy as np
@@ -48,7 +49,7 @@ class DepthwiseSeparable:
         return f"depthwise-separable{self.rank}d"
 
     def _parts(self, c_in: int, c_out: int) -> tuple[Conv, Conv, Conv]:
-        common = dict(rank=self.rank, kernel_size=self.kernel_size, stride=self.stride, padding=self.padding,
+        common: dict[str, Any] = dict(rank=self.rank, kernel_size=self.kernel_size, stride=self.stride, padding=self.padding,
                       dilation=self.dilation, bias=self.bias, padding_mode=self.padding_mode)
         depthwise = Conv(out_channels=c_in * self.multiplier, groups=c_in, **common)
         pointwise = Conv(rank=self.rank, out_channels=c_out, kernel_size=(1,), bias=self.bias)
@@ -65,10 +66,13 @@ class DepthwiseSeparable:
             c_out = c_in
             notes.append(f"no --out given: assuming {c_in} output channels (as many as the input)")
         depthwise_layer, pointwise_layer, standard_layer = self._parts(c_in, c_out)
-        kw = dict(batch=batch, explain=explain, bytes_per_element=bytes_per_element)
+        kw: dict[str, Any] = dict(batch=batch, explain=explain, bytes_per_element=bytes_per_element)
         dw = depthwise_layer.analyze(shape, **kw)
         pw = pointwise_layer.analyze(dw.output, **kw)
         std = standard_layer.analyze(shape, **kw)
+        # c_in is known here, so every part counts its parameters and MACs
+        assert dw.params is not None and pw.params is not None and std.params is not None
+        assert dw.macs is not None and pw.macs is not None
         params = dw.params + pw.params
         macs = dw.macs + pw.macs
         k_prod = product(self.kernel_size)
@@ -167,3 +171,22 @@ def _sum_other(*groups):
         for name, count in group:
             totals[name] = totals.get(name, 0) + count
     return tuple(totals.items())
+
+
+# --- descriptor -------------------------------------------------------------------------------
+
+def _cli_separable(rank: int, o: dict) -> DepthwiseSeparable:
+    return DepthwiseSeparable(rank=rank, out_channels=o.get("out"), kernel_size=required(o, "k", "depthwise-separable"),
+                              stride=o.get("stride", (1,)), padding=o.get("pad", 0), dilation=o.get("dilation", (1,)),
+                              bias=not o.get("no-bias", False), padding_mode=o.get("padding-mode", "zeros"),
+                              multiplier=o.get("multiplier", 1))
+
+
+DESCRIPTORS = (
+    LayerDescriptor(
+        "depthwise_separable", "depthwise conv + 1x1 pointwise conv, against a standard conv", ("DepthwiseSeparable",),
+        cli="depthwise-separable", cli_aliases=("separable", "sepconv", "separableconv", "dwsep"),
+        cli_options=("out", "k", "stride", "pad", "dilation", "padding-mode", "no-bias", "multiplier"),
+        cli_build=_cli_separable, label=("depthwise-separable", "dwsep"), work={"bias adds": "bias"},
+    ),
+)

@@ -7,7 +7,8 @@ Unnamed children get their index as name, as in ``nn.Sequential``.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.dense import Flatten, Linear

@@ -1,7 +1,7 @@
 """Counting conventions: what goes into a headline "FLOPs"/"MACs" figure.
 
 Our own figure (``totals.macs``) is exactly the conv + linear multiply-accumulates, bias
-excluded (spec §5.1–5.2); everything else the walk counts (bias adds, norms, pooling,
+excluded (docs/arithmetic.md §5.1–5.2); everything else the walk counts (bias adds, norms, pooling,
 activations, residual adds) is *other work*, grouped here into categories so ``--count``
 can put chosen ones into the headline.
 
@@ -12,8 +12,10 @@ can put chosen ones into the headline.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from convcalc.engine.dims import Dim
 from convcalc.errors import InputError
+from convcalc.layers.descriptor import of_layer
 from convcalc.network.walk import NetworkReport, Row
 
 # --- categories of work ---------------------------------------------------------------------
@@ -22,12 +24,7 @@ CATEGORIES = ("bias", "norm", "activation", "pool", "add", "other")
 _CATEGORY_ALIASES = {"bn": "norm", "batchnorm": "norm", "norms": "norm", "act": "activation", "activations": "activation",
                      "relu": "activation", "pooling": "pool", "residual": "add", "adds": "add", "merge": "add",
                      "biases": "bias"}
-NORM_TYPES = ("batchnorm", "groupnorm", "layernorm", "lrn")
 MERGE_TYPES = ("add", "mul", "concat")
-
-
-def is_pool(row_type: str) -> bool:
-    return "pool" in row_type
 
 
 def is_gemm(row: Row) -> bool:
@@ -36,17 +33,13 @@ def is_gemm(row: Row) -> bool:
 
 
 def category(row: Row, op_name: str) -> str:
-    """The category of one entry of a row's other work."""
-    if op_name == "bias adds":
-        return "bias"
-    if row.type in NORM_TYPES:
-        return "norm"
-    if is_pool(row.type):
-        return "pool"
+    """The category of one entry of a row's other work: its layer type's descriptor says
+    (``work``); the merges of residual and parallel blocks are adds."""
+    descriptor = of_layer(row.layer) if row.layer is not None else None
+    if descriptor is not None:
+        return descriptor.category(op_name)
     if row.type in MERGE_TYPES:
         return "add"
-    if op_name == "activation ops":
-        return "activation"
     return "other"
 
 

@@ -24,21 +24,21 @@ class Leaf:
 
 @dataclass(frozen=True)
 class Sequential:
-    children: tuple[tuple[str, "Module"], ...]
+    children: tuple[tuple[str, Module], ...]
     kind: str = "Sequential"
 
 
 @dataclass(frozen=True)
 class Residual:
     body: Sequential
-    shortcut: tuple[str, "Module"] | None = None  # None: the identity
-    post: tuple[tuple[str, "Module"], ...] = ()
+    shortcut: tuple[str, Module] | None = None  # None: the identity
+    post: tuple[tuple[str, Module], ...] = ()
     kind: str = "Residual"
 
 
 @dataclass(frozen=True)
 class Parallel:
-    branches: tuple[tuple[str, "Module"], ...]
+    branches: tuple[tuple[str, Module], ...]
     merge: str = "concat"  # concat (channels), add, mul
     kind: str = "Parallel"
 

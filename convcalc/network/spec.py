@@ -16,29 +16,24 @@ malformed JSON.
 
 Inline chain (``convcalc arch "3x32x32 | conv 6 k5 | relu | maxpool k2 | flatten | fc 10"``):
 segments separated by ``|``; the first may be the input shape; each segment is a layer
-word followed by options — see :data:`CHAIN_HELP`.
+word followed by options — see :func:`chain_help` (written from the layer descriptors).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from convcalc.errors import InputError
 from convcalc.jsontext import load_json
+from convcalc.layers.descriptor import all_words, descriptors, lookup, normalise
+from convcalc.limits import check_digits, check_whole
 from convcalc.network import build
 from convcalc.network.model import Leaf, Module, Network, Sequential
 from convcalc.notation import parse_ints, parse_padding, parse_shape
 
 # --- leaves ---------------------------------------------------------------------------------
-
-# Option names accepted in spec files (left) and the constructor keyword they feed (right).
-_KEY_ALIASES = {
-    "kernel": "k", "kernel_size": "k", "s": "stride", "p": "pad", "padding": "pad", "d": "dilation",
-    "g": "groups", "out_channels": "out", "out_features": "out", "channels": "out", "features": "out",
-    "ceil": "ceil_mode", "size": "size", "output_size": "size", "scale_factor": "scale", "num_parameters": "num_parameters",
-}
-
 
 def _ints(value, what):
     values = parse_ints(value, what)
@@ -51,8 +46,7 @@ def _ints0(value, what):
 
 
 def _pad(value, what):
-    parsed = parse_padding(value, what)
-    return parsed
+    return parse_padding(value, what)
 
 
 def _bool(value, what):
@@ -64,7 +58,7 @@ def _bool(value, what):
 def _count(value, what):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InputError(f"{what} must be a whole number ≥ 1; got {value!r}")
-    return value
+    return check_whole(value, what)
 
 
 def _prob(value, what):
@@ -85,94 +79,63 @@ def _word(value, what):
     return value
 
 
-# type → (constructor, {option: (keyword, parser)}, required options)
-_O = {
-    "out": ("out", _count), "k": ("k", _ints), "stride": ("stride", _ints), "pad": ("pad", _pad),
-    "dilation": ("dilation", _ints), "groups": ("groups", _count), "bias": ("bias", _bool),
-}
-LEAF_TYPES: dict[str, tuple[Callable[..., Leaf], dict[str, tuple[str, Callable]], tuple[str, ...]]] = {
-    "conv": (build.conv, {**_O, "padding_mode": ("padding_mode", _word)}, ("out", "k")),
-    "conv_transpose": (build.conv_t, {**_O, "output_padding": ("output_padding", _ints0)}, ("out", "k")),
-    "maxpool": (build.maxpool, {"k": ("k", _ints), "stride": ("stride", _ints), "pad": ("pad", _pad),
-                                "dilation": ("dilation", _ints), "ceil_mode": ("ceil_mode", _bool)}, ("k",)),
-    "avgpool": (build.avgpool, {"k": ("k", _ints), "stride": ("stride", _ints), "pad": ("pad", _pad),
-                                "ceil_mode": ("ceil_mode", _bool), "count_include_pad": ("count_include_pad", _bool)}, ("k",)),
-    "adaptive_avgpool": (build.adaptive_avgpool, {"size": ("size", _size)}, ("size",)),
-    "adaptive_maxpool": (build.adaptive_maxpool, {"size": ("size", _size)}, ("size",)),
-    "global_avgpool": (build.global_avgpool, {}, ()),
-    "linear": (build.linear, {"out": ("out", _count), "bias": ("bias", _bool)}, ("out",)),
-    "flatten": (build.flatten, {"start_dim": ("start_dim", int), "end_dim": ("end_dim", int)}, ()),
-    "batchnorm": (build.bn, {"affine": ("affine", _bool), "eps": ("eps", float), "momentum": ("momentum", float)}, ()),
-    "groupnorm": (build.groupnorm, {"groups": ("groups", _count)}, ("groups",)),
-    "layernorm2d": (build.layernorm2d, {}, ()),
-    "layernorm": (build.layernorm, {"dims": ("dims", _count)}, ()),
-    "lrn": (build.lrn, {"size": ("size", _count), "alpha": ("alpha", float), "beta": ("beta", float), "k": ("k", float)}, ()),
-    "prelu": (build.prelu, {"num_parameters": ("num_parameters", _count)}, ()),
-    "dropout": (build.dropout, {"p": ("p", _prob)}, ()),
-    "identity": (build.identity, {}, ()),
-    "upsample": (build.upsample, {"scale": ("scale", _count), "mode": ("mode", _word)}, ()),
-    "channel_shuffle": (build.channel_shuffle, {"groups": ("groups", _count)}, ("groups",)),
-    "shortcut_a": (build.shortcut_a, {"out": ("out_channels", _count), "stride": ("stride", _count)}, ("out",)),
-}
-_ACTIVATIONS = ("relu", "relu6", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "silu", "swish", "hardswish",
-                "hardsigmoid", "softmax", "log_softmax", "mish", "softplus")
-TYPE_ALIASES = {
-    "conv2d": "conv", "convolution": "conv", "conv_t": "conv_transpose", "convt": "conv_transpose",
-    "deconv": "conv_transpose", "conv_transpose2d": "conv_transpose", "maxpool2d": "maxpool", "max_pool": "maxpool",
-    "avgpool2d": "avgpool", "avg_pool": "avgpool", "adaptive_avg_pool": "adaptive_avgpool", "adaptiveavg": "adaptive_avgpool",
-    "aap": "adaptive_avgpool", "adaptivemax": "adaptive_maxpool", "gap": "global_avgpool", "global_avg_pool": "global_avgpool",
-    "fc": "linear", "dense": "linear", "bn": "batchnorm", "batchnorm2d": "batchnorm", "gn": "groupnorm",
-    "ln": "layernorm", "ln2d": "layernorm2d", "localresponsenorm": "lrn", "drop": "dropout", "id": "identity",
-    "shuffle": "channel_shuffle", "option_a": "shortcut_a", "up": "upsample",
+def _int(value, what):
+    return int(value)
+
+
+def _float(value, what):
+    return float(value)
+
+
+#: how a spec value of each kind (``Option.kind`` of the layer descriptors) is read
+READERS: dict[str, Callable[[Any, str], Any]] = {
+    "ints": _ints, "ints0": _ints0, "pad": _pad, "bool": _bool, "count": _count, "prob": _prob, "size": _size,
+    "word": _word, "int": _int, "float": _float,
 }
 CONTAINER_TYPES = ("sequence", "residual", "parallel", "concat", "add", "mul", "se", "repeat")
 
 
 def canonical_type(word: str) -> str:
-    key = word.strip().lower().replace("-", "_")
-    return TYPE_ALIASES.get(key, key)
+    """A spec or chain word → its type's canonical name (``convT`` → ``conv_transpose``); unknown words unchanged."""
+    descriptor = lookup("spec", word)
+    return descriptor.name if descriptor is not None else normalise("spec", word)
 
 
 def known_types() -> list[str]:
-    return sorted(set(LEAF_TYPES) | set(_ACTIVATIONS))
+    return sorted(d.name for d in descriptors() if d.build is not None)
 
 
 def make_leaf(kind: str, options: dict[str, Any], where: str) -> Leaf:
     """Build one leaf from its type and options; errors name ``where``."""
-    kind = canonical_type(kind)
-    if kind in _ACTIVATIONS:
-        extra = [k for k in options]
-        if extra:
-            raise InputError(f"{where}: {kind} takes no options; got {', '.join(extra)}")
-        return build.act(kind)
-    if kind not in LEAF_TYPES:
+    descriptor = lookup("spec", kind)
+    prefix = "" if where == "layer" else f"{where}: "
+    if descriptor is None or descriptor.build is None:
         import difflib
 
-        close = difflib.get_close_matches(kind, known_types() + list(TYPE_ALIASES), n=3, cutoff=0.6)
+        word = normalise("spec", kind)
+        close = difflib.get_close_matches(word, list(all_words("spec")), n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        where = "" if where == "layer" else f"{where}: "
-        raise InputError(f"{where}unknown layer type '{kind}'{hint} (valid: {', '.join(known_types())})")
-    constructor, accepted, required = LEAF_TYPES[kind]
+        raise InputError(f"{prefix}unknown layer type '{word}'{hint} (valid: {', '.join(known_types())})")
+    kind = descriptor.name
+    if options and not descriptor.options:
+        raise InputError(f"{where}: {kind} takes no options; got {', '.join(options)}")
     kwargs: dict[str, Any] = {}
     for raw_key, value in options.items():
-        key = raw_key.lower().replace("-", "_")
-        if key not in accepted:
-            key = _KEY_ALIASES.get(key, key)
-        if key not in accepted:
-            prefix = f"{where}: " if where != "layer" else ""
-            raise InputError(f"{prefix}{kind} has no option '{raw_key}' (valid: {', '.join(accepted) or 'none'})")
-        keyword, parse = accepted[key]
+        option = descriptor.option(str(raw_key).lower().replace("-", "_"))
+        if option is None:
+            valid = ", ".join(o.key for o in descriptor.options)
+            raise InputError(f"{prefix}{kind} has no option '{raw_key}' (valid: {valid})")
         try:
-            kwargs[keyword] = parse(value, f"{where}.{raw_key}")
+            kwargs[option.keyword] = READERS[option.kind](value, f"{where}.{raw_key}")
         except (TypeError, ValueError) as error:
             if isinstance(error, InputError):
                 raise
             raise InputError(f"{where}.{raw_key}: bad value {value!r}") from None
-    missing = [r for r in required if accepted[r][0] not in kwargs]
+    missing = [o.key for o in descriptor.options if o.required and o.keyword not in kwargs]
     if missing:
         raise InputError(f"{where}: {kind} needs {', '.join(missing)}")
     try:
-        return constructor(**kwargs)
+        return Leaf(descriptor.build(**kwargs))
     except InputError as error:
         raise InputError(f"{where}: {error}" if where != "layer" else str(error)) from None
 
@@ -181,12 +144,9 @@ def make_leaf(kind: str, options: dict[str, Any], where: str) -> Leaf:
 
 def load_spec_file(path: str) -> Network:
     """Read a JSON spec file; malformed JSON reports the line and column."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as error:
-        raise InputError(f"cannot read {path}: {error.strerror}") from None
-    return parse_spec_text(text, source=path)
+    from convcalc.files import read_text
+
+    return parse_spec_text(read_text(path, "spec file"), source=path)
 
 
 def parse_spec_text(text: str, source: str = "<spec>") -> Network:
@@ -266,6 +226,24 @@ def _block_kind(options: dict, default: str, where: str, source: str) -> str:
     return kind.strip()
 
 
+MAX_REPEATED_LAYERS = 10_000
+"""The most layers one ``repeat`` expands to (times × the layers of one copy)."""
+
+
+def _leaf_count(module: Module) -> int:
+    if isinstance(module, Leaf):
+        return 1
+    if isinstance(module, Sequential):
+        return sum(_leaf_count(child) for _, child in module.children)
+    parts = [getattr(module, name) for name in ("body", "gate") if hasattr(module, name)]
+    parts += [child for _, child in (getattr(module, "branches", ()) or ())]
+    parts += [child for _, child in getattr(module, "post", ())]
+    shortcut = getattr(module, "shortcut", None)
+    if shortcut is not None:
+        parts.append(shortcut[1])
+    return sum(_leaf_count(part) for part in parts)
+
+
 def _container(kind: str, options: dict, where: str, source: str) -> Module:
     options = dict(options)
     if kind == "sequence":
@@ -278,17 +256,21 @@ def _container(kind: str, options: dict, where: str, source: str) -> Module:
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise InputError(f"{source}: {where}.times must be a whole number ≥ 1; got {times!r}")
         layers = options.get("layers")
-        # Each copy is a named block 0..times−1 (as nn.Sequential numbers its children).
-        copies = [(str(i), _sequence(layers, f"{where}.layers", source)) for i in range(times)]
-        if isinstance(layers, list) and len(layers) == 1:
-            copies = [(str(i), s.children[0][1]) for i, (_, s) in enumerate(copies)]
-        return build.seq(*copies)
+        # Modules are immutable: the copies, named 0..times−1 as nn.Sequential numbers its children,
+        # share one parsed body. Every walk visits each copy, so the expansion is bounded.
+        body = _sequence(layers, f"{where}.layers", source)
+        expanded = times * max(1, _leaf_count(body))
+        if expanded > MAX_REPEATED_LAYERS:
+            raise InputError(f"{source}: {where}.times: {times:,} copies of {_leaf_count(body):,} layer(s) would make "
+                             f"{expanded:,} layers; a repeat expands to at most {MAX_REPEATED_LAYERS:,}")
+        single = body.children[0][1] if isinstance(layers, list) and len(layers) == 1 else body
+        return build.seq(*((str(i), single) for i in range(times)))
     if kind == "residual":
         block = _block_kind(options, "Residual", where, source)
         _only(options, ("body", "shortcut", "post"), kind, where, source)
         body = _sequence(options.get("body"), f"{where}.body", source)
         shortcut = options.get("shortcut")
-        short = None
+        short: tuple[str, Module] | None = None
         if shortcut is not None:
             if isinstance(shortcut, list):
                 short = ("downsample", _sequence(shortcut, f"{where}.shortcut", source))
@@ -317,7 +299,7 @@ def _container(kind: str, options: dict, where: str, source: str) -> Module:
         raise InputError(f"{source}: {where}.branches must be a list of layer lists, or an object name → layer list")
     if len(named) < 2:
         raise InputError(f"{source}: {where}.branches needs at least two branches")
-    built = []
+    built: list[tuple[str, Module]] = []
     for branch_name, branch in named:
         path = f"{where}.branches.{branch_name}" if isinstance(branches, dict) else f"{where}.branches[{branch_name[6:]}]"
         if isinstance(branch, list):
@@ -329,26 +311,39 @@ def _container(kind: str, options: dict, where: str, source: str) -> Module:
 
 # --- inline chains --------------------------------------------------------------------------
 
-CHAIN_HELP = """Inline chain: segments separated by '|'; the first may be the input shape (or use --in).
-  conv OUT kK [sS] [pP] [dD] [gG] [nobias]   e.g. conv 64 k3 s2 p1, conv 32 k3x5 psame
-  convT OUT kK [sS] [pP] [opN]               transposed conv (also deconv)
-  maxpool kK [sS] [pP] [dD] [ceil]           stride defaults to the kernel
-  avgpool kK [sS] [pP] [ceil] [nopad]        nopad: count_include_pad=False
-  aap N (adaptive avg pool to NxN), amp N, gap (global average pool)
-  fc N | linear N [nobias]    flatten    bn    gn G    ln    lrn    dropout [P]
-  relu relu6 leaky_relu elu gelu silu tanh sigmoid hardswish softmax prelu [N]
-  upsample [S] [bilinear]    shuffle G    identity"""
-
-_TOKEN = re.compile(r"^(op|k|s|p|d|g)(.+)$")
-_CHAIN_FLAGS = {"nobias": ("bias", False), "ceil": ("ceil_mode", True), "nopad": ("count_include_pad", False)}
-_CHAIN_PREFIX = {"k": "k", "s": "stride", "p": "pad", "d": "dilation", "g": "groups", "op": "output_padding"}
+def chain_help(width: int = 78) -> str:
+    """The inline chain's syntax from the descriptors: a line for each type that explains
+    itself, the plain ones packed together, then the activations."""
+    lines = ["Inline chain: segments separated by '|'; the first may be the input shape (or use --in)."]
+    plain: list[str] = []
+    activations = []
+    for descriptor in descriptors():
+        if descriptor.build is None:
+            continue
+        syntax, *note = re.split(r"\s{2,}", descriptor.chain_help, maxsplit=1)
+        if note:
+            lines.append(f"  {syntax:<42} {note[0]}")
+        elif syntax:
+            plain.append(syntax)
+        else:
+            activations.append(descriptor.name)
+    for group in (plain, activations):
+        line = " "
+        for word in group:
+            if len(line) + len(word) + 3 > width:
+                lines.append(line)
+                line = " "
+            line += f" {word}" if line == " " else f"   {word}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def looks_like_chain(text: str) -> bool:
     if "|" in text:
         return True
     first = text.strip().split()[0] if text.strip() else ""
-    return canonical_type(first) in LEAF_TYPES or canonical_type(first) in _ACTIVATIONS
+    descriptor = lookup("spec", first) if first else None
+    return descriptor is not None and descriptor.build is not None
 
 
 def parse_chain(text: str, input_shape: tuple | None = None) -> Network:
@@ -380,55 +375,61 @@ def parse_chain(text: str, input_shape: tuple | None = None) -> Network:
 
 
 def _chain_leaf(words: list[str]) -> Leaf:
-    kind = canonical_type(words[0])
-    if kind not in LEAF_TYPES and kind not in _ACTIVATIONS:
-        make_leaf(kind, {}, "layer")  # raises: unknown type, with suggestions
+    descriptor = lookup("spec", words[0])
+    if descriptor is None or descriptor.build is None:
+        make_leaf(words[0], {}, "layer")  # raises: unknown type, with suggestions
+    assert descriptor is not None
+    kind = descriptor.name
     options: dict[str, Any] = {}
     positional: list[str] = []
+    flags = {o.flag[0]: (o.key, o.flag[1]) for o in descriptor.options if o.flag}
+    bare = {word: o.key for o in descriptor.options for word in o.chain_words}
+    prefixes = {o.chain: o for o in descriptor.options if o.chain}
     for word in words[1:]:
         low = word.lower()
-        if low in _CHAIN_FLAGS:
-            key, value = _CHAIN_FLAGS[low]
+        if low in flags:
+            key, value = flags[low]
             options[key] = value
-        elif kind == "upsample" and low in ("nearest", "bilinear", "bicubic"):
-            options["mode"] = low
+        elif low in bare:
+            options[bare[low]] = low
         elif re.match(r"^\d", word) or re.match(r"^0?\.\d", word):
             positional.append(word)
-        elif (m := _TOKEN.match(low)) and (kind not in ("batchnorm", "dropout")):
-            key = _CHAIN_PREFIX[m.group(1)]
-            value: Any = m.group(2)
-            if key == "pad":
-                options[key] = value
-            else:
-                options[key] = value
+        elif prefix := next((p for p in sorted(prefixes, key=len, reverse=True)
+                             if low.startswith(p) and len(low) > len(p)), ""):
+            options[prefixes[prefix].key] = low[len(prefix):]
         else:
             raise InputError(f"'{word}' is not an option of {kind} (see convcalc arch --help)")
-    positional_key = {"conv": "out", "conv_transpose": "out", "linear": "out", "adaptive_avgpool": "size",
-                      "adaptive_maxpool": "size", "groupnorm": "groups", "channel_shuffle": "groups", "dropout": "p",
-                      "prelu": "num_parameters", "upsample": "scale", "shortcut_a": "out"}.get(kind)
+    filled = next((o for o in descriptor.options if o.positional), None)
     if positional:
-        if positional_key is None or len(positional) > 1:
-            raise InputError(f"unexpected number '{positional[-1] if positional_key else positional[0]}' for {kind}")
+        if filled is None or len(positional) > 1:
+            raise InputError(f"unexpected number '{positional[-1] if filled else positional[0]}' for {kind}")
         raw = positional[0]
-        options[positional_key] = float(raw) if kind == "dropout" else _chain_int(raw, positional_key)
-    for key in ("k", "stride", "dilation", "output_padding"):
-        if key in options:
-            options[key] = _chain_per_axis(options[key], key)
-    if "groups" in options and isinstance(options["groups"], str):
-        options["groups"] = _chain_int(options["groups"], "groups")
-    if kind == "adaptive_avgpool" or kind == "adaptive_maxpool":
-        options.setdefault("size", 1)
+        if filled.kind == "pad":
+            options[filled.key] = raw
+        else:
+            options[filled.key] = float(raw) if filled.kind in ("prob", "float") else _chain_int(raw, filled.key)
+    for option in descriptor.options:
+        value = options.get(option.key)
+        if isinstance(value, str) and option.kind in ("ints", "ints0"):
+            options[option.key] = _chain_per_axis(value, option.key)
+        elif isinstance(value, str) and option.kind == "count":
+            options[option.key] = _chain_int(value, option.key)
+        elif isinstance(value, str) and option.kind == "float" and option.chain:
+            options[option.key] = float(_chain_per_axis(value, option.key))
+        if option.chain_default is not None:
+            options.setdefault(option.key, option.chain_default)
     return make_leaf(kind, options, "layer")
 
 
 def _chain_int(raw: str, what: str) -> int:
     if not re.fullmatch(r"\d+", raw):
         raise InputError(f"{what} must be a whole number; got '{raw}'")
+    check_digits(raw, what)
     return int(raw)
 
 
 def _chain_per_axis(raw: Any, key: str):
-    what = {"k": "kernel", "stride": "stride", "dilation": "dilation", "output_padding": "output padding"}[key]
+    what = {"k": "kernel", "stride": "stride", "dilation": "dilation", "output_padding": "output padding"}.get(key, key)
     minimum = 0 if key == "output_padding" else 1
     try:
         values = parse_ints(raw, what, minimum=minimum)

@@ -81,12 +81,14 @@ def _spatial(row: Row) -> tuple:
 
 
 def _kernel(row: Row) -> Dim:
+    assert row.report is not None  # a layer's row (only blocks and merges have none)
     return product(row.report.hyper["kernel_size"])
 
 
 def _transposed_at_output(row: Row, n: int) -> Dim:
     """A transposed conv counted like a conv at its OUTPUT positions: N·C_out·Πo · (C_in/g)·Πk
     (thop 0.1.1 and torchinfo count it so; ours, torch's and fvcore's count input positions)."""
+    assert row.report is not None  # a layer's row (only blocks and merges have none)
     groups = row.report.hyper["groups"]
     return _out(row, n) * (row.input[0] // groups) * _kernel(row)
 
@@ -223,13 +225,17 @@ def _thop(row: Row, n: int) -> Parts:
 
 def _windows(inputs: int, outputs: int, k: int, s: int, p: int, include_pad: bool) -> int:
     """Input elements summed by an avg pool along one axis (windows clipped to the padded or real input)."""
-    lower, upper = (-p, inputs + p) if include_pad else (0, inputs)
-    return sum(max(min(i * s - p + k, upper) - max(i * s - p, lower), 0) for i in range(outputs))
+    from convcalc.engine.axis import real_reads_total  # closed form: O(1) in the sizes
+
+    # Clipped to the padded input: the same count on an input of inputs + 2p with no padding.
+    return real_reads_total(inputs + 2 * p, k, s, 0, outputs) if include_pad else real_reads_total(inputs, k, s, p, outputs)
 
 
 def _adaptive_windows(inputs: int, outputs: int) -> int:
     """Input elements read by an adaptive pool along one axis: window j is [⌊jI/O⌋, ⌈(j+1)I/O⌉)."""
-    return sum(-(-(j + 1) * inputs // outputs) - j * inputs // outputs for j in range(outputs))
+    from convcalc.engine.axis import adaptive_bin_lengths  # closed form: O(1) in the sizes
+
+    return adaptive_bin_lengths(inputs, outputs)[2]
 
 
 _ULTRA_UPSAMPLE = {"nearest": 0, "linear": 5, "bilinear": 11, "bicubic": 259, "trilinear": 31}
@@ -254,6 +260,7 @@ def _ultralytics_thop(row: Row, n: int) -> Parts:
         extra = _in(row, n) // row.input[0] if act == "log_softmax" else 0
         return ("activation", _softmax_ops(row, n) + extra),
     if pool == "avg":
+        assert row.report is not None  # a layer's row (only blocks and merges have none)
         hyper = row.report.hyper
         reads = n * row.input[0]
         for i, o, k, s, (p, _), in zip(*_spatial(row), hyper["kernel_size"], hyper["stride"], hyper["padding"]):
@@ -274,6 +281,7 @@ def _calflops_transposed(row: Row, n: int) -> Dim:
     """calflops' ``_conv_trans_flops_compute``: MACs Πk·C_in·(C_out/g)/g·N·Πi (its out_channels is
     weight.shape[1], already C_out/g) and bias adds over the size a *conv* with the same numbers
     would give, ⌊(i + 2p − d(k − 1) − 1)/s⌋ + 1."""
+    assert row.report is not None  # a layer's row (only blocks and merges have none)
     hyper = row.report.hyper
     groups = hyper["groups"]
     per_group = hyper["out_channels"] // groups
@@ -416,10 +424,6 @@ _ALIASES = {"flopcounter": "flop_counter", "torch": "flop_counter", "flopcounter
             "ultralytics": "ultralytics_thop"}
 
 
-def tool_names() -> list[str]:
-    return list(TOOLS)
-
-
 @dataclass(frozen=True)
 class ToolCount:
     tool: str
@@ -427,7 +431,6 @@ class ToolCount:
     value: Dim
     rule: str
     source: str
-    ours_macs: Dim
     difference: str
     parts: dict[str, Dim]
     checked: str = ""
@@ -479,4 +482,4 @@ def as_tool(report: NetworkReport, tool: str) -> ToolCount:
     difference = _difference(parts, base, label, rule.gemm_note)
     value = _whole(sum(parts.values(), 0))
     printed = rule.printed(value) if rule.printed and isinstance(value, int) else ""
-    return ToolCount(key, rule.unit, value, rule.rule, rule.source, macs, difference, parts, rule.checked, printed)
+    return ToolCount(key, rule.unit, value, rule.rule, rule.source, difference, parts, rule.checked, printed)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from convcalc.errors import InputError
+from convcalc.layers.descriptor import find_hook
 from convcalc.network.model import Gate, Leaf, Module, Network, Parallel, Residual, Sequential
 from convcalc.network.walk import NetworkReport
 
@@ -54,13 +55,6 @@ def build_torch(network: Network, input_shape: tuple | None = None):
     shape = tuple(input_shape or network.input)
     module, _ = _build(network.body, shape, nn, torch)
     return module
-
-
-def _named_container(nn, items):
-    container = nn.Module()
-    for name, child in items:
-        container.add_module(name, child)
-    return container
 
 
 def _build(module: Module, shape: tuple, nn, torch) -> tuple[Any, tuple]:
@@ -174,6 +168,9 @@ def _leaf(layer, shape, nn, torch):
         return nn.ChannelShuffle(layer.groups), out
     if isinstance(layer, resample.ShortcutA):
         return _ShortcutA(nn, layer.out_channels, layer.stride), out
+    hook = find_hook("torch", layer)
+    if hook is not None:
+        return hook(layer, nn), out
     kind = type(layer).__name__
     if kind == "ChannelChunk":
         return _ChannelChunk(nn, layer.chunks, layer.index), out
@@ -201,7 +198,7 @@ def _add(nn, parent, dotted: str, child) -> None:
     parent.add_module(last, child)
 
 
-def _Seq(nn, items):
+def _Seq(nn: Any, items):
     class Seq(nn.Module):
         def forward(self, x):
             for child in self._order:
@@ -215,7 +212,7 @@ def _Seq(nn, items):
     return m
 
 
-def _Residual(nn, body, shortcut, post):
+def _Residual(nn: Any, body, shortcut, post):
     class Residual(nn.Module):
         def forward(self, x):
             out = self._body(x)
@@ -238,7 +235,7 @@ def _Residual(nn, body, shortcut, post):
     return m
 
 
-def _Parallel(nn, branches, merge):
+def _Parallel(nn: Any, branches, merge):
     import torch
 
     class Parallel(nn.Module):
@@ -258,7 +255,7 @@ def _Parallel(nn, branches, merge):
     return m
 
 
-def _Gate(nn, gate):
+def _Gate(nn: Any, gate):
     class Gate(nn.Module):
         def forward(self, x):
             return x * self._gate(x)
@@ -270,7 +267,7 @@ def _Gate(nn, gate):
     return m
 
 
-def _Padded(nn, pads, conv):
+def _Padded(nn: Any, pads, conv):
     import torch.nn.functional as F
 
     flat = []
@@ -286,7 +283,7 @@ def _Padded(nn, pads, conv):
     return m
 
 
-def _ChannelsFirstLayerNorm(nn, channels, eps):
+def _ChannelsFirstLayerNorm(nn: Any, channels, eps):
     class LayerNorm2d(nn.LayerNorm):
         def forward(self, x):
             return super().forward(x.movedim(1, -1)).movedim(-1, 1)
@@ -294,7 +291,7 @@ def _ChannelsFirstLayerNorm(nn, channels, eps):
     return LayerNorm2d(channels, eps=eps)
 
 
-def _ChannelChunk(nn, chunks, index):
+def _ChannelChunk(nn: Any, chunks, index):
     class ChannelChunk(nn.Module):
         def forward(self, x):
             return x.chunk(chunks, dim=1)[index]
@@ -302,7 +299,7 @@ def _ChannelChunk(nn, chunks, index):
     return ChannelChunk()
 
 
-def _LayerScale(nn, channels, rank, init):
+def _LayerScale(nn: Any, channels, rank, init):
     import torch
 
     class LayerScale(nn.Module):
@@ -316,7 +313,7 @@ def _LayerScale(nn, channels, rank, init):
     return LayerScale()
 
 
-def _ShortcutA(nn, out_channels, stride):
+def _ShortcutA(nn: Any, out_channels, stride):
     import torch.nn.functional as F
 
     class ShortcutA(nn.Module):

@@ -6,7 +6,7 @@ Backward MACs (CS231n's ``dx, dw = backward(dout, cache)``), per conv / linear l
   same count — except for the first such layer, whose input needs no gradient.
 So a training step costs about 3× the forward MACs (2× for a one-layer net).
 
-Memory of a step (spec §5.4): the weights, their gradients (1× params), the optimizer state
+Memory of a step (docs/arithmetic.md §5.4): the weights, their gradients (1× params), the optimizer state
 (SGD 0, SGD with momentum 1×, Adam 2× — its two moment estimates) and the activations saved
 for the backward pass (every layer's output, plus the input).
 """

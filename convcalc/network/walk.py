@@ -1,6 +1,6 @@
 """Walking a network layer by layer: shapes, parameters, MACs, memory and receptive fields.
 
-Receptive fields follow Dang Ha The Hien's forward recurrences (spec §6.1), per axis, with
+Receptive fields follow Dang Ha The Hien's forward recurrences (docs/arithmetic.md §6.1), per axis, with
 the integer-index convention (the first input unit is centred at 0):
 
     j_out = j_in·s,   r_out = r_in + (k_eff − 1)·j_in,   start_out = start_in + ((k_eff − 1)/2 − p)·j_in
@@ -37,7 +37,7 @@ class RFState:
     jump: Fraction = Fraction(1)
     start: Fraction = Fraction(0)
 
-    def after(self, layer: AxisRF) -> "RFState":
+    def after(self, layer: AxisRF) -> RFState:
         stride = Fraction(layer.stride)
         k_eff = Fraction(layer.kernel)
         if stride < 1:  # transposed conv / upsampling: each output reads floor((k_eff − 1)·stride) + 1 inputs
@@ -82,12 +82,8 @@ class Row:
     activation: Dim = 0  # output elements × batch
     rf: tuple[RFState, ...] | None = None
     report: LayerReport | None = None
-    children: tuple["Row", ...] = ()
+    children: tuple[Row, ...] = ()
     layer: Any = None  # the layer object of a leaf row (which torch.nn module it stands for)
-
-    @property
-    def is_block(self) -> bool:
-        return bool(self.children)
 
 
 @dataclass(frozen=True)
@@ -262,6 +258,7 @@ def _check_same(shapes: list, names: list[str], where: str) -> None:
 
 def _residual(module: Residual, shape, rf, name, depth, ctx):
     out, body_rf, rows = _walk_children(module.body, shape, rf, name, depth, ctx)
+    short_rows: list[Row]
     if module.shortcut is None:
         short_out, short_rf, short_rows = tuple(shape), rf, []
         short_name = "identity"

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from convcalc.executor.inspection import LayerRow, RunReport, TensorStats
 from convcalc.executor.training import Evaluation, StepRecord, TrainResult
@@ -471,7 +472,14 @@ class RichProgress:
     """A rich progress bar with the running loss and batch accuracy (and the last validation)."""
 
     def __init__(self, total: int, console=None):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.progress = Progress(
             TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),

@@ -23,8 +23,6 @@ from convcalc.render.values import count, jsonable, nbytes
 SCHEMA = "convcalc/arch/v1"
 WIDTH = 80
 
-DTYPE_NAMES = {8: "float64", 4: "float32", 2: "float16", 1: "int8"}
-
 _SHORT_TYPES = {"adaptive-avgpool": "adaptavg", "adaptive-maxpool": "adaptmax", "global-avgpool": "gap",
                 "global-maxpool": "gmp", "conv-transpose": "convT", "batchnorm": "bn", "groupnorm": "gn",
                 "layernorm": "ln", "channel-shuffle": "shuffle", "upsample-": "up-", "SqueezeExcitation": "SE",
@@ -255,10 +253,6 @@ def layout(view: ArchView, wide: bool, width: int = WIDTH) -> tuple[list[list[st
     return cells, columns, notes
 
 
-def text_table(view: ArchView, wide: bool = False, width: int = WIDTH) -> str:
-    return _text_table(*layout(view, wide, width)[:2])
-
-
 def _text_table(cells: list[list[str]], columns: tuple[str, ...]) -> str:
     widths = _widths(cells, columns)
     lines = []
@@ -442,6 +436,8 @@ def arch_dict(view: ArchView) -> dict[str, Any]:
         },
         "warnings": list(r.warnings),
     }
+    if view.notes:  # an imported model's notes (what the totals exclude, channels-last, --as keras)
+        doc["notes"] = list(view.notes)
     if view.headline and view.headline.included:
         doc["count"] = {"included": ["macs", *view.headline.included], "value": jsonable(view.headline.value),
                         "parts": jsonable(view.headline.parts)}

@@ -5,7 +5,7 @@ body of the Markdown form) and Markdown. Rich, LaTeX and JSON live beside this m
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

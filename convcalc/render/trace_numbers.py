@@ -95,10 +95,6 @@ def factor(value: Any) -> str:
     return t
 
 
-def is_negative_text(value: Any) -> bool:
-    return text(value).startswith("−")
-
-
 # --- LaTeX -------------------------------------------------------------------------------------------
 
 

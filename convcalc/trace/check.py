@@ -19,7 +19,8 @@ cannot decide them (``--verify torch`` does, exactly).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

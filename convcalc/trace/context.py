@@ -4,9 +4,9 @@ the check that a derivation shown on the board agrees with the layer's own numbe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np

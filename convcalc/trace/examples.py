@@ -1,6 +1,6 @@
 """Ready-made specs (``convcalc backprop --example NAME``), kept as Python data so they work
-after a plain ``pip install``. Each is a course exercise or a worked example of
-shared/spec/worked-examples.md, with clean integer values.
+after a plain ``pip install``. Each is a course exercise or one of the course's worked
+examples (the rules they exercise: docs/arithmetic.md §7), with clean integer values.
 """
 
 from __future__ import annotations

@@ -280,3 +280,21 @@ def linear_backward(
     return Step(
         "backward", _heading(step, "backward"), tuple(rules), tuple(matrices), tuple(entries), (), step.index, hidden
     )
+
+
+# --- any other layer type: the rule its descriptor states, and the matrices -----------------------
+
+
+def generic_forward(ctx: Context, step: LayerStep, x_name: str, y: np.ndarray) -> Step:
+    """A layer type without a hand-written explanation: its name, its rule, its output."""
+    from convcalc.layers.descriptor import of_layer
+
+    descriptor = of_layer(step.layer)
+    rule = f"{step.output} = {step.kind}({x_name})" + (f": {descriptor.summary}" if descriptor else "")
+    return _result_step(ctx, step, f"{step.output} = {step.kind}({x_name})", rule, y)
+
+
+def generic_backward(ctx: Context, step: LayerStep, x_name: str, dy: np.ndarray, dx: np.ndarray) -> Step:
+    out, dX = f"δ{step.output}", f"δ{x_name}"
+    rule = f"{dX} = the local gradient of {step.kind} applied to {out} (the layer's own backward)"
+    return _backward_step(step, rule, (Matrix(out, ctx.show(dy)), Matrix(dX, ctx.show(dx))))

@@ -9,9 +9,9 @@ arithmetic, comparisons, ``np.where``, sums and matmul are used, so exact stays 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable, Sequence
 
 import numpy as np
 

@@ -14,8 +14,9 @@ Tensors keep exactly the shape written (no batch axis is added).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

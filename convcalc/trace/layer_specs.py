@@ -14,12 +14,15 @@ linear weight: out x in; biases: a number or one per output channel/feature.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from convcalc.errors import InputError
+from convcalc.layers.descriptor import LayerDescriptor, descriptors, normalise
+from convcalc.notation import parse_padding
 from convcalc.trace.spec import (
     LayerStep,
     Loss,
@@ -36,51 +39,18 @@ from convcalc.trace.spec import (
     whole,
 )
 
-IMAGE_LAYERS = ("conv2d", "conv_transpose2d", "maxpool2d", "avgpool2d", "batchnorm2d", "flatten")
 ELEMENTWISE = ("relu", "leaky_relu", "sigmoid", "tanh")
-LAYER_TYPES = (
-    "conv2d",
-    "conv_transpose2d",
-    "maxpool2d",
-    "avgpool2d",
-    "relu",
-    "leaky_relu",
-    "sigmoid",
-    "tanh",
-    "softmax",
-    "flatten",
-    "linear",
-    "batchnorm2d",
-)
-LOSSES = ("mse_half_sum", "mse", "sse", "cross_entropy", "sum", "upstream")
+def _trace_descriptors() -> dict[str, LayerDescriptor]:
+    return {d.trace: d for d in descriptors() if d.trace is not None}
 
-_ALIASES = {
-    "conv": "conv2d",
-    "conv2d": "conv2d",
-    "convolution": "conv2d",
-    "convtranspose2d": "conv_transpose2d",
-    "convtranspose": "conv_transpose2d",
-    "deconv": "conv_transpose2d",
-    "transposedconv": "conv_transpose2d",
-    "convt": "conv_transpose2d",
-    "maxpool2d": "maxpool2d",
-    "maxpool": "maxpool2d",
-    "avgpool2d": "avgpool2d",
-    "avgpool": "avgpool2d",
-    "averagepool": "avgpool2d",
-    "relu": "relu",
-    "leakyrelu": "leaky_relu",
-    "sigmoid": "sigmoid",
-    "tanh": "tanh",
-    "softmax": "softmax",
-    "flatten": "flatten",
-    "linear": "linear",
-    "fc": "linear",
-    "dense": "linear",
-    "batchnorm2d": "batchnorm2d",
-    "batchnorm": "batchnorm2d",
-    "bn": "batchnorm2d",
-}
+
+#: the backprop spec's layer types, their words and default tensor names, from the descriptors
+_TRACE = _trace_descriptors()
+LAYER_TYPES = tuple(_TRACE)
+_ALIASES = {word: d.trace for d in _TRACE.values() if d.trace for word in d.words("trace")}
+#: layers that take an image: the hand-written ones, and every type read from its descriptor alone
+IMAGE_LAYERS = tuple(kind for kind in LAYER_TYPES if kind not in ("linear", "softmax") + ELEMENTWISE)
+LOSSES = ("mse_half_sum", "mse", "sse", "cross_entropy", "sum", "upstream")
 _LOSS_ALIASES = {
     "msehalfsum": "mse_half_sum",
     "halfmse": "mse_half_sum",
@@ -95,27 +65,8 @@ _LOSS_ALIASES = {
     "given": "upstream",
 }
 
-OUTPUT_NAMES = {
-    "conv2d": "J",
-    "conv_transpose2d": "U",
-    "maxpool2d": "P",
-    "avgpool2d": "P",
-    "relu": "R",
-    "leaky_relu": "R",
-    "sigmoid": "S",
-    "tanh": "T",
-    "softmax": "Q",
-    "flatten": "F",
-    "linear": "O",
-    "batchnorm2d": "B",
-}
-PARAM_NAMES = {
-    ("conv2d", "weight"): "K",
-    ("conv_transpose2d", "weight"): "K",
-    ("linear", "weight"): "W",
-    ("batchnorm2d", "weight"): "γ",
-    ("batchnorm2d", "bias"): "β",
-}
+OUTPUT_NAMES = {kind: d.trace_output for kind, d in _TRACE.items()}
+PARAM_NAMES = {(kind, key): name for kind, d in _TRACE.items() for key, name in d.trace_params.items()}
 
 COMMON_KEYS = ("type", "name", "output", "names")
 TOP_KEYS = ("input", "input_name", "layers", "loss", "lr", "title", "description", "$schema", "comment")
@@ -124,7 +75,7 @@ TOP_KEYS = ("input", "input_name", "layers", "loss", "lr", "title", "description
 def canonical_type(text: Any, what: str) -> str:
     if not isinstance(text, str):
         raise InputError(f'{what}: "type" must be a layer type name such as "conv2d"; got {text!r}')
-    key = text.strip().lower().replace("_", "").replace("-", "").replace(" ", "").removeprefix("nn.")
+    key = normalise("trace", text)
     if key in _ALIASES:
         return _ALIASES[key]
     close = closest([text.strip().lower()], LAYER_TYPES)
@@ -257,9 +208,9 @@ def _name(value: Any, what: str) -> str:
 
 def _build_layer(index: int, kind: str, raw: dict, shape: tuple[int, ...], names: _Names) -> LayerStep:
     where = f"layer {index} ({kind})"
-    allowed = COMMON_KEYS + _KEYS[kind]
+    allowed = COMMON_KEYS + _KEYS.get(kind, _generic_keys(kind))
     check_keys(raw, allowed, where)
-    builder = _BUILDERS[kind]
+    builder = _BUILDERS.get(kind, _generic)
     try:
         layer, params, buffers, options = builder(raw, shape, where)
     except InputError as error:
@@ -702,6 +653,44 @@ _BUILDERS: dict[str, Callable] = {
 
 
 # --- the loss ----------------------------------------------------------------------------------
+
+
+def _generic_keys(kind: str) -> tuple[str, ...]:
+    """A type without a hand-written reader takes its descriptor's options (spec keys and aliases)."""
+    return tuple(key for o in _TRACE[kind].options for key in (o.key, *o.aliases))
+
+
+#: how the generic reader reads each value kind of a descriptor option
+_GENERIC_READERS: dict[str, Callable[[Any, str], Any]] = {
+    "count": lambda v, w: whole(v, w, 1),
+    "int": lambda v, w: whole(v, w),
+    "float": lambda v, w: number(v, w),
+    "bool": lambda v, w: flag(v, w),
+    "pad": lambda v, w: parse_padding(v, w),
+}
+
+
+def _generic(raw: dict, shape, where: str):
+    """A parameter-free layer built from its descriptor's options (pad, pixel_shuffle …)."""
+    descriptor = _TRACE[raw_kind(raw, where)]
+    _need_image(shape, descriptor.trace or descriptor.name, where)
+    kwargs = {}
+    for key, value in raw.items():
+        option = descriptor.option(key)
+        if option is None:
+            continue
+        if option.kind not in _GENERIC_READERS:
+            raise InputError(f"{where}: {key} cannot be given in a backprop spec")
+        kwargs[option.keyword] = _GENERIC_READERS[option.kind](value, f"{where}: {key}")
+    missing = [o.key for o in descriptor.options if o.required and o.keyword not in kwargs]
+    if missing:
+        raise InputError(f"{where}: {descriptor.trace} needs {', '.join(missing)}")
+    assert descriptor.build is not None
+    return descriptor.build(**kwargs), {}, {}, {}
+
+
+def raw_kind(raw: dict, where: str) -> str:
+    return canonical_type(raw.get("type"), where)
 
 
 def parse_loss(raw: Any, shape: tuple[int, ...], implicit: int, source: str) -> Loss:

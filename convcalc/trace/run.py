@@ -9,8 +9,9 @@ One walk, written once; it knows the layers only through the contract of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from convcalc.trace.context import Context
 from convcalc.trace.explain_loss import evaluate, loss_step
 from convcalc.trace.model import Matrix, Step, Trace
 from convcalc.trace.spec import SequentialSpec, Tensor
-from convcalc.trace.symbolic import symbolic_tensor, values_of
+from convcalc.trace.symbolic import symbolic_tensor
 
 
 @dataclass(frozen=True)
@@ -111,13 +112,14 @@ def run_sequential(spec: SequentialSpec, options: Options) -> Trace:
     steps: list[Step] = [] if spec.layers[0].kind in _SHOWS_INPUT else [_input_step(ctx, spec, x)]
     names = [spec.input.name] + [s.output for s in spec.layers]
     for i, step in enumerate(spec.layers):
-        steps.append(_FORWARD[step.kind](ctx, step, params[i], names[i], run_.inputs[i], run_.forwards[i]))
+        steps.append(_FORWARD.get(step.kind, _f_generic)(ctx, step, params[i], names[i], run_.inputs[i],
+                                                        run_.forwards[i]))
     y = run_.forwards[-1].output
     steps.append(loss_step(ctx, spec.loss, names[-1], y, run_.loss, run_.grad_output))
     for i in range(len(spec.layers) - 1, -1, -1):
         step = spec.layers[i]
         steps.append(
-            _BACKWARD[step.kind](
+            _BACKWARD.get(step.kind, _b_generic)(
                 ctx, step, params[i], names[i], run_.inputs[i], run_.forwards[i], run_.grads_out[i], run_.backwards[i]
             )
         )
@@ -265,6 +267,15 @@ def _b_bn(ctx, step, params, name, x, fwd, dy, bwd):
     return explain_norm.batchnorm_backward(ctx, step, params, name, x, dy, dict(bwd.grads), bwd.grad_input, fwd.cache)
 
 
+def _f_generic(ctx, step, params, name, x, fwd):
+    return explain_simple.generic_forward(ctx, step, name, fwd.output)
+
+
+def _b_generic(ctx, step, params, name, x, fwd, dy, bwd):
+    return explain_simple.generic_backward(ctx, step, name, dy, bwd.grad_input)
+
+
+#: hand-written explanations; every other backprop type gets the generic one
 _FORWARD: dict[str, Callable] = {
     "conv2d": _f_conv,
     "conv_transpose2d": _f_convt,
@@ -356,8 +367,3 @@ def _results(ctx: Context, spec: SequentialSpec, run_: Pass, updated) -> dict:
             for i, u in enumerate(updated)
         ]
     return out
-
-
-def numeric_values(array: np.ndarray) -> np.ndarray:
-    """The numbers behind a possibly symbolic array."""
-    return values_of(array)

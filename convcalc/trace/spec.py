@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import difflib
 import json
+import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -133,17 +134,18 @@ def read_source(path: str, stdin_text: str | None = None) -> tuple[str, str]:
                 "no spec on standard input (pipe one in, e.g. convcalc backprop --example course | convcalc backprop -)"
             )
         return stdin_text, "<stdin>"
-    file = Path(path)
-    if not file.exists():
+    from convcalc.files import probe, read_text
+
+    found = probe(path)  # never raises, even on a name longer than the system allows
+    if found is None:
         raise InputError(
-            f"spec file '{path}' does not exist (see convcalc backprop --list-examples for ready-made specs)"
+            f"spec file '{path[:80]}{'…' if len(path) > 80 else ''}' does not exist "
+            "(see convcalc backprop --list-examples for ready-made specs)"
         )
-    if file.is_dir():
+    if stat.S_ISDIR(found.st_mode):
         raise InputError(f"'{path}' is a directory, not a spec file")
-    try:
-        return file.read_text(encoding="utf-8"), path
-    except UnicodeDecodeError:
-        raise InputError(f"spec file '{path}' is not UTF-8 text") from None
+
+    return read_text(path, "spec file"), path
 
 
 def parse(data: dict, source: str = "spec"):
@@ -236,10 +238,6 @@ def flag(value: Any, what: str) -> bool:
 
 def any_float(arrays) -> bool:
     return any(a is not None and a.dtype != object for a in arrays)
-
-
-def as_float(array: np.ndarray) -> np.ndarray:
-    return array.astype(np.float64) if array.dtype == object else array
 
 
 def shape_text(shape) -> str:

@@ -21,12 +21,11 @@ sympy is imported only when a symbolic trace is asked for.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-
-Exact = "int | Fraction | float"
 
 SUBSCRIPT = str.maketrans("0123456789,", "₀₁₂₃₄₅₆₇₈₉‚")
 
@@ -73,7 +72,7 @@ def _normal(value: Any) -> Any:
 class Symbolic:
     """A sympy expression with its value at the spec's numbers (see the module docstring)."""
 
-    __slots__ = ("expr", "value", "probe")
+    __slots__ = ("expr", "probe", "value")
 
     def __init__(self, expr: Any, value: Any, probe: Any = None) -> None:
         self.expr = expr
@@ -82,7 +81,7 @@ class Symbolic:
 
     # -- construction -------------------------------------------------------------------
     @classmethod
-    def make(cls, expr: Any, value: Any, probe: Any = None) -> "Symbolic | int | Fraction | float":
+    def make(cls, expr: Any, value: Any, probe: Any = None) -> Symbolic | int | Fraction | float:
         """The result of an operation: a plain number when no symbol is left in it."""
         if expr.is_Number:
             return _normal(value)
@@ -253,7 +252,7 @@ class Symbolic:
         return float(self.value)
 
     # -- functions ------------------------------------------------------------------------
-    def apply(self, name: str) -> "Symbolic | float":
+    def apply(self, name: str) -> Symbolic | float:
         """``name(x)`` for exp, log, sqrt, tanh, sigmoid, erf, …: sympy on the expression, math on the value."""
         sym_fn, num_fn = _function(name)
         return Symbolic.make(
@@ -353,10 +352,6 @@ def symbolic_tensor(base: str, values: np.ndarray, display_shape: tuple[int, ...
             sp.Symbol(names[index], **real), v.item() if isinstance(v, np.generic) else v, probe_value(names[index])
         )
     return out
-
-
-def has_symbols(array: np.ndarray) -> bool:
-    return array.dtype == object and any(isinstance(v, Symbolic) for v in array.flat)
 
 
 def values_of(array: np.ndarray) -> np.ndarray:

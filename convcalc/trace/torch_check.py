@@ -147,7 +147,12 @@ def _layer(torch, F, step, x, p):
         if "weight" in p:
             y = y * p["weight"].reshape(1, -1, 1, 1) + p["bias"].reshape(1, -1, 1, 1)
         return y
-    raise InputError(f"--verify torch: no torch form for {kind}")  # pragma: no cover
+    from convcalc.layers.descriptor import find_hook
+
+    hook = find_hook("torch", step.layer)
+    if hook is None:
+        raise InputError(f"--verify torch: no torch form for {kind}")  # pragma: no cover
+    return hook(step.layer, torch.nn)(x)
 
 
 def torch_check(spec, run_) -> Check:

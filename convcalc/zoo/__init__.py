@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import difflib
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from convcalc.errors import InputError
 from convcalc.network.model import Network

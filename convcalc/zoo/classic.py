@@ -4,7 +4,19 @@ VGG, and the CIFAR-10 network of the course tutorial."""
 from __future__ import annotations
 
 from convcalc.network.build import (
-    act, adaptive_avgpool, avgpool, bn, conv, dropout, flatten, global_avgpool, linear, lrn, maxpool, relu, seq,
+    act,
+    adaptive_avgpool,
+    avgpool,
+    bn,
+    conv,
+    dropout,
+    flatten,
+    global_avgpool,
+    linear,
+    lrn,
+    maxpool,
+    relu,
+    seq,
 )
 from convcalc.network.model import Network
 from convcalc.zoo import register
@@ -154,7 +166,7 @@ def _register_vgg(name: str, batch_norm: bool) -> None:
     full = name + ("_bn" if batch_norm else "")
     summary = (f"VGG-{name[3:]} (configuration {_VGG_DEPTH_LETTER[name]}, Simonyan & Zisserman 2015)"
                + (" with batch normalization" if batch_norm else ""))
-    build = lambda: _vgg(name, batch_norm)  # noqa: E731
+    build = lambda: _vgg(name, batch_norm)
     build.__name__ = full
     register(full, "torchvision", summary)(build)
 

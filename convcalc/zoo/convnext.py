@@ -12,7 +12,7 @@ indices follow torchvision (``features.1.0.block.3`` is the first pointwise laye
 from __future__ import annotations
 
 from convcalc.layers.channels import LayerScale
-from convcalc.network.build import adaptive_avgpool, act, conv, dropout, flatten, layernorm2d, linear, residual, seq
+from convcalc.network.build import act, adaptive_avgpool, conv, dropout, flatten, layernorm2d, linear, residual, seq
 from convcalc.network.model import Leaf, Module, Network
 from convcalc.zoo import register
 

@@ -11,8 +11,19 @@ rows ``relu``, ``avgpool`` and ``flatten`` (no parameters).
 
 from __future__ import annotations
 
-from convcalc.network.build import (adaptive_avgpool, avgpool, bn, conv, flatten, identity, linear, maxpool, parallel,
-                                    relu, seq)
+from convcalc.network.build import (
+    adaptive_avgpool,
+    avgpool,
+    bn,
+    conv,
+    flatten,
+    identity,
+    linear,
+    maxpool,
+    parallel,
+    relu,
+    seq,
+)
 from convcalc.network.model import Module, Network, Sequential
 from convcalc.zoo import register
 

@@ -13,8 +13,19 @@ GoogLeNet's ``branch3`` uses a 3×3 convolution as torchvision does (the paper's
 
 from __future__ import annotations
 
-from convcalc.network.build import (adaptive_avgpool, avgpool, bn, conv, dropout, flatten, linear, maxpool, parallel,
-                                    relu, seq)
+from convcalc.network.build import (
+    adaptive_avgpool,
+    avgpool,
+    bn,
+    conv,
+    dropout,
+    flatten,
+    linear,
+    maxpool,
+    parallel,
+    relu,
+    seq,
+)
 from convcalc.network.model import Module, Network, Sequential
 from convcalc.zoo import register
 

@@ -11,8 +11,23 @@ RegNet modules.
 from __future__ import annotations
 
 from convcalc.layers.channels import ChannelChunk
-from convcalc.network.build import (act, adaptive_avgpool, bn, channel_shuffle, conv, dropout, flatten, gate, global_avgpool,
-                                    linear, maxpool, parallel, relu, residual, seq)
+from convcalc.network.build import (
+    act,
+    adaptive_avgpool,
+    bn,
+    channel_shuffle,
+    conv,
+    dropout,
+    flatten,
+    gate,
+    global_avgpool,
+    linear,
+    maxpool,
+    parallel,
+    relu,
+    residual,
+    seq,
+)
 from convcalc.network.model import Leaf, Module, Network, Sequential
 from convcalc.zoo import register
 

@@ -9,10 +9,21 @@ the one after the addition is ``relu``, so every row has its own name.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from convcalc.network.build import (
-    act, bn, conv, flatten, gate, global_avgpool, linear, maxpool, relu, residual, seq, shortcut_a,
+    act,
+    bn,
+    conv,
+    flatten,
+    gate,
+    global_avgpool,
+    linear,
+    maxpool,
+    relu,
+    residual,
+    seq,
+    shortcut_a,
 )
 from convcalc.network.model import Module, Network
 from convcalc.zoo import register
@@ -95,7 +106,7 @@ _IMAGENET = {
 
 def _register_imagenet(name: str) -> None:
     block, layers, groups, width, summary = _IMAGENET[name]
-    build = lambda: _resnet(name, block, layers, groups, width)  # noqa: E731
+    build = lambda: _resnet(name, block, layers, groups, width)
     build.__name__ = name
     register(name, "torchvision", summary)(build)
 
@@ -138,7 +149,7 @@ def _cifar_resnet(name: str, n: int) -> Network:
 def _register_cifar(depth: int) -> None:
     n = (depth - 2) // 6
     name = f"resnet{depth}"
-    build = lambda: _cifar_resnet(name, n)  # noqa: E731
+    build = lambda: _cifar_resnet(name, n)
     build.__name__ = name
     register(name, _CIFAR_SOURCE, f"ResNet-{depth} for CIFAR-10 (n={n}): 16-32-64 channels, option-A shortcuts")(build)
 

@@ -14,8 +14,8 @@ import numpy as np
 
 from convcalc.render.calculator.document import Equation, entry_name, squeeze, squeeze_index
 from convcalc.render.calculator.numbers import exact_text
-from convcalc.render.values import json_number, json_tensor
 from convcalc.render.calculator.printers import equation_text
+from convcalc.render.values import json_number, json_tensor
 
 
 def result_tensor(result) -> np.ndarray:

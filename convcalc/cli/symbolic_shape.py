@@ -1,0 +1,65 @@
+"""``convcalc shape`` with symbolic hyper-parameters (``--k K``) or ``--solve``: parse, call
+:mod:`convcalc.inverse.hyper_symbols`, hand the result to :mod:`convcalc.render.symbolic`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from convcalc.errors import ExpectationFailed, InputError
+from convcalc.inverse.hyper_symbols import HYPER_KEYS, has_symbol
+
+
+def wants_symbolic(raw: dict[str, Any]) -> bool:
+    """Whether a hyper-parameter (``--k``, ``--stride``, ``--pad``, ``--dilation``,
+    ``--output-padding``) is written with a symbol."""
+    return any(has_symbol(raw.get(key)) for key in HYPER_KEYS)
+
+
+def run(raw: dict[str, Any], form: str, solve: bool) -> None:
+    from convcalc.cli.options import parse_request
+    from convcalc.cli.output import console, echo
+    from convcalc.engine.evaluate import dims_equal
+    from convcalc.inverse.hyper_symbols import solve_free_symbol, symbolic_layer
+    from convcalc.notation import format_shape
+    from convcalc.render import symbolic as render
+
+    hyper = {key: raw[key] for key in HYPER_KEYS if key in raw}
+    request = parse_request({key: value for key, value in raw.items() if key not in HYPER_KEYS})
+    if request.dims is None:
+        raise InputError(f"{request.op} takes no kernel, stride or padding")
+    layer = symbolic_layer(request.op, request.dims, request.shape, hyper, request.layer_options)
+    if solve:
+        if request.expect is None:
+            raise InputError("--solve needs --expect: the output shape to solve for (e.g. --expect 6x28x28)")
+        solution = solve_free_symbol(layer, request.expect, hyper, request.layer_options, request.shape)
+        if form == "json":
+            echo(json.dumps(render.solution_dict(layer, solution, request.notation), ensure_ascii=False, indent=2))
+        elif form == "plain":
+            echo(" ".join(map(str, solution.values)))
+        elif form == "markdown":
+            echo(render.solution_markdown(layer, solution, request.notation))
+        else:
+            echo(render.solution_text(layer, solution, request.notation))
+        if not solution.values:
+            raise ExpectationFailed(f"no whole {solution.symbol} in {solution.tried[0]}…{solution.tried[1]} gives "
+                                    f"{request.expect_text}")
+        return
+    if form == "json":
+        echo(json.dumps(render.layer_dict(layer, request.notation, request.explain), ensure_ascii=False, indent=2))
+    elif form == "plain":
+        echo(format_shape(layer.output, request.notation))
+    elif form == "markdown":
+        echo(render.layer_markdown(layer, request.notation, request.explain))
+    elif form == "rich":
+        console().print(render.layer_rich(layer, request.notation, request.explain))
+    elif form == "csv":
+        raise InputError("--format csv needs numbers: symbolic layers print as text, markdown or json")
+    else:
+        echo(render.layer_text(layer, request.notation, request.explain))
+    if request.expect is not None:
+        candidates = [layer.output] + ([layer.output[1:]] if len(layer.output) > len(request.expect) else [])
+        if not any(len(c) == len(request.expect) and all(dims_equal(a, b) for a, b in zip(c, request.expect))
+                   for c in candidates):
+            raise ExpectationFailed(f"expected output {request.expect_text}, got "
+                                    f"{format_shape(layer.output, request.notation)}")

@@ -1,0 +1,315 @@
+"""From a dataflow graph (an ONNX graph, a torch.fx trace, a Keras functional model) to the
+network model the zoo uses (:mod:`convcalc.network.model`): one algorithm for every front end.
+
+Every front end turns its source into :class:`Op` records: a *layer* op reads one data tensor
+and writes one (its layers are :class:`~convcalc.network.model.Leaf` objects), a *merge* op
+joins several tensors (``add``, ``mul``, channel ``concat``). The graph is then reduced the
+way series-parallel graphs are recognised (Valdes, Tarjan & Lawler 1982): a tensor read once
+and written once is folded into a chain (series), and a merge whose inputs all start from the
+same tensor becomes one block (parallel): a residual block when one branch is the identity
+(``x + f(x)``) or two branches are added, a squeeze-and-excitation gate for ``x * g(x)``,
+otherwise parallel branches. The module tree is then rebuilt from the dotted names the source
+gives its layers (``layer1.0.conv1``), so ``--depth`` folds by the source's own modules.
+
+A concatenation that repeats an earlier one's inputs and adds more (torchvision's DenseNet
+concatenates every earlier feature map in each layer) is first rewritten as the earlier
+concatenation plus the new inputs — the same tensor, and a graph the reduction accepts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from convcalc.errors import InputError
+from convcalc.layers.elementwise import Activation, Identity
+from convcalc.network.model import Gate, Leaf, Module, Parallel, Residual, Sequential
+
+MERGES = ("add", "mul", "concat")
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation of the source graph, already mapped.
+
+    ``layers`` (for a layer op): the leaves it becomes, in order, with their dotted names;
+    ``merge`` (for a merge op): ``add``, ``mul`` or ``concat``, ``scope`` the module it runs in."""
+
+    inputs: tuple[str, ...]
+    output: str
+    layers: tuple[tuple[str, Leaf], ...] = ()
+    merge: str | None = None
+    scope: str = ""
+
+
+@dataclass
+class _Block:
+    merge: str
+    branches: list[list]  # each a list of items: (name, Leaf) pairs or _Block
+    path: tuple[str, ...] = ()
+
+
+@dataclass
+class _Edge:
+    src: str
+    dst: str
+    items: list
+    slot: int = 0
+
+
+@dataclass
+class _Graph:
+    ins: dict[str, list[_Edge]] = field(default_factory=dict)
+    outs: dict[str, list[_Edge]] = field(default_factory=dict)
+
+    def add(self, edge: _Edge) -> None:
+        self.ins.setdefault(edge.dst, []).append(edge)
+        self.outs.setdefault(edge.src, []).append(edge)
+        self.ins.setdefault(edge.src, [])
+        self.outs.setdefault(edge.dst, [])
+
+    def remove(self, edge: _Edge) -> None:
+        self.ins[edge.dst].remove(edge)
+        self.outs[edge.src].remove(edge)
+
+
+def structure(
+    ops: Sequence[Op], source: str, sink: str, kinds: Mapping[str, str] | None = None, what: str = "the model"
+) -> Sequential:
+    """The network body computing ``sink`` from ``source`` through ``ops``.
+
+    ``kinds`` names the container kinds by dotted path (``{"layer1.0": "BasicBlock"}``)."""
+    kinds = dict(kinds or {})
+    ops = _flatten_concats(_live(ops, sink))
+    graph = _Graph()
+    graph.ins.setdefault(source, [])
+    graph.outs.setdefault(source, [])
+    pending: dict[str, Op] = {}
+    for op in ops:
+        if op.merge and len(op.inputs) > 1:
+            pending[op.output] = op
+            for slot, tensor in enumerate(op.inputs):
+                graph.add(_Edge(tensor, op.output, [], slot))
+        else:
+            graph.add(_Edge(op.inputs[0], op.output, list(op.layers)))
+    _reduce(graph, pending, source, sink)
+    edges = graph.ins.get(sink, [])
+    if sink == source:
+        items: list = []
+    elif len(edges) == 1 and edges[0].src == source and len(graph.outs[source]) == 1:
+        items = edges[0].items
+    else:
+        stuck = [op for tensor, op in pending.items()]
+        where = f" at the {stuck[0].merge} in {stuck[0].scope or 'the top level'}" if stuck else ""
+        raise InputError(
+            f"{what} is not a nesting of chains and branches convcalc can walk{where}: "
+            "a tensor is used again after the branches that read it were merged"
+        )
+    return Sequential(tuple(_children(items, (), kinds)))
+
+
+def _live(ops: Sequence[Op], sink: str) -> list[Op]:
+    """The ops ``sink`` depends on, in their order (unused outputs and dead branches dropped)."""
+    producer = {op.output: op for op in ops}
+    needed, stack = set(), [sink]
+    while stack:
+        tensor = stack.pop()
+        op = producer.get(tensor)
+        if op is None or id(op) in needed:
+            continue
+        needed.add(id(op))
+        stack.extend(op.inputs)
+    return [op for op in ops if id(op) in needed]
+
+
+def _flatten_concats(ops: list[Op]) -> list[Op]:
+    """``cat(a, b, c)`` after ``y = cat(a, b)`` → ``cat(y, c)`` (the longest earlier prefix)."""
+    seen: list[Op] = []
+    out = []
+    for op in ops:
+        if op.merge == "concat" and len(op.inputs) > 2:
+            best = None
+            for earlier in seen:
+                n = len(earlier.inputs)
+                if (
+                    1 < n < len(op.inputs)
+                    and op.inputs[:n] == earlier.inputs
+                    and (best is None or n > len(best.inputs))
+                ):
+                    best = earlier
+            if best is not None:
+                op = Op((best.output,) + op.inputs[len(best.inputs) :], op.output, merge="concat", scope=op.scope)
+        if op.merge == "concat":
+            seen.append(op)
+        out.append(op)
+    return out
+
+
+def _reduce(graph: _Graph, pending: dict[str, Op], source: str, sink: str) -> None:
+    work = list(graph.ins)
+    while work:
+        vertex = work.pop()
+        if vertex not in graph.ins:
+            continue
+        ins, outs = graph.ins[vertex], graph.outs[vertex]
+        if vertex in pending:
+            op = pending[vertex]
+            if len(ins) == len(op.inputs) and len({e.src for e in ins}) == 1:
+                src = ins[0].src
+                branches = [e.items for e in sorted(ins, key=lambda e: e.slot)]
+                for e in list(ins):
+                    graph.remove(e)
+                del pending[vertex]
+                graph.add(_Edge(src, vertex, [_Block(op.merge, branches, _scope_path(op.scope))]))
+                work += [vertex, src]
+            continue
+        if vertex in (source, sink) or len(ins) != 1 or len(outs) != 1:
+            continue
+        first, second = ins[0], outs[0]
+        graph.remove(first)
+        graph.remove(second)
+        del graph.ins[vertex], graph.outs[vertex]
+        graph.add(_Edge(first.src, second.dst, first.items + second.items, second.slot))
+        work += [first.src, second.dst]
+
+
+# --- the module tree from the names -----------------------------------------------------------
+
+
+def _scope_path(scope: str) -> tuple[str, ...]:
+    return tuple(scope.split(".")) if scope else ()
+
+
+def _leaf_path(item) -> tuple[str, ...]:
+    return tuple(item[0].split("."))
+
+
+def _item_paths(items: list) -> list[tuple[str, ...]]:
+    paths = []
+    for item in items:
+        if isinstance(item, _Block):
+            for branch in item.branches:
+                paths += _item_paths(branch)
+            paths.append(item.path)
+        else:
+            paths.append(_leaf_path(item))
+    return paths
+
+
+def _common(paths: list[tuple[str, ...]]) -> tuple[str, ...]:
+    if not paths:
+        return ()
+    common = paths[0]
+    for path in paths[1:]:
+        n = 0
+        while n < min(len(common), len(path)) and common[n] == path[n]:
+            n += 1
+        common = common[:n]
+    return tuple(common)
+
+
+def _path(item) -> tuple[str, ...]:
+    """A leaf's dotted name; a block's scope (the merge's module), kept a prefix of its layers'."""
+    if not isinstance(item, _Block):
+        return _leaf_path(item)
+    inner = [p for branch in item.branches for p in _item_paths(branch)]
+    return _common(inner + [item.path]) if inner else item.path
+
+
+def _children(items: list, prefix: tuple[str, ...], kinds: dict[str, str]) -> list[tuple[str, Module]]:
+    """The children of the container at ``prefix``: consecutive items under the same next name
+    segment become one named sub-container (a residual block keeps the layers after its add)."""
+    out: list[tuple[str, Module]] = []
+    depth = len(prefix)
+    i = 0
+    while i < len(items):
+        item = items[i]
+        path = _path(item)
+        rel = path[depth:] if path[:depth] == prefix else path
+        if not isinstance(item, _Block) and len(rel) <= 1:
+            out.append((rel[0] if rel else item[1].layer.name, item[1]))
+            i += 1
+            continue
+        if isinstance(item, _Block) and not rel:
+            module = _block(item, prefix, kinds)
+            inner = [b[0] for b in item.branches if b and not isinstance(b[0], _Block)]
+            out.append((_leaf_path(inner[0])[-1] if isinstance(module, Leaf) and inner else "", module))
+            i += 1
+            continue
+        key = rel[0]
+        j = i
+        while j < len(items) and _in_group(items[j], prefix, key):
+            j += 1
+        group, sub = items[i:j], prefix + (key,)
+        head = group[0]
+        if isinstance(head, _Block) and _path(head) == sub:
+            module = _block(head, sub, kinds)
+            if len(group) > 1 and isinstance(module, Residual) and not module.post:
+                module = Residual(module.body, module.shortcut, tuple(_children(group[1:], sub, kinds)), module.kind)
+            elif len(group) > 1:
+                module = Sequential(tuple([("", module)] + _children(group[1:], sub, kinds)), _kind(kinds, sub))
+            out.append((key, module))
+        else:
+            out.append((key, Sequential(tuple(_children(group, sub, kinds)), _kind(kinds, sub))))
+        i = j
+    return out
+
+
+def _in_group(item, prefix: tuple[str, ...], key: str) -> bool:
+    path = _path(item)
+    depth = len(prefix)
+    if path[: depth + 1] != prefix + (key,):
+        return False
+    return isinstance(item, _Block) or len(path) > depth + 1
+
+
+def _kind(kinds: dict[str, str], path: tuple[str, ...], default: str = "Sequential") -> str:
+    return kinds.get(".".join(path), default)
+
+
+def _branch(items: list, path: tuple[str, ...], kinds: dict[str, str], default: str) -> tuple[str, Module]:
+    """One branch of a block at ``path``: named after the sub-module it lies in, else unnamed."""
+    if not items:
+        return default, Leaf(Identity())
+    inner = _common(_item_paths(items))
+    if len(inner) > len(path) and inner[: len(path)] == path:
+        key = inner[len(path)]
+        sub = path + (key,)
+        if len(items) == 1 and _path(items[0]) == sub:
+            item = items[0]
+            return key, (_block(item, sub, kinds) if isinstance(item, _Block) else item[1])
+        return key, Sequential(tuple(_children(items, sub, kinds)), _kind(kinds, sub))
+    return "", Sequential(tuple(_children(items, path, kinds)))
+
+
+def _block(block: _Block, path: tuple[str, ...], kinds: dict[str, str]) -> Module:
+    branches = block.branches
+    if block.merge in ("add", "mul") and len(branches) == 2:
+        empty = [not b for b in branches]
+        if block.merge == "mul" and any(empty) and not all(empty):
+            gate = branches[1] if empty[0] else branches[0]
+            if (
+                len(gate) == 1
+                and not isinstance(gate[0], _Block)
+                and getattr(gate[0][1].layer, "kind", "") == "sigmoid"
+            ):
+                return Leaf(Activation("silu"))  # x·σ(x), an exporter's SiLU
+            return Gate(
+                Sequential(tuple(_children(gate, path, kinds)), _kind(kinds, path, "SqueezeExcitation")),
+                _kind(kinds, path, "SqueezeExcitation"),
+            )
+        if block.merge == "add" and not all(empty):
+            body, short = (branches[1], branches[0]) if empty[0] else (branches[0], branches[1])
+            kind = _kind(kinds, path, "Residual")
+            shortcut = None
+            if short:
+                name, module = _branch(short, path, kinds, "shortcut")
+                shortcut = (name or "shortcut", module)
+            return Residual(Sequential(tuple(_children(body, path, kinds)), kind), shortcut, (), kind)
+    named = []
+    for index, branch in enumerate(branches):
+        name, module = _branch(branch, path, kinds, "identity" if not branch else f"branch{index + 1}")
+        if not name and isinstance(module, Leaf):
+            name = f"branch{index + 1}"
+        named.append((name, module))
+    return Parallel(tuple(named), block.merge, _kind(kinds, path, "Parallel"))

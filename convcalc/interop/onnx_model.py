@@ -1,0 +1,847 @@
+"""An ONNX file as a convcalc network (``convcalc arch model.onnx``), read with the ``onnx``
+package only (``pip install 'convcalc[onnx]'``; no torch, no onnxruntime).
+
+Attributes follow the ONNX operator specification (docs/Operators.md):
+
+* ``pads`` lists every axis's begin, then every axis's end: [x1_begin, x2_begin, …, x1_end, x2_end];
+* ``auto_pad`` SAME_UPPER / SAME_LOWER: o = ceil(i/s), total padding max((o − 1)s + d(k − 1) + 1 − i, 0),
+  split in half with the odd one at the end (UPPER) or at the beginning (LOWER); VALID: none;
+* ConvTranspose with ``output_shape``: total = s(i − 1) + output_padding + d(k − 1) + 1 − output_shape,
+  SAME_UPPER puts total/2 at the beginning, otherwise total − total/2;
+* pooling strides default to 1 (not to the kernel, as in PyTorch); AveragePool's
+  ``count_include_pad`` defaults to 0; Clip's bounds are attributes before opset 11, inputs after;
+  Split's sizes an attribute before opset 13, an input after (or ``num_outputs``, opset 18).
+
+Weights come from the initializers; their shapes give out_channels, kernel sizes and the bias
+(a convolution's W is (M, C/group, k…), ConvTranspose's (C, M/group, k…), Gemm's B (K, N) or (N, K)
+with transB). Tensors computed from constants alone (Shape → Gather → Concat → Reshape …) are
+folded with NumPy; an operator without a mapping keeps the output shape ONNX's own shape
+inference gives it, and the network's notes say what the totals leave out.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from convcalc.engine import axis
+from convcalc.errors import InputError
+from convcalc.interop.graph import Op, structure
+from convcalc.layers.tensor import Pad, Permute, Pointwise, Reshape, Slice, Unmapped
+from convcalc.network import build
+from convcalc.network.model import Leaf, Network
+from convcalc.notation import format_shape
+
+INSTALL = "reading ONNX files needs the onnx package: pip install 'convcalc[onnx]' (or pip install onnx)"
+
+
+def _onnx():
+    try:
+        import onnx
+    except ImportError:
+        raise InputError(INSTALL) from None
+    return onnx
+
+
+@dataclass
+class Node:
+    """One ONNX node as a mapper sees it; shapes without the batch (C, *spatial)."""
+
+    proto: Any
+    attrs: dict
+    consts: dict
+    shapes: dict
+    opset: int
+    initializers: frozenset
+
+    @property
+    def op(self) -> str:
+        return self.proto.op_type
+
+    def const(self, index: int):
+        """The constant value of input ``index`` (None when absent or computed at run time)."""
+        if index >= len(self.proto.input) or not self.proto.input[index]:
+            return None
+        return self.consts.get(self.proto.input[index])
+
+    def has_input(self, index: int) -> bool:
+        return index < len(self.proto.input) and bool(self.proto.input[index])
+
+    def shape_in(self, index: int = 0) -> tuple:
+        return _drop_batch(self.shapes.get(self.proto.input[index]), self.proto.input[index])
+
+    def shape_out(self, index: int = 0) -> tuple:
+        return _drop_batch(self.shapes.get(self.proto.output[index]), self.proto.output[index])
+
+    def ints(self, key: str, default=None) -> list[int] | None:
+        value = self.attrs.get(key, default)
+        return None if value is None else [int(v) for v in value]
+
+    def auto_pad(self) -> str:
+        value = self.attrs.get("auto_pad", b"NOTSET")
+        return (value.decode() if isinstance(value, bytes) else str(value)).upper()
+
+
+def _drop_batch(shape, name: str) -> tuple:
+    if shape is None:
+        raise InputError(f"ONNX shape inference gives no shape for tensor '{name}'; give --in to fix the input size")
+    return tuple(shape[1:])
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """What one node becomes: leaves (in order), a merge, or several outputs each with leaves."""
+
+    layers: tuple = ()
+    merge: str | None = None
+    per_output: tuple = ()  # Split: one tuple of leaves per output
+    note: str = ""
+
+
+# --- padding per the spec ---------------------------------------------------------------------
+
+
+def _pads(node: Node, spatial: tuple, kernel: list[int], strides: list[int], dilations: list[int]):
+    """(begin, end) per spatial axis from ``pads`` or ``auto_pad``."""
+    mode = node.auto_pad()
+    rank = len(spatial)
+    if mode == "VALID":
+        return tuple((0, 0) for _ in range(rank))
+    if mode in ("SAME_UPPER", "SAME_LOWER"):
+        pairs = []
+        for i, k, s, d in zip(spatial, kernel, strides, dilations):
+            before, after = axis.tf_same_padding(i, k, s, d)  # the extra one after: SAME_UPPER
+            pairs.append((before, after) if mode == "SAME_UPPER" else (after, before))
+        return tuple(pairs)
+    pads = node.ints("pads") or [0] * (2 * rank)
+    if len(pads) != 2 * rank:
+        raise InputError(
+            f"{node.op} '{node.proto.name}': pads has {len(pads)} numbers; a {rank}-d window needs {2 * rank} "
+            "(every axis's begin, then every axis's end)"
+        )
+    return tuple((pads[a], pads[a + rank]) for a in range(rank))
+
+
+def _window(node: Node, rank: int, kernel: list[int] | None = None):
+    kernel = kernel or node.ints("kernel_shape")
+    if kernel is None:
+        raise InputError(f"{node.op} '{node.proto.name}' has no kernel_shape")
+    strides = node.ints("strides") or [1] * rank
+    dilations = node.ints("dilations") or [1] * rank
+    return kernel, strides, dilations
+
+
+# --- the operator table -------------------------------------------------------------------------
+
+
+def _weighted_window(node: Node):
+    """A Conv/ConvTranspose node's constant weight, input spatial size, rank, kernel, strides and
+    dilations; None when the weight is computed at run time."""
+    weight = node.const(1)
+    if weight is None:
+        return None
+    rank = weight.ndim - 2
+    kernel, strides, dilations = _window(node, rank, [int(k) for k in weight.shape[2:]])
+    return weight, node.shape_in()[1:], rank, kernel, strides, dilations
+
+
+def _conv(node: Node) -> Mapped:
+    found = _weighted_window(node)
+    if found is None:
+        return _unmapped(node, "its weight is computed at run time")
+    weight, spatial, rank, kernel, strides, dilations = found
+    pads = _pads(node, spatial, kernel, strides, dilations)
+    group = int(node.attrs.get("group", 1))
+    layer = build.conv(
+        int(weight.shape[0]),
+        tuple(kernel),
+        stride=tuple(strides),
+        pad=pads,
+        dilation=tuple(dilations),
+        groups=group,
+        bias=node.has_input(2),
+        rank=rank,
+    )
+    return Mapped((layer,), note=_declared_channels(node, int(weight.shape[1]) * group))
+
+
+def _declared_channels(node: Node, declared: int) -> str:
+    received = node.shape_in()[0]
+    return "" if received == declared else f"declares {declared} input channels, receives {received}"
+
+
+def _conv_transpose(node: Node) -> Mapped:
+    found = _weighted_window(node)
+    if found is None:
+        return _unmapped(node, "its weight is computed at run time")
+    weight, spatial, rank, kernel, strides, dilations = found
+    group = int(node.attrs.get("group", 1))
+    out_padding = node.ints("output_padding") or [0] * rank
+    output_shape = node.ints("output_shape")
+    mode = node.auto_pad()
+    if output_shape is None and mode in ("SAME_UPPER", "SAME_LOWER"):
+        output_shape = [i * s for i, s in zip(spatial, strides)]
+    if output_shape is not None:
+        output_shape = output_shape[-rank:]
+        pads = []
+        for i, k, s, d, op, o in zip(spatial, kernel, strides, dilations, out_padding, output_shape):
+            total = s * (i - 1) + op + (k - 1) * d + 1 - o
+            if total < 0:  # the output is longer than the window reaches: the extra is output padding
+                raise InputError(
+                    f"ConvTranspose '{node.proto.name}': output_shape {o} needs {-total} more than "
+                    "stride·(i − 1) + output_padding + d(k − 1) + 1 gives; use output_padding"
+                )
+            pads.append((total // 2, total - total // 2) if mode == "SAME_UPPER" else (total - total // 2, total // 2))
+        pads = tuple(pads)
+    else:
+        pads = _pads(node, spatial, kernel, strides, dilations)
+    layer = build.conv_t(
+        int(weight.shape[1]) * group,
+        tuple(kernel),
+        stride=tuple(strides),
+        pad=pads,
+        output_padding=tuple(out_padding),
+        dilation=tuple(dilations),
+        groups=group,
+        bias=node.has_input(2),
+        rank=rank,
+    )
+    return Mapped((layer,))
+
+
+def _pool(node: Node) -> Mapped:
+    spatial = node.shape_in()[1:]
+    rank = len(spatial)
+    kernel, strides, dilations = _window(node, rank)
+    pads = _pads(node, spatial, kernel, strides, dilations)
+    ceil = bool(node.attrs.get("ceil_mode", 0))
+    if node.op == "MaxPool":
+        layer = build.maxpool(
+            tuple(kernel), stride=tuple(strides), pad=pads, dilation=tuple(dilations), ceil_mode=ceil, rank=rank
+        )
+    else:
+        layer = build.avgpool(
+            tuple(kernel),
+            stride=tuple(strides),
+            pad=pads,
+            ceil_mode=ceil,
+            rank=rank,
+            count_include_pad=bool(node.attrs.get("count_include_pad", 0)),
+        )
+    return Mapped((layer,))
+
+
+def _global_pool(node: Node) -> Mapped:
+    rank = len(node.shape_in()) - 1
+    if node.op == "GlobalAveragePool":
+        return Mapped((build.global_avgpool(rank),))
+    return Mapped((build.adaptive_maxpool((1,) * rank, rank),))
+
+
+def _gemm(node: Node) -> Mapped:
+    weight = node.const(1)
+    if weight is None or node.const(0) is not None or node.attrs.get("transA", 0):
+        return _unmapped(node, "only x·W (+ b) with a constant W is mapped")
+    trans = bool(node.attrs.get("transB", 0))
+    out_features, declared = (weight.shape[0], weight.shape[1]) if trans else (weight.shape[1], weight.shape[0])
+    received = node.shape_in()[-1]
+    note = "" if received == declared else f"declares {declared} input features, receives {received}"
+    return Mapped((build.linear(int(out_features), bias=node.has_input(2)),), note=note)
+
+
+def _matmul(node: Node) -> Mapped:
+    weight = node.const(1)
+    if weight is None or weight.ndim != 2:
+        return _binary(node)
+    return Mapped((build.linear(int(weight.shape[1]), bias=False),))
+
+
+def _binary(node: Node) -> Mapped:
+    """Add/Sub/Mul/Div: of two computed tensors a merge; with a constant an element-wise op."""
+    kind = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", "MatMul": "matmul"}[node.op]
+    constants = [i for i in range(2) if node.const(i) is not None]
+    if not constants:
+        if kind in ("add", "sub"):
+            return Mapped(merge="add", note="Sub counted as an add" if kind == "sub" else "")
+        if kind in ("mul", "div"):
+            return Mapped(merge="mul", note="Div counted as a multiply" if kind == "div" else "")
+        return _unmapped(node, "of two computed tensors")
+    index = constants[0]
+    value = node.const(index)
+    operand = tuple(int(d) for d in value.shape)
+    data_rank = len(node.shape_in(1 - index)) + 1
+    if len(operand) == data_rank:  # the constant's own batch axis (1) is dropped like the data's
+        operand = operand[1:]
+    learnable = node.proto.input[index] in node.initializers and value.size > 1
+    return Mapped((Leaf(Pointwise(kind, operand, learnable)),))
+
+
+def _activation(kind: str) -> Callable[[Node], Mapped]:
+    return lambda node: Mapped((build.act(kind),))
+
+
+def _leaky_relu(node: Node) -> Mapped:
+    from convcalc.layers.elementwise import Activation
+
+    return Mapped((Leaf(Activation("leaky_relu", float(node.attrs.get("alpha", 0.01)))),))
+
+
+def _clip(node: Node) -> Mapped:
+    if node.opset < 11:
+        low, high = node.attrs.get("min"), node.attrs.get("max")
+    else:
+        low = node.const(1)
+        high = node.const(2)
+        low = None if low is None else float(low)
+        high = None if high is None else float(high)
+    if low == 0 and high == 6:
+        return Mapped((build.act("relu6"),))
+    if low == 0 and high is None:
+        return Mapped((build.relu(),))
+    return Mapped((Leaf(Pointwise("clip")),))
+
+
+def _prelu(node: Node) -> Mapped:
+    slope = node.const(1)
+    return Mapped((build.prelu(int(slope.size) if slope is not None else 1),))
+
+
+def _batchnorm(node: Node) -> Mapped:
+    return Mapped((build.bn(eps=float(node.attrs.get("epsilon", 1e-5))),))
+
+
+def _layernorm(node: Node) -> Mapped:
+    rank = len(node.shape_in()) + 1
+    first = int(node.attrs.get("axis", -1)) % rank
+    if first == 0:
+        return _unmapped(node, "normalises over the batch too")
+    return Mapped((build.layernorm(rank - first),))
+
+
+def _instancenorm(node: Node) -> Mapped:
+    from convcalc.layers.norm import GroupNorm
+
+    channels = node.shape_in()[0]
+    return Mapped(
+        (Leaf(GroupNorm(groups=channels, eps=float(node.attrs.get("epsilon", 1e-5)))),),
+        note="InstanceNormalization walked as GroupNorm with one group per channel",
+    )
+
+
+def _lrn(node: Node) -> Mapped:
+    return Mapped(
+        (
+            build.lrn(
+                int(node.attrs["size"]),
+                float(node.attrs.get("alpha", 1e-4)),
+                float(node.attrs.get("beta", 0.75)),
+                float(node.attrs.get("bias", 1.0)),
+            ),
+        )
+    )
+
+
+def _softmax(node: Node) -> Mapped:
+    return Mapped((build.act("softmax" if node.op == "Softmax" else "log_softmax"),))
+
+
+def _concat(node: Node) -> Mapped:
+    rank = len(node.shape_in()) + 1
+    if int(node.attrs.get("axis", 1)) % rank != 1:
+        return _unmapped(node, "concatenates along an axis other than the channels")
+    return Mapped(merge="concat")
+
+
+def _split(node: Node) -> Mapped:
+    shape = node.shape_in()
+    rank = len(shape) + 1
+    dim = int(node.attrs.get("axis", 0)) % rank
+    if dim == 0:
+        return _unmapped(node, "splits the batch")
+    sizes = node.ints("split") if node.opset < 13 else None
+    if sizes is None and node.const(1) is not None:
+        sizes = [int(v) for v in node.const(1)]
+    if sizes is None:
+        count = int(node.attrs.get("num_outputs", len(node.proto.output)))
+        total = shape[dim - 1]
+        step = -(-total // count)
+        sizes = [min(step, total - i * step) for i in range(count)]
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    return Mapped(per_output=tuple((Leaf(Slice(dim - 1, start, start + size)),) for start, size in zip(starts, sizes)))
+
+
+def _flatten(node: Node) -> Mapped:
+    rank = len(node.shape_in()) + 1
+    first = int(node.attrs.get("axis", 1)) % rank
+    if first == 1:
+        return Mapped((build.flatten(),))
+    return _reshape(node)
+
+
+def _reshape(node: Node) -> Mapped:
+    shape_in, shape_out = node.shape_in(), node.shape_out()
+    if len(shape_out) == 1 and len(shape_in) > 1:
+        return Mapped((build.flatten(),))
+    if shape_out == shape_in:
+        return Mapped((build.identity(),))
+    return Mapped((Leaf(Reshape(tuple(int(d) for d in shape_out))),))
+
+
+def _transpose(node: Node) -> Mapped:
+    rank = len(node.shape_in()) + 1
+    perm = node.ints("perm") or list(reversed(range(rank)))
+    if perm[0] != 0:
+        return _unmapped(node, "moves the batch axis")
+    return Mapped((Leaf(Permute(tuple(p - 1 for p in perm[1:]))),))
+
+
+def _pad(node: Node) -> Mapped:
+    rank = len(node.shape_in()) + 1
+    pads = (
+        node.ints("pads") if node.opset < 11 else (None if node.const(1) is None else [int(v) for v in node.const(1)])
+    )
+    if pads is None or len(pads) != 2 * rank or node.has_input(3):
+        return _unmapped(node, "pads given at run time or on chosen axes")
+    if pads[0] or pads[rank] or min(pads) < 0:
+        return _unmapped(node, "pads the batch, or crops")
+    mode = node.attrs.get("mode", b"constant")
+    mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+    return Mapped((Leaf(Pad(tuple((pads[a], pads[a + rank]) for a in range(1, rank)), mode)),))
+
+
+def _resize(node: Node) -> Mapped:
+    shape_in, shape_out = node.shape_in(), node.shape_out()
+    if shape_in[0] != shape_out[0] or len(shape_in) != len(shape_out):
+        return _unmapped(node, "changes the channels")
+    factors = {o // i for i, o in zip(shape_in[1:], shape_out[1:]) if i and o % i == 0}
+    if len(factors) != 1 or any(o % i for i, o in zip(shape_in[1:], shape_out[1:])):
+        return _unmapped(node, "scales by a factor that is not one whole number on every axis")
+    mode = node.attrs.get("mode", b"nearest")
+    mode = (mode.decode() if isinstance(mode, bytes) else str(mode)).lower()
+    mode = {"linear": "bilinear" if len(shape_in) == 3 else "linear", "cubic": "bicubic"}.get(mode, "nearest")
+    return Mapped((build.upsample(factors.pop(), mode),))
+
+
+def _reduce_mean(node: Node) -> Mapped:
+    rank = len(node.shape_in()) + 1
+    axes = (
+        node.ints("axes") if node.opset < 18 else (None if node.const(1) is None else [int(v) for v in node.const(1)])
+    )
+    if axes is None or sorted(a % rank for a in axes) != list(range(2, rank)):
+        return _unmapped(node, "averages over axes other than every spatial one")
+    layers = (build.global_avgpool(rank - 2),)
+    if not node.attrs.get("keepdims", 1):
+        layers += (build.flatten(),)
+    return Mapped(layers)
+
+
+def _squeeze(node: Node) -> Mapped:
+    return _reshape(node)
+
+
+def _dropout(node: Node) -> Mapped:
+    ratio = node.attrs.get("ratio", 0.5) if node.opset < 12 else (node.const(1) if node.const(1) is not None else 0.5)
+    return Mapped((build.dropout(float(ratio)),))
+
+
+def _identity(node: Node) -> Mapped:
+    return Mapped((build.identity(),))
+
+
+def _unary(kind: str) -> Callable[[Node], Mapped]:
+    return lambda node: Mapped((Leaf(Pointwise(kind)),))
+
+
+OPERATORS: dict[str, Callable[[Node], Mapped]] = {
+    "Conv": _conv,
+    "ConvTranspose": _conv_transpose,
+    "MaxPool": _pool,
+    "AveragePool": _pool,
+    "GlobalAveragePool": _global_pool,
+    "GlobalMaxPool": _global_pool,
+    "Gemm": _gemm,
+    "MatMul": _matmul,
+    "Add": _binary,
+    "Sub": _binary,
+    "Mul": _binary,
+    "Div": _binary,
+    "Pow": _binary,
+    "Relu": _activation("relu"),
+    "LeakyRelu": _leaky_relu,
+    "Clip": _clip,
+    "Sigmoid": _activation("sigmoid"),
+    "Tanh": _activation("tanh"),
+    "HardSwish": _activation("hardswish"),
+    "HardSigmoid": _activation("hardsigmoid"),
+    "Gelu": _activation("gelu"),
+    "Elu": _activation("elu"),
+    "Softplus": _activation("softplus"),
+    "Mish": _activation("mish"),
+    "PRelu": _prelu,
+    "Softmax": _softmax,
+    "LogSoftmax": _softmax,
+    "BatchNormalization": _batchnorm,
+    "LayerNormalization": _layernorm,
+    "InstanceNormalization": _instancenorm,
+    "LRN": _lrn,
+    "Concat": _concat,
+    "Split": _split,
+    "Flatten": _flatten,
+    "Reshape": _reshape,
+    "Transpose": _transpose,
+    "Squeeze": _squeeze,
+    "Unsqueeze": _squeeze,
+    "Pad": _pad,
+    "Resize": _resize,
+    "Upsample": _resize,
+    "ReduceMean": _reduce_mean,
+    "Dropout": _dropout,
+    "Identity": _identity,
+    "Erf": _unary("erf"),
+    "Sqrt": _unary("sqrt"),
+    "Exp": _unary("exp"),
+    "Neg": _unary("neg"),
+    "Cast": _identity,
+}
+
+
+def _unmapped(node: Node, why: str = "") -> Mapped:
+    return Mapped(note=f"unmapped: {why}" if why else "unmapped")
+
+
+# --- constant folding ---------------------------------------------------------------------------
+
+
+def _fold(node, values: list, attrs: dict, shapes: dict, opset: int):
+    """The value of ``node`` from constant inputs (NumPy), or None when it is not folded here."""
+    import numpy as np
+
+    op = node.op_type
+    if op in ("Identity", "Cast"):
+        return values[0]
+    if op == "Shape":
+        return None
+    if op == "Gather":
+        return np.take(values[0], values[1].astype(np.int64), axis=int(attrs.get("axis", 0)))
+    if op in ("Unsqueeze", "Squeeze"):
+        axes = (
+            attrs.get("axes")
+            if opset < 13
+            else (list(values[1]) if len(values) > 1 and values[1] is not None else None)
+        )
+        if op == "Squeeze":
+            return np.squeeze(values[0], axis=None if axes is None else tuple(int(a) for a in axes))
+        out = values[0]
+        for a in sorted(int(a) % (out.ndim + len(axes)) for a in axes):
+            out = np.expand_dims(out, a)
+        return out
+    if op == "Concat":
+        return np.concatenate([np.atleast_1d(v) for v in values], axis=int(attrs.get("axis", 0)))
+    if op == "Slice":
+        data = values[0]
+        if opset < 10:
+            starts, ends, axes = attrs["starts"], attrs["ends"], attrs.get("axes")
+            steps = None
+        else:
+            starts, ends = values[1], values[2]
+            axes = values[3] if len(values) > 3 and values[3] is not None else None
+            steps = values[4] if len(values) > 4 and values[4] is not None else None
+        axes = list(range(len(starts))) if axes is None else [int(a) for a in axes]
+        index = [slice(None)] * data.ndim
+        for i, a in enumerate(axes):
+            index[a] = slice(int(starts[i]), int(ends[i]), 1 if steps is None else int(steps[i]))
+        return data[tuple(index)]
+    if op in ("Add", "Sub", "Mul", "Div"):
+        a, b = values
+        if op == "Div" and np.issubdtype(a.dtype, np.integer):
+            return a // b
+        return {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[op](a, b)
+    if op == "Reshape":
+        return values[0].reshape([int(v) for v in values[1]])
+    if op == "ConstantOfShape":
+        fill = attrs.get("value")
+        fill = 0 if fill is None else fill
+        return np.full([int(v) for v in values[0]], fill)
+    return None
+
+
+def _constant_value(node, onnx):
+    from onnx import numpy_helper
+
+    for attr in node.attribute:
+        if attr.name == "value":
+            return numpy_helper.to_array(attr.t)
+        value = onnx.helper.get_attribute_value(attr)
+        import numpy as np
+
+        return np.array(value)
+    return None
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def read_model(path: str):
+    """The parsed ModelProto, or one clear InputError."""
+    onnx = _onnx()
+    if not os.path.isfile(path):
+        raise InputError(f"ONNX file '{path}' does not exist")
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        model = onnx.load_model_from_string(data)
+    except Exception as error:  # protobuf's DecodeError and friends: the file is not (all) ONNX
+        raise InputError(
+            f"'{path}' is not a readable ONNX model (it may be truncated or another format): "
+            f"{str(error).splitlines()[0] if str(error) else type(error).__name__}"
+        ) from None
+    if not model.graph.node or not model.graph.output:
+        raise InputError(f"'{path}' is not an ONNX model: it has no graph (nodes and outputs)")
+    return model
+
+
+SMALL = 4096  # initializers up to this many elements are read as values (shapes, axes, slopes …)
+
+
+class _Shaped:
+    """A large initializer as the mappers need it: its shape (the values are never read)."""
+
+    def __init__(self, dims) -> None:
+        self.shape = tuple(int(d) for d in dims)
+        self.ndim = len(self.shape)
+        self.size = 1
+        for d in self.shape:
+            self.size *= d
+
+
+class _Constants(dict):
+    """Constant tensors by name: initializers read on first use (large ones by shape only)."""
+
+    def __init__(self, initializers: dict) -> None:
+        super().__init__()
+        self._initializers = initializers
+
+    def __contains__(self, name) -> bool:
+        return dict.__contains__(self, name) or name in self._initializers
+
+    def get(self, name, default=None):
+        if name in self:
+            return self[name]
+        return default
+
+    def __missing__(self, name):
+        from onnx import numpy_helper
+
+        init = self._initializers[name]
+        size = 1
+        for d in init.dims:
+            size *= d
+        value = numpy_helper.to_array(init) if size <= SMALL else _Shaped(init.dims)
+        self[name] = value
+        return value
+
+
+def _for_inference(onnx, model, source: str, shape: tuple):
+    """A copy of ``model`` with the input fixed to ``shape`` and the large initializers turned
+    into graph inputs of their shape (shape inference needs their shapes, not their values)."""
+    fixed = onnx.ModelProto()
+    fixed.ir_version = max(model.ir_version, 4)
+    fixed.opset_import.extend(model.opset_import)
+    graph = fixed.graph
+    graph.node.extend(model.graph.node)
+    graph.output.extend(model.graph.output)
+    for info in model.graph.input:
+        if info.name == source:
+            new = graph.input.add()
+            new.CopyFrom(onnx.helper.make_tensor_value_info(source, info.type.tensor_type.elem_type, list(shape)))
+    for init in model.graph.initializer:
+        size = 1
+        for d in init.dims:
+            size *= d
+        if size <= SMALL:
+            graph.initializer.append(init)
+        else:
+            graph.input.append(onnx.helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
+    return fixed
+
+
+def _dims(value_info) -> list:
+    dims = []
+    for d in value_info.type.tensor_type.shape.dim:
+        dims.append(int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else (d.dim_param or "?"))
+    return dims
+
+
+def load(path: str, input_shape: tuple | None = None) -> Network:
+    """The network of the ONNX file at ``path``; ``input_shape`` (C, *spatial) overrides its input."""
+    onnx = _onnx()
+    model = read_model(path)
+    graph = model.graph
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+    initializers = {init.name: init for init in graph.initializer}
+    data_inputs = [i for i in graph.input if i.name not in initializers]
+    if len(data_inputs) != 1:
+        raise InputError(
+            f"'{path}' has {len(data_inputs)} inputs ({', '.join(i.name for i in data_inputs)}); "
+            "convcalc walks models with one input"
+        )
+    source = data_inputs[0]
+    dims = _dims(source)
+    if len(dims) < 2:
+        raise InputError(f"input '{source.name}' of '{path}' has shape {dims}: convcalc walks N x C x spatial inputs")
+    if input_shape is not None:
+        if len(input_shape) != len(dims) - 1:
+            raise InputError(
+                f"--in {format_shape(input_shape)} has {len(input_shape)} numbers; the input '{source.name}' "
+                f"of '{path}' takes {len(dims) - 1} (C x spatial, the batch apart)"
+            )
+        shape = tuple(int(d) for d in input_shape)
+    else:
+        if any(not isinstance(d, int) for d in dims[1:]):
+            example = "x".join(str(d) if isinstance(d, int) else "224" for d in dims[1:])
+            raise InputError(
+                f"the input '{source.name}' of '{path}' has a dynamic shape "
+                f"{'x'.join(map(str, dims))}: give --in (e.g. --in {example})"
+            )
+        shape = tuple(dims[1:])
+    fixed = _for_inference(onnx, model, source.name, (1,) + shape)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(fixed, strict_mode=False, data_prop=True)
+    except Exception as error:  # the model's own shapes disagree with the input
+        raise InputError(
+            f"ONNX shape inference fails on '{path}' with input {format_shape(shape)}: {str(error).splitlines()[0]}"
+        ) from None
+    shapes: dict[str, tuple | None] = {}
+    for info in list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input):
+        d = _dims(info)
+        shapes[info.name] = tuple(d) if d and all(isinstance(x, int) for x in d) else None
+    shapes[source.name] = (1,) + shape
+
+    consts = _Constants(initializers)
+    ops: list[Op] = []
+    unmapped: Counter = Counter()
+    excluded = 0
+    notes: list[str] = []
+    live = []
+    for node in graph.node:
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        inputs = [i for i in node.input if i]
+        if node.op_type == "Constant":
+            consts[node.output[0]] = _constant_value(node, onnx)
+            continue
+        if node.op_type == "Shape" and inputs and shapes.get(inputs[0]) is not None:
+            import numpy as np
+
+            consts[node.output[0]] = np.array(shapes[inputs[0]], dtype=np.int64)
+            continue
+        if inputs and all(i in consts for i in inputs):
+            try:
+                value = _fold(node, [consts[i] if i else None for i in node.input], attrs, shapes, opset)
+            except Exception:
+                value = None
+            if value is not None:
+                consts[node.output[0]] = value
+                continue
+        data = [i for i in inputs if i not in consts]
+        if data:
+            live.append((node, attrs, inputs, data))
+    for (node, attrs, inputs, data), (scope, name) in zip(live, _node_names([n for n, *_ in live])):
+        view = Node(node, attrs, consts, shapes, opset, frozenset(initializers))
+        mapper = OPERATORS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+        mapped = mapper(view) if mapper else _unmapped(view)
+        if mapped.note and not mapped.note.startswith("unmapped") and "declares" not in mapped.note:
+            notes.append(f"{name}: {mapped.note}")
+        if mapped.note and "declares" in mapped.note:
+            raise InputError(f"layer {name} ({node.op_type}) {mapped.note} — the file's shapes disagree")
+        if mapped.merge:
+            ops.append(Op(tuple(data), node.output[0], merge=mapped.merge, scope=scope))
+        elif mapped.per_output:
+            for index, (output, leaves) in enumerate(zip(node.output, mapped.per_output)):
+                ops.append(Op((data[0],), output, tuple((f"{name}_{index}", leaf) for leaf in leaves)))
+        elif mapped.layers:
+            named = tuple(
+                (name if i == 0 else f"{name}_{leaf.layer.name}", leaf) for i, leaf in enumerate(mapped.layers)
+            )
+            ops.append(Op((data[0],), node.output[0], named))
+        else:
+            weights = sum(int(consts[i].size) for i in inputs if i in initializers)
+            unmapped[node.op_type] += 1
+            excluded += weights
+            for output in node.output:
+                if not output:
+                    continue
+                out_shape = shapes.get(output)
+                if out_shape is None:
+                    raise InputError(
+                        f"{node.op_type} node {name} is not mapped and ONNX shape inference gives no shape "
+                        f"for its output '{output}': convcalc cannot walk past it"
+                    )
+                ops.append(
+                    Op((data[0],), output, ((name, Leaf(Unmapped(node.op_type, tuple(out_shape[1:]), weights))),))
+                )
+    if unmapped:
+        listed = ", ".join(f"{op} ×{n}" for op, n in sorted(unmapped.items()))
+        notes.insert(
+            0,
+            f"not mapped (shape from ONNX shape inference; no parameters or MACs counted): {listed}"
+            + (f"; their {excluded:,} weight elements are excluded from the totals" if excluded else ""),
+        )
+    sink = graph.output[0].name
+    if len(graph.output) > 1:
+        notes.append(f"the model has {len(graph.output)} outputs; the walk follows the first, '{sink}'")
+    body = structure(ops, source.name, sink, what=f"'{os.path.basename(path)}'")
+    producer = model.producer_name + (f" {model.producer_version}" if model.producer_version else "")
+    name = os.path.splitext(os.path.basename(path))[0]
+    return Network(
+        name,
+        shape,
+        body,
+        source=f"ONNX file {os.path.basename(path)}, opset {opset}"
+        + (f", from {producer}" if producer.strip() else ""),
+        notes=tuple(notes),
+    )
+
+
+def _fold_prefixes(path: list[str]) -> list[str]:
+    """``[layer1, layer1.0, conv1]`` → ``[layer1, 0, conv1]``: a component that repeats its
+    parent's component as a prefix names the child of that parent."""
+    out: list[str] = []
+    for i, part in enumerate(path):
+        prev = path[i - 1] if i else ""
+        out.append(part[len(prev) + 1 :] if prev and part.startswith(prev + ".") else part)
+    return out
+
+
+def _node_names(nodes) -> list[tuple[str, str]]:
+    """(scope, dotted name) per node: a torch export's ``/layer1/layer1.0/conv1/Conv`` is in scope
+    ``layer1.0.conv1`` and named after it (its op appended when the scope holds several ops),
+    other nodes keep their own names."""
+    scoped = []
+    for index, node in enumerate(nodes):
+        raw = node.name or f"{node.op_type}_{index}"
+        if raw.startswith("/"):
+            parts = [p for p in raw.split("/") if p]
+            # A Sequential's child is written "parent.index" (``downsample/downsample.0``): it
+            # replaces its parent's own component rather than adding to it.
+            path: list[str] = []
+            for part in parts[:-1]:
+                if path and part.startswith(path[-1] + "."):
+                    path[-1] = part
+                else:
+                    path.append(part)
+            scoped.append((".".join(_fold_prefixes(path)), parts[-1]))
+        else:
+            scoped.append(("", raw.replace(".", "_")))
+    counts = Counter(scope for scope, _ in scoped if scope)
+    names = []
+    for scope, own in scoped:
+        if not scope:
+            names.append((scope, own))
+        elif counts[scope] == 1:
+            names.append((scope, scope))
+        else:
+            names.append((scope, f"{scope}.{own.lower()}"))
+    return names

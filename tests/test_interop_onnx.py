@@ -1,0 +1,231 @@
+"""ONNX files written with onnx.helper (no torch): every shape checked against a hand computation
+from the ONNX operator specification (docs/Operators.md: pads are [x1_begin, x2_begin, …,
+x1_end, x2_end]; SAME_UPPER puts the odd padding at the end, SAME_LOWER at the beginning;
+pooling strides default to 1; AveragePool's count_include_pad defaults to 0)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from convcalc.interop import onnx_model  # noqa: E402
+from convcalc.network.walk import walk  # noqa: E402
+
+
+def _init(name, shape):
+    return numpy_helper.from_array(np.zeros(shape, dtype=np.float32), name)
+
+
+def _model(tmp_path, nodes, inits, in_shape, out_name="y", opset=17, name="m.onnx", in_dims=None):
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_dims or [1, *in_shape])],
+        [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, None)],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="test")
+    model.ir_version = 7 if opset > 7 else 3
+    path = tmp_path / name
+    path.write_bytes(model.SerializeToString())
+    return str(path)
+
+
+def _walk_one(tmp_path, node, inits, in_shape, **kw):
+    net = onnx_model.load(_model(tmp_path, [node], inits, in_shape, **kw))
+    return walk(net)
+
+
+def test_conv_explicit_pads_begin_then_end(tmp_path):
+    # pads [top, left, bottom, right] = [1, 0, 2, 3]: H 10 + 1 + 2 − 3 + 1 = 11, W 10 + 0 + 3 − 3 + 1 = 11
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 0, 2, 3])
+    report = _walk_one(tmp_path, node, [_init("w", (8, 3, 3, 3)), _init("b", (8,))], (3, 10, 10))
+    assert report.output == (8, 11, 11)
+    assert report.totals.params == 8 * 3 * 9 + 8
+    assert report.totals.macs == 11 * 11 * 8 * 27
+    row = report.leaves()[0]
+    assert row.report.hyper["padding"] == [[1, 2], [0, 3]]
+
+
+@pytest.mark.parametrize(
+    "auto_pad, expected_pads, out",
+    [
+        # i = 10, k = 4, s = 3: o = ceil(10/3) = 4, total = (4 − 1)·3 + 4 − 10 = 3 → 1:2 (UPPER), 2:1 (LOWER)
+        ("SAME_UPPER", [1, 2], 4),
+        ("SAME_LOWER", [2, 1], 4),
+        # VALID: floor((10 − 4)/3) + 1 = 3
+        ("VALID", [0, 0], 3),
+    ],
+)
+def test_conv_auto_pad(tmp_path, auto_pad, expected_pads, out):
+    node = helper.make_node("Conv", ["x", "w"], ["y"], auto_pad=auto_pad, strides=[3, 3], kernel_shape=[4, 4])
+    report = _walk_one(tmp_path, node, [_init("w", (2, 1, 4, 4))], (1, 10, 10))
+    assert report.output == (2, out, out)
+    assert report.leaves()[0].report.hyper["padding"] == [expected_pads, expected_pads]
+    assert report.totals.params == 2 * 16  # no bias input
+
+
+def test_grouped_dilated_conv(tmp_path):
+    # group 4: W (8, 16/4, 3, 3); dilation 2: k_eff 5, o = 12 − 5 + 1 = 8
+    node = helper.make_node("Conv", ["x", "w"], ["y"], group=4, dilations=[2, 2])
+    report = _walk_one(tmp_path, node, [_init("w", (8, 4, 3, 3))], (16, 12, 12))
+    assert report.output == (8, 8, 8)
+    assert report.totals.params == 8 * 4 * 9
+    assert report.leaves()[0].rf[0].size == 5
+
+
+def test_conv_transpose_output_padding_and_output_shape(tmp_path):
+    # o = s(i − 1) + output_padding + d(k − 1) + 1 − pads = 2·4 + 1 + 2 + 1 − 2 = 10
+    node = helper.make_node(
+        "ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], pads=[1, 1, 1, 1], output_padding=[1, 1]
+    )
+    report = _walk_one(tmp_path, node, [_init("w", (4, 6, 3, 3))], (4, 5, 5))
+    assert report.output == (6, 10, 10)
+    assert report.totals.params == 4 * 6 * 9
+    # output_shape 9: total = 2·4 + 0 + 3 − 9 = 2 → begin 1, end 1
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], output_shape=[9, 9])
+    report = _walk_one(tmp_path, node, [_init("w", (4, 6, 3, 3))], (4, 5, 5), name="t2.onnx")
+    assert report.output == (6, 9, 9)
+    assert report.leaves()[0].report.hyper["padding"] == [[1, 1], [1, 1]]
+
+
+def test_pool_strides_default_to_one_and_ceil_mode(tmp_path):
+    # ONNX default stride 1: 7 − 3 + 1 = 5
+    node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3])
+    assert _walk_one(tmp_path, node, [], (2, 7, 7)).output == (2, 5, 5)
+    # ceil_mode: ceil((8 − 3)/2) + 1 = 4 (floor gives 3)
+    node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
+    assert _walk_one(tmp_path, node, [], (2, 8, 8), name="p2.onnx").output == (2, 4, 4)
+
+
+def test_average_pool_count_include_pad_default(tmp_path):
+    node = helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2], pads=[1, 1, 1, 1])
+    report = _walk_one(tmp_path, node, [], (3, 6, 6))
+    assert report.output == (3, 4, 4)
+    assert report.leaves()[0].layer.count_include_pad is False
+
+
+def test_gemm_global_pool_flatten_chain(tmp_path):
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["x"], ["p"]),
+        helper.make_node("Flatten", ["p"], ["f"]),
+        helper.make_node("Gemm", ["f", "w", "b"], ["y"], transB=1),
+    ]
+    net = onnx_model.load(_model(tmp_path, nodes, [_init("w", (10, 64)), _init("b", (10,))], (64, 7, 7)))
+    report = walk(net)
+    assert report.output == (10,)
+    assert report.totals.params == 650
+    assert report.totals.macs == 640
+    assert [r.type for r in report.leaves()] == ["global-avgpool2d", "flatten", "linear"]
+
+
+def test_residual_add_and_concat_become_blocks(tmp_path):
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1], name="body_conv"),
+        helper.make_node("Relu", ["a"], ["r"], name="body_relu"),
+        helper.make_node("Add", ["r", "x"], ["s"], name="add"),
+        helper.make_node("Conv", ["s", "w2"], ["c1"], name="left"),
+        helper.make_node("MaxPool", ["s"], ["c2"], kernel_shape=[1, 1], name="right"),
+        helper.make_node("Concat", ["c1", "c2"], ["y"], axis=1, name="cat"),
+    ]
+    net = onnx_model.load(_model(tmp_path, nodes, [_init("w1", (4, 4, 3, 3)), _init("w2", (6, 4, 1, 1))], (4, 8, 8)))
+    report = walk(net)
+    assert report.output == (10, 8, 8)
+    types = [r.type for r in report.leaves()]
+    assert types.count("add") == 1 and types.count("concat") == 1
+    assert report.totals.params == 4 * 4 * 9 + 6 * 4
+
+
+def test_split_reshape_transpose_pad_clip(tmp_path):
+    nodes = [
+        helper.make_node("Split", ["x", "sizes"], ["a", "b"], axis=1),
+        helper.make_node("Clip", ["a", "lo", "hi"], ["c"]),
+        helper.make_node("Pad", ["c", "pads"], ["d"]),
+        helper.make_node("Transpose", ["d"], ["e"], perm=[0, 1, 3, 2]),
+        helper.make_node("Reshape", ["e", "shape"], ["y"]),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([2, 4], dtype=np.int64), "sizes"),
+        numpy_helper.from_array(np.array(0, dtype=np.float32), "lo"),
+        numpy_helper.from_array(np.array(6, dtype=np.float32), "hi"),
+        numpy_helper.from_array(np.array([0, 0, 1, 2, 0, 0, 1, 2], dtype=np.int64), "pads"),
+        numpy_helper.from_array(np.array([1, 2, -1], dtype=np.int64), "shape"),
+    ]
+    report = walk(onnx_model.load(_model(tmp_path, nodes, inits, (6, 4, 5))))
+    # split keeps 2 channels; pad H 1+4+1 = 6, W 2+5+2 = 9; transpose → 2x9x6; reshape → 2x54
+    assert [r.type for r in report.leaves()] == ["slice", "relu6", "pad", "permute", "reshape"]
+    assert report.output == (2, 54)
+
+
+def test_unmapped_op_keeps_inferred_shape_and_is_named(tmp_path):
+    nodes = [helper.make_node("Conv", ["x", "w"], ["a"]), helper.make_node("Abs", ["a"], ["y"], name="odd")]
+    net = onnx_model.load(_model(tmp_path, nodes, [_init("w", (2, 3, 3, 3))], (3, 5, 5)))
+    report = walk(net)
+    assert report.output == (2, 3, 3)
+    assert any("Abs ×1" in note for note in net.notes)
+
+
+def test_opset_7_clip_attributes_and_initializer_inputs(tmp_path):
+    # opset 7: Clip's bounds are attributes; old files list initializers among the graph inputs
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["a"], pads=[1, 1, 1, 1]),
+        helper.make_node("Clip", ["a"], ["y"], min=0.0, max=6.0),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 9, 9]),
+            helper.make_tensor_value_info("w", TensorProto.FLOAT, [4, 3, 3, 3]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[_init("w", (4, 3, 3, 3))],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 7)])
+    model.ir_version = 3
+    path = tmp_path / "op7.onnx"
+    path.write_bytes(model.SerializeToString())
+    net = onnx_model.load(str(path))
+    report = walk(net)
+    assert "opset 7" in net.source
+    assert report.output == (4, 9, 9)
+    assert [r.type for r in report.leaves()] == ["conv2d", "relu6"]
+
+
+def test_opset_18_reduce_mean_axes_input_and_split_num_outputs(tmp_path):
+    nodes = [
+        helper.make_node("Split", ["x"], ["a", "b"], axis=1, num_outputs=2),
+        helper.make_node("ReduceMean", ["a", "axes"], ["y"], keepdims=0),
+    ]
+    inits = [numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "axes")]
+    net = onnx_model.load(_model(tmp_path, nodes, inits, (8, 4, 4), opset=18))
+    report = walk(net)
+    assert "opset 18" in net.source
+    assert report.output == (4,)
+
+
+def test_dynamic_input_needs_in(tmp_path, cli):
+    node = helper.make_node("Relu", ["x"], ["y"])
+    path = _model(tmp_path, [node], [], (3, 8, 8), in_dims=["N", 3, "H", "W"])
+    result = cli("arch", path)
+    assert result.code == 2 and "dynamic shape" in result.err and "--in" in result.err
+    result = cli("arch", path, "--in", "3x16x16", "--json")
+    assert result.code == 0 and result.json()["output"] == [3, 16, 16]
+
+
+def test_not_onnx_and_truncated(tmp_path, cli):
+    text = tmp_path / "notes.onnx"
+    text.write_text("this is not a model\n")
+    result = cli("arch", str(text))
+    assert result.code == 2 and "ONNX" in result.err and "Traceback" not in result.err
+    node = helper.make_node("Conv", ["x", "w"], ["y"])
+    path = _model(tmp_path, [node], [_init("w", (8, 3, 3, 3))], (3, 10, 10))
+    with open(path, "rb") as handle:
+        data = handle.read()
+    cut = tmp_path / "cut.onnx"
+    cut.write_bytes(data[: len(data) // 2])
+    result = cli("arch", str(cut))
+    assert result.code == 2 and "Traceback" not in result.err

@@ -1,0 +1,166 @@
+"""Zoo networks built by convcalc's own torch builder, imported back — through the PyTorch path
+(torch.fx) and through an ONNX export (torch.onnx.export, legacy exporter, no constant folding so
+batch norms are not fused into the convolutions) — must give the zoo walk's parameters, buffers,
+MACs, output shape, and every conv/linear layer with its receptive field.
+
+A representative set runs by default; CONVCALC_INTEROP_ALL=1 runs every zoo network that
+torch can export (shufflenet's channel_shuffle has no ONNX export in torch's legacy exporter)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from convcalc import zoo  # noqa: E402
+from convcalc.interop import torch_model  # noqa: E402
+from convcalc.network.torch_build import build_torch  # noqa: E402
+from convcalc.network.walk import walk  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPRESENTATIVE = [
+    "lenet5",
+    "resnet18",
+    "se_resnet50",
+    "squeezenet1_0",
+    "densenet121",
+    "googlenet",
+    "mobilenet_v3_small",
+    "efficientnet_b0",
+    "regnet_y_400mf",
+]
+# Known gaps of the ONNX path (the torch path handles them): LRN decomposed by the exporter
+# (alexnet_paper, zfnet), option-A shortcut slices and ConvNeXt's transposes that ONNX shape
+# inference leaves without a shape, Inception-v3's reuse of a tensor across merged branches.
+ONNX_GAPS = {
+    "alexnet_paper",
+    "zfnet",
+    "resnet20",
+    "resnet32",
+    "resnet56",
+    "inception_v3",
+    "convnext_tiny",
+    "shufflenet_v2_x1_0",
+}
+NAMES = zoo.names() if os.environ.get("CONVCALC_INTEROP_ALL") else REPRESENTATIVE
+
+
+def _layers(report):
+    return [
+        (r.type, r.output, r.params.total, r.macs, tuple((s.size, s.jump, s.start) for s in r.rf) if r.rf else None)
+        for r in report.leaves()
+        if r.type.startswith(("conv", "linear"))
+    ]
+
+
+def _same(zoo_report, imported):
+    assert imported.totals.params == zoo_report.totals.params
+    assert imported.totals.buffers == zoo_report.totals.buffers
+    assert imported.totals.macs == zoo_report.totals.macs
+    assert imported.output == zoo_report.output
+    assert _layers(imported) == _layers(zoo_report)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_zoo_through_onnx_export(name, tmp_path):
+    pytest.importorskip("onnx")
+    if name in ONNX_GAPS:
+        pytest.skip(f"{name}: a known gap of the ONNX path")
+    from convcalc.interop import onnx_model
+
+    net = zoo.get(name)
+    model = build_torch(net).eval()
+    path = tmp_path / f"{name}.onnx"
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model, torch.zeros((1,) + net.input), str(path), dynamo=False, do_constant_folding=False, opset_version=17
+        )
+    imported = onnx_model.load(str(path))
+    reference = walk(net)
+    _same(reference, walk(imported))
+    names = [r.name for r in walk(imported).leaves() if r.type.startswith(("conv", "linear"))]
+    assert names == [r.name for r in reference.leaves() if r.type.startswith(("conv", "linear"))]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_zoo_through_torch_fx(name, monkeypatch):
+    net = zoo.get(name)
+    model = build_torch(net).eval()
+    module = type(sys)("convcalc_test_zoo_model")
+    module.model = model
+    monkeypatch.setitem(sys.modules, "convcalc_test_zoo_model", module)
+    imported = torch_model.load("convcalc_test_zoo_model:model", net.input)
+    reference = walk(net)
+    _same(reference, walk(imported))
+    assert sum(p.numel() for p in model.parameters()) == reference.totals.params
+
+
+def test_user_file_and_factory_call(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(FIXTURES)
+    result = cli("arch", "cifar_cnn_tutorial.py:fixed()", "--in", "3x32x32", "--json")
+    assert result.code == 0, result.err
+    data = result.json()
+    assert data["totals"]["params"] == 5_852_170  # torch: sum(p.numel()) of the fixed model
+    assert data["output"] == [10]
+
+
+def test_seed_004_stray_linear_is_diagnosed(cli):
+    path = FIXTURES / "cifar_cnn_tutorial.py"
+    result = cli("arch", f"{path}:CifarCNN", "--in", "3x32x32")
+    assert result.code == 2
+    err = result.err
+    # the stray Linear(128, 10) on the 128x8x8 map: it acts on the last dimension (8)
+    assert "conv_layer.13 (linear) declares in_features=128 but receives 8" in err
+    assert "forgotten flatten" in err and "conv_layer.11 (maxpool2d)" in err
+    # the walk went on with the declared 128: 256x4x5 = 5120 features reach fc_layer.1's 4096
+    assert "fc_layer.1 (linear) declares in_features=4096 but receives 5120" in err
+    assert "fix: in_features=5120" in err
+    assert "Traceback" not in err
+
+
+def test_input_size_fix_is_found(cli, tmp_path):
+    code = (
+        "import torch.nn as nn\n"
+        "class LeNet(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.features = nn.Sequential(nn.Conv2d(3, 6, 5), nn.ReLU(), nn.MaxPool2d(2),\n"
+        "                                      nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())\n"
+        "        self.fc = nn.Linear(400, 120)\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(self.features(x))\n"
+    )
+    (tmp_path / "lenet_bug.py").write_text(code)
+    result = cli("arch", f"{tmp_path / 'lenet_bug.py'}:LeNet", "--in", "3x28x28")
+    assert result.code == 2
+    # 28 → 24 → 12 → 8 → 4: 16x4x4 = 256 features; 3x32x32 gives 16x5x5 = 400
+    assert "fc (linear) declares in_features=400 but receives 256 features" in result.err
+    assert "in_features=256" in result.err and "3x32x32" in result.err
+
+
+def test_bad_python_targets(cli, tmp_path):
+    (tmp_path / "boom.py").write_text("raise ValueError('no GPU here')\n")
+    result = cli("arch", f"{tmp_path / 'boom.py'}:Net", "--in", "3x8x8")
+    assert result.code == 2 and "ValueError: no GPU here" in result.err and "boom.py:1" in result.err
+    result = cli("arch", f"{FIXTURES / 'cifar_cnn_tutorial.py'}:NotAModule", "--in", "3x8x8")
+    assert result.code == 2 and "not a torch.nn.Module" in result.err
+    result = cli("arch", f"{FIXTURES / 'cifar_cnn_tutorial.py'}:fixed(width=__import__('os'))", "--in", "3x8x8")
+    assert result.code == 2 and "literals" in result.err
+    result = cli("arch", f"{FIXTURES / 'cifar_cnn_tutorial.py'}:CifarCNN")
+    assert result.code == 2 and "--in" in result.err
+
+
+def test_torch_missing_is_one_line(cli, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    result = cli("arch", f"{FIXTURES / 'cifar_cnn_tutorial.py'}:CifarCNN", "--in", "3x32x32")
+    assert result.code == 2 and "pip install" in result.err and "Traceback" not in result.err
