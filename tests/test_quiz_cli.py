@@ -309,7 +309,7 @@ def test_sheet_and_key_written_together_or_not_at_all(cli, tmp_path):
     os.chdir(tmp_path)
     Path("key-dir").mkdir()
     r = cli("quiz", "--topics", "shape", "-o", "s.md", "--key", "key-dir")
-    assert r.code == 2 and "is not a regular file" in r.err and not Path("s.md").exists()
+    assert r.code == 2 and "is a directory" in r.err and "key-dir/key.json" in r.err and not Path("s.md").exists()
     r = cli("quiz", "--topics", "shape", "-o", "same.md", "--key", "same.md")
     assert r.code == 2 and "name the same file" in r.err and not Path("same.md").exists()
     r = cli("quiz", "--topics", "shape", "-o", "missing/s.md", "--key", "k.md")

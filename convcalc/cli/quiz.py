@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import typer
 
+from convcalc import files
 from convcalc.cli.output import echo, user_errors
 from convcalc.errors import InputError
 
@@ -72,39 +71,6 @@ def _render(quiz, form: str, key: bool) -> str:
     return quiz_markdown(quiz, key) if form == "markdown" else quiz_text(quiz, key)
 
 
-def _check_target(path: str, what: str) -> Path:
-    target = Path(path).expanduser()
-    if target.exists() and not target.is_file():
-        raise InputError(f"{what} '{path}' exists and is not a regular file; give a file name")
-    if not target.parent.is_dir():
-        raise InputError(f"{what} '{path}': the directory '{target.parent}' does not exist")
-    return target
-
-
-def write_together(files: list[tuple[Path, str]]) -> None:
-    """Write every file or none: each goes to a temporary file beside its target first, and
-    only when all are written are they renamed into place."""
-    temporaries: list[tuple[str, Path]] = []
-    umask = os.umask(0)
-    os.umask(umask)
-    current = None
-    try:
-        for current, text in files:
-            handle, temporary = tempfile.mkstemp(prefix=".convcalc-", suffix=".tmp", dir=current.parent)
-            temporaries.append((temporary, current))
-            os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; a sheet is an ordinary file
-            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-                out.write(text)
-        for temporary, current in temporaries:
-            os.replace(temporary, current)
-    except OSError as error:
-        raise InputError(f"cannot write {current}: {error.strerror or error}; nothing was written") from None
-    finally:
-        for temporary, _ in temporaries:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-
-
 def _seed(value: str | None, default: int) -> int:
     if value is None:
         return default
@@ -159,12 +125,12 @@ def quiz(
             echo("\n".join(f"{name:<{width}}  {t.summary}" for name, t in table.items()))
             return
         form = _format(fmt, json_flag)
-        targets = []
-        if output is not None:
-            targets.append((_check_target(output, "--output"), False))
-        if key is not None:
-            targets.append((_check_target(key, "--key"), True))
-        if output is not None and key is not None and targets[0][0].resolve() == targets[1][0].resolve():
+        # the destinations are checked before any work; the files are written after it, together
+        targets = [(path, option, is_key) for path, option, is_key in ((output, "--output", False), (key, "--key", True))
+                   if path is not None]
+        real = [files.check_destination(path, option, "key.json" if is_key else "sheet.md")
+                for path, option, is_key in targets]
+        if len(set(real)) < len(real):
             raise InputError("--output and --key name the same file: the key would overwrite the sheet")
         settings: dict = {}
         if template is not None:
@@ -195,10 +161,11 @@ def quiz(
             title or settings.get("title", ""),
             template or "",
         )
-        files = [(path, _render(made, _file_format(str(path), form), is_key)) for path, is_key in targets]
+        written = [(path, _render(made, _file_format(path, form), is_key).encode("utf-8"), option)
+                   for path, option, is_key in targets]
         if output is None:
             text = _render(made, form or "text", False)
-        write_together(files)
+        files.write_together(written)
         if output is None:
             sys.stdout.write(text)
         if key is None and output is not None:

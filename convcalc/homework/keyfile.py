@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from convcalc.errors import InputError
+from convcalc.files import read_text
 from convcalc.homework import answers
 from convcalc.homework.model import Question, Quiz, Sheet
-from convcalc.homework.templates import read_text
 from convcalc.homework.topics import topic
 from convcalc.jsontext import load_json
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from convcalc.errors import InputError
-from convcalc.homework.templates import read_text
+from convcalc.files import read_text
 
 MAX_ROWS = 200_000
 _HEADER = ("student", "question", "answer")

@@ -28,10 +28,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from pathlib import Path
 from typing import Any
 
 from convcalc.errors import InputError
+from convcalc.files import read_text
 from convcalc.homework.generate import Slot, parse_difficulty
 from convcalc.homework.topics import topic
 from convcalc.jsontext import load_json
@@ -53,16 +53,6 @@ _DATA_KEYS = {
 }
 _ASK = {"shape": "output", "params": "params", "macs": "macs"}
 _TOP_KEYS = ("title", "seed", "difficulty", "questions", "description")
-
-
-def read_text(path: str, what: str) -> str:
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise InputError(f"{what}: no such file '{path}'")
-    try:
-        return file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{what}: cannot read '{path}': {error}") from None
 
 
 def _placeholders(value: Any) -> set[str]:
