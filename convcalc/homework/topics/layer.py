@@ -108,6 +108,8 @@ def _working(report: LayerReport, prefix: str) -> str:
     step = _step(report, prefix)
     if step is None:
         return ""
+    if prefix == "last window":  # a check, not an equation: "… < 35; it hangs 1 past …, so o = 18"
+        return f"last window: {step.substituted}, so {step.result}"
     return f"{step.substituted} = {step.result}" if step.substituted else step.result
 
 
@@ -306,7 +308,8 @@ def draw_macs(rng: random.Random, difficulty: int) -> dict[str, Any]:
 
 # which of the layer's --explain steps belong to the worked solution of each question
 _STEPS = {
-    "output": lambda title: title not in ("parameters", "MACs"),
+    # the size steps; "hint" steps (the padding that would keep the size) answer another question
+    "output": lambda title: title not in ("parameters", "MACs") and not title.startswith("hint"),
     "params": lambda title: title in ("parameters", "depthwise", "pointwise"),
     "macs": lambda title: title.startswith("output") or title == "MACs",
 }

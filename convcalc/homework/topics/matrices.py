@@ -28,6 +28,7 @@ from convcalc.trace.spec import parse
 
 MAX_ENTRY = 999
 MAX_DENOMINATOR = 16
+MAX_ENTRIES = 100  # a matrix a student works through by hand (and a trace that stays quick)
 
 
 def trace_of(layer: dict[str, Any], x: Any, upstream: Any = None) -> Trace:
@@ -40,6 +41,9 @@ def trace_of(layer: dict[str, Any], x: Any, upstream: Any = None) -> Trace:
 
 def _matrix(values: Any, what: str) -> np.ndarray:
     array = to_array(values, what)
+    if array.size > MAX_ENTRIES:
+        raise InputError(f"{what} is {'x'.join(map(str, array.shape))} ({array.size} entries): a hand calculation "
+                         f"takes at most {MAX_ENTRIES}")
     if array.dtype != object:
         raise InputError(f"{what} must hold whole numbers or p/q fractions (exact); got decimals")
     return array
