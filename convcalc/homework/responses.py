@@ -39,7 +39,7 @@ def _text(path: str) -> str:
 
 
 def _csv(text: str, path: str) -> list[Response]:
-    rows = []
+    rows: list[Response] = []
     for line, row in enumerate(csv.reader(io.StringIO(text)), start=1):
         if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
             continue

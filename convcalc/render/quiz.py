@@ -31,7 +31,7 @@ def is_matrix(given: Given) -> bool:
 
 def network_rows(report) -> list[tuple[str, ...]]:
     """One row per layer of a walk: number, type, output, parameters, receptive field, jump."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     layers = [row for row in report.leaves() if row.report is not None]
     for n, row in enumerate(layers, start=1):
         size, jump, _ = rf_parts(row.rf)
@@ -103,7 +103,7 @@ def question_text(question: Question, key: bool) -> list[str]:
 
 
 def quiz_text(quiz: Quiz, key: bool = False) -> str:
-    out = []
+    out: list[str] = []
     for sheet in quiz.sheets:
         if out:
             out += ["", "=" * 72, ""]

@@ -153,6 +153,13 @@ def shape_variants(layer: dict[str, Any], report: LayerReport) -> tuple[tuple[st
     return tuple(found)
 
 
+def params_of(report: LayerReport) -> int:
+    """The layer's parameter count (every quiz layer has one: shapes are whole numbers)."""
+    if report.params is None or not isinstance(report.params.total, int):
+        raise InputError(f"{report.op}: a quiz layer needs whole-number sizes and channels to count its parameters")
+    return report.params.total
+
+
 def _changed(layer: dict[str, Any], **changes) -> dict[str, Any]:
     out = {k: v for k, v in layer.items() if k not in changes}
     out.update({k: v for k, v in changes.items() if v is not None})
@@ -162,11 +169,11 @@ def _changed(layer: dict[str, Any], **changes) -> dict[str, Any]:
 def param_variants(layer: dict[str, Any], report: LayerReport) -> tuple[tuple[str, Any], ...]:
     found = []
     if layer.get("no-bias"):
-        found.append(("added-bias", analyze(_changed(layer, **{"no-bias": None})).params.total))
+        found.append(("added-bias", params_of(analyze(_changed(layer, **{"no-bias": None})))))
     else:
-        found.append(("forgot-bias", analyze(_changed(layer, **{"no-bias": True})).params.total))
+        found.append(("forgot-bias", params_of(analyze(_changed(layer, **{"no-bias": True})))))
     if int(layer.get("groups", 1)) != 1:
-        found.append(("ignored-groups", analyze(_changed(layer, groups=None)).params.total))
+        found.append(("ignored-groups", params_of(analyze(_changed(layer, groups=None)))))
     return tuple(found)
 
 
@@ -335,9 +342,9 @@ def solve(data: dict[str, Any]) -> Worked:
     elif ask == "params":
         working = _working(report, "parameters")
         if layer.get("op") == "depthwise-separable":
-            parts = [p.params.total for p in report.parts]
-            working = f"depthwise {parts[0]} + pointwise {parts[1]} = {report.params.total}"
-        part = Part("", "parameters", "number", report.params.total, working)
+            parts = [params_of(p) for p in report.parts]
+            working = f"depthwise {parts[0]} + pointwise {parts[1]} = {params_of(report)}"
+        part = Part("", "parameters", "number", params_of(report), working)
         variants = param_variants(layer, report)
     else:
         prompt += f" {MACS_CONVENTION}."

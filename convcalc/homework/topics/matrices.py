@@ -155,7 +155,7 @@ def draw_pool_numeric(rng: random.Random, difficulty: int) -> dict[str, Any]:
         ({"mode": "max", "k": 3, "stride": 1, "size": 4}, {"mode": "avg", "k": 2, "stride": 2, "size": 4}),
         ({"mode": "avg", "k": 2, "stride": 1, "size": 4}, {"mode": "max", "k": 3, "stride": 2, "size": 5}),
     )[difficulty - 1]
-    setup = dict(rng.choice(choices))
+    setup: dict[str, Any] = dict(rng.choice(choices))
     size = setup.pop("size")
     return {"input": _ints(rng, size, size, 0, 9), **setup}
 
@@ -312,7 +312,7 @@ def draw_batchnorm(rng: random.Random, difficulty: int) -> dict[str, Any]:
     for _ in range(200):
         values = [rng.randint(0, 9) for _ in range(count)]
         mean = Fraction(sum(values), count)
-        var = sum((v - mean) ** 2 for v in values) / count
+        var = sum(((v - mean) ** 2 for v in values), Fraction(0)) / count
         if mean.denominator <= (1 if difficulty == 1 else 2) and var.denominator <= 4 and var:
             break
     maps = [[[values[(n * rows + r) * cols : (n * rows + r + 1) * cols] for r in range(rows)]] for n in range(batch)]

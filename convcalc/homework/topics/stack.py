@@ -16,22 +16,36 @@ from typing import Any
 
 from convcalc.engine.dims import product
 from convcalc.engine.evaluate import analyze_layer
+from convcalc.engine.report import LayerReport
 from convcalc.errors import InputError
 from convcalc.homework.model import Given, Part, Solution, Worked
 from convcalc.homework.topics import Topic
-from convcalc.homework.topics.layer import torch_text
+from convcalc.homework.topics.layer import params_of, torch_text
 from convcalc.network.spec import parse_chain
-from convcalc.network.walk import NetworkReport, Row, walk
+from convcalc.network.walk import NetworkReport, RFState, Row, walk
 from convcalc.notation import format_shape
 
 RF_RULE = "receptive field: r_out = r_in + (k_eff − 1)·j_in, jump j_out = j_in·s (r = j = 1 at the input)"
 ACTIVATIONS_NOTE = "activations are left out: they change neither the shape nor the parameter count"
 
 
-def run_chain(chain: str) -> NetworkReport:
-    if not isinstance(chain, str):
+def run_chain(chain: Any) -> NetworkReport:
+    if not isinstance(chain, str) or not chain.strip():
         raise InputError(f"'chain' must be an inline chain such as \"3x32x32 | conv 8 k3 | maxpool k2\"; got {chain!r}")
     return walk(parse_chain(chain))
+
+
+def _report(row: Row) -> LayerReport:
+    """A leaf row's layer report (``_layers`` keeps only rows that have one)."""
+    if row.report is None:
+        raise InputError(f"{row.name}: a quiz chain takes single layers, not blocks")
+    return row.report
+
+
+def _rf(row: Row) -> tuple[RFState, ...]:
+    if row.rf is None:
+        raise InputError(f"{row.name} has no spatial axes: a receptive field needs conv/pool layers before it")
+    return row.rf
 
 
 def _whole(value: Fraction) -> int | Fraction:
@@ -44,7 +58,7 @@ def _layers(report: NetworkReport) -> list[Row]:
 
 def layer_lines(report: NetworkReport) -> tuple[str, ...]:
     """Each layer in PyTorch's words, numbered from 1."""
-    return tuple(f"{n}. {torch_text(row.report)}" for n, row in enumerate(_layers(report), start=1))
+    return tuple(f"{n}. {torch_text(_report(row))}" for n, row in enumerate(_layers(report), start=1))
 
 
 # --- mistaken variants: the same chain with one thing changed --------------------------------------------
@@ -81,10 +95,10 @@ def pool_parameter_guesses(row: Row) -> tuple[int, ...]:
     channel (C·k·k, a depthwise conv's weights), or LeNet-5's trainable subsampling (a
     coefficient and a bias per map, 2C — a 1x1 depthwise conv with bias)."""
     channels = row.input[0]
-    kernel = tuple(row.report.hyper["kernel_size"])
+    kernel = tuple(_report(row).hyper["kernel_size"])
     window = analyze_layer("conv", {"k": kernel, "depthwise": True, "no-bias": True, "out": channels}, row.input)
     lenet = analyze_layer("conv", {"k": (1,), "depthwise": True, "out": channels}, row.input)
-    return window.params.total, lenet.params.total
+    return params_of(window), params_of(lenet)
 
 
 # --- receptive field ----------------------------------------------------------------------------------
@@ -93,12 +107,13 @@ def pool_parameter_guesses(row: Row) -> tuple[int, ...]:
 def _rf_working(report: NetworkReport) -> str:
     terms, jump = [], Fraction(1)
     for row in _layers(report):
-        if row.report.rf is None:
+        layer_rf = _report(row).rf
+        if layer_rf is None:
             continue
-        k_eff = row.report.rf[0].kernel
+        k_eff = layer_rf[0].kernel
         terms.append(f"{k_eff - 1}·{_whole(jump)}")
-        jump = row.rf[0].jump
-    return f"1 + {' + '.join(terms)} = {_whole(report.rows[-1].rf[0].size)}"
+        jump = _rf(row)[0].jump
+    return f"1 + {' + '.join(terms)} = {_whole(_rf(report.rows[-1])[0].size)}"
 
 
 def draw_rf(rng: random.Random, difficulty: int) -> dict[str, Any]:
@@ -123,7 +138,7 @@ def draw_rf(rng: random.Random, difficulty: int) -> dict[str, Any]:
 
 
 def solve_rf(data: dict[str, Any]) -> Worked:
-    chain = data.get("chain")
+    chain = data.get("chain", "")
     report = run_chain(chain)
     last = report.rows[-1]
     if last.rf is None:
@@ -133,7 +148,7 @@ def solve_rf(data: dict[str, Any]) -> Worked:
             f"the chain '{chain}' has a different receptive field per axis: quiz questions use square ones"
         )
     size = _whole(last.rf[0].size)
-    wrong = run_chain(chain_without_strides(chain)).rows[-1].rf[0].size
+    wrong = _rf(run_chain(chain_without_strides(chain)).rows[-1])[0].size
     prompt = (
         f"The layers below are applied in order to a {format_shape(report.input)} input. How many input pixels "
         "wide is the receptive field of one output unit of the last layer (along one axis)?"
@@ -170,10 +185,10 @@ def draw_flatten(rng: random.Random, difficulty: int) -> dict[str, Any]:
 
 
 def solve_flatten(data: dict[str, Any]) -> Worked:
-    chain = data.get("chain")
+    chain = data.get("chain", "")
     report = run_chain(chain)
     rows = _layers(report)
-    index = next((i for i, row in enumerate(rows) if row.report.op == "flatten"), None)
+    index = next((i for i, row in enumerate(rows) if _report(row).op == "flatten"), None)
     if index is None or index == 0:
         raise InputError(f"the chain '{chain}' needs a flatten after the conv/pool layers")
     before = rows[index - 1].output
@@ -211,17 +226,18 @@ def _letters():
 
 
 def solve_network(data: dict[str, Any]) -> Worked:
-    chain = data.get("chain")
+    chain = data.get("chain", "")
     report = run_chain(chain)
     rows = _layers(report)
     if len(rows) > 12:
         raise InputError(f"the chain '{chain}' has {len(rows)} layers: a quiz table takes at most 12")
     no_bias = {row.name: row.params.total for row in _layers(run_chain(chain_without_bias(chain)))}
     ids = _letters()
-    parts, variants = [], {}
+    parts: list[Part] = []
+    variants: dict[str, tuple[tuple[str, Any], ...]] = {}
     pool_guesses = [0, 0]
     for n, row in enumerate(rows, start=1):
-        kind = row.report.op
+        kind = _report(row).op
         parts.append(
             Part(
                 next(ids),
