@@ -200,6 +200,60 @@ def test_matrix_keys_agree_with_pytorch(name):
             assert np.allclose(np.asarray(part.answer, dtype=float), value.numpy()), (d, part.id)
 
 
+def _torch_layer(nn, layer: dict):
+    """The question's layer built in torch.nn straight from its ``convcalc shape --jsonl`` words
+    (not through convcalc's parser), and the input shape."""
+    shape = tuple(int(v) for v in str(layer["in"]).split("x"))
+    op = layer.get("op", "conv")
+    if op == "linear":
+        return nn.Linear(shape[0], layer["out"], bias=not layer.get("no-bias", False)), shape
+    k, c_in = layer["k"], shape[0]
+    common = {"stride": layer.get("stride", 1 if op.startswith("conv") or op == "depthwise-separable" else k),
+              "padding": layer.get("pad", 0), "dilation": layer.get("dilation", 1)}
+    if op == "maxpool":
+        return nn.MaxPool2d(k, ceil_mode=layer.get("ceil-mode", False), **common), shape
+    bias = not layer.get("no-bias", False)
+    if op == "depthwise-separable":
+        return nn.Sequential(nn.Conv2d(c_in, c_in, k, groups=c_in, bias=bias, **common),
+                             nn.Conv2d(c_in, layer["out"], 1, bias=bias)), shape
+    if op == "conv-transpose":
+        return nn.ConvTranspose2d(c_in, layer["out"], k, output_padding=layer.get("output-padding", 0),
+                                  groups=layer.get("groups", 1), bias=bias, **common), shape
+    assert op == "conv", op
+    return nn.Conv2d(c_in, layer["out"], k, groups=layer.get("groups", 1), bias=bias, **common), shape
+
+
+@pytest.mark.torch
+def test_layer_keys_agree_with_pytorch():
+    """shape: the output of a forward pass; params: Σ numel of the parameters; MACs: each output
+    value of each conv costs (C_in/g)·Πk multiply-accumulates (its weight slice's size)."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    checked = 0
+    for topic_name, _, question in CORPUS:
+        if topic_name not in ("shape", "params", "macs"):
+            continue
+        module, shape = _torch_layer(nn, question.data["layer"])
+        macs = 0
+
+        def count(mod, _inputs, output):
+            nonlocal macs
+            if isinstance(mod, (nn.Conv2d, nn.Linear)):  # the MACs questions ask about convs and linears
+                macs += output.numel() * mod.weight[0].numel()
+
+        for sub in module.modules():
+            sub.register_forward_hook(count)
+        with torch.no_grad():
+            output = module(torch.zeros((1, *shape)))
+        expected = {"output": tuple(output.shape[1:]), "params": sum(p.numel() for p in module.parameters()),
+                    "macs": macs}[question.data["ask"]]
+        (part,) = question.parts
+        answer = tuple(part.answer) if part.kind == "shape" else part.answer
+        assert answer == expected, (question.data, answer, expected)
+        checked += 1
+    assert checked == 3 * 2 * len(SEEDS)
+
+
 # --- reproducibility and rendering -----------------------------------------------------------------------
 
 

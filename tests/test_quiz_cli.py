@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -125,7 +126,8 @@ def test_latex_sheet_and_key_compile(cli, tmp_path):
             assert Path(name).with_suffix(".pdf").stat().st_size > 1000
 
 
-def test_markdown_renders_as_tables(cli):
+def test_markdown_renders_as_tables(cli, tmp_path):
+    os.chdir(tmp_path)
     from markdown_it import MarkdownIt
 
     r = cli("quiz", "--topics", "conv-backprop,network", "--seed", "2", "--format", "markdown")
@@ -134,6 +136,20 @@ def test_markdown_renders_as_tables(cli):
     # conv-backprop: I, K, δJ and the parts; network: the parts
     assert html.count("<table>") == 5
     assert "<th>δJ</th>" in html and "<td>Q2l</td>" in html
+    # every table of every topic's sheet and key (one question per topic) is a table to CommonMark
+    for key in (False, True):
+        r = cli("quiz", "--seed", "5", "--format", "markdown")
+        assert r.code == 0, r.err
+        text = r.out
+        if key:
+            Path("k.md").unlink(missing_ok=True)
+            r = cli("quiz", "--seed", "5", "-o", "s.md", "--key", "k.md")
+            assert r.code == 0, r.err
+            text = Path("k.md").read_text(encoding="utf-8")
+        html = MarkdownIt("commonmark").enable("table").render(text)
+        rules = sum(1 for line in text.splitlines() if line.startswith("|---"))
+        assert rules >= 12 and html.count("<table>") == rules
+        assert "|" not in re.sub(r"<code>.*?</code>|<pre>.*?</pre>", "", html, flags=re.S)  # no stray pipes
 
 
 def test_grade_marks_feedback_and_summary(cli, tmp_path):
