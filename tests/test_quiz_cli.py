@@ -124,6 +124,18 @@ def test_latex_sheet_and_key_compile(cli, tmp_path):
             )
             assert run.returncode == 0, run.stdout[-2000:]
             assert Path(name).with_suffix(".pdf").stat().st_size > 1000
+    # TeX's special characters in a title and in students' names; one sheet per student
+    template = json.loads(MIDTERM.read_text(encoding="utf-8"))
+    template["title"] = "Quiz #2: 50% & more_stuff {x} ~ ^ \\ $5"
+    Path("t.json").write_text(json.dumps(template), encoding="utf-8")
+    Path("roster.csv").write_text("name\nJosé_O'Brien & co\n#5 {x}\n", encoding="utf-8")
+    r = cli("quiz", "--from", "t.json", "--students", "roster.csv", "-o", "r.tex", "--key", "rk.tex")
+    assert r.code == 0, r.err
+    for name in ("r.tex", "rk.tex"):
+        run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", name],
+                             capture_output=True, text=True, timeout=180)
+        assert run.returncode == 0, run.stdout[-2000:]
+        assert "José\\_O'Brien \\& co" in Path(name).read_text(encoding="utf-8")
 
 
 def test_markdown_renders_as_tables(cli, tmp_path):
@@ -308,6 +320,10 @@ def test_roster_key_refuses_unknown_students(cli, tmp_path):
             'the placeholder {H} has no entry in "vars"',
         ),
         ({"questions": [{"topic": "shapes"}]}, "unknown topic 'shapes' — did you mean shape?"),
+        (
+            {"questions": [{"topic": "conv-numeric", "input": [[1] * 11] * 10, "kernel": [[1, 2], [3, 4]]}]},
+            "question 1: input is 10x11 (110 entries): a hand calculation takes at most 100",
+        ),
         ({"questions": [{"topic": "shape", "kernel": 3}]}, "unknown key 'kernel' for topic shape"),
         ({"questions": []}, 'a template is an object with a non-empty "questions" list'),
     ],
