@@ -354,6 +354,9 @@ def test_bad_roster_and_options(cli, tmp_path):
     Path("roster.csv").write_text("name\nann\nbo\nann\n")
     r = cli("quiz", "--students", "roster.csv")
     assert r.code == 2 and "roster.csv line 4: the student 'ann' is listed twice (first on line 2)" in r.err
+    Path("class.csv").write_text("name\n" + "".join(f"s{i}\n" for i in range(101)))
+    r = cli("quiz", "--students", "class.csv", "--n", "100")
+    assert r.code == 2 and "101 students × 100 questions is 10100 questions" in r.err and r.out == ""
     for args, message in (
         (("--n", "0"), "--n must be between 1 and 100"),
         (("--difficulty", "4"), "difficulty must be 1, 2 or 3"),

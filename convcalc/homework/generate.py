@@ -23,6 +23,7 @@ from convcalc.homework.topics import topic, topics
 MAX_DRAWS = 200
 MAX_QUESTIONS = 100
 MAX_STUDENTS = 2000
+MAX_SHEET_QUESTIONS = 10_000  # students × questions: each is drawn and solved (a few ms), so a run stays under a minute
 DIFFICULTIES = {"1": 1, "2": 2, "3": 3, "easy": 1, "medium": 2, "hard": 3}
 
 
@@ -96,6 +97,9 @@ def make_quiz(
     """One sheet for everybody, or one variant per student of ``students``."""
     if students is not None and len(students) > MAX_STUDENTS:
         raise InputError(f"the roster has {len(students)} students; at most {MAX_STUDENTS}")
+    if students and len(students) * len(slots) > MAX_SHEET_QUESTIONS:
+        raise InputError(f"{len(students)} students × {len(slots)} questions is {len(students) * len(slots)} "
+                         f"questions to draw and solve; at most {MAX_SHEET_QUESTIONS} (fewer students or questions)")
     who = students if students else [None]
     sheets = tuple(make_sheet(slots, seed_text(seed, s), s) for s in who)
     names = tuple(dict.fromkeys(slot.topic for slot in slots))
