@@ -11,6 +11,7 @@ channel's mean and variance — are the worked solution. Numbers stay exact (int
 from __future__ import annotations
 
 import random
+import statistics
 from fractions import Fraction
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from convcalc.compute.numbers import to_array
 from convcalc.compute.windows import flip
+from convcalc.engine.axis import conv_output_size, pool_output_size
 from convcalc.errors import InputError
 from convcalc.homework import mistakes
 from convcalc.homework.model import Given, Part, Solution, Worked
@@ -181,7 +183,7 @@ def solve_pool_numeric(data: dict[str, Any]) -> Worked:
 
 def draw_conv_backprop(rng: random.Random, difficulty: int) -> dict[str, Any]:
     size, k, stride = ((3, 2, 1), (4, rng.choice((2, 3)), 1), (5, 3, 2))[difficulty - 1]
-    out = (size - k) // stride + 1
+    out = conv_output_size(size, k, stride, 0, 0)
     data: dict[str, Any] = {
         "input": _ints(rng, size, size, 0, 3),
         "kernel": _kernel(rng, k, -1, 2),
@@ -224,13 +226,11 @@ def solve_conv_backprop(data: dict[str, Any]) -> Worked:
 
 
 def _has_tie(x: list[list[int]], k: int, stride: int) -> bool:
-    rows = (len(x) - k) // stride + 1
-    for i in range(rows):
-        for j in range(rows):
-            window = [x[i * stride + u][j * stride + v] for u in range(k) for v in range(k)]
-            if window.count(max(window)) > 1:
-                return True
-    return False
+    """Whether some max-pool window of ``x`` holds its maximum twice (the calculator's windows)."""
+    from convcalc.calculator.pool import pool
+
+    windows = pool(to_array(x, "input"), kernel_size=(k, k), stride=(stride, stride), mode="max", explain=True)
+    return any(sum(1 for _, value in entry.cells if value == entry.value) > 1 for entry in windows.entries)
 
 
 def draw_pool_backprop(rng: random.Random, difficulty: int) -> dict[str, Any]:
@@ -239,7 +239,7 @@ def draw_pool_backprop(rng: random.Random, difficulty: int) -> dict[str, Any]:
         x = _ints(rng, size, size, 0, 4)
         if _has_tie(x, k, stride):
             break
-    out = (size - k) // stride + 1
+    out = pool_output_size(size, k, stride, 0, 0)[0]
     # positive δP: where overlapping windows share a tied entry, their gradients cannot cancel
     upstream = _ints(rng, out, out, 1, 3)
     return {"input": x, "k": k, "stride": stride, "upstream": upstream}
@@ -311,8 +311,8 @@ def draw_batchnorm(rng: random.Random, difficulty: int) -> dict[str, Any]:
     count = batch * rows * cols
     for _ in range(200):
         values = [rng.randint(0, 9) for _ in range(count)]
-        mean = Fraction(sum(values), count)
-        var = sum(((v - mean) ** 2 for v in values), Fraction(0)) / count
+        mean = statistics.mean(Fraction(v) for v in values)
+        var = statistics.pvariance([Fraction(v) for v in values])  # the biased variance, exact
         if mean.denominator <= (1 if difficulty == 1 else 2) and var.denominator <= 4 and var:
             break
     maps = [[[values[(n * rows + r) * cols : (n * rows + r + 1) * cols] for r in range(rows)]] for n in range(batch)]
