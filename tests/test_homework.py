@@ -344,6 +344,7 @@ def test_partial_credit_rules():
     assert mark(part, question, "", "14x14", True).credit == 0
     assert mark(part, question, "", "[2, 14, 14]", True).credit == 1
     assert mark(part, question, "", "nonsense", True).problem
+    assert mark(part, question, "", "2x14x", True).problem  # a slip is unreadable, not a shorter shape
     assert mark(part, question, "", None, False).written is None
     data = {"input": [[[[1, 2]]], [[[3, 4]]], [[[5, 9]]]]}  # μ = 4, σ² = 40/6 = 20/3 = 6.666…
     q = Question("Q2", "batchnorm", 2, data, topic("batchnorm").solve(data))

@@ -286,7 +286,10 @@ def test_bad_keys(cli, graded):
     r = cli("grade", "--key", "sheet.json", "a.csv")
     assert r.code == 2 and "the students' sheet, not the answer key" in r.err
     r = cli("grade", "--key", "s.md", "a.csv")
-    assert r.code == 2 and "malformed JSON" in r.err
+    assert r.code == 2 and "--key s.md is not JSON: grading needs the JSON key" in r.err
+    Path("broken.json").write_text('{"schema": "convcalc/quiz/v1",\n "kind": }')
+    r = cli("grade", "--key", "broken.json", "a.csv")
+    assert r.code == 2 and "malformed JSON at line 2" in r.err
     r = cli("grade", "a.csv")
     assert r.code == 2 and "--key is required" in r.err
 

@@ -71,10 +71,12 @@ def read_shape(raw: Any) -> tuple[int, ...]:
         items = raw
     else:
         text = str(raw).strip().strip("()[]").strip()
-        items = [i for i in re.split(r"\s*[x×X,*]\s*|\s+", text) if i]
+        items = re.split(r"\s*[x×X,*]\s*|\s+", text)  # an empty item ("8x", "2xx3") is a slip, not a dimension
     dims = []
     for item in items:
         if isinstance(item, bool) or not (isinstance(item, int) or (isinstance(item, str) and item.isdigit())):
+            if item == "" and len(items) == 1:
+                break
             raise Unreadable(f"'{raw}' is not a shape (write it as 2x14x14 or [2, 14, 14])")
         dims.append(int(item))
     if not dims:

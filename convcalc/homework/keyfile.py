@@ -58,7 +58,11 @@ def _question(raw: Any, where: str) -> Question:
 
 
 def read_key(path: str) -> Quiz:
-    doc = load_json(read_text(path, "--key"), path)
+    text = read_text(path, "--key")
+    if not text.lstrip().startswith("{"):
+        raise InputError(f"--key {path} is not JSON: grading needs the JSON key (convcalc quiz --key key.json); "
+                         "Markdown, LaTeX and text keys are for reading")
+    doc = load_json(text, path)
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise InputError(
             f"{path}: not a convcalc quiz key (schema {SCHEMA}); write one with convcalc quiz --key key.json"

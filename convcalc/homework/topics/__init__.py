@@ -52,5 +52,5 @@ def topic(name: str) -> Topic:
 
         close = difflib.get_close_matches(key, list(table), n=2, cutoff=0.5)
         hint = f" — did you mean {' or '.join(close)}?" if close else ""
-        raise InputError(f"unknown topic '{name}'{hint} Topics: {', '.join(table)}")
+        raise InputError(f"unknown topic '{name}'{hint}; the topics are {', '.join(table)}")
     return table[key]
