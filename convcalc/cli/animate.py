@@ -32,7 +32,7 @@ EPILOG = """[bold]Examples[/]
 [bold]Options[/]: the layer options of convcalc shape (--op, --k, --stride, --pad including full, --dilation,
 --output-padding, --ceil-mode, ...). One channel is drawn: every channel slides the same window.
 [bold]Files[/]: .gif (one frame per output entry), .png / .svg (every step in a grid), .html (play, pause,
-step, scrub; no network). GIF, PNG and SVG need matplotlib and Pillow: pip install 'convcalc[plot]'.
+step, scrub; no network). GIF, PNG and SVG need matplotlib and Pillow: pip install 'convcalc\\[plot]'.
 [bold]Views[/] (transposed convolutions): scatter (default: each input entry times the kernel, added onto
 the output) or direct (the equivalent stride-1 convolution over the zero-inserted, padded input).
 Exit codes: 0 ok, 2 bad input (including a configuration with more frames than --max-frames)."""

@@ -15,6 +15,7 @@ glorot-normal      torch xavier_normal_: N(0, 2/(fan_in+fan_out))              0
 kaiming-uniform    He et al. (ReLU gain √2): U(±√(6/fan_in))                   0
 kaiming-normal     He et al.: N(0, 2/fan_in)                                   0
 uniform[:A]        U(−A, A), A = 0.05 unless given (Keras' RandomUniform)      0
+normal[:S]         N(0, S²), S = 1 unless given (the course's np.random.randn)  0
 =================  =========================================================  =============
 
 Every scheme keeps PyTorch's values for the rest: one-axis weights (batch/group/layer norm γ)
@@ -35,16 +36,16 @@ from convcalc.errors import InputError
 from convcalc.executor.graph import Graph, TensorSpec
 
 SCHEMES = ("pytorch", "xavier-uniform", "xavier-normal", "glorot-uniform", "glorot-normal", "kaiming-uniform",
-           "kaiming-normal", "uniform")
+           "kaiming-normal", "uniform", "normal")
 
 
 @dataclass(frozen=True)
 class InitScheme:
     name: str
-    scale: float | None = None  # uniform's A
+    scale: float | None = None  # uniform's A, normal's S
 
     def describe(self) -> str:
-        return f"uniform:{self.scale:g}" if self.name == "uniform" else self.name
+        return f"{self.name}:{self.scale:g}" if self.name in ("uniform", "normal") else self.name
 
 
 MAX_UNIFORM_BOUND = 1e38  # float32's largest finite value is 3.4e38
@@ -58,13 +59,14 @@ def parse_scheme(text: str) -> InitScheme:
             "kaiming": "kaiming-normal", "glorot": "glorot-uniform"}.get(name, name)
     if name not in SCHEMES:
         raise InputError(f"--init '{text}' is not one of {', '.join(SCHEMES)} (uniform takes :A, e.g. uniform:0.1)")
-    if name == "uniform":
+    if name in ("uniform", "normal"):
+        what = "bound" if name == "uniform" else "standard deviation"
         try:
-            scale = float(arg) if arg else 0.05
+            scale = float(arg) if arg else (0.05 if name == "uniform" else 1.0)
         except ValueError:
-            raise InputError(f"--init {text}: the bound after 'uniform:' must be a number, e.g. uniform:0.1") from None
+            raise InputError(f"--init {text}: the {what} after '{name}:' must be a number, e.g. {name}:0.1") from None
         if not math.isfinite(scale) or scale <= 0 or scale > MAX_UNIFORM_BOUND:
-            raise InputError(f"--init {text}: the bound must be a positive number up to {MAX_UNIFORM_BOUND:g} "
+            raise InputError(f"--init {text}: the {what} must be a positive number up to {MAX_UNIFORM_BOUND:g} "
                              "(larger weights do not fit float32)")
         return InitScheme(name, scale)
     if arg:
@@ -100,6 +102,8 @@ def _weight(shape: tuple[int, ...], scheme: InitScheme, rng: np.random.Generator
         return rng.uniform(-bound, bound, shape)
     if name == "kaiming-normal":
         return rng.normal(0.0, math.sqrt(2 / fan_in), shape)
+    if name == "normal":
+        return rng.normal(0.0, scheme.scale, shape)
     return rng.uniform(-scheme.scale, scheme.scale, shape)
 
 

@@ -16,8 +16,9 @@ class Loss:
     kernel: str        # the name in convcalc.compute.losses
     description: str   # the formula, for the reports
     mean: bool         # the value is a mean over the samples of the batch
-    needs_labels: bool
+    needs_labels: bool  # a target per sample: class labels, or (``classifies`` False) numbers
     symbol: str = "L"
+    classifies: bool = True  # the target is a class index (accuracy means something)
 
     def value_and_grad(self, output: np.ndarray, labels: np.ndarray | None) -> tuple[float, np.ndarray]:
         """L and δL/δoutput (same shape and dtype as ``output``)."""
@@ -28,7 +29,7 @@ class Loss:
 
     def check(self, output_shape: tuple[int, ...], labels: np.ndarray | None) -> None:
         """Refuse labels the loss cannot use, before anything runs."""
-        if not self.needs_labels:
+        if not self.needs_labels or not self.classifies:
             return
         if len(output_shape) != 1:
             raise InputError(f"--loss {self.name} needs one score per class; the network gives "
@@ -44,12 +45,17 @@ LOSSES = {
     "sum": Loss("sum", "sum", "Σ outputs (every output's gradient is 1)", mean=False, needs_labels=False),
     "cross-entropy": Loss("cross-entropy", "cross_entropy",
                           "cross-entropy: −log softmax(scores)[label], mean over the batch", mean=True, needs_labels=True),
+    "mse": Loss("mse", "mse", "mean squared error Σ(y − t)²/n over the n entries (nn.MSELoss)", mean=True,
+                needs_labels=True, classifies=False),
+    "sse": Loss("sse", "sse", "sum of squared errors Σ(y − t)² (the course's two-layer MLP listing)", mean=False,
+                needs_labels=True, classifies=False),
 }
+TRAINING_LOSSES = ("cross-entropy", "mse", "sse")
 
 
-def parse_loss(text: str) -> Loss:
+def parse_loss(text: str, allowed: tuple[str, ...] = ("sum", "cross-entropy")) -> Loss:
     key = text.strip().lower().replace("_", "-")
-    key = {"ce": "cross-entropy", "crossentropy": "cross-entropy", "xent": "cross-entropy"}.get(key, key)
-    if key not in LOSSES:
-        raise InputError(f"--loss '{text}' is not one of {', '.join(LOSSES)}")
+    key = {"ce": "cross-entropy", "crossentropy": "cross-entropy", "xent": "cross-entropy", "l2": "mse"}.get(key, key)
+    if key not in allowed:
+        raise InputError(f"--loss '{text}' is not one of {', '.join(allowed)}")
     return LOSSES[key]

@@ -1,8 +1,9 @@
 """The training loop of the course — forward, loss, backward, K ← K − lr·δK — on mini-batches.
 
 Every random choice comes from the seed through its own stream (``SeedSequence([seed, k])``):
-k = 0 the initial weights, 1 the data (synthetic images, validation split), 2 the order of the
-samples in each epoch, 3 dropout. The same seed gives the same history, every run.
+k = 0 the initial weights, 1 the data (synthetic images, test and validation splits), 2 the
+order of the samples in each epoch, 3 dropout, 4 data augmentation. The same seed gives the
+same history, every run.
 Each epoch visits the training samples in a fresh random order; the last, smaller batch of an
 epoch is kept. Validation (if any) runs in evaluation mode (running statistics, no dropout).
 """
@@ -18,11 +19,12 @@ import numpy as np
 
 from convcalc.errors import InputError
 from convcalc.executor import graph as walk
+from convcalc.executor.augment import Augment
 from convcalc.executor.datasets import Dataset
 from convcalc.executor.losses import Loss
 from convcalc.executor.optim import Optimizer, OptimizerState
 
-STREAM_INIT, STREAM_DATA, STREAM_ORDER, STREAM_DROPOUT = 0, 1, 2, 3
+STREAM_INIT, STREAM_DATA, STREAM_ORDER, STREAM_DROPOUT, STREAM_AUGMENT = 0, 1, 2, 3, 4
 
 
 def stream(seed: int, k: int) -> np.random.Generator:
@@ -35,14 +37,14 @@ class StepRecord:
     step: int
     epoch: int
     loss: float
-    accuracy: float  # on this mini-batch
+    accuracy: float | None  # on this mini-batch (None: a regression loss)
 
 
 @dataclass(frozen=True)
 class Evaluation:
     step: int
     loss: float
-    accuracy: float
+    accuracy: float | None  # None: a regression loss
     samples: int
 
 
@@ -54,6 +56,7 @@ class TrainPlan:
     loss: Loss
     eval_every: int  # steps between validations (0: only at the end)
     seed: int
+    augment: Augment | None = None
 
     @property
     def description(self) -> str:
@@ -94,17 +97,22 @@ def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def evaluate(graph: walk.Graph, params, buffers, x: np.ndarray, y: np.ndarray, loss: Loss, batch_size: int,
-             step: int) -> Evaluation:
-    """Mean loss and accuracy over ``x`` in evaluation mode, in batches, keeping no caches."""
+             step: int, predictions: list | None = None) -> Evaluation:
+    """Mean loss and accuracy over ``x`` in evaluation mode, in batches, keeping no caches;
+    each sample's predicted class is appended to ``predictions`` when given."""
     total, correct = 0.0, 0
     for start in range(0, len(x), batch_size):
         xb, yb = x[start:start + batch_size], y[start:start + batch_size]
         out = walk.forward(graph, xb, params, buffers, training=False, keep=False).output
         value, _ = loss.value_and_grad(out, yb)
         total += value * len(xb) if loss.mean else value
-        correct += int(np.sum(np.argmax(out, axis=1) == yb))
+        if loss.classifies:
+            predicted = np.argmax(out, axis=1)
+            correct += int(np.sum(predicted == yb))
+            if predictions is not None:
+                predictions.extend(int(p) for p in predicted)
     n = len(x)
-    return Evaluation(step, total / n if loss.mean else total, correct / n, n)
+    return Evaluation(step, total / n if loss.mean else total, correct / n if loss.classifies else None, n)
 
 
 def _batches(n: int, batch_size: int, rng: np.random.Generator):
@@ -127,11 +135,12 @@ def train(graph: walk.Graph, data: Dataset, params: Mapping[str, np.ndarray], bu
     order = stream(plan.seed, STREAM_ORDER)
     dropout = stream(plan.seed, STREAM_DROPOUT)
     batches = _batches(len(data.x), plan.batch_size, order)
+    augment = stream(plan.seed, STREAM_AUGMENT)
     with np.errstate(all="ignore"):  # overflow shows up as a non-finite loss, reported below
-        return _loop(graph, data, params, buffers, plan, on_step, batches, dropout)
+        return _loop(graph, data, params, buffers, plan, on_step, batches, dropout, augment)
 
 
-def _loop(graph, data, params, buffers, plan, on_step, batches, dropout) -> TrainResult:
+def _loop(graph, data, params, buffers, plan, on_step, batches, dropout, augment) -> TrainResult:
     state = OptimizerState()
     history: list[StepRecord] = []
     validation: list[Evaluation] = []
@@ -140,6 +149,8 @@ def _loop(graph, data, params, buffers, plan, on_step, batches, dropout) -> Trai
     for step in range(1, plan.steps + 1):
         epoch, index = next(batches)
         xb, yb = data.x[index], data.y[index]
+        if plan.augment is not None:
+            xb = plan.augment.apply(xb, augment)
         seen += len(index)
         passed = walk.forward(graph, xb, params, buffers, training=True, rng=dropout)
         value, grad = plan.loss.value_and_grad(passed.output, yb)
@@ -149,7 +160,8 @@ def _loop(graph, data, params, buffers, plan, on_step, batches, dropout) -> Trai
         grads = walk.backward(graph, passed, grad).params
         params, state = plan.optimizer.step(params, grads, state)
         buffers = dict(passed.buffers)
-        record = StepRecord(step, epoch + 1, float(value), accuracy(passed.output, yb))
+        record = StepRecord(step, epoch + 1, float(value),
+                            accuracy(passed.output, yb) if plan.loss.classifies else None)
         history.append(record)
         evaluation = None
         if data.has_validation and ((plan.eval_every and step % plan.eval_every == 0) or step == plan.steps):

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from convcalc.errors import InputError
+from convcalc.executor.confusion import Confusion
 from convcalc.executor.inspection import LayerRow, RunReport, TensorStats
 from convcalc.executor.training import Evaluation, StepRecord, TrainResult
 from convcalc.notation import format_shape
@@ -295,6 +297,17 @@ class TrainView:
     loaded: str | None = None
     saved: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    test_samples: int = 0
+    test: Evaluation | None = None          # the test split, evaluated once after training
+    confusion: Confusion | None = None      # of the test split, else of the validation split
+    augment: str | None = None              # how training batches were augmented
+    normalization: str | None = None        # the per-channel statistics applied
+    loss_description: str = ""
+    graph: Any = field(default=None, repr=False, compare=False)  # for pictures of the trained weights
+
+    @property
+    def classifies(self) -> bool:
+        return self.loss == "cross-entropy"
 
 
 def loss_curve(losses: Sequence[float], width: int = 60, height: int = 10, unicode: bool = True,
@@ -339,8 +352,8 @@ def loss_curve(losses: Sequence[float], width: int = 60, height: int = 10, unico
     return "\n".join(lines)
 
 
-def _pct(value: float) -> str:
-    return f"{value * 100:.1f}%"
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
 
 
 def train_summary(view: TrainView) -> list[tuple[str, str]]:
@@ -348,24 +361,43 @@ def train_summary(view: TrainView) -> list[tuple[str, str]]:
     final = r.final
     tail = r.history[-min(len(r.history), 10):]
     recent_loss = sum(s.loss for s in tail) / len(tail)
-    recent_acc = sum(s.accuracy for s in tail) / len(tail)
+    held = [f"{view.val_samples} for validation" if view.val_samples else "no validation split"]
+    if view.test_samples:
+        held.append(f"{view.test_samples} for testing")
     lines = [
         ("network", f"{view.network}: {format_shape(view.input)}, {count(view.parameters)} parameters"
                     + (f", loaded from {view.loaded}" if view.loaded else f", init {view.init}")),
-        ("data", f"{view.data_name}: {view.data_description}; {view.train_samples} for training"
-                 + (f", {view.val_samples} for validation" if view.val_samples else ", no validation split")),
+        ("data", f"{view.data_name}: {view.data_description}; {view.train_samples} for training, " + ", ".join(held)),
+    ]
+    if view.normalization:
+        lines.append(("normalized", view.normalization))
+    if view.augment:
+        lines.append(("augmented", f"training batches: {view.augment}"))
+    lines += [
         ("training", f"{view.steps} steps of batch {view.batch_size} ({r.epochs:.2f} epochs), {view.optimizer_text}, "
                      f"{view.loss} loss, {view.dtype}, seed {view.seed}"),
         ("final loss", f"{num(final.loss)} (first step {num(r.history[0].loss)}"
                        + (f"; mean of the last {len(tail)} steps {num(recent_loss)})" if len(tail) > 1 else ")")),
-        ("train accuracy", f"{_pct(recent_acc)} " + (f"(mean over the last {len(tail)} batches)" if len(tail) > 1
-                                                     else "(the last batch)")),
     ]
+    if view.classifies:
+        recent_acc = sum(s.accuracy or 0.0 for s in tail) / len(tail)
+        lines.append(("train accuracy", f"{_pct(recent_acc)} " + (f"(mean over the last {len(tail)} batches)"
+                                                                  if len(tail) > 1 else "(the last batch)")))
     if r.validation:
-        best = max(r.validation, key=lambda e: e.accuracy)
         last = r.validation[-1]
-        lines.append(("validation", f"accuracy {_pct(last.accuracy)}, loss {num(last.loss)} on {last.samples} samples "
-                                    f"(best {_pct(best.accuracy)} at step {best.step})"))
+        if view.classifies:
+            best = max(r.validation, key=lambda e: e.accuracy or 0.0)
+            lines.append(("validation", f"accuracy {_pct(last.accuracy)}, loss {num(last.loss)} on {last.samples} "
+                                        f"samples (best {_pct(best.accuracy)} at step {best.step})"))
+        else:
+            best = min(r.validation, key=lambda e: e.loss)
+            lines.append(("validation", f"loss {num(last.loss)} on {last.samples} samples (lowest {num(best.loss)} "
+                                        f"at step {best.step})"))
+    if view.test is not None:
+        t = view.test
+        lines.append(("test", (f"accuracy {_pct(t.accuracy)} ({view.confusion.correct} of {t.samples}), "
+                               if view.classifies and view.confusion is not None else "")
+                      + f"loss {num(t.loss)} on {t.samples} held-out samples, after training"))
     rate = view.steps / r.seconds if r.seconds > 0 else float("inf")
     lines.append(("time", f"{r.seconds:.2f} s ({rate:.1f} steps/s)"))
     if view.saved:
@@ -377,17 +409,100 @@ def _marks(view: TrainView) -> list[tuple[int, float]]:
     return [(e.step, e.loss) for e in view.result.validation]
 
 
-def train_text(view: TrainView) -> str:
+MAX_EPOCH_ROWS = 30
+
+
+def epoch_cells(view: TrainView) -> tuple[list[str], list[list[str]]] | None:
+    """Per epoch: the mean loss (and accuracy) of its training batches and the validation run
+    at its last step, if there was one — the table a course's loop prints. None for a run
+    of less than two epochs or of more than 30."""
+    r = view.result
+    epochs = sorted({s.epoch for s in r.history})
+    if len(epochs) < 2 or len(epochs) > MAX_EPOCH_ROWS:
+        return None
+    at = {e.step: e for e in r.validation}
+    headers = ["epoch", "steps", "train loss"] + (["train acc"] if view.classifies else [])
+    if r.validation:
+        headers += ["val loss"] + (["val acc"] if view.classifies else [])
+    rows = []
+    for epoch in epochs:
+        records = [s for s in r.history if s.epoch == epoch]
+        row = [str(epoch), f"{records[0].step}-{records[-1].step}", num(sum(s.loss for s in records) / len(records))]
+        if view.classifies:
+            row.append(_pct(sum(s.accuracy or 0.0 for s in records) / len(records)))
+        if r.validation:
+            evaluation = at.get(records[-1].step)
+            row += [num(evaluation.loss) if evaluation else "—"]
+            if view.classifies:
+                row.append(_pct(evaluation.accuracy) if evaluation else "—")
+        rows.append(row)
+    return headers, rows
+
+
+def confusion_cells(confusion: Confusion) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the confusion matrix: a row per true class, a column per predicted
+    class, then the row's total and its recall (the fraction predicted right)."""
+    names = confusion.names()
+    short = all(len(name) <= 5 for name in names)  # else: columns by index, rows "index name"
+    headers = ["true \\ predicted", *(names if short else [str(c) for c in range(len(names))]), "total", "right"]
+    rows = []
+    for t, name in enumerate(names if short else [f"{c} {name}" for c, name in enumerate(names)]):
+        counts = [str(int(v)) for v in confusion.matrix[t]]
+        rows.append([name, *counts, str(int(confusion.matrix[t].sum())), _pct(confusion.recall()[t])])
+    rows.append(["total", *[str(int(v)) for v in confusion.matrix.sum(axis=0)], str(confusion.samples),
+                 _pct(confusion.accuracy)])
+    return headers, rows
+
+
+def confusion_title(confusion: Confusion) -> str:
+    return (f"confusion matrix, {confusion.split}: {confusion.samples} samples, {confusion.correct} right "
+            f"({_pct(confusion.accuracy)})")
+
+
+def confusion_text(confusion: Confusion) -> str:
+    headers, rows = confusion_cells(confusion)
+    return confusion_title(confusion) + "\n" + _table(headers, rows, set(headers[1:]), width=10 ** 6)
+
+
+def confusion_rich(confusion: Confusion):
+    from rich.table import Table
+
+    headers, rows = confusion_cells(confusion)
+    from rich.console import Group
+    from rich.text import Text
+
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    for n, h in enumerate(headers):
+        table.add_column(h, justify="left" if n == 0 else "right", style="bold" if n == 0 else None, no_wrap=True)
+    size = len(confusion.matrix)
+    for t, row in enumerate(rows):
+        styled = list(row)
+        if t < size:
+            styled[t + 1] = f"[green]{row[t + 1]}[/]"  # the diagonal: right answers
+        table.add_row(*styled, style="dim" if t == size else None)
+    return Group(Text(confusion_title(confusion), style="bold"), table)
+
+
+def _curve_title(view: TrainView) -> str:
+    return "loss per step" + (" (o: validation loss)" if view.result.validation else "")
+
+
+def train_text(view: TrainView, chart: str | None = None) -> str:
     losses = [s.loss for s in view.result.history]
-    out = ["", "loss per step" + (" (o: validation loss)" if view.result.validation else ""),
-           loss_curve(losses, unicode=False, marks=_marks(view)), ""]
+    out = [""] + ([chart] if chart is not None else
+                  [_curve_title(view), loss_curve(losses, unicode=False, marks=_marks(view))]) + [""]
+    table = epoch_cells(view)
+    if table is not None:
+        out += [_table(table[0], table[1], set(table[0])), ""]
     for label, value in train_summary(view):
         out += _wrap(label, value)
+    if view.confusion is not None:
+        out += ["", confusion_text(view.confusion)]
     out += [f"note: {n}" for n in view.notes]
     return "\n".join(out)
 
 
-def train_rich(view: TrainView):
+def train_rich(view: TrainView, chart: str | None = None):
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -398,11 +513,71 @@ def train_rich(view: TrainView):
     grid.add_column()
     for label, value in train_summary(view):
         grid.add_row(label, value)
-    title = "loss per step" + (" (o: validation loss)" if view.result.validation else "")
-    parts = [Text(title, style="bold"), Text(loss_curve(losses, unicode=True, marks=_marks(view)), style="cyan"),
-             Text(""), grid]
+    if chart is not None:
+        parts = [Text.from_ansi(chart)]
+    else:
+        parts = [Text(_curve_title(view), style="bold"),
+                 Text(loss_curve(losses, unicode=True, marks=_marks(view)), style="cyan")]
+    table = epoch_cells(view)
+    if table is not None:
+        parts += [Text(""), _rich_table(None, table[0], table[1], set(table[0]))]
+    parts += [Text(""), grid]
+    if view.confusion is not None:
+        parts += [Text(""), confusion_rich(view.confusion)]
     parts += [Text(f"note: {n}", style="dim") for n in view.notes]
     return Group(*parts)
+
+
+PLOTEXT_MISSING = "--plot terminal draws with plotext: pip install 'convcalc[plot]'"
+
+
+def plotext_available() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("plotext") is not None
+    except (ImportError, ValueError):  # a broken or blocked installation: the built-in curve
+        return False
+
+
+def require_plotext():
+    """The plotext module, or one clear message when it is not installed."""
+    try:
+        import plotext
+    except ImportError:
+        raise InputError(PLOTEXT_MISSING) from None
+    return plotext
+
+
+def plotext_chart(view: TrainView, width: int, colour: bool) -> str:
+    """Loss (and, for a classifier, accuracy) per step drawn by plotext (version 6's figure API):
+    the training batches as a line, the validation points as ``o``, axes labelled; without
+    colour codes unless ``colour``."""
+    plt = require_plotext()
+    r = view.result
+    steps = [s.step for s in r.history]
+    panels = 2 if view.classifies else 1
+    figure = plt.figure
+    figure.clear()
+    figure.plot_size(width, 20)
+    figure.subplots(1, panels)
+    series = [("loss", f"{view.loss} loss per step" if len(view.loss) < 6 else "loss per step", [s.loss for s in r.history], [e.loss for e in r.validation])]
+    if panels == 2:
+        series.append(("accuracy (%)", "accuracy per step", [100 * (s.accuracy or 0.0) for s in r.history],
+                       [100 * (e.accuracy or 0.0) for e in r.validation]))
+    for column, (axis, title, train, validation) in enumerate(series, start=1):
+        plot = figure.subplot(1, column)
+        plot.draw(plot.signal(steps, train).lines())
+        if validation:
+            plot.draw(plot.signal([e.step for e in r.validation], validation, marker="o"))
+        plot.title(title + (", o: validation" if validation else ""))
+        plot.label("step", "x")
+        plot.label(axis, "y")
+    figure.theme("simple")  # the terminal's own background, coloured lines
+    chart = figure.build()
+    text = str(chart) if colour else plt.uncolorize(chart)
+    figure.clear()
+    return text.rstrip("\n")
 
 
 def train_dict(view: TrainView) -> dict[str, Any]:
@@ -413,9 +588,11 @@ def train_dict(view: TrainView) -> dict[str, Any]:
         "input": list(view.input),
         "parameters": view.parameters,
         "data": {"name": view.data_name, "description": view.data_description, "train_samples": view.train_samples,
-                 "val_samples": view.val_samples, "classes": list(view.class_names)},
+                 "val_samples": view.val_samples, "test_samples": view.test_samples,
+                 "classes": list(view.class_names)},
         "optimizer": view.optimizer,
         "loss": view.loss,
+        "loss_definition": view.loss_description,
         "init": None if view.loaded else view.init,
         "loaded": view.loaded,
         "seed": view.seed,
@@ -429,6 +606,11 @@ def train_dict(view: TrainView) -> dict[str, Any]:
             "loss": [finite(s.loss) for s in r.history],
             "accuracy": [s.accuracy for s in r.history],
         },
+        "test": None if view.test is None else {"loss": finite(view.test.loss), "accuracy": view.test.accuracy,
+                                                "samples": view.test.samples},
+        "confusion": None if view.confusion is None else confusion_dict(view.confusion),
+        "augment": view.augment,
+        "normalization": view.normalization,
         "validation": [{"step": e.step, "loss": finite(e.loss), "accuracy": e.accuracy, "samples": e.samples}
                        for e in r.validation],
         "final": {"loss": finite(r.final.loss), "accuracy": r.final.accuracy,
@@ -440,14 +622,20 @@ def train_dict(view: TrainView) -> dict[str, Any]:
     }
 
 
+def confusion_dict(confusion: Confusion) -> dict[str, Any]:
+    return {"split": confusion.split, "classes": confusion.names(), "rows": "true class", "columns": "predicted class",
+            "matrix": confusion.matrix.tolist(), "samples": confusion.samples, "correct": confusion.correct,
+            "accuracy": confusion.accuracy, "recall": confusion.recall()}
+
+
 # --------------------------------------------------------------------------- progress
 
 class PlainProgress:
     """One line every ``every`` steps (and at each validation), for pipes and logs."""
 
-    def __init__(self, total: int, stream=None, lines: int = 20):
+    def __init__(self, total: int, stream=None, lines: int = 20, every: int | None = None):
         self.total = total
-        self.every = max(1, total // lines)
+        self.every = every or max(1, total // lines)
         self.stream = stream or sys.stdout
         self.width = len(str(total))
 
@@ -460,10 +648,13 @@ class PlainProgress:
     def update(self, record: StepRecord, evaluation: Evaluation | None) -> None:
         if record.step % self.every and record.step != self.total and evaluation is None:
             return
-        text = (f"step {record.step:>{self.width}}/{self.total}  epoch {record.epoch}  loss {record.loss:.4f}  "
-                f"acc {_pct(record.accuracy)}")
+        text = f"step {record.step:>{self.width}}/{self.total}  epoch {record.epoch}  loss {record.loss:.4f}"
+        if record.accuracy is not None:
+            text += f"  acc {_pct(record.accuracy)}"
         if evaluation is not None:
-            text += f"  val loss {evaluation.loss:.4f}  val acc {_pct(evaluation.accuracy)}"
+            text += f"  val loss {evaluation.loss:.4f}"
+            if evaluation.accuracy is not None:
+                text += f"  val acc {_pct(evaluation.accuracy)}"
         self.stream.write(text + "\n")
         self.stream.flush()
 
@@ -502,5 +693,6 @@ class RichProgress:
         self.smoothed = record.loss if self.smoothed is None else 0.9 * self.smoothed + 0.1 * record.loss
         fields = {"loss": f"{self.smoothed:.4f}", "acc": _pct(record.accuracy)}
         if evaluation is not None:
-            fields["val"] = f"val acc [magenta]{_pct(evaluation.accuracy)}"
+            fields["val"] = (f"val acc [magenta]{_pct(evaluation.accuracy)}" if evaluation.accuracy is not None
+                             else f"val loss [magenta]{evaluation.loss:.4g}")
         self.progress.update(self.task, completed=record.step, **fields)
