@@ -12,7 +12,8 @@ file goes through here:
   (``/dev/null``), FIFO, socket or directory is refused, never replaced;
 * a symbolic link is resolved deliberately: the file it points to is written, the link stays;
 * the bytes go to a temporary file in the target's directory which then replaces the target in
-  one ``os.replace`` (a failure leaves no half-written file);
+  one ``os.replace`` (a failure leaves no half-written file); :func:`write_together` does this
+  for several files at once (a quiz's sheet and key): all are written, or none;
 * a new file gets the mode the umask gives (``0o666 & ~umask``, as ``open(..., "w")`` would),
   a replaced file keeps its mode.
 """
@@ -23,7 +24,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import IO
 
 from convcalc.errors import InputError
@@ -104,23 +105,24 @@ def read_text(path: str, what: str) -> str:
 
 # --- writing ----------------------------------------------------------------------------------
 
-def check_destination(path: str, what: str) -> str:
+def check_destination(path: str, what: str, example: str = "weights.npz") -> str:
     """Where writing ``path`` will put the bytes (symbolic links resolved), checked now.
 
     Refuses an empty name, a missing or read-only directory, and an existing target that is
-    not a regular file. Call it before the work whose result will be written.
+    not a regular file. Call it before the work whose result will be written. ``example`` is
+    the file name the messages suggest.
     """
     if not path or not path.strip():
-        raise InputError(f"{what} '{path}': the file name is empty (give one such as weights.npz)")
+        raise InputError(f"{what} '{path}': the file name is empty (give one such as {example})")
     if path.endswith(("/", os.sep)):
-        raise InputError(f"{what} {path}: names a directory; give a file name (such as {path.rstrip('/')}/weights.npz)")
+        raise InputError(f"{what} {path}: names a directory; give a file name (such as {path.rstrip('/')}/{example})")
     target = os.path.realpath(path)
     found = probe(target)
     if found is not None and not stat.S_ISREG(found.st_mode):
         shown = path if target == os.path.abspath(path) else f"{path} (→ {target})"
         if stat.S_ISDIR(found.st_mode):
             raise InputError(f"{what} {shown} is a directory; give a file name "
-                             f"(such as {path.rstrip('/')}/weights.npz)")
+                             f"(such as {path.rstrip('/')}/{example})")
         raise InputError(f"{what} {shown} is {kind_of(found.st_mode)}, not a regular file: "
                          "convcalc only writes regular files")
     directory = os.path.dirname(target)
@@ -166,6 +168,45 @@ def write_atomically(path: str, write: Callable[[IO[bytes]], None], what: str) -
         _remove(temporary)
         raise
     return target
+
+
+def write_together(files: Sequence[tuple[str, bytes, str]]) -> list[str]:
+    """Write several files all or none (``(path, data, what)`` each; ``what`` names the option).
+
+    Every destination is checked first (:func:`check_destination`), every file's bytes go to a
+    temporary file beside its target, and only when all are written are they renamed into
+    place, one ``os.replace`` each — so a failure while writing (a full disk, a target that
+    became a device) leaves every target as it was. The written real paths are returned.
+    """
+    targets = [check_destination(path, what) for path, _, what in files]
+    if len(set(targets)) < len(targets):
+        raise InputError(f"{' and '.join(what for _, _, what in files)} name the same file: "
+                         "one would overwrite the other; give different names")
+    temporaries: list[str] = []
+    try:
+        for target, (path, data, what) in zip(targets, files):
+            existing = probe(target)
+            mode = stat.S_IMODE(existing.st_mode) if existing is not None else 0o666 & ~_umask()
+            handle, temporary = tempfile.mkstemp(prefix=".convcalc-", suffix=".tmp", dir=os.path.dirname(target))
+            temporaries.append(temporary)
+            os.fchmod(handle, mode)
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+        for target, (path, _, what) in zip(targets, files):
+            now = probe(target)
+            if now is not None and not stat.S_ISREG(now.st_mode):
+                raise InputError(f"{what} {path} became {kind_of(now.st_mode)} while writing; nothing was written")
+        for temporary, target in zip(temporaries, targets):
+            os.replace(temporary, target)
+    except OSError as error:
+        raise InputError(f"could not write {', '.join(path for path, _, _ in files)} "
+                         f"({error.strerror or error}); nothing was written") from None
+    finally:
+        for temporary in temporaries:
+            _remove(temporary)
+    return targets
 
 
 def _remove(path: str) -> None:

@@ -154,7 +154,13 @@ def workdir(tmp_path_factory) -> Path:
     np.save(where / "image.npy", rng.standard_normal((3, 32, 32)).astype(np.float32))
     np.savez(where / "test.npz", x=rng.standard_normal((4, 1, 32, 32)).astype(np.float32), y=np.arange(4) % 10)
     np.savez(where / "digits.npz", x=rng.standard_normal((64, 1, 28, 28)).astype(np.float32), y=np.arange(64) % 10)
-    for setup in ("convcalc backprop --example course > course.json",
+    # convcalc quiz/grade: a roster, a key and a class's answers (as the README's console block makes them)
+    (where / "roster.csv").write_text("student\nann\nbo\n")
+    (where / "answers.csv").write_text("ann,Q1,8x15x15\nann,Q2,6464\nbo,Q1,8x16x16\nbo,Q2,6400\n")
+    (where / "answers.jsonl").write_text('{"student": "ann", "question": "Q1", "answer": [8, 15, 15]}\n'
+                                         '{"student": "bo", "question": "Q2", "answer": 6400}\n')
+    for setup in ("convcalc quiz --topics shape,params --seed 7 -o sheet.md --key key.json",
+                  "convcalc backprop --example course > course.json",
                   "convcalc train lenet5 --data synthetic:bars:64 --steps 1 --save weights.npz",
                   "cp weights.npz lenet.npz"):
         done = _shell(setup, where)

@@ -13,7 +13,8 @@ from convcalc.errors import ExpectationFailed, InputError
 
 # Commands other than ``shape`` are imported on first use, so ``convcalc shape`` starts fast.
 LAZY_COMMANDS = {"animate": "animate", "arch": "arch", "backprop": "backprop", "conv": "numeric", "pool": "numeric",
-                 "conv-transpose": "numeric", "im2col": "numeric", "run": "run", "solve": "solve", "train": "train"}
+                 "conv-transpose": "numeric", "im2col": "numeric", "run": "run", "solve": "solve", "train": "train",
+                 "quiz": "quiz", "grade": "grade"}
 
 
 class _LazyCommands(TyperGroup):
@@ -48,6 +49,7 @@ app = typer.Typer(
         "  convcalc backprop --example course | convcalc backprop -\n\n"
         "  convcalc conv \"1 3 2; 4 8 3; 2 1 4\" \"1 0; 0 -1\" --explain\n\n"
         "  convcalc train lenet5 --data synthetic:bars --steps 80\n\n"
+        "  convcalc quiz --topics shape,params --n 4 --seed 7 -o sheet.md --key key.json\n\n"
         "Each command's --help has more. Exit codes: 0 ok, 1 an --expect check failed, 2 bad input."
     ),
     context_settings={"help_option_names": ["-h", "--help"]},
