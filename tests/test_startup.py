@@ -85,3 +85,17 @@ def test_old_check_helpers_keep_their_arguments_and_the_one_wording():
     assert arrays["weight"].dtype == object and arrays["weight"].tolist() == [[1, 2]]
     with pytest.raises(InputError, match=r"^conv1d: parameter 'weight' has shape 2 but this input needs 1x2$"):
         check_params({"weight": np.zeros(2)}, {"weight": (1, 2)}, "conv1d")
+
+
+def test_the_symbolic_check_knows_every_symbolic_key_and_loads_nothing_for_numbers():
+    """``shape`` decides "symbolic or not" without importing the symbolic module for plain numbers."""
+    from convcalc.cli import symbolic_shape
+    from convcalc.inverse import hyper_symbols
+
+    assert symbolic_shape.HYPER_KEYS == hyper_symbols.HYPER_KEYS
+    for value in ("K", "3xK", "S_1", "2xK", "k"):
+        assert symbolic_shape.wants_symbolic({"k": value}) is hyper_symbols.has_symbol(value) is True
+    for value in ("5", "2x1", "0:1x0:1", "same", "valid", "tf-same", "(3, 3)", "3X3", "3×3"):
+        assert symbolic_shape.wants_symbolic({"pad": value}) is hyper_symbols.has_symbol(value) is False
+    loaded = _loaded_after(SHAPE_CALLS[:-1])  # every numeric call
+    assert "convcalc.inverse.hyper_symbols" not in loaded
