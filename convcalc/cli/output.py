@@ -40,7 +40,10 @@ def echo(text: str) -> None:
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``convcalc: error: message`` on stderr and return the exit to raise."""
-    sys.stderr.write(f"convcalc: error: {message}\n")
+    try:
+        sys.stderr.write(f"convcalc: error: {message}\n")
+    except BrokenPipeError:  # the reader already left (2>&1 | head): the exit code still tells
+        pass
     return typer.Exit(code)
 
 
