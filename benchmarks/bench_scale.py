@@ -15,7 +15,10 @@ has its bytecode as an installed one would). Rows:
 * ``backprop --symbolic K`` of the course network on 16×16 (goal ≤ 1 s), and the numeric trace
   (with its finite-difference check) on n×n inputs (goal: 128×128 ≤ 5 s, memory linear in the
   input): seconds and peak memory of the process.
-Wall times on a shared machine are noisy: the CPU seconds of each child are shown beside them.
+Wall times on a shared machine swing with its load: the CPU seconds of each child are shown in
+brackets, and the rows that have no second program to pair with (chains, batches, traces) are
+judged on them (single-threaded work: on a quiet machine wall ≈ CPU). Start-up is judged on wall
+time against its paired references.
 The executor rows are ``bench_executor.py``. Exit status 1 if a goal is missed.
 """
 
@@ -116,13 +119,13 @@ def main() -> int:
         chains = medians({str(n): cmd + ["arch", str(chain_file(folder, n)), "--json"] for n in sizes},
                          max(1, args.runs // 3))
         smallest = sizes[0]
-        for n in sizes:
+        for n in sizes:  # CPU seconds: what a busy machine's load does not inflate
             wall, cpu, _ = chains[str(n)]
-            growth = (wall / chains[str(smallest)][0]) / (n / smallest)
+            growth = (cpu / chains[str(smallest)][1]) / (n / smallest)
             goal = {10000: 0.4, 100000: 4.0}.get(n)
-            row(f"arch, {n:,}-layer chain (file)", f"{wall:.2f} s ({cpu:.2f})", f"{wall / n * 1e6:.0f} µs a layer",
+            row(f"arch, {n:,}-layer chain (file)", f"{wall:.2f} s ({cpu:.2f})", f"{cpu / n * 1e6:.0f} µs cpu a layer",
                 f"×{growth:.2f} of linear" + (f", ≤ {goal} s" if goal else ""),
-                goal is None or wall <= goal, missed)
+                goal is None or cpu <= goal, missed)
 
         lines = folder / "batch.jsonl"
         lines.write_text(jsonl_batch(30000))
@@ -131,16 +134,16 @@ def main() -> int:
         b = medians({"jsonl": cmd + ["shape", "--jsonl", str(lines)],
                      "plain": [sys.executable, str(script), str(lines)]}, max(1, args.runs // 3))
         row("shape --jsonl, 30,000 lines", f"{b['jsonl'][0]:.2f} s ({b['jsonl'][1]:.2f})",
-            f"plain script {b['plain'][0]:.2f} s", f"{b['jsonl'][0] / b['plain'][0]:.1f}×, ≤ 1.2 s",
-            b["jsonl"][0] <= 1.2, missed)
+            f"plain script {b['plain'][1]:.2f} s cpu", f"{b['jsonl'][1] / b['plain'][1]:.1f}×, ≤ 1.2 s",
+            b["jsonl"][1] <= 1.2, missed)
 
         spec16 = folder / "course16.json"
         spec16.write_text(json.dumps(course_spec(16)))
         s = medians({"symbolic": cmd + ["backprop", str(spec16), "--symbolic", "K", "--format", "text"],
                      "numeric": cmd + ["backprop", str(spec16), "--format", "text"]}, max(1, args.runs // 3))
         row("backprop --symbolic K, 16×16", f"{s['symbolic'][0]:.2f} s ({s['symbolic'][1]:.2f})",
-            f"numeric trace {s['numeric'][0]:.2f} s", f"{s['symbolic'][0] / s['numeric'][0]:.1f}×, ≤ 1 s",
-            s["symbolic"][0] <= 1, missed)
+            f"numeric trace {s['numeric'][1]:.2f} s cpu", f"{s['symbolic'][1] / s['numeric'][1]:.1f}×, ≤ 1 s",
+            s["symbolic"][1] <= 1, missed)
 
         print(f"\n{'backprop trace, n×n':<24} {'wall':>8} {'cpu':>8} {'peak memory':>12}")
         for n in (int(v) for v in args.backprop.split(",")):
@@ -148,7 +151,7 @@ def main() -> int:
             spec.write_text(json.dumps(course_spec(n)))
             wall, cpu, peak = medians({"n": cmd + ["backprop", str(spec), "--format", "text"]}, 1)["n"]
             print(f"{f'{n}×{n}':<24} {wall:7.2f}s {cpu:7.2f}s {peak / 1024:9.0f} MiB")
-            if n == 128 and wall > 5:
+            if n == 128 and cpu > 5:
                 missed.append("backprop 128×128")
 
     print("all goals met" if not missed else f"missed: {', '.join(missed)}")
