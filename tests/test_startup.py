@@ -99,3 +99,20 @@ def test_the_symbolic_check_knows_every_symbolic_key_and_loads_nothing_for_numbe
         assert symbolic_shape.wants_symbolic({"pad": value}) is hyper_symbols.has_symbol(value) is False
     loaded = _loaded_after(SHAPE_CALLS[:-1])  # every numeric call
     assert "convcalc.inverse.hyper_symbols" not in loaded
+
+
+def test_typers_unused_modules_wait_for_their_first_use():
+    """subprocess, shellingham, bz2 and lzma are not run by `convcalc shape`, and work when used."""
+    code = (
+        "import sys, types\n"
+        "from convcalc.cli.app import main\n"
+        "sys.argv = ['convcalc', 'shape', '--in', '3x32x32', '--k', '5', '--out', '2', '--format', 'plain']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "names = ('subprocess', 'shellingham', 'bz2', 'lzma')\n"
+        "print('RUN', [n for n in names if n in sys.modules and type(sys.modules[n]) is types.ModuleType])\n"
+        "import subprocess, bz2, shutil\n"
+        "print('USE', subprocess.run([sys.executable, '-c', 'print(6*7)'], capture_output=True, text=True).stdout.strip(),\n"
+        "      bz2.decompress(bz2.compress(b'ok')).decode(), shutil._BZ2_SUPPORTED)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "RUN []" in out and "USE 42 ok True" in out

@@ -25,8 +25,9 @@ def _defer_unused_modules(names: tuple[str, ...] = ("subprocess", "shellingham",
     its first use instead. A module already imported stays as it is."""
     import importlib.util
 
+    needs = {"bz2": "_bz2", "lzma": "_lzma"}  # the C parts: without them the import must fail now, as usual
     for name in names:
-        if name in sys.modules:
+        if name in sys.modules or (name in needs and importlib.util.find_spec(needs[name]) is None):
             continue
         spec = importlib.util.find_spec(name)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
