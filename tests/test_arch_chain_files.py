@@ -35,7 +35,9 @@ def test_a_chain_on_stdin_takes_in_and_the_json_spec_still_works(cli):
 @pytest.mark.parametrize("text,message", [
     ("3x32x32\nconv 6 k5\nfrobnicate 3\n", "at token 3 'frobnicate 3'"),
     ("3x32x32 | conv 6 k5 || relu\n", "empty segment"),
-    ("not a network at all\n", "line 1"),
+    ("not a network at all\n", "is neither a JSON spec"),
+    ("\n# only a comment\n", "is empty"),
+    ("{\"input\": \"3x8x8\", \"layers\": [}\n", "line 1"),
 ])
 def test_bad_chain_files_say_where(cli, tmp_path, text, message):
     path = tmp_path / "bad.txt"

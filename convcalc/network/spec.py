@@ -461,8 +461,12 @@ def parse_spec_or_chain_text(text: str, source: str, input_shape: tuple | None =
         line = line.removeprefix("|").removesuffix("|").strip()
         lines.append(line)
     chain = " | ".join(lines)
-    if not chain or not looks_like_chain(chain):
-        return parse_spec_text(text, source=source)  # neither: say what is wrong with it as JSON
+    if not chain:
+        raise InputError(f"{source} is empty: give a JSON spec or a chain of layers (3x32x32 | conv 6 k5 | relu)")
+    if not looks_like_chain(chain):
+        first = lines[0] if len(lines[0]) <= 60 else lines[0][:57] + "..."
+        raise InputError(f"{source} is neither a JSON spec (an object starting with {{) nor a chain of layers "
+                         f"(3x32x32 | conv 6 k5 | relu, or one layer a line); it starts with '{first}'")
     try:
         return parse_chain(chain, input_shape)
     except InputError as error:
