@@ -85,3 +85,34 @@ def test_old_check_helpers_keep_their_arguments_and_the_one_wording():
     assert arrays["weight"].dtype == object and arrays["weight"].tolist() == [[1, 2]]
     with pytest.raises(InputError, match=r"^conv1d: parameter 'weight' has shape 2 but this input needs 1x2$"):
         check_params({"weight": np.zeros(2)}, {"weight": (1, 2)}, "conv1d")
+
+
+def test_the_symbolic_check_knows_every_symbolic_key_and_loads_nothing_for_numbers():
+    """``shape`` decides "symbolic or not" without importing the symbolic module for plain numbers."""
+    from convcalc.cli import symbolic_shape
+    from convcalc.inverse import hyper_symbols
+
+    assert symbolic_shape.HYPER_KEYS == hyper_symbols.HYPER_KEYS
+    for value in ("K", "3xK", "S_1", "2xK", "k"):
+        assert symbolic_shape.wants_symbolic({"k": value}) is hyper_symbols.has_symbol(value) is True
+    for value in ("5", "2x1", "0:1x0:1", "same", "valid", "tf-same", "(3, 3)", "3X3", "3×3"):
+        assert symbolic_shape.wants_symbolic({"pad": value}) is hyper_symbols.has_symbol(value) is False
+    loaded = _loaded_after(SHAPE_CALLS[:-1])  # every numeric call
+    assert "convcalc.inverse.hyper_symbols" not in loaded
+
+
+def test_typers_unused_modules_wait_for_their_first_use():
+    """subprocess, shellingham, bz2 and lzma are not run by `convcalc shape`, and work when used."""
+    code = (
+        "import sys, types\n"
+        "from convcalc.cli.app import main\n"
+        "sys.argv = ['convcalc', 'shape', '--in', '3x32x32', '--k', '5', '--out', '2', '--format', 'plain']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "names = ('subprocess', 'shellingham', 'bz2', 'lzma')\n"
+        "print('RUN', [n for n in names if n in sys.modules and type(sys.modules[n]) is types.ModuleType])\n"
+        "import subprocess, bz2, shutil\n"
+        "print('USE', subprocess.run([sys.executable, '-c', 'print(6*7)'], capture_output=True, text=True).stdout.strip(),\n"
+        "      bz2.decompress(bz2.compress(b'ok')).decode(), shutil._BZ2_SUPPORTED)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "RUN []" in out and "USE 42 ok True" in out

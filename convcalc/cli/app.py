@@ -4,12 +4,46 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 
-import typer
-from typer.core import TyperGroup
 
-from convcalc import __version__
-from convcalc.errors import ExpectationFailed, InputError
+class _DeferredModule(types.ModuleType):
+    """A module whose code runs on the first name looked up in it (a module's ``__getattr__`` is
+    consulted only for names it does not have yet; ``__spec__``, ``__name__`` are there from the
+    start, so another ``import`` of it does not load it — unlike ``importlib.util.LazyLoader``
+    on Python 3.11)."""
+
+    def __getattr__(self, name: str):
+        self.__class__ = types.ModuleType
+        self.__spec__.loader.exec_module(self)
+        return getattr(self, name)
+
+
+def _defer_unused_modules(names: tuple[str, ...] = ("subprocess", "shellingham", "bz2", "lzma")) -> None:
+    """typer imports these for what one ``convcalc shape`` never does (installing shell completion,
+    opening a browser; shutil's archive formats), a few ms of a 100 ms start: each is loaded on
+    its first use instead. A module already imported stays as it is."""
+    import importlib.util
+
+    needs = {"bz2": "_bz2", "lzma": "_lzma"}  # the C parts: without them the import must fail now, as usual
+    for name in names:
+        if name in sys.modules or (name in needs and importlib.util.find_spec(needs[name]) is None):
+            continue
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            continue
+        module = importlib.util.module_from_spec(spec)
+        module.__class__ = _DeferredModule
+        sys.modules[name] = module
+
+
+_defer_unused_modules()
+
+import typer  # noqa: E402  (after the deferral above)
+from typer.core import TyperGroup  # noqa: E402
+
+from convcalc import __version__  # noqa: E402
+from convcalc.errors import ExpectationFailed, InputError  # noqa: E402
 
 # Commands other than ``shape`` are imported on first use, so ``convcalc shape`` starts fast.
 LAZY_COMMANDS = {"animate": "animate", "arch": "arch", "backprop": "backprop", "conv": "numeric", "pool": "numeric",

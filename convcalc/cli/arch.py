@@ -8,6 +8,7 @@ import sys
 
 import typer
 
+from convcalc.cli.gc_pause import collector_paused
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import ExpectationFailed, InputError
 from convcalc.limits import MAX_WHOLE
@@ -53,6 +54,8 @@ Python literals only) — or an inline chain of layers separated by |:
 
 {chain}
 The first segment may be the input shape (3x32x32); otherwise give --in.
+A chain too long for the command line can be a text file (one layer a line or | between them,
+# starts a comment) or come on standard input as NETWORK -.
 
 [bold]Conventions[/]: MACs are conv + linear multiply-accumulates without bias; FLOPs = 2 × MACs.
 Bias adds, norms, pooling, activations and residual adds are listed as other work;
@@ -149,15 +152,17 @@ def load_network(text: str, input_shape: tuple | None, zoo_options: dict | None 
         flags = ", ".join(f"--{k}" for k in zoo_options)
         verb = "applies" if len(zoo_options) == 1 else "apply"
         raise InputError(f"{flags} only {verb} to zoo networks; '{stripped}' is not one (edit the spec or chain instead)")
-    if stripped == "-":  # a JSON spec on standard input, as backprop and conv read '-'
-        return spec.parse_spec_text(sys.stdin.read(), source="<stdin>")
+    if stripped == "-":  # a JSON spec or a chain on standard input, as backprop and conv read '-'
+        return spec.parse_spec_or_chain_text(sys.stdin.read(), "<stdin>", input_shape)
     from convcalc import interop
 
     kind = interop.detect(stripped)
     if kind is not None:  # the user's own model: an ONNX file, a Keras config, a PyTorch module
         return interop.load(kind, stripped, input_shape)
-    if is_file(stripped):
-        return spec.load_spec_file(stripped)
+    if is_file(stripped):  # a JSON spec, or a chain too long for the command line
+        from convcalc.files import read_text
+
+        return spec.parse_spec_or_chain_text(read_text(stripped, "spec file"), stripped, input_shape)
     if stripped.endswith(".json"):
         raise InputError(f"spec file '{stripped}' does not exist")
     if zoo.has(stripped):
@@ -194,6 +199,7 @@ def _parse_input(text: str | None) -> tuple | None:
     return shape
 
 
+@collector_paused()  # a deep network's walk and rendering: linear in its depth (see gc_pause)
 def run(network: str, form: str, *, input_shape=None, batch=1, depth=None, dtype="float32", count=None, tool=None,
         with_training=False, optimizer="sgd", verify=False, wide=False, expect_params=None, zoo_options=None) -> None:
     from convcalc.network import conventions, tools

@@ -62,6 +62,13 @@ def evaluate_line(text: str | bytes, number: int, defaults: dict[str, Any]) -> t
 
 
 def run_jsonl(path: str, defaults: dict[str, Any] | None = None) -> int:
+    from convcalc.cli.gc_pause import collector_paused
+
+    with collector_paused():  # each line's objects die with it: the collector only costs time here
+        return _run_lines(path, defaults)
+
+
+def _run_lines(path: str, defaults: dict[str, Any] | None) -> int:
     defaults = {k: v for k, v in (defaults or {}).items() if k not in ("explain",)} | (
         {"explain": True} if (defaults or {}).get("explain") else {})
     stream = _open(path)

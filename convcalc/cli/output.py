@@ -3,6 +3,7 @@ no colour with NO_COLOR, one clear stderr line for errors."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -40,7 +41,8 @@ def echo(text: str) -> None:
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``convcalc: error: message`` on stderr and return the exit to raise."""
-    sys.stderr.write(f"convcalc: error: {message}\n")
+    with contextlib.suppress(BrokenPipeError):  # the reader already left (2>&1 | head): the exit code tells
+        sys.stderr.write(f"convcalc: error: {message}\n")
     return typer.Exit(code)
 
 

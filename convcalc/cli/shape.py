@@ -3,8 +3,6 @@ field, and the formula explained step by step."""
 
 from __future__ import annotations
 
-import json
-
 import typer
 
 from convcalc.cli.options import ShapeRequest, parse_request
@@ -129,6 +127,8 @@ def show(report, request: ShapeRequest, form: str) -> None:
     if form == "plain":
         echo(format_shape(report.output, notation))
     elif form == "json":
+        import json
+
         echo(json.dumps(render.shape_dict(report, notation), ensure_ascii=False, indent=2))
     elif form == "text":
         echo(render.shape_text(report, notation))

@@ -3,24 +3,36 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from convcalc.errors import ExpectationFailed, InputError
-from convcalc.inverse.hyper_symbols import HYPER_KEYS, has_symbol
+
+# The same keys as convcalc.inverse.hyper_symbols.HYPER_KEYS (tests/test_startup.py checks it):
+# that module is imported only when a value could name a symbol, not for plain numbers.
+HYPER_KEYS = ("k", "stride", "pad", "dilation", "output-padding")
+_NOT_SYMBOL_LETTERS = frozenset("xX")
 
 
 def wants_symbolic(raw: dict[str, Any]) -> bool:
     """Whether a hyper-parameter (``--k``, ``--stride``, ``--pad``, ``--dilation``,
     ``--output-padding``) is written with a symbol."""
-    return any(has_symbol(raw.get(key)) for key in HYPER_KEYS)
+    values = [raw.get(key) for key in HYPER_KEYS]
+    # A symbol starts with a letter, and x/X only separate axes: without another letter (5, 2x1,
+    # 0:1x0:1) nothing can be a symbol, and the symbolic module need not be imported.
+    if not any(isinstance(v, str) and any(c.isalpha() and c not in _NOT_SYMBOL_LETTERS for c in v) for v in values):
+        return False
+    from convcalc.inverse.hyper_symbols import has_symbol
+
+    return any(has_symbol(value) for value in values)
 
 
 def run(raw: dict[str, Any], form: str, solve: bool) -> None:
+    import json
+
     from convcalc.cli.options import parse_request
     from convcalc.cli.output import console, echo
     from convcalc.engine.evaluate import dims_equal
-    from convcalc.inverse.hyper_symbols import solve_free_symbol, symbolic_layer
+    from convcalc.inverse.hyper_symbols import HYPER_KEYS, solve_free_symbol, symbolic_layer
     from convcalc.notation import format_shape
     from convcalc.render import symbolic as render
 

@@ -22,6 +22,7 @@ from typing import Literal, cast
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from convcalc.compute import blas_threads
 from convcalc.compute.params import as_array  # noqa: F401  (re-exported: windows.as_array)
 from convcalc.errors import InputError
 
@@ -273,6 +274,8 @@ def grouped_matmul(a: np.ndarray, b: np.ndarray, groups: int, transpose_a: bool 
     b3 = b.reshape(groups, b.shape[0] // groups, b.shape[1])
     if transpose_a:
         a3 = a3.swapaxes(1, 2)
+    if a.dtype.kind == "f":  # BLAS: threads by the product's size (object arrays never reach BLAS)
+        blas_threads.for_product(a3.shape[1], a3.shape[2], b3.shape[2], groups)
     if groups == 1:
         return a3[0] @ b3[0]
     out = np.matmul(a3, b3)
@@ -288,6 +291,8 @@ def grouped_contract(a: np.ndarray, b: np.ndarray, groups: int) -> np.ndarray:
     """
     a3 = a.reshape(groups, a.shape[0] // groups, a.shape[1])
     b3 = b.reshape(groups, b.shape[0] // groups, b.shape[1])
+    if a.dtype.kind == "f":
+        blas_threads.for_product(b3.shape[1], b3.shape[2], a3.shape[1], groups)
     out = np.matmul(b3, a3.swapaxes(1, 2)).swapaxes(1, 2)
     return np.ascontiguousarray(out).reshape(a.shape[0], b.shape[0] // groups)
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache, lru_cache
 from importlib import import_module
 from typing import Any
 
@@ -150,6 +151,7 @@ def modules() -> tuple[str, ...]:
     return tuple(_index().MODULES)
 
 
+@cache  # one entry per layer module; a deep network asks once per layer
 def _module_descriptors(module: str) -> tuple[LayerDescriptor, ...]:
     found = getattr(import_module(f"convcalc.layers.{module}"), "DESCRIPTORS", ())
     return tuple(found)
@@ -164,7 +166,11 @@ def descriptors() -> tuple[LayerDescriptor, ...]:
 
 def lookup(front: str, word: str) -> LayerDescriptor | None:
     """The descriptor a front end's word names, importing only the module that defines it."""
-    key = normalise(front, word)
+    return _lookup_normalised(front, normalise(front, word))
+
+
+@lru_cache(maxsize=1024)  # a long chain or spec names a few types many times; descriptors are frozen
+def _lookup_normalised(front: str, key: str) -> LayerDescriptor | None:
     module = _index().WORDS.get(front, {}).get(key)
     if module is None:
         return None

@@ -10,6 +10,7 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from convcalc.errors import InputError
@@ -45,6 +46,7 @@ def _find(key: str) -> LayerDescriptor | None:
     return descriptor if descriptor is not None and descriptor.cli is not None else None
 
 
+@lru_cache(maxsize=256)  # a --jsonl batch names a few ops thousands of times; the answer is frozen data
 def resolve_op(text: str, dims: int | None = None) -> tuple[OpSpec, int | None]:
     """``'conv-transpose3d'`` → (the conv-transpose spec, 3); aliases, ``_``/``-`` and case ignored."""
     raw = str(text).strip()

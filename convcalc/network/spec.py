@@ -390,6 +390,7 @@ def parse_chain(text: str, input_shape: tuple | None = None) -> Network:
     segments = [s.strip() for s in text.split("|")]
     shape = input_shape
     children = []
+    leaves: dict[str, Leaf] = {}  # a long chain repeats a few segments: each is read once (leaves are frozen)
     for index, segment in enumerate(segments, start=1):
         if not segment:
             raise InputError(f"at token {index}: empty segment (two '|' in a row?)")
@@ -403,7 +404,9 @@ def parse_chain(text: str, input_shape: tuple | None = None) -> Network:
                 shape = parsed
             continue
         try:
-            children.append(_chain_leaf(words))
+            if segment not in leaves:
+                leaves[segment] = _chain_leaf(words)
+            children.append(leaves[segment])
         except InputError as error:
             raise InputError(f"at token {index} '{segment}': {error}") from None
     if shape is None:
@@ -480,3 +483,32 @@ def _chain_per_axis(raw: Any, key: str):
             raise InputError(f"{what} must be ≥ {minimum}") from None
         raise
     return values[0] if len(values) == 1 else values
+
+
+def parse_spec_or_chain_text(text: str, source: str, input_shape: tuple | None = None) -> Network:
+    """The text of a file or of standard input: a JSON spec (it starts with ``{``), else an
+    inline chain written over one or more lines — a line break separates layers as ``|`` does,
+    a ``|`` at the start or end of a line is the same break, blank lines and lines starting
+    with ``#`` are skipped. So a chain too long for the command line (the system's argument
+    limit is about 128 KiB) can come from a file or a pipe."""
+    body = text.lstrip("\ufeff \t\r\n")
+    if body.startswith("{") or source.endswith(".json"):
+        return parse_spec_text(text, source=source)
+    lines = []
+    for line in body.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("|").removesuffix("|").strip()
+        lines.append(line)
+    chain = " | ".join(lines)
+    if not chain:
+        raise InputError(f"{source} is empty: give a JSON spec or a chain of layers (3x32x32 | conv 6 k5 | relu)")
+    if not looks_like_chain(chain):
+        first = lines[0] if len(lines[0]) <= 60 else lines[0][:57] + "..."
+        raise InputError(f"{source} is neither a JSON spec (an object starting with {{) nor a chain of layers "
+                         f"(3x32x32 | conv 6 k5 | relu, or one layer a line); it starts with '{first}'")
+    try:
+        return parse_chain(chain, input_shape)
+    except InputError as error:
+        raise InputError(f"{source}: {error}") from None

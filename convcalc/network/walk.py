@@ -38,6 +38,15 @@ class RFState:
     start: Fraction = Fraction(0)
 
     def after(self, layer: AxisRF) -> RFState:
+        kernel, stride, pad, jump = layer.kernel, layer.stride, layer.pad, self.jump
+        if type(kernel) is int and type(stride) is int and type(pad) is int and stride >= 1 and jump.denominator == 1:
+            # The common case, in whole numbers (a deep walk does this per layer and axis): the same
+            # values as the general rule below, three Fractions made instead of a dozen.
+            j, size, start = jump.numerator, self.size, self.start
+            return RFState(Fraction(size.numerator + (kernel - 1) * j * size.denominator, size.denominator),
+                           Fraction(j * stride),
+                           Fraction(2 * start.numerator + (kernel - 1 - 2 * pad) * j * start.denominator,
+                                    2 * start.denominator))
         stride = Fraction(layer.stride)
         k_eff = Fraction(layer.kernel)
         if stride < 1:  # transposed conv / upsampling: each output reads floor((k_eff − 1)·stride) + 1 inputs

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from fractions import Fraction
 from typing import Any
 
@@ -169,6 +167,9 @@ def shape_csv(report: LayerReport, notation: Notation) -> str:
         "activation_bytes": format_dim(report.activation_bytes),
         "warnings": " | ".join(report.warnings),
     }
+    import csv  # only --format csv needs it
+    import io
+
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(row), lineterminator="\n")
     writer.writeheader()

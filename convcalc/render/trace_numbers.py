@@ -30,23 +30,91 @@ EXPAND_LIMIT = 80
 
 
 @lru_cache(maxsize=8192)
+def _op_count(expr) -> int:
+    """``sympy.count_ops``, once per expression (the display asks for it up to three times)."""
+    import sympy
+
+    return sympy.count_ops(expr)
+
+
+@lru_cache(maxsize=8192)
 def simplified(expr):
     """The form a student wants to read: a polynomial with its like terms collected when that
     stays short (``2·k₀₀ + 3·k₀₁``), else the nested form the computation built
     (``w₀₀·(k₀₀ + 2·k₀₁) + …``) — expanding a product of sums can multiply its length."""
     import sympy
 
-    size = sympy.count_ops(expr)
+    size = _op_count(expr)
     if size > EXPAND_LIMIT:
         return expr
     try:
         if expr.is_polynomial():
-            expanded = sympy.expand(expr)
+            expanded = _expanded_polynomial(expr, sympy)
         else:
             expanded = sympy.simplify(expr) if size < 40 else expr
     except (TypeError, ValueError, AttributeError):  # pragma: no cover - sympy edge cases
         return expr
-    return expanded if sympy.count_ops(expanded) <= max(EXPAND_LIMIT, 1.5 * size) else expr
+    return expanded if _op_count(expanded) <= max(EXPAND_LIMIT, 1.5 * size) else expr
+
+
+def _terms(expr, sympy) -> dict | None:
+    """A polynomial with rational coefficients as {monomial: coefficient}, a monomial being a
+    sorted tuple of (symbol name, symbol, power); None for anything else (floats, functions)."""
+    if expr.is_Rational:
+        return {(): Fraction(int(expr.p), int(expr.q))}  # Python's exact rationals: faster than sympy's
+    if expr.is_Symbol:
+        return {((expr.name, expr, 1),): Fraction(1)}
+    if expr.is_Add:
+        total: dict = {}
+        for arg in expr.args:
+            part = _terms(arg, sympy)
+            if part is None:
+                return None
+            for monomial, coefficient in part.items():
+                total[monomial] = total.get(monomial, 0) + coefficient
+        return total
+    if expr.is_Mul:
+        product: dict = {(): Fraction(1)}
+        for arg in expr.args:
+            part = _terms(arg, sympy)
+            if part is None:
+                return None
+            product = _times(product, part)
+        return product
+    if expr.is_Pow and expr.exp.is_Integer and expr.exp >= 0:
+        base = _terms(expr.base, sympy)
+        if base is None:
+            return None
+        power: dict = {(): Fraction(1)}
+        for _ in range(int(expr.exp)):
+            power = _times(power, base)
+        return power
+    return None
+
+
+def _times(a: dict, b: dict) -> dict:
+    out: dict = {}
+    for ma, ca in a.items():
+        for mb, cb in b.items():
+            powers: dict = {}
+            for name, symbol, exponent in ma + mb:
+                entry = powers.get(name)
+                powers[name] = (symbol, exponent + (entry[1] if entry else 0))
+            monomial = tuple(sorted((name, symbol, e) for name, (symbol, e) in powers.items()))
+            out[monomial] = out.get(monomial, 0) + ca * cb
+    return out
+
+
+def _expanded_polynomial(expr, sympy):
+    """``sympy.expand(expr)`` of a polynomial, the same expression: its terms multiplied out and
+    collected in exact rationals, then built once (sympy's expand re-canonicalises every partial
+    product, which made it most of a symbolic trace's display time); other expressions (floats,
+    functions) go to sympy.expand itself."""
+    terms = _terms(expr, sympy)
+    if terms is None:
+        return sympy.expand(expr)
+    return sympy.Add(*(sympy.Mul(sympy.Rational(c.numerator, c.denominator), *(symbol ** e for _, symbol, e in monomial))
+                       for monomial, c in terms.items() if c != 0))
 
 
 @lru_cache(maxsize=8192)
@@ -55,7 +123,7 @@ def _expr_text(expr) -> str:
 
     shown = simplified(expr)
     # ordering the terms of a long expression costs more than printing it
-    text = sympy.sstr(shown, order="grlex" if sympy.count_ops(shown) <= EXPAND_LIMIT else "none")
+    text = sympy.sstr(shown, order="grlex" if _op_count(shown) <= EXPAND_LIMIT else "none")
     text = text.replace("**", "^").replace("*", "·")
     text = _SYMBOL.sub(lambda m: m.group(1) + m.group(2).translate(SUBSCRIPT), text)
     return text.replace("-", "−")

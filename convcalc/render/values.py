@@ -57,10 +57,16 @@ def json_tensor(array: Any, number: Callable[[Any], Any] = json_number) -> Any:
     return [json_tensor(a, number) for a in array]
 
 
+_PLAIN = frozenset({int, str, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """Ints stay ints; Fractions and formulas become strings; containers recurse."""
+    kind = type(value)
+    if kind in _PLAIN:  # most values of a report (a 100,000-layer walk has millions): as they are
+        return value
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
+        return [v if type(v) in _PLAIN else jsonable(v) for v in value]
     return json_number(value, format_dim)

@@ -1,0 +1,93 @@
+"""A chain too long for the command line (the system's argument limit) read from a text file or
+standard input: the same network, the same report, as the inline chain."""
+
+from __future__ import annotations
+
+import gc
+from fractions import Fraction
+
+import pytest
+
+from convcalc.cli.gc_pause import collector_paused
+from convcalc.engine.report import AxisRF
+from convcalc.network.walk import RFState
+
+INLINE = "3x32x32 | conv 6 k5 | relu | maxpool k2 | conv 16 k5 s1 p2 | relu | avgpool k2 | flatten | fc 10"
+
+
+def test_a_chain_in_a_file_is_the_inline_chain(cli, tmp_path):
+    path = tmp_path / "net.txt"
+    path.write_text("# LeNet-like, one layer a line\n3x32x32\nconv 6 k5 |\n| relu\n\nmaxpool k2\n"
+                    "conv 16 k5 s1 p2 | relu\navgpool k2\nflatten\nfc 10\n", encoding="utf-8")
+    inline, from_file = cli("arch", INLINE, "--json"), cli("arch", str(path), "--json")
+    assert inline.code == from_file.code == 0
+    assert from_file.json() == inline.json()
+
+
+def test_a_chain_on_stdin_takes_in_and_the_json_spec_still_works(cli):
+    chain = INLINE.split(" | ", 1)[1]
+    piped = cli("arch", "-", "--in", "3x32x32", "--json", input=chain + "\n")
+    assert piped.code == 0 and piped.json() == cli("arch", INLINE, "--json").json()
+    spec = '{"input": "3x8x8", "layers": [{"type": "conv", "out": 4, "k": 3}]}'
+    assert cli("arch", "-", "--json", input=spec).json()["output"] == [4, 6, 6]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("3x32x32\nconv 6 k5\nfrobnicate 3\n", "at token 3 'frobnicate 3'"),
+    ("3x32x32 | conv 6 k5 || relu\n", "empty segment"),
+    ("not a network at all\n", "is neither a JSON spec"),
+    ("\n# only a comment\n", "is empty"),
+    ("{\"input\": \"3x8x8\", \"layers\": [}\n", "line 1"),
+])
+def test_bad_chain_files_say_where(cli, tmp_path, text, message):
+    path = tmp_path / "bad.txt"
+    path.write_text(text, encoding="utf-8")
+    result = cli("arch", str(path))
+    assert result.code == 2 and message in result.err and "Traceback" not in result.err
+
+
+def test_a_long_chain_repeats_leaves_and_walks_the_same(cli, tmp_path):
+    layers = " | ".join("conv 4 k3 p1" if i % 2 == 0 else "relu" for i in range(400))
+    path = tmp_path / "long.txt"
+    path.write_text("4x9x9 | " + layers, encoding="utf-8")
+    doc = cli("arch", str(path), "--json").json()
+    assert len(doc["layers"]) == 400
+    assert doc["layers"][-2]["rf"]["size"] == [1 + 2 * 200, 1 + 2 * 200]  # 200 convs of 3x3, stride 1
+    assert doc["totals"]["params"] == 200 * (4 * 4 * 9 + 4)
+
+
+def _general_rule(state: RFState, layer: AxisRF) -> RFState:
+    """The recurrence as written in the walk's docstring, all in Fractions."""
+    s, k = Fraction(layer.stride), Fraction(layer.kernel)
+    if s < 1:
+        reach = Fraction(int((k - 1) * s))
+        return RFState(state.size + reach * state.jump, state.jump * s,
+                       state.start + ((k - 1) / 2 - layer.pad) * s * state.jump)
+    return RFState(state.size + (k - 1) * state.jump, state.jump * s, state.start + ((k - 1) / 2 - layer.pad) * state.jump)
+
+
+@pytest.mark.parametrize("layers", [
+    [(3, 1, 1), (3, 2, 1), (4, 2, 1), (7, 3, 0), (2, 1, 0)],
+    [(5, 2, 2), (4, 1, 3), (1, 1, 0)],
+    [(4, Fraction(1, 2), 1), (3, 2, 1), (2, 2, 0)],  # a transposed conv first: fractional jumps
+])
+def test_the_whole_number_shortcut_is_the_general_rule(layers):
+    fast = slow = RFState()
+    for kernel, stride, pad in layers:
+        layer = AxisRF(kernel, stride, pad)
+        fast, slow = fast.after(layer), _general_rule(slow, layer)
+        assert fast == slow and all(type(v) is Fraction for v in (fast.size, fast.jump, fast.start))
+
+
+def test_the_collector_is_paused_inside_and_restored_after():
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the caller's choice stays
+    finally:
+        gc.enable()
