@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from convcalc.engine import axis
+from convcalc.engine import axis, support
 from convcalc.engine.dims import Dim, format_dim, is_symbolic, product, simplify
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step, merge_axis_steps
 from convcalc.errors import InputError
@@ -216,7 +216,8 @@ class MaxPool(_WindowPool):
         return LayerReport(
             op=self.name, input=tuple(shape), output=base.join_feature_map(n_in, c, out_spatial), params=ParamCount(),
             macs=0, batch=n, other_ops=other,
-            rf=tuple(AxisRF(axis.effective_kernel(k, d), s, pl) for k, d, s, (pl, _) in zip(self.kernel_size, self.dilation, self.stride, pads)),
+            rf=tuple(AxisRF(axis.effective_kernel(k, d), s, pl, support.window(k, s, pl, d))
+                     for k, d, s, (pl, _) in zip(self.kernel_size, self.dilation, self.stride, pads)),
             hyper={"kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": [list(p) for p in pads],
                    "dilation": list(self.dilation), "ceil_mode": self.ceil_mode},
             warnings=tuple(warnings), notes=tuple(notes), steps=tuple(steps), output_has_batch=n_in is not None,
@@ -406,7 +407,7 @@ class AdaptivePool(_Pool):
             shortest, longest, total = axis.adaptive_bin_lengths(i, o)  # closed form: O(1) in the sizes
             bin_sums.append(total)
             stride = Fraction(i, o)
-            rf.append(AxisRF(longest, int(stride) if stride.denominator == 1 else stride, 0))
+            rf.append(AxisRF(longest, int(stride) if stride.denominator == 1 else stride, 0, support.adaptive(i, o)))
             if i % o:  # then bin 1 starts at ⌊I/O⌋ < ⌈I/O⌉, where bin 0 ends: neighbours overlap
                 notes.append(f"along {name}, {o} does not divide {i}: bins of sizes {shortest}–{longest}"
                              + (" overlap" if o > 1 else ""))
