@@ -212,6 +212,8 @@ def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple
         except InputError as error:
             layer_type = getattr(module.layer, "name", type(module.layer).__name__)
             raise InputError(f"layer {name or '(input)'} ({layer_type}) on input {format_shape(shape)}: {error}") from None
+        # a layer's own warnings (a linear layer on a feature map, an empty adaptive pool) reach the network
+        ctx.warnings += [f"{name or module.layer.name}: {w}" for w in report.warnings if _network_level(w)]
         if report.rf is None or rf is None or len(report.rf) != len(rf):
             new_rf = None if (report.rf is None and report.output != report.input) else rf
             if report.op in ("linear", "flatten"):
@@ -234,6 +236,11 @@ def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple
     if isinstance(module, Gate):
         return _gate(module, shape, rf, name, depth, ctx)
     raise TypeError(f"not a module: {module!r}")
+
+
+def _network_level(warning: str) -> bool:
+    """The layer warnings a network walk repeats (others, such as uncovered padding, stay per layer)."""
+    return "a flatten is probably missing" in warning or "an empty tensor" in warning
 
 
 def _walk_children(module: Sequential, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple[tuple, Any, list[Row]]:
