@@ -109,6 +109,7 @@ class Row:
     report: LayerReport | None = None
     children: tuple[Row, ...] = ()
     layer: Any = None  # the layer object of a leaf row (which torch.nn module it stands for)
+    functional: str = ""  # how the model's forward calls it: "" an nn.Module, else the function (F.relu …)
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,8 @@ def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple
         else:
             new_rf = tuple(state.after(layer_rf) for state, layer_rf in zip(rf, report.rf))
         row = Row(name, report.op, depth, tuple(shape), report.output, report.params or ParamCount(), report.buffers,
-                  report.macs or 0, report.other_ops, report.activation_elements, new_rf, report, layer=module.layer)
+                  report.macs or 0, report.other_ops, report.activation_elements, new_rf, report, layer=module.layer,
+                  functional=module.functional)
         return report.output, new_rf, [row]
     if isinstance(module, Sequential):
         shape_in = tuple(shape)

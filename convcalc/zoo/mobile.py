@@ -19,6 +19,7 @@ from convcalc.network.build import (
     conv,
     dropout,
     flatten,
+    functional,
     gate,
     global_avgpool,
     linear,
@@ -57,8 +58,10 @@ def squeeze_excitation(channels: int, squeeze: int, activation: str = "relu", sc
                 ("fc2", conv(channels, 1)), ("scale_activation", act(scale)))
 
 
-def classifier_head(features: Module, classifier: Module, pool: str = "avgpool") -> Sequential:
-    return seq(("features", features), (pool, adaptive_avgpool(1)), ("flatten", flatten()), ("classifier", classifier))
+def classifier_head(features: Module, classifier: Module, pool: str = "avgpool", call: str = "") -> Sequential:
+    """features, the average pool (an nn.AdaptiveAvgPool2d, or ``call`` in the forward), flatten, classifier."""
+    pooling = functional(adaptive_avgpool(1), call) if call else adaptive_avgpool(1)
+    return seq(("features", features), (pool, pooling), ("flatten", flatten()), ("classifier", classifier))
 
 
 # ---------------------------------------------------------------- MobileNet V1
@@ -114,7 +117,8 @@ def mobilenet_v2() -> Network:
             layers.append(_inverted_residual_v2(inp, out, s if i == 0 else 1, t))
             inp = out
     layers.append(conv_norm_act(1280, 1, activation="relu6"))
-    body = classifier_head(seq(*layers), seq(dropout(0.2), linear(1000)))
+    # MobileNetV2.forward: nn.functional.adaptive_avg_pool2d(x, (1, 1))
+    body = classifier_head(seq(*layers), seq(dropout(0.2), linear(1000)), call="F.adaptive_avg_pool2d")
     return Network("mobilenet_v2", (3, 224, 224), body, source="torchvision")
 
 
@@ -212,7 +216,7 @@ def _shufflenet_v2(name: str, repeats: list[int], channels: list[int]) -> Networ
             inp = out
         layers.append((f"stage{stage}", seq(*units)))
     layers += [("conv5", seq(conv(channels[-1], 1, bias=False), bn(), relu())),
-               ("mean", global_avgpool()), ("flatten", flatten()), ("fc", linear(1000))]
+               ("mean", functional(global_avgpool(), "Tensor.mean")), ("flatten", flatten()), ("fc", linear(1000))]
     return Network(name, (3, 224, 224), seq(*layers), source="torchvision")
 
 
@@ -249,7 +253,7 @@ def _mnasnet(name: str, alpha: float) -> Network:
     for (k, stride, expand, repeats), inp, out in zip(stacks, depths[1:], depths[2:]):
         layers.append(_mnas_stack(inp, out, k, stride, expand, repeats))
     layers += [conv(1280, 1, bias=False), bn(), relu()]
-    body = seq(("layers", seq(*layers)), ("mean", global_avgpool()), ("flatten", flatten()),
+    body = seq(("layers", seq(*layers)), ("mean", functional(global_avgpool(), "Tensor.mean")), ("flatten", flatten()),
                ("classifier", seq(dropout(0.2), linear(1000))))
     return Network(name, (3, 224, 224), body, source="torchvision")
 
