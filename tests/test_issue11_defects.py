@@ -96,3 +96,66 @@ def test_fc_on_a_feature_map_warns(cli):
     assert any("a flatten is probably missing" in w for w in r.json()["warnings"])
     r = cli("arch", "3x8x8 | conv 4 k3 | flatten | fc 10", "--json")
     assert not any("flatten" in w for w in r.json()["warnings"])
+
+
+# --- backprop specs ------------------------------------------------------------------------------
+
+def _spec(layers, **top):
+    return json.dumps({"input": [[1, -2, 0], [3, -1, 2], [0, 1, -1]], "layers": layers, "loss": "sum", **top})
+
+
+def test_backprop_dtype_key(cli):
+    conv = [{"type": "conv2d", "weight": [[1, 0], [2, -1]]}]
+    assert "exact arithmetic" in cli("backprop", "-", input=_spec(conv, dtype="exact")).out
+    out = cli("backprop", "-", input=_spec(conv, dtype="float64")).out
+    assert "float64 throughout" in out
+    out = cli("backprop", "-", input=_spec(conv, dtype="float32")).out
+    assert "float32 throughout" in out
+    r = cli("backprop", "-", input=_spec(conv, dtype="int8"))
+    assert r.code == 2 and "exact, float64, float32" in r.err
+    decimals = json.dumps({"input": [[0.5, 1], [1, 2]], "layers": conv, "loss": "sum", "dtype": "exact"})
+    r = cli("backprop", "-", input=decimals)
+    assert r.code == 2 and '"1/2"' in r.err
+
+
+@pytest.mark.parametrize("padding", [[[0, 2], [0, 2]], "0:2x0:2"])
+def test_backprop_asymmetric_padding(cli, padding):
+    """Seed 002's case: padding 0 before, 2 after, per axis (F.pad then an unpadded conv)."""
+    doc = cli("backprop", "-", "--json", input=_spec([{"type": "conv2d", "padding": padding,
+                                                        "weight": [[1, 0], [2, -1]]}])).json()
+    assert doc["layers"][0]["shape"] == [4, 4]  # (3 + 0 + 2 − 2) + 1
+    assert "padding 0:2x0:2" in json.dumps(doc["steps"][0]["rules"])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("layers", [
+    [{"type": "conv2d", "padding": [[0, 2], [1, 0]], "weight": [[1, 0], [2, -1]]}],
+    [{"type": "conv2d", "weight": [[1, 0], [2, -1]]}, {"type": "elu"}],
+    [{"type": "conv2d", "weight": [[1, 0], [2, -1]]}, {"type": "dropout", "p": 0.5, "mask": [[1, 0], [1, 1]]}],
+    [{"type": "lrn", "size": 2}],
+], ids=["asymmetric-padding", "elu", "dropout-mask", "lrn"])
+def test_new_backprop_layers_agree_with_torch(cli, layers):
+    spec = _spec(layers) if layers[0]["type"] != "lrn" else json.dumps(
+        {"input": [[[1, 2], [0, 1]], [[2, 1], [1, 0]], [[0, 1], [2, 2]]], "layers": layers, "loss": "sum"})
+    r = cli("backprop", "-", "--verify", "torch", input=spec)
+    assert r.code == 0, r.err
+    assert "agree with torch" in r.out
+
+
+def test_backprop_dropout_uses_the_given_mask(cli):
+    doc = cli("backprop", "-", "--json", input=_spec([
+        {"type": "conv2d", "weight": [[1, 0], [2, -1]]}, {"type": "dropout", "p": 0.5, "mask": [[1, 0], [1, 1]]}
+    ])).json()
+    assert doc["activations"][1] == [[16, 0], [4, 4]]  # J = [[8, −6], [2, 2]] · mask / (1 − 1/2)
+    assert doc["grad_input"] is not None
+    r = cli("backprop", "-", input=_spec([{"type": "dropout", "p": 0.5}]))
+    assert r.code == 2 and '"mask"' in r.err
+
+
+@pytest.mark.torch
+def test_backprop_float32_verify_runs_torch_in_float32(cli):
+    spec = json.dumps({"input": [[0.1, 0.2], [0.3, 0.4]], "dtype": "float32",
+                       "layers": [{"type": "conv2d", "weight": [[0.1, 0.2], [0.3, 0.7]]}], "loss": "sum"})
+    pytest.importorskip("torch")
+    r = cli("backprop", "-", "--verify", "torch", input=spec)
+    assert r.code == 0 and "in float32" in r.out

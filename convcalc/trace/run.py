@@ -128,7 +128,7 @@ def run_sequential(spec: SequentialSpec, options: Options) -> Trace:
     if lr is not None:
         update, updated = _update_step(ctx, spec, params, run_, lr)
         steps.append(update)
-    notes = _mode_notes(ctx.mode, chosen)
+    notes = _mode_notes(ctx.mode, chosen, spec.input.values.dtype)
     results = _results(ctx, spec, run_, updated)
     return make_trace(spec, "sequential", ctx.mode, steps, run_, results, notes, chosen, _checks(spec, run_, options))
 
@@ -164,7 +164,7 @@ def _checks(spec, run_, options: Options) -> list:
     return checks
 
 
-def _mode_notes(mode: str, chosen: tuple[str, ...]) -> list[str]:
+def _mode_notes(mode: str, chosen: tuple[str, ...], dtype=None) -> list[str]:
     if mode == "exact":
         return ["exact arithmetic: whole numbers and fractions stay exact (1/2, not 0.5)"]
     if mode == "symbolic":
@@ -172,7 +172,10 @@ def _mode_notes(mode: str, chosen: tuple[str, ...]) -> list[str]:
             f"symbolic: {', '.join(chosen)} written as symbols; every choice that depends on the numbers "
             "(ReLU masks, max-pool winners) is decided at the spec's values"
         ]
-    return ["floating point (the spec has decimals): float64 throughout"]
+    if str(dtype) == "float32":  # the spec's "dtype": "float32"
+        return ['floating point ("dtype": "float32"): float32 throughout, as PyTorch\'s default; the checks run '
+                "in float64"]
+    return ["floating point (the spec has decimals, or \"dtype\": \"float64\"): float64 throughout"]
 
 
 #: layer types whose forward step already shows the layer's input
