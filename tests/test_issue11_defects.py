@@ -54,7 +54,8 @@ def test_conv_groups_against_torch(cli, tmp_path):
 def test_decimal_lr_is_read_as_written_and_documented(cli):
     spec = cli("backprop", "--example", "course").out
     out = cli("backprop", "-", "--lr", "1e-6", input=spec).out
-    assert "1/1000000" in out  # the update stays exact
+    assert "lr = 1e-06 = 1/1000000" in out  # read as written: the update stays exact
+    assert "999987/1000000" in out
     readme = (__import__("pathlib").Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     assert "`--lr 1e-6`" in readme and "read as the number written" in readme
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -326,6 +327,9 @@ def _update_step(ctx: Context, spec: SequentialSpec, params, run_: Pass, lr) -> 
             matrices.append(Matrix(f"new {t.name}", ctx.show_param(t, new)))
         updated.append(layer_updates or None)
     lr_text = lr if not hasattr(lr, "denominator") or lr.denominator == 1 else f"{lr.numerator}/{lr.denominator}"
+    if isinstance(lr, float) and ctx.mode != "float":  # a decimal rate is read as written: exact stays exact
+        exact = Fraction(repr(lr))
+        lr_text = f"{lr:g} = {exact.numerator}/{exact.denominator}" if exact.denominator != 1 else f"{lr:g}"
     step = Step("update", f"gradient-descent update (lr = {lr_text})", tuple(rules), tuple(matrices))
     return step, updated
 
