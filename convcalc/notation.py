@@ -133,13 +133,26 @@ def parse_ints(value: Any, what: str, minimum: int = 1) -> tuple[int, ...]:
     return tuple(result)
 
 
-def parse_padding(value: Any, what: str = "--pad") -> str | tuple[tuple[int, int], ...]:
-    """Padding: a word (same, valid, tf-same) or per-axis ``p`` / ``before:after`` pairs."""
+def torch_spelling_note(value: Any, word: str, what: str) -> str | None:
+    """A note when a padding word or mode was accepted in a spelling PyTorch refuses (``SAME``,
+    ``Same``, ``valid `` with a space, ``Zeros``): PyTorch takes only the exact lower-case names."""
+    if isinstance(value, str) and word in ("same", "valid", "zeros", "reflect", "replicate", "circular") and value != word:
+        return f"{what} '{value}' read as '{word}'; PyTorch requires '{word}' exactly (it refuses '{value}')"
+    return None
+
+
+def parse_padding(value: Any, what: str = "--pad", strict: bool = False) -> str | tuple[tuple[int, int], ...]:
+    """Padding: a word (same, valid, tf-same) or per-axis ``p`` / ``before:after`` pairs.
+
+    The words are read case-insensitively on the command line; with ``strict`` (spec files, which
+    use PyTorch's names) ``same``/``valid`` must be spelled as PyTorch spells them."""
     if isinstance(value, str):
         word = value.strip().lower().replace("_", "-")
         if word in ("tfsame", "tf-same", "keras-same"):
             return "tf-same"
         if word in ("same", "valid"):
+            if strict and value != word:
+                raise InputError(f"{what} '{value}': PyTorch requires '{word}' exactly (lower case, no spaces)")
             return word
         if not value.strip():
             raise InputError(f"{what} is empty: use e.g. 1, 1x2, 0:1x0:1, same, valid or tf-same")

@@ -36,6 +36,74 @@ def test_reproduces_recorded_count(case, tool):
     assert got.value == expected, f"{tool} on {case}: {got.value:,} here, {expected:,} from the tool ({got.parts})"
 
 
+MODULE_PAIRS = [(case, tool) for case, entry in REFERENCE["networks"].items() for tool in entry.get("counts_modules", {})]
+
+
+@pytest.mark.parametrize("case,tool", MODULE_PAIRS, ids=[f"{t}-{c}" for c, t in MODULE_PAIRS])
+def test_reproduces_recorded_count_with_every_layer_a_module(case, tool):
+    """--code modules: the same network written with nn.Modules only (today's torch_build before the
+    functional calls); measured by the real tools too."""
+    expected = REFERENCE["networks"][case]["counts_modules"][tool]
+    got = as_tool(_report(case), tool, code="modules")
+    assert got.value == expected, f"{tool} on {case}: {got.value:,} here, {expected:,} from the tool ({got.parts})"
+
+
+# torchvision's forward calls these instead of modules (read in torchvision/models/*.py, main):
+# googlenet.py / inception.py BasicConv2d.forward F.relu(x, inplace=True); inception.py InceptionA/C/E
+# F.avg_pool2d(x, kernel_size=3, stride=1, padding=1), InceptionB/D F.max_pool2d(x, kernel_size=3, stride=2);
+# densenet.py DenseNet.forward F.relu, F.adaptive_avg_pool2d(out, (1, 1)); mobilenetv2.py
+# nn.functional.adaptive_avg_pool2d(x, (1, 1)); shufflenetv2.py and mnasnet.py x.mean([2, 3]).
+TORCHVISION_CALLS = {
+    "googlenet": {"F.relu": 57},
+    "inception_v3": {"F.relu": 94, "F.avg_pool2d": 9, "F.max_pool2d": 2},
+    "densenet121": {"F.relu": 1, "F.adaptive_avg_pool2d": 1},
+    "mobilenet_v2": {"F.adaptive_avg_pool2d": 1},
+    "shufflenet_v2_x1_0": {"Tensor.mean": 1},
+    "mnasnet1_0": {"Tensor.mean": 1},
+    "resnet50": {}, "vgg16": {}, "mobilenet_v3_small": {}, "efficientnet_b0": {},
+}
+
+
+@pytest.mark.parametrize("name", list(TORCHVISION_CALLS))
+def test_zoo_records_torchvision_functional_calls(name):
+    calls: dict[str, int] = {}
+    for row in _report(name).leaves():
+        if row.functional:
+            calls[row.functional] = calls.get(row.functional, 0) + 1
+    assert calls == TORCHVISION_CALLS[name]
+
+
+def test_code_modules_keeps_the_all_modules_answer(cli):
+    """A functional call changes what hook-based tools see, never our own numbers."""
+    tv = cli("arch", "densenet121", "--as", "thop", "--json").json()
+    modules = cli("arch", "densenet121", "--as", "thop", "--code", "modules", "--json").json()
+    assert tv["totals"] == modules["totals"]
+    assert tv["as"]["value"] < modules["as"]["value"]  # thop has no hook for F.adaptive_avg_pool2d
+    assert cli("arch", "densenet121", "--as", "thop", "--code", "nonsense").code == 2
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["inception_v3", "shufflenet_v2_x1_0"])
+def test_torch_build_makes_the_calls(name):
+    """The torchvision-code build calls functions where torchvision does: no nn.ReLU / pooling module
+    there, and the same output as the all-modules build with the same weights."""
+    torch = pytest.importorskip("torch")
+    from convcalc import zoo
+    from convcalc.network.torch_build import build_torch
+
+    net = zoo.get(name)
+    calls = build_torch(net).eval()
+    modules = build_torch(net, code="modules").eval()
+    modules.load_state_dict(calls.state_dict())
+    kinds = {type(m).__name__ for m in calls.modules()}
+    assert "FunctionalCall" in kinds
+    if name == "inception_v3":
+        assert "ReLU" not in kinds and "AvgPool2d" not in kinds
+    x = torch.randn(1, *net.input)
+    with torch.no_grad():
+        assert torch.allclose(calls(x), modules(x), atol=1e-5)
+
+
 PRINTED = [(case, tool) for case, entry in REFERENCE["networks"].items() for tool in entry.get("printed", {})]
 
 

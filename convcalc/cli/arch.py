@@ -62,6 +62,9 @@ Bias adds, norms, pooling, activations and residual adds are listed as other wor
 --count bias,norm,activation,pool,add (or all) adds them to a "counted ops" line.
 --as torchinfo|fvcore|ptflops|thop|ultralytics-thop|calflops|flop_counter:
 that tool's headline number (checked against the real tools) and how it differs from ours.
+It counts the ops torchvision's code calls as functions (Inception's F.relu, DenseNet's
+F.adaptive_avg_pool2d, ShuffleNet's x.mean) as the tool counts such calls; --code modules
+counts every layer as an nn.Module instead.
 Batch-norm running statistics are buffers, not parameters.
 Exit codes: 0 ok, 1 an --expect check failed, 2 bad input."""
 
@@ -102,6 +105,7 @@ def arch(
     count_: str | None = typer.Option(None, "--count", help="Add other work to a headline: bias,norm,activation,pool,add or all."),
     as_tool: str | None = typer.Option(None, "--as", help="Reproduce a tool's headline: torchinfo, fvcore, ptflops, thop, ultralytics-thop, calflops, "
                                                                  "flop_counter, keras (Total params)."),
+    code: str = typer.Option("torchvision", "--code", help="For --as: 'torchvision' (ops its forward calls as functions counted as the tool counts calls) or 'modules' (every layer an nn.Module)."),
     training: bool = typer.Option(False, "--training", help="Add the backward pass (dX, dW MACs) and training memory."),
     optimizer: str = typer.Option("sgd", "--optimizer", help="Optimizer state for --training: sgd, momentum, adam."),
     verify: bool = typer.Option(False, "--verify", help="Build the network in torch.nn and compare every layer (needs torch)."),
@@ -135,7 +139,8 @@ def arch(
         options = {"classes": classes, "aux": aux or None, "width": width, "padding": padding}
         run(network, form, input_shape=input_shape, batch=batch, depth=depth, dtype=dtype, count=count_,
             tool=as_tool, with_training=training, optimizer=optimizer, verify=verify, wide=wide,
-            expect_params=expect_params, zoo_options={k: v for k, v in options.items() if v is not None})
+            expect_params=expect_params, code=code,
+            zoo_options={k: v for k, v in options.items() if v is not None})
 
 
 def load_network(text: str, input_shape: tuple | None, zoo_options: dict | None = None):
@@ -201,7 +206,8 @@ def _parse_input(text: str | None) -> tuple | None:
 
 @collector_paused()  # a deep network's walk and rendering: linear in its depth (see gc_pause)
 def run(network: str, form: str, *, input_shape=None, batch=1, depth=None, dtype="float32", count=None, tool=None,
-        with_training=False, optimizer="sgd", verify=False, wide=False, expect_params=None, zoo_options=None) -> None:
+        with_training=False, optimizer="sgd", verify=False, wide=False, expect_params=None, zoo_options=None,
+        code="torchvision") -> None:
     from convcalc.network import conventions, tools
     from convcalc.network.training import training as training_report
     from convcalc.network.walk import walk
@@ -225,7 +231,7 @@ def run(network: str, form: str, *, input_shape=None, batch=1, depth=None, dtype
     view = render.ArchView(
         report=report, rows=tuple(render.fold(report, depth)), dtype=_dtype_name(key),
         headline=conventions.headline(report, included) if included else None,
-        tool=tools.as_tool(report, tool) if tool else None,
+        tool=tools.as_tool(report, tool, code) if tool else None,
         training=training_report(report, optimizer) if with_training else None,
         notes=notes,
         channels_last=net.source.startswith("Keras "),  # shown as Keras shows them; --json stays C first

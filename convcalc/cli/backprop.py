@@ -119,7 +119,7 @@ def backprop(
         False, "--force", help="Run a symbolic trace even when its expressions would be very large."
     ),
     lr: str | None = typer.Option(
-        None, "--lr", help="Add the gradient-descent update K ← K − lr·δK (e.g. 0.1 or 1/10)."
+        None, "--lr", help="Add the gradient-descent update K ← K − lr·δK (e.g. 0.1 or 1/10; a decimal is read as written, 1e-6 = 1/1000000, so an exact trace stays exact)."
     ),
     verify: str | None = typer.Option(
         None, "--verify", help="'torch': compare every activation and gradient with PyTorch autograd."

@@ -40,6 +40,8 @@ CONV_EPILOG = """[bold]Examples[/]
 
   convcalc conv "1 2; 3 4" "1 1; 1 1" --expect "10"
 
+  convcalc conv "1 2; 3 4 | 5 6; 7 8" "1 0; 0 1 | 2 0; 0 2" --groups 2    [dim](depthwise: one kernel matrix per channel)[/]
+
   convcalc conv "12 3 19; 25 10 1; 9 7 17" "1 2; 3 4" --animate conv.gif    [dim](the numbers in the cells, each sum)[/]
 
 [bold]Convention[/]: cross-correlation, as every deep-learning framework computes "convolution": J\\[y,x] = b + Σ Ip\\[s·y + d·u, s·x + d·v]·K\\[u,v] over the padded input Ip. --flip rotates the kernel by 180° first (true convolution).
@@ -131,6 +133,7 @@ def conv(
     dilation: str | None = typer.Option(None, "--dilation", "-d", help=_DILATION),
     bias: str | None = typer.Option(None, "--bias", "-b", help='Bias: one number, or one per output channel ("1 -2").'),
     flip: bool = typer.Option(False, "--flip", help="True convolution: rotate the kernel by 180° first (shown)."),
+    groups: int = typer.Option(1, "--groups", "-g", min=1, help="Grouped convolution (PyTorch's groups): the kernel is C_out x C_in/groups x kh x kw; groups = C_in is depthwise."),
     explain: bool = typer.Option(False, "--explain", "-e", help=_EXPLAIN),
     at: str | None = typer.Option(None, "--at", help=_AT),
     expect: str | None = typer.Option(None, "--expect", help=_EXPECT),
@@ -155,12 +158,13 @@ def conv(
             return convolve(
                 image, weights, stride=settings.per_axis(stride, "--stride", 1), padding=settings.padding_word(pad),
                 dilation=settings.per_axis(dilation, "--dilation", 1), bias=bias, flip=flip, explain=explaining,
+                groups=groups,
             )
 
         result = run(_explaining(explain, where, form))
         if targets:  # the drawing needs every entry's sum, whatever the text shows
             _draw(result if result.entries else run(True), targets)
-        _show_and_check(form, expect, lambda: render.conv_document(result, where), lambda: render.conv_json(result),
+        _show_and_check(form, expect, lambda: render.conv_document(result, where), lambda: render.conv_json(result, where),
                         render.result_tensor(result))
 
 
@@ -201,7 +205,7 @@ def pool(
             mode=mode.strip().lower(), ceil_mode=ceil_mode, count_include_pad=count_include_pad,
             divisor_override=divisor_override, explain=_explaining(explain, where, form),
         )
-        _show_and_check(form, expect, lambda: render.pool_document(result, where), lambda: render.pool_json(result),
+        _show_and_check(form, expect, lambda: render.pool_document(result, where), lambda: render.pool_json(result, where),
                         render.result_tensor(result))
 
 
@@ -238,7 +242,7 @@ def conv_transpose(
             explain=_explaining(explain, where, form),
         )
         _show_and_check(form, expect, lambda: render.transpose_document(result, where),
-                        lambda: render.transpose_json(result), render.result_tensor(result))
+                        lambda: render.transpose_json(result, where), render.result_tensor(result))
 
 
 def im2col(

@@ -11,7 +11,7 @@ from typing import Any
 from convcalc.errors import InputError
 from convcalc.layers.registry import resolve_op
 from convcalc.limits import check_digits, check_whole
-from convcalc.notation import Notation, parse_ints, parse_padding, parse_shape
+from convcalc.notation import Notation, parse_ints, parse_padding, parse_shape, torch_spelling_note
 
 DTYPE_BYTES = {"float32": 4, "fp32": 4, "float64": 8, "fp64": 8, "float16": 2, "fp16": 2, "half": 2,
                "bfloat16": 2, "bf16": 2, "int8": 1, "uint8": 1}
@@ -41,6 +41,7 @@ class ShapeRequest:
     expect: tuple | None = None
     expect_text: str | None = None
     expect_params: int | None = None
+    notes: tuple[str, ...] = ()  # about the request itself (a padding word spelled as PyTorch would refuse)
 
 
 def _bool(value: Any, key: str) -> bool:
@@ -74,7 +75,7 @@ def _output_size(value: Any) -> tuple:
         if item is None or (isinstance(item, str) and item.strip().lower() in ("none", "null", "-")):
             sizes.append(None)
         else:
-            sizes.append(_int(item, "output-size", minimum=1))
+            sizes.append(_int(item, "output-size", minimum=0))  # 0: an empty output, as in PyTorch
     if not sizes:
         raise InputError("--output-size is empty: write e.g. 6x6 (an axis may be none)")
     return tuple(sizes)
@@ -146,6 +147,8 @@ def parse_request(raw: dict[str, Any]) -> ShapeRequest:
         expect_text = str(options["expect"]) if not isinstance(options["expect"], list) else "x".join(map(str, options["expect"]))
         expect, _ = parse_shape(options["expect"], "--expect")
     dtype = _choice(options.get("dtype", "float32"), "dtype", tuple(DTYPE_BYTES))
+    spelling = [torch_spelling_note(options[key], str(layer_options[key]), f"--{key}")
+                for key in ("pad", "padding-mode") if key in options and isinstance(layer_options.get(key), str)]
     return ShapeRequest(
         op=spec.name if rank is None else f"{spec.name}{rank}d",
         dims=rank,
@@ -158,4 +161,5 @@ def parse_request(raw: dict[str, Any]) -> ShapeRequest:
         expect=expect,
         expect_text=expect_text,
         expect_params=_int(options["expect-params"], "expect-params", minimum=0) if "expect-params" in options else None,
+        notes=tuple(note for note in spelling if note),
     )

@@ -109,10 +109,15 @@ def shape(
 def evaluate(request: ShapeRequest):
     from convcalc.cli.options import DTYPE_BYTES
 
-    return analyze_layer(
+    report = analyze_layer(
         request.op, request.layer_options, request.shape, batch=request.batch,
         explain=request.explain, bytes_per_element=DTYPE_BYTES[request.dtype],
     )
+    if request.notes:
+        import dataclasses
+
+        report = dataclasses.replace(report, notes=request.notes + report.notes)
+    return report
 
 
 def check(report, request: ShapeRequest) -> None:

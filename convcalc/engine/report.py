@@ -7,6 +7,7 @@ from fractions import Fraction
 from typing import Any
 
 from convcalc.engine.dims import Dim, product
+from convcalc.engine.support import AxisSupport, window
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,21 @@ class AxisRF:
     """One layer's receptive-field contribution along one axis (Dang Ha The Hien / Distill).
 
     ``kernel`` is the effective kernel k_eff, ``stride`` the jump factor (a Fraction 1/s for a
-    transposed convolution), ``pad`` the left (before) padding.
+    transposed convolution), ``pad`` the left (before) padding. ``taps``, where given, says exactly
+    which input positions each output unit reads (dilation holes, transposed convolutions'
+    per-unit variation); without it a unit reads the contiguous window of ``kernel`` positions.
     """
 
     kernel: Dim
     stride: Dim | Fraction
     pad: Dim
+    taps: AxisSupport | None = None
+
+    def support(self) -> AxisSupport | None:
+        """The exact per-unit support, or None when it is not known (symbolic sizes)."""
+        if self.taps is not None:
+            return self.taps
+        return window(self.kernel, self.stride, self.pad)
 
 
 @dataclass(frozen=True)

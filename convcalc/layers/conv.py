@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, ClassVar, cast
 
-from convcalc.engine import axis
+from convcalc.engine import axis, support
 from convcalc.engine.dims import Dim, format_dim, is_symbolic, product, simplify
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step, merge_axis_steps
 from convcalc.errors import InputError
@@ -259,7 +259,7 @@ class Conv(_ConvBase):
                     "MACs", "N·Πo·C_out·(C_in/g)·Πk  (bias not counted; FLOPs = 2·MACs)",
                     base.dot([n, *out_spatial, c_out, c_in_g, *self.kernel_size]), format_dim(macs),
                 ))
-        rf = tuple(AxisRF(axis.effective_kernel(k, d), s, pl)
+        rf = tuple(AxisRF(axis.effective_kernel(k, d), s, pl, support.window(k, s, pl, d))
                    for k, d, s, (pl, _) in zip(self.kernel_size, self.dilation, self.stride, pads))
         return LayerReport(
             op=op, input=tuple(shape), output=output, params=params, macs=macs, batch=n, other_ops=other, rf=rf,
@@ -401,7 +401,8 @@ class ConvTranspose(_ConvBase):
             params, macs, other, _ = self._counts(c_in, c_out, groups, n, spatial, out_spatial, c_out)
         else:
             notes.append("parameters and MACs need the input channels: write --in as CxHxW (e.g. 16x14x14)")
-        rf = tuple(AxisRF(axis.effective_kernel(k, d), Fraction(1, s), pl) for k, d, s, (pl, _) in zip(self.kernel_size, self.dilation, self.stride, pads))
+        rf = tuple(AxisRF(axis.effective_kernel(k, d), Fraction(1, s), pl, support.transposed(k, s, pl, d))
+                   for k, d, s, (pl, _) in zip(self.kernel_size, self.dilation, self.stride, pads))
         hyper = self._hyper(pads, groups, c_out) | {"output_padding": list(self.output_padding)}
         steps: list[Step] = []
         if explain:

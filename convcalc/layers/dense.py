@@ -50,6 +50,7 @@ class Linear(base.NoBuffers):
         in_features = shape[-1]
         leading = shape[:-1]
         notes = []
+        warnings = []
         # Linear applies to the last dimension; every leading dimension (and the batch, when it
         # is given apart from the shape) multiplies the work, as in PyTorch.
         n = simplify(product(leading) * (batch if batch is not None else 1))
@@ -58,6 +59,9 @@ class Linear(base.NoBuffers):
                 f"linear acts on the last dimension ({format_dim(in_features)} features); to flatten "
                 f"{format_shape(shape)} first, use --op flatten"
             )
+            # a feature map (C x H x W, N x C x H x W) into a linear layer is almost always a missing flatten
+            warnings.append(f"linear on the {len(shape)}-d input {format_shape(shape)} applies to its last axis only "
+                            f"({format_dim(in_features)} features, PyTorch's rule): a flatten is probably missing")
         params = ParamCount(simplify(in_features * self.out_features), self.out_features if self.bias else 0)
         macs = simplify(n * in_features * self.out_features)
         other = (("bias adds", simplify(n * self.out_features)),) if self.bias else ()
@@ -72,7 +76,8 @@ class Linear(base.NoBuffers):
             op="linear", input=shape, output=leading + (self.out_features,), params=params, macs=macs,
             batch=batch if batch is not None else 1, other_ops=other, rf=None,
             hyper={"in_features": in_features, "out_features": self.out_features, "bias": self.bias},
-            notes=tuple(notes), steps=tuple(steps), output_has_batch=False, bytes_per_element=bytes_per_element,
+            notes=tuple(notes), warnings=tuple(warnings), steps=tuple(steps), output_has_batch=False,
+            bytes_per_element=bytes_per_element,
         )
 
     def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:

@@ -157,14 +157,24 @@ class Dropout(base.NoParameters):
         """Training: y = x·m/(1 − p) with m ~ Bernoulli(1 − p) drawn from ``rng`` (a seeded
         ``numpy.random.Generator``; seed 0 when none is given, so runs repeat); p = 1 drops
         everything. Eval mode (or p = 0): y = x. The cache is the mask times 1/(1 − p)
-        (exact for object arrays: p = 0.5 scales by 2), or None for the identity."""
+        (exact for object arrays: p = 0.5 scales by 2), or None for the identity. A given
+        ``params["mask"]`` (1 keep, 0 drop; broadcast over the batch) replaces the draw: the
+        backprop trace's "mask", so a hand calculation can be repeated exactly."""
         import numpy as np
 
         from convcalc.compute import Forward
         from convcalc.compute.scalars import constant
 
-        if not training or self.p == 0:
+        given = None if params is None else params.get("mask")
+        if not training or (self.p == 0 and given is None):
             return Forward(x, None)
+        if given is not None:
+            p = constant(self.p, x)
+            scale = 0 if p == 1 else 1 / (1 - p)
+            mask = np.where(np.broadcast_to(np.asarray(given) != 0, x.shape), scale, 0)
+            if x.dtype != object:
+                mask = mask.astype(x.dtype)
+            return Forward(x * mask, mask)
         if rng is None:
             rng = np.random.default_rng(0)
         if self.channelwise and x.ndim < 2:
@@ -213,7 +223,7 @@ _ACTIVATION_NAMES: dict[str, tuple[str, str, tuple[str, ...], str]] = {
     "relu": ("ReLU", "Relu", (), "R"),
     "relu6": ("ReLU6", "", (), ""),
     "leaky_relu": ("LeakyReLU", "LeakyRelu", ("leakyrelu",), "R"),
-    "elu": ("ELU", "Elu", (), ""),
+    "elu": ("ELU", "Elu", (), "E"),
     "gelu": ("GELU", "Gelu", (), ""),
     "sigmoid": ("Sigmoid", "Sigmoid", (), "S"),
     "tanh": ("Tanh", "Tanh", (), "T"),
@@ -249,7 +259,8 @@ DESCRIPTORS = (
         onnx=("PRelu",), work=_ACTIVATION_WORK,
     ),
     LayerDescriptor(
-        "dropout", "dropout (identity at inference)", ("Dropout",), build=Dropout,
+        "dropout", "dropout (identity at inference)", ("Dropout",), build=Dropout, trace="dropout",
+        trace_output="D",
         options=(Option("p", "prob", positional=True),), aliases=("drop",), chain_help="dropout [P]",
         torch=("Dropout", "Dropout1d", "Dropout2d", "Dropout3d"), onnx=("Dropout",),
     ),

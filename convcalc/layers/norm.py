@@ -326,6 +326,6 @@ DESCRIPTORS = (
         options=(Option("size", "count"), Option("alpha", "float"), Option("beta", "float"),
                  Option("k", "float", chain="k")),
         aliases=("localresponsenorm",), chain_help="lrn", torch=("LocalResponseNorm",), onnx=("LRN",),
-        work=_NORM_WORK,
+        work=_NORM_WORK, trace="lrn", trace_aliases=("localresponsenorm", "local_response_norm"), trace_output="N",
     ),
 )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from convcalc.engine import support
 from convcalc.engine.dims import format_dim, is_symbolic
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step
 from convcalc.errors import InputError
@@ -68,7 +69,7 @@ class PixelShuffle(base.NoParameters):
                     f"use {max(r2, c - c % r2)} or {c - c % r2 + r2} channels"
                 )
             c_out, out_spatial = c // r2, tuple(i * r for i in spatial)
-            rf = tuple(AxisRF(1, Fraction(1, r), 0) for _ in spatial)
+            rf = tuple(AxisRF(1, Fraction(1, r), 0, support.nearest(r)) for _ in spatial)
         steps: tuple[Step, ...] = ()
         if explain:
             rule = "C·r², H/r, W/r" if self.inverse else "C/r², H·r, W·r"

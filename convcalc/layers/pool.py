@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from convcalc.engine import axis
+from convcalc.engine import axis, support
 from convcalc.engine.dims import Dim, format_dim, is_symbolic, product, simplify
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step, merge_axis_steps
 from convcalc.errors import InputError
@@ -216,7 +216,8 @@ class MaxPool(_WindowPool):
         return LayerReport(
             op=self.name, input=tuple(shape), output=base.join_feature_map(n_in, c, out_spatial), params=ParamCount(),
             macs=0, batch=n, other_ops=other,
-            rf=tuple(AxisRF(axis.effective_kernel(k, d), s, pl) for k, d, s, (pl, _) in zip(self.kernel_size, self.dilation, self.stride, pads)),
+            rf=tuple(AxisRF(axis.effective_kernel(k, d), s, pl, support.window(k, s, pl, d))
+                     for k, d, s, (pl, _) in zip(self.kernel_size, self.dilation, self.stride, pads)),
             hyper={"kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": [list(p) for p in pads],
                    "dilation": list(self.dilation), "ceil_mode": self.ceil_mode},
             warnings=tuple(warnings), notes=tuple(notes), steps=tuple(steps), output_has_batch=n_in is not None,
@@ -376,8 +377,8 @@ class AdaptivePool(_Pool):
         if self.rank == 1 and sizes[0] is None:
             raise InputError(f"{self.name}: --output-size must be a number (PyTorch accepts none only for 2d and 3d)")
         for v in sizes:
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-                raise InputError(f"--output-size entries must be whole numbers ≥ 1 or none; got {v!r}")
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                raise InputError(f"--output-size entries must be whole numbers ≥ 0 or none; got {v!r}")
         object.__setattr__(self, "output_size", sizes)
 
     @property
@@ -398,7 +399,13 @@ class AdaptivePool(_Pool):
         steps: list[Step] = []
         rf = []
         bin_sums: list[Dim | None] = []
+        warnings: list[str] = []
         for name, i, o in zip(base.axis_names(self.rank), spatial, out_spatial):
+            if o == 0:  # PyTorch returns an empty tensor; nothing downstream can use it
+                warnings.append(f"output size 0 along {name}: the result is an empty tensor (PyTorch allows it)")
+                rf.append(AxisRF(1, 1, 0))
+                bin_sums.append(0)
+                continue
             if is_symbolic(i):
                 rf.append(AxisRF(i, i, 0) if o == 1 else AxisRF(i, i / o, 0))
                 bin_sums.append(None)
@@ -406,7 +413,7 @@ class AdaptivePool(_Pool):
             shortest, longest, total = axis.adaptive_bin_lengths(i, o)  # closed form: O(1) in the sizes
             bin_sums.append(total)
             stride = Fraction(i, o)
-            rf.append(AxisRF(longest, int(stride) if stride.denominator == 1 else stride, 0))
+            rf.append(AxisRF(longest, int(stride) if stride.denominator == 1 else stride, 0, support.adaptive(i, o)))
             if i % o:  # then bin 1 starts at ⌊I/O⌋ < ⌈I/O⌉, where bin 0 ends: neighbours overlap
                 notes.append(f"along {name}, {o} does not divide {i}: bins of sizes {shortest}–{longest}"
                              + (" overlap" if o > 1 else ""))
@@ -426,6 +433,7 @@ class AdaptivePool(_Pool):
             op=self.name, input=tuple(shape), output=base.join_feature_map(n_in, c, out_spatial), params=ParamCount(),
             macs=0, batch=n, other_ops=other, rf=tuple(rf),
             hyper={"output_size": list(self.output_size)}, notes=tuple(notes), steps=tuple(merge_axis_steps(steps)),
+            warnings=tuple(warnings),
             output_has_batch=n_in is not None, bytes_per_element=bytes_per_element,
         )
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from convcalc.engine import support
 from convcalc.engine.dims import ceil_div, product
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount
 from convcalc.errors import InputError
@@ -53,9 +54,12 @@ class Upsample(base.NoParameters):
         out = (c,) + tuple(i * self.scale for i in spatial)
         n = batch or 1
         kernel = 1 if self.mode == "nearest" else 2
+        taps = (support.nearest(self.scale) if self.mode == "nearest"
+                else support.interpolated(self.scale, 2, 2) if self.mode == "bicubic"
+                else support.interpolated(self.scale, 1, 1))
         ops = (("interpolation ops", n * product(out)),) if self.mode != "nearest" else ()
         return LayerReport(op=f"upsample-{self.mode}", input=shape, output=out, params=ParamCount(), macs=0, batch=n,
-                           other_ops=ops, rf=tuple(AxisRF(kernel, Fraction(1, self.scale), 0) for _ in spatial),
+                           other_ops=ops, rf=tuple(AxisRF(kernel, Fraction(1, self.scale), 0, taps) for _ in spatial),
                            hyper={"scale_factor": self.scale, "mode": self.mode}, bytes_per_element=bytes_per_element)
 
     def _check(self, x: np.ndarray) -> None:

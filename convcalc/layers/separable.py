@@ -75,7 +75,9 @@ class DepthwiseSeparable:
         assert dw.macs is not None and pw.macs is not None
         params = dw.params + pw.params
         macs = dw.macs + pw.macs
-        k_prod = product(self.kernel_size)
+        # the depthwise conv holds the per-axis values (a 2-d "--k 3" is 3x3: Dk² = 9, not 3)
+        kernel, stride, dilation = depthwise_layer.kernel_size, depthwise_layer.stride, depthwise_layer.dilation
+        k_prod = product(kernel)
         comparison = {
             "standard_params": std.params.total,
             "standard_macs": std.macs,
@@ -87,7 +89,7 @@ class DepthwiseSeparable:
             comparison["formula_value"] = Fraction(1, c_out) + Fraction(1, k_prod)
         steps = []
         if explain:
-            k_text = "·".join(map(str, self.kernel_size))
+            k_text = "·".join(map(str, kernel))
             steps = [
                 Step("depthwise", f"a {k_text} conv per input channel (groups = {c_in})", f"{dw.params.total} params", f"{format_dim(dw.macs)} MACs"),
                 Step("pointwise", f"1×1 conv {c_in * self.multiplier} → {c_out}", f"{pw.params.total} params", f"{format_dim(pw.macs)} MACs"),
@@ -99,8 +101,8 @@ class DepthwiseSeparable:
         return LayerReport(
             op=self.name, input=tuple(shape), output=pw.output, params=params, macs=macs, batch=dw.batch,
             other_ops=_sum_other(dw.other_ops, pw.other_ops), rf=dw.rf,
-            hyper={"kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": dw.hyper["padding"],
-                   "dilation": list(self.dilation), "out_channels": c_out, "bias": self.bias, "multiplier": self.multiplier},
+            hyper={"kernel_size": list(kernel), "stride": list(stride), "padding": dw.hyper["padding"],
+                   "dilation": list(dilation), "out_channels": c_out, "bias": self.bias, "multiplier": self.multiplier},
             warnings=dw.warnings, notes=tuple(notes) + dw.notes, steps=tuple(steps), parts=(dw, pw),
             comparison=comparison, output_has_batch=pw.output_has_batch, bytes_per_element=bytes_per_element,
         )

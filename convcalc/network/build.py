@@ -135,6 +135,15 @@ def dropout(p: float = 0.5, kind: str = "dropout") -> Leaf:
     return Leaf(Dropout(p=p, kind=kind))
 
 
+def functional(leaf: Leaf, call: str) -> Leaf:
+    """The same layer, called as a function in the model's ``forward`` (``F.relu(x)``, ``x.mean([2, 3])``)."""
+    from convcalc.network.model import FUNCTIONAL_CALLS
+
+    if call not in FUNCTIONAL_CALLS:
+        raise ValueError(f"unknown functional call {call!r}")
+    return Leaf(leaf.layer, call)
+
+
 def identity() -> Leaf:
     return Leaf(Identity())
 

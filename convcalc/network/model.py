@@ -16,12 +16,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+#: the calls a model's forward may make instead of an nn.Module (torchvision's own code does)
+FUNCTIONAL_CALLS = ("F.relu", "F.avg_pool2d", "F.max_pool2d", "F.adaptive_avg_pool2d", "Tensor.mean")
+
 
 @dataclass(frozen=True)
 class Leaf:
-    """One layer: any object with ``analyze(shape, *, batch, explain, bytes_per_element)``."""
+    """One layer: any object with ``analyze(shape, *, batch, explain, bytes_per_element)``.
+
+    ``functional`` says how the model's code runs it: "" as an ``nn.Module`` (the default), or the
+    function its ``forward`` calls instead (one of :data:`FUNCTIONAL_CALLS`: torchvision's
+    Inception ``F.relu``, DenseNet's final ``F.adaptive_avg_pool2d``, ShuffleNet's ``x.mean([2, 3])``).
+    The numbers are the same; hook-based counting tools see only modules, so ``--as`` depends on it.
+    """
 
     layer: Any
+    functional: str = ""
 
 
 @dataclass(frozen=True)

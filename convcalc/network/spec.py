@@ -46,7 +46,7 @@ def _ints0(value, what):
 
 
 def _pad(value, what):
-    return parse_padding(value, what)
+    return parse_padding(value, what, strict=True)  # a spec file uses PyTorch's names: 'same', not 'SAME'
 
 
 def _bool(value, what):
@@ -68,9 +68,10 @@ def _prob(value, what):
 
 
 def _size(value, what):
+    """An adaptive pool's output size: whole numbers ≥ 0 (0 gives an empty tensor, as in PyTorch) or null."""
     if isinstance(value, (list, tuple)):
-        return tuple(None if v is None else _count(v, what) for v in value)
-    return parse_ints(value, what)
+        return tuple(None if v is None else (0 if v == 0 and not isinstance(v, bool) else _count(v, what)) for v in value)
+    return parse_ints(value, what, minimum=0)
 
 
 def _word(value, what):

@@ -12,6 +12,15 @@ thop, torchinfo) and function-patching ones (calflops, ptflops) count a layer di
 model calls it functionally inside ``forward`` (torchvision's Inception uses ``F.relu``, DenseNet
 ``F.relu`` and ``F.adaptive_avg_pool2d`` at the end, ShuffleNet/MNASNet ``x.mean([2, 3])``).
 
+Which ops a model calls functionally is a property of the network (``Leaf.functional``, recorded in
+the zoo where torchvision's forward makes a call); ``code="torchvision"`` (the default) counts those
+rows as each tool counts the call: hook-only tools (thop, ultralytics-thop, torchinfo) not at all;
+ptflops by its patched function alone (``F.relu``, ``F.*pool*``: input elements, no module hook);
+calflops and fvcore as before (they see functions or the traced graph either way); ``x.mean([2, 3])``
+by none of them (``Tensor.mean`` is patched by neither ptflops nor calflops, and is not among
+fvcore's ops). ``code="modules"`` counts every row as an ``nn.Module``: a model written with modules
+only, as ``torch_build(code="modules")`` builds it.
+
 A rule maps one leaf row and the batch size to the parts of the tool's figure it adds, keyed by
 what they are (``conv/linear``, ``bias``, ``norm``, ``activation``, ``pool``, ``upsample``), so the
 "how it differs from ours" line can say where the difference comes from.
@@ -324,6 +333,34 @@ def _calflops(row: Row, n: int) -> Parts:
     return ()
 
 
+# --- functional calls (torchvision's forward), per tool -------------------------------------------
+
+def _not_seen(row: Row, n: int) -> Parts:
+    """Hook-only tools: a call inside ``forward`` has no module, so no hook and no count."""
+    return ()
+
+
+def _ptflops_call(row: Row, n: int) -> Parts:
+    # ptflops 0.7.5 FUNCTIONAL_MAPPING: F.relu/prelu/elu/relu6/gelu/silu/softmax and every F.*pool*
+    # count their input numel (undivided by the batch); Tensor.mean is not patched.
+    if row.functional == "Tensor.mean":
+        return ()
+    if _pool(row) is not None:
+        return ("pool", _in(row, n)),
+    act = _activation(row)
+    return (("activation", _in(row, n)),) if act in _PTFLOPS_F_ACTS else ()
+
+
+def _mean_unseen(rule: Callable[[Row, int], Parts]) -> Callable[[Row, int], Parts]:
+    """calflops/fvcore: a functional call counts as its module does (both see the function or the
+    traced aten op), except ``x.mean([2, 3])``: calflops does not patch Tensor.mean, fvcore has no
+    handle for aten::mean."""
+    def per_row(row: Row, n: int) -> Parts:
+        return () if row.functional == "Tensor.mean" else rule(row, n)
+
+    return per_row
+
+
 # --- what the tools print ------------------------------------------------------------------------
 
 def _torchinfo_printed(value: int) -> str:
@@ -382,6 +419,7 @@ class ToolRule:
     per_row: Callable[[Row, int], Parts]
     gemm_note: str = ""  # why its conv/linear figure can differ from ours
     printed: Callable[[int], str] | None = None  # the number as the tool prints it, where it rounds
+    call: Callable[[Row, int], Parts] | None = None  # a row the forward calls as a function; None: as per_row
 
 
 TOOLS: dict[str, ToolRule] = {rule.name: rule for rule in (
@@ -389,32 +427,33 @@ TOOLS: dict[str, ToolRule] = {rule.name: rule for rule in (
              "every weight and bias element × output positions × N for Conv* modules, × N for the rest (linear, "
              "norms, PReLU); so bias and norm parameters are in, activations and pooling are not",
              "torchinfo/layer_info.py LayerInfo.calculate_macs", _torchinfo,
-             "transposed convs counted at their output positions", _torchinfo_printed),
+             "transposed convs counted at their output positions", _torchinfo_printed, _not_seen),
     ToolRule("fvcore", "flops (= MACs)", "fvcore 0.1.5.post20221221",
              "conv/linear MACs without bias; batch norm 1/elem (2 affine), layer/group norm 5/elem; adaptive avg "
              "pool 1/input elem; upsample nearest 1, bilinear 4 per output elem; ReLU, max/avg pool, adds skipped",
-             "fvcore/nn/flop_count.py, fvcore/nn/jit_handles.py", _fvcore),
+             "fvcore/nn/flop_count.py, fvcore/nn/jit_handles.py", _fvcore, call=_mean_unseen(_fvcore)),
     ToolRule("ptflops", "MACs", "ptflops 0.7.5 (pytorch backend)",
              "conv/linear MACs + bias; BN numel (×2 affine); nn.ReLU, ELU, GELU, PReLU, every pooling and "
              "Upsample counted twice (module hook + patched F call); ReLU6, LeakyReLU once, SiLU once; "
              "LayerNorm2d, sigmoid, hardswish 0",
-             "ptflops/pytorch_engine.py, ptflops/pytorch_ops.py", _ptflops, printed=_ptflops_printed),
+             "ptflops/pytorch_engine.py, ptflops/pytorch_ops.py", _ptflops, printed=_ptflops_printed,
+             call=_ptflops_call),
     ToolRule("thop", "MACs", "thop 0.1.1-2209072238 (pip install thop: Lyken17/pytorch-OpCounter)",
              "conv/linear MACs without bias; BN 2/elem (×2 affine); avg pool 1, adaptive avg pool (in/out + 1) per "
              "output elem; upsample nearest 1, bilinear 11 per output elem; ReLU, max pool, GroupNorm, LayerNorm2d 0",
              "Lyken17/pytorch-OpCounter thop/profile.py, thop/vision/basic_hooks.py, calc_func.py", _thop,
-             "transposed convs counted at their output positions", _thop_printed),
+             "transposed convs counted at their output positions", _thop_printed, _not_seen),
     ToolRule("ultralytics_thop", "MACs", "ultralytics-thop 2.2.3 (pip install ultralytics-thop)",
              "conv/linear MACs without bias; every norm 2/elem (×2 affine); avg pools 1 per window input + 1 per "
              "output; upsample nearest 0, bilinear 11 per output elem; ReLU, max pool, other activations 0",
              "ultralytics/thop thop/profile.py, thop/vision/basic_hooks.py", _ultralytics_thop,
-             printed=_ultralytics_thop_printed),
+             printed=_ultralytics_thop_printed, call=_not_seen),
     ToolRule("calflops", "FLOPs", "calflops 0.3.2",
              "2 × MACs + conv bias (linear bias not counted); F.relu-family 1/elem (ReLU6, sigmoid, hardswish 0); "
              "every pooling 1/input elem; BN 1/elem (2 affine), layer/group norm 5/elem; upsample 1/input elem",
              "MrYxJ/calculate-flops.pytorch calflops/pytorch_ops.py (DeepSpeed profiler rules)", _calflops,
              "grouped transposed convs divided by the groups again, their bias over a conv-formula size",
-             _calflops_printed),
+             _calflops_printed, _mean_unseen(_calflops)),
     ToolRule("flop_counter", "FLOPs", "torch 2.13.0",
              "2 × conv/linear MACs (transposed conv at input positions); bias, norms, pooling, activations not counted",
              "torch.utils.flop_counter.FlopCounterMode (torch/utils/flop_counter.py)", _flop_counter),
@@ -463,8 +502,16 @@ def _whole(value: Dim) -> Dim:
     return math.floor(value) if isinstance(value, Fraction) else value
 
 
-def as_tool(report: NetworkReport, tool: str) -> ToolCount:
-    """The headline number ``tool`` prints for this network, and how it differs from ours."""
+CODES = ("torchvision", "modules")
+
+
+def as_tool(report: NetworkReport, tool: str, code: str = "torchvision") -> ToolCount:
+    """The headline number ``tool`` prints for this network, and how it differs from ours.
+
+    ``code``: "torchvision" counts the rows the model's forward calls as functions (``Row.functional``)
+    as the tool counts such calls; "modules" counts every row as an nn.Module."""
+    if code not in CODES:
+        raise InputError(f"--code '{code}' is not one of {', '.join(CODES)}")
     key = tool.strip().lower().replace("-", "_")
     key = _ALIASES.get(key, key)
     if key not in TOOLS:
@@ -475,7 +522,8 @@ def as_tool(report: NetworkReport, tool: str) -> ToolCount:
     for row in report.leaves():
         if row.children:
             continue
-        for name, value in rule.per_row(row, report.batch):
+        per_row = rule.call if (code == "torchvision" and row.functional and rule.call) else rule.per_row
+        for name, value in per_row(row, report.batch):
             parts[name] = parts.get(name, 0) + value
     macs = report.totals.macs
     base, label = (2 * macs, "our FLOPs (2 × MACs)") if rule.unit == "FLOPs" else (macs, "our MACs")

@@ -49,43 +49,50 @@ def _torch():
     return torch, nn
 
 
-def build_torch(network: Network, input_shape: tuple | None = None):
-    """The ``torch.nn.Module`` for ``network`` (leaf names match the walk's row names)."""
+def build_torch(network: Network, input_shape: tuple | None = None, code: str = "torchvision"):
+    """The ``torch.nn.Module`` for ``network`` (leaf names match the walk's row names).
+
+    ``code="torchvision"``: a leaf the model's forward calls as a function (``Leaf.functional``) is a
+    function call here too, inside a small module of no ``torch.nn`` type (so hook-based tools see
+    it as torchvision's code makes them see it); ``code="modules"``: every leaf an ``nn.Module``."""
     torch, nn = _torch()
     shape = tuple(input_shape or network.input)
-    module, _ = _build(network.body, shape, nn, torch)
+    module, _ = _build(network.body, shape, nn, torch, code == "torchvision")
     return module
 
 
-def _build(module: Module, shape: tuple, nn, torch) -> tuple[Any, tuple]:
+def _build(module: Module, shape: tuple, nn, torch, calls: bool = True) -> tuple[Any, tuple]:
     if isinstance(module, Leaf):
-        return _leaf(module.layer, shape, nn, torch)
+        built, out = _leaf(module.layer, shape, nn, torch)
+        if calls and module.functional:
+            return _FunctionalCall(nn, module.functional, built), out
+        return built, out
     if isinstance(module, Sequential):
         built = []
         for name, child in module.children:
-            m, shape = _build(child, shape, nn, torch)
+            m, shape = _build(child, shape, nn, torch, calls)
             built.append((name, m))
         return _Seq(nn, built), shape
     if isinstance(module, Residual):
-        body, out = _build(module.body, shape, nn, torch)
+        body, out = _build(module.body, shape, nn, torch, calls)
         short = None
         if module.shortcut is not None:
-            short = (module.shortcut[0], _build(module.shortcut[1], shape, nn, torch)[0])
+            short = (module.shortcut[0], _build(module.shortcut[1], shape, nn, torch, calls)[0])
         post = []
         for name, child in module.post:
-            m, out = _build(child, out, nn, torch)
+            m, out = _build(child, out, nn, torch, calls)
             post.append((name, m))
         return _Residual(nn, body, short, post), out
     if isinstance(module, Parallel):
         branches, outs = [], []
         for name, child in module.branches:
-            m, out = _build(child, shape, nn, torch)
+            m, out = _build(child, shape, nn, torch, calls)
             branches.append((name, m))
             outs.append(out)
         out = (sum(o[0] for o in outs),) + tuple(outs[0][1:]) if module.merge == "concat" else outs[0]
         return _Parallel(nn, branches, module.merge), out
     if isinstance(module, Gate):
-        gate, _ = _build(module.gate, shape, nn, torch)
+        gate, _ = _build(module.gate, shape, nn, torch, calls)
         return _Gate(nn, gate), shape
     if isinstance(module, Side):
         head, _ = _build(module.head, shape, nn, torch)
@@ -305,6 +312,31 @@ def _ChannelsFirstLayerNorm(nn: Any, channels, eps):
             return super().forward(x.movedim(1, -1)).movedim(-1, 1)
 
     return LayerNorm2d(channels, eps=eps)
+
+
+def _FunctionalCall(nn: Any, call: str, built):
+    """``call`` with the hyper-parameters of the torch.nn module ``built`` (kept out of the module
+    tree, so no tool hooks it): what torchvision's forward does with F.relu, F.avg_pool2d,
+    F.max_pool2d, F.adaptive_avg_pool2d and x.mean([2, 3])."""
+    import torch.nn.functional as F
+
+    held = [built]  # a list, not an attribute: not a child module
+
+    class FunctionalCall(nn.Module):
+        def forward(self, x):
+            m = held[0]
+            if call == "F.relu":
+                return F.relu(x)
+            if call == "F.avg_pool2d":
+                return F.avg_pool2d(x, m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad,
+                                    m.divisor_override)
+            if call == "F.max_pool2d":
+                return F.max_pool2d(x, m.kernel_size, m.stride, m.padding, m.dilation, ceil_mode=m.ceil_mode)
+            if call == "F.adaptive_avg_pool2d":
+                return F.adaptive_avg_pool2d(x, m.output_size)
+            return x.mean(list(range(2, x.dim())), keepdim=True)  # Tensor.mean: a global average pool
+
+    return FunctionalCall()
 
 
 def _ChannelChunk(nn: Any, chunks, index):

@@ -8,6 +8,12 @@ the integer-index convention (the first input unit is centred at 0):
 Where branches meet, the receptive field is the union of the branches' intervals; a
 warning says when the branches are misaligned (different jump or centre, Distill 2019).
 
+Beside the recurrences, each axis carries the exact support (``engine/support.py``): which input
+positions each output unit reads. It finds the holes dilation leaves (also in a union of
+branches) and the unit-to-unit variation of transposed convolutions and adaptive pools; where it
+is known, size (the largest span), jump (the mean jump) and start (the centre of unit 0) are
+read from it, so they are exact in those cases too.
+
 Row names join the module names with dots (``layer2.0.conv1``). A child or branch named ``""`` is
 *unnamed*: it adds no name segment and no block row, its layers are named and shown as the
 enclosing block's own — as when a torchvision ``forward`` calls the parent's modules directly
@@ -22,8 +28,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from convcalc.engine import support as supports
 from convcalc.engine.dims import Dim, format_dim, product
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount
+from convcalc.engine.support import AxisSupport
 from convcalc.errors import InputError
 from convcalc.network.model import Gate, Leaf, Module, Network, Parallel, Residual, Sequential, Side
 from convcalc.notation import format_shape
@@ -36,6 +44,7 @@ class RFState:
     size: Fraction = Fraction(1)
     jump: Fraction = Fraction(1)
     start: Fraction = Fraction(0)
+    support: AxisSupport | None = field(default_factory=supports.identity)
 
     def after(self, layer: AxisRF) -> RFState:
         kernel, stride, pad, jump = layer.kernel, layer.stride, layer.pad, self.jump
@@ -49,12 +58,25 @@ class RFState:
                                     2 * start.denominator))
         stride = Fraction(layer.stride)
         k_eff = Fraction(layer.kernel)
+        layer_support = layer.support()
+        exact = None
+        if self.support is not None and layer_support is not None:
+            exact = supports.compose(self.support, layer_support)
         if stride < 1:  # transposed conv / upsampling: each output reads floor((k_eff − 1)·stride) + 1 inputs
             reach = Fraction(int((k_eff - 1) * stride))
-            return RFState(self.size + reach * self.jump, self.jump * stride,
-                           self.start + ((k_eff - 1) / 2 - layer.pad) * stride * self.jump)
-        return RFState(self.size + (k_eff - 1) * self.jump, self.jump * stride,
-                       self.start + ((k_eff - 1) / 2 - layer.pad) * self.jump)
+            state = RFState(self.size + reach * self.jump, self.jump * stride,
+                            self.start + ((k_eff - 1) / 2 - layer.pad) * stride * self.jump, exact)
+        else:
+            state = RFState(self.size + (k_eff - 1) * self.jump, self.jump * stride,
+                            self.start + ((k_eff - 1) / 2 - layer.pad) * self.jump, exact)
+        return state.exactly()
+
+    def exactly(self) -> RFState:
+        """Size, jump and start read from the exact support, where it is known."""
+        centre = None if self.support is None else self.support.centre(0)
+        if self.support is None or centre is None:
+            return self
+        return RFState(Fraction(self.support.extents[1]), self.support.mean_jump, centre, self.support)
 
     @property
     def interval(self) -> tuple[Fraction, Fraction]:
@@ -71,7 +93,10 @@ def rf_union(states: list[tuple[RFState, ...]]) -> tuple[tuple[RFState, ...], bo
         jumps = {s.jump for s in axis_states}
         centres = {s.start for s in axis_states}
         misaligned |= len(jumps) > 1 or len(centres) > 1
-        merged.append(RFState(hi - lo + 1, max(jumps), (lo + hi) / 2))
+        exact = None
+        if all(s.support is not None for s in axis_states):
+            exact = supports.union([s.support for s in axis_states])
+        merged.append(RFState(hi - lo + 1, max(jumps), (lo + hi) / 2, exact).exactly())
     return tuple(merged), misaligned
 
 
@@ -93,6 +118,7 @@ class Row:
     report: LayerReport | None = None
     children: tuple[Row, ...] = ()
     layer: Any = None  # the layer object of a leaf row (which torch.nn module it stands for)
+    functional: str = ""  # how the model's forward calls it: "" an nn.Module, else the function (F.relu …)
 
 
 @dataclass(frozen=True)
@@ -196,6 +222,8 @@ def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple
         except InputError as error:
             layer_type = getattr(module.layer, "name", type(module.layer).__name__)
             raise InputError(f"layer {name or '(input)'} ({layer_type}) on input {format_shape(shape)}: {error}") from None
+        # a layer's own warnings (a linear layer on a feature map, an empty adaptive pool) reach the network
+        ctx.warnings += [f"{name or module.layer.name}: {w}" for w in report.warnings if _network_level(w)]
         if report.rf is None or rf is None or len(report.rf) != len(rf):
             new_rf = None if (report.rf is None and report.output != report.input) else rf
             if report.op in ("linear", "flatten"):
@@ -203,7 +231,8 @@ def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple
         else:
             new_rf = tuple(state.after(layer_rf) for state, layer_rf in zip(rf, report.rf))
         row = Row(name, report.op, depth, tuple(shape), report.output, report.params or ParamCount(), report.buffers,
-                  report.macs or 0, report.other_ops, report.activation_elements, new_rf, report, layer=module.layer)
+                  report.macs or 0, report.other_ops, report.activation_elements, new_rf, report, layer=module.layer,
+                  functional=module.functional)
         return report.output, new_rf, [row]
     if isinstance(module, Sequential):
         shape_in = tuple(shape)
@@ -221,6 +250,11 @@ def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple
         head_out, head_rf, rows = _walk_children(module.head, shape, rf, name, depth, ctx)
         return tuple(shape), rf, [_block_row(name, module.kind, depth, tuple(shape), head_out, head_rf, rows)]
     raise TypeError(f"not a module: {module!r}")
+
+
+def _network_level(warning: str) -> bool:
+    """The layer warnings a network walk repeats (others, such as uncovered padding, stay per layer)."""
+    return "a flatten is probably missing" in warning or "an empty tensor" in warning
 
 
 def _walk_children(module: Sequential, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple[tuple, Any, list[Row]]:

@@ -152,16 +152,56 @@ def _frac(value: Fraction) -> str:
     return format_dim(value)
 
 
+def _range(low: int, high: int) -> str:
+    return str(low) if low == high else f"{low}–{high}"
+
+
+def _axes(texts: list[str]) -> str:
+    return texts[0] if len(set(texts)) == 1 else "x".join(texts)
+
+
 def rf_parts(rf: tuple[RFState, ...] | None) -> tuple[str, str, str]:
-    """Receptive field size, jump and start (centre of the first output unit), per axis."""
+    """Receptive field size, jump and start (centre of the first output unit), per axis.
+
+    Where the exact support is known: the size is the span (a range "1–2" where it varies from
+    unit to unit), followed by "(n read)" where a unit reads only some positions of its span, and
+    the jump is the mean jump."""
     if rf is None:
         return "all", "—", "—"
+    sizes = [_range(*s.support.extents) if s.support is not None else _frac(s.size) for s in rf]
+    size = _axes(sizes)
+    if any(s.support is not None and (s.support.has_holes or s.support.reads != s.support.extents) for s in rf):
+        reads = [_range(*s.support.reads) if s.support is not None else "?" for s in rf]
+        size += f" ({_axes(reads)} read)"
+    return size, _axes([_frac(s.jump) for s in rf]), _axes([_frac(s.start) for s in rf])
 
-    def axes(values):
-        texts = [_frac(v) for v in values]
-        return texts[0] if len(set(texts)) == 1 else "x".join(texts)
 
-    return axes([s.size for s in rf]), axes([s.jump for s in rf]), axes([s.start for s in rf])
+def rf_notes(rows) -> list[str]:
+    """A note for each row where the receptive field starts to have holes or to vary between units
+    (the rows below inherit it), saying what the RF column's numbers mean there."""
+    notes = []
+    before: tuple = ()
+    for row in rows:
+        axes = [] if row.rf is None else [s.support for s in row.rf]
+        holes = tuple(s is not None and s.has_holes for s in axes)
+        periods = tuple(s.period if s is not None else 1 for s in axes)
+        state = (any(holes), periods)
+        if state == before:
+            continue
+        name = row.name or "(net)"
+        if any(holes) and not (before and before[0]):
+            spans = [_range(*s.extents) if s is not None else "?" for s in axes]
+            reads = [_range(*s.reads) if s is not None else "?" for s in axes]
+            notes.append(f"{name}: a unit reads {_axes(reads)} of the {_axes(spans)} input positions its receptive "
+                         "field spans (dilation leaves holes; --json gives the offsets)")
+        if any(p > 1 for p in periods) and (not before or before[1] != periods):
+            jumps = _axes([str(s.mean_jump) if s is not None else "?" for s in axes])
+            notes.append(f"{name}: the receptive field varies from unit to unit (period {_axes([str(p) for p in periods])} "
+                         f"output units): sizes {_axes([_range(*s.extents) if s else '?' for s in axes])}, "
+                         f"positions read {_axes([_range(*s.reads) if s else '?' for s in axes])}, "
+                         f"mean jump {jumps}")
+        before = state
+    return notes
 
 
 def short_type(kind: str) -> str:
@@ -352,6 +392,8 @@ def _footer(view: ArchView, layout_notes: list[str] = ()) -> list[str]:
         legend = (f"{act}; RF, jump, start: receptive field size, effective stride and centre of the first output "
                   "unit (input pixels).")
     lines = ["", legend]
+    if not view.training:
+        layout_notes = (*layout_notes, *rf_notes(view.rows))
     lines += [f"note: {note}" for note in (*layout_notes, *view.notes)]
     lines += [f"warning: {warning}" for warning in view.report.warnings]
     return lines
@@ -414,11 +456,38 @@ def arch_markdown(view: ArchView) -> str:
     return "\n".join(lines)
 
 
+MAX_OFFSETS = 4096  # longer offset lists are left out (null) of --json
+
+
+def _offsets(support, r: int):
+    return support.offsets(r) if support.read(r) <= MAX_OFFSETS else None
+
+
 def _rf_json(rf: tuple[RFState, ...] | None):
+    """size (the span; the largest where units differ), jump (the mean jump), start (centre of unit 0).
+    Where some axis has holes or varies from unit to unit (the support is not one interval moved by
+    a constant jump), per axis: read (positions a unit reads; the most where units differ), first
+    (unit 0's first input position) and offsets (unit 0's positions relative to it); and where units vary: period, size_range, read_range and, per axis, the units of
+    one period (each unit's first position and offsets)."""
     if rf is None:
         return None
-    return {"size": [jsonable(s.size) for s in rf], "jump": [jsonable(s.jump) for s in rf],
-            "start": [jsonable(s.start) for s in rf]}
+    doc: dict[str, Any] = {"size": [jsonable(s.size) for s in rf], "jump": [jsonable(s.jump) for s in rf],
+                           "start": [jsonable(s.start) for s in rf]}
+    axes = [s.support for s in rf]
+    if any(a is None for a in axes):
+        return doc
+    if any(a.has_holes or a.varies for a in axes):
+        doc["read"] = [a.reads[1] for a in axes]
+        doc["first"] = [a.first(0) for a in axes]
+        doc["offsets"] = [_offsets(a, 0) for a in axes]
+    if any(a.varies for a in axes):
+        doc["varies"] = [a.varies for a in axes]
+        doc["period"] = [a.period for a in axes]
+        doc["size_range"] = [list(a.extents) for a in axes]
+        doc["read_range"] = [list(a.reads) for a in axes]
+        doc["units"] = [[{"first": a.first(r), "offsets": _offsets(a, r)} for r in range(a.period)]
+                        if a.period <= MAX_OFFSETS // 16 else None for a in axes]
+    return doc
 
 
 def arch_dict(view: ArchView) -> dict[str, Any]:

@@ -49,7 +49,12 @@ def _hyper_text(step: LayerStep) -> str:
     o = step.options
     parts = [f"stride {_pair(o['stride'])}"]
     pad = o["padding"]
-    parts.append(f"padding {pad}" if isinstance(pad, str) else f"padding {_pair(pad)}")
+    if isinstance(pad, str):
+        parts.append(f"padding {pad}")
+    elif isinstance(pad[0], tuple):  # asymmetric: before:after per axis
+        parts.append("padding " + "x".join(f"{a}:{b}" for a, b in pad))
+    else:
+        parts.append(f"padding {_pair(pad)}")
     if o.get("dilation", (1, 1)) != (1, 1):
         parts.append(f"dilation {_pair(o['dilation'])}")
     if o.get("groups", 1) != 1:

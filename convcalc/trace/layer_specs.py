@@ -14,6 +14,7 @@ linear weight: out x in; biases: a number or one per output channel/feature.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
@@ -39,7 +40,7 @@ from convcalc.trace.spec import (
     whole,
 )
 
-ELEMENTWISE = ("relu", "leaky_relu", "sigmoid", "tanh")
+ELEMENTWISE = ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "dropout")
 def _trace_descriptors() -> dict[str, LayerDescriptor]:
     return {d.trace: d for d in descriptors() if d.trace is not None}
 
@@ -69,7 +70,11 @@ OUTPUT_NAMES = {kind: d.trace_output for kind, d in _TRACE.items()}
 PARAM_NAMES = {(kind, key): name for kind, d in _TRACE.items() for key, name in d.trace_params.items()}
 
 COMMON_KEYS = ("type", "name", "output", "names")
-TOP_KEYS = ("input", "input_name", "layers", "loss", "lr", "title", "description", "$schema", "comment")
+TOP_KEYS = ("input", "input_name", "layers", "loss", "lr", "title", "description", "dtype", "$schema", "comment")
+#: "dtype": what the trace computes in. exact: whole numbers and p/q as exact fractions (a decimal is
+#: refused); float64: every tensor float64 (as a decimal anywhere makes it); float32: every tensor
+#: float32, PyTorch's default (rounding shows in the last digits). Without it: exact unless a decimal.
+DTYPES = ("exact", "float64", "float32")
 
 
 def canonical_type(text: Any, what: str) -> str:
@@ -122,34 +127,52 @@ def parse_sequential(data: dict, source: str) -> SequentialSpec:
         implicit_dims=implicit,
         description=str(data.get("description", "")),
     )
-    return _unify_kind(spec)
+    return _unify_kind(spec, _dtype(data.get("dtype"), source))
 
 
-def _unify_kind(spec: SequentialSpec) -> SequentialSpec:
-    """A decimal anywhere makes every tensor float64 ("floats give floats")."""
+def _dtype(value: Any, source: str) -> str | None:
+    if value is None:
+        return None
+    if value not in DTYPES:
+        raise InputError(f'{source}: "dtype" must be one of {", ".join(DTYPES)} (exact fractions, or PyTorch\'s '
+                         f"float64 / float32); got {json.dumps(value)}")
+    return value
+
+
+def _unify_kind(spec: SequentialSpec, dtype: str | None = None) -> SequentialSpec:
+    """A decimal anywhere makes every tensor float64 ("floats give floats"); ``dtype`` (the spec's
+    "dtype") asks for one kind: exact (a decimal refused), float64 or float32 for every tensor."""
     arrays = [spec.input.values] + [t.values for s in spec.layers for t in s.params.values()]
     arrays += [b for s in spec.layers for b in s.buffers.values()]
     arrays += [a for a in (spec.loss.target, spec.loss.grad) if a is not None and not spec.loss.class_indices]
-    if not any(a.dtype != object for a in arrays):
+    floats = any(a.dtype != object for a in arrays)
+    if dtype == "exact":
+        if floats:
+            raise InputError('"dtype": "exact", but the spec has decimals: write them as whole numbers or "p/q" '
+                             '(0.5 → "1/2"), or use "dtype": "float64"')
+        return spec
+    if dtype is None and not floats:
         return spec
     from dataclasses import replace
 
+    kind = np.float32 if dtype == "float32" else np.float64
+
     def f(t: Tensor) -> Tensor:
-        return replace(t, values=t.values.astype(np.float64))
+        return replace(t, values=t.values.astype(kind))
 
     layers = tuple(
         replace(
             s,
             params={k: f(v) for k, v in s.params.items()},
-            buffers={k: b.astype(np.float64) for k, b in s.buffers.items()},
+            buffers={k: b.astype(kind) for k, b in s.buffers.items()},
         )
         for s in spec.layers
     )
     loss = spec.loss
     loss = replace(
         loss,
-        target=loss.target if loss.target is None or loss.class_indices else loss.target.astype(np.float64),
-        grad=None if loss.grad is None else loss.grad.astype(np.float64),
+        target=loss.target if loss.target is None or loss.class_indices else loss.target.astype(kind),
+        grad=None if loss.grad is None else loss.grad.astype(kind),
     )
     return replace(spec, input=f(spec.input), layers=layers, loss=loss)
 
@@ -351,12 +374,29 @@ def _check_declared(raw: dict, key: str, actual: int, where: str, source: str) -
 
 
 def _padding(raw: dict, where: str):
+    """A number, [pH, pW] (PyTorch's symmetric padding), "same"/"valid", or asymmetric per-axis
+    before:after pairs as convcalc conv takes them: [[top, bottom], [left, right]] or "0:2x0:2"
+    (what F.pad does before an unpadded conv). Symmetric values come back as (pH, pW)."""
     value = raw.get("padding", 0)
+    valid = 'use a number, [pH, pW], [[top, bottom], [left, right]], "0:2x0:2", "same" or "valid"'
     if isinstance(value, str):
-        if value not in ("same", "valid"):
-            raise InputError(f'{where}: padding \'{value}\' is not valid: use a number, [pH, pW], "same" or "valid"')
-        return value
-    return pair(value, f"{where}: padding", 0)
+        if value in ("same", "valid"):
+            return value
+        if ":" not in value:
+            raise InputError(f"{where}: padding '{value}' is not valid: {valid}")
+        pads = parse_padding(value, f"{where}: padding", strict=True)
+    elif isinstance(value, list) and any(isinstance(v, list) for v in value):
+        if len(value) != 2 or not all(isinstance(v, list) and len(v) == 2 for v in value):
+            raise InputError(f"{where}: padding {json.dumps(value)} is not valid: {valid}")
+        pads = tuple((whole(a, f"{where}: padding", 0), whole(b, f"{where}: padding", 0)) for a, b in value)
+    else:
+        return pair(value, f"{where}: padding", 0)
+    if isinstance(pads, str) or len(pads) not in (1, 2):
+        raise InputError(f"{where}: padding '{value}' is not valid: {valid}")
+    pads = tuple(pads) * (2 // len(pads))
+    if all(a == b for a, b in pads):
+        return pads[0][0], pads[1][0]
+    return pads
 
 
 def _conv(raw: dict, shape, where: str, transposed: bool = False):
@@ -408,8 +448,9 @@ def _conv(raw: dict, shape, where: str, transposed: bool = False):
     if transposed:
         from convcalc.layers.conv import ConvTranspose
 
-        if isinstance(padding, str):
-            raise InputError(f"{where}: conv_transpose2d takes padding as numbers (PyTorch has no 'same' here)")
+        if isinstance(padding, str) or isinstance(padding[0], tuple):
+            raise InputError(f"{where}: conv_transpose2d takes padding as numbers, [pH, pW] (PyTorch has no 'same' "
+                             "and no asymmetric padding here)")
         output_padding = pair(raw.get("output_padding", 0), f"{where}: output_padding", 0)
         options["output_padding"] = output_padding
         layer = ConvTranspose(**shared, output_padding=output_padding)
@@ -484,6 +525,31 @@ def _activation(kind: str):
         return Activation(kind=kind, negative_slope=slope), {}, {}, options
 
     return build
+
+
+def _dropout(raw: dict, shape, where: str):
+    """Dropout in training mode with the mask given (PyTorch draws it; a trace needs it fixed):
+    y = x·m/(1 − p), δx = δy·m/(1 − p); "mask" holds 1 (keep) or 0 (drop) per element of one sample
+    (or of the whole batched input)."""
+    from convcalc.layers.elementwise import Dropout
+
+    p = number(raw.get("p", Fraction(1, 2)), f"{where}: p")
+    if not 0 <= p < 1:
+        raise InputError(f"{where}: p must be at least 0 and below 1 (p = 1 drops everything); got {p}")
+    if "mask" not in raw:
+        raise InputError(f'{where}: dropout needs "mask": which entries are kept (1) or dropped (0), the shape of '
+                         f"its input ({shape_text(shape[1:])} per sample); PyTorch draws it at random")
+    mask = tensor(raw["mask"], f"{where}: mask")
+    values = {v for v in np.asarray(mask, dtype=object).flat}
+    if not values <= {0, 1}:
+        raise InputError(f"{where}: mask entries must be 0 (drop) or 1 (keep)")
+    sample = tuple(shape[1:])
+    squeezed = tuple(d for d in shape if d != 1)
+    if tuple(mask.shape) not in (tuple(shape), sample, squeezed):
+        raise InputError(f"{where}: mask is {shape_text(mask.shape)} but its input is {shape_text(shape)}")
+    full = np.asarray(mask, dtype=object).reshape(shape if mask.size == np.prod(shape) else (1,) + sample)
+    full = np.array(np.broadcast_to(full, shape), dtype=object)  # exact 0/1: a mask is no decimal
+    return Dropout(p=float(p)), {}, {"mask": full}, {"p": p}
 
 
 def _flatten(raw: dict, shape, where: str):
@@ -617,6 +683,8 @@ _KEYS = {
     "avgpool2d": ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"),
     "relu": ("inplace",),
     "leaky_relu": ("negative_slope", "inplace"),
+    "elu": ("inplace",),  # alpha 1 (PyTorch's default)
+    "dropout": ("p", "mask", "inplace"),
     "sigmoid": (),
     "tanh": (),
     "softmax": ("dim",),
@@ -643,6 +711,8 @@ _BUILDERS: dict[str, Callable] = {
     "avgpool2d": lambda raw, shape, where: _pool(raw, shape, where, "avgpool2d"),
     "relu": _activation("relu"),
     "leaky_relu": _activation("leaky_relu"),
+    "elu": _activation("elu"),
+    "dropout": lambda raw, shape, where: _dropout(raw, shape, where),
     "sigmoid": _activation("sigmoid"),
     "tanh": _activation("tanh"),
     "softmax": _activation("softmax"),

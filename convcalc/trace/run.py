@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -128,7 +129,7 @@ def run_sequential(spec: SequentialSpec, options: Options) -> Trace:
     if lr is not None:
         update, updated = _update_step(ctx, spec, params, run_, lr)
         steps.append(update)
-    notes = _mode_notes(ctx.mode, chosen)
+    notes = _mode_notes(ctx.mode, chosen, spec.input.values.dtype)
     results = _results(ctx, spec, run_, updated)
     return make_trace(spec, "sequential", ctx.mode, steps, run_, results, notes, chosen, _checks(spec, run_, options))
 
@@ -164,7 +165,7 @@ def _checks(spec, run_, options: Options) -> list:
     return checks
 
 
-def _mode_notes(mode: str, chosen: tuple[str, ...]) -> list[str]:
+def _mode_notes(mode: str, chosen: tuple[str, ...], dtype=None) -> list[str]:
     if mode == "exact":
         return ["exact arithmetic: whole numbers and fractions stay exact (1/2, not 0.5)"]
     if mode == "symbolic":
@@ -172,7 +173,10 @@ def _mode_notes(mode: str, chosen: tuple[str, ...]) -> list[str]:
             f"symbolic: {', '.join(chosen)} written as symbols; every choice that depends on the numbers "
             "(ReLU masks, max-pool winners) is decided at the spec's values"
         ]
-    return ["floating point (the spec has decimals): float64 throughout"]
+    if str(dtype) == "float32":  # the spec's "dtype": "float32"
+        return ['floating point ("dtype": "float32"): float32 throughout, as PyTorch\'s default; the checks run '
+                "in float64"]
+    return ["floating point (the spec has decimals, or \"dtype\": \"float64\"): float64 throughout"]
 
 
 #: layer types whose forward step already shows the layer's input
@@ -323,6 +327,9 @@ def _update_step(ctx: Context, spec: SequentialSpec, params, run_: Pass, lr) -> 
             matrices.append(Matrix(f"new {t.name}", ctx.show_param(t, new)))
         updated.append(layer_updates or None)
     lr_text = lr if not hasattr(lr, "denominator") or lr.denominator == 1 else f"{lr.numerator}/{lr.denominator}"
+    if isinstance(lr, float) and ctx.mode != "float":  # a decimal rate is read as written: exact stays exact
+        exact = Fraction(repr(lr))
+        lr_text = f"{lr:g} = {exact.numerator}/{exact.denominator}" if exact.denominator != 1 else f"{lr:g}"
     step = Step("update", f"gradient-descent update (lr = {lr_text})", tuple(rules), tuple(matrices))
     return step, updated
 

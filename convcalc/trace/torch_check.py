@@ -16,6 +16,7 @@ from convcalc.trace.model import Check
 from convcalc.trace.symbolic import values_of
 
 TOLERANCE = 1e-9
+FLOAT32_TOLERANCE = 1e-5  # a "dtype": "float32" trace against torch in float32: summation order differs
 
 
 def _torch():
@@ -31,11 +32,12 @@ def _torch():
 
 
 def _t(torch, array, grad: bool = False):
-    values = np.asarray(values_of(np.asarray(array)), dtype=np.float64)
-    return torch.tensor(values, dtype=torch.float64, requires_grad=grad)
+    single = np.asarray(array).dtype == np.float32  # a "dtype": "float32" trace: torch in float32 too
+    values = np.asarray(values_of(np.asarray(array)), dtype=np.float32 if single else np.float64)
+    return torch.tensor(values, dtype=torch.float32 if single else torch.float64, requires_grad=grad)
 
 
-def _compare(pairs: list[tuple[str, Any, Any]], torch_version: str) -> Check:
+def _compare(pairs: list[tuple[str, Any, Any]], torch_version: str, single: bool = False) -> Check:
     worst, bad = 0.0, []
     for name, ours, theirs in pairs:
         a = np.asarray(values_of(np.asarray(ours)), dtype=np.float64)
@@ -48,12 +50,12 @@ def _compare(pairs: list[tuple[str, Any, Any]], torch_version: str) -> Check:
         diff = np.abs(a - t) / np.maximum(1.0, np.abs(t)) if a.size else np.zeros(0)
         err = float(diff.max()) if diff.size else 0.0
         worst = max(worst, err)
-        if err > TOLERANCE:
+        if err > (FLOAT32_TOLERANCE if single else TOLERANCE):
             bad.append(f"{name}: differs by {err:.2e} (convcalc {a.ravel()[:4]}, torch {t.ravel()[:4]})")
     ok = not bad
     summary = (
         f"{len(pairs)} tensors (activations, their gradients, parameter and input gradients) agree with "
-        f"torch {torch_version} autograd in float64: max relative difference {worst:.1e} ✓"
+        f"torch {torch_version} autograd in {'float32' if single else 'float64'}: max relative difference {worst:.1e} ✓"
         if ok
         else f"{len(bad)} of {len(pairs)} tensors differ from torch {torch_version} autograd ✗"
     )
@@ -122,6 +124,14 @@ def _layer(torch, F, step, x, p):
         return torch.sigmoid(x)
     if kind == "tanh":
         return torch.tanh(x)
+    if kind == "elu":
+        return F.elu(x)
+    if kind == "dropout":  # the spec's mask, scaled by 1/(1 − p), as F.dropout does with its own draw
+        p_keep = 1 - float(o["p"])
+        return x * _t(torch, step.buffers["mask"]).to(x.dtype) / p_keep
+    if kind == "lrn":
+        layer = step.layer
+        return F.local_response_norm(x, layer.size, float(layer.alpha), float(layer.beta), float(layer.k))
     if kind == "softmax":
         return F.softmax(x, dim=1)
     if kind == "flatten":
@@ -177,7 +187,7 @@ def torch_check(spec, run_) -> Check:
     pairs.append((f"δ{spec.input.name}", run_.backwards[0].grad_input, x0.grad))
     if run_.loss is not None:
         pairs.append(("L", np.asarray(run_.loss, dtype=object), loss))
-    return _compare(pairs, torch.__version__)
+    return _compare(pairs, torch.__version__, np.asarray(run_.inputs[0]).dtype == np.float32)
 
 
 def torch_check_graph(spec, run_) -> Check:

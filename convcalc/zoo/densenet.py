@@ -17,6 +17,7 @@ from convcalc.network.build import (
     bn,
     conv,
     flatten,
+    functional,
     identity,
     linear,
     maxpool,
@@ -53,7 +54,9 @@ def _densenet(name: str, growth: int, block_config: tuple[int, ...], init: int, 
             channels //= 2
             features.append((f"transition{i}", _transition(channels)))
     features.append((f"norm{len(block_config) + 1}", bn()))
-    body = seq(("features", seq(*features)), ("relu", relu()), ("avgpool", adaptive_avgpool(1)), ("flatten", flatten()),
+    # DenseNet.forward: F.relu(features), F.adaptive_avg_pool2d(out, (1, 1)) — calls, not modules
+    body = seq(("features", seq(*features)), ("relu", functional(relu(), "F.relu")),
+               ("avgpool", functional(adaptive_avgpool(1), "F.adaptive_avg_pool2d")), ("flatten", flatten()),
                ("classifier", linear(classes)))
     return Network(name, (3, 224, 224), body, source="torchvision")
 

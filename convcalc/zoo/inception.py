@@ -22,6 +22,7 @@ from convcalc.network.build import (
     conv,
     dropout,
     flatten,
+    functional,
     linear,
     maxpool,
     parallel,
@@ -34,8 +35,9 @@ from convcalc.zoo import register
 
 
 def basic_conv(out: int, k=1, stride: int = 1, pad=0) -> Sequential:
-    return seq(("conv", conv(out, k, stride=stride, pad=pad, bias=False)), ("bn", bn(eps=0.001)), ("relu", relu()),
-               kind="BasicConv2d")
+    """torchvision's BasicConv2d: conv, bn, then ``F.relu`` in its forward (a call, not a module)."""
+    return seq(("conv", conv(out, k, stride=stride, pad=pad, bias=False)), ("bn", bn(eps=0.001)),
+               ("relu", functional(relu(), "F.relu")), kind="BasicConv2d")
 
 
 def _inception(*branches) -> Module:
@@ -104,8 +106,10 @@ def _chain(prefix: str, *convs: tuple[str, Module]) -> tuple[str, Module]:
 
 
 def _pool_branch(out: int) -> tuple[str, Module]:
-    return "branch_pool", seq(("pool", avgpool(3, 1, pad=1)), ("conv", conv(out, 1, bias=False)),
-                              ("bn", bn(eps=0.001)), ("relu", relu()))
+    # Inception A/C/E forward: F.avg_pool2d(x, 3, 1, 1), then the BasicConv2d branch_pool (F.relu)
+    return "branch_pool", seq(("pool", functional(avgpool(3, 1, pad=1), "F.avg_pool2d")),
+                              ("conv", conv(out, 1, bias=False)), ("bn", bn(eps=0.001)),
+                              ("relu", functional(relu(), "F.relu")))
 
 
 def _inception_a(pool_features: int) -> Module:
@@ -121,7 +125,7 @@ def _inception_b() -> Module:
     return _inception(
         ("branch3x3", basic_conv(384, 3, stride=2)),
         _chain("branch3x3dbl", ("_1", basic_conv(64, 1)), ("_2", basic_conv(96, 3, pad=1)), ("_3", basic_conv(96, 3, stride=2))),
-        ("branch_pool", maxpool(3, 2)),
+        ("branch_pool", functional(maxpool(3, 2), "F.max_pool2d")),  # Inception B/D forward
     )
 
 
@@ -146,7 +150,7 @@ def _inception_d() -> Module:
         _chain("branch3x3", ("_1", basic_conv(192, 1)), ("_2", basic_conv(320, 3, stride=2))),
         _chain("branch7x7x3", ("_1", basic_conv(192, 1)), ("_2", basic_conv(192, (1, 7), pad=(0, 3))),
                ("_3", basic_conv(192, (7, 1), pad=(3, 0))), ("_4", basic_conv(192, 3, stride=2))),
-        ("branch_pool", maxpool(3, 2)),
+        ("branch_pool", functional(maxpool(3, 2), "F.max_pool2d")),  # Inception B/D forward
     )
 
 

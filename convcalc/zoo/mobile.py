@@ -19,6 +19,7 @@ from convcalc.network.build import (
     conv,
     dropout,
     flatten,
+    functional,
     gate,
     global_avgpool,
     linear,
@@ -58,8 +59,10 @@ def squeeze_excitation(channels: int, squeeze: int, activation: str = "relu", sc
                 ("fc2", conv(channels, 1)), ("scale_activation", act(scale)))
 
 
-def classifier_head(features: Module, classifier: Module, pool: str = "avgpool") -> Sequential:
-    return seq(("features", features), (pool, adaptive_avgpool(1)), ("flatten", flatten()), ("classifier", classifier))
+def classifier_head(features: Module, classifier: Module, pool: str = "avgpool", call: str = "") -> Sequential:
+    """features, the average pool (an nn.AdaptiveAvgPool2d, or ``call`` in the forward), flatten, classifier."""
+    pooling = functional(adaptive_avgpool(1), call) if call else adaptive_avgpool(1)
+    return seq(("features", features), (pool, pooling), ("flatten", flatten()), ("classifier", classifier))
 
 
 # ---------------------------------------------------------------- MobileNet V1
@@ -127,7 +130,8 @@ def mobilenet_v2(classes: int = 1000, width: float = 1.0) -> Network:
             inp = out
     last = make_divisible(1280 * max(1.0, width))
     layers.append(conv_norm_act(last, 1, activation="relu6"))
-    body = classifier_head(seq(*layers), seq(dropout(0.2), linear(classes)))
+    # MobileNetV2.forward: nn.functional.adaptive_avg_pool2d(x, (1, 1))
+    body = classifier_head(seq(*layers), seq(dropout(0.2), linear(classes)), call="F.adaptive_avg_pool2d")
     return Network("mobilenet_v2", (3, 224, 224), body, source="torchvision")
 
 
@@ -229,7 +233,7 @@ def _shufflenet_v2(name: str, repeats: list[int], channels: list[int], classes: 
             inp = out
         layers.append((f"stage{stage}", seq(*units)))
     layers += [("conv5", seq(conv(channels[-1], 1, bias=False), bn(), relu())),
-               ("mean", global_avgpool()), ("flatten", flatten()), ("fc", linear(classes))]
+               ("mean", functional(global_avgpool(), "Tensor.mean")), ("flatten", flatten()), ("fc", linear(classes))]
     return Network(name, (3, 224, 224), seq(*layers), source="torchvision")
 
 
@@ -284,7 +288,7 @@ def _mnasnet(name: str, alpha: float, classes: int = 1000) -> Network:
     for (k, stride, expand, repeats), inp, out in zip(stacks, depths[1:], depths[2:]):
         layers.append(_mnas_stack(inp, out, k, stride, expand, repeats))
     layers += [conv(1280, 1, bias=False), bn(), relu()]
-    body = seq(("layers", seq(*layers)), ("mean", global_avgpool()), ("flatten", flatten()),
+    body = seq(("layers", seq(*layers)), ("mean", functional(global_avgpool(), "Tensor.mean")), ("flatten", flatten()),
                ("classifier", seq(dropout(0.2), linear(classes))))
     return Network(name, (3, 224, 224), body, source="torchvision")
 

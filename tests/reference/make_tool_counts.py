@@ -23,6 +23,9 @@ Hugging Face helper; only ``calflops.flops_counter`` is loaded here, which needs
 
 Each network's entry holds ``counts`` (the raw headline numbers) and, for the tools that round
 when they print, ``printed`` (the tool's own formatter applied to that number: "4.13 GMac").
+The builder makes the calls torchvision's forward makes (``F.relu``, ``F.adaptive_avg_pool2d``,
+``x.mean([2, 3])``: ``Leaf.functional``) as calls; for the networks that have such calls,
+``counts_modules`` holds the numbers measured with every layer an nn.Module (``--code modules``).
 Each tool runs in its own child process (several of them patch ``torch.nn.functional``).
 Options: ``--only NET[,NET]`` / ``--tools TOOL[,TOOL]`` refresh part of the file.
 """
@@ -45,7 +48,8 @@ ULTRALYTICS_THOP = os.environ.get("ULTRALYTICS_THOP_DIR", "/tmp/ultralytics-thop
 
 NETWORKS = [
     "alexnet", "vgg16", "resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "densenet121", "googlenet",
-    "inception_v3", "squeezenet1_0", "shufflenet_v2_x1_0", "efficientnet_b0", "convnext_tiny", "regnet_y_400mf",
+    "inception_v3", "squeezenet1_0", "shufflenet_v2_x1_0", "mnasnet1_0", "efficientnet_b0", "convnext_tiny",
+    "regnet_y_400mf",
     "lenet5", "resnet20", "alexnet_paper",
 ]
 # Inline chains (convcalc's one-liner syntax) for layers the zoo does not exercise.
@@ -109,8 +113,9 @@ def _calflops():
     return calculate_flops
 
 
-def measure(tool: str, case: str) -> int:
-    """The tool's headline number for ``case`` (NAME or NAME@BATCH; one fresh torch build per call)."""
+def measure(tool: str, case: str, code: str = "torchvision") -> int:
+    """The tool's headline number for ``case`` (NAME or NAME@BATCH; one fresh torch build per call),
+    on torchvision-like code (functional calls where the network records them) or all modules."""
     import contextlib
     import io
     import warnings
@@ -122,7 +127,7 @@ def measure(tool: str, case: str) -> int:
     warnings.filterwarnings("ignore")
     name, batch = split_case(case)
     net = network(name)
-    model = build_torch(net).eval()
+    model = build_torch(net, code=code).eval()
     shape = (batch,) + tuple(net.input)
     x = torch.zeros(shape)
     sink = io.StringIO()
@@ -196,11 +201,11 @@ def version(tool: str) -> str:
     return dist_version(TOOLS[tool][0]).split("+")[0]  # torch 2.13.0+cpu → 2.13.0
 
 
-def child(tool: str, names: list[str]) -> None:
+def child(tool: str, names: list[str], code: str = "torchvision") -> None:
     """Run in a child process: print {"version": ..., "counts": {net: value}} as JSON."""
     counts, shown = {}, {}
     for name in names:
-        counts[name] = measure(tool, name)
+        counts[name] = measure(tool, name, code)
         shown[name] = printed(tool, counts[name])
         print(f"  {tool:<16} {name:<24} {counts[name]:>16,}  {shown[name] or ''}", file=sys.stderr, flush=True)
     print(json.dumps({"version": version(tool), "counts": counts, "printed": shown}))
@@ -210,11 +215,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", help="networks to (re)measure, comma-separated")
     parser.add_argument("--tools", help="tools to run, comma-separated")
+    parser.add_argument("--code", default="torchvision", choices=("torchvision", "modules"),
+                        help="modules: measure every layer as an nn.Module, into counts_modules")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     names = args.only.split(",") if args.only else cases()
     if args.child:
-        child(args.child, names)
+        child(args.child, names, args.code)
         return
     import torch
 
@@ -229,7 +236,8 @@ def main() -> None:
         root = str(HERE.parent.parent)
         paths = ([ULTRALYTICS_THOP] if tool == "ultralytics_thop" else []) + [root, env.get("PYTHONPATH", "")]
         env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-        run = subprocess.run([sys.executable, __file__, "--child", tool, "--only", ",".join(names)], env=env,
+        run = subprocess.run([sys.executable, __file__, "--child", tool, "--only", ",".join(names), "--code", args.code],
+                             env=env,
                              stdout=subprocess.PIPE, text=True, check=False)
         if run.returncode != 0:
             raise SystemExit(f"{tool} failed (exit {run.returncode})")
@@ -243,6 +251,9 @@ def main() -> None:
             entry["batch"] = batch
             if name in CHAINS:
                 entry["chain"] = CHAINS[name]
+            if args.code == "modules":
+                entry.setdefault("counts_modules", {})[tool] = value
+                continue
             entry.setdefault("counts", {})[tool] = value
             if result["printed"][case] is not None:
                 entry.setdefault("printed", {})[tool] = result["printed"][case]

@@ -113,7 +113,7 @@ def _remarks(notes: Iterable[str], warnings: Iterable[str] = ()) -> list[Block]:
     return [Line(w, "warning") for w in warnings] + [Line(n, "note") for n in notes]
 
 
-def _select(entries, at: tuple[int, ...] | None, plain: bool):
+def select_entries(entries, at: tuple[int, ...] | None, plain: bool):
     """The entries ``--at`` picks: ROW,COL (in every channel) or CHANNEL,ROW,COL."""
     if at is None:
         return entries
@@ -151,7 +151,7 @@ def conv_document(result, at: tuple[int, ...] | None = None) -> list[Block]:
 
 def _sum_equations(entries, padded, plain: bool, at) -> list[Block]:
     blocks: list[Block] = []
-    chosen = _select(entries, at, plain) if entries else []
+    chosen = select_entries(entries, at, plain) if entries else []
     if chosen:
         blocks.append(Heading("each output entry: the window of the (padded) input times the kernel, summed"))
     for entry in chosen:
@@ -184,7 +184,7 @@ def pool_document(result, at: tuple[int, ...] | None = None) -> list[Block]:
         blocks.append(_matrix("Ip, padded input", result.padded, plain, suffix=f", padding {fill}"))
     blocks += _size_lines(result.size_steps)
     blocks.append(_matrix("J, output", result.output, plain))
-    chosen = _select(result.entries, at, plain) if result.entries else []
+    chosen = select_entries(result.entries, at, plain) if result.entries else []
     if result.divisor_override is not None:
         divisor_rule = "(divisor_override)"
     elif result.count_include_pad:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from convcalc.render.calculator.document import Equation, entry_name, squeeze, squeeze_index
+from convcalc.render.calculator.document import Equation, entry_name, select_entries, squeeze, squeeze_index
 from convcalc.render.calculator.numbers import exact_text
 from convcalc.render.calculator.printers import equation_text
 from convcalc.render.values import json_number, json_tensor
@@ -66,8 +66,16 @@ def _common_json(result, plain: bool) -> dict[str, Any]:
     }
 
 
-def conv_json(result) -> dict[str, Any]:
+def _chosen(result, at: tuple[int, ...] | None) -> dict[str, Any]:
+    """``--at``: only the picked entries (ROW,COL in every channel, or CHANNEL,ROW,COL), and which."""
+    if at is None:
+        return {"entries": result.entries}
+    return {"at": list(at), "entries": select_entries(result.entries, at, result.plain_matrices) if result.entries else []}
+
+
+def conv_json(result, at: tuple[int, ...] | None = None) -> dict[str, Any]:
     plain = result.plain_matrices
+    chosen = _chosen(result, at)
     data = {"schema": "convcalc/conv/v1", "operation": "convolution" if result.flip else "cross-correlation"}
     data |= _common_json(result, plain)
     data |= {
@@ -75,20 +83,23 @@ def conv_json(result) -> dict[str, Any]:
         "flipped_kernel": json_tensor(squeeze(result.applied_kernel, plain)) if result.flip else None,
         "bias": json_tensor(result.bias) if result.bias is not None else None,
         "stride": list(result.stride), "padding": [list(p) for p in result.padding], "dilation": list(result.dilation),
+        **({"groups": result.groups} if result.groups != 1 else {}),
         "padded_input": json_tensor(squeeze(result.padded, plain)),
         "output_shape": list(result.output.shape),
         "output": json_tensor(result_tensor(result)),
-        "entries": _sum_entries_json(result.entries, plain, result.output),
+        **({"at": chosen["at"]} if "at" in chosen else {}),
+        "entries": _sum_entries_json(chosen["entries"], plain, result.output),
         "notes": list(result.notes), "warnings": list(result.warnings),
     }
     return data
 
 
-def pool_json(result) -> dict[str, Any]:
+def pool_json(result, at: tuple[int, ...] | None = None) -> dict[str, Any]:
     plain = result.plain_matrices
     data = {"schema": "convcalc/pool/v1"} | _common_json(result, plain)
+    chosen = _chosen(result, at)
     entries = []
-    for e in result.entries:
+    for e in chosen["entries"]:
         item: dict[str, Any] = {
             "index": list(squeeze_index(e.index, result.output, plain)),
             "window": [{"input": list(w), "x": json_number(v)} for w, v in e.cells],
@@ -108,14 +119,16 @@ def pool_json(result) -> dict[str, Any]:
         "padded_input": json_tensor(squeeze(result.padded, plain)),
         "output_shape": list(result.output.shape),
         "output": json_tensor(result_tensor(result)),
+        **({"at": chosen["at"]} if "at" in chosen else {}),
         "entries": entries,
         "notes": list(result.notes), "warnings": list(result.warnings),
     }
     return data
 
 
-def transpose_json(result) -> dict[str, Any]:
+def transpose_json(result, at: tuple[int, ...] | None = None) -> dict[str, Any]:
     plain = result.plain_matrices
+    chosen = _chosen(result, at)
     data = {"schema": "convcalc/conv-transpose/v1"} | _common_json(result, plain)
     data |= {
         "kernel": json_tensor(squeeze(result.kernel, plain)),
@@ -132,7 +145,8 @@ def transpose_json(result) -> dict[str, Any]:
             "stride": [1, 1], "dilation": list(result.dilation),
             "output": json_tensor(squeeze(result.equivalent_output, plain)),
         },
-        "entries": _sum_entries_json(result.entries, plain, result.output),
+        **({"at": chosen["at"]} if "at" in chosen else {}),
+        "entries": _sum_entries_json(chosen["entries"], plain, result.output),
         "notes": list(result.notes),
     }
     return data
