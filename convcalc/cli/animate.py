@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+from convcalc.cli import complete
 from convcalc.cli.output import console, echo, user_errors
 from convcalc.errors import InputError
 
@@ -47,7 +48,7 @@ def register(app: typer.Typer) -> None:
 
 def animate(
     input_shape: str | None = typer.Option(None, "--in", "-i", help="Input shape: 5x5, 1x5x5, 7 (with --dims 1)."),
-    op: str | None = typer.Option(None, "--op", help="conv (default), conv-transpose, maxpool, avgpool, …; 1d/2d/3d."),
+    op: str | None = typer.Option(None, "--op", autocompletion=complete.ops, help="conv (default), conv-transpose, maxpool, avgpool, …; 1d/2d/3d."),
     dims: str | None = typer.Option(None, "--dims", help="Spatial rank 1, 2 or 3 (default 2)."),
     out: str | None = typer.Option(None, "--out", help="Output channels (checked as by shape; one is drawn)."),
     k: str | None = typer.Option(None, "--k", "-k", "--kernel", help="Kernel size: 3 or 3x5."),

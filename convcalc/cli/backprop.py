@@ -12,6 +12,7 @@ import sys
 
 import typer
 
+from convcalc.cli import complete
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import ExpectationFailed, InputError
 from convcalc.limits import MAX_WHOLE
@@ -109,10 +110,10 @@ def backprop(
         show_default=False,
         help="Spec FILE ('-' for stdin); after --symbolic, optionally the tensors to make symbolic (K,W).",
     ),
-    example: str | None = typer.Option(None, "--example", "-e", help="Print a ready-made spec (NAME, or 'list')."),
+    example: str | None = typer.Option(None, "--example", autocompletion=complete.examples, help="Print a ready-made spec (NAME, or 'list')."),
     list_examples: bool = typer.Option(False, "--list-examples", help="List the ready-made specs."),
     symbolic: bool = typer.Option(
-        False, "--symbolic", "-s", help="Parameters as sympy symbols (k₀₀, w₀₁ …); give NAMES after it to choose."
+        False, "--symbolic", help="Parameters as sympy symbols (k₀₀, w₀₁ …); give NAMES after it to choose."
     ),
     symbols: str | None = typer.Option(
         None, "--symbols", help="The tensors to make symbolic, e.g. K,W (implies --symbolic)."
@@ -126,9 +127,9 @@ def backprop(
     verify: str | None = typer.Option(
         None, "--verify", help="'torch': compare every activation and gradient with PyTorch autograd."
     ),
-    max_entries: int = typer.Option(64, "--max-entries", min=-1, max=MAX_WHOLE, help="Entries written out per tensor (-1: all)."),
+    max_entries: int = typer.Option(64, "--max-entries", min=-1, max=MAX_WHOLE, help="Entries written out per tensor (-1: all; 0: none)."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/backprop/v1)."),
-    fmt: str | None = typer.Option(None, "--format", "-f", help="rich, text (plain), markdown, latex or json."),
+    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=complete.words("rich", "text", "markdown", "latex", "json"), help="rich, text (plain), markdown, latex or json."),
     max_memory: str | None = typer.Option(None, "--max-memory", help="Refuse traces needing more memory than this "
                                           "(e.g. 2G, 500M; default CONVCALC_MAX_MEMORY, else a quarter of RAM, at most 2G)."),
 ) -> None:
@@ -149,9 +150,16 @@ def backprop(
             return
         path, names = _positional(args or [], symbolic)
         if symbols is not None:
-            names = tuple(n for n in symbols.split(",") if n.strip()) or ("all",)
+            if names:
+                raise InputError(f"--symbolic {','.join(names)} and --symbols {symbols} both name the symbolic "
+                                 "tensors: give the names once")
+            names = tuple(n.strip() for n in symbols.split(",") if n.strip())
+            if not names:
+                raise InputError(f"--symbols '{symbols}' names no tensor: give names such as K,W (or all)")
         elif symbolic and names is None:
             names = ()
+        if force and names is None:
+            raise InputError("--force lets a large symbolic trace run: it only matters with --symbolic or --symbols")
         if verify is not None and verify.strip().lower() != "torch":
             raise InputError(f"--verify '{verify}' is not known: the only verifier is 'torch'")
         run(path, form, names=names, force=force, lr=lr, verify_torch=verify is not None, max_entries=max_entries,

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import typer
 from typer.core import TyperCommand
 
+from convcalc.cli import complete
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import ExpectationFailed, InputError
 from convcalc.limits import MAX_WHOLE
@@ -120,6 +121,7 @@ _EXPECT = "Exit 1 unless the result is this matrix (text or file)."
 _JSON = "Machine-readable JSON (schema convcalc/{}/v1)."
 _MAX_MEMORY = "Refuse inputs needing more memory than this (2G, 500M; default a quarter of RAM, at most 2 GiB)."
 _FORMAT = "rich, text, plain (the result only), json, csv, markdown, latex."
+_FORMATS = complete.words("rich", "text", "plain", "json", "csv", "markdown", "latex")
 _ANIMATE = "Also draw the window step by step, numbers and sums shown: FILE .gif, .png, .svg or .html."
 
 
@@ -135,7 +137,7 @@ def conv(
     at: str | None = typer.Option(None, "--at", help=_AT),
     expect: str | None = typer.Option(None, "--expect", help=_EXPECT),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("conv")),
-    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT),
+    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=_FORMATS, help=_FORMAT),
     animate: str | None = typer.Option(None, "--animate", help=_ANIMATE),
     max_memory: str | None = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
@@ -179,7 +181,7 @@ def pool(
     at: str | None = typer.Option(None, "--at", help=_AT),
     expect: str | None = typer.Option(None, "--expect", help=_EXPECT),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("pool")),
-    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT),
+    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=_FORMATS, help=_FORMAT),
     max_memory: str | None = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
     """Max or average pooling of a matrix (PyTorch's rules: first-maximum ties, divisors, ceil mode)."""
@@ -217,7 +219,7 @@ def conv_transpose(
     at: str | None = typer.Option(None, "--at", help=_AT),
     expect: str | None = typer.Option(None, "--expect", help=_EXPECT),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("conv-transpose")),
-    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT),
+    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=_FORMATS, help=_FORMAT),
     max_memory: str | None = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
     """A transposed convolution, and the same result as a direct convolution of the zero-inserted, padded input."""
@@ -252,7 +254,7 @@ def im2col(
     bias: str | None = typer.Option(None, "--bias", "-b", help="Bias added to each row of W_row · X_col (needs KERNEL)."),
     expect: str | None = typer.Option(None, "--expect", help="Exit 1 unless the result (the reshaped output with KERNEL, else X_col) is this."),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("im2col")),
-    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT),
+    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=_FORMATS, help=_FORMAT),
     max_memory: str | None = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
     """The patch matrix X_col of im2col, and with a KERNEL the convolution as the product W_row · X_col."""

@@ -141,6 +141,9 @@ def parse_request(raw: dict[str, Any]) -> ShapeRequest:
     for flag in ("depthwise", "ceil-mode"):
         if layer_options.get(flag) is False:
             del layer_options[flag]
+    if layer_options.get("depthwise") and "groups" in layer_options:
+        raise InputError(f"--depthwise sets groups to the input channel count itself: drop --groups "
+                         f"{layer_options['groups']} (or --depthwise)")
     expect = expect_text = None
     if "expect" in options:
         expect_text = str(options["expect"]) if not isinstance(options["expect"], list) else "x".join(map(str, options["expect"]))

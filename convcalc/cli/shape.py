@@ -7,10 +7,11 @@ import json
 
 import typer
 
+from convcalc.cli import complete
 from convcalc.cli.options import ShapeRequest, parse_request
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.engine.evaluate import analyze_layer, failed_expectations
-from convcalc.errors import ExpectationFailed
+from convcalc.errors import ExpectationFailed, InputError
 from convcalc.notation import format_shape
 from convcalc.render import layer as render
 
@@ -48,11 +49,15 @@ def register(app: typer.Typer) -> None:
     app.command("shape", epilog=EPILOG)(shape)  # no arguments: say --in is missing
 
 
+USAGE = ("usage: convcalc shape --in SHAPE [--op OP] [--k K] [--stride S] [--pad P] [--out C] ..., "
+         "e.g. convcalc shape --in 3x32x32 --k 5 --stride 2 --out 2 (convcalc shape --help lists every option)")
+
+
 def shape(
     input_shape: str | None = typer.Option(None, "--in", "-i", help="Input shape, e.g. 3x32x32, 1x3x32x32, 32, 3xHxW."),
-    op: str | None = typer.Option(None, "--op", help="Layer type (default conv); rank suffix 1d/2d/3d."),
+    op: str | None = typer.Option(None, "--op", autocompletion=complete.ops, help="Layer type (default conv); rank suffix 1d/2d/3d."),
     dims: str | None = typer.Option(None, "--dims", help="Spatial rank 1, 2 or 3 (default 2)."),
-    out: str | None = typer.Option(None, "--out", "-o", help="Output channels (conv) or features (linear)."),
+    out: str | None = typer.Option(None, "--out", help="Output channels (conv) or features (linear)."),
     k: str | None = typer.Option(None, "--k", "-k", "--kernel", help="Kernel size: 3 or 3x5."),
     stride: str | None = typer.Option(None, "--stride", "-s", help="Stride: 2 or 2x1 (pooling: default = kernel)."),
     pad: str | None = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x2, 0:1x0:1, same, valid, tf-same."),
@@ -76,7 +81,7 @@ def shape(
     expect: str | None = typer.Option(None, "--expect", help="Exit 1 unless the output shape is this."),
     expect_params: str | None = typer.Option(None, "--expect-params", help="Exit 1 unless the parameter count is this."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/shape/v1)."),
-    fmt: str | None = typer.Option(None, "--format", "-f", help="rich, text, plain (output shape only), json, csv, markdown."),
+    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=complete.words("rich", "text", "plain", "json", "csv", "markdown"), help="rich, text, plain (output shape only), json, csv, markdown."),
     jsonl: str | None = typer.Option(None, "--jsonl", help="Batch mode: one JSON object per line from FILE ('-' for stdin)."),
     solve: bool = typer.Option(False, "--solve", help="Solve for the one symbol (e.g. --pad P) that gives --expect: every whole value."),
 ) -> None:
@@ -97,6 +102,8 @@ def shape(
 
             raise typer.Exit(run_jsonl(jsonl, defaults=raw))
         form = choose_format(fmt, json_flag)
+        if "in" not in raw:
+            raise InputError(f"--in is missing: an input shape is required; {USAGE}")
         from convcalc.cli import symbolic_shape
 
         if solve or symbolic_shape.wants_symbolic(raw):  # symbols in --k/--stride/--pad/...: formulas (sympy)
