@@ -5,6 +5,7 @@ completions of option values, and notes where convcalc changes what the user ask
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -170,3 +171,56 @@ def test_option_values_complete():
     assert complete("conv", "--format", "l") == ["latex"]
     assert complete("run", "lenet5", "--format", "") == ["rich", "text", "json"]
     assert complete("arch", "./no_such_prefix") == []  # nothing matches: the shell offers file names
+
+
+# --- --help at 80 columns ----------------------------------------------------------------------------
+
+COMMANDS = ("shape", "arch", "backprop", "conv", "pool", "conv-transpose", "im2col", "run", "train", "solve", "animate")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_every_option_name_whole_at_80_columns(cli, monkeypatch, command):
+    monkeypatch.setenv("COLUMNS", "80")
+    out = cli(command, "--help").out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    names = [flag for param in _command(command).params for flag in (*param.opts, *param.secondary_opts)
+             if flag.startswith("--")]
+    for name in names:
+        assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", out), f"{name} is cut in {command} --help"
+    assert "9223372036854775807" not in out  # whole-number ranges in short: 1<=x<2**63
+
+
+def _command(name: str):
+    group = get_command(app)
+    with group.make_context("convcalc", [], resilient_parsing=True) as ctx:
+        return group.get_command(ctx, name)
+
+
+def test_epilog_prose_is_reflowed_and_long_examples_keep_their_comments_apart():
+    from convcalc.cli.app import reflow_epilog
+
+    text = ("[bold]Examples[/]\n\n  convcalc arch alexnet --table              [dim](the per-layer table, also when "
+            "piped)[/]\n\nFiles: .gif (one frame per output entry), .png / .svg (every step in a grid),\n"
+            "step, scrub; no network).\nExit codes: 0 ok, 2 bad input.")
+    lines = reflow_epilog(text).splitlines()
+    assert "  convcalc arch alexnet --table" in lines and "      [dim](the per-layer table, also when piped)[/]" in lines
+    assert "Files: .gif (one frame per output entry), .png / .svg (every step in a grid), step, scrub; no network)." \
+        in lines
+    assert lines[-1] == "Exit codes: 0 ok, 2 bad input."
+
+
+def test_ranges_read_short_in_messages(cli):
+    result = cli("arch", "lenet5", "--batch", "0")
+    assert result.code == 2 and "1<=x<2**63" in result.err
+    assert cli("arch", "lenet5", "--batch", str(2**63)).code == 2  # the bound is still checked
+
+
+def test_count_include_pad_flags_work_apart_and_refuse_together(cli):
+    with_pad = cli("pool", "1 2; 3 4", "--k", "2", "--mode", "avg", "--pad", "1", "--format", "plain").out
+    assert with_pad == cli("pool", "1 2; 3 4", "--k", "2", "--mode", "avg", "--pad", "1", "--count-include-pad",
+                           "--format", "plain").out == "1/4 1/2\n3/4 1\n"
+    assert cli("pool", "1 2; 3 4", "--k", "2", "--mode", "avg", "--pad", "1", "--no-count-include-pad",
+               "--format", "plain").out == "1 2\n3 4\n"
+    for command in (("pool", "1 2; 3 4", "--k", "2", "--mode", "avg"), ("shape", "--op", "avgpool", "--in", "3x8x8",
+                                                                     "--k", "3")):
+        refused(cli(*command, "--count-include-pad", "--no-count-include-pad"), "contradict")

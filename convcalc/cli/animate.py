@@ -11,6 +11,7 @@ import sys
 import typer
 
 from convcalc.cli import complete
+from convcalc.cli.options import include_pad
 from convcalc.cli.output import console, echo, user_errors
 from convcalc.errors import InputError
 
@@ -33,7 +34,7 @@ EPILOG = """[bold]Examples[/]
 [bold]Options[/]: the layer options of convcalc shape (--op, --k, --stride, --pad including full, --dilation,
 --output-padding, --ceil-mode, ...). One channel is drawn: every channel slides the same window.
 [bold]Files[/]: .gif (one frame per output entry), .png / .svg (every step in a grid), .html (play, pause,
-step, scrub; no network). GIF, PNG and SVG need matplotlib and Pillow: pip install 'convcalc[plot]'.
+step, scrub; no network). GIF, PNG and SVG need matplotlib and Pillow: pip install 'convcalc\\[plot]'.
 [bold]Views[/] (transposed convolutions): scatter (default: each input entry times the kernel, added onto
 the output) or direct (the equivalent stride-1 convolution over the zero-inserted, padded input).
 Exit codes: 0 ok, 2 bad input (including a configuration with more frames than --max-frames)."""
@@ -58,8 +59,8 @@ def animate(
     groups: str | None = typer.Option(None, "--groups", "-g", help="Groups (checked; the window is the same)."),
     output_padding: str | None = typer.Option(None, "--output-padding", help="Transposed conv: extra rows at the end."),
     ceil_mode: bool = typer.Option(False, "--ceil-mode", help="Pooling: ceil mode (the extra window is shown)."),
-    count_include_pad: bool | None = typer.Option(None, "--count-include-pad/--no-count-include-pad",
-                                                  help="Avg pooling divisor."),
+    count_include_pad: bool = typer.Option(False, "--count-include-pad", help="Avg pooling: divide by the padded window."),
+    no_count_include_pad: bool = typer.Option(False, "--no-count-include-pad", help="Avg pooling: divide by the real elements."),
     divisor_override: str | None = typer.Option(None, "--divisor-override", help="Avg pooling: fixed divisor."),
     padding_mode: str | None = typer.Option(None, "--padding-mode", help="zeros, reflect, replicate or circular."),
     output_size: str | None = typer.Option(None, "--output-size", help="Adaptive pooling output: 4x4."),
@@ -75,11 +76,12 @@ def animate(
     raw = {
         "in": input_shape, "op": op, "dims": dims, "out": out, "k": k, "stride": stride, "pad": pad,
         "dilation": dilation, "groups": groups, "output-padding": output_padding, "ceil-mode": ceil_mode or None,
-        "count-include-pad": count_include_pad, "divisor-override": divisor_override, "padding-mode": padding_mode,
+        "count-include-pad": True if count_include_pad else False if no_count_include_pad else None, "divisor-override": divisor_override, "padding-mode": padding_mode,
         "output-size": output_size,
     }
     raw = {key: value for key, value in raw.items() if value is not None}
     with user_errors():
+        include_pad(count_include_pad, no_count_include_pad)  # both at once: refused
         from convcalc.animation.build import animation
 
         targets = output_targets(output, html_path)

@@ -16,6 +16,7 @@ import typer
 from typer.core import TyperCommand
 
 from convcalc.cli import complete
+from convcalc.cli.options import include_pad
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import ExpectationFailed, InputError
 from convcalc.limits import MAX_WHOLE
@@ -174,8 +175,10 @@ def pool(
     dilation: str | None = typer.Option(None, "--dilation", "-d", help="Dilation (max pooling only)."),
     mode: str = typer.Option("max", "--mode", "-m", help="max or avg."),
     ceil_mode: bool = typer.Option(False, "--ceil-mode", help="Ceil instead of floor for the output size (PyTorch's last-window rule)."),
-    count_include_pad: bool = typer.Option(True, "--count-include-pad/--no-count-include-pad",
-                                           help="Average pooling: divide by the padded window (default) or the real entries."),
+    count_include_pad: bool = typer.Option(False, "--count-include-pad",
+                                           help="Average pooling: divide by the padded window (the default)."),
+    no_count_include_pad: bool = typer.Option(False, "--no-count-include-pad",
+                                              help="Average pooling: divide by the real entries only."),
     divisor_override: int | None = typer.Option(None, "--divisor-override", min=-MAX_WHOLE, max=MAX_WHOLE, help="Average pooling: a fixed divisor."),
     explain: bool = typer.Option(False, "--explain", "-e", help="Name the winner of each window (max) or the divisor (avg)."),
     at: str | None = typer.Option(None, "--at", help=_AT),
@@ -200,7 +203,7 @@ def pool(
         result = run_pool(
             image, kernel_size=kernel_size, stride=settings.per_axis(stride, "--stride", 1) if stride else None,
             padding=settings.padding_word(pad), dilation=settings.per_axis(dilation, "--dilation", 1),
-            mode=mode.strip().lower(), ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+            mode=mode.strip().lower(), ceil_mode=ceil_mode, count_include_pad=include_pad(count_include_pad, no_count_include_pad) is not False,
             divisor_override=divisor_override, explain=_explaining(explain, where, form),
         )
         _show_and_check(form, expect, lambda: render.pool_document(result, where), lambda: render.pool_json(result),

@@ -114,6 +114,14 @@ def normalise_key(key: str) -> str:
     return _ALIASES.get(k, k)
 
 
+def include_pad(on: bool, off: bool) -> bool | None:
+    """``--count-include-pad`` / ``--no-count-include-pad`` (two flags, so --help has room for
+    both names): True, False, or None when neither is given; both at once are refused."""
+    if on and off:
+        raise InputError("--count-include-pad and --no-count-include-pad contradict each other: give one")
+    return True if on else False if off else None
+
+
 def parse_request(raw: dict[str, Any]) -> ShapeRequest:
     """Turn option names and raw values into a :class:`ShapeRequest`, refusing unknown keys."""
     options: dict[str, Any] = {}

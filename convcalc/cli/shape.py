@@ -8,7 +8,7 @@ import json
 import typer
 
 from convcalc.cli import complete
-from convcalc.cli.options import ShapeRequest, parse_request
+from convcalc.cli.options import ShapeRequest, include_pad, parse_request
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.engine.evaluate import analyze_layer, failed_expectations
 from convcalc.errors import ExpectationFailed, InputError
@@ -64,11 +64,12 @@ def shape(
     dilation: str | None = typer.Option(None, "--dilation", "-d", help="Dilation (1 = ordinary)."),
     groups: str | None = typer.Option(None, "--groups", "-g", help="Groups (must divide both channel counts)."),
     depthwise: bool = typer.Option(False, "--depthwise", help="Depthwise: groups = input channels."),
-    multiplier: str | None = typer.Option(None, "--multiplier", help="Depth multiplier (depthwise-separable)."),
+    multiplier: str | None = typer.Option(None, "--multiplier", help="Depth multiplier of the separable op: channels per input channel."),
     factor: str | None = typer.Option(None, "--factor", help="Pixel shuffle/unshuffle: the factor r."),
     output_padding: str | None = typer.Option(None, "--output-padding", help="Transposed conv: extra rows at the end (< max(stride, dilation))."),
     ceil_mode: bool = typer.Option(False, "--ceil-mode", help="Pooling: ceil instead of floor (PyTorch's last-window rule)."),
-    count_include_pad: bool | None = typer.Option(None, "--count-include-pad/--no-count-include-pad", help="Avg pooling: divide by the padded window (default) or the real elements."),
+    count_include_pad: bool = typer.Option(False, "--count-include-pad", help="Avg pooling: divide by the padded window (the default)."),
+    no_count_include_pad: bool = typer.Option(False, "--no-count-include-pad", help="Avg pooling: divide by the real elements only."),
     divisor_override: str | None = typer.Option(None, "--divisor-override", help="Avg pooling: fixed divisor."),
     padding_mode: str | None = typer.Option(None, "--padding-mode", help="zeros, reflect, replicate or circular."),
     output_size: str | None = typer.Option(None, "--output-size", help="Adaptive pooling output: 6x6 (an axis may be none)."),
@@ -90,13 +91,14 @@ def shape(
         "in": input_shape, "op": op, "dims": dims, "out": out, "k": k, "stride": stride, "pad": pad,
         "dilation": dilation, "groups": groups, "depthwise": depthwise or None, "multiplier": multiplier,
         "factor": factor,
-        "output-padding": output_padding, "ceil-mode": ceil_mode or None, "count-include-pad": count_include_pad,
+        "output-padding": output_padding, "ceil-mode": ceil_mode or None, "count-include-pad": True if count_include_pad else False if no_count_include_pad else None,
         "divisor-override": divisor_override, "padding-mode": padding_mode, "output-size": output_size,
         "start-dim": start_dim, "end-dim": end_dim, "no-bias": no_bias or None, "batch": batch, "dtype": dtype,
         "explain": explain or None, "expect": expect, "expect-params": expect_params,
     }
     raw = {key: value for key, value in raw.items() if value is not None}
     with user_errors():
+        include_pad(count_include_pad, no_count_include_pad)  # both at once: refused
         if jsonl is not None:
             from convcalc.cli.batch import run_jsonl
 
