@@ -224,3 +224,26 @@ def test_count_include_pad_flags_work_apart_and_refuse_together(cli):
     for command in (("pool", "1 2; 3 4", "--k", "2", "--mode", "avg"), ("shape", "--op", "avgpool", "--in", "3x8x8",
                                                                      "--k", "3")):
         refused(cli(*command, "--count-include-pad", "--no-count-include-pad"), "contradict")
+
+
+# --- the README's Python example prints what its comments say ---------------------------------------
+
+def test_readme_python_example_prints_what_it_shows(tmp_path):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    (block,) = [b for b in blocks if "conv.backward" in b]
+    shown = "\n".join(line[2:] for line in block.splitlines() if line.startswith("# ")) + "\n"
+    result = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, timeout=60,
+                            cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == shown
+    assert "Fraction(" not in shown and "3/2" in shown
+
+
+def test_readme_documents_exit_code_3_as_a_bug():
+    from pathlib import Path
+
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").split())
+    assert 'Exit code 3 ("internal error") is reserved for a bug in convcalc itself' in readme

@@ -120,7 +120,8 @@ app = typer.Typer(
         "  convcalc backprop --example course | convcalc backprop -\n\n"
         "  convcalc conv \"1 3 2; 4 8 3; 2 1 4\" \"1 0; 0 -1\" --explain\n\n"
         "  convcalc train lenet5 --data synthetic:bars --steps 80\n\n"
-        "Each command's --help has more. Exit codes: 0 ok, 1 an --expect check failed, 2 bad input."
+        "Each command's --help has more. Exit codes: 0 ok, 1 an --expect check failed, 2 bad input "
+        "(3 is a bug in convcalc: please report it)."
     ),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -163,10 +164,10 @@ def main() -> None:
         code = app(standalone_mode=False, prog_name="convcalc")
         sys.exit(code if isinstance(code, int) else 0)
     except InputError as error:
-        sys.stderr.write(f"convcalc: error: {error}\n")
+        _say(f"convcalc: error: {error}\n")
         sys.exit(2)
     except ExpectationFailed as error:
-        sys.stderr.write(f"convcalc: check failed: {error}\n")
+        _say(f"convcalc: check failed: {error}\n")
         sys.exit(1)
     except (KeyboardInterrupt, typer.Abort):
         sys.exit(130)
@@ -180,14 +181,27 @@ def main() -> None:
         if kind == "usage":
             ctx = getattr(error, "ctx", None)
             hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-            sys.stderr.write(f"convcalc: error: {error.format_message()}{hint}\n")
+            _say(f"convcalc: error: {error.format_message()}{hint}\n")
             sys.exit(2)
         if kind == "other":
-            sys.stderr.write(f"convcalc: error: {error.format_message()}\n")
+            _say(f"convcalc: error: {error.format_message()}\n")
             sys.exit(error.exit_code)
         if os.environ.get("CONVCALC_DEBUG"):  # a bug: say so in one line unless debugging
             raise
-        sys.stderr.write(f"convcalc: internal error: {type(error).__name__}: {error} (set CONVCALC_DEBUG=1 for details)\n")
+        _say(f"convcalc: internal error: {type(error).__name__}: {error} (set CONVCALC_DEBUG=1 for details)\n")
         sys.exit(3)
 
 
+
+
+def _say(text: str) -> None:
+    """The closing message on stderr; a reader that already went away (``2>&1 | head``) does
+    not change the exit code."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        import contextlib
+
+        with contextlib.suppress(OSError):  # nothing more reaches it: the flush at exit fails quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())

@@ -244,8 +244,10 @@ def _debug_shapes(net, report) -> None:
     from convcalc.network.walk import walk
 
     found = debugger.diagnose(net, report, lambda n, s: walk(n, s))
-    for mismatch in found:
-        sys.stderr.write(f"shape mismatch: {mismatch.text()}\n")
+    import contextlib
+
+    with contextlib.suppress(BrokenPipeError):  # the reader left (2>&1 | head): the exit code still says bad input
+        sys.stderr.write("".join(f"shape mismatch: {mismatch.text()}\n" for mismatch in found))
     raise InputError(f"{len(found)} layer{'s' if len(found) != 1 else ''} of {report.name} declare"
                      f"{'' if len(found) != 1 else 's'} sizes that disagree with what flows in (listed above)")
 
