@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
@@ -31,8 +32,8 @@ class _LazyCommands(TyperGroup):
             importlib.import_module(f"convcalc.cli.{LAZY_COMMANDS[name]}").register(holder)
             for command_name, command in typer.main.get_group(holder).commands.items():
                 self.add_command(tidy(command), command_name)
-        command = super().get_command(ctx, name)
-        return tidy(command) if command is not None else None
+        found = super().get_command(ctx, name)
+        return tidy(found) if found is not None else None
 
 
 _MAX_WHOLE = 2**63 - 1  # convcalc.limits.MAX_WHOLE (not imported here: start-up time)
@@ -88,7 +89,7 @@ def tidy_ranges(command):
 
 def _whole_number(kind):
     """An integer type with ``kind``'s bounds (an IntRange up to 2**63 − 1) that is not shown as a range."""
-    integer = next(cls for cls in type(kind).__mro__ if cls.__name__ == "IntParamType")  # typer's click or click
+    integer: Any = next(cls for cls in type(kind).__mro__ if cls.__name__ == "IntParamType")  # typer's click or click
     low, low_open = kind.min, kind.min_open
 
     class WholeNumber(integer):

@@ -100,7 +100,7 @@ def render_step(step: Step) -> list:
     from rich.table import Table
     from rich.text import Text
 
-    out = [Text(step.heading, style="bold")]
+    out: list = [Text(step.heading, style="bold")]
     for rule in step.rules:
         out.append(Hanging("  " + rule, style="cyan"))
     grids = [g for m in step.matrices for g in _matrix_grids(m)]

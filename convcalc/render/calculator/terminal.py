@@ -92,8 +92,8 @@ class _FittedMatrix:
                 if block.winner is not None and where == block.winner:
                     style = "bold reverse underline green"
                 cells.append(Text(row[j], style=style))
-            label = [Text(block.row_labels[i])] if block.row_labels is not None else []
-            table.add_row(*label, *cells)
+            labels = [Text(block.row_labels[i])] if block.row_labels is not None else []
+            table.add_row(*labels, *cells)
         heading = self.title or block.label
         if caption:
             heading += f" — {caption}"
@@ -133,7 +133,7 @@ def _with_marker(kept: list[int], elided: bool) -> list[int | None]:
     if not elided:
         return list(kept)
     out: list[int | None] = []
-    for a, b in zip(kept, kept[1:] + [None]):
+    for a, b in zip(kept, [*kept[1:], None]):
         out.append(a)
         if b is not None and b != a + 1:
             out.append(None)
@@ -141,9 +141,10 @@ def _with_marker(kept: list[int], elided: bool) -> list[int | None]:
 
 
 def _shown(kept: list[int], total: int) -> str:
-    runs, start = [], kept[0]
-    for a, b in zip(kept, kept[1:] + [None]):
+    runs: list[str] = []
+    start = kept[0]
+    for a, b in zip(kept, [*kept[1:], None]):
         if b != a + 1:
             runs.append(f"{start}" if start == a else f"{start}–{a}")
-            start = b
+            start = b if b is not None else start
     return f"columns {' and '.join(runs)} of {total} shown"
