@@ -161,14 +161,16 @@ def _click_error_kind(error: BaseException) -> str | None:
 
 def main() -> None:
     """Console entry point: bad input and failed checks end with one line, never a traceback."""
+    from convcalc.cli.output import say
+
     try:
         code = app(standalone_mode=False, prog_name="convcalc")
         sys.exit(code if isinstance(code, int) else 0)
     except InputError as error:
-        _say(f"convcalc: error: {error}\n")
+        say(f"convcalc: error: {error}\n")
         sys.exit(2)
     except ExpectationFailed as error:
-        _say(f"convcalc: check failed: {error}\n")
+        say(f"convcalc: check failed: {error}\n")
         sys.exit(1)
     except (KeyboardInterrupt, typer.Abort):
         sys.exit(130)
@@ -182,27 +184,12 @@ def main() -> None:
         if kind == "usage":
             ctx = getattr(error, "ctx", None)
             hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-            _say(f"convcalc: error: {error.format_message()}{hint}\n")
+            say(f"convcalc: error: {error.format_message()}{hint}\n")
             sys.exit(2)
         if kind == "other":
-            _say(f"convcalc: error: {error.format_message()}\n")
+            say(f"convcalc: error: {error.format_message()}\n")
             sys.exit(error.exit_code)
         if os.environ.get("CONVCALC_DEBUG"):  # a bug: say so in one line unless debugging
             raise
-        _say(f"convcalc: internal error: {type(error).__name__}: {error} (set CONVCALC_DEBUG=1 for details)\n")
+        say(f"convcalc: internal error: {type(error).__name__}: {error} (set CONVCALC_DEBUG=1 for details)\n")
         sys.exit(3)
-
-
-
-
-def _say(text: str) -> None:
-    """The closing message on stderr; a reader that already went away (``2>&1 | head``) does
-    not change the exit code."""
-    try:
-        sys.stderr.write(text)
-        sys.stderr.flush()
-    except (BrokenPipeError, ValueError):
-        import contextlib
-
-        with contextlib.suppress(OSError):  # nothing more reaches it: the flush at exit fails quietly
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
