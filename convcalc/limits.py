@@ -4,7 +4,7 @@
   = 2⁶³ − 1, the largest index any framework (and NumPy) can address; larger ones are refused
   with a message instead of overflowing a float or a C integer later.
 * A command that allocates arrays (``run``, ``train``, ``backprop``, ``conv``, ``pool``,
-  ``conv-transpose``, ``im2col``) first estimates the memory it will need from the shapes
+  ``conv-transpose``, ``im2col``, ``animate``) first estimates the memory it will need from the shapes
   alone (:class:`MemoryEstimate`) and refuses, before allocating anything, a run above the
   limit: ``--max-memory`` (``2G``, ``500M``, ``1.5GiB``, a number of bytes), else the
   environment variable ``CONVCALC_MAX_MEMORY``, else :func:`default_max_memory` — a quarter
@@ -193,3 +193,43 @@ def network_estimate(graph, batch: int, itemsize: int, *, backward: bool, optimi
     if data_entries:
         detail += f", {data_entries:,} dataset values"
     return MemoryEstimate(total, detail + f" at {itemsize} bytes each")
+
+
+# A traced tensor entry: its value (exact or float) and its printed form on the board.
+TRACE_ENTRY = 200
+# The finite-difference check stacks perturbed float64 copies up to this many values per pass
+# (convcalc.trace.check.PASS_VALUES); a pass holds a few arrays of that size.
+CHECK_PASS_BYTES = 3 * FLOAT_ENTRY * 2**20
+
+
+def trace_estimate(spec, *, exact: bool) -> MemoryEstimate:
+    """The memory ``backprop`` needs for a parsed spec (:mod:`convcalc.trace.spec`), from its shapes.
+
+    Sequential form: every layer's input and output, once forward and once as a gradient
+    (T = 2·Σ (in + out)), and each windowed layer's im2col columns N·C_in·Πk·Π max(in, out)
+    positions, forward and backward (W), at :data:`TRACE_ENTRY` bytes per traced entry and
+    :data:`EXACT_ENTRY` or :data:`FLOAT_ENTRY` per column entry; graph form: every tensor and
+    node, forward and as a gradient. Plus the finite-difference check: one pass of perturbed
+    float64 copies (:data:`CHECK_PASS_BYTES`, or one copy of the whole pass if that is larger)."""
+    from math import prod
+
+    traced = windows = per_copy = 0
+    if spec.form == "graph":
+        traced = 2 * (sum(prod(t.values.shape) for t in spec.tensors().values())
+                      + sum(prod(node.shape) for node in spec.nodes))
+        per_copy = traced // 2
+    else:
+        for step in spec.layers:
+            inside, outside = prod(step.input_shape), prod(step.output_shape)
+            traced += 2 * (inside + outside)
+            kernel = getattr(step.layer, "kernel_size", None)
+            if isinstance(kernel, tuple) and len(step.input_shape) > 2 and len(step.output_shape) > 2:
+                positions = max(prod(step.input_shape[2:]), prod(step.output_shape[2:]))
+                windows += 2 * step.input_shape[0] * step.input_shape[1] * prod(kernel) * positions
+        per_copy = traced // 2 + windows // 2
+    total = (TRACE_ENTRY * traced + (EXACT_ENTRY if exact else FLOAT_ENTRY) * windows
+             + max(CHECK_PASS_BYTES, 3 * FLOAT_ENTRY * per_copy))
+    detail = f"{traced:,} traced entries"
+    if windows:
+        detail += f" and {windows:,} window entries"
+    return MemoryEstimate(total, detail)

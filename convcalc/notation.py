@@ -45,7 +45,7 @@ def format_shape(dims: Sequence[Dim], notation: Notation = DEFAULT_NOTATION) -> 
     return notation.format(dims)
 
 
-def _split(text: str, what: str) -> tuple[list[str], Notation]:
+def _split(text: str, what: str, example: str = "3x32x32") -> tuple[list[str], Notation]:
     original = text
     text = text.strip()
     brackets = ""
@@ -53,7 +53,7 @@ def _split(text: str, what: str) -> tuple[list[str], Notation]:
         brackets = text[0] + text[-1]
         text = text[1:-1].strip().rstrip(",").strip()
     if not text:
-        raise InputError(f"{what} '{original}' is empty: write it like 3x32x32")
+        raise InputError(f"{what} '{original}' is empty: write it like {example}")
     separator = "x"
     if "," in text:
         separator = ","
@@ -61,7 +61,7 @@ def _split(text: str, what: str) -> tuple[list[str], Notation]:
         separator = "×"
     parts = [p for p in _SEPARATORS.split(text)]
     if any(p == "" for p in parts):
-        raise InputError(f"{what} '{original}' has an empty entry: write it like 3x32x32")
+        raise InputError(f"{what} '{original}' has an empty entry: write it like {example}")
     return parts, Notation(separator if separator != "×" else "×", brackets)
 
 
@@ -117,7 +117,7 @@ def parse_ints(value: Any, what: str, minimum: int = 1) -> tuple[int, ...]:
     elif isinstance(value, (list, tuple)):
         items = list(value)
     elif isinstance(value, str):
-        items, _ = _split(value, what)
+        items, _ = _split(value, what, "3 or 3x5")
     else:
         raise InputError(f"{what} {value!r} is not a number: write e.g. 3 or 3x5")
     if not items:

@@ -112,6 +112,8 @@ FOUND = [
     ["arch", "{root}/repeat.json"],
     ["train", "{root}/spec.json", "--data", "{root}/x.npy"],
     ["pool", "1 2; 3 4", "--k", "2", "--dilation", "2", "--pad", "1"],
+    ["conv", "~0", ""],  # ~user of a user that does not exist: expanduser raised RuntimeError
+    ["conv", "~0/x.json", "1"],
 ]
 
 

@@ -107,7 +107,7 @@ def test_a_directory_is_named_a_directory(cli, tmp_path):
     refused(cli("arch", tmp_path), "is a directory")
     refused(cli("run", tmp_path), "is a directory")
     refused(cli("backprop", tmp_path), "is a directory")
-    refused(cli("conv", tmp_path, "1"), "no such file")
+    refused(cli("conv", tmp_path, "1"), "is a directory")
 
 
 # --- exit 3 → exit 2 -----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ kernel is ``(C_in, C_out, kh, kw)`` (PyTorch's ConvTranspose layout).
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -48,17 +49,28 @@ def read_tensor(text: str, what: str) -> Operand:
     if stripped == "-":
         return Operand(_read_stdin(what), "stdin")
     if _looks_like_path(stripped):
-        path = Path(stripped).expanduser()
+        path = _expand(stripped)
+        if os.path.isdir(path):
+            raise InputError(f"{what}: '{stripped}' is a directory, not a file (give a .json, .csv, .npy or .txt file, "
+                             "or a matrix such as \"1 2; 3 4\")")
         if not is_file(str(path)):
             raise InputError(f"{what}: no such file '{stripped}' (give a .json, .csv, .npy or .txt file, or a matrix such as \"1 2; 3 4\")")
         return Operand(read_file(path, what), str(path))
     return Operand(parse_matrix_text(stripped, what), "text")
 
 
+def _expand(text: str) -> Path:
+    """``~`` and ``~user`` expanded where the user exists (``~0`` with no user 0 stays as written)."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # no home directory for that user
+        return Path(text)
+
+
 def _looks_like_path(text: str) -> bool:
     """A file name: it exists, or it ends in a known suffix, or it has a path separator and
     cannot be matrix text (matrix text has only numbers, p/q fractions and ; , | separators)."""
-    if is_file(str(Path(text).expanduser())) or text.lower().endswith(FILE_SUFFIXES):
+    if is_file(str(_expand(text))) or os.path.isdir(_expand(text)) or text.lower().endswith(FILE_SUFFIXES):
         return True
     return ("/" in text or "\\" in text) and not _MATRIX_TEXT.match(text)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import types
+from typing import Any
 
 
 class _DeferredModule(types.ModuleType):
@@ -64,8 +66,79 @@ class _LazyCommands(TyperGroup):
             holder = typer.Typer(rich_markup_mode="rich")
             importlib.import_module(f"convcalc.cli.{LAZY_COMMANDS[name]}").register(holder)
             for command_name, command in typer.main.get_group(holder).commands.items():
-                self.add_command(command, command_name)
-        return super().get_command(ctx, name)
+                self.add_command(tidy(command), command_name)
+        found = super().get_command(ctx, name)
+        return tidy(found) if found is not None else None
+
+
+_MAX_WHOLE = 2**63 - 1  # convcalc.limits.MAX_WHOLE (not imported here: start-up time)
+
+
+def tidy(command):
+    """A loaded command as --help shows it: prose in the epilog reflowed (:func:`reflow_epilog`),
+    whole-number ranges in short (:func:`tidy_ranges`)."""
+    if command.epilog and not getattr(command, "_reflowed", False):
+        command.epilog = reflow_epilog(command.epilog)
+        command._reflowed = True
+    return tidy_ranges(command)
+
+
+_ITEM = re.compile(r"^(\[bold\]|[-•] |[A-Z][\w ,'()/.-]{0,40}:\s|Exit codes|Examples)")
+
+
+def reflow_epilog(text: str) -> str:
+    """Hand-wrapped prose lines of an epilog joined into one line per item, so rich wraps them
+    evenly at any width (it keeps every line break it is given); indented lines (examples,
+    tables) and lines that start an item (``Files:``, ``[bold]Checks[/]:``, ``- ``) stay."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        previous = out[-1] if out else ""
+        continues = (line and not line.startswith(" ") and previous and not previous.startswith(" ")
+                     and not _ITEM.match(line))
+        comment = _COMMENT.match(line) if len(_MARKUP.sub("", line)) > 78 else None
+        if continues:
+            out[-1] = previous.rstrip() + " " + line.strip()
+        elif comment:  # a long example: its comment goes on the next line, indented under it
+            indent = len(line) - len(line.lstrip())
+            out += [comment.group(1).rstrip(), " " * (indent + 4) + comment.group(2)]
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+_COMMENT = re.compile(r"^(\s+\S.*?)\s{3,}((?:\[dim\])?\(.*)$")
+_MARKUP = re.compile(r"\[/?[a-z ]*\]")
+
+
+def tidy_ranges(command):
+    """Whole-number options bounded only by :data:`convcalc.limits.MAX_WHOLE` show as
+    ``<integer>`` in --help, without ``[1<=x<=9223372036854775807]`` (which crowds the option
+    names out of an 80-column help), and say ``1<=x<2**63`` when a value is out of range; the
+    bounds checked are the same."""
+    for param in command.params:
+        kind = param.type
+        if type(kind).__name__ == "IntRange" and kind.max == _MAX_WHOLE and kind.min is not None and not kind.clamp:
+            param.type = _whole_number(kind)
+    return command
+
+
+def _whole_number(kind):
+    """An integer type with ``kind``'s bounds (an IntRange up to 2**63 − 1) that is not shown as a range."""
+    integer: Any = next(cls for cls in type(kind).__mro__ if cls.__name__ == "IntParamType")  # typer's click or click
+    low, low_open = kind.min, kind.min_open
+
+    class WholeNumber(integer):
+        name = "integer"
+
+        def convert(self, value, param, ctx):
+            number = super().convert(value, param, ctx)
+            if number < low or (low_open and number == low) or number > _MAX_WHOLE:
+                bounds = "|x|<2**63" if low <= -_MAX_WHOLE else f"{low}{'<' if low_open else '<='}x<2**63"
+                self.fail(f"{number if abs(number) < 10**30 else 'a ' + str(len(str(abs(number)))) + '-digit number'}"
+                          f" is not in the range {bounds}.", param, ctx)
+            return number
+
+    return WholeNumber()
 
 
 app = typer.Typer(
@@ -84,7 +157,8 @@ app = typer.Typer(
         "  convcalc conv \"1 3 2; 4 8 3; 2 1 4\" \"1 0; 0 -1\" --explain\n\n"
         "  convcalc train lenet5 --data synthetic:bars --steps 80\n\n"
         "  convcalc quiz --topics shape,params --n 4 --seed 7 -o sheet.md --key key.json\n\n"
-        "Each command's --help has more. Exit codes: 0 ok, 1 an --expect check failed, 2 bad input."
+        "Each command's --help has more. Exit codes: 0 ok, 1 an --expect check failed, 2 bad input "
+        "(3 is a bug in convcalc: please report it)."
     ),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -123,14 +197,16 @@ def _click_error_kind(error: BaseException) -> str | None:
 
 def main() -> None:
     """Console entry point: bad input and failed checks end with one line, never a traceback."""
+    from convcalc.cli.output import say
+
     try:
         code = app(standalone_mode=False, prog_name="convcalc")
         sys.exit(code if isinstance(code, int) else 0)
     except InputError as error:
-        sys.stderr.write(f"convcalc: error: {error}\n")
+        say(f"convcalc: error: {error}\n")
         sys.exit(2)
     except ExpectationFailed as error:
-        sys.stderr.write(f"convcalc: check failed: {error}\n")
+        say(f"convcalc: check failed: {error}\n")
         sys.exit(1)
     except (KeyboardInterrupt, typer.Abort):
         sys.exit(130)
@@ -144,14 +220,12 @@ def main() -> None:
         if kind == "usage":
             ctx = getattr(error, "ctx", None)
             hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-            sys.stderr.write(f"convcalc: error: {error.format_message()}{hint}\n")
+            say(f"convcalc: error: {error.format_message()}{hint}\n")
             sys.exit(2)
         if kind == "other":
-            sys.stderr.write(f"convcalc: error: {error.format_message()}\n")
+            say(f"convcalc: error: {error.format_message()}\n")
             sys.exit(error.exit_code)
         if os.environ.get("CONVCALC_DEBUG"):  # a bug: say so in one line unless debugging
             raise
-        sys.stderr.write(f"convcalc: internal error: {type(error).__name__}: {error} (set CONVCALC_DEBUG=1 for details)\n")
+        say(f"convcalc: internal error: {type(error).__name__}: {error} (set CONVCALC_DEBUG=1 for details)\n")
         sys.exit(3)
-
-

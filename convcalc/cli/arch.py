@@ -8,6 +8,7 @@ import sys
 
 import typer
 
+from convcalc.cli import complete
 from convcalc.cli.gc_pause import collector_paused
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import ExpectationFailed, InputError
@@ -88,7 +89,7 @@ def register(app: typer.Typer) -> None:
 
 
 def arch(
-    network: str | None = typer.Argument(None, help="Zoo name, JSON spec FILE, ONNX file, FILE.py:Net (runs that file), or an inline chain in quotes.",
+    network: str | None = typer.Argument(None, autocompletion=complete.networks, help="Zoo name, JSON spec FILE, ONNX file, FILE.py:Net (runs that file), or an inline chain in quotes.",
                                             show_default=False),
     list_: bool = typer.Option(False, "--list", "-l", help="List the zoo networks with their sources, grouped by family."),
     search: str | None = typer.Option(None, "--search", help="List the zoo networks whose name, summary or source contain WORD."),
@@ -100,14 +101,14 @@ def arch(
                                                                "receptive-field centres), torch (the default)."),
     input_shape: str | None = typer.Option(None, "--in", "-i", help="Input shape C x H x W (e.g. 3x160x160); the whole walk follows."),
     batch: int = typer.Option(1, "--batch", "-n", min=1, max=MAX_WHOLE, help="Batch size N (MACs and activation memory scale with it)."),
-    depth: int | None = typer.Option(None, "--depth", "-d", min=0, max=MAX_WHOLE, help="Show N levels of the module tree; each block below folds into one row (its kind, its sums)."),
+    depth: int | None = typer.Option(None, "--depth", min=0, max=MAX_WHOLE, help="Show N levels of the module tree; each block below folds into one row (its kind, its sums)."),
     dtype: str = typer.Option("float32", "--dtype", help="Element type for memory: float32, float16, bfloat16, int8, float64."),
     count_: str | None = typer.Option(None, "--count", help="Add other work to a headline: bias,norm,activation,pool,add or all."),
-    as_tool: str | None = typer.Option(None, "--as", help="Reproduce a tool's headline: torchinfo, fvcore, ptflops, thop, ultralytics-thop, calflops, "
+    as_tool: str | None = typer.Option(None, "--as", autocompletion=complete.tools, help="Reproduce a tool's headline: torchinfo, fvcore, ptflops, thop, ultralytics-thop, calflops, "
                                                                  "flop_counter, keras (Total params)."),
     code: str = typer.Option("torchvision", "--code", help="For --as: 'torchvision' (ops its forward calls as functions counted as the tool counts calls) or 'modules' (every layer an nn.Module)."),
     training: bool = typer.Option(False, "--training", help="Add the backward pass (dX, dW MACs) and training memory."),
-    optimizer: str = typer.Option("sgd", "--optimizer", help="Optimizer state for --training: sgd, momentum, adam."),
+    optimizer: str | None = typer.Option(None, "--optimizer", help="Optimizer state for --training: sgd (the default), momentum, adam."),
     verify: bool = typer.Option(False, "--verify", help="Build the network in torch.nn and compare every layer (needs torch)."),
     wide: bool = typer.Option(False, "--wide", "-w", help="Exact numbers and full names (lines may exceed 80 columns)."),
     expect_params: str | None = typer.Option(None, "--expect-params", help="Exit 1 unless the parameter count is this."),
@@ -116,7 +117,7 @@ def arch(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/arch/v1)."),
     csv_flag: bool = typer.Option(False, "--csv", help="The table as CSV."),
     markdown_flag: bool = typer.Option(False, "--markdown", "--md", help="The table as Markdown."),
-    fmt: str | None = typer.Option(None, "--format", "-f", help="rich, text, json, csv, markdown."),
+    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=complete.words("rich", "text", "json", "csv", "markdown"), help="rich, text, json, csv, markdown."),
 ) -> None:
     """A whole network, layer by layer: output shapes, parameters, MACs, memory and receptive fields."""
     with user_errors():
@@ -131,14 +132,16 @@ def arch(
             form = "text"
         if list_ or search is not None:
             if network is not None:
-                raise InputError(f"--list and --search take no NETWORK (got '{network}')")
+                raise InputError(f"--list and --search list the zoo and take no NETWORK: give either them or '{network}'")
             _show_list(form, search)
             return
+        if optimizer is not None and not training:
+            raise InputError("--optimizer only sets the optimizer state of --training: add --training, or leave it out")
         if network is None:
             raise InputError("give a NETWORK (a zoo name, a JSON spec file or an inline chain), or --list")
         options = {"classes": classes, "aux": aux or None, "width": width, "padding": padding}
         run(network, form, input_shape=input_shape, batch=batch, depth=depth, dtype=dtype, count=count_,
-            tool=as_tool, with_training=training, optimizer=optimizer, verify=verify, wide=wide,
+            tool=as_tool, with_training=training, optimizer=optimizer or "sgd", verify=verify, wide=wide,
             expect_params=expect_params, code=code,
             zoo_options={k: v for k, v in options.items() if v is not None})
 
@@ -216,10 +219,15 @@ def run(network: str, form: str, *, input_shape=None, batch=1, depth=None, dtype
     key = dtype.strip().lower()
     if key not in DTYPES:
         raise InputError(f"--dtype '{dtype}' is not one of {', '.join(DTYPES)}")
+    expected = expected_params(expect_params)
+    if verify:
+        from convcalc.network.torch_build import require_torch
+
+        require_torch()  # before the table: a missing torch is known at once
     net, shape = resolve_network(network, input_shape, zoo_options)
     included = conventions.parse_count(count)
     report = walk(net, shape, batch=batch, bytes_per_element=DTYPES[key])
-    notes = tuple(net.notes)
+    notes = tuple(net.notes) + channel_notes(net, shape, report)
     if tool is not None and tool.strip().lower() == "keras":  # a parameter count, not a MAC rule
         from convcalc.interop.keras_model import moving_statistics
 
@@ -245,7 +253,24 @@ def run(network: str, form: str, *, input_shape=None, batch=1, depth=None, dtype
         if not result.ok:
             raise ExpectationFailed(f"--verify: {result.summary}")
     _debug_shapes(net, report)
-    check(report, expect_params)
+    check(report, expected)
+
+
+def channel_notes(net, shape: tuple | None, report) -> tuple[str, ...]:
+    """A note when ``--in`` gives the network another channel count than it was built for: the
+    layers that read the input are then rebuilt for it, and the parameter count changes."""
+    if shape is None or not net.input or shape[0] == net.input[0]:
+        return ()
+    from convcalc.network.walk import walk
+
+    built = walk(net, (net.input[0], *shape[1:]))
+    if built.totals.params == report.totals.params:
+        return ()
+    changed = [row.name for row, old in zip(report.leaves(), built.leaves()) if row.params != old.params]
+    where = f"{changed[0]}" + (f" and {len(changed) - 1} more layers" if len(changed) > 1 else "") if changed else "its first layers"
+    return (f"--in has {shape[0]} channel{'s' if shape[0] != 1 else ''} where {report.name} is built for "
+            f"{net.input[0]}: {where} rebuilt for {shape[0]} (the weights change shape), so the network has "
+            f"{report.totals.params:,} parameters instead of {built.totals.params:,}",)
 
 
 def _debug_shapes(net, report) -> None:
@@ -257,8 +282,10 @@ def _debug_shapes(net, report) -> None:
     from convcalc.network.walk import walk
 
     found = debugger.diagnose(net, report, lambda n, s: walk(n, s))
-    for mismatch in found:
-        sys.stderr.write(f"shape mismatch: {mismatch.text()}\n")
+    import contextlib
+
+    with contextlib.suppress(BrokenPipeError):  # the reader left (2>&1 | head): the exit code still says bad input
+        sys.stderr.write("".join(f"shape mismatch: {mismatch.text()}\n" for mismatch in found))
     raise InputError(f"{len(found)} layer{'s' if len(found) != 1 else ''} of {report.name} declare"
                      f"{'' if len(found) != 1 else 's'} sizes that disagree with what flows in (listed above)")
 
@@ -267,14 +294,21 @@ def _dtype_name(key: str) -> str:
     return {"fp32": "float32", "fp64": "float64", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}.get(key, key)
 
 
-def check(report, expect_params: str | None) -> None:
+def expected_params(expect_params: str | None) -> int | None:
+    """``--expect-params`` as a count (``61706``, ``61,706``, ``61_706``), checked before any work."""
     if expect_params is None:
-        return
+        return None
     text = expect_params.replace(",", "").replace("_", "").strip()
+    if text.startswith("-") and text[1:].isdigit():
+        raise InputError(f"--expect-params {expect_params}: a parameter count is never negative (give e.g. 61706)")
     if not text.isdigit():
-        raise InputError(f"--expect-params '{expect_params}' is not a whole number")
-    if int(text) != report.totals.params:
-        raise ExpectationFailed(f"{report.name} has {report.totals.params:,} parameters, expected {int(text):,}")
+        raise InputError(f"--expect-params '{expect_params}' is not a parameter count: give a whole number such as 61706")
+    return int(text)
+
+
+def check(report, expected: int | None) -> None:
+    if expected is not None and expected != report.totals.params:
+        raise ExpectationFailed(f"{report.name} has {report.totals.params:,} parameters, expected {expected:,}")
 
 
 def show(view, form: str, wide: bool) -> None:

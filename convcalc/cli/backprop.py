@@ -12,6 +12,7 @@ import sys
 
 import typer
 
+from convcalc.cli import complete
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import ExpectationFailed, InputError
 from convcalc.limits import MAX_WHOLE
@@ -90,7 +91,9 @@ symbolic results are expression strings.
 
 [bold]Checks[/]: every trace ends with a finite-difference check (float64,
 central differences over every parameter and input entry; entries on a
-ReLU-0 or max-pool-tie kink are checked against one-sided slopes).
+ReLU-0 or max-pool-tie kink are checked against one-sided slopes). A
+tensor of more than 1,000 entries is checked on a seeded sample of 1,000,
+and the check says so.
 --verify torch compares every activation and gradient with PyTorch
 autograd in float64.
 Exit codes: 0 ok, 1 a check failed, 2 bad input."""
@@ -107,10 +110,10 @@ def backprop(
         show_default=False,
         help="Spec FILE ('-' for stdin); after --symbolic, optionally the tensors to make symbolic (K,W).",
     ),
-    example: str | None = typer.Option(None, "--example", "-e", help="Print a ready-made spec (NAME, or 'list')."),
+    example: str | None = typer.Option(None, "--example", autocompletion=complete.examples, help="Print a ready-made spec (NAME, or 'list')."),
     list_examples: bool = typer.Option(False, "--list-examples", help="List the ready-made specs."),
     symbolic: bool = typer.Option(
-        False, "--symbolic", "-s", help="Parameters as sympy symbols (k₀₀, w₀₁ …); give NAMES after it to choose."
+        False, "--symbolic", help="Parameters as sympy symbols (k₀₀, w₀₁ …); give NAMES after it to choose."
     ),
     symbols: str | None = typer.Option(
         None, "--symbols", help="The tensors to make symbolic, e.g. K,W (implies --symbolic)."
@@ -124,9 +127,11 @@ def backprop(
     verify: str | None = typer.Option(
         None, "--verify", help="'torch': compare every activation and gradient with PyTorch autograd."
     ),
-    max_entries: int = typer.Option(64, "--max-entries", min=-1, max=MAX_WHOLE, help="Entries written out per tensor (-1: all)."),
+    max_entries: int = typer.Option(64, "--max-entries", min=-1, max=MAX_WHOLE, help="Entries written out per tensor (-1: all; 0: none)."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/backprop/v1)."),
-    fmt: str | None = typer.Option(None, "--format", "-f", help="rich, text (plain), markdown, latex or json."),
+    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=complete.words("rich", "text", "markdown", "latex", "json"), help="rich, text (plain), markdown, latex or json."),
+    max_memory: str | None = typer.Option(None, "--max-memory", help="Refuse traces needing more memory than this "
+                                          "(e.g. 2G, 500M; default CONVCALC_MAX_MEMORY, else a quarter of RAM, at most 2G)."),
 ) -> None:
     """Step-by-step forward and backward pass of a small network: every sum, every gradient, checked."""
     with user_errors():
@@ -145,12 +150,20 @@ def backprop(
             return
         path, names = _positional(args or [], symbolic)
         if symbols is not None:
-            names = tuple(n for n in symbols.split(",") if n.strip()) or ("all",)
+            if names:
+                raise InputError(f"--symbolic {','.join(names)} and --symbols {symbols} both name the symbolic "
+                                 "tensors: give the names once")
+            names = tuple(n.strip() for n in symbols.split(",") if n.strip())
+            if not names:
+                raise InputError(f"--symbols '{symbols}' names no tensor: give names such as K,W (or all)")
         elif symbolic and names is None:
             names = ()
+        if force and names is None:
+            raise InputError("--force lets a large symbolic trace run: it only matters with --symbolic or --symbols")
         if verify is not None and verify.strip().lower() != "torch":
             raise InputError(f"--verify '{verify}' is not known: the only verifier is 'torch'")
-        run(path, form, names=names, force=force, lr=lr, verify_torch=verify is not None, max_entries=max_entries)
+        run(path, form, names=names, force=force, lr=lr, verify_torch=verify is not None, max_entries=max_entries,
+            max_memory=max_memory)
 
 
 def _positional(args: list[str], symbolic: bool) -> tuple[str, tuple[str, ...] | None]:
@@ -181,13 +194,17 @@ def _positional(args: list[str], symbolic: bool) -> tuple[str, tuple[str, ...] |
     return spec, tuple(n for n in names.split(",") if n.strip())
 
 
-def run(path: str, form: str, *, names=None, force=False, lr=None, verify_torch=False, max_entries=64) -> None:
+def run(path: str, form: str, *, names=None, force=False, lr=None, verify_torch=False, max_entries=64,
+        max_memory=None) -> None:
+    from convcalc import limits
     from convcalc.trace.run import Options
     from convcalc.trace.run import run as run_trace
     from convcalc.trace.spec import load_text, number, parse, read_source
 
     text, source = read_source(path)
     spec = parse(load_text(text, source), source)
+    exact = all(t.values.dtype == object for t in spec.tensors().values())
+    limits.trace_estimate(spec, exact=exact).check(limits.memory_limit(max_memory), "backprop")
     rate = number(lr, "--lr") if lr is not None else None
     if rate is not None and rate <= 0:
         raise InputError(f"--lr must be positive; got {lr}")

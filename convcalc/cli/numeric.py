@@ -15,6 +15,8 @@ from contextlib import contextmanager
 import typer
 from typer.core import TyperCommand
 
+from convcalc.cli import complete
+from convcalc.cli.options import include_pad
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import ExpectationFailed, InputError
 from convcalc.limits import MAX_WHOLE
@@ -122,6 +124,7 @@ _EXPECT = "Exit 1 unless the result is this matrix (text or file)."
 _JSON = "Machine-readable JSON (schema convcalc/{}/v1)."
 _MAX_MEMORY = "Refuse inputs needing more memory than this (2G, 500M; default a quarter of RAM, at most 2 GiB)."
 _FORMAT = "rich, text, plain (the result only), json, csv, markdown, latex."
+_FORMATS = complete.words("rich", "text", "plain", "json", "csv", "markdown", "latex")
 _ANIMATE = "Also draw the window step by step, numbers and sums shown: FILE .gif, .png, .svg or .html."
 
 
@@ -138,7 +141,7 @@ def conv(
     at: str | None = typer.Option(None, "--at", help=_AT),
     expect: str | None = typer.Option(None, "--expect", help=_EXPECT),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("conv")),
-    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT),
+    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=_FORMATS, help=_FORMAT),
     animate: str | None = typer.Option(None, "--animate", help=_ANIMATE),
     max_memory: str | None = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
@@ -176,14 +179,16 @@ def pool(
     dilation: str | None = typer.Option(None, "--dilation", "-d", help="Dilation (max pooling only)."),
     mode: str = typer.Option("max", "--mode", "-m", help="max or avg."),
     ceil_mode: bool = typer.Option(False, "--ceil-mode", help="Ceil instead of floor for the output size (PyTorch's last-window rule)."),
-    count_include_pad: bool = typer.Option(True, "--count-include-pad/--no-count-include-pad",
-                                           help="Average pooling: divide by the padded window (default) or the real entries."),
+    count_include_pad: bool = typer.Option(False, "--count-include-pad",
+                                           help="Average pooling: divide by the padded window (the default)."),
+    no_count_include_pad: bool = typer.Option(False, "--no-count-include-pad",
+                                              help="Average pooling: divide by the real entries only."),
     divisor_override: int | None = typer.Option(None, "--divisor-override", min=-MAX_WHOLE, max=MAX_WHOLE, help="Average pooling: a fixed divisor."),
     explain: bool = typer.Option(False, "--explain", "-e", help="Name the winner of each window (max) or the divisor (avg)."),
     at: str | None = typer.Option(None, "--at", help=_AT),
     expect: str | None = typer.Option(None, "--expect", help=_EXPECT),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("pool")),
-    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT),
+    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=_FORMATS, help=_FORMAT),
     max_memory: str | None = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
     """Max or average pooling of a matrix (PyTorch's rules: first-maximum ties, divisors, ceil mode)."""
@@ -202,7 +207,7 @@ def pool(
         result = run_pool(
             image, kernel_size=kernel_size, stride=settings.per_axis(stride, "--stride", 1) if stride else None,
             padding=settings.padding_word(pad), dilation=settings.per_axis(dilation, "--dilation", 1),
-            mode=mode.strip().lower(), ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+            mode=mode.strip().lower(), ceil_mode=ceil_mode, count_include_pad=include_pad(count_include_pad, no_count_include_pad) is not False,
             divisor_override=divisor_override, explain=_explaining(explain, where, form),
         )
         _show_and_check(form, expect, lambda: render.pool_document(result, where), lambda: render.pool_json(result, where),
@@ -221,7 +226,7 @@ def conv_transpose(
     at: str | None = typer.Option(None, "--at", help=_AT),
     expect: str | None = typer.Option(None, "--expect", help=_EXPECT),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("conv-transpose")),
-    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT),
+    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=_FORMATS, help=_FORMAT),
     max_memory: str | None = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
     """A transposed convolution, and the same result as a direct convolution of the zero-inserted, padded input."""
@@ -256,7 +261,7 @@ def im2col(
     bias: str | None = typer.Option(None, "--bias", "-b", help="Bias added to each row of W_row · X_col (needs KERNEL)."),
     expect: str | None = typer.Option(None, "--expect", help="Exit 1 unless the result (the reshaped output with KERNEL, else X_col) is this."),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("im2col")),
-    fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT),
+    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=_FORMATS, help=_FORMAT),
     max_memory: str | None = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
 ) -> None:
     """The patch matrix X_col of im2col, and with a KERNEL the convolution as the product W_row · X_col."""

@@ -115,6 +115,14 @@ def normalise_key(key: str) -> str:
     return _ALIASES.get(k, k)
 
 
+def include_pad(on: bool, off: bool) -> bool | None:
+    """``--count-include-pad`` / ``--no-count-include-pad`` (two flags, so --help has room for
+    both names): True, False, or None when neither is given; both at once are refused."""
+    if on and off:
+        raise InputError("--count-include-pad and --no-count-include-pad contradict each other: give one")
+    return True if on else False if off else None
+
+
 def parse_request(raw: dict[str, Any]) -> ShapeRequest:
     """Turn option names and raw values into a :class:`ShapeRequest`, refusing unknown keys."""
     options: dict[str, Any] = {}
@@ -142,6 +150,9 @@ def parse_request(raw: dict[str, Any]) -> ShapeRequest:
     for flag in ("depthwise", "ceil-mode"):
         if layer_options.get(flag) is False:
             del layer_options[flag]
+    if layer_options.get("depthwise") and "groups" in layer_options:
+        raise InputError(f"--depthwise sets groups to the input channel count itself: drop --groups "
+                         f"{layer_options['groups']} (or --depthwise)")
     expect = expect_text = None
     if "expect" in options:
         expect_text = str(options["expect"]) if not isinstance(options["expect"], list) else "x".join(map(str, options["expect"]))

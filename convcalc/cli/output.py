@@ -41,9 +41,21 @@ def echo(text: str) -> None:
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``convcalc: error: message`` on stderr and return the exit to raise."""
-    with contextlib.suppress(BrokenPipeError):  # the reader already left (2>&1 | head): the exit code tells
-        sys.stderr.write(f"convcalc: error: {message}\n")
+    say(f"convcalc: error: {message}\n")
     return typer.Exit(code)
+
+
+def say(text: str) -> None:
+    """A closing message on stderr; a reader that already went away (``2>&1 | head``) does
+    not change the exit code."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        import contextlib
+
+        with contextlib.suppress(OSError):  # nothing more reaches it: the flush at exit fails quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
 
 
 class user_errors:
@@ -60,6 +72,6 @@ class user_errors:
         if issubclass(exc_type, InputError):
             raise fail(str(exc), 2)
         if issubclass(exc_type, ExpectationFailed):
-            sys.stderr.write(f"convcalc: check failed: {exc}\n")
+            say(f"convcalc: check failed: {exc}\n")
             raise typer.Exit(1)
         return False

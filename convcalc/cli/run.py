@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from convcalc.cli import complete
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import InputError
 from convcalc.limits import MAX_WHOLE
@@ -57,7 +58,7 @@ def register(app: typer.Typer) -> None:
 
 
 def run(
-    network: str = typer.Argument(..., help="Zoo name, JSON spec FILE, or an inline chain in quotes.", show_default=False),
+    network: str = typer.Argument(..., autocompletion=complete.networks, help="Zoo name, JSON spec FILE, or an inline chain in quotes.", show_default=False),
     input_shape: str | None = typer.Option(None, "--in", "-i", help="Input shape C x H x W (e.g. 3x64x64)."),
     input_file: str | None = typer.Option(None, "--input", help="Input array: .npy, .npz (x, y) or .json."),
     batch: int | None = typer.Option(None, "--batch", "-n", min=1, max=MAX_WHOLE, help="Batch size of the random input (default 1)."),
@@ -66,14 +67,14 @@ def run(
                                                        "glorot-uniform, glorot-normal, kaiming-uniform, kaiming-normal, uniform[:A], normal[:S]."),
     load: str | None = typer.Option(None, "--load", help="Parameters and buffers from a .npz written by --save."),
     dtype: str = typer.Option("float32", "--dtype", help="float32 or float64."),
-    backward: bool = typer.Option(False, "--backward", "-b", help="Also run backward: gradient norms per layer."),
+    backward: bool = typer.Option(False, "--backward", help="Also run backward: gradient norms per layer."),
     loss: str = typer.Option("sum", "--loss", help="Loss for --backward: sum (Σ outputs) or cross-entropy."),
     label: int | None = typer.Option(None, "--label", min=0, max=MAX_WHOLE, help="Class index for --loss cross-entropy (every sample)."),
     train_mode: bool = typer.Option(False, "--train-mode", help="Batch statistics and dropout, as in training."),
     backend: str = typer.Option("numpy", "--backend", help="numpy (built in) or torch (needs PyTorch)."),
     compare: bool = typer.Option(False, "--compare", help="Run both backends; show the largest difference per layer."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/run/v1)."),
-    fmt: str | None = typer.Option(None, "--format", "-f", help="rich, text or json."),
+    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=complete.words("rich", "text", "json"), help="rich, text or json."),
     max_memory: str | None = typer.Option(None, "--max-memory", help="Refuse runs needing more memory than this "
                                                                        "(2G, 500M; default a quarter of RAM, at most 2 GiB)."),
     picture: str | None = typer.Option(None, "--show", help="Draw kernels or features into -o FILE."),
@@ -226,6 +227,8 @@ def prepare(network: str, *, input_shape=None, input_file=None, batch=None, seed
     if label is not None and not backward:
         raise InputError("--label is for --backward with --loss cross-entropy")
     chosen_loss = parse_loss(loss) if backward else None
+    if label is not None and chosen_loss is not None and not chosen_loss.needs_labels:
+        raise InputError(f"--label is the class of --loss cross-entropy; --loss {loss} takes no labels")
     from convcalc.cli.arch import resolve_network
     from convcalc.executor.memory import keep_freed_memory
 

@@ -7,6 +7,7 @@ import json
 
 import typer
 
+from convcalc.cli import complete
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import InputError
 
@@ -44,9 +45,9 @@ def register(app: typer.Typer) -> None:
 def solve(
     input_shape: str | None = typer.Option(None, "--in", "-i",
         help="Input size: 224, 32x64 (per axis), 3x224x224 (C first)."),
-    output_shape: str | None = typer.Option(None, "--out", "-o",
+    output_shape: str | None = typer.Option(None, "--out",
         help="Target size, in the same notation: 112, 512x7x7."),
-    op: str | None = typer.Option(None, "--op",
+    op: str | None = typer.Option(None, "--op", autocompletion=complete.ops,
         help="conv (default), conv-transpose, maxpool, avgpool, adaptive-avgpool, adaptive-maxpool; 1d/2d/3d."),
     dims: str | None = typer.Option(None, "--dims", help="Spatial rank 1, 2 or 3 (default 2)."),
     k: str | None = typer.Option(None, "--k", "-k", "--kernel", help="Fix the kernel size: 3 or 3x5."),
@@ -68,9 +69,9 @@ def solve(
         help="With --rf: how many depths to search, from the shallowest (stacks of each counted)."),
     channels: str | None = typer.Option(None, "--channels", "-c",
         help="Channels for params/MACs when --in/--out have none."),
-    limit: int | None = typer.Option(None, "--limit", "-n", help="Answers listed (default 10; plans 3; --json: all)."),
+    limit: int | None = typer.Option(None, "--limit", help="Answers listed (default 10; plans 3; --json: all)."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/solve/v1)."),
-    fmt: str | None = typer.Option(None, "--format", "-f", help="rich, text, json or markdown."),
+    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=complete.words("rich", "text", "json", "markdown"), help="rich, text, json or markdown."),
 ) -> None:
     """Find the kernel, stride, padding and dilation that give a size (PyTorch's rules)."""
     from convcalc.inverse.solve import Bounds

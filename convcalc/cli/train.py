@@ -9,6 +9,7 @@ import sys
 
 import typer
 
+from convcalc.cli import complete
 from convcalc.cli.output import choose_format, console, echo, user_errors
 from convcalc.errors import InputError
 from convcalc.limits import MAX_WHOLE
@@ -66,14 +67,14 @@ def register(app: typer.Typer) -> None:
 
 
 def train(
-    network: str = typer.Argument(..., help="Zoo name, JSON spec FILE, or an inline chain in quotes.", show_default=False),
+    network: str = typer.Argument(..., autocompletion=complete.networks, help="Zoo name, JSON spec FILE, or an inline chain in quotes.", show_default=False),
     data: str = typer.Option(..., "--data", help="FILE.npz (x, y) or synthetic:bars|shapes|blobs[:N].", show_default=False),
     input_shape: str | None = typer.Option(None, "--in", "-i", help="Input shape C x H x W (default the network's)."),
     steps: int | None = typer.Option(None, "--steps", min=1, max=MAX_WHOLE, help="Number of updates."),
     epochs: int | None = typer.Option(None, "--epochs", min=1, max=MAX_WHOLE, help="Passes over the training data (default 1)."),
     optimizer: str = typer.Option("sgd", "--optimizer", "--optim", help="sgd, momentum or adam."),
     lr: str | None = typer.Option(None, "--lr", help="Learning rate, e.g. 0.1 or 1/10 (default 0.01; adam 0.001)."),
-    momentum: float = typer.Option(0.9, "--momentum", help="μ for --optimizer momentum."),
+    momentum: float | None = typer.Option(None, "--momentum", help="μ for --optimizer momentum (default 0.9)."),
     weight_decay: float = typer.Option(0.0, "--weight-decay", help="L2 penalty λ (g ← g + λK)."),
     batch_size: int = typer.Option(32, "--batch-size", "--batch", min=1, max=MAX_WHOLE, help="Samples per update."),
     val: float = typer.Option(0.0, "--val", help="Fraction held out for validation (e.g. 0.2)."),
@@ -96,7 +97,7 @@ def train(
     print_every: int | None = typer.Option(None, "--print-every", min=1, max=MAX_WHOLE,
                                            help="Piped: a progress line every N steps (default 20 lines a run)."),
     json_flag: bool = typer.Option(False, "--json", help="The history as JSON (schema convcalc/train/v1)."),
-    fmt: str | None = typer.Option(None, "--format", "-f", help="rich, text or json."),
+    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=complete.words("rich", "text", "json"), help="rich, text or json."),
     max_memory: str | None = typer.Option(None, "--max-memory", help="Refuse runs needing more memory than this "
                                                                        "(2G, 500M; default a quarter of RAM, at most 2 GiB)."),
 ) -> None:
@@ -104,12 +105,15 @@ def train(
     with user_errors():
         form = choose_format(fmt, json_flag, allowed=("rich", "text", "plain", "json"))
         form = "text" if form == "plain" else form
+        if momentum is not None and optimizer.strip().lower() != "momentum":
+            raise InputError(f"--momentum sets μ of --optimizer momentum; {optimizer} would ignore it: add "
+                             "--optimizer momentum, or leave --momentum out")
         from convcalc.cli.run import picture_request
 
         drawing = picture_request(picture, layer, output, kinds=("kernels",))
         plots = plot_requests(plot or [])
         view = execute(network, data=data, input_shape=input_shape, steps=steps, epochs=epochs, optimizer=optimizer,
-                       lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size, val=val,
+                       lr=lr, momentum=0.9 if momentum is None else momentum, weight_decay=weight_decay, batch_size=batch_size, val=val,
                        eval_every=eval_every, seed=seed, init=init, dtype=dtype, load=load, save=save, form=form,
                        max_memory=max_memory, test=test, loss=loss, augment=augment, normalize=normalize,
                        plots=plots, print_every=print_every, kernel_layer=drawing.layer if drawing else None)

@@ -39,13 +39,23 @@ class VerifyResult:
         return "\n".join(lines)
 
 
+_NO_TORCH = "--verify needs PyTorch, which is not installed (pip install torch); everything else works without it"
+
+
+def require_torch() -> None:
+    """Refuse ``--verify`` at once when torch is not installed (without importing it)."""
+    from importlib.util import find_spec
+
+    if find_spec("torch") is None:
+        raise InputError(_NO_TORCH)
+
+
 def _torch():
     try:
         import torch
         from torch import nn
     except ImportError:
-        raise InputError("--verify needs PyTorch, which is not installed (pip install torch); "
-                         "everything else works without it") from None
+        raise InputError(_NO_TORCH) from None
     return torch, nn
 
 

@@ -190,15 +190,10 @@ def run_text(report: RunReport) -> str:
 
 
 def _rich_table(title: str | None, headers, cells, right, dim_types=()):
-    from rich.table import Table
+    from convcalc.render.fit import FittedTable
 
-    table = Table(title=title, box=None, header_style="bold", pad_edge=False)
-    for h in headers:
-        table.add_column(h, justify="right" if h in right else "left", no_wrap=True,
-                         overflow="ellipsis" if h == "layer" else "fold")
-    for row in cells:
-        table.add_row(*row, style="dim" if len(row) > 1 and row[1] in dim_types else None)
-    return table
+    styles = ["dim" if len(row) > 1 and row[1] in dim_types else None for row in cells]
+    return FittedTable(title, headers, cells, right, styles)
 
 
 def run_rich(report: RunReport):
@@ -674,11 +669,12 @@ class RichProgress:
 
         self.progress = Progress(
             TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("loss [cyan]{task.fields[loss]}"), TextColumn("acc [green]{task.fields[acc]}"),
+            TextColumn("loss [cyan]{task.fields[loss]}"), TextColumn("[dim]avg {task.fields[avg]}"),
+            TextColumn("acc [green]{task.fields[acc]}"),
             TextColumn("{task.fields[val]}"), TimeElapsedColumn(), TimeRemainingColumn(),
             console=console, transient=False,
         )
-        self.task = self.progress.add_task("train", total=total, loss="—", acc="—", val="")
+        self.task = self.progress.add_task("train", total=total, loss="—", avg="—", acc="—", val="")
         self.smoothed: float | None = None
 
     def __enter__(self):
@@ -689,9 +685,10 @@ class RichProgress:
         return self.progress.__exit__(*exc)
 
     def update(self, record: StepRecord, evaluation: Evaluation | None) -> None:
-        # An exponential moving average keeps the number readable while batches jump around.
+        # The step's own loss, as the plain log and the summary print it; beside it, labelled, an
+        # exponential moving average (0.9) that stays readable while batches jump around.
         self.smoothed = record.loss if self.smoothed is None else 0.9 * self.smoothed + 0.1 * record.loss
-        fields = {"loss": f"{self.smoothed:.4f}", "acc": _pct(record.accuracy)}
+        fields = {"loss": f"{record.loss:.4f}", "avg": f"{self.smoothed:.4f}", "acc": _pct(record.accuracy)}
         if evaluation is not None:
             fields["val"] = (f"val acc [magenta]{_pct(evaluation.accuracy)}" if evaluation.accuracy is not None
                              else f"val loss [magenta]{evaluation.loss:.4g}")

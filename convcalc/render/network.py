@@ -268,6 +268,25 @@ def shorten_name(name: str, width: int) -> str:
     return "…" + tail
 
 
+def shorten_names(names: list[str], width: int) -> list[str]:
+    """Each name cut to ``width`` (:func:`shorten_name`); where two different names would look
+    alike (``…branch1x1.conv`` under Mixed_5b and Mixed_5c) both keep their first part instead,
+    the cut in the middle (``Mixed_5b…1x1.conv``)."""
+    short = [shorten_name(name, width) for name in names]
+    owners: dict[str, set[str]] = {}
+    for name, cut in zip(names, short):
+        owners.setdefault(cut, set()).add(name)
+    return [_cut_middle(name, width) if len(owners[cut]) > 1 else cut for name, cut in zip(names, short)]
+
+
+def _cut_middle(name: str, width: int) -> str:
+    """``name`` cut to ``width`` keeping its first dotted part (at most half the width) and its end."""
+    if len(name) <= width:
+        return name
+    head = name.split(".", 1)[0][: max(1, width // 2)]
+    return head + "…" + name[len(name) - (width - len(head) - 1):]
+
+
 MIN_NAME = 16
 DROPPABLE = ("start",)  # left out, in this order, when names would get shorter than MIN_NAME
 
@@ -295,8 +314,8 @@ def layout(view: ArchView, wide: bool, width: int = WIDTH) -> tuple[list[list[st
     excess = sum(widths) + 2 * (len(widths) - 1) - width
     if excess > 0:
         name_width = max(12, widths[0] - excess)
-        for c in cells:
-            c[0] = shorten_name(c[0], name_width)
+        for c, name in zip(cells, shorten_names([c[0] for c in cells], name_width)):
+            c[0] = name
     notes = [f"the {', '.join(dropped)} column is left out to fit {width} columns (--wide, --csv and --json show it)"] \
         if dropped else []
     return cells, columns, notes
@@ -404,10 +423,14 @@ def arch_rich(view: ArchView, wide: bool = False, width: int = WIDTH):
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"{view.report.name}: {shape_text(view, view.report.input)} → "
-                        f"{shape_text(view, view.report.output)}",
-                  box=None, header_style="bold", pad_edge=False, expand=False)
+    title = f"{view.report.name}: {shape_text(view, view.report.input)} → {shape_text(view, view.report.output)}"
     cells_list, columns, notes = layout(view, wide, width)
+    widths = _widths(cells_list, columns)
+    if not wide and sum(widths) + 2 * (len(widths) - 1) > width:  # too narrow for a table: one record per row
+        return Group(*narrow_records(view, title, width), Text(""), _totals(view),
+                     *_footer_texts(view, ["too narrow for the table: one layer per record (--csv, --json or a wider "
+                                           "terminal give the table)"]))
+    table = Table(title=title, box=None, header_style="bold", pad_edge=False, expand=False)
     for header in columns:
         justify = "right" if header in RIGHT else "left"
         table.add_column(header, justify=justify, no_wrap=True,
@@ -415,16 +438,46 @@ def arch_rich(view: ArchView, wide: bool = False, width: int = WIDTH):
     for cells, row in zip(cells_list, view.rows):
         style = "dim" if row.type in ("relu", "dropout", "flatten", "identity") else None
         table.add_row(*cells, style=style)
+    return Group(table, Text(""), _totals(view), *_footer_texts(view, notes))
+
+
+def _totals(view: ArchView):
+    from rich.table import Table
+
     totals = Table.grid(padding=(0, 2))
-    totals.add_column(style="bold")
+    totals.add_column(style="bold", no_wrap=True)
     totals.add_column()
     for label, value in summary_lines(view):
         totals.add_row(label, value)
-    parts = [table, Text(""), totals]
-    for line in _footer(view, notes):
-        if line:
-            parts.append(Text(line, style="yellow" if line.startswith("warning") else "dim"))
-    return Group(*parts)
+    return totals
+
+
+def _footer_texts(view: ArchView, notes: list[str]) -> list:
+    from rich.text import Text
+
+    return [Text(line, style="yellow" if line.startswith("warning") else "dim") for line in _footer(view, notes) if line]
+
+
+def narrow_records(view: ArchView, title: str, width: int) -> list:
+    """The table for a terminal too narrow for its columns: per layer its name, then
+    ``column value`` pairs that wrap between pairs (never inside a number)."""
+    from rich.text import Text
+
+    cells_list, columns = table_cells(view, False), headers(view)
+    out = [Text(title, style="bold")]
+    for cells, row in zip(cells_list, view.rows):
+        style = "dim" if row.type in ("relu", "dropout", "flatten", "identity") else ""
+        out.append(Text(cells[0], style=style or "bold", overflow="fold"))
+        pairs = [f"{header} {value}" for header, value in zip(columns[1:], cells[1:])]
+        lines, line = [], "  "
+        for pair in pairs:
+            if len(line) > 2 and len(line) + 2 + len(pair) > width:
+                lines.append(line)
+                line = "  "
+            line += ("" if line == "  " else ", ") + pair
+        lines.append(line)
+        out += [Text(text, style=style, overflow="fold") for text in lines]
+    return out
 
 
 def arch_csv(view: ArchView) -> str:

@@ -42,9 +42,7 @@ def trace_dict(trace: Trace) -> dict[str, Any]:
     for key in order:
         if key in results:
             out[key] = json_value(results[key])
-    out["checks"] = [
-        {"name": c.name, "ok": bool(c.ok), "summary": c.summary, "details": list(c.details)} for c in trace.checks
-    ]
+    out["checks"] = [_check(c) for c in trace.checks]
     out["notes"] = list(trace.notes)
     out["steps"] = [
         {
@@ -57,4 +55,14 @@ def trace_dict(trace: Trace) -> dict[str, Any]:
         }
         for s in trace.steps
     ]
+    return out
+
+
+def _check(check) -> dict:
+    """One self-check; ``sampled`` (only when the check did not cover every entry) lists, per
+    tensor, how many entries a seeded sample checked out of how many."""
+    out = {"name": check.name, "ok": bool(check.ok), "summary": check.summary, "details": list(check.details)}
+    if check.sampled:
+        out["sampled"] = [{"tensor": name, "checked": checked, "entries": entries, "seed": check.seed}
+                          for name, checked, entries in check.sampled]
     return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from convcalc.render.fit import Hanging
 from convcalc.render.trace import GRID_CELL, PHASES, entry_line
 from convcalc.render.trace_numbers import text
 from convcalc.trace.model import Matrix, Step, Trace
@@ -99,9 +100,9 @@ def render_step(step: Step) -> list:
     from rich.table import Table
     from rich.text import Text
 
-    out = [Text(step.heading, style="bold")]
+    out: list = [Text(step.heading, style="bold")]
     for rule in step.rules:
-        out.append(Text("  " + rule, style="cyan"))
+        out.append(Hanging("  " + rule, style="cyan"))
     grids = [g for m in step.matrices for g in _matrix_grids(m)]
     if grids:
         out.append(Columns(grids, padding=(0, 3)))
@@ -118,11 +119,11 @@ def render_step(step: Step) -> list:
             out.append(row)
             drawn += 1
         else:
-            out.append(Text("  " + line))
+            out.append(Hanging("  " + line))
     if step.entries_hidden:
         out.append(Text(f"  … {step.entries_hidden} more entries (use --max-entries to show more)", style="dim"))
     for note in step.notes:
-        out.append(Text("  note: " + note, style="yellow"))
+        out.append(Hanging("  note: " + note, style="yellow", hang=8))
     return out
 
 
@@ -148,4 +149,4 @@ def print_trace(trace: Trace, console) -> None:
         mark = Text("✓ " if check.ok else "✗ ", style="bold green" if check.ok else "bold red")
         console.print(mark + Text(f"{check.name}: {check.summary}"))
         for detail in check.details:
-            console.print(Text("  " + detail, style="dim"))
+            console.print(Hanging("  " + detail, style="dim"))

@@ -20,6 +20,7 @@ cannot decide them (``--verify torch`` does, exactly).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,80 +47,133 @@ def relative_error(a: float, n: float) -> float:
     return abs(a - n) / max(abs(a), abs(n), 1.0)
 
 
+#: Entries checked per tensor; above it a sample of this many, drawn with a seeded generator.
+MAX_CHECKED = 1000
+SAMPLE_SEED = 0
+#: Values of perturbed copies stacked into one forward pass (times the pass's own expansion).
+PASS_VALUES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Which entries of one tensor the check perturbs: all of them, or a seeded sample."""
+
+    name: str
+    entries: int
+    indices: tuple[tuple[int, ...], ...]
+
+    @property
+    def sampled(self) -> bool:
+        return len(self.indices) < self.entries
+
+
+def choose_entries(name: str, shape: tuple[int, ...], rng: np.random.Generator, limit: int = MAX_CHECKED) -> Sample:
+    """Every entry of a tensor of ``shape`` when it has at most ``limit``; otherwise ``limit``
+    entries drawn without replacement by ``rng`` (in index order). The cost of the check is one
+    forward pass per perturbed entry, so checking every entry of an n×n input costs n⁴ time."""
+    size = int(np.prod(shape, dtype=np.int64))
+    if size <= limit:
+        return Sample(name, size, tuple(np.ndindex(*shape)))
+    flat = np.sort(rng.choice(size, size=limit, replace=False))
+    return Sample(name, size, tuple(tuple(int(i) for i in np.unravel_index(k, shape)) for k in flat))
+
+
 def gradient_check(
     loss: Callable[[dict[str, np.ndarray]], tuple[float, Any]],
     tensors: dict[str, np.ndarray],
     analytic: dict[str, np.ndarray],
     label: Callable[[str, tuple], str] | None = None,
     many: Callable[[str, list[np.ndarray]], list[tuple[float, Any]] | None] | None = None,
+    copies_per_pass: Callable[[str], int] | None = None,
+    limit: int = MAX_CHECKED,
 ) -> Check:
     """Compare ``analytic`` with central differences of ``loss`` (which returns (L, decisions));
     ``label(name, index)`` names an entry the way the trace shows it; ``many(name, variants)``
-    may evaluate all perturbed copies of one tensor at once (None: one call per copy)."""
+    may evaluate several perturbed copies of one tensor at once (None: one call per copy), at
+    most ``copies_per_pass(name)`` of them per call, so the memory stays that of a few passes.
+    A tensor of more than ``limit`` entries is checked on a seeded sample of ``limit`` entries
+    (:func:`choose_entries`), and the check says so."""
     base_value, base_decisions = loss(tensors)
     worst = 0.0
     kinks, kink_worst, kink_between, kink_other = [], 0.0, [], []
     failed: list[str] = []
     count = 0
+    rng = np.random.default_rng(SAMPLE_SEED)
+    samples = []
     for name, array in tensors.items():
         grad = analytic[name].reshape(array.shape)
-        indices = list(np.ndindex(*array.shape))
-        steps = [STEP * max(1.0, abs(array[index])) for index in indices]
-        variants = []
-        for index, h in zip(indices, steps):
-            for sign in (1, -1):
-                changed = array.copy()
-                changed[index] = array[index] + sign * h
-                variants.append(changed)
-        results = many(name, variants) if many is not None else None
-        if results is None:
-            results = [loss({**tensors, name: changed}) for changed in variants]
-        for k, (index, h) in enumerate(zip(indices, steps)):
-            (f_plus, d_plus), (f_minus, d_minus) = results[2 * k], results[2 * k + 1]
-            a = float(grad[index])
-            count += 1
-            where = label(name, index) if label else (f"{name}[{','.join(map(str, index))}]" if index else name)
-            if not _same(d_plus, base_decisions) or not _same(d_minus, base_decisions):
-                right = (f_plus - base_value) / h
-                left = (base_value - f_minus) / h
-                err = min(relative_error(a, right), relative_error(a, left))
-                kinks.append(where)
-                if err <= ONE_SIDED_TOLERANCE:
-                    kink_worst = max(kink_worst, err)
-                elif min(left, right) - ONE_SIDED_TOLERANCE <= a <= max(left, right) + ONE_SIDED_TOLERANCE:
-                    kink_between.append(f"{where} (autograd {a:.6g}, one-sided slopes {left:.6g} and {right:.6g})")
-                else:
-                    kink_other.append(f"{where} (autograd {a:.6g}, one-sided slopes {left:.6g} and {right:.6g})")
-                continue
-            n = (f_plus - f_minus) / (2 * h)
-            err = relative_error(a, n)
-            if not _close(a, n, base_value, h):
-                # The truncation error (of order h² times the third derivative) can dominate where the
-                # loss curves sharply (batch norm of an almost constant input): retry with a 10x
-                # smaller step before calling the gradient wrong.
-                small = h / 10
-                probes = []
+        sample = choose_entries(name, array.shape, rng, limit)
+        samples.append(sample)
+        per_call = max(1, copies_per_pass(name) // 2) if copies_per_pass is not None and many is not None else 1
+        for start in range(0, len(sample.indices), per_call):
+            indices = sample.indices[start : start + per_call]
+            steps = [STEP * max(1.0, abs(array[index])) for index in indices]
+            variants = []
+            for index, h in zip(indices, steps):
                 for sign in (1, -1):
                     changed = array.copy()
-                    changed[index] = array[index] + sign * small
-                    probes.append(loss({**tensors, name: changed}))
-                (g_plus, e_plus), (g_minus, e_minus) = probes
-                n_small = (g_plus - g_minus) / (2 * small)
-                if _same(e_plus, base_decisions) and _same(e_minus, base_decisions) and _close(a, n_small, base_value, small):
-                    n, err = n_small, relative_error(a, n_small)
-                else:
-                    failed.append(f"{where} (autograd {a:.6g}, numerical {n:.6g})")
-            worst = max(worst, err)
+                    changed[index] = array[index] + sign * h
+                    variants.append(changed)
+            results = many(name, variants) if many is not None else None
+            if results is None:
+                results = [loss({**tensors, name: changed}) for changed in variants]
+            # Only the loss values and whether the decisions moved are kept: the perturbed
+            # copies and their decisions go with this chunk.
+            outcomes = [(f, _same(d, base_decisions)) for f, d in results]
+            del variants, results
+            for k, (index, h) in enumerate(zip(indices, steps)):
+                (f_plus, same_plus), (f_minus, same_minus) = outcomes[2 * k], outcomes[2 * k + 1]
+                a = float(grad[index])
+                count += 1
+                where = label(name, index) if label else (f"{name}[{','.join(map(str, index))}]" if index else name)
+                if not same_plus or not same_minus:
+                    right = (f_plus - base_value) / h
+                    left = (base_value - f_minus) / h
+                    err = min(relative_error(a, right), relative_error(a, left))
+                    kinks.append(where)
+                    if err <= ONE_SIDED_TOLERANCE:
+                        kink_worst = max(kink_worst, err)
+                    elif min(left, right) - ONE_SIDED_TOLERANCE <= a <= max(left, right) + ONE_SIDED_TOLERANCE:
+                        kink_between.append(f"{where} (autograd {a:.6g}, one-sided slopes {left:.6g} and {right:.6g})")
+                    else:
+                        kink_other.append(f"{where} (autograd {a:.6g}, one-sided slopes {left:.6g} and {right:.6g})")
+                    continue
+                n = (f_plus - f_minus) / (2 * h)
+                err = relative_error(a, n)
+                if not _close(a, n, base_value, h):
+                    # The truncation error (of order h² times the third derivative) can dominate where the
+                    # loss curves sharply (batch norm of an almost constant input): retry with a 10x
+                    # smaller step before calling the gradient wrong.
+                    small = h / 10
+                    probes = []
+                    for sign in (1, -1):
+                        changed = array.copy()
+                        changed[index] = array[index] + sign * small
+                        probes.append(loss({**tensors, name: changed}))
+                    (g_plus, e_plus), (g_minus, e_minus) = probes
+                    n_small = (g_plus - g_minus) / (2 * small)
+                    if _same(e_plus, base_decisions) and _same(e_minus, base_decisions) and _close(a, n_small, base_value, small):
+                        n, err = n_small, relative_error(a, n_small)
+                    else:
+                        failed.append(f"{where} (autograd {a:.6g}, numerical {n:.6g})")
+                worst = max(worst, err)
     ok = not failed
     smooth = count - len(kinks)
     verdict = "✓" if ok else f"✗ at {failed[0]}" + (f" and {len(failed) - 1} more" if len(failed) > 1 else "")
     if ok and worst > TOLERANCE:
         verdict = f"✓ (within the rounding noise of a loss of {abs(base_value):.3g})"
+    sampled = [s for s in samples if s.sampled]
     summary = (
-        f"central differences (float64, h = 1e-5) over {smooth} entr{'y' if smooth == 1 else 'ies'}: "
-        f"max relative error {worst:.1e} {verdict}"
+        f"central differences (float64, h = 1e-5) over {smooth} {'sampled ' if sampled else ''}"
+        f"entr{'y' if smooth == 1 else 'ies'}: max relative error {worst:.1e} {verdict}"
     )
     details = []
+    if sampled:
+        parts = ", ".join(f"{len(s.indices):,} of the {s.entries:,} entries of {s.name}" for s in sampled)
+        details.append(
+            f"sampled: {parts}, drawn at random (seed {SAMPLE_SEED}, the same every run); tensors of at most "
+            f"{limit:,} entries are checked whole (each entry costs two forward passes)"
+        )
     if kinks:
         shown = ", ".join(kinks[:6]) + (f" and {len(kinks) - 6} more" if len(kinks) > 6 else "")
         matched = len(kinks) - len(kink_between) - len(kink_other)
@@ -140,7 +194,8 @@ def gradient_check(
             )
         )
         details += [f"  {k}" for k in (kink_between + kink_other)[:6]]
-    return Check("finite differences", ok, summary, tuple(details))
+    coverage = tuple((s.name, len(s.indices), s.entries) for s in sampled)
+    return Check("finite differences", ok, summary, tuple(details), coverage, SAMPLE_SEED if coverage else None)
 
 
 def _same(a, b) -> bool:
@@ -211,6 +266,11 @@ def finite_difference_check(spec, run_) -> Check:
             (loss_of(y[k * n : (k + 1) * n]), [d[k * n : (k + 1) * n] for d in decisions]) for k in range(len(variants))
         ]
 
+    per_copy = _values_per_pass(spec, run_)
+
+    def copies_per_pass(name: str) -> int:
+        return max(1, PASS_VALUES // per_copy)
+
     from convcalc.trace.context import Context
 
     ctx = Context(spec.implicit_dims, 0, "float")
@@ -221,4 +281,17 @@ def finite_difference_check(spec, run_) -> Check:
             return ctx.param_label(name, owners[name], index)
         return ctx.label(name, index, tensors[name].shape)
 
-    return gradient_check(loss, tensors, analytic, label, many)
+    return gradient_check(loss, tensors, analytic, label, many, copies_per_pass)
+
+
+def _values_per_pass(spec, run_) -> int:
+    """The values one forward pass of the spec's input holds: every layer's input and output,
+    and a windowed layer's im2col columns (C_in·Πk per output position)."""
+    total = 0
+    for i, step in enumerate(spec.layers):
+        x, y = np.asarray(run_.inputs[i]), np.asarray(run_.forwards[i].output)
+        total += x.size + y.size
+        kernel = getattr(step.layer, "kernel_size", None)
+        if isinstance(kernel, tuple) and x.ndim > 2 and y.ndim > 2:
+            total += x.shape[0] * x.shape[1] * int(np.prod(kernel)) * int(np.prod(y.shape[2:]))
+    return max(total, 1)

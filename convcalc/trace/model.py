@@ -80,6 +80,9 @@ class Check:
     ok: bool
     summary: str
     details: tuple[str, ...] = ()
+    #: (tensor, entries checked, entries in all) for each tensor checked on a sample only
+    sampled: tuple[tuple[str, int, int], ...] = ()
+    seed: int | None = None  # of the generator that drew the samples
 
 
 @dataclass(frozen=True)

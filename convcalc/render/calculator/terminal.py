@@ -6,6 +6,7 @@ from __future__ import annotations
 from convcalc.render.calculator.document import Block, Equation, Heading, Line, Matrix, slices
 from convcalc.render.calculator.numbers import MINUS, number
 from convcalc.render.calculator.printers import equation_text
+from convcalc.render.fit import Hanging
 
 MAX_WINDOW_GRIDS = 16  # beyond this many explained entries, only the equations are drawn
 
@@ -24,13 +25,13 @@ def to_rich(blocks: list[Block]):
         elif isinstance(block, Line):
             style = {"note": "dim", "warning": "yellow"}.get(block.kind, "")
             prefix = {"note": "note: ", "warning": "warning: "}.get(block.kind, "")
-            items.append(Text(prefix + block.text, style=style))
+            items.append(Hanging(prefix + block.text, style=style))
         elif isinstance(block, Matrix):
             items.append(_rich_matrix(block))
         else:
             if draw_windows and block.window is not None:
                 items.append(_rich_matrix(block.window, title=f"window of {block.lhs}"))
-            items.append(Text("  " + equation_text(block), style="bold" if draw_windows else ""))
+            items.append(Hanging("  " + equation_text(block), style="bold" if draw_windows else ""))
     if equations and not draw_windows:
         items.append(Text(f"(window grids are drawn for at most {MAX_WINDOW_GRIDS} entries: pick one with --at ROW,COL)",
                           style="dim"))
@@ -38,35 +39,112 @@ def to_rich(blocks: list[Block]):
 
 
 def _rich_matrix(block: Matrix, title: str | None = None):
-    """One panel per 2-d slice (side by side): right-aligned numbers, highlighted window cells."""
-    from rich import box
-    from rich.columns import Columns
-    from rich.panel import Panel
-    from rich.table import Table
-    from rich.text import Text
+    """One panel per 2-d slice (side by side): right-aligned numbers, highlighted window cells;
+    a grid wider than the terminal keeps its first and last columns around a "…" column and
+    says which it shows (numbers are never cropped)."""
+    return _FittedMatrix(block, title)
 
-    labelled = block.column_labels is not None or block.row_labels is not None  # index labels: narrower gaps
-    panels = []
-    for caption, grid, prefix in slices(block):
-        table = Table(show_header=block.column_labels is not None, box=None, padding=(0, 0, 0, 2 if not labelled else 1),
+
+class _FittedMatrix:
+    """A matrix block laid out when rich knows the width it may take."""
+
+    def __init__(self, block: Matrix, title: str | None) -> None:
+        self.block, self.title = block, title
+
+    def __rich_console__(self, console, options):
+        from rich.columns import Columns
+
+        panels = [self._panel(caption, grid, prefix, options.max_width) for caption, grid, prefix in slices(self.block)]
+        yield Columns(panels) if len(panels) > 1 else panels[0]
+
+    def _panel(self, caption, grid, prefix, width: int):
+        from rich import box
+        from rich.panel import Panel
+        from rich.table import Table
+        from rich.text import Text
+
+        block = self.block
+        labelled = block.column_labels is not None or block.row_labels is not None  # index labels: narrower gaps
+        gap = 2 if not labelled else 1
+        texts = [[number(v).replace("-inf", f"{MINUS}∞") for v in row] for row in grid]
+        widths = [max([len(row[j]) for row in texts] + [len(block.column_labels[j]) if block.column_labels else 0])
+                  for j in range(grid.shape[1])]
+        label_width = max((len(r) for r in block.row_labels), default=0) + gap if block.row_labels is not None else 0
+        kept, elided = kept_columns(widths, gap, width - 4 - label_width)  # 4: the panel's border and padding
+        table = Table(show_header=block.column_labels is not None, box=None, padding=(0, 0, 0, gap),
                       pad_edge=False, show_edge=False, header_style="dim underline")
         if block.row_labels is not None:
             table.add_column("", style="dim", justify="right")
-        for j in range(grid.shape[1]):
-            table.add_column(block.column_labels[j] if block.column_labels is not None else "", justify="right")
-        for i, row in enumerate(grid):
+        columns = _with_marker(kept, elided)
+        for j in columns:
+            label = "" if block.column_labels is None else ("…" if j is None else block.column_labels[j])
+            table.add_column(label, justify="right", no_wrap=True)
+        for i, row in enumerate(texts):
             cells = []
-            for j, v in enumerate(row):
+            for j in columns:
+                if j is None:
+                    cells.append(Text("…", style="dim"))
+                    continue
                 where = prefix + (i, j)
                 style = ""
                 if where in block.highlight:
                     style = "bold reverse"
                 if block.winner is not None and where == block.winner:
                     style = "bold reverse underline green"
-                cells.append(Text(number(v).replace("-inf", f"{MINUS}∞"), style=style))
-            label = [Text(block.row_labels[i])] if block.row_labels is not None else []
-            table.add_row(*label, *cells)
-        heading = title or block.label
-        panels.append(Panel(table, title=heading + (f" — {caption}" if caption else ""), title_align="left",
-                            expand=False, box=box.ROUNDED, padding=(0, 1)))
-    return Columns(panels) if len(panels) > 1 else panels[0]
+                cells.append(Text(row[j], style=style))
+            labels = [Text(block.row_labels[i])] if block.row_labels is not None else []
+            table.add_row(*labels, *cells)
+        heading = self.title or block.label
+        if caption:
+            heading += f" — {caption}"
+        if elided:
+            heading += f" — {_shown(kept, len(widths))}"
+        return Panel(table, title=heading, title_align="left", expand=False, box=box.ROUNDED, padding=(0, 1))
+
+
+def kept_columns(widths: list[int], gap: int, available: int) -> tuple[list[int], bool]:
+    """The columns of a grid that fit in ``available`` characters (``gap`` between columns):
+    all of them, or as many as fit taken alternately from the left and the right end, with
+    room for a one-character "…" column between (at least one column from each end)."""
+    n = len(widths)
+    if sum(widths) + gap * (n - 1) <= available:
+        return list(range(n)), False
+    left, right = [0], [n - 1] if n > 1 else []
+    used = sum(widths[j] for j in left + right) + gap * len(left + right) + 1
+    i, j = 1, n - 2
+    while i <= j:
+        take_left = len(left) <= len(right)
+        index = i if take_left else j
+        cost = widths[index] + gap
+        if used + cost > available:
+            break
+        used += cost
+        if take_left:
+            left.append(i)
+            i += 1
+        else:
+            right.insert(0, j)
+            j -= 1
+    return left + right, True
+
+
+def _with_marker(kept: list[int], elided: bool) -> list[int | None]:
+    """The kept column indices with ``None`` (the "…" column) where the skipped ones were."""
+    if not elided:
+        return list(kept)
+    out: list[int | None] = []
+    for a, b in zip(kept, [*kept[1:], None]):
+        out.append(a)
+        if b is not None and b != a + 1:
+            out.append(None)
+    return out
+
+
+def _shown(kept: list[int], total: int) -> str:
+    runs: list[str] = []
+    start = kept[0]
+    for a, b in zip(kept, [*kept[1:], None]):
+        if b != a + 1:
+            runs.append(f"{start}" if start == a else f"{start}–{a}")
+            start = b if b is not None else start
+    return f"columns {' and '.join(runs)} of {total} shown"
