@@ -3,7 +3,6 @@ no colour with NO_COLOR, one clear stderr line for errors."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 
