@@ -7,8 +7,11 @@ import gc
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from convcalc.cli.gc_pause import collector_paused
+from convcalc.engine import support
 from convcalc.engine.report import AxisRF
 from convcalc.network.walk import RFState
 
@@ -57,13 +60,17 @@ def test_a_long_chain_repeats_leaves_and_walks_the_same(cli, tmp_path):
 
 
 def _general_rule(state: RFState, layer: AxisRF) -> RFState:
-    """The recurrence as written in the walk's docstring, all in Fractions."""
+    """The recurrence as written in the walk's docstring, all in Fractions, beside the exact support
+    composed in general (``engine.support.compose``)."""
     s, k = Fraction(layer.stride), Fraction(layer.kernel)
+    inner, outer = state.support, layer.support()
+    exact = None if inner is None or outer is None else support.compose(inner, outer)
     if s < 1:
         reach = Fraction(int((k - 1) * s))
         return RFState(state.size + reach * state.jump, state.jump * s,
-                       state.start + ((k - 1) / 2 - layer.pad) * s * state.jump)
-    return RFState(state.size + (k - 1) * state.jump, state.jump * s, state.start + ((k - 1) / 2 - layer.pad) * state.jump)
+                       state.start + ((k - 1) / 2 - layer.pad) * s * state.jump, exact)
+    return RFState(state.size + (k - 1) * state.jump, state.jump * s, state.start + ((k - 1) / 2 - layer.pad) * state.jump,
+                   exact)
 
 
 @pytest.mark.parametrize("layers", [
@@ -91,3 +98,17 @@ def test_the_collector_is_paused_inside_and_restored_after():
         assert not gc.isenabled()  # the caller's choice stays
     finally:
         gc.enable()
+
+
+@given(st.lists(st.tuples(st.integers(1, 7), st.integers(1, 4), st.integers(0, 3), st.integers(1, 3)), min_size=1, max_size=8))
+@settings(max_examples=200, deadline=None)
+def test_the_gap_free_shortcut_keeps_the_exact_support(layers):
+    """Random windows (dilation too, which leaves holes and so takes the general path): the walk's
+    state equals the recurrences with the support composed in general, after every layer."""
+    fast = slow = RFState()
+    for kernel, stride, pad, dilation in layers:
+        taps = support.window(kernel, stride, pad, dilation) if dilation > 1 else None
+        layer = AxisRF(dilation * (kernel - 1) + 1, stride, pad, taps)
+        fast = fast.after(layer)
+        slow = _general_rule(slow, layer).exactly()
+        assert fast == slow

@@ -48,14 +48,16 @@ class RFState:
 
     def after(self, layer: AxisRF) -> RFState:
         kernel, stride, pad, jump = layer.kernel, layer.stride, layer.pad, self.jump
-        if type(kernel) is int and type(stride) is int and type(pad) is int and stride >= 1 and jump.denominator == 1:
+        dense = _dense_after(self.support, layer)
+        if dense is not False and jump.denominator == 1:
             # The common case, in whole numbers (a deep walk does this per layer and axis): the same
-            # values as the general rule below, three Fractions made instead of a dozen.
+            # values as the general rule below, three Fractions made instead of a dozen, and the
+            # support of a gap-free window over a gap-free support without composing it.
             j, size, start = jump.numerator, self.size, self.start
             return RFState(Fraction(size.numerator + (kernel - 1) * j * size.denominator, size.denominator),
                            Fraction(j * stride),
                            Fraction(2 * start.numerator + (kernel - 1 - 2 * pad) * j * start.denominator,
-                                    2 * start.denominator))
+                                    2 * start.denominator), dense)
         stride = Fraction(layer.stride)
         k_eff = Fraction(layer.kernel)
         layer_support = layer.support()
@@ -82,6 +84,27 @@ class RFState:
     def interval(self) -> tuple[Fraction, Fraction]:
         half = (self.size - 1) / 2
         return self.start - half, self.start + half
+
+
+def _dense_after(support: AxisSupport | None, layer: AxisRF) -> AxisSupport | bool | None:
+    """The support after ``layer`` when both are gap-free — a plain window (whole kernel, stride
+    >= 1 and padding, no dilation taps) over one interval per unit, period 1, whose neighbours'
+    intervals touch or overlap — else False (compose in general). A plain window over an unknown
+    support leaves it unknown (None). Window k, s, p over units [lo + u·q, hi + u·q]: unit t reads
+    inner units t·s − p … t·s − p + k − 1, whose union is [lo − p·q, hi + (k − 1 − p)·q] moved by
+    t·s·q, gap-free as long as q <= hi − lo + 1 (or k = 1)."""
+    kernel, stride, pad = layer.kernel, layer.stride, layer.pad
+    if not (type(kernel) is int and type(stride) is int and type(pad) is int and stride >= 1 and layer.taps is None):
+        return False
+    if support is None:
+        return None
+    if support.period != 1 or len(support.units[0]) != 1:
+        return False
+    (lo, hi), = support.units[0]
+    q = support.shift
+    if kernel > 1 and q > hi - lo + 1:
+        return False
+    return AxisSupport(1, stride * q, (((lo - pad * q, hi + (kernel - 1 - pad) * q),),))
 
 
 def rf_union(states: list[tuple[RFState, ...]]) -> tuple[tuple[RFState, ...], bool]:
