@@ -3,12 +3,11 @@ receptive fields, with totals under explicit counting conventions."""
 
 from __future__ import annotations
 
-import json
 import sys
 
 import typer
 
-from convcalc.cli.output import choose_format, console, echo, user_errors
+from convcalc.cli.output import View, choose_format, echo, emit, user_errors
 from convcalc.errors import ExpectationFailed, InputError
 from convcalc.limits import MAX_WHOLE
 
@@ -240,20 +239,9 @@ def check(report, expect_params: str | None) -> None:
 def show(view, form: str, wide: bool) -> None:
     from convcalc.render import network as render
 
-    if form == "json":
-        # Indented for people; compact for pipes (json's C encoder only runs without indent: 4x faster).
-        echo(json.dumps(render.arch_dict(view), ensure_ascii=False, indent=2 if sys.stdout.isatty() else None))
-    elif form == "csv":
-        echo(render.arch_csv(view))
-    elif form == "markdown":
-        echo(render.arch_markdown(view))
-    elif form == "text":
-        echo(render.arch_text(view, wide))
-    else:
-        out = console()
-        if wide:
-            out.width = max(out.width, 200)
-        out.print(render.arch_rich(view, wide, out.width))
+    emit(View(json=lambda: render.arch_dict(view), csv=lambda: render.arch_csv(view),
+              markdown=lambda: render.arch_markdown(view), text=lambda: render.arch_text(view, wide),
+              rich=lambda out: render.arch_rich(view, wide, out.width), min_width=200 if wide else None), form)
 
 
 def _show_list(form: str) -> None:
@@ -261,12 +249,8 @@ def _show_list(form: str) -> None:
     from convcalc.render import network as render
 
     entries = zoo.entries()
-    if form == "json":
-        echo(json.dumps({"schema": "convcalc/zoo/v1", "networks": [
-            {"name": e.name, "source": e.source, "summary": e.summary} for e in entries]}, indent=2))
-    elif form == "csv":
-        echo(render.zoo_list_csv(entries))
-    elif form == "rich":
+
+    def rich_table(_):
         from rich.table import Table
 
         table = Table(title="convcalc zoo", header_style="bold")
@@ -274,6 +258,11 @@ def _show_list(form: str) -> None:
             table.add_column(header)
         for e in entries:
             table.add_row(e.name, e.source, e.summary)
-        console().print(table)
-    else:
-        echo(render.zoo_list_text(entries))
+        return table
+
+    def text() -> str:
+        return render.zoo_list_text(entries)
+
+    emit(View(json=lambda: {"schema": "convcalc/zoo/v1", "networks": [
+        {"name": e.name, "source": e.source, "summary": e.summary} for e in entries]},
+        csv=lambda: render.zoo_list_csv(entries), rich=rich_table, text=text, plain=text, markdown=text), form)

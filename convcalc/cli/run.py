@@ -4,12 +4,9 @@ side by side (``--compare``)."""
 
 from __future__ import annotations
 
-import json
-import sys
-
 import typer
 
-from convcalc.cli.output import choose_format, console, echo, user_errors
+from convcalc.cli.output import View, choose_format, emit, user_errors
 from convcalc.errors import InputError
 from convcalc.limits import MAX_WHOLE
 
@@ -160,9 +157,5 @@ def execute(network: str, *, input_shape=None, input_file=None, batch=None, seed
 def show(report, form: str) -> None:
     from convcalc.render import executor as render
 
-    if form == "json":
-        echo(json.dumps(render.run_dict(report), ensure_ascii=False, indent=2 if sys.stdout.isatty() else None))
-    elif form == "text":
-        echo(render.run_text(report))
-    else:
-        console().print(render.run_rich(report))
+    emit(View(json=lambda: render.run_dict(report), text=lambda: render.run_text(report),
+              rich=lambda _: render.run_rich(report)), form)

@@ -3,12 +3,11 @@ on a network from the zoo, a spec file or an inline chain, with NumPy alone."""
 
 from __future__ import annotations
 
-import json
 import sys
 
 import typer
 
-from convcalc.cli.output import choose_format, console, echo, user_errors
+from convcalc.cli.output import View, choose_format, console, emit, user_errors
 from convcalc.limits import MAX_WHOLE
 
 EPILOG = """[bold]Examples[/]
@@ -163,9 +162,5 @@ def execute(network: str, *, data: str, input_shape=None, steps=None, epochs=Non
 def show(view, form: str) -> None:
     from convcalc.render import executor as render
 
-    if form == "json":
-        echo(json.dumps(render.train_dict(view), ensure_ascii=False, indent=2 if sys.stdout.isatty() else None))
-    elif form == "text":
-        echo(render.train_text(view))
-    else:
-        console().print(render.train_rich(view))
+    emit(View(json=lambda: render.train_dict(view), text=lambda: render.train_text(view),
+              rich=lambda _: render.train_rich(view)), form)

@@ -18,6 +18,7 @@ from convcalc.network.tools import ToolCount
 from convcalc.network.training import TrainingReport
 from convcalc.network.walk import NetworkReport, RFState, Row
 from convcalc.notation import format_shape
+from convcalc.render.table import column_widths, plain_table
 from convcalc.render.values import count, jsonable, nbytes
 
 SCHEMA = "convcalc/arch/v1"
@@ -223,10 +224,6 @@ MIN_NAME = 16
 DROPPABLE = ("start",)  # left out, in this order, when names would get shorter than MIN_NAME
 
 
-def _widths(cells: list[list[str]], columns: tuple[str, ...]) -> list[int]:
-    return [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(columns)]
-
-
 def layout(view: ArchView, wide: bool, width: int = WIDTH) -> tuple[list[list[str]], tuple[str, ...], list[str]]:
     """The table's cells and columns fitted to ``width``: names give way first (their ends stay
     readable), then the receptive-field start column; and a note saying what was left out."""
@@ -235,14 +232,14 @@ def layout(view: ArchView, wide: bool, width: int = WIDTH) -> tuple[list[list[st
         return cells, columns, []
     dropped = []
     for column in DROPPABLE:
-        widths = _widths(cells, columns)
+        widths = column_widths(columns, cells)
         if sum(widths[1:]) + 2 * (len(widths) - 1) + min(MIN_NAME, widths[0]) <= width or column not in columns:
             break
         index = columns.index(column)
         cells = [c[:index] + c[index + 1:] for c in cells]
         columns = columns[:index] + columns[index + 1:]
         dropped.append(column)
-    widths = _widths(cells, columns)
+    widths = column_widths(columns, cells)
     excess = sum(widths) + 2 * (len(widths) - 1) - width
     if excess > 0:
         name_width = max(12, widths[0] - excess)
@@ -254,18 +251,7 @@ def layout(view: ArchView, wide: bool, width: int = WIDTH) -> tuple[list[list[st
 
 
 def _text_table(cells: list[list[str]], columns: tuple[str, ...]) -> str:
-    widths = _widths(cells, columns)
-    lines = []
-
-    def line(values):
-        parts = [v.rjust(w) if h in RIGHT else v.ljust(w) for v, w, h in zip(values, widths, columns)]
-        lines.append("  ".join(parts).rstrip())
-
-    line(columns)
-    lines.append("  ".join("-" * w for w in widths))
-    for c in cells:
-        line(c)
-    return "\n".join(lines)
+    return "\n".join(plain_table(columns, cells, RIGHT))
 
 
 def summary_lines(view: ArchView) -> list[tuple[str, str]]:
