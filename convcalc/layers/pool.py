@@ -90,12 +90,12 @@ class _WindowPool(_Pool):
         if self.rank not in (1, 2, 3):
             raise InputError(f"{self.kind}: rank must be 1, 2 or 3; got {self.rank}")
         set_ = object.__setattr__
-        set_(self, "kernel_size", _tuple(self.kernel_size, self.rank, "--k"))
-        set_(self, "stride", self.kernel_size if self.stride is None else _tuple(self.stride, self.rank, "--stride"))
-        set_(self, "dilation", _tuple(self.dilation, self.rank, "--dilation"))
-        _check_positive(self.kernel_size, "--k (kernel size)")
-        _check_positive(self.stride, "--stride")
-        _check_positive(self.dilation, "--dilation")
+        set_(self, "kernel_size", _tuple(self.kernel_size, self.rank, "kernel_size"))
+        set_(self, "stride", self.kernel_size if self.stride is None else _tuple(self.stride, self.rank, "stride"))
+        set_(self, "dilation", _tuple(self.dilation, self.rank, "dilation"))
+        _check_positive(self.kernel_size, "kernel_size")
+        _check_positive(self.stride, "stride")
+        _check_positive(self.dilation, "dilation")
         if self.padding == "same":
             raise InputError(
                 f"{self.name}: PyTorch pooling has no padding='same'; use --pad tf-same (TensorFlow/Keras SAME) or a number"
@@ -277,14 +277,15 @@ class AvgPool(_WindowPool):
     kind: ClassVar[str] = "avgpool"
 
     def __post_init__(self) -> None:
-        if any(d != 1 for d in _tuple(self.dilation, self.rank if self.rank in (1, 2, 3) else 1, "--dilation")):
+        if any(d != 1 for d in _tuple(self.dilation, self.rank if self.rank in (1, 2, 3) else 1, "dilation")):
             raise InputError("avgpool has no dilation in PyTorch (only max pooling does)")
         super().__post_init__()
         if self.divisor_override is not None:
             if self.rank == 1:
                 raise InputError("avgpool1d has no divisor_override in PyTorch (AvgPool2d and AvgPool3d do)")
             if isinstance(self.divisor_override, bool) or not isinstance(self.divisor_override, int) or self.divisor_override == 0:
-                raise InputError(f"--divisor-override must be a non-zero whole number; got {self.divisor_override!r}")
+                raise InputError(f"{{field}} must be a non-zero whole number; got {self.divisor_override!r}",
+                                 field="divisor_override", value=self.divisor_override, valid="a non-zero whole number")
 
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
         if self.rank == 3:
@@ -372,12 +373,14 @@ class AdaptivePool(_Pool):
             raise InputError(f"adaptive pooling mode must be avg or max; got {self.mode!r}")
         if self.rank not in (1, 2, 3):
             raise InputError(f"{self.name}: rank must be 1, 2 or 3; got {self.rank}")
-        sizes = _tuple(self.output_size, self.rank, "--output-size")
+        sizes = _tuple(self.output_size, self.rank, "output_size")
         if self.rank == 1 and sizes[0] is None:
-            raise InputError(f"{self.name}: --output-size must be a number (PyTorch accepts none only for 2d and 3d)")
+            raise InputError(f"{self.name}: {{field}} must be a number (PyTorch accepts none only for 2d and 3d)",
+                             field="output_size", value=None, valid="a whole number ≥ 1")
         for v in sizes:
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-                raise InputError(f"--output-size entries must be whole numbers ≥ 1 or none; got {v!r}")
+                raise InputError(f"{{field}} entries must be whole numbers ≥ 1 or none; got {v!r}", field="output_size",
+                                 value=v, valid="whole numbers ≥ 1 or none")
         object.__setattr__(self, "output_size", sizes)
 
     @property

@@ -214,7 +214,7 @@ def _build_layer(index: int, kind: str, raw: dict, shape: tuple[int, ...], names
     try:
         layer, params, buffers, options = builder(raw, shape, where)
     except InputError as error:
-        raise InputError(_in_spec_words(str(error), where)) from None
+        raise InputError(_in_spec_words(error, where)) from None
     out_shape = _output_shape(layer, kind, shape, params, where)
     layer_name = _name(raw["name"], f"{where}: name") if "name" in raw else kind
     user_names = raw.get("names", {})
@@ -242,27 +242,10 @@ def _build_layer(index: int, kind: str, raw: dict, shape: tuple[int, ...], names
     )
 
 
-#: the layer classes speak the command line's language; a spec uses PyTorch's keys
-_SPEC_WORDS = (
-    ("--k (kernel size)", "kernel_size"),
-    ("--k", "kernel_size"),
-    ("--stride", "stride"),
-    ("--pad", "padding"),
-    ("--dilation", "dilation"),
-    ("--groups", "groups"),
-    ("--ceil-mode", "ceil_mode"),
-    ("--output-padding", "output_padding"),
-    ("--divisor-override", "divisor_override"),
-    ("--padding-mode", "padding_mode"),
-    ("--out (output channels)", "out_channels"),
-    ("--out", "out_channels"),
-)
-
-
-def _in_spec_words(message: str, where: str) -> str:
-    """A layer class's message, prefixed with the layer's place and in the spec's words."""
-    for option, key in _SPEC_WORDS:
-        message = message.replace(option, key)
+def _in_spec_words(error: InputError, where: str) -> str:
+    """A layer class's message, its field spelled as the spec's key (``padding_mode``: a backprop
+    spec uses PyTorch's keywords, which are the layers' own) and prefixed with the layer's place."""
+    message = str(error.spelled(error.field)) if error.field is not None else str(error)
     if message.startswith(where):
         return message
     for prefix in ("conv2d: ", "conv-transpose2d: ", "maxpool2d: ", "avgpool2d: ", "linear: ", "flatten: "):
@@ -298,7 +281,7 @@ def _output_shape(layer, kind: str, shape: tuple[int, ...], params, where: str) 
             return (shape[0],) + tuple(int(d) for d in layer.analyze(tuple(shape[1:])).output)
         report = layer.analyze(tuple(shape))
     except InputError as error:
-        raise InputError(_in_spec_words(str(error), where) + f" (its input is {shape_text(shape)})") from None
+        raise InputError(_in_spec_words(error, where) + f" (its input is {shape_text(shape)})") from None
     return tuple(int(d) for d in report.output)
 
 
