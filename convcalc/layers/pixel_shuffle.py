@@ -38,7 +38,8 @@ class PixelShuffle(base.NoParameters):
 
     def __post_init__(self) -> None:
         if isinstance(self.factor, bool) or not isinstance(self.factor, int) or self.factor < 1:
-            raise InputError(f"{self.name}: the factor must be a whole number ≥ 1; got {self.factor!r}")
+            raise InputError(f"{self.name}: {{field}} must be a whole number ≥ 1; got {self.factor!r}", field="factor",
+                             value=self.factor, valid="a whole number ≥ 1")
 
     @property
     def name(self) -> str:
