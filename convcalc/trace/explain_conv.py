@@ -166,7 +166,7 @@ def conv_forward(
         )
         if groups > 1:
             rules += (f"groups {groups}: output channel co reads only the {c_in_g} input channels of its group",)
-    notes = _coverage_notes(step)
+    notes = list(step.notes) + _coverage_notes(step)
     name = step.name if step.name != step.kind else "conv2d"
     heading = f"{step.index}. {name}: {step.output} = {x_name} * {K.name}{bias_text}"
     return Step("forward", heading, rules, tuple(matrices), tuple(entries), tuple(notes), step.index, sums.hidden)
@@ -434,7 +434,7 @@ def conv_transpose_forward(
     )
     name = step.name if step.name != step.kind else "conv_transpose2d"
     heading = f"{step.index}. {name}: {step.output} = {x_name} ⊛ᵀ {K.name}"
-    return Step("forward", heading, rules, tuple(matrices), tuple(entries), (), step.index, sums.hidden)
+    return Step("forward", heading, rules, tuple(matrices), tuple(entries), tuple(step.notes), step.index, sums.hidden)
 
 
 def conv_transpose_backward(

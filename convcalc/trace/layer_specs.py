@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from convcalc.compute.params import conv_weight
 from convcalc.errors import InputError
 from convcalc.layers.descriptor import LayerDescriptor, descriptors, normalise
 from convcalc.notation import parse_padding
@@ -215,6 +216,7 @@ def _build_layer(index: int, kind: str, raw: dict, shape: tuple[int, ...], names
         layer, params, buffers, options = builder(raw, shape, where)
     except InputError as error:
         raise InputError(_in_spec_words(error, where)) from None
+    notes = tuple(options.pop("notes", ()))
     out_shape = _output_shape(layer, kind, shape, params, where)
     layer_name = _name(raw["name"], f"{where}: name") if "name" in raw else kind
     user_names = raw.get("names", {})
@@ -239,6 +241,7 @@ def _build_layer(index: int, kind: str, raw: dict, shape: tuple[int, ...], names
         options=options,
         input_shape=tuple(shape),
         output_shape=out_shape,
+        notes=notes,
     )
 
 
@@ -298,15 +301,17 @@ def _channels(count: int, kind: str = "") -> str:
     return f"{count} {kind}channel{'s' if count != 1 else ''}"
 
 
-def _weight_4d(raw: Any, where: str, transposed: bool) -> tuple[np.ndarray, tuple[int, ...]]:
+def _weight_4d(raw: Any, where: str, transposed: bool,
+               in_channels: int) -> tuple[np.ndarray, tuple[int, ...], str | None]:
+    """The weight as PyTorch's 4-d layout, by the rule ``convcalc conv`` follows too
+    (:func:`convcalc.compute.params.conv_weight`); a note when it read matrices as output channels."""
     w = tensor(raw, f"{where}: weight")
     given = w.shape
-    if w.ndim == 2:
-        return w.reshape((1, 1) + w.shape), given
-    if w.ndim == 3:  # one filter (one output channel)
-        return (w.reshape((w.shape[0], 1) + w.shape[1:]) if transposed else w.reshape((1,) + w.shape)), given
-    if w.ndim == 4:
-        return w, given
+    if w.ndim in (2, 3, 4):
+        weight, note = conv_weight(w, in_channels, transposed)
+        if weight is None:  # C x kh x kw on an input with other channels: one filter, refused below
+            weight = w.reshape((w.shape[0], 1) + w.shape[1:]) if transposed else w.reshape((1,) + w.shape)
+        return weight, given, note
     layout = "C_in x C_out/groups x kh x kw" if transposed else "C_out x C_in/groups x kh x kw"
     raise InputError(
         f"{where}: weight must be kh x kw (one kernel) or {layout}; got {w.ndim}-d ({shape_text(w.shape)})"
@@ -346,7 +351,7 @@ def _conv(raw: dict, shape, where: str, transposed: bool = False):
     n, c, h, w = _need_image(shape, "conv_transpose2d" if transposed else "conv2d", where)
     if "weight" not in raw:
         raise InputError(f'{where}: "weight" is missing (the kernel values, e.g. [[1, 0], [0, -1]])')
-    weight, given = _weight_4d(raw["weight"], where, transposed)
+    weight, given, note = _weight_4d(raw["weight"], where, transposed, c)
     groups = whole(raw.get("groups", 1), f"{where}: groups", 1)
     kh, kw = weight.shape[2:]
     if transposed:
@@ -407,6 +412,8 @@ def _conv(raw: dict, shape, where: str, transposed: bool = False):
     params = {"weight": (weight, given)}
     if bias is not None:
         params["bias"] = bias
+    if note is not None:
+        options["notes"] = (note,)  # taken off again by _build_layer: a note, not a hyper-parameter
     return layer, params, {}, options
 
 
