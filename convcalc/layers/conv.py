@@ -70,22 +70,6 @@ def _normalise_padding(padding, rank: int):
     return expand(tuple(pairs), rank, "padding", field="padding")
 
 
-def __getattr__(name: str):
-    """Kernel names that moved to :mod:`convcalc.compute` (``conv_kernels``, ``params``), still
-    importable from here; loaded on first use, so the shape rule never imports NumPy."""
-    if name in ("ConvCache", "ConvTransposeCache", "add_bias"):
-        from convcalc.compute import conv_kernels
-
-        return getattr(conv_kernels, name)
-    if name in ("check_batched_shape", "check_grad_shape", "format_shape_text", "check_params"):
-        from convcalc.compute import params
-
-        if name == "check_params":  # the earlier argument order: (params, expected, op)
-            return lambda given, expected, op: params.require(op, given, expected)
-        return getattr(params, "shape_text" if name == "format_shape_text" else name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 @dataclass(frozen=True)
 class _ConvBase:
     rank: int = 2

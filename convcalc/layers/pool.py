@@ -24,17 +24,6 @@ from convcalc.layers.conv import _check_positive, _normalise_padding, _tuple
 from convcalc.layers.descriptor import CEIL_MODE, DILATION, KERNEL, PAD, STRIDE, LayerDescriptor, Option, required
 
 
-def __getattr__(name: str):
-    """The pooling kernels live in :mod:`convcalc.compute.pool_kernels`; these names are still
-    importable from here, loaded on first use (the shape rule never imports NumPy)."""
-    if name in ("MaxPoolCache", "AvgPoolCache", "max_pool_forward", "max_pool_backward", "avg_pool_forward",
-                "avg_pool_backward", "uniform"):
-        from convcalc.compute import pool_kernels
-
-        return getattr(pool_kernels, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 class _Pool:
     """What every pooling layer does when it runs on numbers (contract of convcalc.compute;
     kernels in compute.pool_kernels): a batched input, no parameters, no buffers."""

@@ -10,6 +10,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cache
 from typing import Any
 
 from convcalc.engine.dims import Dim, format_dim, is_symbolic
@@ -24,11 +25,19 @@ from convcalc.render.values import count, jsonable, nbytes
 SCHEMA = "convcalc/arch/v1"
 WIDTH = 80
 
-_SHORT_TYPES = {"adaptive-avgpool": "adaptavg", "adaptive-maxpool": "adaptmax", "global-avgpool": "gap",
-                "global-maxpool": "gmp", "conv-transpose": "convT", "batchnorm": "bn", "groupnorm": "gn",
-                "layernorm": "ln", "channel-shuffle": "shuffle", "upsample-": "up-", "SqueezeExcitation": "SE",
-                "depthwise-separable": "dwsep", "Residual": "residual",
-                "Conv2dNormActivation": "ConvNormAct", "DepthwiseSeparable": "DWSeparable"}
+#: Short names of the blocks (not layer types: those carry their ``label`` in their descriptor).
+_SHORT_BLOCKS = {"SqueezeExcitation": "SE", "Residual": "residual", "Conv2dNormActivation": "ConvNormAct",
+                 "DepthwiseSeparable": "DWSeparable"}
+
+
+@cache
+def _short_types() -> tuple[tuple[str, str], ...]:
+    """(report type prefix, short label) of every layer type with a label, then of the blocks;
+    longer prefixes first, so that one never shortens the start of another."""
+    from convcalc.layers.descriptor import descriptors
+
+    labels = dict(d.label for d in descriptors() if d.label is not None)
+    return tuple(sorted({**labels, **_SHORT_BLOCKS}.items(), key=lambda item: -len(item[0])))
 
 
 @dataclass(frozen=True)
@@ -158,7 +167,7 @@ def rf_parts(rf: tuple[RFState, ...] | None) -> tuple[str, str, str]:
 
 def short_type(kind: str) -> str:
     count_, times, base = kind.rpartition("×")  # a folded "3×Bottleneck"
-    for long, abbrev in _SHORT_TYPES.items():
+    for long, abbrev in _short_types():
         if base.startswith(long):
             return count_ + times + abbrev + base[len(long):]
     return kind
