@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from convcalc.engine import axis
 from convcalc.engine.dims import Dim, format_dim, is_symbolic, product, simplify
@@ -29,6 +29,7 @@ from convcalc.layers.descriptor import (
     LayerDescriptor,
     Option,
     out_option,
+    register_hook,
     required,
 )
 from convcalc.notation import expand
@@ -518,3 +519,44 @@ DESCRIPTORS = (
         work={"bias adds": "bias"},
     ),
 )
+
+
+# --- the torch.nn layer (``--verify torch``): torch is imported by the caller, handed in as ``nn``
+
+
+@register_hook("torch", Conv, ConvTranspose)
+def _torch_conv(layer: _ConvBase, nn: Any, shape: tuple) -> Any:
+    """torch.nn.Conv{rank}d / ConvTranspose{rank}d; asymmetric padding as an F.pad in front."""
+    hyper = layer.analyze(shape, batch=1).hyper
+    rank, c_in = len(shape) - 1, shape[0]
+    pads = [tuple(p) for p in hyper["padding"]]
+    symmetric = all(a == b for a, b in pads)
+    transposed = isinstance(layer, ConvTranspose)
+    cls = getattr(nn, f"ConvTranspose{rank}d" if transposed else f"Conv{rank}d")
+    kwargs = dict(kernel_size=tuple(layer.kernel_size), stride=tuple(layer.stride), dilation=tuple(layer.dilation),
+                  groups=hyper["groups"], bias=layer.bias)
+    if isinstance(layer, ConvTranspose):
+        if not symmetric:
+            raise InputError("--verify: asymmetric padding on a transposed conv has no torch.nn equivalent")
+        return cls(c_in, hyper["out_channels"], padding=tuple(a for a, _ in pads),
+                   output_padding=tuple(layer.output_padding), **kwargs)
+    if symmetric:
+        return cls(c_in, hyper["out_channels"], padding=tuple(a for a, _ in pads), padding_mode=layer.padding_mode,
+                   **kwargs)
+    return _padded(nn, pads, cls(c_in, hyper["out_channels"], padding=0, **kwargs))
+
+
+def _padded(nn: Any, pads, conv):
+    import torch.nn.functional as F
+
+    flat = []
+    for before, after in reversed(pads):  # F.pad wants the last axis first
+        flat += [before, after]
+
+    class Padded(nn.Module):
+        def forward(self, x):
+            return self.conv(F.pad(x, flat))
+
+    m = Padded()
+    m.conv = conv
+    return m

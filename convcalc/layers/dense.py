@@ -19,7 +19,7 @@ from convcalc.engine.dims import format_dim, product, simplify
 from convcalc.engine.report import LayerReport, ParamCount, Step
 from convcalc.errors import InputError
 from convcalc.layers import base
-from convcalc.layers.descriptor import BIAS, LayerDescriptor, Option, out_option
+from convcalc.layers.descriptor import BIAS, LayerDescriptor, Option, out_option, register_hook
 from convcalc.notation import format_shape
 
 if TYPE_CHECKING:
@@ -211,3 +211,19 @@ DESCRIPTORS = (
         trace="flatten", trace_output="F", torch=("Flatten",), onnx=("Flatten",),
     ),
 )
+
+
+# --- the torch.nn layer (``--verify torch``): torch is imported by the caller, handed in as ``nn``
+
+
+@register_hook("torch", Linear)
+def _torch_linear(layer: Linear, nn: Any, shape: tuple) -> Any:
+    return nn.Linear(shape[-1], layer.out_features, bias=layer.bias)
+
+
+@register_hook("torch", Flatten)
+def _torch_flatten(layer: Flatten, nn: Any, shape: tuple) -> Any:
+    # Our shapes leave the batch out: torch's dims are ours + 1 (negative ones are the same).
+    start = layer.start_dim + 1 if layer.start_dim >= 0 else layer.start_dim
+    end = layer.end_dim + 1 if layer.end_dim >= 0 else layer.end_dim
+    return nn.Flatten(start, end)

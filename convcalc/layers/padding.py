@@ -141,7 +141,7 @@ DESCRIPTORS = (
 
 
 @register_hook("torch", Pad)
-def _torch_pad(layer: Pad, nn: Any) -> Any:
+def _torch_pad(layer: Pad, nn: Any, shape: tuple = ()) -> Any:
     """torch.nn.ConstantPad{rank}d takes the amounts innermost axis first: (left, right, top, bottom, …)."""
     amounts = tuple(v for before, after in reversed(layer.padding) for v in (before, after))
     return getattr(nn, f"ConstantPad{layer.rank}d")(amounts, layer.value)

@@ -148,5 +148,5 @@ DESCRIPTORS = (
 
 
 @register_hook("torch", PixelShuffle)
-def _torch_pixel_shuffle(layer: PixelShuffle, nn: Any) -> Any:
+def _torch_pixel_shuffle(layer: PixelShuffle, nn: Any, shape: tuple = ()) -> Any:
     return nn.PixelUnshuffle(layer.factor) if layer.inverse else nn.PixelShuffle(layer.factor)

@@ -21,7 +21,17 @@ from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step, merge_
 from convcalc.errors import InputError
 from convcalc.layers import base
 from convcalc.layers.conv import _check_positive, _normalise_padding, _tuple
-from convcalc.layers.descriptor import CEIL_MODE, DILATION, KERNEL, PAD, STRIDE, LayerDescriptor, Option, required
+from convcalc.layers.descriptor import (
+    CEIL_MODE,
+    DILATION,
+    KERNEL,
+    PAD,
+    STRIDE,
+    LayerDescriptor,
+    Option,
+    register_hook,
+    required,
+)
 
 
 class _Pool:
@@ -528,3 +538,25 @@ DESCRIPTORS = (
                        "GlobalAveragePool", ("global-avgpool", "gap")),
     _global_descriptor("max", "max", ("gmp", "global_max_pool"), ("gmp", "globalmaxpool"), "GlobalMaxPool", ("global-maxpool", "gmp")),
 )
+
+
+# --- the torch.nn layer (``--verify torch``): torch is imported by the caller, handed in as ``nn``
+
+
+@register_hook("torch", MaxPool, AvgPool)
+def _torch_pool(layer: Any, nn: Any, shape: tuple) -> Any:
+    rank = len(shape) - 1
+    pads = [tuple(p) for p in layer.analyze(shape, batch=1).hyper["padding"]]
+    if any(a != b for a, b in pads):
+        raise InputError("--verify: asymmetric pooling padding has no torch.nn equivalent")
+    common = dict(kernel_size=tuple(layer.kernel_size), stride=tuple(layer.stride), padding=tuple(a for a, _ in pads),
+                  ceil_mode=layer.ceil_mode)
+    if isinstance(layer, MaxPool):
+        return getattr(nn, f"MaxPool{rank}d")(dilation=tuple(layer.dilation), **common)
+    return getattr(nn, f"AvgPool{rank}d")(count_include_pad=layer.count_include_pad, **common)
+
+
+@register_hook("torch", AdaptivePool)
+def _torch_adaptive_pool(layer: AdaptivePool, nn: Any, shape: tuple) -> Any:
+    cls = getattr(nn, f"Adaptive{'Avg' if layer.mode == 'avg' else 'Max'}Pool{len(shape) - 1}d")
+    return cls(tuple(layer.output_size) if not layer.global_ else 1)
