@@ -59,7 +59,7 @@ def _split(text: str, what: str) -> tuple[list[str], Notation]:
         separator = ","
     elif "×" in text:
         separator = "×"
-    parts = [p for p in _SEPARATORS.split(text)]
+    parts = list(_SEPARATORS.split(text))
     if any(p == "" for p in parts):
         raise InputError(f"{what} '{original}' has an empty entry: write it like 3x32x32")
     return parts, Notation(separator if separator != "×" else "×", brackets)

@@ -13,7 +13,7 @@ import pytest
 
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.dense import Linear
-from convcalc.layers.norm import BatchNorm, GroupNorm, LayerNorm
+from convcalc.layers.norm import BatchNorm, GroupNorm
 from convcalc.layers.pool import AvgPool, MaxPool
 
 CASES = [

@@ -533,8 +533,8 @@ def _torch_conv(layer: _ConvBase, nn: Any, shape: tuple) -> Any:
     symmetric = all(a == b for a, b in pads)
     transposed = isinstance(layer, ConvTranspose)
     cls = getattr(nn, f"ConvTranspose{rank}d" if transposed else f"Conv{rank}d")
-    kwargs = dict(kernel_size=tuple(layer.kernel_size), stride=tuple(layer.stride), dilation=tuple(layer.dilation),
-                  groups=hyper["groups"], bias=layer.bias)
+    kwargs = {"kernel_size": tuple(layer.kernel_size), "stride": tuple(layer.stride),
+              "dilation": tuple(layer.dilation), "groups": hyper["groups"], "bias": layer.bias}
     if isinstance(layer, ConvTranspose):
         if not symmetric:
             raise InputError("--verify: asymmetric padding on a transposed conv has no torch.nn equivalent")

@@ -41,7 +41,7 @@ _STATISTICS = ("running_mean", "running_var", "num_batches_tracked")  # batch no
 def _channels(shape, op: str):
     if len(shape) < 1:
         raise InputError(f"{op} needs a channel dimension")
-    return shape[0] if len(shape) > 1 else shape[0]
+    return shape[0]
 
 
 def _norm_report(op: str, shape, batch, bytes_per_element: int, params: ParamCount, ops_per_element: int, **fields):

@@ -203,7 +203,7 @@ class MaxPool(_WindowPool):
     kind: ClassVar[str] = "maxpool"
 
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
-        n_in, c, spatial, n, pads, out_spatial, dropped, warnings, notes = self._geometry(shape, batch)
+        n_in, c, spatial, n, pads, out_spatial, _dropped, warnings, notes = self._geometry(shape, batch)
         self._check_no_empty_window(spatial, pads, out_spatial)
         other: tuple = ()
         if c is not None and not any(is_symbolic(x) for x in (*spatial, *out_spatial, c, n)):
@@ -289,7 +289,7 @@ class AvgPool(_WindowPool):
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
         if self.rank == 3:
             self._check_3d_input(shape)
-        n_in, c, spatial, n, pads, out_spatial, dropped, warnings, notes = self._geometry(shape, batch)
+        n_in, c, spatial, n, pads, out_spatial, _dropped, warnings, notes = self._geometry(shape, batch)
         if self.padding == "tf-same" and self.count_include_pad:
             notes.append("TensorFlow's SAME average pooling divides by the real elements only (count_include_pad=False)")
         other: tuple = ()
@@ -549,8 +549,8 @@ def _torch_pool(layer: Any, nn: Any, shape: tuple) -> Any:
     pads = [tuple(p) for p in layer.analyze(shape, batch=1).hyper["padding"]]
     if any(a != b for a, b in pads):
         raise InputError("--verify: asymmetric pooling padding has no torch.nn equivalent")
-    common = dict(kernel_size=tuple(layer.kernel_size), stride=tuple(layer.stride), padding=tuple(a for a, _ in pads),
-                  ceil_mode=layer.ceil_mode)
+    common = {"kernel_size": tuple(layer.kernel_size), "stride": tuple(layer.stride),
+              "padding": tuple(a for a, _ in pads), "ceil_mode": layer.ceil_mode}
     if isinstance(layer, MaxPool):
         return getattr(nn, f"MaxPool{rank}d")(dilation=tuple(layer.dilation), **common)
     return getattr(nn, f"AvgPool{rank}d")(count_include_pad=layer.count_include_pad, **common)

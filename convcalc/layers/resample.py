@@ -239,7 +239,7 @@ def _interpolation_matrix(size: int, scale: int, mode: str, dtype) -> np.ndarray
             add(i, min(base + 1, size - 1), lam)
     matrix = np.zeros((out, size), dtype=dtype)  # object: Python int zeros
     for (i, j), w in weights.items():
-        matrix[i, j] = (int(w) if w.denominator == 1 else w) if dtype == object else float(w)
+        matrix[i, j] = (int(w) if w.denominator == 1 else w) if dtype == object else float(w)  # noqa: E721 (a numpy dtype equals object)
     return matrix
 
 

@@ -12,7 +12,7 @@ Containers, as in ``torch.nn``:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Gate:
     kind: str = "SqueezeExcitation"
 
 
-Module = Union[Leaf, Sequential, Residual, Parallel, Gate]
+Module = Leaf | Sequential | Residual | Parallel | Gate
 
 
 @dataclass(frozen=True)

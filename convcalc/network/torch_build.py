@@ -189,7 +189,7 @@ def _Gate(nn: Any, gate):
 
 def verify(network: Network, report: NetworkReport) -> VerifyResult:
     """Compare every leaf of ``report`` with a torch build of ``network`` run on zeros."""
-    torch, nn = _torch()
+    torch, _nn = _torch()
     model = build_torch(network, report.input).eval()
     leaves = {row.name: row for row in report.leaves() if row.type not in ("add", "mul", "concat")}
     modules = dict(model.named_modules())

@@ -297,7 +297,7 @@ def loss_curve(losses: Sequence[float], width: int = 60, height: int = 10, unico
     grid = [[" "] * columns for _ in range(height)]
 
     def row_of(value: float) -> int:
-        return min(height - 1, max(0, int(round((top - value) / span * (height - 1)))))
+        return min(height - 1, max(0, round((top - value) / span * (height - 1))))
 
     point = "•" if unicode else "*"
     for c, v in enumerate(means):

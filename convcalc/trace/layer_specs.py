@@ -348,7 +348,7 @@ def _padding(raw: dict, where: str):
 
 
 def _conv(raw: dict, shape, where: str, transposed: bool = False):
-    n, c, h, w = _need_image(shape, "conv_transpose2d" if transposed else "conv2d", where)
+    _n, c, _h, _w = _need_image(shape, "conv_transpose2d" if transposed else "conv2d", where)
     if "weight" not in raw:
         raise InputError(f'{where}: "weight" is missing (the kernel values, e.g. [[1, 0], [0, -1]])')
     weight, given, note = _weight_4d(raw["weight"], where, transposed, c)
@@ -383,16 +383,16 @@ def _conv(raw: dict, shape, where: str, transposed: bool = False):
     dilation = pair(raw.get("dilation", 1), f"{where}: dilation", 1)
     padding = _padding(raw, where)
     options: dict[str, Any] = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
-    shared = dict(
-        rank=2,
-        out_channels=c_out,
-        kernel_size=(kh, kw),
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        groups=groups,
-        bias=bias is not None,
-    )
+    shared = {
+        "rank": 2,
+        "out_channels": c_out,
+        "kernel_size": (kh, kw),
+        "stride": stride,
+        "padding": padding,
+        "dilation": dilation,
+        "groups": groups,
+        "bias": bias is not None,
+    }
     if transposed:
         from convcalc.layers.conv import ConvTranspose
 
