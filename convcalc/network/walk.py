@@ -186,7 +186,8 @@ def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple
             report = module.layer.analyze(shape, batch=ctx.batch, bytes_per_element=ctx.bytes_per_element)
         except InputError as error:
             layer_type = getattr(module.layer, "name", type(module.layer).__name__)
-            raise InputError(f"layer {name or '(input)'} ({layer_type}) on input {format_shape(shape)}: {error}") from None
+            said = error.spelled(error.field) if error.field is not None else error  # the layer's own keyword
+            raise InputError(f"layer {name or '(input)'} ({layer_type}) on input {format_shape(shape)}: {said}") from None
         if report.rf is None or rf is None or len(report.rf) != len(rf):
             new_rf = None if (report.rf is None and report.output != report.input) else rf
             if report.op in ("linear", "flatten"):
