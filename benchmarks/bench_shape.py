@@ -73,9 +73,9 @@ def main() -> int:
         missed.append("jsonl batch")
 
     probe = (
-        "import sys; from convcalc.cli.app import main; sys.argv = ['convcalc'] + %r\n"
+        f"import sys; from convcalc.cli.app import main; sys.argv = ['convcalc'] + {SHAPE_ARGS!r}\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print([m for m in ('sympy', 'torch', 'numpy') if m in sys.modules], file=sys.stderr)" % SHAPE_ARGS
+        "print([m for m in ('sympy', 'torch', 'numpy') if m in sys.modules], file=sys.stderr)"
     )
     heavy = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stderr.strip()
     print(f"heavy modules imported on the plain path: {heavy}   goal []")

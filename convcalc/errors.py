@@ -3,18 +3,70 @@
 Everything the user typed that is wrong raises :class:`InputError` (exit code 2);
 a requested ``--expect*`` check that does not hold raises :class:`ExpectationFailed`
 (exit code 1). The CLI turns both into one line on stderr, never a traceback.
+
+An error about one setting of a layer is data: the setting (``field``, the layer's own
+keyword such as ``padding_mode``), the value given and what would be valid. Its message
+writes ``{field}`` where the setting is named, and each front end spells the field its own
+way (:meth:`InputError.spelled`): ``--padding-mode`` on the command line, ``padding_mode``
+in a backprop spec, ``layers[3].padding_mode`` — its JSON path — in an arch spec.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+#: How the command line spells a layer field where it is not simply ``--`` + the field with
+#: dashes (``padding_mode`` → ``--padding-mode``): the flags of ``convcalc shape``.
+CLI_FLAGS = {
+    "kernel_size": "--k",
+    "padding": "--pad",
+    "out_channels": "--out",
+    "out_features": "--out",
+}
+
+NOT_GIVEN: Any = object()
+
+
+def cli_flag(field: str) -> str:
+    """The command-line flag of a layer field: ``padding_mode`` → ``--padding-mode``."""
+    return CLI_FLAGS.get(field, "--" + field.replace("_", "-"))
 
 
 class InputError(ValueError):
     """Bad input: a malformed value or a layer configuration PyTorch would refuse.
 
-    The message says what is wrong and, where it can, what would be valid.
+    The message says what is wrong and, where it can, what would be valid. With ``field``
+    the message names the setting as ``{field}``; until a front end spells it, it reads as
+    the command-line flag (:func:`cli_flag`). ``value`` is what was given, ``valid`` a short
+    description of what would be accepted.
     """
 
     exit_code = 2
+
+    def __init__(self, message: str, *, field: str | None = None, value: Any = NOT_GIVEN,
+                 valid: str | None = None, spelling: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.value = value
+        self.valid = valid
+        self.spelling = spelling
+
+    def __str__(self) -> str:
+        if self.field is None:
+            return self.message
+        return self.message.replace("{field}", self.spelling or cli_flag(self.field))
+
+    def __reduce__(self):  # keeps the data through pickling by multiprocessing and copy
+        return (_rebuild, (self.message, self.field, self.value, self.valid, self.spelling))
+
+    def spelled(self, name: str) -> InputError:
+        """The same error with its field written ``name`` (the front end's word for it)."""
+        return InputError(self.message, field=self.field, value=self.value, valid=self.valid, spelling=name)
+
+
+def _rebuild(message, field, value, valid, spelling) -> InputError:
+    return InputError(message, field=field, value=value, valid=valid, spelling=spelling)
 
 
 class ExpectationFailed(Exception):

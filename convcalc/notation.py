@@ -59,7 +59,7 @@ def _split(text: str, what: str, example: str = "3x32x32") -> tuple[list[str], N
         separator = ","
     elif "×" in text:
         separator = "×"
-    parts = [p for p in _SEPARATORS.split(text)]
+    parts = list(_SEPARATORS.split(text))
     if any(p == "" for p in parts):
         raise InputError(f"{what} '{original}' has an empty entry: write it like {example}")
     return parts, Notation(separator if separator != "×" else "×", brackets)
@@ -219,12 +219,15 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def expand(values: tuple, rank: int, what: str) -> tuple:
-    """Broadcast one value to every spatial axis, or check there is one per axis."""
+def expand(values: tuple, rank: int, what: str, field: str | None = None) -> tuple:
+    """Broadcast one value to every spatial axis, or check there is one per axis.
+
+    With ``field`` (a layer's keyword) the error names it as data (``what`` is then unused)."""
     if len(values) == 1:
         return values * rank
     if len(values) != rank:
         raise InputError(
-            f"{what} has {len(values)} values for a {rank}-d layer: give 1 value or {rank} (one per spatial axis)"
-        )
+            f"{'{field}' if field else what} has {len(values)} values for a {rank}-d layer: "
+            f"give 1 value or {rank} (one per spatial axis)", field=field, value=values,
+            valid=f"1 or {rank} values")
     return tuple(values)

@@ -233,7 +233,7 @@ def test_optimizer_steps_by_hand():
     assert p["w"].tolist() == [1.0, -2.0]  # inputs untouched
 
 
-@pytest.mark.parametrize("bad", [dict(name="rmsprop"), dict(lr=0), dict(lr=float("nan")), dict(momentum=1.0)])
+@pytest.mark.parametrize("bad", [{"name": "rmsprop"}, {"lr": 0}, {"lr": float("nan")}, {"momentum": 1.0}])
 def test_bad_optimizer_settings(bad):
     with pytest.raises(InputError):
         Optimizer(**{"name": "sgd", "lr": 0.1, **bad})

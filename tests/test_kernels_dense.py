@@ -31,7 +31,7 @@ from convcalc.layers.norm import BatchNorm, GroupNorm, LayerNorm, LocalResponseN
 from convcalc.layers.resample import ChannelShuffle, ShortcutA, Upsample
 from convcalc.layers.separable import DepthwiseSeparable
 
-TOL = dict(rtol=1e-9, atol=1e-9)
+TOL = {"rtol": 1e-9, "atol": 1e-9}
 KINKS = (0.0, 3.0, -3.0, 6.0, 20.0)
 
 
@@ -276,7 +276,7 @@ def test_leaky_relu_slope_and_kink_match_torch(torch):
 
 def _torch_module(torch, label, layer, shape):
     nn = torch.nn
-    from convcalc.network import torch_build
+    from convcalc.layers.descriptor import find_hook
 
     c = shape[1]
     if isinstance(layer, PReLU):
@@ -293,7 +293,7 @@ def _torch_module(torch, label, layer, shape):
         return nn.GroupNorm(layer.groups, c, eps=layer.eps, affine=layer.affine)
     if isinstance(layer, LayerNorm):
         if layer.channels_first:
-            return torch_build._ChannelsFirstLayerNorm(nn, c, layer.eps)
+            return find_hook("torch", layer)(layer, nn, tuple(shape[1:]))  # the layer module's own torch form
         return nn.LayerNorm(shape[-layer.dims:], eps=layer.eps)
     if isinstance(layer, LocalResponseNorm):
         return nn.LocalResponseNorm(layer.size, layer.alpha, layer.beta, layer.k)
@@ -302,11 +302,11 @@ def _torch_module(torch, label, layer, shape):
     if isinstance(layer, ChannelShuffle):
         return nn.ChannelShuffle(layer.groups)
     if isinstance(layer, ShortcutA):
-        return torch_build._ShortcutA(nn, layer.out_channels, layer.stride)
+        return find_hook("torch", layer)(layer, nn, tuple(shape[1:]))  # the layer module's own torch form
     if isinstance(layer, ChannelChunk):
-        return torch_build._ChannelChunk(nn, layer.chunks, layer.index)
+        return find_hook("torch", layer)(layer, nn, tuple(shape[1:]))  # the layer module's own torch form
     if isinstance(layer, LayerScale):
-        return torch_build._LayerScale(nn, c, len(shape) - 2, layer.init)
+        return find_hook("torch", layer)(layer, nn, tuple(shape[1:]))  # the layer module's own torch form
     if isinstance(layer, Identity):
         return nn.Identity()
     raise AssertionError(label)

@@ -55,10 +55,6 @@ def test_a_convolution_loads_only_the_convolution_rules():
 
 
 @pytest.mark.parametrize("module,names,home", [
-    ("convcalc.layers.conv", ["ConvCache", "ConvTransposeCache", "add_bias"], "convcalc.compute.conv_kernels"),
-    ("convcalc.layers.conv", ["check_batched_shape", "check_grad_shape"], "convcalc.compute.params"),
-    ("convcalc.layers.pool", ["MaxPoolCache", "AvgPoolCache", "max_pool_forward", "max_pool_backward",
-                              "avg_pool_forward", "avg_pool_backward", "uniform"], "convcalc.compute.pool_kernels"),
     ("convcalc.compute.windows", ["as_array"], "convcalc.compute.params"),
     ("convcalc.layers", ["Conv", "ConvTranspose", "MaxPool", "AvgPool", "AdaptivePool"], None),
 ])
@@ -72,19 +68,6 @@ def test_moved_names_are_still_importable_where_they_were(module, names, home):
             assert value is getattr(importlib.import_module(home), name)
     with pytest.raises(AttributeError):
         where.no_such_name  # noqa: B018
-
-
-def test_old_check_helpers_keep_their_arguments_and_the_one_wording():
-    import numpy as np
-
-    from convcalc.errors import InputError
-    from convcalc.layers.conv import check_params, format_shape_text
-
-    assert format_shape_text((2, 3, 5)) == "2x3x5"
-    arrays = check_params({"weight": [[1, 2]]}, {"weight": (1, 2)}, "conv1d")
-    assert arrays["weight"].dtype == object and arrays["weight"].tolist() == [[1, 2]]
-    with pytest.raises(InputError, match=r"^conv1d: parameter 'weight' has shape 2 but this input needs 1x2$"):
-        check_params({"weight": np.zeros(2)}, {"weight": (1, 2)}, "conv1d")
 
 
 def test_the_symbolic_check_knows_every_symbolic_key_and_loads_nothing_for_numbers():

@@ -320,7 +320,7 @@ def test_mse_is_the_listings_loop_scaled():
     loss 640 times smaller."""
     from convcalc.cli.train import execute
 
-    common = dict(data="synthetic:random:64", init="normal", steps=12, batch_size=64, dtype="float64")
+    common = {"data": "synthetic:random:64", "init": "normal", "steps": 12, "batch_size": 64, "dtype": "float64"}
     net = "100 | fc 20 nobias | relu | fc 10 nobias"  # the listing's N and D_out, smaller hidden sizes
     summed = execute(net, loss="sse", lr="1e-6", **common)
     mean = execute(net, loss="mse", lr=str(640e-6), **common)

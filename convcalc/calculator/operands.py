@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from convcalc.compute.numbers import parse_matrix_text, to_array
+from convcalc.compute.params import conv_weight
 from convcalc.errors import InputError
 from convcalc.files import check_readable, is_file, read_text
 from convcalc.jsontext import load_json
@@ -187,27 +188,18 @@ class Kernel:
 
 
 def as_conv_kernel(values: np.ndarray, in_channels: int, what: str = "KERNEL") -> Kernel:
-    """The kernel as a Conv weight ``(C_out, C_in, kh, kw)`` for an input with ``in_channels``."""
-    if values.ndim == 1:
-        values = values.reshape(1, -1)
-    if values.ndim == 2:
-        weight = values.reshape(1, 1, *values.shape)
-    elif values.ndim == 3:
-        if values.shape[0] == in_channels:
-            weight = values.reshape(1, *values.shape)
-        elif in_channels == 1:
-            weight = values.reshape(values.shape[0], 1, *values.shape[1:])
-            return Kernel(weight, f"the input has one channel, so the {values.shape[0]} kernel matrices are read as "
-                                  f"{values.shape[0]} output channels (weight {_dims(weight.shape)})")
-        else:
-            raise InputError(
-                f"{what} has {values.shape[0]} channels but the input has {in_channels}: give one kernel matrix per input "
-                f"channel ({in_channels}x{values.shape[1]}x{values.shape[2]}), or C_outx{in_channels}xkhxkw in a JSON/.npy file"
-            )
-    elif values.ndim == 4:
-        weight = values
-    else:
+    """The kernel as a Conv weight ``(C_out, C_in, kh, kw)`` for an input with ``in_channels``,
+    read by :func:`convcalc.compute.params.conv_weight` (the rule backprop specs follow too)."""
+    weight, note = conv_weight(values, in_channels)
+    if weight is None and values.ndim == 3:
+        raise InputError(
+            f"{what} has {values.shape[0]} channels but the input has {in_channels}: give one kernel matrix per input "
+            f"channel ({in_channels}x{values.shape[1]}x{values.shape[2]}), or C_outx{in_channels}xkhxkw in a JSON/.npy file"
+        )
+    if weight is None:
         raise InputError(f"{what} has shape {_dims(values.shape)}: give a matrix (khxkw), C_inxkhxkw or C_outxC_inxkhxkw")
+    if note is not None:
+        return Kernel(weight, note)
     if weight.shape[1] != in_channels:
         raise InputError(
             f"{what} has {weight.shape[1]} input channel{'s' if weight.shape[1] != 1 else ''} (weight "
@@ -218,27 +210,18 @@ def as_conv_kernel(values: np.ndarray, in_channels: int, what: str = "KERNEL") -
 
 
 def as_transposed_kernel(values: np.ndarray, in_channels: int, what: str = "KERNEL") -> Kernel:
-    """The kernel as a ConvTranspose weight ``(C_in, C_out, kh, kw)`` (PyTorch's layout)."""
-    if values.ndim == 1:
-        values = values.reshape(1, -1)
-    if values.ndim == 2:
-        weight = values.reshape(1, 1, *values.shape)
-    elif values.ndim == 3:
-        if values.shape[0] == in_channels:
-            weight = values.reshape(values.shape[0], 1, *values.shape[1:])
-        elif in_channels == 1:
-            weight = values.reshape(1, *values.shape)
-            return Kernel(weight, f"the input has one channel, so the {values.shape[0]} kernel matrices are read as "
-                                  f"{values.shape[0]} output channels (weight {_dims(weight.shape)}, PyTorch's C_in x C_out layout)")
-        else:
-            raise InputError(
-                f"{what} has {values.shape[0]} channels but the input has {in_channels}: give one kernel matrix per input "
-                f"channel, or C_inxC_outxkhxkw (PyTorch's ConvTranspose layout) in a JSON/.npy file"
-            )
-    elif values.ndim == 4:
-        weight = values
-    else:
+    """The kernel as a ConvTranspose weight ``(C_in, C_out, kh, kw)`` (PyTorch's layout), read by
+    :func:`convcalc.compute.params.conv_weight`."""
+    weight, note = conv_weight(values, in_channels, transposed=True)
+    if weight is None and values.ndim == 3:
+        raise InputError(
+            f"{what} has {values.shape[0]} channels but the input has {in_channels}: give one kernel matrix per input "
+            f"channel, or C_inxC_outxkhxkw (PyTorch's ConvTranspose layout) in a JSON/.npy file"
+        )
+    if weight is None:
         raise InputError(f"{what} has shape {_dims(values.shape)}: give a matrix (khxkw), C_inxkhxkw or C_inxC_outxkhxkw")
+    if note is not None:
+        return Kernel(weight, note)
     if weight.shape[0] != in_channels:
         raise InputError(
             f"{what} has {weight.shape[0]} input channel{'s' if weight.shape[0] != 1 else ''} (ConvTranspose weight "

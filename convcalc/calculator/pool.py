@@ -100,9 +100,8 @@ def pool(
     forward = layer.forward(x, {})
     output = forward.output[0]
     padded = _padded_for_display(x[0], pads, mode)
-    entries = tuple(_entries(x[0], padded, output, layer, pads, mode)) if explain else ()
-    if explain and mode == "max":
-        _check_winners(entries, forward.cache.indices[0], x.shape[3], pads)
+    winners = forward.cache.indices[0] if mode == "max" else None
+    entries = tuple(_entries(x[0], padded, output, layer, pads, mode, winners)) if explain else ()
     return PoolResult(
         input=x[0], mode=mode, kernel_size=tuple(layer.kernel_size), stride=tuple(layer.stride), padding=pads,
         dilation=tuple(layer.dilation), ceil_mode=ceil_mode, count_include_pad=count_include_pad,
@@ -123,7 +122,10 @@ def _padded_for_display(x: np.ndarray, pads: settings.Pads, mode: str) -> np.nda
     return padded
 
 
-def _entries(x, padded, output, layer, pads, mode):
+def _entries(x, padded, output, layer, pads, mode, winners):
+    """Each window's cells and value; for max pooling the winner is the one the layer's forward
+    recorded (PyTorch's ``return_indices``, which its backward routes the gradient to) — the
+    same source the backprop trace names (:func:`convcalc.trace.explain_pool.winner_cell`)."""
     c, oh, ow = output.shape
     kh, kw = layer.kernel_size
     (sh, sw), (dh, dw) = layer.stride, layer.dilation
@@ -146,31 +148,19 @@ def _entries(x, padded, output, layer, pads, mode):
                               for q in (c0 + dw * v for v in range(kw)) if q < wp)
                 value = plain(output[ch, y, xx])
                 if mode == "max":
-                    yield _max_entry((ch, y, xx), cells, value)
+                    r, q = divmod(int(winners[ch, y, xx]), x.shape[2])
+                    yield _max_entry((ch, y, xx), cells, value, (ch, r + pads[0][0], q + pads[1][0]))
                 else:
                     divisor = layer.divisor_override if layer.divisor_override is not None else divisors[y][xx]
                     yield _avg_entry((ch, y, xx), cells, value, divisor)
 
 
-def _check_winners(entries, flat_indices: np.ndarray, width: int, pads: settings.Pads) -> None:
-    """The winner named for each window is the one the layer's forward recorded (its backward
-    routes the gradient there)."""
-    for entry in entries:
-        _, r, c = entry.winner
-        shown = (r - pads[0][0]) * width + (c - pads[1][0])
-        recorded = int(flat_indices[entry.index])
-        if shown != recorded:
-            raise ExplanationMismatch(f"J{list(entry.index)}: the explanation names input entry {shown} (flat) as the "
-                                      f"maximum but the layer's forward recorded {recorded}")
-
-
-def _max_entry(index, cells, value) -> PoolEntry:
-    winner, best = None, None
-    for where, v in cells:  # row-major scan with a strict '>': the first maximum wins (PyTorch)
-        if v is not None and (best is None or v > best):
-            winner, best = where, v
+def _max_entry(index, cells, value, winner: Index) -> PoolEntry:
+    best = dict(cells)[winner]
     ties = sum(1 for _, v in cells if v is not None and v == best)
     check("J", index, best, value)
+    if any(v is not None and v > best for _, v in cells):
+        raise ExplanationMismatch(f"J{list(index)}: the entry the forward recorded is not its window's maximum")
     return PoolEntry(index, cells, value, winner=winner, ties=ties)
 
 

@@ -3,14 +3,13 @@ receptive fields, with totals under explicit counting conventions."""
 
 from __future__ import annotations
 
-import json
 import sys
 
 import typer
 
 from convcalc.cli import complete
 from convcalc.cli.gc_pause import collector_paused
-from convcalc.cli.output import choose_format, console, echo, user_errors
+from convcalc.cli.output import View, choose_format, echo, emit, user_errors
 from convcalc.errors import ExpectationFailed, InputError
 from convcalc.limits import MAX_WHOLE
 
@@ -314,20 +313,9 @@ def check(report, expected: int | None) -> None:
 def show(view, form: str, wide: bool) -> None:
     from convcalc.render import network as render
 
-    if form == "json":
-        # Indented for people; compact for pipes (json's C encoder only runs without indent: 4x faster).
-        echo(json.dumps(render.arch_dict(view), ensure_ascii=False, indent=2 if sys.stdout.isatty() else None))
-    elif form == "csv":
-        echo(render.arch_csv(view))
-    elif form == "markdown":
-        echo(render.arch_markdown(view))
-    elif form == "text":
-        echo(render.arch_text(view, wide))
-    else:
-        out = console()
-        if wide:
-            out.width = max(out.width, 200)
-        out.print(render.arch_rich(view, wide, out.width))
+    emit(View(json=lambda: render.arch_dict(view), csv=lambda: render.arch_csv(view),
+              markdown=lambda: render.arch_markdown(view), text=lambda: render.arch_text(view, wide),
+              rich=lambda out: render.arch_rich(view, wide, out.width), min_width=200 if wide else None), form)
 
 
 def _show_list(form: str, search: str | None = None) -> None:
@@ -341,13 +329,8 @@ def _show_list(form: str, search: str | None = None) -> None:
         hint = f"; close names: {', '.join(close)}" if close else ""
         raise InputError(f"no zoo network mentions '{search}'{hint} (convcalc arch --list shows all)")
     groups = zoo.grouped(entries)
-    if form == "json":
-        echo(json.dumps({"schema": "convcalc/zoo/v1", "networks": [
-            {"name": e.name, "family": title, "source": e.source, "summary": e.summary, "options": list(e.options)}
-            for title, members in groups for e in members]}, indent=2))
-    elif form == "csv":
-        echo(render.zoo_list_csv([e for _, members in groups for e in members]))
-    elif form == "rich":
+
+    def rich_table(_):
         from rich.table import Table
 
         table = Table(title="convcalc zoo", header_style="bold")
@@ -359,6 +342,13 @@ def _show_list(form: str, search: str | None = None) -> None:
             table.add_row(f"[bold]{title}[/]", "", "")
             for e in members:
                 table.add_row(e.name, e.source, e.summary)
-        console().print(table)
-    else:
-        echo(render.zoo_list_text(groups))
+        return table
+
+    def text() -> str:
+        return render.zoo_list_text(groups)
+
+    emit(View(json=lambda: {"schema": "convcalc/zoo/v1", "networks": [
+        {"name": e.name, "family": title, "source": e.source, "summary": e.summary, "options": list(e.options)}
+        for title, members in groups for e in members]},
+        csv=lambda: render.zoo_list_csv([e for _, members in groups for e in members]), rich=rich_table, text=text,
+        plain=text, markdown=text), form)

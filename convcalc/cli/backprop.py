@@ -7,13 +7,12 @@ Thin: parse the options, run the engine (:mod:`convcalc.trace`), hand the trace 
 
 from __future__ import annotations
 
-import json
 import sys
 
 import typer
 
 from convcalc.cli import complete
-from convcalc.cli.output import choose_format, console, echo, user_errors
+from convcalc.cli.output import View, choose_format, emit, user_errors
 from convcalc.errors import ExpectationFailed, InputError
 from convcalc.limits import MAX_WHOLE
 
@@ -217,49 +216,28 @@ def run(path: str, form: str, *, names=None, force=False, lr=None, verify_torch=
 
 
 def show(trace, form: str) -> None:
-    if form == "json":
-        from convcalc.render.trace_json import trace_dict
+    from convcalc.render import trace as plain
+    from convcalc.render import trace_json, trace_latex, trace_rich
 
-        echo(json.dumps(trace_dict(trace), ensure_ascii=False, indent=2 if sys.stdout.isatty() else None))
-    elif form == "latex":
-        from convcalc.render.trace_latex import latex_trace
-
-        sys.stdout.write(latex_trace(trace))
-    elif form == "markdown":
-        from convcalc.render.trace import markdown_trace
-
-        sys.stdout.write(markdown_trace(trace))
-    elif form == "text":
-        from convcalc.render.trace import text_trace
-
-        sys.stdout.write(text_trace(trace))
-    else:
-        from convcalc.render.trace_rich import print_trace
-
-        print_trace(trace, console())
+    emit(View(json=lambda: trace_json.trace_dict(trace), latex=lambda: trace_latex.latex_trace(trace),
+              markdown=lambda: plain.markdown_trace(trace), text=lambda: plain.text_trace(trace),
+              rich=lambda _: trace_rich.trace_renderables(trace)), form)
 
 
 def _list_examples(form: str) -> None:
     from convcalc.trace.examples import EXAMPLES
 
-    if form == "json":
-        echo(
-            json.dumps(
-                {
-                    "schema": "convcalc/backprop-examples/v1",
-                    "examples": [{"name": e.name, "summary": e.summary} for e in EXAMPLES.values()],
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
-        return
-    import textwrap
+    def text() -> str:
+        import textwrap
 
-    width = max(len(n) for n in EXAMPLES)
-    lines = ["Ready-made specs (convcalc backprop --example NAME prints one):", ""]
-    for e in EXAMPLES.values():
-        wrapped = textwrap.wrap(e.summary, 78 - width - 4) or [""]
-        lines.append(f"  {e.name.ljust(width)}  {wrapped[0]}")
-        lines += [f"  {'':{width}}  {more}" for more in wrapped[1:]]
-    echo("\n".join(lines))
+        width = max(len(n) for n in EXAMPLES)
+        lines = ["Ready-made specs (convcalc backprop --example NAME prints one):", ""]
+        for e in EXAMPLES.values():
+            wrapped = textwrap.wrap(e.summary, 78 - width - 4) or [""]
+            lines.append(f"  {e.name.ljust(width)}  {wrapped[0]}")
+            lines += [f"  {'':{width}}  {more}" for more in wrapped[1:]]
+        return "\n".join(lines)
+
+    emit(View(json=lambda: {"schema": "convcalc/backprop-examples/v1",
+                            "examples": [{"name": e.name, "summary": e.summary} for e in EXAMPLES.values()]},
+              text=text, plain=text, markdown=text, latex=text, csv=text), form)

@@ -17,7 +17,7 @@ from typer.core import TyperCommand
 
 from convcalc.cli import complete
 from convcalc.cli.options import include_pad
-from convcalc.cli.output import choose_format, console, echo, user_errors
+from convcalc.cli.output import View, choose_format, emit, user_errors
 from convcalc.errors import ExpectationFailed, InputError
 from convcalc.limits import MAX_WHOLE
 
@@ -364,21 +364,10 @@ def _show(form: str, document, data, tensor) -> None:
     """Print in the chosen form; ``document`` and ``data`` build the blocks / the JSON dict on demand."""
     from convcalc.render import calculator as render
 
-    if form == "json":
-        echo(render.json_text(data()))
-        return
-    if form in ("plain", "csv"):
-        echo(render.to_plain(tensor) if form == "plain" else render.to_csv(tensor))
-        return
-    blocks = document()
-    if form == "markdown":
-        echo(render.to_markdown(blocks))
-    elif form == "latex":
-        echo(render.to_latex(blocks))
-    elif form == "text":
-        echo(render.to_text(blocks))
-    else:
-        console().print(render.to_rich(blocks))
+    emit(View(json=data, indented_json=render.json_text, plain=lambda: render.to_plain(tensor),
+              csv=lambda: render.to_csv(tensor), markdown=lambda: render.to_markdown(document()),
+              latex=lambda: render.to_latex(document()), text=lambda: render.to_text(document()),
+              rich=lambda _: render.to_rich(document())), form)
 
 
 def _check(expect: str | None, tensor) -> None:

@@ -4,7 +4,6 @@ side by side (``--compare``)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import typer
 
 from convcalc.cli import complete
-from convcalc.cli.output import choose_format, console, echo, user_errors
+from convcalc.cli.output import View, choose_format, emit, user_errors
 from convcalc.errors import InputError
 from convcalc.limits import MAX_WHOLE
 
@@ -288,16 +287,14 @@ def labelled(report, setup: RunSetup):
 def show(report, form: str, matrix=None) -> None:
     from convcalc.render import executor as render
 
-    if form == "json":
-        data = render.run_dict(report)
+    def data() -> dict:
+        doc = render.run_dict(report)
         if matrix is not None:
-            data["accuracy"] = matrix.accuracy
-            data["confusion"] = render.confusion_dict(matrix)
-        echo(json.dumps(data, ensure_ascii=False, indent=2 if sys.stdout.isatty() else None))
-    elif form == "text":
-        echo(render.run_text(report) + ("" if matrix is None else "\n\n" + render.confusion_text(matrix)))
-    else:
-        console().print(render.run_rich(report))
-        if matrix is not None:
-            console().print("")
-            console().print(render.confusion_rich(matrix))
+            doc["accuracy"] = matrix.accuracy
+            doc["confusion"] = render.confusion_dict(matrix)
+        return doc
+
+    emit(View(json=data,
+              text=lambda: render.run_text(report) + ("" if matrix is None else "\n\n" + render.confusion_text(matrix)),
+              rich=lambda _: [render.run_rich(report)] + ([] if matrix is None else ["", render.confusion_rich(matrix)])),
+         form)

@@ -7,7 +7,7 @@ import typer
 
 from convcalc.cli import complete
 from convcalc.cli.options import ShapeRequest, include_pad, parse_request
-from convcalc.cli.output import choose_format, console, echo, user_errors
+from convcalc.cli.output import View, choose_format, emit, user_errors
 from convcalc.engine.evaluate import analyze_layer, failed_expectations
 from convcalc.errors import ExpectationFailed, InputError
 from convcalc.notation import format_shape
@@ -138,17 +138,9 @@ def check(report, request: ShapeRequest) -> None:
 
 def show(report, request: ShapeRequest, form: str) -> None:
     notation = request.notation
-    if form == "plain":
-        echo(format_shape(report.output, notation))
-    elif form == "json":
-        import json
-
-        echo(json.dumps(render.shape_dict(report, notation), ensure_ascii=False, indent=2))
-    elif form == "text":
-        echo(render.shape_text(report, notation))
-    elif form == "csv":
-        echo(render.shape_csv(report, notation))
-    elif form == "markdown":
-        echo(render.shape_markdown(report, notation))
-    else:
-        console().print(render.shape_rich(report, notation))
+    emit(View(plain=lambda: format_shape(report.output, notation),
+              json=lambda: render.shape_dict(report, notation),
+              text=lambda: render.shape_text(report, notation),
+              csv=lambda: render.shape_csv(report, notation),
+              markdown=lambda: render.shape_markdown(report, notation),
+              rich=lambda _: render.shape_rich(report, notation)), form)

@@ -3,12 +3,10 @@ plans over several stages, and conv stacks with a given receptive field."""
 
 from __future__ import annotations
 
-import json
-
 import typer
 
 from convcalc.cli import complete
-from convcalc.cli.output import choose_format, console, echo, user_errors
+from convcalc.cli.output import View, choose_format, emit, user_errors
 from convcalc.errors import InputError
 
 EPILOG = """[bold]Examples[/]
@@ -100,23 +98,18 @@ def solve(
 
         shown = limit if limit is not None else (None if form == "json" else 10)
         result = solve_layer(op_name, rank, spatial_in, spatial_out, fixed, bounds, shown, chans)
-        if form == "rich":
-            console().print(render.solve_rich(result))
-        else:
-            _emit(form, render.solve_dict(result), render.solve_text(result), render.solve_markdown(result))
+        emit(View(json=lambda: render.solve_dict(result), text=lambda: render.solve_text(result),
+                  markdown=lambda: render.solve_markdown(result), rich=lambda _: render.solve_rich(result)), form)
 
 
 def _emit(form: str, doc, text: str, markdown: str) -> None:
-    if form == "json":
-        echo(json.dumps(doc, ensure_ascii=False, indent=2))
-    elif form == "markdown":
-        echo(markdown)
-    elif form == "rich":
+    """Print a result that has no rich renderer of its own: its text, through the console."""
+    def rich(_):
         from rich.text import Text
 
-        console().print(Text(text))
-    else:
-        echo(text)
+        return Text(text)
+
+    emit(View(json=lambda: doc, markdown=lambda: markdown, text=lambda: text, rich=rich), form)
 
 
 def _show_rf(rf, k, stride, dilation, bounds, stages, limit, form, depths) -> None:

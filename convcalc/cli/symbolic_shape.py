@@ -27,10 +27,9 @@ def wants_symbolic(raw: dict[str, Any]) -> bool:
 
 
 def run(raw: dict[str, Any], form: str, solve: bool) -> None:
-    import json
 
     from convcalc.cli.options import parse_request
-    from convcalc.cli.output import console, echo
+    from convcalc.cli.output import View, emit
     from convcalc.engine.evaluate import dims_equal
     from convcalc.inverse.hyper_symbols import HYPER_KEYS, solve_free_symbol, symbolic_layer
     from convcalc.notation import format_shape
@@ -45,30 +44,24 @@ def run(raw: dict[str, Any], form: str, solve: bool) -> None:
         if request.expect is None:
             raise InputError("--solve needs --expect: the output shape to solve for (e.g. --expect 6x28x28)")
         solution = solve_free_symbol(layer, request.expect, hyper, request.layer_options, request.shape)
-        if form == "json":
-            echo(json.dumps(render.solution_dict(layer, solution, request.notation), ensure_ascii=False, indent=2))
-        elif form == "plain":
-            echo(" ".join(map(str, solution.values)))
-        elif form == "markdown":
-            echo(render.solution_markdown(layer, solution, request.notation))
-        else:
-            echo(render.solution_text(layer, solution, request.notation))
+        def text() -> str:
+            return render.solution_text(layer, solution, request.notation)
+
+        emit(View(json=lambda: render.solution_dict(layer, solution, request.notation),
+                  plain=lambda: " ".join(map(str, solution.values)),
+                  markdown=lambda: render.solution_markdown(layer, solution, request.notation),
+                  text=text, csv=text), form)
         if not solution.values:
             raise ExpectationFailed(f"no whole {solution.symbol} in {solution.tried[0]}…{solution.tried[1]} gives "
                                     f"{request.expect_text}")
         return
-    if form == "json":
-        echo(json.dumps(render.layer_dict(layer, request.notation, request.explain), ensure_ascii=False, indent=2))
-    elif form == "plain":
-        echo(format_shape(layer.output, request.notation))
-    elif form == "markdown":
-        echo(render.layer_markdown(layer, request.notation, request.explain))
-    elif form == "rich":
-        console().print(render.layer_rich(layer, request.notation, request.explain))
-    elif form == "csv":
+    if form == "csv":
         raise InputError("--format csv needs numbers: symbolic layers print as text, markdown or json")
-    else:
-        echo(render.layer_text(layer, request.notation, request.explain))
+    emit(View(json=lambda: render.layer_dict(layer, request.notation, request.explain),
+              plain=lambda: format_shape(layer.output, request.notation),
+              markdown=lambda: render.layer_markdown(layer, request.notation, request.explain),
+              rich=lambda _: render.layer_rich(layer, request.notation, request.explain),
+              text=lambda: render.layer_text(layer, request.notation, request.explain)), form)
     if request.expect is not None:
         candidates = [layer.output] + ([layer.output[1:]] if len(layer.output) > len(request.expect) else [])
         if not any(len(c) == len(request.expect) and all(dims_equal(a, b) for a, b in zip(c, request.expect))

@@ -3,14 +3,13 @@ on a network from the zoo, a spec file or an inline chain, with NumPy alone."""
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 
 import typer
 
 from convcalc.cli import complete
-from convcalc.cli.output import choose_format, console, echo, user_errors
+from convcalc.cli.output import View, choose_format, console, emit, user_errors
 from convcalc.errors import InputError
 from convcalc.limits import MAX_WHOLE
 
@@ -323,7 +322,7 @@ def show(view, form: str, terminal_plot: bool = False) -> None:
     from convcalc.render import executor as render
 
     if form == "json":
-        echo(json.dumps(render.train_dict(view), ensure_ascii=False, indent=2 if sys.stdout.isatty() else None))
+        emit(View(json=lambda: render.train_dict(view)), form)
         return
     chart = None
     # On a terminal the curves are plotext's when it is installed (asked for with --plot
@@ -334,7 +333,4 @@ def show(view, form: str, terminal_plot: bool = False) -> None:
         screen = console()
         colour = form == "rich" and screen.color_system is not None and "NO_COLOR" not in os.environ
         chart = render.plotext_chart(view, min(screen.width, 120), colour)
-    if form == "text":
-        echo(render.train_text(view, chart))
-    else:
-        console().print(render.train_rich(view, chart))
+    emit(View(text=lambda: render.train_text(view, chart), rich=lambda _: render.train_rich(view, chart)), form)

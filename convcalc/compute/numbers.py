@@ -148,9 +148,9 @@ def _entries(values: Any, index: tuple[int, ...]):
 def parse_matrix_text(text: str, what: str) -> np.ndarray:
     """``"1 3 2; 4 8 3"`` (rows split by ``;`` or newlines, entries by spaces or commas);
     channels of a 3-d tensor are separated by ``|``."""
-    channels = [c for c in text.split("|")]
+    channels = list(text.split("|"))
     tensors = []
-    for c, channel in enumerate(channels):
+    for _c, channel in enumerate(channels):
         rows = [r for r in re.split(r"[;\n]", channel) if r.strip()]
         if not rows:
             raise InputError(f"{what}: '{text}' has an empty matrix; write rows like \"1 3 2; 4 8 3\"")

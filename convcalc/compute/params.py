@@ -20,6 +20,40 @@ def shape_text(shape: Sequence[int]) -> str:
     return "x".join(str(v) for v in shape) if len(shape) else "() (a single number)"
 
 
+def conv_weight(values: np.ndarray, in_channels: int, transposed: bool = False) -> tuple[np.ndarray | None, str | None]:
+    """A kernel as typed, read as PyTorch's 4-d weight — the one rule of every front end
+    (``convcalc conv`` / ``conv-transpose`` and backprop specs alike):
+
+    * ``kh x kw`` (or a row): one kernel, ``1 x 1 x kh x kw``;
+    * ``C x kh x kw`` with ``C`` the input's channels: one filter over them — Conv weight
+      ``1 x C x kh x kw``, ConvTranspose weight ``C x 1 x kh x kw`` (C_in x C_out layout);
+    * ``C x kh x kw`` on a one-channel input (``C > 1``): ``C`` kernels, one per output channel
+      — Conv ``C x 1 x kh x kw``, ConvTranspose ``1 x C x kh x kw`` — and a note saying so;
+    * 4-d: as given.
+
+    Returns ``(weight, note)``; ``(None, None)`` where no reading applies (``C x kh x kw`` on
+    an input with another number of channels, or more than 4 dimensions): the caller refuses
+    it in its own words, as it refuses a 4-d weight whose channels disagree with the input.
+    """
+    if values.ndim == 1:
+        values = values.reshape(1, -1)
+    if values.ndim == 2:
+        return values.reshape(1, 1, *values.shape), None
+    if values.ndim == 4:
+        return values, None
+    if values.ndim != 3:
+        return None, None
+    c = values.shape[0]
+    if c == in_channels:
+        return (values.reshape(c, 1, *values.shape[1:]) if transposed else values.reshape(1, *values.shape)), None
+    if in_channels != 1:
+        return None, None
+    weight = values.reshape(1, *values.shape) if transposed else values.reshape(c, 1, *values.shape[1:])
+    layout = ", PyTorch's C_in x C_out layout" if transposed else ""
+    return weight, (f"the input has one channel, so the {c} kernel matrices are read as {c} output channels "
+                    f"(weight {'x'.join(map(str, weight.shape))}{layout})")
+
+
 def as_array(values: Any, what: str) -> np.ndarray:
     """An input or parameter as an array the kernels accept.
 

@@ -7,9 +7,9 @@ imported only then, so the plain numeric path stays fast.
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
-Dim = Union[int, Any]  # an int, or a sympy expression in symbolic mode
+Dim = int | Any  # an int, or a sympy expression in symbolic mode
 
 
 def is_symbolic(value: object) -> bool:

@@ -249,7 +249,7 @@ def split(x: np.ndarray, y: np.ndarray, fraction: float, rng: np.random.Generato
     """A seeded random ``fraction`` of the samples held out (for validation, or ``--test``)."""
     if not 0 <= fraction < 1:
         raise InputError(f"{option} must be a fraction in [0, 1); got {fraction}")
-    n_val = int(round(len(x) * fraction))
+    n_val = round(len(x) * fraction)
     if fraction > 0 and n_val == 0:
         n_val = 1
     if n_val >= len(x):

@@ -318,7 +318,7 @@ DESCRIPTORS = (
 # --- torch modules (built lazily by --verify) ---------------------------------------------------------
 
 @register_hook("torch", Tokens)
-def _torch_tokens(layer: Tokens, nn: Any) -> Any:
+def _torch_tokens(layer: Tokens, nn: Any, shape: tuple) -> Any:
     class ToTokens(nn.Module):
         def forward(self, x):
             return x.flatten(2).transpose(1, 2)
@@ -327,7 +327,7 @@ def _torch_tokens(layer: Tokens, nn: Any) -> Any:
 
 
 @register_hook("torch", ClassToken)
-def _torch_class_token(layer: ClassToken, nn: Any) -> Any:
+def _torch_class_token(layer: ClassToken, nn: Any, shape: tuple) -> Any:
     import torch
 
     class ClassTokenModule(nn.Module):
@@ -342,7 +342,7 @@ def _torch_class_token(layer: ClassToken, nn: Any) -> Any:
 
 
 @register_hook("torch", PositionEmbedding)
-def _torch_position_embedding(layer: PositionEmbedding, nn: Any) -> Any:
+def _torch_position_embedding(layer: PositionEmbedding, nn: Any, shape: tuple) -> Any:
     import torch
 
     class PositionEmbeddingModule(nn.Module):
@@ -357,7 +357,7 @@ def _torch_position_embedding(layer: PositionEmbedding, nn: Any) -> Any:
 
 
 @register_hook("torch", TokenSelect)
-def _torch_token_select(layer: TokenSelect, nn: Any) -> Any:
+def _torch_token_select(layer: TokenSelect, nn: Any, shape: tuple) -> Any:
     class Select(nn.Module):
         def forward(self, x):
             return x[:, layer.index]
@@ -366,7 +366,7 @@ def _torch_token_select(layer: TokenSelect, nn: Any) -> Any:
 
 
 @register_hook("torch", MultiheadSelfAttention)
-def _torch_self_attention(layer: MultiheadSelfAttention, nn: Any) -> Any:
+def _torch_self_attention(layer: MultiheadSelfAttention, nn: Any, shape: tuple) -> Any:
     class SelfAttention(nn.MultiheadAttention):
         def forward(self, x):  # torchvision's EncoderBlock: self_attention(x, x, x, need_weights=False)[0]
             return super().forward(x, x, x, need_weights=False)[0]

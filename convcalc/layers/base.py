@@ -77,7 +77,7 @@ def check_groups(groups: int, c_in: Dim | None, c_out: Dim | None, op: str) -> N
 
 
 def pad_pairs(padding, rank: int) -> tuple[tuple[int, int], ...]:
-    return expand(tuple(padding), rank, "--pad")
+    return expand(tuple(padding), rank, "padding", field="padding")
 
 
 def resolve_conv_padding(

@@ -21,7 +21,7 @@ from convcalc.engine.dims import product
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.layers import base
-from convcalc.layers.descriptor import LayerDescriptor
+from convcalc.layers.descriptor import LayerDescriptor, register_hook
 
 if TYPE_CHECKING:
     import numpy as np
@@ -134,3 +134,34 @@ DESCRIPTORS = (
     LayerDescriptor("layer_scale", "a learned per-channel scale (ConvNeXt's layer scale)", ("LayerScale",),
                     work={"scale mults": "other"}),
 )
+
+
+# --- the torch.nn layer (``--verify torch``): torch is imported by the caller, handed in as ``nn``
+
+
+@register_hook("torch", ChannelChunk)
+def _torch_channel_chunk(layer: ChannelChunk, nn: Any, shape: tuple) -> Any:
+    chunks, index = layer.chunks, layer.index
+
+    class ChannelChunk(nn.Module):
+        def forward(self, x):
+            return x.chunk(chunks, dim=1)[index]
+
+    return ChannelChunk()
+
+
+@register_hook("torch", LayerScale)
+def _torch_layer_scale(layer: LayerScale, nn: Any, shape: tuple) -> Any:
+    import torch
+
+    channels, rank, init = shape[0], len(shape) - 1, layer.init
+
+    class LayerScale(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gamma = nn.Parameter(torch.full((channels,) + (1,) * rank, float(init)))
+
+        def forward(self, x):
+            return x * self.gamma
+
+    return LayerScale()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from convcalc.engine import axis, support
 from convcalc.engine.dims import Dim, format_dim, is_symbolic, product, simplify
@@ -29,6 +29,7 @@ from convcalc.layers.descriptor import (
     LayerDescriptor,
     Option,
     out_option,
+    register_hook,
     required,
 )
 from convcalc.notation import expand
@@ -36,22 +37,24 @@ from convcalc.notation import expand
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
-def _tuple(values, rank: int, what: str) -> tuple:
+def _tuple(values, rank: int, field: str) -> tuple:
     if isinstance(values, int):
         values = (values,)
-    return expand(tuple(values), rank, what)
+    return expand(tuple(values), rank, field, field=field)
 
 
-def _check_positive(values: tuple[int, ...], what: str) -> None:
+def _check_positive(values: tuple[int, ...], field: str) -> None:
     for v in values:
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise InputError(f"{what} must be a whole number ≥ 1; got {v!r}")
+            raise InputError(f"{{field}} must be a whole number ≥ 1; got {v!r}", field=field, value=v,
+                             valid="a whole number ≥ 1")
 
 
 def _normalise_padding(padding, rank: int):
     if isinstance(padding, str):
         if padding not in ("same", "valid", "tf-same"):
-            raise InputError(f"--pad '{padding}' is not a padding: use a number, before:after, same, valid or tf-same")
+            raise InputError(f"{{field}} '{padding}' is not a padding: use a number, before:after, same, valid or tf-same",
+                             field="padding", value=padding, valid="a number, before:after, same, valid or tf-same")
         return padding
     if isinstance(padding, int):
         padding = ((padding, padding),)
@@ -59,27 +62,13 @@ def _normalise_padding(padding, rank: int):
     for p in padding:
         pair = (p, p) if isinstance(p, int) else tuple(p)
         if len(pair) != 2 or any(not isinstance(x, int) or isinstance(x, bool) for x in pair):
-            raise InputError(f"--pad entry {p!r} is not a padding: use whole numbers or before:after pairs")
+            raise InputError(f"{{field}} entry {p!r} is not a padding: use whole numbers or before:after pairs",
+                             field="padding", value=p, valid="whole numbers or before:after pairs")
         if min(pair) < 0:
-            raise InputError(f"--pad {p!r}: padding cannot be negative (PyTorch: negative padding is not supported)")
+            raise InputError(f"{{field}} {p!r}: padding cannot be negative (PyTorch: negative padding is not supported)",
+                             field="padding", value=p, valid="whole numbers ≥ 0")
         pairs.append(pair)
-    return expand(tuple(pairs), rank, "--pad")
-
-
-def __getattr__(name: str):
-    """Kernel names that moved to :mod:`convcalc.compute` (``conv_kernels``, ``params``), still
-    importable from here; loaded on first use, so the shape rule never imports NumPy."""
-    if name in ("ConvCache", "ConvTransposeCache", "add_bias"):
-        from convcalc.compute import conv_kernels
-
-        return getattr(conv_kernels, name)
-    if name in ("check_batched_shape", "check_grad_shape", "format_shape_text", "check_params"):
-        from convcalc.compute import params
-
-        if name == "check_params":  # the earlier argument order: (params, expected, op)
-            return lambda given, expected, op: params.require(op, given, expected)
-        return getattr(params, "shape_text" if name == "format_shape_text" else name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return expand(tuple(pairs), rank, "padding", field="padding")
 
 
 @dataclass(frozen=True)
@@ -106,18 +95,19 @@ class _ConvBase:
         if self.rank not in (1, 2, 3):
             raise InputError(f"{self.family}: rank must be 1, 2 or 3; got {self.rank}")
         set_ = object.__setattr__
-        set_(self, "kernel_size", _tuple(self.kernel_size, self.rank, "--k"))
-        set_(self, "stride", _tuple(self.stride, self.rank, "--stride"))
-        set_(self, "dilation", _tuple(self.dilation, self.rank, "--dilation"))
+        set_(self, "kernel_size", _tuple(self.kernel_size, self.rank, "kernel_size"))
+        set_(self, "stride", _tuple(self.stride, self.rank, "stride"))
+        set_(self, "dilation", _tuple(self.dilation, self.rank, "dilation"))
         set_(self, "padding", _normalise_padding(self.padding, self.rank))
-        _check_positive(self.kernel_size, "--k (kernel size)")
-        _check_positive(self.stride, "--stride")
-        _check_positive(self.dilation, "--dilation")
-        _check_positive((self.groups,), "--groups")
+        _check_positive(self.kernel_size, "kernel_size")
+        _check_positive(self.stride, "stride")
+        _check_positive(self.dilation, "dilation")
+        _check_positive((self.groups,), "groups")
         if self.out_channels is not None:
-            _check_positive((self.out_channels,), "--out (output channels)")
+            _check_positive((self.out_channels,), "out_channels")
         if self.padding_mode not in PADDING_MODES:
-            raise InputError(f"--padding-mode '{self.padding_mode}' is not one of {', '.join(PADDING_MODES)}")
+            raise InputError(f"{{field}} '{self.padding_mode}' is not one of {', '.join(PADDING_MODES)}",
+                             field="padding_mode", value=self.padding_mode, valid=", ".join(PADDING_MODES))
 
     @property
     def name(self) -> str:
@@ -357,10 +347,11 @@ class ConvTranspose(_ConvBase):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "output_padding", _tuple(self.output_padding, self.rank, "--output-padding"))
+        object.__setattr__(self, "output_padding", _tuple(self.output_padding, self.rank, "output_padding"))
         for v in self.output_padding:
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                raise InputError(f"--output-padding must be a whole number ≥ 0; got {v!r}")
+                raise InputError(f"{{field}} must be a whole number ≥ 0; got {v!r}", field="output_padding", value=v,
+                                 valid="a whole number ≥ 0")
         if isinstance(self.padding, str):
             raise InputError(
                 f"{self.name}: padding '{self.padding}' is not accepted by PyTorch's ConvTranspose; "
@@ -529,3 +520,44 @@ DESCRIPTORS = (
         work={"bias adds": "bias"},
     ),
 )
+
+
+# --- the torch.nn layer (``--verify torch``): torch is imported by the caller, handed in as ``nn``
+
+
+@register_hook("torch", Conv, ConvTranspose)
+def _torch_conv(layer: _ConvBase, nn: Any, shape: tuple) -> Any:
+    """torch.nn.Conv{rank}d / ConvTranspose{rank}d; asymmetric padding as an F.pad in front."""
+    hyper = layer.analyze(shape, batch=1).hyper
+    rank, c_in = len(shape) - 1, shape[0]
+    pads = [tuple(p) for p in hyper["padding"]]
+    symmetric = all(a == b for a, b in pads)
+    transposed = isinstance(layer, ConvTranspose)
+    cls = getattr(nn, f"ConvTranspose{rank}d" if transposed else f"Conv{rank}d")
+    kwargs = {"kernel_size": tuple(layer.kernel_size), "stride": tuple(layer.stride),
+              "dilation": tuple(layer.dilation), "groups": hyper["groups"], "bias": layer.bias}
+    if isinstance(layer, ConvTranspose):
+        if not symmetric:
+            raise InputError("--verify: asymmetric padding on a transposed conv has no torch.nn equivalent")
+        return cls(c_in, hyper["out_channels"], padding=tuple(a for a, _ in pads),
+                   output_padding=tuple(layer.output_padding), **kwargs)
+    if symmetric:
+        return cls(c_in, hyper["out_channels"], padding=tuple(a for a, _ in pads), padding_mode=layer.padding_mode,
+                   **kwargs)
+    return _padded(nn, pads, cls(c_in, hyper["out_channels"], padding=0, **kwargs))
+
+
+def _padded(nn: Any, pads, conv):
+    import torch.nn.functional as F
+
+    flat = []
+    for before, after in reversed(pads):  # F.pad wants the last axis first
+        flat += [before, after]
+
+    class Padded(nn.Module):
+        def forward(self, x):
+            return self.conv(F.pad(x, flat))
+
+    m = Padded()
+    m.conv = conv
+    return m

@@ -19,7 +19,7 @@ from convcalc.engine.dims import format_dim, product, simplify
 from convcalc.engine.report import LayerReport, ParamCount, Step
 from convcalc.errors import InputError
 from convcalc.layers import base
-from convcalc.layers.descriptor import BIAS, LayerDescriptor, Option, out_option
+from convcalc.layers.descriptor import BIAS, LayerDescriptor, Option, out_option, register_hook
 from convcalc.notation import format_shape
 
 if TYPE_CHECKING:
@@ -39,9 +39,11 @@ class Linear(base.NoBuffers):
 
     def __post_init__(self) -> None:
         if self.out_features is None:
-            raise InputError("linear needs --out (the number of output features), e.g. --in 9216 --out 4096")
+            raise InputError("linear needs {field} (the number of output features), e.g. --in 9216 --out 4096",
+                             field="out_features", value=None, valid="a whole number ≥ 1")
         if isinstance(self.out_features, bool) or not isinstance(self.out_features, int) or self.out_features < 1:
-            raise InputError(f"--out (output features) must be a whole number ≥ 1; got {self.out_features!r}")
+            raise InputError(f"{{field}} (output features) must be a whole number ≥ 1; got {self.out_features!r}",
+                             field="out_features", value=self.out_features, valid="a whole number ≥ 1")
 
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
         shape = tuple(shape)
@@ -124,21 +126,22 @@ class Flatten(base.NoParameters):
 
     name = "flatten"
 
-    def _index(self, value: int, ndim: int, what: str) -> int:
+    def _index(self, value: int, ndim: int, field: str) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InputError(f"{what} must be a whole number; got {value!r}")
+            raise InputError(f"{{field}} must be a whole number; got {value!r}", field=field, value=value,
+                             valid="a whole number")
         if not -ndim <= value < ndim:
             raise InputError(
-                f"{what} {value} is out of range for a {ndim}-d input: use {-ndim} to {ndim - 1} "
-                "(negative counts from the end)"
+                f"{{field}} {value} is out of range for a {ndim}-d input: use {-ndim} to {ndim - 1} "
+                "(negative counts from the end)", field=field, value=value, valid=f"{-ndim} to {ndim - 1}"
             )
         return value % ndim
 
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
         shape = tuple(shape)
         ndim = len(shape)
-        start = self._index(self.start_dim, ndim, "--start-dim")
-        end = self._index(self.end_dim, ndim, "--end-dim")
+        start = self._index(self.start_dim, ndim, "start_dim")
+        end = self._index(self.end_dim, ndim, "end_dim")
         if start > end:
             raise InputError(
                 f"--start-dim {self.start_dim} comes after --end-dim {self.end_dim} on a {ndim}-d input "
@@ -213,3 +216,19 @@ DESCRIPTORS = (
         trace="flatten", trace_output="F", torch=("Flatten",), onnx=("Flatten",),
     ),
 )
+
+
+# --- the torch.nn layer (``--verify torch``): torch is imported by the caller, handed in as ``nn``
+
+
+@register_hook("torch", Linear)
+def _torch_linear(layer: Linear, nn: Any, shape: tuple) -> Any:
+    return nn.Linear(shape[-1], layer.out_features, bias=layer.bias)
+
+
+@register_hook("torch", Flatten)
+def _torch_flatten(layer: Flatten, nn: Any, shape: tuple) -> Any:
+    # Our shapes leave the batch out: torch's dims are ours + 1 (negative ones are the same).
+    start = layer.start_dim + 1 if layer.start_dim >= 0 else layer.start_dim
+    end = layer.end_dim + 1 if layer.end_dim >= 0 else layer.end_dim
+    return nn.Flatten(start, end)

@@ -20,7 +20,7 @@ from convcalc.engine.dims import product
 from convcalc.engine.report import LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.layers import base
-from convcalc.layers.descriptor import LayerDescriptor, Option
+from convcalc.layers.descriptor import LayerDescriptor, Option, register_hook
 
 if TYPE_CHECKING:
     import numpy as np
@@ -269,3 +269,35 @@ DESCRIPTORS = (
         torch=("Identity",), onnx=("Identity",),
     ),
 )
+
+
+# --- the torch.nn layer (``--verify torch``): torch is imported by the caller, handed in as ``nn``
+
+_TORCH_ACTIVATIONS = {"relu": "ReLU", "relu6": "ReLU6", "leaky_relu": "LeakyReLU", "elu": "ELU", "gelu": "GELU",
+                      "sigmoid": "Sigmoid", "tanh": "Tanh", "silu": "SiLU", "hardswish": "Hardswish",
+                      "hardsigmoid": "Hardsigmoid", "mish": "Mish", "softplus": "Softplus"}
+
+
+@register_hook("torch", Activation)
+def _torch_activation(layer: Activation, nn: Any, shape: tuple) -> Any:
+    if layer.kind in ("softmax", "log_softmax"):
+        return nn.Softmax(dim=1) if layer.kind == "softmax" else nn.LogSoftmax(dim=1)
+    if layer.kind == "leaky_relu" and layer.negative_slope is not None:
+        return nn.LeakyReLU(layer.negative_slope)
+    return getattr(nn, _TORCH_ACTIVATIONS[layer.kind])()
+
+
+@register_hook("torch", PReLU)
+def _torch_prelu(layer: PReLU, nn: Any, shape: tuple) -> Any:
+    return nn.PReLU(layer.num_parameters)
+
+
+@register_hook("torch", Dropout)
+def _torch_dropout(layer: Dropout, nn: Any, shape: tuple) -> Any:
+    names = {"dropout": "Dropout", "dropout2d": "Dropout2d", "dropout3d": "Dropout3d", "dropout1d": "Dropout1d"}
+    return getattr(nn, names.get(layer.kind, "Dropout"))(layer.p)
+
+
+@register_hook("torch", Identity)
+def _torch_identity(layer: Identity, nn: Any, shape: tuple) -> Any:
+    return nn.Identity()

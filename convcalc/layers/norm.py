@@ -27,7 +27,7 @@ from convcalc.engine.dims import product
 from convcalc.engine.report import LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.layers import base
-from convcalc.layers.descriptor import LayerDescriptor, Option
+from convcalc.layers.descriptor import LayerDescriptor, Option, register_hook
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,7 +41,7 @@ _STATISTICS = ("running_mean", "running_var", "num_batches_tracked")  # batch no
 def _channels(shape, op: str):
     if len(shape) < 1:
         raise InputError(f"{op} needs a channel dimension")
-    return shape[0] if len(shape) > 1 else shape[0]
+    return shape[0]
 
 
 def _norm_report(op: str, shape, batch, bytes_per_element: int, params: ParamCount, ops_per_element: int, **fields):
@@ -329,3 +329,34 @@ DESCRIPTORS = (
         work=_NORM_WORK, trace="lrn", trace_aliases=("localresponsenorm", "local_response_norm"), trace_output="N",
     ),
 )
+
+
+# --- the torch.nn layer (``--verify torch``): torch is imported by the caller, handed in as ``nn``
+
+
+@register_hook("torch", BatchNorm)
+def _torch_batchnorm(layer: BatchNorm, nn: Any, shape: tuple) -> Any:
+    return getattr(nn, f"BatchNorm{max(len(shape) - 1, 1)}d")(
+        shape[0], eps=layer.eps, momentum=layer.momentum, affine=layer.affine,
+        track_running_stats=layer.track_running_stats).eval()
+
+
+@register_hook("torch", GroupNorm)
+def _torch_groupnorm(layer: GroupNorm, nn: Any, shape: tuple) -> Any:
+    return nn.GroupNorm(layer.groups, shape[0], eps=layer.eps, affine=layer.affine)
+
+
+@register_hook("torch", LayerNorm)
+def _torch_layernorm(layer: LayerNorm, nn: Any, shape: tuple) -> Any:
+    if layer.channels_first:
+        class LayerNorm2d(nn.LayerNorm):
+            def forward(self, x):
+                return super().forward(x.movedim(1, -1)).movedim(-1, 1)
+
+        return LayerNorm2d(shape[0], eps=layer.eps)
+    return nn.LayerNorm(tuple(layer.analyze(shape, batch=1).hyper["normalized_shape"]), eps=layer.eps)
+
+
+@register_hook("torch", LocalResponseNorm)
+def _torch_lrn(layer: LocalResponseNorm, nn: Any, shape: tuple) -> Any:
+    return nn.LocalResponseNorm(layer.size, layer.alpha, layer.beta, layer.k)

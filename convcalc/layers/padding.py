@@ -53,9 +53,10 @@ class Pad(base.NoParameters):
         for p in given:
             pair = (p, p) if isinstance(p, int) else tuple(p)
             if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in pair):
-                raise InputError(f"--pad entry {p!r} is not a padding: use whole numbers ≥ 0 or before:after pairs")
+                raise InputError(f"{{field}} entry {p!r} is not a padding: use whole numbers ≥ 0 or before:after pairs",
+                                 field="padding", value=p, valid="whole numbers ≥ 0 or before:after pairs")
             pairs.append(pair)
-        object.__setattr__(self, "padding", expand(tuple(pairs), self.rank, "--pad"))
+        object.__setattr__(self, "padding", expand(tuple(pairs), self.rank, "padding", field="padding"))
 
     @property
     def name(self) -> str:
@@ -140,7 +141,7 @@ DESCRIPTORS = (
 
 
 @register_hook("torch", Pad)
-def _torch_pad(layer: Pad, nn: Any) -> Any:
+def _torch_pad(layer: Pad, nn: Any, shape: tuple = ()) -> Any:
     """torch.nn.ConstantPad{rank}d takes the amounts innermost axis first: (left, right, top, bottom, …)."""
     amounts = tuple(v for before, after in reversed(layer.padding) for v in (before, after))
     return getattr(nn, f"ConstantPad{layer.rank}d")(amounts, layer.value)

@@ -249,7 +249,7 @@ class RelativePositionAttention(base.NoBuffers):
         from convcalc.compute import Backward
 
         x, q, k, v, attn, merged, p, scale = cache
-        n, g, tokens, d = x.shape
+        n, g, tokens, _d = x.shape
         h, dh = self.heads, self.head_dim
         dy = grad_output
         grads = {"merge.weight": np.einsum("ngpd,ngpe->de", dy, merged), "merge.bias": dy.sum(axis=(0, 1, 2))}
@@ -281,7 +281,7 @@ DESCRIPTORS = (
 
 
 @register_hook("torch", Partition)
-def _torch_partition(layer: Partition, nn: Any) -> Any:
+def _torch_partition(layer: Partition, nn: Any, shape: tuple) -> Any:
     class PartitionModule(nn.Module):
         def forward(self, x):
             return _cut(x, layer.size, layer.grid)
@@ -290,7 +290,7 @@ def _torch_partition(layer: Partition, nn: Any) -> Any:
 
 
 @register_hook("torch", Departition)
-def _torch_departition(layer: Departition, nn: Any) -> Any:
+def _torch_departition(layer: Departition, nn: Any, shape: tuple) -> Any:
     class DepartitionModule(nn.Module):
         def forward(self, x):
             return _uncut(x, layer.size, layer.grid, layer.height, layer.width)
@@ -299,7 +299,7 @@ def _torch_departition(layer: Departition, nn: Any) -> Any:
 
 
 @register_hook("torch", RelativePositionAttention)
-def _torch_relpos_attention(layer: RelativePositionAttention, nn: Any) -> Any:
+def _torch_relpos_attention(layer: RelativePositionAttention, nn: Any, shape: tuple) -> Any:
     import torch
 
     class RelPosAttention(nn.Module):

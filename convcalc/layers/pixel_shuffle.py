@@ -39,7 +39,8 @@ class PixelShuffle(base.NoParameters):
 
     def __post_init__(self) -> None:
         if isinstance(self.factor, bool) or not isinstance(self.factor, int) or self.factor < 1:
-            raise InputError(f"{self.name}: the factor must be a whole number ≥ 1; got {self.factor!r}")
+            raise InputError(f"{self.name}: {{field}} must be a whole number ≥ 1; got {self.factor!r}", field="factor",
+                             value=self.factor, valid="a whole number ≥ 1")
 
     @property
     def name(self) -> str:
@@ -148,5 +149,5 @@ DESCRIPTORS = (
 
 
 @register_hook("torch", PixelShuffle)
-def _torch_pixel_shuffle(layer: PixelShuffle, nn: Any) -> Any:
+def _torch_pixel_shuffle(layer: PixelShuffle, nn: Any, shape: tuple = ()) -> Any:
     return nn.PixelUnshuffle(layer.factor) if layer.inverse else nn.PixelShuffle(layer.factor)

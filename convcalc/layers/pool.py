@@ -21,18 +21,17 @@ from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step, merge_
 from convcalc.errors import InputError
 from convcalc.layers import base
 from convcalc.layers.conv import _check_positive, _normalise_padding, _tuple
-from convcalc.layers.descriptor import CEIL_MODE, DILATION, KERNEL, PAD, STRIDE, LayerDescriptor, Option, required
-
-
-def __getattr__(name: str):
-    """The pooling kernels live in :mod:`convcalc.compute.pool_kernels`; these names are still
-    importable from here, loaded on first use (the shape rule never imports NumPy)."""
-    if name in ("MaxPoolCache", "AvgPoolCache", "max_pool_forward", "max_pool_backward", "avg_pool_forward",
-                "avg_pool_backward", "uniform"):
-        from convcalc.compute import pool_kernels
-
-        return getattr(pool_kernels, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+from convcalc.layers.descriptor import (
+    CEIL_MODE,
+    DILATION,
+    KERNEL,
+    PAD,
+    STRIDE,
+    LayerDescriptor,
+    Option,
+    register_hook,
+    required,
+)
 
 
 class _Pool:
@@ -90,12 +89,12 @@ class _WindowPool(_Pool):
         if self.rank not in (1, 2, 3):
             raise InputError(f"{self.kind}: rank must be 1, 2 or 3; got {self.rank}")
         set_ = object.__setattr__
-        set_(self, "kernel_size", _tuple(self.kernel_size, self.rank, "--k"))
-        set_(self, "stride", self.kernel_size if self.stride is None else _tuple(self.stride, self.rank, "--stride"))
-        set_(self, "dilation", _tuple(self.dilation, self.rank, "--dilation"))
-        _check_positive(self.kernel_size, "--k (kernel size)")
-        _check_positive(self.stride, "--stride")
-        _check_positive(self.dilation, "--dilation")
+        set_(self, "kernel_size", _tuple(self.kernel_size, self.rank, "kernel_size"))
+        set_(self, "stride", self.kernel_size if self.stride is None else _tuple(self.stride, self.rank, "stride"))
+        set_(self, "dilation", _tuple(self.dilation, self.rank, "dilation"))
+        _check_positive(self.kernel_size, "kernel_size")
+        _check_positive(self.stride, "stride")
+        _check_positive(self.dilation, "dilation")
         if self.padding == "same":
             raise InputError(
                 f"{self.name}: PyTorch pooling has no padding='same'; use --pad tf-same (TensorFlow/Keras SAME) or a number"
@@ -204,7 +203,7 @@ class MaxPool(_WindowPool):
     kind: ClassVar[str] = "maxpool"
 
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
-        n_in, c, spatial, n, pads, out_spatial, dropped, warnings, notes = self._geometry(shape, batch)
+        n_in, c, spatial, n, pads, out_spatial, _dropped, warnings, notes = self._geometry(shape, batch)
         self._check_no_empty_window(spatial, pads, out_spatial)
         other: tuple = ()
         if c is not None and not any(is_symbolic(x) for x in (*spatial, *out_spatial, c, n)):
@@ -278,19 +277,20 @@ class AvgPool(_WindowPool):
     kind: ClassVar[str] = "avgpool"
 
     def __post_init__(self) -> None:
-        if any(d != 1 for d in _tuple(self.dilation, self.rank if self.rank in (1, 2, 3) else 1, "--dilation")):
+        if any(d != 1 for d in _tuple(self.dilation, self.rank if self.rank in (1, 2, 3) else 1, "dilation")):
             raise InputError("avgpool has no dilation in PyTorch (only max pooling does)")
         super().__post_init__()
         if self.divisor_override is not None:
             if self.rank == 1:
                 raise InputError("avgpool1d has no divisor_override in PyTorch (AvgPool2d and AvgPool3d do)")
             if isinstance(self.divisor_override, bool) or not isinstance(self.divisor_override, int) or self.divisor_override == 0:
-                raise InputError(f"--divisor-override must be a non-zero whole number; got {self.divisor_override!r}")
+                raise InputError(f"{{field}} must be a non-zero whole number; got {self.divisor_override!r}",
+                                 field="divisor_override", value=self.divisor_override, valid="a non-zero whole number")
 
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
         if self.rank == 3:
             self._check_3d_input(shape)
-        n_in, c, spatial, n, pads, out_spatial, dropped, warnings, notes = self._geometry(shape, batch)
+        n_in, c, spatial, n, pads, out_spatial, _dropped, warnings, notes = self._geometry(shape, batch)
         if self.padding == "tf-same" and self.count_include_pad:
             notes.append("TensorFlow's SAME average pooling divides by the real elements only (count_include_pad=False)")
         other: tuple = ()
@@ -373,12 +373,14 @@ class AdaptivePool(_Pool):
             raise InputError(f"adaptive pooling mode must be avg or max; got {self.mode!r}")
         if self.rank not in (1, 2, 3):
             raise InputError(f"{self.name}: rank must be 1, 2 or 3; got {self.rank}")
-        sizes = _tuple(self.output_size, self.rank, "--output-size")
+        sizes = _tuple(self.output_size, self.rank, "output_size")
         if self.rank == 1 and sizes[0] is None:
-            raise InputError(f"{self.name}: --output-size must be a number (PyTorch accepts none only for 2d and 3d)")
+            raise InputError(f"{self.name}: {{field}} must be a number (PyTorch accepts none only for 2d and 3d)",
+                             field="output_size", value=None, valid="a whole number ≥ 1")
         for v in sizes:
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-                raise InputError(f"--output-size entries must be whole numbers ≥ 0 or none; got {v!r}")
+                raise InputError(f"{{field}} entries must be whole numbers ≥ 0 or none; got {v!r}", field="output_size",
+                                 value=v, valid="whole numbers ≥ 0 or none")
         object.__setattr__(self, "output_size", sizes)
 
     @property
@@ -544,3 +546,25 @@ DESCRIPTORS = (
                        "GlobalAveragePool", ("global-avgpool", "gap")),
     _global_descriptor("max", "max", ("gmp", "global_max_pool"), ("gmp", "globalmaxpool"), "GlobalMaxPool", ("global-maxpool", "gmp")),
 )
+
+
+# --- the torch.nn layer (``--verify torch``): torch is imported by the caller, handed in as ``nn``
+
+
+@register_hook("torch", MaxPool, AvgPool)
+def _torch_pool(layer: Any, nn: Any, shape: tuple) -> Any:
+    rank = len(shape) - 1
+    pads = [tuple(p) for p in layer.analyze(shape, batch=1).hyper["padding"]]
+    if any(a != b for a, b in pads):
+        raise InputError("--verify: asymmetric pooling padding has no torch.nn equivalent")
+    common = {"kernel_size": tuple(layer.kernel_size), "stride": tuple(layer.stride),
+              "padding": tuple(a for a, _ in pads), "ceil_mode": layer.ceil_mode}
+    if isinstance(layer, MaxPool):
+        return getattr(nn, f"MaxPool{rank}d")(dilation=tuple(layer.dilation), **common)
+    return getattr(nn, f"AvgPool{rank}d")(count_include_pad=layer.count_include_pad, **common)
+
+
+@register_hook("torch", AdaptivePool)
+def _torch_adaptive_pool(layer: AdaptivePool, nn: Any, shape: tuple) -> Any:
+    cls = getattr(nn, f"Adaptive{'Avg' if layer.mode == 'avg' else 'Max'}Pool{len(shape) - 1}d")
+    return cls(tuple(layer.output_size) if not layer.global_ else 1)

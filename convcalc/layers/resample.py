@@ -23,7 +23,7 @@ from convcalc.engine.dims import ceil_div, product
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.layers import base
-from convcalc.layers.descriptor import LayerDescriptor, Option
+from convcalc.layers.descriptor import LayerDescriptor, Option, register_hook
 
 if TYPE_CHECKING:
     import numpy as np
@@ -243,7 +243,7 @@ def _interpolation_matrix(size: int, scale: int, mode: str, dtype) -> np.ndarray
             add(i, min(base + 1, size - 1), lam)
     matrix = np.zeros((out, size), dtype=dtype)  # object: Python int zeros
     for (i, j), w in weights.items():
-        matrix[i, j] = (int(w) if w.denominator == 1 else w) if dtype == object else float(w)
+        matrix[i, j] = (int(w) if w.denominator == 1 else w) if dtype == object else float(w)  # noqa: E721 (a numpy dtype equals object)
     return matrix
 
 
@@ -284,3 +284,35 @@ DESCRIPTORS = (
         aliases=("option_a",), chain_help="shortcut_a OUT",
     ),
 )
+
+
+# --- the torch.nn layer (``--verify torch``): torch is imported by the caller, handed in as ``nn``
+
+
+@register_hook("torch", Upsample)
+def _torch_upsample(layer: Upsample, nn: Any, shape: tuple) -> Any:
+    rank = len(shape) - 1
+    linear = layer.mode in ("linear", "bilinear", "trilinear")
+    mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[rank] if linear else layer.mode
+    return nn.Upsample(scale_factor=layer.scale, mode=mode)
+
+
+@register_hook("torch", ChannelShuffle)
+def _torch_channel_shuffle(layer: ChannelShuffle, nn: Any, shape: tuple) -> Any:
+    return nn.ChannelShuffle(layer.groups)
+
+
+@register_hook("torch", ShortcutA)
+def _torch_shortcut_a(layer: ShortcutA, nn: Any, shape: tuple) -> Any:
+    import torch.nn.functional as F
+
+    out_channels, stride = layer.out_channels, layer.stride
+
+    class ShortcutA(nn.Module):
+        def forward(self, x):
+            x = x[(slice(None), slice(None)) + (slice(None, None, stride),) * (x.dim() - 2)]
+            extra = out_channels - x.shape[1]
+            pad = [0, 0] * (x.dim() - 2) + [extra // 2, extra - extra // 2]
+            return F.pad(x, pad)
+
+    return ShortcutA()

@@ -49,8 +49,9 @@ class DepthwiseSeparable:
         return f"depthwise-separable{self.rank}d"
 
     def _parts(self, c_in: int, c_out: int) -> tuple[Conv, Conv, Conv]:
-        common: dict[str, Any] = dict(rank=self.rank, kernel_size=self.kernel_size, stride=self.stride, padding=self.padding,
-                      dilation=self.dilation, bias=self.bias, padding_mode=self.padding_mode)
+        common: dict[str, Any] = {"rank": self.rank, "kernel_size": self.kernel_size, "stride": self.stride,
+                                  "padding": self.padding, "dilation": self.dilation, "bias": self.bias,
+                                  "padding_mode": self.padding_mode}
         depthwise = Conv(out_channels=c_in * self.multiplier, groups=c_in, **common)
         pointwise = Conv(rank=self.rank, out_channels=c_out, kernel_size=(1,), bias=self.bias)
         standard = Conv(out_channels=c_out, **common)
@@ -66,7 +67,7 @@ class DepthwiseSeparable:
             c_out = c_in
             notes.append(f"no --out given: assuming {c_in} output channels (as many as the input)")
         depthwise_layer, pointwise_layer, standard_layer = self._parts(c_in, c_out)
-        kw: dict[str, Any] = dict(batch=batch, explain=explain, bytes_per_element=bytes_per_element)
+        kw: dict[str, Any] = {"batch": batch, "explain": explain, "bytes_per_element": bytes_per_element}
         dw = depthwise_layer.analyze(shape, **kw)
         pw = pointwise_layer.analyze(dw.output, **kw)
         std = standard_layer.analyze(shape, **kw)

@@ -251,7 +251,7 @@ DESCRIPTORS = (
 
 
 @register_hook("torch", WindowAttention)
-def _torch_window_attention(layer: WindowAttention, nn: Any) -> Any:
+def _torch_window_attention(layer: WindowAttention, nn: Any, shape: tuple) -> Any:
     """A torch module with torchvision's parameter and buffer names, computing the same attention
     on (N, C, H, W) (a check of shapes and counts; the numbers are this module's own)."""
     import torch

@@ -14,7 +14,7 @@ Containers, as in ``torch.nn``:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 #: the calls a model's forward may make instead of an nn.Module (torchvision's own code does)
 FUNCTIONAL_CALLS = ("F.relu", "F.avg_pool2d", "F.max_pool2d", "F.adaptive_avg_pool2d", "Tensor.mean")
@@ -71,7 +71,7 @@ class Side:
     kind: str = "Side"
 
 
-Module = Union[Leaf, Sequential, Residual, Parallel, Gate, Side]
+Module = Leaf | Sequential | Residual | Parallel | Gate | Side
 
 
 @dataclass(frozen=True)

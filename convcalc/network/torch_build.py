@@ -111,92 +111,12 @@ def _build(module: Module, shape: tuple, nn, torch, calls: bool = True) -> tuple
 
 
 def _leaf(layer, shape, nn, torch):
-    """One of our layers as the torch.nn layer with the same hyper-parameters."""
-    from convcalc.layers import conv, dense, elementwise, norm, pool, resample
-
-    report = layer.analyze(shape, batch=1)
-    out = report.output
-    hyper = report.hyper
-    rank = len(shape) - 1
-    c_in = shape[0]
-    if isinstance(layer, conv.Conv | conv.ConvTranspose):
-        pads = [tuple(p) for p in hyper["padding"]]
-        symmetric = all(a == b for a, b in pads)
-        cls = getattr(nn, f"Conv{rank}d" if isinstance(layer, conv.Conv) else f"ConvTranspose{rank}d")
-        kwargs = dict(kernel_size=tuple(layer.kernel_size), stride=tuple(layer.stride), dilation=tuple(layer.dilation),
-                      groups=hyper["groups"], bias=layer.bias)
-        if isinstance(layer, conv.ConvTranspose):
-            if not symmetric:
-                raise InputError("--verify: asymmetric padding on a transposed conv has no torch.nn equivalent")
-            m = cls(c_in, hyper["out_channels"], padding=tuple(a for a, _ in pads),
-                    output_padding=tuple(layer.output_padding), **kwargs)
-        elif symmetric:
-            m = cls(c_in, hyper["out_channels"], padding=tuple(a for a, _ in pads), padding_mode=layer.padding_mode, **kwargs)
-        else:
-            m = _Padded(nn, pads, cls(c_in, hyper["out_channels"], padding=0, **kwargs))
-        return m, out
-    if isinstance(layer, pool.MaxPool | pool.AvgPool):
-        pads = [tuple(p) for p in hyper["padding"]]
-        if any(a != b for a, b in pads):
-            raise InputError("--verify: asymmetric pooling padding has no torch.nn equivalent")
-        common = dict(kernel_size=tuple(layer.kernel_size), stride=tuple(layer.stride), padding=tuple(a for a, _ in pads),
-                      ceil_mode=layer.ceil_mode)
-        if isinstance(layer, pool.MaxPool):
-            return getattr(nn, f"MaxPool{rank}d")(dilation=tuple(layer.dilation), **common), out
-        return getattr(nn, f"AvgPool{rank}d")(count_include_pad=layer.count_include_pad, **common), out
-    if isinstance(layer, pool.AdaptivePool):
-        cls = getattr(nn, f"Adaptive{'Avg' if layer.mode == 'avg' else 'Max'}Pool{rank}d")
-        return cls(tuple(layer.output_size) if not layer.global_ else 1), out
-    if isinstance(layer, dense.Linear):
-        return nn.Linear(shape[-1], layer.out_features, bias=layer.bias), out
-    if isinstance(layer, dense.Flatten):
-        # Our shapes leave the batch out: torch's dims are ours + 1 (negative ones are the same).
-        start = layer.start_dim + 1 if layer.start_dim >= 0 else layer.start_dim
-        end = layer.end_dim + 1 if layer.end_dim >= 0 else layer.end_dim
-        return nn.Flatten(start, end), out
-    if isinstance(layer, norm.BatchNorm):
-        return getattr(nn, f"BatchNorm{max(rank, 1)}d")(c_in, eps=layer.eps, momentum=layer.momentum, affine=layer.affine,
-                                                        track_running_stats=layer.track_running_stats).eval(), out
-    if isinstance(layer, norm.GroupNorm):
-        return nn.GroupNorm(layer.groups, c_in, eps=layer.eps, affine=layer.affine), out
-    if isinstance(layer, norm.LayerNorm):
-        if layer.channels_first:
-            return _ChannelsFirstLayerNorm(nn, c_in, layer.eps), out
-        return nn.LayerNorm(tuple(hyper["normalized_shape"]), eps=layer.eps), out
-    if isinstance(layer, norm.LocalResponseNorm):
-        return nn.LocalResponseNorm(layer.size, layer.alpha, layer.beta, layer.k), out
-    if isinstance(layer, elementwise.Activation):
-        table = {"relu": nn.ReLU, "relu6": nn.ReLU6, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU,
-                 "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "silu": nn.SiLU, "hardswish": nn.Hardswish,
-                 "hardsigmoid": nn.Hardsigmoid, "mish": nn.Mish, "softplus": nn.Softplus}
-        if layer.kind in ("softmax", "log_softmax"):
-            return (nn.Softmax(dim=1) if layer.kind == "softmax" else nn.LogSoftmax(dim=1)), out
-        if layer.kind == "leaky_relu" and layer.negative_slope is not None:
-            return nn.LeakyReLU(layer.negative_slope), out
-        return table[layer.kind](), out
-    if isinstance(layer, elementwise.PReLU):
-        return nn.PReLU(layer.num_parameters), out
-    if isinstance(layer, elementwise.Dropout):
-        cls = {"dropout": nn.Dropout, "dropout2d": nn.Dropout2d, "dropout3d": nn.Dropout3d, "dropout1d": nn.Dropout1d}
-        return cls.get(layer.kind, nn.Dropout)(layer.p), out
-    if isinstance(layer, elementwise.Identity):
-        return nn.Identity(), out
-    if isinstance(layer, resample.Upsample):
-        mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[rank] if layer.mode in ("linear", "bilinear", "trilinear") else layer.mode
-        return nn.Upsample(scale_factor=layer.scale, mode=mode), out
-    if isinstance(layer, resample.ChannelShuffle):
-        return nn.ChannelShuffle(layer.groups), out
-    if isinstance(layer, resample.ShortcutA):
-        return _ShortcutA(nn, layer.out_channels, layer.stride), out
+    """One of our layers as the torch.nn layer with the same hyper-parameters: the ``"torch"``
+    hook its module registers (:func:`convcalc.layers.descriptor.register_hook`)."""
     hook = find_hook("torch", layer)
-    if hook is not None:
-        return hook(layer, nn), out
-    kind = type(layer).__name__
-    if kind == "ChannelChunk":
-        return _ChannelChunk(nn, layer.chunks, layer.index), out
-    if kind == "LayerScale":
-        return _LayerScale(nn, c_in, rank, layer.init), out
-    raise InputError(f"--verify cannot build {kind} in torch.nn yet")
+    if hook is None:
+        raise InputError(f"--verify cannot build {type(layer).__name__} in torch.nn yet")
+    return hook(layer, nn, tuple(shape)), layer.analyze(shape, batch=1).output
 
 
 # Small torch modules, created on first use (torch is imported lazily).
@@ -300,28 +220,8 @@ def _Side(nn: Any, head):
     return m
 
 
-def _Padded(nn: Any, pads, conv):
-    import torch.nn.functional as F
-
-    flat = []
-    for before, after in reversed(pads):  # F.pad wants the last axis first
-        flat += [before, after]
-
-    class Padded(nn.Module):
-        def forward(self, x):
-            return self.conv(F.pad(x, flat))
-
-    m = Padded()
-    m.conv = conv
-    return m
 
 
-def _ChannelsFirstLayerNorm(nn: Any, channels, eps):
-    class LayerNorm2d(nn.LayerNorm):
-        def forward(self, x):
-            return super().forward(x.movedim(1, -1)).movedim(-1, 1)
-
-    return LayerNorm2d(channels, eps=eps)
 
 
 def _FunctionalCall(nn: Any, call: str, built):
@@ -349,39 +249,10 @@ def _FunctionalCall(nn: Any, call: str, built):
     return FunctionalCall()
 
 
-def _ChannelChunk(nn: Any, chunks, index):
-    class ChannelChunk(nn.Module):
-        def forward(self, x):
-            return x.chunk(chunks, dim=1)[index]
-
-    return ChannelChunk()
 
 
-def _LayerScale(nn: Any, channels, rank, init):
-    import torch
-
-    class LayerScale(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.gamma = nn.Parameter(torch.full((channels,) + (1,) * rank, float(init)))
-
-        def forward(self, x):
-            return x * self.gamma
-
-    return LayerScale()
 
 
-def _ShortcutA(nn: Any, out_channels, stride):
-    import torch.nn.functional as F
-
-    class ShortcutA(nn.Module):
-        def forward(self, x):
-            x = x[(slice(None), slice(None)) + (slice(None, None, stride),) * (x.dim() - 2)]
-            extra = out_channels - x.shape[1]
-            pad = [0, 0] * (x.dim() - 2) + [extra // 2, extra - extra // 2]
-            return F.pad(x, pad)
-
-    return ShortcutA()
 
 
 def verify(network: Network, report: NetworkReport) -> VerifyResult:

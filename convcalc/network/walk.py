@@ -48,8 +48,8 @@ class RFState:
 
     def after(self, layer: AxisRF) -> RFState:
         kernel, stride, pad, jump = layer.kernel, layer.stride, layer.pad, self.jump
-        dense = _dense_after(self.support, layer)
-        if dense is not False and jump.denominator == 1:
+        shortcut, dense = _dense_after(self.support, layer)
+        if shortcut and jump.denominator == 1:
             # The common case, in whole numbers (a deep walk does this per layer and axis): the same
             # values as the general rule below, three Fractions made instead of a dozen, and the
             # support of a gap-free window over a gap-free support without composing it.
@@ -86,25 +86,25 @@ class RFState:
         return self.start - half, self.start + half
 
 
-def _dense_after(support: AxisSupport | None, layer: AxisRF) -> AxisSupport | bool | None:
+def _dense_after(support: AxisSupport | None, layer: AxisRF) -> tuple[bool, AxisSupport | None]:
     """The support after ``layer`` when both are gap-free — a plain window (whole kernel, stride
     >= 1 and padding, no dilation taps) over one interval per unit, period 1, whose neighbours'
-    intervals touch or overlap — else False (compose in general). A plain window over an unknown
-    support leaves it unknown (None). Window k, s, p over units [lo + u·q, hi + u·q]: unit t reads
+    intervals touch or overlap (else: compose in general). A plain window over an unknown support
+    leaves it unknown (None). Window k, s, p over units [lo + u·q, hi + u·q]: unit t reads
     inner units t·s − p … t·s − p + k − 1, whose union is [lo − p·q, hi + (k − 1 − p)·q] moved by
-    t·s·q, gap-free as long as q <= hi − lo + 1 (or k = 1)."""
+    t·s·q, gap-free as long as q <= hi − lo + 1 (or k = 1). Returns (shortcut applies, support)."""
     kernel, stride, pad = layer.kernel, layer.stride, layer.pad
     if not (type(kernel) is int and type(stride) is int and type(pad) is int and stride >= 1 and layer.taps is None):
-        return False
+        return False, None
     if support is None:
-        return None
+        return True, None
     if support.period != 1 or len(support.units[0]) != 1:
-        return False
+        return False, None
     (lo, hi), = support.units[0]
     q = support.shift
     if kernel > 1 and q > hi - lo + 1:
-        return False
-    return AxisSupport(1, stride * q, (((lo - pad * q, hi + (kernel - 1 - pad) * q),),))
+        return False, None
+    return True, AxisSupport(1, stride * q, (((lo - pad * q, hi + (kernel - 1 - pad) * q),),))
 
 
 def rf_union(states: list[tuple[RFState, ...]]) -> tuple[tuple[RFState, ...], bool]:
@@ -244,7 +244,8 @@ def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple
             report = module.layer.analyze(shape, batch=ctx.batch, bytes_per_element=ctx.bytes_per_element)
         except InputError as error:
             layer_type = getattr(module.layer, "name", type(module.layer).__name__)
-            raise InputError(f"layer {name or '(input)'} ({layer_type}) on input {format_shape(shape)}: {error}") from None
+            said = error.spelled(error.field) if error.field is not None else error  # the layer's own keyword
+            raise InputError(f"layer {name or '(input)'} ({layer_type}) on input {format_shape(shape)}: {said}") from None
         # a layer's own warnings (a linear layer on a feature map, an empty adaptive pool) reach the network
         ctx.warnings += [f"{name or module.layer.name}: {w}" for w in report.warnings if _network_level(w)]
         if report.rf is None or rf is None or len(report.rf) != len(rf):

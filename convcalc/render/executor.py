@@ -19,6 +19,7 @@ from convcalc.executor.inspection import LayerRow, RunReport, TensorStats
 from convcalc.executor.training import Evaluation, StepRecord, TrainResult
 from convcalc.notation import format_shape
 from convcalc.render.network import short_type
+from convcalc.render.table import plain_table
 from convcalc.render.values import count
 
 RUN_SCHEMA = "convcalc/run/v1"
@@ -58,31 +59,9 @@ def finite(value: Any) -> Any:
     return value
 
 
-def _truncate(text: str, width: int) -> str:
-    if len(text) <= width:
-        return text
-    keep = width - 1
-    head = keep // 3
-    return text[:head] + "…" + text[len(text) - (keep - head):]
-
-
 def _table(headers: Sequence[str], rows: list[list[str]], right: set[str], width: int = WIDTH) -> str:
     """A plain-text table; the first column gives way (middle-truncated) to stay within ``width``."""
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    total = sum(widths) + 2 * (len(widths) - 1)
-    if total > width:
-        widths[0] = max(12, widths[0] - (total - width))
-        rows = [[_truncate(r[0], widths[0])] + r[1:] for r in rows]
-    lines = []
-
-    def line(values):
-        lines.append("  ".join(v.rjust(w) if h in right else v.ljust(w) for v, w, h in zip(values, widths, headers)).rstrip())
-
-    line(headers)
-    lines.append("  ".join("-" * w for w in widths))
-    for r in rows:
-        line(r)
-    return "\n".join(lines)
+    return "\n".join(plain_table(headers, rows, right, width))
 
 
 # --------------------------------------------------------------------------- convcalc run
@@ -326,7 +305,7 @@ def loss_curve(losses: Sequence[float], width: int = 60, height: int = 10, unico
     grid = [[" "] * columns for _ in range(height)]
 
     def row_of(value: float) -> int:
-        return min(height - 1, max(0, int(round((top - value) / span * (height - 1)))))
+        return min(height - 1, max(0, round((top - value) / span * (height - 1))))
 
     point = "•" if unicode else "*"
     for c, v in enumerate(means):

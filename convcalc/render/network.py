@@ -10,6 +10,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cache
 from typing import Any
 
 from convcalc.engine.dims import Dim, format_dim, is_symbolic
@@ -18,16 +19,25 @@ from convcalc.network.tools import ToolCount
 from convcalc.network.training import TrainingReport
 from convcalc.network.walk import NetworkReport, RFState, Row
 from convcalc.notation import format_shape
+from convcalc.render.table import column_widths, plain_table
 from convcalc.render.values import count, jsonable, nbytes
 
 SCHEMA = "convcalc/arch/v1"
 WIDTH = 80
 
-_SHORT_TYPES = {"adaptive-avgpool": "adaptavg", "adaptive-maxpool": "adaptmax", "global-avgpool": "gap",
-                "global-maxpool": "gmp", "conv-transpose": "convT", "batchnorm": "bn", "groupnorm": "gn",
-                "layernorm": "ln", "channel-shuffle": "shuffle", "upsample-": "up-", "SqueezeExcitation": "SE",
-                "depthwise-separable": "dwsep", "Residual": "residual",
-                "Conv2dNormActivation": "ConvNormAct", "DepthwiseSeparable": "DWSeparable"}
+#: Short names of the blocks (not layer types: those carry their ``label`` in their descriptor).
+_SHORT_BLOCKS = {"SqueezeExcitation": "SE", "Residual": "residual", "Conv2dNormActivation": "ConvNormAct",
+                 "DepthwiseSeparable": "DWSeparable"}
+
+
+@cache
+def _short_types() -> tuple[tuple[str, str], ...]:
+    """(report type prefix, short label) of every layer type with a label, then of the blocks;
+    longer prefixes first, so that one never shortens the start of another."""
+    from convcalc.layers.descriptor import descriptors
+
+    labels = dict(d.label for d in descriptors() if d.label is not None)
+    return tuple(sorted({**labels, **_SHORT_BLOCKS}.items(), key=lambda item: -len(item[0])))
 
 
 @dataclass(frozen=True)
@@ -206,7 +216,7 @@ def rf_notes(rows) -> list[str]:
 
 def short_type(kind: str) -> str:
     count_, times, base = kind.rpartition("×")  # a folded "3×Bottleneck"
-    for long, abbrev in _SHORT_TYPES.items():
+    for long, abbrev in _short_types():
         if base.startswith(long):
             return count_ + times + abbrev + base[len(long):]
     return kind
@@ -291,10 +301,6 @@ MIN_NAME = 16
 DROPPABLE = ("start",)  # left out, in this order, when names would get shorter than MIN_NAME
 
 
-def _widths(cells: list[list[str]], columns: tuple[str, ...]) -> list[int]:
-    return [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(columns)]
-
-
 def layout(view: ArchView, wide: bool, width: int = WIDTH) -> tuple[list[list[str]], tuple[str, ...], list[str]]:
     """The table's cells and columns fitted to ``width``: names give way first (their ends stay
     readable), then the receptive-field start column; and a note saying what was left out."""
@@ -303,14 +309,14 @@ def layout(view: ArchView, wide: bool, width: int = WIDTH) -> tuple[list[list[st
         return cells, columns, []
     dropped = []
     for column in DROPPABLE:
-        widths = _widths(cells, columns)
+        widths = column_widths(columns, cells)
         if sum(widths[1:]) + 2 * (len(widths) - 1) + min(MIN_NAME, widths[0]) <= width or column not in columns:
             break
         index = columns.index(column)
         cells = [c[:index] + c[index + 1:] for c in cells]
         columns = columns[:index] + columns[index + 1:]
         dropped.append(column)
-    widths = _widths(cells, columns)
+    widths = column_widths(columns, cells)
     excess = sum(widths) + 2 * (len(widths) - 1) - width
     if excess > 0:
         name_width = max(12, widths[0] - excess)
@@ -322,18 +328,7 @@ def layout(view: ArchView, wide: bool, width: int = WIDTH) -> tuple[list[list[st
 
 
 def _text_table(cells: list[list[str]], columns: tuple[str, ...]) -> str:
-    widths = _widths(cells, columns)
-    lines = []
-
-    def line(values):
-        parts = [v.rjust(w) if h in RIGHT else v.ljust(w) for v, w, h in zip(values, widths, columns)]
-        lines.append("  ".join(parts).rstrip())
-
-    line(columns)
-    lines.append("  ".join("-" * w for w in widths))
-    for c in cells:
-        line(c)
-    return "\n".join(lines)
+    return "\n".join(plain_table(columns, cells, RIGHT))
 
 
 def summary_lines(view: ArchView) -> list[tuple[str, str]]:
@@ -425,7 +420,7 @@ def arch_rich(view: ArchView, wide: bool = False, width: int = WIDTH):
 
     title = f"{view.report.name}: {shape_text(view, view.report.input)} → {shape_text(view, view.report.output)}"
     cells_list, columns, notes = layout(view, wide, width)
-    widths = _widths(cells_list, columns)
+    widths = column_widths(columns, cells_list)
     if not wide and sum(widths) + 2 * (len(widths) - 1) > width:  # too narrow for a table: one record per row
         return Group(*narrow_records(view, title, width), Text(""), _totals(view),
                      *_footer_texts(view, ["too narrow for the table: one layer per record (--csv, --json or a wider "

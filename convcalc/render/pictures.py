@@ -221,7 +221,7 @@ def paint_curves(fig, view) -> None:
     fig.set_size_inches(5.2 * panels + 1.6 * (panels == 1) + 0.6, 4.2)
     axes = fig.subplots(1, panels, squeeze=False)[0]
     window = max(1, len(steps) // 20)
-    validation = [e for e in r.validation]
+    validation = list(r.validation)
     ax = axes[0]
     ax.plot(steps, losses, color="#9ecae1", linewidth=0.8, label="training batch")
     if window > 1:

@@ -7,6 +7,7 @@ from typing import Any
 from convcalc.inverse.plan import PlanResult, RFResult
 from convcalc.inverse.solve import AxisChoice, Solution, SolveResult
 from convcalc.notation import format_shape
+from convcalc.render.table import plain_table
 from convcalc.render.values import count, jsonable
 
 SCHEMA = "convcalc/solve/v1"
@@ -93,10 +94,7 @@ def headline(result: SolveResult) -> str:
 
 
 def _table_lines(head: tuple[str, ...], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(h), *(len(r[j]) for r in rows)) for j, h in enumerate(head)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    return lines
+    return plain_table(head, rows, rule=False)
 
 
 def footer(result: SolveResult) -> list[str]:

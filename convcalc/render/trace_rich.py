@@ -127,26 +127,25 @@ def render_step(step: Step) -> list:
     return out
 
 
-def print_trace(trace: Trace, console) -> None:
+def trace_renderables(trace: Trace) -> list:
+    """The trace as the list of renderables a console prints one after the other."""
     from rich.rule import Rule
     from rich.text import Text
 
-    console.print(Text(f"convcalc backprop — {trace.title}", style="bold"))
+    out: list = [Text(f"convcalc backprop — {trace.title}", style="bold")]
     if trace.description:
-        console.print(trace.description)
-    for note in trace.notes:
-        console.print(Text(note, style="dim"))
+        out.append(trace.description)
+    out += [Text(note, style="dim") for note in trace.notes]
     phase = None
     for step in trace.steps:
         if step.phase != phase:
             phase = step.phase
-            console.print(Rule(PHASES[phase]))
-        for item in render_step(step):
-            console.print(item)
-        console.print()
-    console.print(Rule("CHECKS"))
+            out.append(Rule(PHASES[phase]))
+        out += render_step(step)
+        out.append(Text(""))
+    out.append(Rule("CHECKS"))
     for check in trace.checks:
         mark = Text("✓ " if check.ok else "✗ ", style="bold green" if check.ok else "bold red")
-        console.print(mark + Text(f"{check.name}: {check.summary}"))
-        for detail in check.details:
-            console.print(Hanging("  " + detail, style="dim"))
+        out.append(mark + Text(f"{check.name}: {check.summary}"))
+        out += [Hanging("  " + detail, style="dim") for detail in check.details]
+    return out

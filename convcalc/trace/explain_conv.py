@@ -115,7 +115,7 @@ def conv_forward(
     bias = params.get("bias")
     (sh, sw), (dh, dw), groups = _stride_dilation_groups(step)
     pads, mode, padded, padded_name = _padded_input(step, x_name, x)
-    n, c_out, oh, ow = y.shape
+    _n, c_out, _oh, _ow = y.shape
     c_in_g = w.shape[1]
     kh, kw = w.shape[2:]
     sums = ExplainedSums(ctx, y, f"{step.label} forward", lambda index: ctx.label(step.output, index, y.shape),
@@ -171,7 +171,7 @@ def conv_forward(
         )
         if groups > 1:
             rules += (f"groups {groups}: output channel co reads only the {c_in_g} input channels of its group",)
-    notes = _coverage_notes(step)
+    notes = list(step.notes) + _coverage_notes(step)
     name = step.name if step.name != step.kind else "conv2d"
     heading = f"{step.index}. {name}: {step.output} = {x_name} * {K.name}{bias_text}"
     return Step("forward", heading, rules, tuple(matrices), tuple(entries), tuple(notes), step.index, sums.hidden)
@@ -185,7 +185,7 @@ def _index_text(out: str, s: int, tap: str, d: int) -> str:
 
 def _coverage_notes(step: LayerStep) -> list[str]:
     report = step.layer.analyze(step.input_shape)
-    return [w for w in report.warnings]
+    return list(report.warnings)
 
 
 def conv_backward(
@@ -378,7 +378,7 @@ def conv_transpose_forward(
     bias = params.get("bias")
     (sh, sw), (dh, dw), groups = _stride_dilation_groups(step)
     (ph, pw), (oph, opw) = step.options["padding"], step.options.get("output_padding", (0, 0))
-    n, c_in, ih, iw = x.shape
+    _n, c_in, _ih, _iw = x.shape
     kh, kw = w.shape[2:]
     c_out_g = w.shape[1]
     spread = windows.insert_zeros(x, (sh, sw))
@@ -386,7 +386,7 @@ def conv_transpose_forward(
     padded = windows.pad(spread, full)
     structural = _structural(x.shape, full, (sh, sw))
     flipped = windows.flip(w, 2)
-    oh, ow = y.shape[2:]
+    _oh, _ow = y.shape[2:]
     src = f"pad({x_name})" if (sh, sw) == (1, 1) else f"pad(zero-inserted {x_name})"
     sums = ExplainedSums(ctx, y, f"{step.label} forward", lambda index: ctx.label(step.output, index, y.shape), src)
     for index in np.ndindex(*y.shape):
@@ -439,7 +439,7 @@ def conv_transpose_forward(
     )
     name = step.name if step.name != step.kind else "conv_transpose2d"
     heading = f"{step.index}. {name}: {step.output} = {x_name} ⊛ᵀ {K.name}"
-    return Step("forward", heading, rules, tuple(matrices), tuple(entries), (), step.index, sums.hidden)
+    return Step("forward", heading, rules, tuple(matrices), tuple(entries), tuple(step.notes), step.index, sums.hidden)
 
 
 def conv_transpose_backward(

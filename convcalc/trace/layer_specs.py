@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from convcalc.compute.params import conv_weight
 from convcalc.errors import InputError
 from convcalc.layers.descriptor import LayerDescriptor, descriptors, normalise
 from convcalc.notation import parse_padding
@@ -237,7 +238,8 @@ def _build_layer(index: int, kind: str, raw: dict, shape: tuple[int, ...], names
     try:
         layer, params, buffers, options = builder(raw, shape, where)
     except InputError as error:
-        raise InputError(_in_spec_words(str(error), where)) from None
+        raise InputError(_in_spec_words(error, where)) from None
+    notes = tuple(options.pop("notes", ()))
     out_shape = _output_shape(layer, kind, shape, params, where)
     layer_name = _name(raw["name"], f"{where}: name") if "name" in raw else kind
     user_names = raw.get("names", {})
@@ -262,30 +264,14 @@ def _build_layer(index: int, kind: str, raw: dict, shape: tuple[int, ...], names
         options=options,
         input_shape=tuple(shape),
         output_shape=out_shape,
+        notes=notes,
     )
 
 
-#: the layer classes speak the command line's language; a spec uses PyTorch's keys
-_SPEC_WORDS = (
-    ("--k (kernel size)", "kernel_size"),
-    ("--k", "kernel_size"),
-    ("--stride", "stride"),
-    ("--pad", "padding"),
-    ("--dilation", "dilation"),
-    ("--groups", "groups"),
-    ("--ceil-mode", "ceil_mode"),
-    ("--output-padding", "output_padding"),
-    ("--divisor-override", "divisor_override"),
-    ("--padding-mode", "padding_mode"),
-    ("--out (output channels)", "out_channels"),
-    ("--out", "out_channels"),
-)
-
-
-def _in_spec_words(message: str, where: str) -> str:
-    """A layer class's message, prefixed with the layer's place and in the spec's words."""
-    for option, key in _SPEC_WORDS:
-        message = message.replace(option, key)
+def _in_spec_words(error: InputError, where: str) -> str:
+    """A layer class's message, its field spelled as the spec's key (``padding_mode``: a backprop
+    spec uses PyTorch's keywords, which are the layers' own) and prefixed with the layer's place."""
+    message = str(error.spelled(error.field)) if error.field is not None else str(error)
     if message.startswith(where):
         return message
     for prefix in ("conv2d: ", "conv-transpose2d: ", "maxpool2d: ", "avgpool2d: ", "linear: ", "flatten: "):
@@ -321,7 +307,7 @@ def _output_shape(layer, kind: str, shape: tuple[int, ...], params, where: str) 
             return (shape[0],) + tuple(int(d) for d in layer.analyze(tuple(shape[1:])).output)
         report = layer.analyze(tuple(shape))
     except InputError as error:
-        raise InputError(_in_spec_words(str(error), where) + f" (its input is {shape_text(shape)})") from None
+        raise InputError(_in_spec_words(error, where) + f" (its input is {shape_text(shape)})") from None
     return tuple(int(d) for d in report.output)
 
 
@@ -338,15 +324,17 @@ def _channels(count: int, kind: str = "") -> str:
     return f"{count} {kind}channel{'s' if count != 1 else ''}"
 
 
-def _weight_4d(raw: Any, where: str, transposed: bool) -> tuple[np.ndarray, tuple[int, ...]]:
+def _weight_4d(raw: Any, where: str, transposed: bool,
+               in_channels: int) -> tuple[np.ndarray, tuple[int, ...], str | None]:
+    """The weight as PyTorch's 4-d layout, by the rule ``convcalc conv`` follows too
+    (:func:`convcalc.compute.params.conv_weight`); a note when it read matrices as output channels."""
     w = tensor(raw, f"{where}: weight")
     given = w.shape
-    if w.ndim == 2:
-        return w.reshape((1, 1) + w.shape), given
-    if w.ndim == 3:  # one filter (one output channel)
-        return (w.reshape((w.shape[0], 1) + w.shape[1:]) if transposed else w.reshape((1,) + w.shape)), given
-    if w.ndim == 4:
-        return w, given
+    if w.ndim in (2, 3, 4):
+        weight, note = conv_weight(w, in_channels, transposed)
+        if weight is None:  # C x kh x kw on an input with other channels: one filter, refused below
+            weight = w.reshape((w.shape[0], 1) + w.shape[1:]) if transposed else w.reshape((1,) + w.shape)
+        return weight, given, note
     layout = "C_in x C_out/groups x kh x kw" if transposed else "C_out x C_in/groups x kh x kw"
     raise InputError(
         f"{where}: weight must be kh x kw (one kernel) or {layout}; got {w.ndim}-d ({shape_text(w.shape)})"
@@ -400,10 +388,10 @@ def _padding(raw: dict, where: str):
 
 
 def _conv(raw: dict, shape, where: str, transposed: bool = False):
-    n, c, h, w = _need_image(shape, "conv_transpose2d" if transposed else "conv2d", where)
+    _n, c, _h, _w = _need_image(shape, "conv_transpose2d" if transposed else "conv2d", where)
     if "weight" not in raw:
         raise InputError(f'{where}: "weight" is missing (the kernel values, e.g. [[1, 0], [0, -1]])')
-    weight, given = _weight_4d(raw["weight"], where, transposed)
+    weight, given, note = _weight_4d(raw["weight"], where, transposed, c)
     groups = whole(raw.get("groups", 1), f"{where}: groups", 1)
     kh, kw = weight.shape[2:]
     if transposed:
@@ -435,16 +423,16 @@ def _conv(raw: dict, shape, where: str, transposed: bool = False):
     dilation = pair(raw.get("dilation", 1), f"{where}: dilation", 1)
     padding = _padding(raw, where)
     options: dict[str, Any] = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
-    shared = dict(
-        rank=2,
-        out_channels=c_out,
-        kernel_size=(kh, kw),
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        groups=groups,
-        bias=bias is not None,
-    )
+    shared = {
+        "rank": 2,
+        "out_channels": c_out,
+        "kernel_size": (kh, kw),
+        "stride": stride,
+        "padding": padding,
+        "dilation": dilation,
+        "groups": groups,
+        "bias": bias is not None,
+    }
     if transposed:
         from convcalc.layers.conv import ConvTranspose
 
@@ -465,6 +453,8 @@ def _conv(raw: dict, shape, where: str, transposed: bool = False):
     params = {"weight": (weight, given)}
     if bias is not None:
         params["bias"] = bias
+    if note is not None:
+        options["notes"] = (note,)  # taken off again by _build_layer: a note, not a hyper-parameter
     return layer, params, {}, options
 
 
@@ -540,7 +530,7 @@ def _dropout(raw: dict, shape, where: str):
         raise InputError(f'{where}: dropout needs "mask": which entries are kept (1) or dropped (0), the shape of '
                          f"its input ({shape_text(shape[1:])} per sample); PyTorch draws it at random")
     mask = tensor(raw["mask"], f"{where}: mask")
-    values = {v for v in np.asarray(mask, dtype=object).flat}
+    values = set(np.asarray(mask, dtype=object).flat)
     if not values <= {0, 1}:
         raise InputError(f"{where}: mask entries must be 0 (drop) or 1 (keep)")
     sample = tuple(shape[1:])

@@ -70,6 +70,7 @@ class LayerStep:
     options: Mapping[str, Any] = field(default_factory=dict)  # hyper-parameters, for display
     input_shape: tuple[int, ...] = ()
     output_shape: tuple[int, ...] = ()
+    notes: tuple[str, ...] = ()  # how the spec was read (a kernel's layout), shown with the forward step
 
     @property
     def label(self) -> str:

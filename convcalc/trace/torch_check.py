@@ -162,7 +162,7 @@ def _layer(torch, F, step, x, p):
     hook = find_hook("torch", step.layer)
     if hook is None:
         raise InputError(f"--verify torch: no torch form for {kind}")  # pragma: no cover
-    return hook(step.layer, torch.nn)(x)
+    return hook(step.layer, torch.nn, tuple(step.input_shape[1:]))(x)
 
 
 def torch_check(spec, run_) -> Check:

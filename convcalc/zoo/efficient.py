@@ -104,7 +104,7 @@ _B = {
 
 def _scaled_b0(width: float, depth: float) -> list:
     """torchvision's MBConvConfig: channels make_divisible(c·width, 8), layers ceil(n·depth)."""
-    return [(fused, e, k, s, make_divisible(i * width), make_divisible(o * width), int(math.ceil(n * depth)))
+    return [(fused, e, k, s, make_divisible(i * width), make_divisible(o * width), math.ceil(n * depth))
             for fused, e, k, s, i, o, n in _B0]
 
 

@@ -104,7 +104,7 @@ def mobilenet_v1(classes: int = 1000, width: float = 1.0, padding: str = "torch"
 
 def _inverted_residual_v2(inp: int, out: int, stride: int, expand: int) -> Module:
     """torchvision ``mobilenetv2.InvertedResidual``: [1×1 expand] · 3×3 depthwise · 1×1 linear projection."""
-    hidden = int(round(inp * expand))
+    hidden = round(inp * expand)
     layers = []
     if expand != 1:
         layers.append(conv_norm_act(hidden, 1, activation="relu6"))

@@ -51,7 +51,7 @@ def _res_bottleneck(inp: int, out: int, stride: int, group_width: int, se_ratio:
     w_b = out
     layers = [("a", conv_norm_act(w_b, 1)), ("b", conv_norm_act(w_b, 3, stride, groups=w_b // group_width))]
     if se_ratio:
-        layers.append(("se", squeeze_excitation(w_b, int(round(se_ratio * inp)), "relu", "sigmoid")))
+        layers.append(("se", squeeze_excitation(w_b, round(se_ratio * inp), "relu", "sigmoid")))
     layers.append(("c", conv_norm_act(out, 1, activation=None)))
     shortcut = ("proj", conv_norm_act(out, 1, stride, activation=None)) if (inp != out or stride != 1) else None
     return residual(("f", seq(*layers, kind="BottleneckTransform")), shortcut=shortcut, post=[("activation", relu())],
