@@ -32,6 +32,8 @@ EXIT_CODES = {
     "printf '{\"in\": \"3x32x32\", \"k\": 5, \"out\": 2}\\n{\"in\": \"3x32x32\", \"k\": 0}\\n' "
     "| convcalc shape --jsonl - | cut -c1-80": 2,
     # refusals the README shows on purpose
+    'convcalc arch "3x28x28 | conv 6 k5 | maxpool k2 | conv 16 k5 | maxpool k2 | flatten | fc 120 in=400 | fc 10" '
+    "2>&1 >/dev/null": 2,
     "convcalc train lenet5 --data synthetic:bars:64 --steps 1 --save /dev/null 2>&1": 2,
     'convcalc conv "1 2; 3 4" "1" --pad 3000 2>&1 | cut -c1-60': 2,
     "convcalc arch tests/fixtures/cifar_cnn_tutorial.py:CifarCNN --in 3x32x32 2>&1 >/dev/null | head -6": 2,
