@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 
@@ -31,21 +30,32 @@ def image_spec(n: int) -> dict:
             "loss": {"type": "sum"}}
 
 
+# The command runs under a small launcher process, which sets the limit and reaps it with wait4:
+# a child forked straight from pytest would count pytest's own resident pages (torch and all,
+# ~0.5 GiB in a full run) in its peak, since ru_maxrss keeps the high-water mark from before exec.
+LAUNCHER = """
+import os, resource, subprocess, sys
+limit = int(sys.argv[1])
+def cap():
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+with open(sys.argv[2], "w") as out, open(sys.argv[3], "w") as err:
+    child = subprocess.Popen(sys.argv[4:], stdout=out, stderr=err, stdin=subprocess.DEVNULL, preexec_fn=cap)
+    _, status, usage = os.wait4(child.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss * 1024)
+"""
+
+
 def run_limited(path, tmp_path, *args: str) -> tuple[int, str, str, int]:
     """``convcalc backprop PATH ARGS`` in a subprocess under an address-space limit: exit code,
     stdout, stderr and the child's own peak resident memory in bytes (wait4's rusage)."""
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
-
     env = dict(os.environ, NO_COLOR="1", COLUMNS="80")
     env.pop("CONVCALC_MAX_MEMORY", None)
     out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
-    with open(out_path, "w") as out, open(err_path, "w") as err:
-        process = subprocess.Popen([sys.executable, "-m", "convcalc", "backprop", str(path), *args], env=env,
-                                   stdout=out, stderr=err, stdin=subprocess.DEVNULL, preexec_fn=limit)
-        _, status, usage = os.wait4(process.pid, 0)  # reaps the child: Popen never waits for it
-        process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, out_path.read_text(), err_path.read_text(), usage.ru_maxrss * 1024
+    command = [sys.executable, "-m", "convcalc", "backprop", str(path), *args]
+    launcher = subprocess.run([sys.executable, "-c", LAUNCHER, str(ADDRESS_SPACE), str(out_path), str(err_path), *command],
+                              env=env, capture_output=True, text=True, check=True)
+    code, peak = (int(v) for v in launcher.stdout.split())
+    return code, out_path.read_text(), err_path.read_text(), peak
 
 
 def test_a_100x100_input_is_checked_on_a_sample_in_bounded_memory(tmp_path):

@@ -156,7 +156,7 @@ def test_window_attention_forward_and_backward_match_torch(shift, size):
     from convcalc.layers.window import WindowAttention
 
     layer = WindowAttention(4, 2, 3, shift)
-    module = find_hook("torch", layer)(layer, torch.nn).double()
+    module = find_hook("torch", layer)(layer, torch.nn, (4, size, size)).double()
     rng = np.random.default_rng(2)
     with torch.no_grad():
         for p in module.parameters():
@@ -206,7 +206,9 @@ def test_partition_attention_forward_and_backward_match_torch(grid):
 
     rng = np.random.default_rng(3)
     cut, attention, back = Partition(2, grid), RelativePositionAttention(4, 2, 2), Departition(2, grid, 4, 6)
-    modules = [find_hook("torch", layer)(layer, torch.nn).double() for layer in (cut, attention, back)]
+    shapes = ((4, 4, 6), (6, 4, 4), (6, 4, 4))  # each layer's unbatched input
+    modules = [find_hook("torch", layer)(layer, torch.nn, shape).double()
+               for layer, shape in zip((cut, attention, back), shapes)]
     with torch.no_grad():
         for p in modules[1].parameters():
             p.copy_(torch.tensor(rng.standard_normal(tuple(p.shape))))

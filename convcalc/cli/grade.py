@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
 
 def grade(
     answers: str = typer.Argument(..., help="The class's answers: a CSV or JSONL file ('-' for stdin)."),
-    key: str | None = typer.Option(None, "--key", "-k", help="The JSON answer key (convcalc quiz --key key.json)."),
+    key: str | None = typer.Option(None, "--key", help="The JSON answer key (convcalc quiz --key key.json)."),
     fmt: str | None = typer.Option(None, "--format", "-f", help="rich, text, csv (gradebook), markdown or json."),
     json_flag: bool = typer.Option(False, "--json", help="JSON, schema convcalc/grade/v1."),
 ) -> None:

@@ -88,14 +88,14 @@ def _count(value: str | None) -> int | None:
 
 def quiz(
     topics: str | None = typer.Option(
-        None, "--topics", "-t", help="Comma-separated topics (default: all; see --list-topics)."
+        None, "--topics", help="Comma-separated topics (default: all; see --list-topics)."
     ),
     n: str | None = typer.Option(
-        None, "--n", "-n", help="Number of questions (topics cycle in order; default one per topic)."
+        None, "--n", help="Number of questions (topics cycle in order; default one per topic)."
     ),
     seed: str | None = typer.Option(None, "--seed", help="Seed of the numbers (default 0, or the template's)."),
     difficulty: str | None = typer.Option(
-        None, "--difficulty", "-d", help="1, 2 or 3 (easy, medium, hard; default 2)."
+        None, "--difficulty", help="1, 2 or 3 (easy, medium, hard; default 2)."
     ),
     students: str | None = typer.Option(
         None, "--students", help="Roster file: one variant per student (CSV, first column)."
