@@ -67,6 +67,16 @@ def test_padding_words_lenient_on_the_cli_with_a_note(cli):
     assert "PyTorch requires" not in cli("shape", "--op", "conv", "--in", "3x8x8", "--k", "3", "--pad", "same").out
 
 
+@pytest.mark.parametrize("command", [("conv", "1 2 3; 4 5 6; 7 8 9", "1 0; 0 -1"), ("pool", "1 2 3; 4 5 6; 7 8 9", "--k", "2"),
+                                     ("im2col", "1 2 3; 4 5 6; 7 8 9", "--k", "2")])
+def test_numeric_commands_note_a_padding_word_pytorch_would_refuse(cli, command):
+    lenient = cli(*command, "--pad", "VALID", "--format", "text")
+    exact = cli(*command, "--pad", "valid", "--format", "text")
+    assert lenient.code == exact.code == 0 and lenient.out == exact.out  # read the same way
+    assert lenient.err.count("PyTorch requires 'valid' exactly (it refuses 'VALID')") == 1
+    assert "PyTorch requires" not in exact.err
+
+
 @pytest.mark.parametrize("word", ["SAME", "Same", "valid ", "VALID"])
 def test_padding_words_refused_in_spec_files(word):
     assert parse_padding(word) in ("same", "valid")

@@ -17,7 +17,7 @@ from typer.core import TyperCommand
 
 from convcalc.cli import complete
 from convcalc.cli.options import include_pad
-from convcalc.cli.output import View, choose_format, emit, user_errors
+from convcalc.cli.output import View, choose_format, emit, say, user_errors
 from convcalc.errors import ExpectationFailed, InputError
 from convcalc.limits import MAX_WHOLE
 
@@ -108,6 +108,18 @@ class MatrixCommand(TyperCommand):
         return super().parse_args(ctx, protected)
 
 
+def _padding(settings, pad: str | None):
+    """``--pad`` as the calculator reads it (a word or per-axis pairs). A word accepted in a
+    spelling PyTorch refuses (``SAME``, ``Valid``) gets a note on stderr, as ``shape`` gives."""
+    from convcalc.notation import torch_spelling_note
+
+    word = settings.padding_word(pad)
+    note = torch_spelling_note(pad, word, "--pad") if isinstance(word, str) else None
+    if note is not None:
+        say(f"note: {note}\n")
+    return word
+
+
 def register(app: typer.Typer) -> None:
     for name, command, epilog in (("conv", conv, CONV_EPILOG), ("pool", pool, POOL_EPILOG),
                                   ("conv-transpose", conv_transpose, TRANSPOSE_EPILOG), ("im2col", im2col, IM2COL_EPILOG)):
@@ -159,7 +171,7 @@ def conv(
 
         def run(explaining: bool):
             return convolve(
-                image, weights, stride=settings.per_axis(stride, "--stride", 1), padding=settings.padding_word(pad),
+                image, weights, stride=settings.per_axis(stride, "--stride", 1), padding=_padding(settings, pad),
                 dilation=settings.per_axis(dilation, "--dilation", 1), bias=bias, flip=flip, explain=explaining,
                 groups=groups,
             )
@@ -206,7 +218,7 @@ def pool(
         _check_memory("pool", max_memory, image, None, kernel_size, stride, dilation, pad, explain or where is not None)
         result = run_pool(
             image, kernel_size=kernel_size, stride=settings.per_axis(stride, "--stride", 1) if stride else None,
-            padding=settings.padding_word(pad), dilation=settings.per_axis(dilation, "--dilation", 1),
+            padding=_padding(settings, pad), dilation=settings.per_axis(dilation, "--dilation", 1),
             mode=mode.strip().lower(), ceil_mode=ceil_mode, count_include_pad=include_pad(count_include_pad, no_count_include_pad) is not False,
             divisor_override=divisor_override, explain=_explaining(explain, where, form),
         )
@@ -241,7 +253,7 @@ def conv_transpose(
         _check_memory("conv-transpose", max_memory, image, weights, None, stride, dilation, pad,
                       explain or where is not None, transposed=True)
         result = run_transpose(
-            image, weights, stride=settings.per_axis(stride, "--stride", 1), padding=settings.padding_word(pad),
+            image, weights, stride=settings.per_axis(stride, "--stride", 1), padding=_padding(settings, pad),
             output_padding=settings.per_axis(output_padding, "--output-padding", 0, minimum=0),
             dilation=settings.per_axis(dilation, "--dilation", 1), bias=bias,
             explain=_explaining(explain, where, form),
@@ -276,7 +288,7 @@ def im2col(
                       stride, dilation, pad, False)
         result = run_im2col(
             image, weights, kernel_size=settings.per_axis(k, "--k (kernel size)", 1) if k else None,
-            stride=settings.per_axis(stride, "--stride", 1), padding=settings.padding_word(pad),
+            stride=settings.per_axis(stride, "--stride", 1), padding=_padding(settings, pad),
             dilation=settings.per_axis(dilation, "--dilation", 1), bias=bias,
         )
         tensor = render.result_tensor(result) if result.output is not None else result.columns
@@ -326,7 +338,7 @@ def _check_memory(command: str, max_memory: str | None, image, weights, kernel_s
     exact = image.dtype == object and (weights is None or weights.dtype == object)
     estimate = limits.numeric_estimate(
         tuple(image.shape), tuple(kernel_size), stride=settings.per_axis(stride, "--stride", 1),
-        dilation=settings.per_axis(dilation, "--dilation", 1), pads=settings.padding_word(pad),
+        dilation=settings.per_axis(dilation, "--dilation", 1), pads=settings.padding_word(pad),  # quiet: the command reads --pad again, and notes it
         channels_out=channels_out, exact=exact, explain=explain, transposed=transposed)
     estimate.check(limits.memory_limit(max_memory), command)
 
