@@ -77,6 +77,15 @@ def test_numeric_commands_note_a_padding_word_pytorch_would_refuse(cli, command)
     assert "PyTorch requires" not in exact.err
 
 
+def test_an_inline_chain_notes_a_padding_word_pytorch_would_refuse(cli):
+    lenient = cli("arch", "3x32x32 | conv 8 k3 pSAME | relu | conv 8 k3 pSAME", "--format", "text")
+    exact = cli("arch", "3x32x32 | conv 8 k3 psame | relu | conv 8 k3 psame", "--format", "text")
+    assert lenient.code == exact.code == 0
+    assert lenient.out.count("PyTorch requires 'same' exactly") == 1  # once, however often it is written
+    assert "PyTorch requires" not in exact.out
+    assert lenient.out.split("act:")[0] == exact.out.split("act:")[0]  # the same table and totals
+
+
 @pytest.mark.parametrize("word", ["SAME", "Same", "valid ", "VALID"])
 def test_padding_words_refused_in_spec_files(word):
     assert parse_padding(word) in ("same", "valid")

@@ -31,7 +31,7 @@ from convcalc.layers.descriptor import all_words, descriptors, lookup, normalise
 from convcalc.limits import check_digits, check_whole
 from convcalc.network import build
 from convcalc.network.model import Leaf, Module, Network, Sequential
-from convcalc.notation import parse_ints, parse_padding, parse_shape
+from convcalc.notation import parse_ints, parse_padding, parse_shape, torch_spelling_note
 
 # --- leaves ---------------------------------------------------------------------------------
 
@@ -398,6 +398,7 @@ def parse_chain(text: str, input_shape: tuple | None = None) -> Network:
     shape = input_shape
     children = []
     leaves: dict[str, Leaf] = {}  # a long chain repeats a few segments: each is read once (leaves are frozen)
+    notes: list[str] = []
     for index, segment in enumerate(segments, start=1):
         if not segment:
             raise InputError(f"at token {index}: empty segment (two '|' in a row?)")
@@ -412,7 +413,7 @@ def parse_chain(text: str, input_shape: tuple | None = None) -> Network:
             continue
         try:
             if segment not in leaves:
-                leaves[segment] = _chain_leaf(words)
+                leaves[segment] = _chain_leaf(words, notes)
             children.append(leaves[segment])
         except InputError as error:
             raise InputError(f"at token {index} '{segment}': {error}") from None
@@ -420,10 +421,12 @@ def parse_chain(text: str, input_shape: tuple | None = None) -> Network:
         raise InputError("the chain needs an input shape: start it with one (\"3x32x32 | conv 6 k5 | ...\") or give --in")
     if not children:
         raise InputError("the chain has no layers after the input shape")
-    return Network("chain", tuple(shape), build.seq(*children), source="inline chain")
+    return Network("chain", tuple(shape), build.seq(*children), source="inline chain", notes=tuple(dict.fromkeys(notes)))
 
 
-def _chain_leaf(words: list[str]) -> Leaf:
+def _chain_leaf(words: list[str], notes: list[str] | None = None) -> Leaf:
+    """One chain segment → a Leaf. Words are read case-insensitively; a padding word in a spelling
+    PyTorch refuses (``pSAME``) adds a note to ``notes``, as ``shape`` says it."""
     descriptor = lookup("spec", words[0])
     if descriptor is None or descriptor.build is None:
         make_leaf(words[0], {}, "layer")  # raises: unknown type, with suggestions
@@ -443,11 +446,14 @@ def _chain_leaf(words: list[str]) -> Leaf:
             options[key] = value
         elif low in bare:
             options[bare[low]] = low
+            _spelling(word, low, bare[low], descriptor, notes)
         elif re.match(r"^\d", word) or re.match(r"^0?\.\d", word):
             positional.append(word)
         elif prefix := next((p for p in sorted(prefixes, key=len, reverse=True)
                              if low.startswith(p) and len(low) > len(p)), ""):
             options[prefixes[prefix].key] = low[len(prefix):]
+            if prefixes[prefix].kind == "pad":
+                _spelling(word[len(prefix):], low[len(prefix):], prefixes[prefix].key, descriptor, notes)
         else:
             raise InputError(f"'{word}' is not an option of {kind} (see convcalc arch --help)")
     filled = next((o for o in descriptor.options if o.positional), None)
@@ -470,6 +476,12 @@ def _chain_leaf(words: list[str]) -> Leaf:
         if option.chain_default is not None:
             options.setdefault(option.key, option.chain_default)
     return make_leaf(kind, options, "layer")
+
+
+def _spelling(written: str, word: str, key: str, descriptor, notes: list[str] | None) -> None:
+    note = torch_spelling_note(written, word, f"{descriptor.name} {key}")
+    if note is not None and notes is not None:
+        notes.append(note)
 
 
 def _chain_int(raw: str, what: str) -> int:
