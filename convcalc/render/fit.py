@@ -6,17 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from convcalc.render.table import column_widths
+
 MIN_NAME = 12
 GAP = 2  # rich's default cell padding: one space each side, none at the table's edges
 
 
-def natural_width(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
-    return [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-
-
 def fits(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> bool:
     """Whether the columns fit ``width`` with the first one cut to at most :data:`MIN_NAME`."""
-    widths = natural_width(headers, rows)
+    widths = column_widths(headers, rows)
     return min(widths[0], MIN_NAME) + sum(widths[1:]) + GAP * (len(widths) - 1) <= width
 
 

@@ -19,6 +19,7 @@ from convcalc.network.tools import ToolCount
 from convcalc.network.training import TrainingReport
 from convcalc.network.walk import NetworkReport, RFState, Row
 from convcalc.notation import format_shape
+from convcalc.render.fit import records
 from convcalc.render.table import column_widths, plain_table
 from convcalc.render.values import count, jsonable, nbytes
 
@@ -459,20 +460,8 @@ def narrow_records(view: ArchView, title: str, width: int) -> list:
     from rich.text import Text
 
     cells_list, columns = table_cells(view, False), headers(view)
-    out = [Text(title, style="bold")]
-    for cells, row in zip(cells_list, view.rows):
-        style = "dim" if row.type in ("relu", "dropout", "flatten", "identity") else ""
-        out.append(Text(cells[0], style=style or "bold", overflow="fold"))
-        pairs = [f"{header} {value}" for header, value in zip(columns[1:], cells[1:])]
-        lines, line = [], "  "
-        for pair in pairs:
-            if len(line) > 2 and len(line) + 2 + len(pair) > width:
-                lines.append(line)
-                line = "  "
-            line += ("" if line == "  " else ", ") + pair
-        lines.append(line)
-        out += [Text(text, style=style, overflow="fold") for text in lines]
-    return out
+    styles = ["dim" if row.type in ("relu", "dropout", "flatten", "identity") else None for row in view.rows]
+    return [Text(title, style="bold"), *records(columns, cells_list, width, styles)]
 
 
 def arch_csv(view: ArchView) -> str:
