@@ -228,12 +228,15 @@ def run(network: str, form: str, *, input_shape=None, batch=1, depth=None, dtype
     report = walk(net, shape, batch=batch, bytes_per_element=DTYPES[key])
     notes = tuple(net.notes) + channel_notes(net, shape, report)
     if tool is not None and tool.strip().lower() == "keras":  # a parameter count, not a MAC rule
-        from convcalc.interop.keras_model import moving_statistics
+        from convcalc.network.keras_weights import keras_weights
 
-        stats = moving_statistics(report)
-        notes += (f"as keras: Total params {report.totals.params + stats:,} = our {report.totals.params:,} parameters "
-                  f"+ {stats:,} batch-norm moving statistics (moving_mean, moving_variance; model.summary() counts "
-                  "them as non-trainable params)",)
+        weights = keras_weights(report)
+        stats = f"{weights.moving_statistics:,} batch-norm moving statistics (moving_mean, moving_variance"
+        if weights.normalization:  # an adapted Normalization layer's weights (EfficientNet B0–B7)
+            stats += f") + {weights.normalization:,} Normalization statistics (mean, variance, count"
+        notes += (f"as keras: Total params {report.totals.params + weights.non_trainable:,} = our "
+                  f"{report.totals.params:,} parameters + {stats}; model.summary() counts them as non-trainable "
+                  "params)",)
         tool = None
     view = render.ArchView(
         report=report, rows=tuple(render.fold(report, depth)), dtype=_dtype_name(key),

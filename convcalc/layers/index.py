@@ -3,7 +3,7 @@
 GENERATED from the layer descriptors by ``python -m convcalc.layers.descriptor``; do not edit.
 """
 
-MODULES = ('conv', 'pool', 'separable', 'dense', 'norm', 'elementwise', 'resample', 'channels', 'attention', 'padding', 'partition', 'pixel_shuffle', 'tensor', 'window')
+MODULES = ('conv', 'pool', 'separable', 'dense', 'norm', 'elementwise', 'resample', 'channels', 'attention', 'padding', 'partition', 'pixel_shuffle', 'preprocess', 'tensor', 'window')
 
 WORDS: dict[str, dict[str, str]] = {
     'spec': {
