@@ -22,7 +22,8 @@ from convcalc.errors import InputError
 from convcalc.network.model import Network
 
 _FAMILIES = ("classic", "resnet", "squeezenet", "densenet", "inception", "mobile", "efficient", "regnet", "convnext",
-             "transformer", "swin", "maxvit", "slim", "keras")
+             "transformer", "swin", "maxvit", "slim", "keras", "keras_efficient", "keras_mobilenetv3",
+             "keras_convnext")
 
 #: The heading each family module's networks are listed under (``arch --list``).
 FAMILY_TITLES = {
@@ -40,6 +41,9 @@ FAMILY_TITLES = {
     "maxvit": "MaxViT",
     "slim": "TF-slim variants (ResNet v1)",
     "keras": "Keras applications (keras.*: Keras's layers and names)",
+    "keras_efficient": "Keras applications: EfficientNet (B0-B7, V2)",
+    "keras_mobilenetv3": "Keras applications: MobileNetV3",
+    "keras_convnext": "Keras applications: ConvNeXt",
 }
 
 @dataclass(frozen=True)
