@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from convcalc import zoo
-from convcalc.interop.keras_model import moving_statistics
+from convcalc.network.keras_weights import keras_total_params
 from convcalc.network.walk import walk
 
 REFERENCE = Path(__file__).resolve().parent / "reference" / "keras_applications.json"
@@ -25,13 +25,17 @@ def test_keras_total_params(name):
     ref = _reference()[name]
     report = walk(zoo.get(name))
     assert report.output == (1000,)
-    total = report.totals.params + moving_statistics(report)
-    assert total == ref["total_params"]
-    assert round(total / 1e6, 1) == ref["mparams"]
+    total = keras_total_params(report)
+    if "total_params" in ref:  # the exact figure where the page printed one; else its rounding alone
+        assert total == ref["total_params"]
+    if ref.get("mparams_rounding") == "down":  # printed truncated to 0.1M (the reference file says where)
+        assert total // 100_000 == round(ref["mparams"] * 10)
+    else:
+        assert round(total / 1e6, 1) == ref["mparams"]
 
 
 def test_every_keras_entry_has_a_published_figure():
-    keras = {e.name for e in zoo.entries() if e.family == "keras"}
+    keras = {e.name for e in zoo.entries() if e.name.startswith("keras.")}
     assert keras == set(_reference())
 
 
