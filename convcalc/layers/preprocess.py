@@ -75,10 +75,10 @@ class Rescaling(base.NoParameters):
 
         from convcalc.compute.scalars import constant
 
-        per_channel = self._scales(x.shape[1])
-        if per_channel is None:
+        if not isinstance(self.scale, tuple):
             return constant(self.scale, x)
-        values = np.array([constant(s, x) for s in per_channel], dtype=x.dtype if x.dtype.kind == "f" else object)
+        self._scales(x.shape[1])  # one per channel
+        values = np.array([constant(s, x) for s in self.scale], dtype=x.dtype if x.dtype.kind == "f" else object)
         return values.reshape((1, -1) + (1,) * (x.ndim - 2))
 
     def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
@@ -220,7 +220,8 @@ def _torch_normalization(layer: Normalization, nn: Any, shape: tuple) -> Any:
 
     channels, view = shape[0], (1, -1) + (1,) * (len(shape) - 1)
 
-    def per_channel(values: tuple[float, ...]) -> Any:
+    def per_channel(values: tuple[float, ...] | None) -> Any:
+        values = values or (0.0,)
         return torch.tensor(values * (channels if len(values) == 1 else 1)).reshape(view)
 
     class Normalization(nn.Module):

@@ -22,7 +22,18 @@ from __future__ import annotations
 
 from convcalc.layers.channels import LayerScale
 from convcalc.layers.preprocess import Normalization
-from convcalc.network.build import act, conv, flatten, global_avgpool, identity, layernorm, layernorm2d, linear, residual, seq
+from convcalc.network.build import (
+    act,
+    conv,
+    flatten,
+    global_avgpool,
+    identity,
+    layernorm,
+    layernorm2d,
+    linear,
+    residual,
+    seq,
+)
 from convcalc.network.model import Leaf, Module, Network
 from convcalc.zoo import register
 

@@ -109,7 +109,7 @@ def _efficientnet(name: str, width: float, depth: float, size: int, dropout_rate
         return make_divisible(c * width)
 
     def round_repeats(n: int) -> int:
-        return int(math.ceil(depth * n))
+        return math.ceil(depth * n)
 
     layers: list = [("rescaling", Leaf(Rescaling(1 / 255))), ("normalization", Leaf(Normalization())),
                     ("rescaling_1", Leaf(Rescaling(tuple(1 / math.sqrt(s) for s in _IMAGENET_STD)))),
@@ -217,7 +217,7 @@ def _efficientnet_v2(name: str, blocks_args: tuple, width: float, depth: float, 
     for stage, (fused, k, repeats, inp, out, expand, se, stride) in enumerate(blocks_args, start=1):
         inp, out = _round_filters_v2(inp * width), _round_filters_v2(out * width)
         make = _fused_mbconv_v2 if fused else _mbconv_v2
-        for j in range(int(math.ceil(depth * repeats))):
+        for j in range(math.ceil(depth * repeats)):
             layers.append((f"block{stage}{chr(97 + j)}", make(inp if j == 0 else out, out, k, stride if j == 0 else 1,
                                                                 expand, se, 0.2 * b / blocks)))
             b += 1
