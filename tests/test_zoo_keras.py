@@ -1,6 +1,7 @@
 """Keras applications (keras.* zoo names) against the keras.io table's Parameters column
 (tests/reference/keras_applications.json), which counts batch-norm moving statistics: our
-parameters + 2·C per batch norm (what --as keras adds) must give it exactly."""
+parameters + 2·C per batch norm (+ 2·C + 1 for an adapted Normalization layer: what --as keras
+adds) must give it exactly, or its printed rounding where the page prints only that."""
 
 from __future__ import annotations
 
