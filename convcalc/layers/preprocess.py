@@ -50,19 +50,17 @@ class Rescaling(base.NoParameters):
 
     name = "rescaling"
 
-    def _scales(self, channels) -> tuple[float, ...] | None:
-        if isinstance(self.scale, tuple):
-            if isinstance(channels, int) and len(self.scale) != channels:
-                raise InputError(f"rescaling has {len(self.scale)} scales for {channels} channels; give one per channel "
-                                 "or a single number")
-            return self.scale
-        return None
+    def _check_scales(self, channels) -> None:
+        """A tuple of scales has one per channel."""
+        if isinstance(self.scale, tuple) and isinstance(channels, int) and len(self.scale) != channels:
+            raise InputError(f"rescaling has {len(self.scale)} scales for {channels} channels; give one per channel "
+                             "or a single number")
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
         shape = tuple(shape)
         if len(shape) < 1:
             raise InputError("rescaling needs a channel dimension")
-        self._scales(shape[0])
+        self._check_scales(shape[0])
         n = batch or 1
         per_element = 2 if self.offset else 1
         hyper = {"scale": list(self.scale) if isinstance(self.scale, tuple) else self.scale, "offset": self.offset}
@@ -77,7 +75,7 @@ class Rescaling(base.NoParameters):
 
         if not isinstance(self.scale, tuple):
             return constant(self.scale, x)
-        self._scales(x.shape[1])  # one per channel
+        self._check_scales(x.shape[1])
         values = np.array([constant(s, x) for s in self.scale], dtype=x.dtype if x.dtype.kind == "f" else object)
         return values.reshape((1, -1) + (1,) * (x.ndim - 2))
 
