@@ -111,4 +111,7 @@ INDEX: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     'keras.densenet121': ('keras', 'Keras applications (keras.applications)', "Keras DenseNet121: dense blocks 6-12-24-16, growth 32; --as keras gives keras.io's Parameters", ('classes',)),
     'keras.densenet169': ('keras', 'Keras applications (keras.applications)', "Keras DenseNet169: dense blocks 6-12-32-32, growth 32; --as keras gives keras.io's Parameters", ('classes',)),
     'keras.densenet201': ('keras', 'Keras applications (keras.applications)', "Keras DenseNet201: dense blocks 6-12-48-32, growth 32; --as keras gives keras.io's Parameters", ('classes',)),
+    'keras.xception': ('keras', 'Keras applications (keras.applications)', "Keras Xception (299x299): entry/middle/exit flows of separable convs, residual 1x1/2 shortcuts; --as keras gives keras.io's Parameters", ('classes',)),
+    'keras.inceptionv3': ('keras', 'Keras applications (keras.applications)', "Keras InceptionV3 (299x299): conv2d_bn with BatchNormalization(scale=False), no auxiliary head; --as keras gives keras.io's Parameters", ('classes',)),
+    'keras.inceptionresnetv2': ('keras', 'Keras applications (keras.applications)', "Keras InceptionResNetV2 (299x299): block35/17/8 residuals scaled by 0.17/0.1/0.2; --as keras gives keras.io's Parameters", ('classes',)),
 }
