@@ -114,4 +114,6 @@ INDEX: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     'keras.xception': ('keras', 'Keras applications (keras.applications)', "Keras Xception (299x299): entry/middle/exit flows of separable convs, residual 1x1/2 shortcuts; --as keras gives keras.io's Parameters", ('classes',)),
     'keras.inceptionv3': ('keras', 'Keras applications (keras.applications)', "Keras InceptionV3 (299x299): conv2d_bn with BatchNormalization(scale=False), no auxiliary head; --as keras gives keras.io's Parameters", ('classes',)),
     'keras.inceptionresnetv2': ('keras', 'Keras applications (keras.applications)', "Keras InceptionResNetV2 (299x299): block35/17/8 residuals scaled by 0.17/0.1/0.2; --as keras gives keras.io's Parameters", ('classes',)),
+    'keras.nasnetmobile': ('keras', 'Keras applications (keras.applications)', "Keras NASNetMobile (224x224): NASNet-A 4@1056, normal and reduction cells of separable convs; --as keras gives keras.io's Parameters", ('classes',)),
+    'keras.nasnetlarge': ('keras', 'Keras applications (keras.applications)', "Keras NASNetLarge (331x331): NASNet-A 6@4032, skip_reduction; normal and reduction cells of separable convs; --as keras gives keras.io's Parameters", ('classes',)),
 }

@@ -254,4 +254,4 @@ for _depth, _blocks in ((121, (6, 12, 24, 16)), (169, (6, 12, 32, 32)), (201, (6
 
 
 # The other Keras applications live in modules of their own, registered in this family.
-from convcalc.zoo import keras_inception  # noqa: E402, F401
+from convcalc.zoo import keras_inception, keras_nasnet  # noqa: E402, F401
