@@ -100,6 +100,9 @@ def test_inception_resnet_v2_shapes_from_the_keras_source():
     assert rows["block35_1.conv"].params.total == 128 * 320 + 320
     assert rows["block35_1.scale"].params.total == 0
     assert rows["block35_1.scale"].output == (320, 35, 35)
+    scales = {name.split("_")[0]: row.report.hyper["factor"] for name, row in rows.items() if name.endswith(".scale")}
+    assert scales == {"block35": 0.17, "block17": 0.1, "block8": 1.0}  # the last block8's 1.0 overwrites 0.2
+    assert rows["block8_9.scale"].report.hyper["factor"] == 0.2
     # the last block8 (scale 1.0) has no activation after the add
     assert "block8_10.ac" not in rows and "block8_9.ac" in rows
 
@@ -136,7 +139,8 @@ def test_nasnet_mobile_cells():
     assert rows[f"{path}.adjust_conv_1_0"].output == rows[f"{path}.adjust_conv_2_0"].output == (22, 28, 28)
     assert rows[f"{path}.adjust_conv_1_0"].params.total == 44 * 22
     assert rows[f"{path}.zero_padding2d_1"].output == (44, 57, 57)
-    assert rows[f"{path}.cropping2d_1_cols"].output == (44, 56, 56)
+    assert rows[f"{path}.cropping2d_1"].output == (44, 56, 56)
+    assert rows[f"{path}.cropping2d_1"].report.hyper["cropping"] == [[1, 0], [1, 0]]
     assert rows[f"{carry}.adjust_bn_0"].output == (44, 28, 28)
     # stem_2 itself reduced stem_conv1's output (111x111, 32 channels) the same way, in stem_1's carry
     assert rows["reduction_A_block_stem_1.carry.concatenate.adjust_conv_1_stem_2"].params.total == 32 * 11

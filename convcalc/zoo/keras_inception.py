@@ -35,7 +35,7 @@ from collections import Counter
 
 from convcalc.layers.norm import BatchNorm
 from convcalc.layers.separable import DepthwiseSeparable
-from convcalc.layers.tensor import Pointwise
+from convcalc.layers.scale import ConstantScale
 from convcalc.network.build import act, avgpool, conv, flatten, global_avgpool, linear, maxpool, parallel, relu, residual, seq
 from convcalc.network.model import Leaf, Module, Network
 from convcalc.zoo import register
@@ -210,8 +210,8 @@ def _irv2_block(auto: KerasNames, kind: str, channels: int, scale: float, last: 
     """x + scale · conv1×1(concat(branches)), then ReLU (not after the last block8)."""
     branches = [_branch(*[_conv_bn(auto, f, k) for f, k in chain]) for chain in _IRV2_BLOCKS[kind]]
     body = [("mixed", _concat(*branches, kind="Concatenate")), ("conv", conv(channels, 1, bias=True)),
-            ("scale", Leaf(Pointwise("mul")))]
-    return residual(*body, post=[] if last else [("ac", relu())], kind=f"{kind} (x + {scale}·r)")
+            ("scale", Leaf(ConstantScale(scale)))]
+    return residual(*body, post=[] if last else [("ac", relu())], kind=kind)
 
 
 def inception_resnet_v2(classes: int = 1000) -> Network:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from convcalc.layers.crop import Crop
 from convcalc.layers.padding import Pad
 from convcalc.layers.tensor import Slice
 from convcalc.network.build import act, avgpool, conv, flatten, global_avgpool, linear, maxpool, parallel, relu, residual, seq
@@ -47,7 +48,6 @@ from convcalc.zoo.keras_inception import KerasNames, keras_bn, separable
 
 _SOURCE = "Keras applications (keras.applications)"
 _AS_KERAS = "; --as keras gives keras.io's Parameters"
-_TO_END = 2**31  # a slice's stop past any size: "to the end"
 
 
 def _bn() -> Leaf:
@@ -92,8 +92,7 @@ class _Builder:
         path1 = seq((f"adjust_avg_pool_1_{block_id}", avgpool(1, 2)),
                     (f"adjust_conv_1_{block_id}", conv(filters // 2, 1, bias=False)))
         pad, crop = self.auto("zero_padding2d"), self.auto("cropping2d")
-        path2 = seq((pad, Leaf(Pad(rank=2, padding=((0, 1), (0, 1))))),
-                    (f"{crop}_rows", Leaf(Slice(1, 1, _TO_END))), (f"{crop}_cols", Leaf(Slice(2, 1, _TO_END))),
+        path2 = seq((pad, Leaf(Pad(rank=2, padding=((0, 1), (0, 1))))), (crop, Leaf(Crop(rank=2, cropping=((1, 0), (1, 0))))),
                     (f"adjust_avg_pool_2_{block_id}", avgpool(1, 2)),
                     (f"adjust_conv_2_{block_id}", conv(filters // 2, 1, bias=False)))
         return [(f"adjust_relu_1_{block_id}", relu()),
