@@ -48,7 +48,7 @@ SPEC_EXAMPLES: dict[str, tuple[dict, tuple[int, ...]]] = {
                                            "hardswish", "hardsigmoid", "softmax", "log_softmax", "mish", "softplus")},
 }
 #: types that only imported models (ONNX, torch.fx, Keras) produce: analysed, not yet run on numbers
-ANALYSIS_ONLY = {"Reshape", "Permute", "Pad", "Slice", "Pointwise", "Unmapped"}
+ANALYSIS_ONLY = {"Reshape", "Permute", "Pad", "Pointwise", "Unmapped"}
 
 
 def _layer_classes():

@@ -197,12 +197,17 @@ def test_batchnorm_without_scale_runs_as_shift_only():
 
 
 @pytest.mark.torch
-def test_torch_builds_inception_v3_with_shift_only_batch_norms():
+@pytest.mark.parametrize("name", NAMES)
+def test_the_torch_build_agrees_layer_by_layer(name):
+    # our own torch.nn build of the same network (no Keras, no torchvision): every leaf's output
+    # shape, parameters and buffers; InceptionV3's scale=False batch norms, Xception's SAME pools
+    # (asymmetric: padded in front), NASNet's channel slices and crops, the Inception-ResNet scale
     from convcalc.network.torch_build import verify
 
-    net = zoo.get("keras.inceptionv3")
-    result = verify(net, _report("keras.inceptionv3"))
+    result = verify(zoo.get(name), _report(name))
     assert result.ok, result.text()
+    assert result.checked == len(_report(name).leaves()) - sum(
+        1 for row in _report(name).leaves() if row.type in ("add", "concat", "mul"))
 
 
 @pytest.mark.torch
