@@ -67,7 +67,7 @@ class Crop(base.NoParameters):
         out_spatial = [i - before - after for i, (before, after) in zip(spatial, self.cropping)]
         for axis_name, i, o, (before, after) in zip(base.axis_names(self.rank), spatial, out_spatial, self.cropping):
             if not is_symbolic(o) and o < 1:
-                raise InputError(f"{self.name}: cropping {before}:{after} leaves nothing of the {format_dim(i)} "
+                raise InputError(f"cropping {before}:{after} leaves nothing of the {format_dim(i)} "
                                  f"{axis_name} of {format_shape(tuple(shape))} (at least one must remain)")
         output = base.join_feature_map(n_in, c, out_spatial)
         steps: tuple[Step, ...] = ()

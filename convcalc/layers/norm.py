@@ -356,7 +356,7 @@ def _torch_shift_only(base_class: Any, nn: Any, layer: BatchNorm, channels: int)
     norm, then a learnt β per channel."""
     import torch
 
-    class BatchNormShift(base_class):  # type: ignore[misc, valid-type]
+    class BatchNormShift(base_class):
         def __init__(self) -> None:
             super().__init__(channels, eps=layer.eps, momentum=layer.momentum, affine=False,
                              track_running_stats=layer.track_running_stats)

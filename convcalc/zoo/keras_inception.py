@@ -34,9 +34,21 @@ from __future__ import annotations
 from collections import Counter
 
 from convcalc.layers.norm import BatchNorm
-from convcalc.layers.separable import DepthwiseSeparable
 from convcalc.layers.scale import ConstantScale
-from convcalc.network.build import act, avgpool, conv, flatten, global_avgpool, linear, maxpool, parallel, relu, residual, seq
+from convcalc.layers.separable import DepthwiseSeparable
+from convcalc.network.build import (
+    act,
+    avgpool,
+    conv,
+    flatten,
+    global_avgpool,
+    linear,
+    maxpool,
+    parallel,
+    relu,
+    residual,
+    seq,
+)
 from convcalc.network.model import Leaf, Module, Network
 from convcalc.zoo import register
 

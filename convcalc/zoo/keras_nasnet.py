@@ -41,7 +41,19 @@ from dataclasses import dataclass
 from convcalc.layers.crop import Crop
 from convcalc.layers.padding import Pad
 from convcalc.layers.tensor import Slice
-from convcalc.network.build import act, avgpool, conv, flatten, global_avgpool, linear, maxpool, parallel, relu, residual, seq
+from convcalc.network.build import (
+    act,
+    avgpool,
+    conv,
+    flatten,
+    global_avgpool,
+    linear,
+    maxpool,
+    parallel,
+    relu,
+    residual,
+    seq,
+)
 from convcalc.network.model import Leaf, Module, Network
 from convcalc.zoo import register
 from convcalc.zoo.keras_inception import KerasNames, keras_bn, separable
