@@ -144,6 +144,10 @@ def test_nasnet_mobile_cells():
     assert rows[f"{carry}.adjust_bn_0"].output == (44, 28, 28)
     # stem_2 itself reduced stem_conv1's output (111x111, 32 channels) the same way, in stem_1's carry
     assert rows["reduction_A_block_stem_1.carry.concatenate.adjust_conv_1_stem_2"].params.total == 32 * 11
+    # x2 = sep5(p) + sep3(p): one slice of p, then an unnamed pair of branches whose add is the block's
+    add2 = "normal_A_block_0.normal_concat_0.normal_add_2_0"
+    assert rows[f"{add2}.add"].output == (44, 28, 28) and f"{add2}..add" not in rows
+    assert rows[f"{add2}.separable_conv_2_normal_left2_0"].output == (44, 28, 28)
     # normal cell 1's p (stem_2's output, 4·22 = 88 channels at 28x28) needs a projection to 44
     assert rows["normal_A_block_1.inputs.adjust_conv_projection_1"].params.total == 88 * 44
 
