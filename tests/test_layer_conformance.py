@@ -40,13 +40,15 @@ SPEC_EXAMPLES: dict[str, tuple[dict, tuple[int, ...]]] = {
     "channel_shuffle": ({"groups": 2}, (4, 4, 4)),
     "shortcut_a": ({"out": 6, "stride": 2}, (3, 4, 4)),
     "pad": ({"pad": "1:0x0:2"}, (3, 4, 4)),
+    "crop": ({"crop": "1:0x0:2"}, (3, 4, 4)),
+    "scale": ({"factor": 0.17}, (3, 4, 4)),
     "pixel_shuffle": ({"factor": 2}, (8, 4, 4)),
     "pixel_unshuffle": ({"factor": 2}, (2, 4, 4)),
     **{kind: ({}, (3, 4, 4)) for kind in ("relu", "relu6", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "silu",
                                            "hardswish", "hardsigmoid", "softmax", "log_softmax", "mish", "softplus")},
 }
 #: types that only imported models (ONNX, torch.fx, Keras) produce: analysed, not yet run on numbers
-ANALYSIS_ONLY = {"Reshape", "Permute", "Pad", "Slice", "Pointwise", "Unmapped"}
+ANALYSIS_ONLY = {"Reshape", "Permute", "Pad", "Pointwise", "Unmapped"}
 
 
 def _layer_classes():

@@ -43,8 +43,11 @@ def standardize_backward(g: np.ndarray, x_hat: np.ndarray, inv_std: np.ndarray, 
 
 
 def scale_shift(x_hat: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None) -> np.ndarray:
-    """y = γ·x̂ + β (γ, β already shaped to broadcast), or x̂ itself without an affine part."""
-    return x_hat if gamma is None else x_hat * gamma + beta
+    """y = γ·x̂ + β (γ, β already shaped to broadcast); x̂ + β without γ (Keras's scale=False);
+    x̂ itself without an affine part."""
+    if gamma is None:
+        return x_hat if beta is None else x_hat + beta
+    return x_hat * gamma + beta
 
 
 def scale_shift_grads(dy: np.ndarray, x_hat: np.ndarray, axes: tuple[int, ...]) -> dict[str, np.ndarray]:

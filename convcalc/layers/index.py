@@ -3,7 +3,7 @@
 GENERATED from the layer descriptors by ``python -m convcalc.layers.descriptor``; do not edit.
 """
 
-MODULES = ('conv', 'pool', 'separable', 'dense', 'norm', 'elementwise', 'resample', 'channels', 'attention', 'padding', 'partition', 'pixel_shuffle', 'preprocess', 'tensor', 'window')
+MODULES = ('conv', 'pool', 'separable', 'dense', 'norm', 'elementwise', 'resample', 'channels', 'attention', 'crop', 'padding', 'partition', 'pixel_shuffle', 'preprocess', 'scale', 'tensor', 'window')
 
 WORDS: dict[str, dict[str, str]] = {
     'spec': {
@@ -22,6 +22,7 @@ WORDS: dict[str, dict[str, str]] = {
         'batchnorm2d': 'norm',
         'bn': 'norm',
         'channel_shuffle': 'resample',
+        'constant_scale': 'scale',
         'constantpad': 'padding',
         'constantpad2d': 'padding',
         'conv': 'conv',
@@ -31,6 +32,9 @@ WORDS: dict[str, dict[str, str]] = {
         'conv_transpose2d': 'conv',
         'convolution': 'conv',
         'convt': 'conv',
+        'crop': 'crop',
+        'cropping': 'crop',
+        'cropping2d': 'crop',
         'deconv': 'conv',
         'dense': 'dense',
         'drop': 'elementwise',
@@ -67,6 +71,7 @@ WORDS: dict[str, dict[str, str]] = {
         'maxpool': 'pool',
         'maxpool2d': 'pool',
         'mish': 'elementwise',
+        'mul_const': 'scale',
         'option_a': 'resample',
         'pad': 'padding',
         'pixel_shuffle': 'pixel_shuffle',
@@ -76,6 +81,7 @@ WORDS: dict[str, dict[str, str]] = {
         'prelu': 'elementwise',
         'relu': 'elementwise',
         'relu6': 'elementwise',
+        'scale': 'scale',
         'shortcut_a': 'resample',
         'shuffle': 'resample',
         'sigmoid': 'elementwise',
@@ -141,6 +147,9 @@ WORDS: dict[str, dict[str, str]] = {
         'convt': 'conv',
         'convtranspose': 'conv',
         'convtranspose2d': 'conv',
+        'crop': 'crop',
+        'cropping': 'crop',
+        'cropping2d': 'crop',
         'deconv': 'conv',
         'dense': 'dense',
         'dropout': 'elementwise',

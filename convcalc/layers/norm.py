@@ -1,7 +1,9 @@
 """Normalisation layers: batch norm, layer norm over channels, group norm, LRN.
 
-BatchNorm (PyTorch ``BatchNorm{1,2,3}d``): 2C learnable (γ, β) when affine; the running
-mean and variance (C each) and ``num_batches_tracked`` (1) are buffers, not parameters.
+BatchNorm (PyTorch ``BatchNorm{1,2,3}d``): 2C learnable (γ, β) when affine; C (β alone) with
+``scale=False`` (Keras's ``BatchNormalization(scale=False)``: γ fixed at 1, as in Keras's
+Inception applications); the running mean and variance (C each) and ``num_batches_tracked``
+(1) are buffers, not parameters.
 GroupNorm and channel LayerNorm: 2C. LRN: none. Shape unchanged; no MACs; inference
 batch norm costs 2 operations per element (a multiply and an add), reported as other work.
 
@@ -59,6 +61,7 @@ class BatchNorm:
     eps: float = 1e-5
     momentum: float | None = 0.1
     variance: str = "biased"  # the σ² that normalises in training: PyTorch's biased (÷M) or "unbiased" (÷(M−1))
+    scale: bool = True  # with affine: a learnt γ; False is Keras's scale=False (γ = 1, β alone learnt)
 
     name = "batchnorm"
 
@@ -68,10 +71,12 @@ class BatchNorm:
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
         c = _channels(shape, "batchnorm")
-        weights = c if self.affine else 0
-        return _norm_report("batchnorm", shape, batch, bytes_per_element, ParamCount(weights, weights), 2,
-                            hyper={"num_features": c, "eps": self.eps, "momentum": self.momentum,
-                                   "affine": self.affine},
+        shift = c if self.affine else 0
+        weights = shift if self.scale else 0
+        hyper = {"num_features": c, "eps": self.eps, "momentum": self.momentum, "affine": self.affine}
+        if not self.scale:
+            hyper["scale"] = False
+        return _norm_report("batchnorm", shape, batch, bytes_per_element, ParamCount(weights, shift), 2, hyper=hyper,
                             buffers=2 * c + 1 if self.track_running_stats else 0)
 
     def _check_rank(self, ndim: int) -> None:
@@ -81,10 +86,12 @@ class BatchNorm:
             )
 
     def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        """``weight`` (γ) and ``bias`` (β), one per channel (dim 1), when affine."""
+        """``weight`` (γ) and ``bias`` (β), one per channel (dim 1), when affine (β alone with scale=False)."""
         self._check_rank(len(input_shape))
         c = input_shape[1]
-        return {"weight": (c,), "bias": (c,)} if self.affine else {}
+        if not self.affine:
+            return {}
+        return {"weight": (c,), "bias": (c,)} if self.scale else {"bias": (c,)}
 
     def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
         """``running_mean`` and ``running_var`` (C,) and ``num_batches_tracked`` (a single count)."""
@@ -126,7 +133,8 @@ class BatchNorm:
         the unbiased option); eval: dx = dy·γ/√(running_var + ε). dγ = Σ dy·x̂, dβ = Σ dy."""
         from convcalc.compute import Backward, norm_kernels
 
-        return Backward(*norm_kernels.batch_norm_backward(grad_output, cache, self.affine))
+        dx, grads = norm_kernels.batch_norm_backward(grad_output, cache, self.affine)
+        return Backward(dx, grads if self.scale else {k: v for k, v in grads.items() if k == "bias"})
 
 
 @dataclass(frozen=True)
@@ -336,9 +344,28 @@ DESCRIPTORS = (
 
 @register_hook("torch", BatchNorm)
 def _torch_batchnorm(layer: BatchNorm, nn: Any, shape: tuple) -> Any:
-    return getattr(nn, f"BatchNorm{max(len(shape) - 1, 1)}d")(
-        shape[0], eps=layer.eps, momentum=layer.momentum, affine=layer.affine,
-        track_running_stats=layer.track_running_stats).eval()
+    base_class = getattr(nn, f"BatchNorm{max(len(shape) - 1, 1)}d")
+    if layer.affine and not layer.scale:
+        return _torch_shift_only(base_class, nn, layer, shape[0]).eval()
+    return base_class(shape[0], eps=layer.eps, momentum=layer.momentum, affine=layer.affine,
+                      track_running_stats=layer.track_running_stats).eval()
+
+
+def _torch_shift_only(base_class: Any, nn: Any, layer: BatchNorm, channels: int) -> Any:
+    """torch.nn has no batch norm with β but no γ (Keras's scale=False): the affine-free batch
+    norm, then a learnt β per channel."""
+    import torch
+
+    class BatchNormShift(base_class):
+        def __init__(self) -> None:
+            super().__init__(channels, eps=layer.eps, momentum=layer.momentum, affine=False,
+                             track_running_stats=layer.track_running_stats)
+            self.bias = nn.Parameter(torch.zeros(channels))
+
+        def forward(self, x):
+            return super().forward(x) + self.bias.reshape((1, -1) + (1,) * (x.dim() - 2))
+
+    return BatchNormShift()
 
 
 @register_hook("torch", GroupNorm)

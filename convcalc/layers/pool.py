@@ -556,12 +556,43 @@ def _torch_pool(layer: Any, nn: Any, shape: tuple) -> Any:
     rank = len(shape) - 1
     pads = [tuple(p) for p in layer.analyze(shape, batch=1).hyper["padding"]]
     if any(a != b for a, b in pads):
-        raise InputError("--verify: asymmetric pooling padding has no torch.nn equivalent")
+        return _torch_asymmetric_pool(layer, nn, rank, pads)
     common = {"kernel_size": tuple(layer.kernel_size), "stride": tuple(layer.stride),
               "padding": tuple(a for a, _ in pads), "ceil_mode": layer.ceil_mode}
     if isinstance(layer, MaxPool):
         return getattr(nn, f"MaxPool{rank}d")(dilation=tuple(layer.dilation), **common)
     return getattr(nn, f"AvgPool{rank}d")(count_include_pad=layer.count_include_pad, **common)
+
+
+def _torch_asymmetric_pool(layer: Any, nn: Any, rank: int, pads: list) -> Any:
+    """TensorFlow's SAME pooling (the extra padding after): torch.nn pools pad symmetrically, so
+    the padding goes in front as an F.pad — −∞ for a max pool, zeros for an average pool, which
+    then divides by the window's real elements (count_include_pad=False: the same pool of the
+    padded ones) or by the whole window."""
+    import torch.nn.functional as F
+
+    if layer.ceil_mode or getattr(layer, "divisor_override", None) is not None:
+        raise InputError("--verify: asymmetric pooling padding with ceil_mode or divisor_override has no torch.nn "
+                         "equivalent")
+    flat = [v for before, after in reversed(pads) for v in (before, after)]  # F.pad wants the last axis first
+    common = {"kernel_size": tuple(layer.kernel_size), "stride": tuple(layer.stride)}
+    is_max = isinstance(layer, MaxPool)
+    pool = (getattr(nn, f"MaxPool{rank}d")(dilation=tuple(layer.dilation), **common) if is_max
+            else getattr(nn, f"AvgPool{rank}d")(**common))
+    real_only = not is_max and not layer.count_include_pad
+
+    class PaddedPool(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pool = pool
+
+        def forward(self, x):
+            y = self.pool(F.pad(x, flat, value=float("-inf") if is_max else 0.0))
+            if real_only:
+                y = y / self.pool(F.pad(x.new_ones((1, 1) + tuple(x.shape[2:])), flat))
+            return y
+
+    return PaddedPool()
 
 
 @register_hook("torch", AdaptivePool)

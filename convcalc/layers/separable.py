@@ -22,7 +22,7 @@ from convcalc.engine.report import LayerReport, Step
 from convcalc.errors import InputError
 from convcalc.layers import base
 from convcalc.layers.conv import Conv
-from convcalc.layers.descriptor import LayerDescriptor, required
+from convcalc.layers.descriptor import LayerDescriptor, find_hook, register_hook, required
 
 if TYPE_CHECKING:
     import numpy as np
@@ -193,3 +193,19 @@ DESCRIPTORS = (
         cli_build=_cli_separable, label=("depthwise-separable", "dwsep"), work={"bias adds": "bias"},
     ),
 )
+
+
+# --- the torch.nn layer (``--verify torch``): torch is imported by the caller, handed in as ``nn``
+
+
+@register_hook("torch", DepthwiseSeparable)
+def _torch_separable(layer: DepthwiseSeparable, nn: Any, shape: tuple) -> Any:
+    """``nn.Sequential(OrderedDict(depthwise=…, pointwise=…))``: each part the torch.nn conv its own hook builds."""
+    from collections import OrderedDict
+
+    depthwise, pointwise, _ = layer._parts(shape[0], layer.out_channels if layer.out_channels is not None else shape[0])
+    conv_hook = find_hook("torch", depthwise)
+    assert conv_hook is not None  # conv.py registers it
+    middle = tuple(depthwise.analyze(tuple(shape), batch=1).output)
+    return nn.Sequential(OrderedDict(depthwise=conv_hook(depthwise, nn, tuple(shape)),
+                                     pointwise=conv_hook(pointwise, nn, middle)))

@@ -8,7 +8,8 @@ Reshape:  the target shape (its element count must equal the input's); no parame
 Permute:  output[i] = input[perm[i]].
 Pad:      o = p_before + i + p_after per axis; receptive field: kernel 1, stride 1, pad p_before.
 Slice:    along one axis, o = |range(start, stop, step)| (Python slicing of the index range);
-          receptive field on a spatial axis: kernel 1, stride ``step``, pad −start.
+          receptive field on a spatial axis: kernel 1, stride ``step``, pad −start. It runs:
+          forward y = x[…, start:stop:step, …], backward δx = δy at the kept indices, 0 elsewhere.
 Pointwise: y = f(x, constant): the shape broadcasts; the constant's elements are parameters
           when they are learnable (an initializer / a weight), one op per output element.
 Unmapped: the output shape given; no parameters or MACs counted (the totals say so).
@@ -16,14 +17,21 @@ Unmapped: the output shape given; no parameters or MACs counted (the totals say 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from convcalc.engine.dims import product
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.layers import base
-from convcalc.layers.descriptor import LayerDescriptor
+from convcalc.layers.descriptor import LayerDescriptor, register_hook
 from convcalc.notation import format_shape
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from convcalc.compute import Backward, Forward
 
 
 def _report(op: str, shape, out, batch, bytes_per_element, **fields) -> LayerReport:
@@ -141,6 +149,35 @@ class Slice(base.NoParameters):
             hyper={"axis": self.axis, "start": self.start, "stop": self.stop, "step": self.step},
         )
 
+    def _index(self) -> tuple[slice, ...]:
+        """The kept indices of a batched (N, C, …) array: ``axis`` counts from the channels."""
+        return (slice(None),) * (self.axis + 1) + (slice(self.start, self.stop, self.step),)
+
+    def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
+                rng: Any = None) -> Forward:
+        """y = x[…, start:stop:step, …] along the axis."""
+        from convcalc.compute import Forward
+        from convcalc.compute.params import as_array
+
+        x = as_array(x, "slice input")
+        if x.ndim < 2:
+            raise InputError(f"slice needs a batched (N, C, …) input; got {x.ndim}-d")
+        self.analyze(x.shape[1:])
+        return Forward(x[self._index()].copy(), x.shape)
+
+    def backward(self, grad_output: np.ndarray, cache: Any) -> Backward:
+        """δx = δy at the kept indices, 0 elsewhere."""
+        import numpy as np
+
+        from convcalc.compute import Backward
+        from convcalc.compute.params import check_grad_shape
+
+        shape = cache
+        dy = check_grad_shape(grad_output, (shape[0],) + self.analyze(shape[1:]).output, self.name)
+        dx = np.zeros(shape, dtype=dy.dtype)  # object: Python int zeros
+        dx[self._index()] = dy
+        return Backward(dx)
+
 
 @dataclass(frozen=True)
 class Pointwise(base.NoParameters):
@@ -228,3 +265,17 @@ DESCRIPTORS = (
                     onnx=("Add", "Sub", "Mul", "Div", "Pow", "Erf", "Sqrt", "Exp", "Neg")),
     LayerDescriptor("unmapped", "an operator convcalc does not map (shape from the source)", ("Unmapped",)),
 )
+
+
+# --- the torch.nn layer (``--verify torch``): torch is imported by the caller, handed in as ``nn``
+
+
+@register_hook("torch", Slice)
+def _torch_slice(layer: Slice, nn: Any, shape: tuple = ()) -> Any:
+    index = layer._index()
+
+    class Slice(nn.Module):
+        def forward(self, x):
+            return x[index]
+
+    return Slice()

@@ -378,7 +378,7 @@ def _parallel(module: Parallel, shape, rf, name, depth, ctx, unnamed: bool = Fal
     merge_name = _join(name, module.merge)
     if unnamed:  # named after what its branches share (Inception-E's branch3x3_2a, _2b: branch3x3_2.concat)
         shared = os.path.commonprefix([n for n, _ in module.branches]).rstrip("_.")
-        merge_name = _join(_join(name, shared), module.merge)
+        merge_name = _join(_join(name, shared) if shared else name, module.merge)  # unnamed branches: the block's
     rows.append(_merge_row(merge_name, module.merge, depth + 1, outs, out, merged_rf, ctx))
     return out, merged_rf, [_block_row(name, module.kind, depth, tuple(shape), out, merged_rf, rows)]
 

@@ -77,14 +77,17 @@ _REGISTRY: dict[str, ZooEntry] = {}
 _loaded = False
 
 
-def register(name: str, source: str, summary: str) -> Callable[[Callable[..., Network]], Callable[..., Network]]:
-    """Decorator: ``@register("resnet18", "torchvision", "ResNet-18 (He et al. 2016)")`` on a builder."""
+def register(name: str, source: str, summary: str,
+             family: str | None = None) -> Callable[[Callable[..., Network]], Callable[..., Network]]:
+    """Decorator: ``@register("resnet18", "torchvision", "ResNet-18 (He et al. 2016)")`` on a builder.
+
+    The family is the registering module's name; a module that extends a family from a file of
+    its own (``keras_inception`` for ``keras``) names it, and the family's module imports it."""
 
     def wrap(build: Callable[..., Network]) -> Callable[..., Network]:
         if name in _REGISTRY:
             raise RuntimeError(f"zoo network {name!r} registered twice")
-        family = build.__module__.rpartition(".")[2]
-        _REGISTRY[name] = ZooEntry(name, build, source, summary, family)
+        _REGISTRY[name] = ZooEntry(name, build, source, summary, family or build.__module__.rpartition(".")[2])
         return build
 
     return wrap

@@ -251,3 +251,7 @@ def _register_densenet(depth: int, blocks: tuple[int, ...]) -> None:
 
 for _depth, _blocks in ((121, (6, 12, 24, 16)), (169, (6, 12, 32, 32)), (201, (6, 12, 48, 32))):
     _register_densenet(_depth, _blocks)
+
+
+# The other Keras applications live in modules of their own, registered in this family.
+from convcalc.zoo import keras_inception, keras_nasnet  # noqa: E402, F401
