@@ -226,3 +226,15 @@ def test_torch_separable_conv():
     assert sum(p.numel() for p in module.parameters()) == layer.analyze((8, 12, 12)).params.total == 25 * 8 + 8 * 16
     with torch.no_grad():
         assert tuple(module(torch.zeros(1, 8, 12, 12)).shape[1:]) == layer.analyze((8, 12, 12)).output == (16, 6, 6)
+
+
+@pytest.mark.parametrize(("spelled", "entry"), [
+    ("keras.inception_resnet_v2", "keras.inceptionresnetv2"),  # the and Keras's module spelling
+    ("keras.InceptionResNetV2", "keras.inceptionresnetv2"),   # Keras's class name
+    ("keras.efficientnet_b0", "keras.efficientnetb0"),
+    ("keras.resnet50_v2", "keras.resnet50v2"),
+    ("keras.nasnet_mobile", "keras.nasnetmobile"),
+])
+def test_keras_module_and_class_spellings_name_the_entry(spelled: str, entry: str) -> None:
+    assert zoo.canonical(spelled) == entry
+    assert zoo.get(spelled).name == zoo.get(entry).name

@@ -136,7 +136,17 @@ def listing() -> list[Listing]:
 
 
 def canonical(name: str) -> str:
-    return name.strip().lower().replace("-", "_")
+    """A name as the zoo compares names: case and ``-``/``_`` ignored; a Keras application as its
+    module or class spells it (``keras.inception_resnet_v2``, ``keras.InceptionResNetV2``) is the
+    entry named after the class, lowercased (``keras.inceptionresnetv2``)."""
+    key = name.strip().lower().replace("-", "_")
+    if key.startswith("keras.") and "_" in key:
+        from convcalc.zoo.index import INDEX
+
+        joined = key.replace("_", "")
+        if key not in INDEX and joined in INDEX:
+            return joined
+    return key
 
 
 def entries() -> list[ZooEntry]:
