@@ -3,8 +3,8 @@ explained entry highlighted in reverse video (visible with NO_COLOR too)."""
 
 from __future__ import annotations
 
+from convcalc.compute.number_text import MINUS, number
 from convcalc.render.calculator.document import Block, Equation, Heading, Line, Matrix, slices
-from convcalc.render.calculator.numbers import MINUS, number
 from convcalc.render.calculator.printers import equation_text
 from convcalc.render.fit import Hanging
 
