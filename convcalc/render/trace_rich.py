@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from convcalc.render.fit import Hanging
+from convcalc.render.grid_fit import kept_columns, shown_text, with_marker
 from convcalc.render.trace import GRID_CELL, PHASES, entry_line
 from convcalc.render.trace_numbers import text
 from convcalc.trace.model import Matrix, Step, Trace
@@ -16,10 +17,10 @@ WINDOW_GRIDS = 4  # entries per step drawn beside their window; the rest as text
 
 
 def grid(values, structural=None, marked=None, window=(), title: str | None = None, boxed: bool = True):
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
+    """A matrix as a rich grid: padding and inserted zeros dimmed, marked entries in yellow, the
+    cells of ``window`` in reverse video. Laid out when rich knows the width it may take: a grid
+    wider than that keeps whole columns from both ends around a "…" column and says which it
+    shows (:mod:`convcalc.render.grid_fit`, as ``convcalc conv`` draws its grids)."""
     a = np.asarray(values, dtype=object)
     if a.ndim == 0:
         a = a.reshape(1, 1)
@@ -28,16 +29,7 @@ def grid(values, structural=None, marked=None, window=(), title: str | None = No
     s = None if structural is None else np.asarray(structural).reshape(a.shape)
     mk = None if marked is None else np.asarray(marked).reshape(a.shape)
     hot = {tuple(c[-2:]) if len(c) >= 2 else (0, c[-1]) for c in window}
-    table = Table(
-        box=box.SQUARE if boxed else None,
-        show_header=False,
-        padding=(0, 1),
-        title=title,
-        title_justify="left",
-        title_style="bold",
-    )
-    for _ in range(a.shape[1]):
-        table.add_column(justify="right")
+    cells = []
     for i in range(a.shape[0]):
         row = []
         for j in range(a.shape[1]):
@@ -48,9 +40,51 @@ def grid(values, structural=None, marked=None, window=(), title: str | None = No
                 style = "bold yellow"
             if (i, j) in hot:
                 style = "bold reverse"
-            row.append(Text(text(a[i, j]), style=style))
-        table.add_row(*row)
-    return table
+            row.append((text(a[i, j]), style))
+        cells.append(row)
+    return _Grid(cells, title, boxed)
+
+
+class _Grid:
+    """Rows of (text, style) cells, drawn as a table that fits the width rich offers."""
+
+    def __init__(self, cells: list[list[tuple[str, str]]], title: str | None, boxed: bool) -> None:
+        self.cells, self.title, self.boxed = cells, title, boxed
+
+    def _table(self, width: int):
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        widths = [max(len(row[j][0]) for row in self.cells) for j in range(len(self.cells[0]))]
+        # each column has one space either side, and a rule between columns when boxed
+        gap, edges = (3, 4) if self.boxed else (2, 2)
+        kept, elided = kept_columns(widths, gap, width - edges)
+        title = self.title
+        if elided and title:
+            title += f" — {shown_text(kept, len(widths))}"
+        table = Table(
+            box=box.SQUARE if self.boxed else None,
+            show_header=False,
+            padding=(0, 1),
+            title=title,
+            title_justify="left",
+            title_style="bold",
+        )
+        columns = with_marker(kept, elided)
+        for _ in columns:
+            table.add_column(justify="right", no_wrap=True)
+        for row in self.cells:
+            table.add_row(*(Text("…", style="dim") if j is None else Text(row[j][0], style=row[j][1]) for j in columns))
+        return table
+
+    def __rich_console__(self, console, options):
+        yield self._table(options.max_width)
+
+    def __rich_measure__(self, console, options):
+        from rich.measure import Measurement
+
+        return Measurement.get(console, options, self._table(options.max_width))
 
 
 def _matrix_grids(m: Matrix) -> list:

@@ -7,6 +7,7 @@ from convcalc.compute.number_text import MINUS, number
 from convcalc.render.calculator.document import Block, Equation, Heading, Line, Matrix, slices
 from convcalc.render.calculator.printers import equation_text
 from convcalc.render.fit import Hanging
+from convcalc.render.grid_fit import kept_columns, shown_text, with_marker
 
 MAX_WINDOW_GRIDS = 16  # beyond this many explained entries, only the equations are drawn
 
@@ -75,7 +76,7 @@ class _FittedMatrix:
                       pad_edge=False, show_edge=False, header_style="dim underline")
         if block.row_labels is not None:
             table.add_column("", style="dim", justify="right")
-        columns = _with_marker(kept, elided)
+        columns = with_marker(kept, elided)
         for j in columns:
             label = "" if block.column_labels is None else ("…" if j is None else block.column_labels[j])
             table.add_column(label, justify="right", no_wrap=True)
@@ -98,53 +99,5 @@ class _FittedMatrix:
         if caption:
             heading += f" — {caption}"
         if elided:
-            heading += f" — {_shown(kept, len(widths))}"
+            heading += f" — {shown_text(kept, len(widths))}"
         return Panel(table, title=heading, title_align="left", expand=False, box=box.ROUNDED, padding=(0, 1))
-
-
-def kept_columns(widths: list[int], gap: int, available: int) -> tuple[list[int], bool]:
-    """The columns of a grid that fit in ``available`` characters (``gap`` between columns):
-    all of them, or as many as fit taken alternately from the left and the right end, with
-    room for a one-character "…" column between (at least one column from each end)."""
-    n = len(widths)
-    if sum(widths) + gap * (n - 1) <= available:
-        return list(range(n)), False
-    left, right = [0], [n - 1] if n > 1 else []
-    used = sum(widths[j] for j in left + right) + gap * len(left + right) + 1
-    i, j = 1, n - 2
-    while i <= j:
-        take_left = len(left) <= len(right)
-        index = i if take_left else j
-        cost = widths[index] + gap
-        if used + cost > available:
-            break
-        used += cost
-        if take_left:
-            left.append(i)
-            i += 1
-        else:
-            right.insert(0, j)
-            j -= 1
-    return left + right, True
-
-
-def _with_marker(kept: list[int], elided: bool) -> list[int | None]:
-    """The kept column indices with ``None`` (the "…" column) where the skipped ones were."""
-    if not elided:
-        return list(kept)
-    out: list[int | None] = []
-    for a, b in zip(kept, [*kept[1:], None]):
-        out.append(a)
-        if b is not None and b != a + 1:
-            out.append(None)
-    return out
-
-
-def _shown(kept: list[int], total: int) -> str:
-    runs: list[str] = []
-    start = kept[0]
-    for a, b in zip(kept, [*kept[1:], None]):
-        if b != a + 1:
-            runs.append(f"{start}" if start == a else f"{start}–{a}")
-            start = b if b is not None else start
-    return f"columns {' and '.join(runs)} of {total} shown"
