@@ -46,11 +46,11 @@ class SumEntry:
 def sum_entries(one: OneLayer, kernel_shape: tuple[int, ...]) -> Iterator[SumEntry]:
     """The trace's sums (products in (in channel, kernel row, kernel column) order) with the
     kernel index of each product: ``(co, ci, u, v)`` for a kernel ``(C_out, C_in/g, kh, kw)``."""
-    taps = kernel_shape[1:]
+    taps = list(np.ndindex(*kernel_shape[1:]))  # (ci, u, v), the order of the trace's products
     for index, entry in zip(one.indices, one.entries, strict=True):
         terms = tuple(
-            Term(tuple(cell), plain(x), (index[0], *(int(i) for i in np.unravel_index(k, taps))), plain(w))
-            for k, (cell, (x, w)) in enumerate(zip(entry.window, entry.terms, strict=True))
+            Term(tuple(cell), plain(x), (index[0], *tap), plain(w))
+            for tap, cell, (x, w) in zip(taps, entry.window, entry.terms, strict=True)
         )
         yield SumEntry(tuple(index), terms, plain(entry.addends[0]) if entry.addends else None, plain(entry.result))
 
