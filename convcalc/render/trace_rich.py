@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from convcalc.render.fit import Hanging
-from convcalc.render.grid_fit import kept_columns, shown_text, with_marker
+from convcalc.render.grid_fit import number_table
 from convcalc.render.trace import GRID_CELL, PHASES, entry_line
 from convcalc.render.trace_numbers import text
 from convcalc.trace.model import Matrix, Step, Trace
@@ -52,31 +52,7 @@ class _Grid:
         self.cells, self.title, self.boxed = cells, title, boxed
 
     def _table(self, width: int):
-        from rich import box
-        from rich.table import Table
-        from rich.text import Text
-
-        widths = [max(len(row[j][0]) for row in self.cells) for j in range(len(self.cells[0]))]
-        # each column has one space either side, and a rule between columns when boxed
-        gap, edges = (3, 4) if self.boxed else (2, 2)
-        kept, elided = kept_columns(widths, gap, width - edges)
-        title = self.title
-        if elided and title:
-            title += f" — {shown_text(kept, len(widths))}"
-        table = Table(
-            box=box.SQUARE if self.boxed else None,
-            show_header=False,
-            padding=(0, 1),
-            title=title,
-            title_justify="left",
-            title_style="bold",
-        )
-        columns = with_marker(kept, elided)
-        for _ in columns:
-            table.add_column(justify="right", no_wrap=True)
-        for row in self.cells:
-            table.add_row(*(Text("…", style="dim") if j is None else Text(row[j][0], style=row[j][1]) for j in columns))
-        return table
+        return number_table(self.cells, width, look="boxed" if self.boxed else "bare", title=self.title)[0]
 
     def __rich_console__(self, console, options):
         yield self._table(options.max_width)
