@@ -3,7 +3,7 @@ convolution, with the numbers in the cells and each output entry's sum.
 
 The frames come from the Conv layer the calculator ran (same kernel size, stride, padding,
 dilation; :func:`convcalc.animation.conv.conv_frames`); the numbers and sums from the
-calculator's explained entries (:class:`convcalc.calculator.terms.SumEntry`), whose input
+calculator's explained entries (:class:`convcalc.calculator.entries.SumEntry`), whose input
 cells must be exactly the cells each frame's window reads, in the same tap order."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from convcalc.errors import InputError
 
 
 def _factor(value) -> str:
-    from convcalc.render.calculator import number
+    from convcalc.compute.number_text import number
 
     text = number(value)
     return f"({text})" if text.startswith("-") else text
@@ -22,7 +22,7 @@ def _factor(value) -> str:
 
 def sum_text(entry) -> str:
     """``J[0, 1] = 3·1 + 19·2 + 10·3 + 1·4 = 75`` (bias appended when there is one)."""
-    from convcalc.render.calculator import number
+    from convcalc.compute.number_text import number
 
     products = " + ".join(f"{_factor(t.input_value)}·{_factor(t.kernel_value)}" for t in entry.terms)
     bias = f" + {_factor(entry.bias)}" if entry.bias is not None else ""

@@ -8,8 +8,9 @@ where ``Ip`` is the zero-padded input. With ``groups`` g (PyTorch's grouped conv
 kernel is (C_out, C_in/g, kh, kw) and output channel co reads only the input channels of its
 group, g(co)·C_in/g + ci for ci < C_in/g, g(co) = ⌊co / (C_out/g)⌋. True convolution (``flip=True``) is the same sum
 with the kernel rotated by 180° over its spatial axes, ``flip(K)[u, v] = K[kh−1−u, kw−1−v]``.
-The values come from :class:`convcalc.layers.conv.Conv`'s forward; the sums shown are
-rebuilt from the window indices and checked against it.
+The values come from :class:`convcalc.layers.conv.Conv`'s forward; each output entry's sum
+is the one-layer trace's (:func:`convcalc.trace.one_layer.conv`, the explainer ``convcalc
+backprop`` writes its conv2d steps with), checked there against the forward.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from convcalc.calculator import operands, settings
-from convcalc.calculator.terms import SumEntry, Term, check, plain, total
+from convcalc.calculator.entries import SumEntry, sum_entries
 from convcalc.compute import windows
 from convcalc.engine.report import Step
 from convcalc.errors import InputError
 from convcalc.layers.conv import Conv
+from convcalc.trace import one_layer
 
 
 @dataclass(frozen=True)
@@ -91,13 +93,10 @@ def convolve(
                  groups=groups, bias=b is not None)
     report = layer.analyze(x.shape, explain=True)  # the shape rule: refuses a kernel larger than the padded input
     applied = windows.flip(weight, rank=2) if flip else weight
-    params = {"weight": applied}
-    if b is not None:
-        params["bias"] = b
-    output = layer.forward(x, params).output[0]
+    traced = one_layer.conv(layer, x, applied, b, pads, explain=explain)
+    output = traced.output[0]
     padded = windows.pad(x, pads)[0]
-
-    entries = tuple(sum_entries(padded, applied, b, output, stride, dilation, groups)) if explain else ()
+    entries = tuple(sum_entries(traced, applied.shape))
     notes = group_notes + list(pad_notes) + [n for n in report.notes if n not in pad_notes]
     if read.note:
         notes.insert(0, read.note)
@@ -108,31 +107,3 @@ def convolve(
         warnings=tuple(report.warnings), plain_matrices=image.ndim <= 2 and kernel.ndim <= 2, groups=groups,
     )
 
-
-def window_rows(start: int, k: int, d: int) -> list[int]:
-    """The padded-input positions a window starting at ``start`` reads: start + d·u, u < k."""
-    return [start + d * u for u in range(k)]
-
-
-def sum_entries(padded, kernel, bias, output, stride, dilation, groups: int = 1):
-    """One SumEntry per output entry of the correlation of ``padded`` with ``kernel``
-    (``J[co, y, x] = b[co] + Σ Ip[g·C_in/g + ci, s·y + d·u, s·x + d·v]·K[co, ci, u, v]``, g the group
-    of co), each checked against the forward's value in ``output``."""
-    c_out, c_in, kh, kw = kernel.shape  # c_in: the input channels of one group
-    _, oh, ow = output.shape
-    row_starts = windows.window_starts(oh, stride[0])
-    col_starts = windows.window_starts(ow, stride[1])
-    for co in range(c_out):
-        for y, r0 in enumerate(row_starts):
-            rows = window_rows(r0, kh, dilation[0])
-            for x, c0 in enumerate(col_starts):
-                cols = window_rows(c0, kw, dilation[1])
-                first = co // (c_out // groups) * c_in
-                terms = tuple(
-                    Term((first + ci, r, c), plain(padded[first + ci, r, c]), (co, ci, u, v), plain(kernel[co, ci, u, v]))
-                    for ci in range(c_in) for u, r in enumerate(rows) for v, c in enumerate(cols)
-                )
-                b = plain(bias[co]) if bias is not None else None
-                value = plain(output[co, y, x])
-                check("J", (co, y, x), total(terms, b), value)
-                yield SumEntry((co, y, x), terms, b, value)

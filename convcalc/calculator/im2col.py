@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from convcalc.calculator import operands, settings
-from convcalc.calculator.terms import agrees, plain
 from convcalc.compute import windows
 from convcalc.engine.report import Step
 from convcalc.errors import InputError
 from convcalc.layers.conv import Conv
+from convcalc.trace.context import require_agreement
 
 
 @dataclass(frozen=True)
@@ -98,9 +98,7 @@ def im2col(
             product = product + b.reshape(-1, 1)
         output = product.reshape(c_out, oh, ow)
         params = {"weight": weight} | ({"bias": b} if b is not None else {})
-        forward = layer.forward(x, params).output[0]
-        if not all(agrees(plain(a), plain(f)) for a, f in zip(output.ravel(), forward.ravel())):
-            raise AssertionError("W_row · X_col disagrees with the Conv layer's forward")
+        require_agreement(output, layer.forward(x, params).output[0], "W_row · X_col against the Conv layer's forward")
     notes = ([note] if note else []) + list(pad_notes) + [n for n in report.notes if n not in pad_notes]
     return Im2colResult(
         input=x[0], kernel_size=(kh, kw), stride=tuple(stride), padding=pads, dilation=tuple(dilation), padded=padded,

@@ -7,37 +7,27 @@ Average (``avg_pool2d``): ``J = Σ window / divisor`` with the divisor of ATen
 AvgPoolKernel.cpp: ``divisor_override`` if given; otherwise, with ``count_include_pad``
 (the default), the window clipped at the end of the right padding; without it, the real
 (non-padding) entries only.
-Values come from :class:`convcalc.layers.pool.MaxPool` / ``AvgPool``'s forward; the
-explanation is rebuilt from the window indices and checked against it.
+Values come from :class:`convcalc.layers.pool.MaxPool` / ``AvgPool``'s forward; each window's
+explanation (its values, winner, ties, divisor) is the one-layer trace's
+(:func:`convcalc.trace.one_layer.pool`, the explainer of ``convcalc backprop``'s pooling steps),
+checked there against the forward; this module only lays each window over the padded input.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 
 from convcalc.calculator import operands, settings
-from convcalc.calculator.terms import ExplanationMismatch, Index, Number, check, plain
-from convcalc.compute import windows
-from convcalc.engine import axis
+from convcalc.calculator.entries import PoolEntry
+from convcalc.compute.number_text import plain
 from convcalc.engine.report import Step
 from convcalc.errors import InputError
 from convcalc.layers.pool import AvgPool, MaxPool
-
-
-@dataclass(frozen=True)
-class PoolEntry:
-    """One window: the cells it reads (padded coordinates; ``None`` marks padding), the winner
-    (max) or the divisor (average), and the forward's value."""
-
-    index: Index  # (channel, row, column) of the output
-    cells: tuple[tuple[Index, Number | None], ...]  # ((channel, row, column) in the padded input, value)
-    value: Number
-    winner: Index | None = None  # max: padded coordinates of the entry that won
-    ties: int = 0  # max: how many entries equal the maximum (1 = no tie)
-    divisor: int | None = None  # average
+from convcalc.trace import explain_pool, one_layer
+from convcalc.trace.context import TraceBug
 
 
 @dataclass(frozen=True)
@@ -97,11 +87,10 @@ def pool(
                         ceil_mode=ceil_mode, count_include_pad=count_include_pad, divisor_override=divisor_override)
     report = layer.analyze(x.shape, explain=True)
     pads = tuple((int(a), int(b)) for a, b in report.hyper["padding"])
-    forward = layer.forward(x, {})
-    output = forward.output[0]
+    traced = one_layer.pool(layer, x, pads, explain=explain)
+    output = traced.output[0]
     padded = _padded_for_display(x[0], pads, mode)
-    winners = forward.cache.indices[0] if mode == "max" else None
-    entries = tuple(_entries(x[0], padded, output, layer, pads, mode, winners)) if explain else ()
+    entries = tuple(_windows(traced, x[0], padded, layer, pads, mode))
     return PoolResult(
         input=x[0], mode=mode, kernel_size=tuple(layer.kernel_size), stride=tuple(layer.stride), padding=pads,
         dilation=tuple(layer.dilation), ceil_mode=ceil_mode, count_include_pad=count_include_pad,
@@ -122,52 +111,30 @@ def _padded_for_display(x: np.ndarray, pads: settings.Pads, mode: str) -> np.nda
     return padded
 
 
-def _entries(x, padded, output, layer, pads, mode, winners):
-    """Each window's cells and value; for max pooling the winner is the one the layer's forward
-    recorded (PyTorch's ``return_indices``, which its backward routes the gradient to) — the
-    same source the backprop trace names (:func:`convcalc.trace.explain_pool.winner_cell`)."""
-    c, oh, ow = output.shape
+def _windows(traced: one_layer.OneLayer, x: np.ndarray, padded: np.ndarray, layer, pads: settings.Pads,
+             mode: str) -> Iterator[PoolEntry]:
+    """The one-layer trace's windows as the pool document shows them: every cell of the window
+    over the padded input (padding included, ``None`` for max pooling's −∞; a window that
+    ceil_mode lets hang past the padded end never reads those cells), with the value, the
+    divisor and the ties of the trace's entry and the winner the layer's forward recorded
+    (PyTorch's ``return_indices``, :func:`convcalc.trace.explain_pool.winner_cell`)."""
     kh, kw = layer.kernel_size
     (sh, sw), (dh, dw) = layer.stride, layer.dilation
     _, hp, wp = padded.shape
-    divisors = None
-    if mode == "avg":
-        h, w = x.shape[1:]
-        rows = axis.avgpool_divisor_sizes(h, kh, sh, pads[0][0], pads[0][1], oh)
-        cols = axis.avgpool_divisor_sizes(w, kw, sw, pads[1][0], pads[1][1], ow)
-        index = 0 if layer.count_include_pad else 1
-        divisors = [[r[index] * q[index] for q in cols] for r in rows]
-    row_starts = windows.window_starts(oh, sh)
-    col_starts = windows.window_starts(ow, sw)
-    for ch in range(c):
-        for y, r0 in enumerate(row_starts):
-            for xx, c0 in enumerate(col_starts):
-                # ceil_mode may let the last window hang past the padded end: those cells are never read
-                cells = tuple(((ch, r, q), padded[ch, r, q])
-                              for r in (r0 + dh * u for u in range(kh)) if r < hp
-                              for q in (c0 + dw * v for v in range(kw)) if q < wp)
-                value = plain(output[ch, y, xx])
-                if mode == "max":
-                    r, q = divmod(int(winners[ch, y, xx]), x.shape[2])
-                    yield _max_entry((ch, y, xx), cells, value, (ch, r + pads[0][0], q + pads[1][0]))
-                else:
-                    divisor = layer.divisor_override if layer.divisor_override is not None else divisors[y][xx]
-                    yield _avg_entry((ch, y, xx), cells, value, divisor)
-
-
-def _max_entry(index, cells, value, winner: Index) -> PoolEntry:
-    best = dict(cells)[winner]
-    ties = sum(1 for _, v in cells if v is not None and v == best)
-    check("J", index, best, value)
-    if any(v is not None and v > best for _, v in cells):
-        raise ExplanationMismatch(f"J{list(index)}: the entry the forward recorded is not its window's maximum")
-    return PoolEntry(index, cells, value, winner=winner, ties=ties)
-
-
-def _avg_entry(index, cells, value, divisor) -> PoolEntry:
-    summed: Number = 0
-    for _, v in cells:
-        summed = summed + v
-    shown = summed * Fraction(1, divisor) if not isinstance(summed, float) else summed / divisor
-    check("J", index, shown, value)
-    return PoolEntry(index, cells, value, divisor=divisor)
+    _, h, w = x.shape
+    (pt, _), (pl, _) = pads
+    for index, entry in zip(traced.indices, traced.entries, strict=True):
+        ch, y, xx = index
+        cells = tuple(((ch, r, q), padded[ch, r, q])
+                      for r in (y * sh + dh * u for u in range(kh)) if r < hp
+                      for q in (xx * sw + dw * v for v in range(kw)) if q < wp)
+        real = [(c, r - pt, q - pl) for (c, r, q), _ in cells if pt <= r < pt + h and pl <= q < pl + w]
+        if real != [tuple(cell) for cell in entry.window]:
+            raise TraceBug(f"J{list(index)}: the window shown reads other cells than the layer's window table")
+        value = plain(entry.result)
+        if mode == "max":
+            r, q = explain_pool.winner_cell(traced.cache, (0, *index), (h, w))
+            ties = sum(1 for v in entry.candidates if v == entry.result)
+            yield PoolEntry(index, cells, value, winner=(ch, r + pt, q + pl), ties=ties)
+        else:
+            yield PoolEntry(index, cells, value, divisor=int(entry.divisor))

@@ -12,7 +12,9 @@ correlation of a stretched input:
 
 Output size ``o = (i − 1)·s − 2p + d(k − 1) + output_padding + 1``. The result comes from
 :class:`convcalc.layers.conv.ConvTranspose`'s forward; the equivalent convolution is run
-through :class:`convcalc.layers.conv.Conv`'s forward and must agree entry by entry.
+through :class:`convcalc.layers.conv.Conv`'s forward and must agree entry by entry, and its
+explained sums are the one-layer trace of that direct convolution
+(:func:`convcalc.trace.one_layer.conv`), each checked against the transposed forward.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from convcalc.calculator import operands, settings
-from convcalc.calculator.conv import sum_entries
-from convcalc.calculator.terms import SumEntry, agrees, plain
+from convcalc.calculator.entries import SumEntry, sum_entries
 from convcalc.compute import windows
 from convcalc.engine.report import Step
 from convcalc.errors import InputError
 from convcalc.layers.conv import Conv, ConvTranspose
+from convcalc.trace import one_layer
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ def conv_transpose(
                           output_padding=output_padding, dilation=dilation, bias=b is not None)
     report = layer.analyze(x.shape, explain=True)
     params = {"weight": weight} | ({"bias": b} if b is not None else {})
-    output = layer.forward(x, params).output[0]
+    forward = layer.forward(x, params).output
+    output = forward[0]
 
     stretched = windows.insert_zeros(x, stride)
     equivalent_padding = tuple(
@@ -91,14 +94,10 @@ def conv_transpose(
     equivalent_kernel = windows.flip(np.swapaxes(weight, 0, 1), rank=2)
     direct = Conv(rank=2, out_channels=c_out, kernel_size=(kh, kw), stride=1, padding=0, dilation=dilation,
                   bias=b is not None)
-    direct_params = {"weight": equivalent_kernel} | ({"bias": b} if b is not None else {})
-    equivalent_output = direct.forward(equivalent_input, direct_params).output[0]
-    if equivalent_output.shape != output.shape or not all(
-        agrees(plain(a), plain(o)) for a, o in zip(equivalent_output.ravel(), output.ravel())
-    ):
-        raise AssertionError("the equivalent direct convolution disagrees with the transposed convolution's forward")
-
-    entries = tuple(sum_entries(equivalent_input[0], equivalent_kernel, b, output, (1, 1), dilation)) if explain else ()
+    traced = one_layer.conv(direct, equivalent_input, equivalent_kernel, b, ((0, 0), (0, 0)), explain=explain,
+                            expected=forward)
+    equivalent_output = traced.output[0]
+    entries = tuple(sum_entries(traced, equivalent_kernel.shape))
     notes = ([read.note] if read.note else []) + list(report.notes)
     return TransposeResult(
         input=x[0], kernel=weight, stride=tuple(layer.stride), padding=tuple(layer.padding),

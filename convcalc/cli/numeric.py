@@ -389,8 +389,8 @@ def _check(expect: str | None, tensor) -> None:
     import numpy as np
 
     from convcalc.calculator import operands
-    from convcalc.calculator.terms import agrees, plain
-    from convcalc.render.calculator import number
+    from convcalc.compute.number_text import number, plain
+    from convcalc.trace.context import agree
 
     wanted = operands.read_tensor(expect, "--expect").values
     got = tensor
@@ -402,5 +402,5 @@ def _check(expect: str | None, tensor) -> None:
         raise ExpectationFailed(f"expected a {'x'.join(map(str, wanted.shape))} result, got {'x'.join(map(str, got.shape))}")
     for index in np.ndindex(got.shape):
         a, b = plain(got[index]), plain(wanted[index])
-        if not agrees(a, b):
+        if not agree(a, b):
             raise ExpectationFailed(f"entry [{','.join(map(str, index))}] is {number(a)}, expected {number(b)}")

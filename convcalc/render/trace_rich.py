@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from convcalc.render.fit import Hanging
+from convcalc.render.grid_fit import number_table
 from convcalc.render.trace import GRID_CELL, PHASES, entry_line
 from convcalc.render.trace_numbers import text
 from convcalc.trace.model import Matrix, Step, Trace
@@ -16,10 +17,10 @@ WINDOW_GRIDS = 4  # entries per step drawn beside their window; the rest as text
 
 
 def grid(values, structural=None, marked=None, window=(), title: str | None = None, boxed: bool = True):
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
+    """A matrix as a rich grid: padding and inserted zeros dimmed, marked entries in yellow, the
+    cells of ``window`` in reverse video. Laid out when rich knows the width it may take: a grid
+    wider than that keeps whole columns from both ends around a "…" column and says which it
+    shows (:mod:`convcalc.render.grid_fit`, as ``convcalc conv`` draws its grids)."""
     a = np.asarray(values, dtype=object)
     if a.ndim == 0:
         a = a.reshape(1, 1)
@@ -28,16 +29,7 @@ def grid(values, structural=None, marked=None, window=(), title: str | None = No
     s = None if structural is None else np.asarray(structural).reshape(a.shape)
     mk = None if marked is None else np.asarray(marked).reshape(a.shape)
     hot = {tuple(c[-2:]) if len(c) >= 2 else (0, c[-1]) for c in window}
-    table = Table(
-        box=box.SQUARE if boxed else None,
-        show_header=False,
-        padding=(0, 1),
-        title=title,
-        title_justify="left",
-        title_style="bold",
-    )
-    for _ in range(a.shape[1]):
-        table.add_column(justify="right")
+    cells = []
     for i in range(a.shape[0]):
         row = []
         for j in range(a.shape[1]):
@@ -48,9 +40,27 @@ def grid(values, structural=None, marked=None, window=(), title: str | None = No
                 style = "bold yellow"
             if (i, j) in hot:
                 style = "bold reverse"
-            row.append(Text(text(a[i, j]), style=style))
-        table.add_row(*row)
-    return table
+            row.append((text(a[i, j]), style))
+        cells.append(row)
+    return _Grid(cells, title, boxed)
+
+
+class _Grid:
+    """Rows of (text, style) cells, drawn as a table that fits the width rich offers."""
+
+    def __init__(self, cells: list[list[tuple[str, str]]], title: str | None, boxed: bool) -> None:
+        self.cells, self.title, self.boxed = cells, title, boxed
+
+    def _table(self, width: int):
+        return number_table(self.cells, width, look="boxed" if self.boxed else "bare", title=self.title)[0]
+
+    def __rich_console__(self, console, options):
+        yield self._table(options.max_width)
+
+    def __rich_measure__(self, console, options):
+        from rich.measure import Measurement
+
+        return Measurement.get(console, options, self._table(options.max_width))
 
 
 def _matrix_grids(m: Matrix) -> list:

@@ -51,6 +51,8 @@ class Context:
         internal = tensor.values.shape
         if not tensor.given_shape:
             return ()
+        if tuple(internal) == tuple(tensor.given_shape):  # written in the layers' layout: nothing to map
+            return tuple(int(i) for i in index)
         flat = int(np.ravel_multi_index(index, internal)) if internal else 0
         return tuple(int(i) for i in np.unravel_index(flat, tensor.given_shape))
 

@@ -4,10 +4,11 @@
 An engine result (:mod:`convcalc.calculator`) becomes a document (:mod:`.document`): a list
 of blocks that the plain-text, Markdown and LaTeX printers (:mod:`.printers`) and the rich
 printer (:mod:`.terminal`) draw. ``--json``, ``--format plain`` and ``csv`` read the result
-directly (:mod:`.machine`). Number formatting lives in :mod:`.numbers`. Rendering never
-computes.
+directly (:mod:`.machine`). Numbers are written by :mod:`convcalc.compute.number_text`
+(shared with the animation frames). Rendering never computes.
 """
 
+from convcalc.compute.number_text import number
 from convcalc.render.calculator.document import conv_document, im2col_document, pool_document, transpose_document
 from convcalc.render.calculator.machine import (
     conv_json,
@@ -19,7 +20,6 @@ from convcalc.render.calculator.machine import (
     to_plain,
     transpose_json,
 )
-from convcalc.render.calculator.numbers import number
 from convcalc.render.calculator.printers import equation_text, to_latex, to_markdown, to_text
 from convcalc.render.calculator.terminal import to_rich
 

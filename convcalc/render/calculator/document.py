@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from convcalc.render.calculator.numbers import number, signed
+from convcalc.compute.number_text import number, signed
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from convcalc.compute.number_text import exact_text
 from convcalc.render.calculator.document import Equation, entry_name, select_entries, squeeze, squeeze_index
-from convcalc.render.calculator.numbers import exact_text
 from convcalc.render.calculator.printers import equation_text
 from convcalc.render.values import json_number, json_tensor
 

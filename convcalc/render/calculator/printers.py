@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from convcalc.compute.number_text import MINUS, number, signed, term
 from convcalc.render.calculator.document import Block, Equation, Heading, Line, Matrix, slices
-from convcalc.render.calculator.numbers import MINUS, number, signed, term
 
 
 def equation_text(eq: Equation) -> str:

@@ -3,10 +3,11 @@ explained entry highlighted in reverse video (visible with NO_COLOR too)."""
 
 from __future__ import annotations
 
+from convcalc.compute.number_text import MINUS, number
 from convcalc.render.calculator.document import Block, Equation, Heading, Line, Matrix, slices
-from convcalc.render.calculator.numbers import MINUS, number
 from convcalc.render.calculator.printers import equation_text
 from convcalc.render.fit import Hanging
+from convcalc.render.grid_fit import number_table
 
 MAX_WINDOW_GRIDS = 16  # beyond this many explained entries, only the equations are drawn
 
@@ -60,91 +61,26 @@ class _FittedMatrix:
     def _panel(self, caption, grid, prefix, width: int):
         from rich import box
         from rich.panel import Panel
-        from rich.table import Table
-        from rich.text import Text
 
         block = self.block
         labelled = block.column_labels is not None or block.row_labels is not None  # index labels: narrower gaps
-        gap = 2 if not labelled else 1
-        texts = [[number(v).replace("-inf", f"{MINUS}∞") for v in row] for row in grid]
-        widths = [max([len(row[j]) for row in texts] + [len(block.column_labels[j]) if block.column_labels else 0])
-                  for j in range(grid.shape[1])]
-        label_width = max((len(r) for r in block.row_labels), default=0) + gap if block.row_labels is not None else 0
-        kept, elided = kept_columns(widths, gap, width - 4 - label_width)  # 4: the panel's border and padding
-        table = Table(show_header=block.column_labels is not None, box=None, padding=(0, 0, 0, gap),
-                      pad_edge=False, show_edge=False, header_style="dim underline")
-        if block.row_labels is not None:
-            table.add_column("", style="dim", justify="right")
-        columns = _with_marker(kept, elided)
-        for j in columns:
-            label = "" if block.column_labels is None else ("…" if j is None else block.column_labels[j])
-            table.add_column(label, justify="right", no_wrap=True)
-        for i, row in enumerate(texts):
-            cells = []
-            for j in columns:
-                if j is None:
-                    cells.append(Text("…", style="dim"))
-                    continue
+        cells = []
+        for i, row in enumerate(grid):
+            styled = []
+            for j, value in enumerate(row):
                 where = prefix + (i, j)
                 style = ""
                 if where in block.highlight:
                     style = "bold reverse"
                 if block.winner is not None and where == block.winner:
                     style = "bold reverse underline green"
-                cells.append(Text(row[j], style=style))
-            labels = [Text(block.row_labels[i])] if block.row_labels is not None else []
-            table.add_row(*labels, *cells)
+                styled.append((number(value).replace("-inf", f"{MINUS}∞"), style))
+            cells.append(styled)
+        table, shown = number_table(cells, width - 4, look="open", gap=1 if labelled else 2,  # 4: the panel's edges
+                                    column_labels=block.column_labels, row_labels=block.row_labels)
         heading = self.title or block.label
         if caption:
             heading += f" — {caption}"
-        if elided:
-            heading += f" — {_shown(kept, len(widths))}"
+        if shown:
+            heading += f" — {shown}"
         return Panel(table, title=heading, title_align="left", expand=False, box=box.ROUNDED, padding=(0, 1))
-
-
-def kept_columns(widths: list[int], gap: int, available: int) -> tuple[list[int], bool]:
-    """The columns of a grid that fit in ``available`` characters (``gap`` between columns):
-    all of them, or as many as fit taken alternately from the left and the right end, with
-    room for a one-character "…" column between (at least one column from each end)."""
-    n = len(widths)
-    if sum(widths) + gap * (n - 1) <= available:
-        return list(range(n)), False
-    left, right = [0], [n - 1] if n > 1 else []
-    used = sum(widths[j] for j in left + right) + gap * len(left + right) + 1
-    i, j = 1, n - 2
-    while i <= j:
-        take_left = len(left) <= len(right)
-        index = i if take_left else j
-        cost = widths[index] + gap
-        if used + cost > available:
-            break
-        used += cost
-        if take_left:
-            left.append(i)
-            i += 1
-        else:
-            right.insert(0, j)
-            j -= 1
-    return left + right, True
-
-
-def _with_marker(kept: list[int], elided: bool) -> list[int | None]:
-    """The kept column indices with ``None`` (the "…" column) where the skipped ones were."""
-    if not elided:
-        return list(kept)
-    out: list[int | None] = []
-    for a, b in zip(kept, [*kept[1:], None]):
-        out.append(a)
-        if b is not None and b != a + 1:
-            out.append(None)
-    return out
-
-
-def _shown(kept: list[int], total: int) -> str:
-    runs: list[str] = []
-    start = kept[0]
-    for a, b in zip(kept, [*kept[1:], None]):
-        if b != a + 1:
-            runs.append(f"{start}" if start == a else f"{start}–{a}")
-            start = b if b is not None else start
-    return f"columns {' and '.join(runs)} of {total} shown"

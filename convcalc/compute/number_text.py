@@ -1,6 +1,12 @@
-"""How numbers read in the calculator's output: ints as written, Fractions as ``p/q``, floats
-with 6 significant digits for people and in full (shortest round trip) for machines; in
-expressions negative factors go in parentheses with a real minus sign (``1·(−1)``)."""
+"""How numbers read in the numeric commands' output (``convcalc conv``, ``pool``,
+``conv-transpose``, ``im2col``) and in their animations: ints as written, Fractions as ``p/q``,
+floats with 6 significant digits for people and in full (shortest round trip) for machines;
+in expressions negative factors go in parentheses with a real minus sign (``1·(−1)``).
+
+It sits below every printer so that the printed documents (:mod:`convcalc.render.calculator`)
+and the animation frames (:mod:`convcalc.animation.numbers`) write a number the same way.
+(``convcalc backprop`` writes numbers its own way, :mod:`convcalc.render.trace_numbers`:
+``−3`` with a real minus, ``2.0`` for a whole float.)"""
 
 from __future__ import annotations
 
@@ -41,5 +47,13 @@ def term(value: Any) -> str:
 
 
 def signed(value: Any) -> str:
+    """A number standing alone in an expression: a real minus sign, no parentheses."""
     text = number(value)
     return MINUS + text[1:] if text.startswith("-") else text
+
+
+def plain(value: Any) -> Any:
+    """A NumPy scalar as a Python number (object arrays already hold Python numbers)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
