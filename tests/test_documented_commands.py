@@ -116,9 +116,9 @@ def epilog_commands() -> list[Documented]:
     for source, epilog in _epilogs().items():
         for line in epilog.splitlines():
             line = re.sub(r"\s*\[dim\].*?\[/\]", "", line).replace("\\[", "[").strip()
-            if line.startswith("convcalc ") or (" | convcalc " in line and line.startswith(("echo ", "printf "))):
-                if not any(d.command == line for d in found if d.source == source):
-                    found.append(Documented(source, line))
+            runs = line.startswith("convcalc ") or (" | convcalc " in line and line.startswith(("echo ", "printf ")))
+            if runs and not any(d.command == line for d in found if d.source == source):
+                found.append(Documented(source, line))
     return found
 
 

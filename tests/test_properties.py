@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from itertools import pairwise
 
 import pytest
 from hypothesis import assume, given, settings
@@ -221,7 +222,7 @@ def test_adaptive_bins_cover_the_axis(size_in, size_out):
     assert len(bins) == size_out
     assert bins == [adaptive_bin_brute(t, size_in, size_out) for t in range(size_out)]
     assert bins[0][0] == 0 and bins[-1][1] == size_in
-    for (start, end), (next_start, next_end) in zip(bins, bins[1:]):
+    for (start, end), (next_start, next_end) in pairwise(bins):
         assert start <= next_start and end <= next_end  # nondecreasing
         assert next_start <= end  # no gap between bins
     assert all(0 <= start < end <= size_in for start, end in bins)

@@ -5,6 +5,8 @@ Pictures are decoded back with Pillow and checked for size and content, not just
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -192,7 +194,7 @@ def test_sse_reproduces_the_two_layer_mlp_listing(cli):
     assert len(steps) == 40  # a line per step, as the listing prints one
     losses = [float(line.split("loss ")[1].split()[0]) for line in steps]
     assert 1e6 < losses[0] < 1e9  # ‖y_pred‖² of 640 entries of variance 1000·100·½
-    assert all(b < a for a, b in zip(losses, losses[1:]))  # decreasing every step
+    assert all(b < a for a, b in pairwise(losses))  # decreasing every step
     assert losses[-1] < 0.01 * losses[0]
     assert "acc" not in r.out and "network         chain: 1000, 101,000 parameters" in r.out
 

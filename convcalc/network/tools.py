@@ -365,11 +365,7 @@ def _mean_unseen(rule: Callable[[Row, int], Parts]) -> Callable[[Row, int], Part
 
 def _torchinfo_printed(value: int) -> str:
     """torchinfo's summary line (model_statistics.py format_output_num, units auto)."""
-    for unit, scale in (("T", 1e12), ("G", 1e9)):
-        if value >= scale:
-            break
-    else:
-        unit, scale = "M", 1e6
+    unit, scale = next(((u, s) for u, s in (("T", 1e12), ("G", 1e9)) if value >= s), ("M", 1e6))
     number = value / scale
     text = f"{int(number):,d}" if number.is_integer() else f"{number:,.2f}"
     return f"Total mult-adds ({unit}): {text}"
@@ -401,11 +397,7 @@ def _ultralytics_thop_printed(value: int) -> str:
 
 def _calflops_printed(value: int) -> str:
     """calculate_flops(..., output_as_string=True): number_to_string, precision 2, + "FLOPS"."""
-    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if value >= scale:
-            break
-    else:
-        unit, scale = "", 1
+    unit, scale = next(((u, s) for u, s in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)) if value >= s), ("", 1))
     return f"{round(value / scale, 2):g} {unit}FLOPS"
 
 
