@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from convcalc.engine.dims import Dim, format_factor
+from convcalc.dims import Dim, format_factor
 from convcalc.errors import InputError
 
 _SYMBOL = re.compile(r"^[A-Za-z](?:\d+|_[A-Za-z0-9]+)?$")
@@ -97,7 +97,7 @@ def parse_shape(value: Any, what: str = "shape", allow_symbols: bool = True) -> 
                 )
             dims.append(n)
         elif allow_symbols and _SYMBOL.match(part):
-            from convcalc.engine.dims import symbol
+            from convcalc.dims import symbol
 
             dims.append(symbol(part))
         else:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from convcalc.engine.dims import product
+from convcalc.dims import product
 from convcalc.network.tools import TOOLS, as_tool
 from convcalc.network.walk import walk
 from tests.reference.make_tool_counts import TOOLS as MEASURED

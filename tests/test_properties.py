@@ -17,8 +17,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from convcalc.engine import axis
-from convcalc.engine.evaluate import analyze_layer
 from convcalc.errors import InputError
+from convcalc.layers.registry import analyze_layer
 
 SETTINGS = settings(max_examples=300, deadline=None)
 LAYER_SETTINGS = settings(max_examples=150, deadline=None)

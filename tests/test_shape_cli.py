@@ -136,7 +136,7 @@ def test_golden_text_maxpool_ceil(cli):
 def test_rich_panel_fits_80_columns():
     from rich.console import Console
 
-    from convcalc.engine.evaluate import analyze_layer
+    from convcalc.layers.registry import analyze_layer
     from convcalc.notation import DEFAULT_NOTATION
     from convcalc.render.layer import shape_rich
 

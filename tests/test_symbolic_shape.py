@@ -22,9 +22,9 @@ import sys
 import pytest
 import sympy
 
-from convcalc.engine.evaluate import analyze_layer
 from convcalc.errors import InputError
 from convcalc.inverse.hyper_symbols import solve_free_symbol, symbolic_layer
+from convcalc.layers.registry import analyze_layer
 
 FAMILIES = ("conv", "conv-transpose", "maxpool", "avgpool")
 CONFIGS = 2_000

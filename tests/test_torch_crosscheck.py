@@ -31,8 +31,8 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from convcalc.engine.evaluate import analyze_layer  # noqa: E402
 from convcalc.errors import InputError  # noqa: E402
+from convcalc.layers.registry import analyze_layer  # noqa: E402
 
 pytestmark = pytest.mark.torch
 

@@ -52,7 +52,7 @@ def _resolve_full_padding(raw: dict[str, Any]) -> tuple[dict[str, Any], Any]:
 def request_layer(raw: dict[str, Any]):
     """(request, layer, spatial input shape) for the options of ``convcalc shape``."""
     from convcalc.cli.options import parse_request
-    from convcalc.engine.dims import is_symbolic
+    from convcalc.dims import is_symbolic
     from convcalc.layers.registry import build_layer
 
     raw, word = _resolve_full_padding(raw)

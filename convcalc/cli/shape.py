@@ -8,8 +8,9 @@ import typer
 from convcalc.cli import complete
 from convcalc.cli.options import ShapeRequest, include_pad, parse_request
 from convcalc.cli.output import View, choose_format, emit, user_errors
-from convcalc.engine.evaluate import analyze_layer, failed_expectations
+from convcalc.engine.evaluate import failed_expectations
 from convcalc.errors import ExpectationFailed, InputError
+from convcalc.layers.registry import analyze_layer
 from convcalc.notation import format_shape
 from convcalc.render import layer as render
 

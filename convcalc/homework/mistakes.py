@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from convcalc.dims import ceil_div
 from convcalc.engine.axis import conv_output_size, effective_kernel, pool_output_size
-from convcalc.engine.dims import ceil_div
 
 
 @dataclass(frozen=True)

@@ -319,7 +319,7 @@ def search_size(problem: AxisProblem, bounds: Bounds) -> int:
 def validate(op: str, rank: int, choices: tuple[AxisChoice, ...], family: str, spatial: tuple[int, ...],
              channels: tuple[int | None, int | None]) -> LayerReport | None:
     """The shape engine's report for a configuration, or None when the layer refuses it."""
-    from convcalc.engine.evaluate import analyze_layer
+    from convcalc.layers.registry import analyze_layer
 
     c_in, c_out = channels
     shape = ((c_in,) if c_in is not None else ()) + tuple(spatial)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 
+from convcalc.dims import Dim, as_int, format_dim, format_factor, is_symbolic
 from convcalc.engine import axis
 from convcalc.engine.axis import axis_names
-from convcalc.engine.dims import Dim, as_int, format_dim, format_factor, is_symbolic
 from convcalc.engine.report import LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.notation import expand, format_shape

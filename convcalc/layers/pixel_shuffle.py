@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from convcalc.dims import format_dim, is_symbolic
 from convcalc.engine import support
-from convcalc.engine.dims import format_dim, is_symbolic
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step
 from convcalc.errors import InputError
 from convcalc.layers import base

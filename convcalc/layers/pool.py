@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from convcalc.dims import Dim, format_dim, is_symbolic, product, simplify
 from convcalc.engine import axis, support
-from convcalc.engine.dims import Dim, format_dim, is_symbolic, product, simplify
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step, merge_axis_steps
 from convcalc.errors import InputError
 from convcalc.layers import base

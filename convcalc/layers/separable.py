@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from convcalc.engine.dims import format_dim, is_symbolic, product
+from convcalc.dims import format_dim, is_symbolic, product
 from convcalc.engine.report import LayerReport, Step
 from convcalc.errors import InputError
 from convcalc.layers import base
@@ -156,7 +156,7 @@ class DepthwiseSeparable:
 
 def _ratio(a, b):
     if is_symbolic(a) or is_symbolic(b):
-        from convcalc.engine.dims import simplify
+        from convcalc.dims import simplify
 
         return simplify(a / b)
     return Fraction(a, b)

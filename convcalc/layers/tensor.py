@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from convcalc.engine.dims import product
+from convcalc.dims import product
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.layers import base

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from convcalc.engine.dims import Dim
+from convcalc.dims import Dim
 from convcalc.errors import InputError
 from convcalc.layers.descriptor import of_layer
 from convcalc.network.walk import NetworkReport, Row

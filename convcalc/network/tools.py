@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from convcalc.engine.dims import Dim, product
+from convcalc.dims import Dim, product
 from convcalc.errors import InputError
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.dense import Linear

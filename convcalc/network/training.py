@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from convcalc.engine.dims import Dim, product
+from convcalc.dims import Dim, product
 from convcalc.errors import InputError
 from convcalc.network.conventions import is_gemm
 from convcalc.network.walk import NetworkReport

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from convcalc.dims import Dim, format_dim, product
 from convcalc.engine import support as supports
-from convcalc.engine.dims import Dim, format_dim, product
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount
 from convcalc.engine.support import AxisSupport
 from convcalc.errors import InputError

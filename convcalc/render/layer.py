@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from convcalc.engine.dims import format_dim
+from convcalc.dims import format_dim
 from convcalc.engine.report import LayerReport
 from convcalc.layers.base import rf_stride_text
 from convcalc.notation import Notation, format_shape

@@ -12,12 +12,12 @@ import random
 from typing import Any
 
 from convcalc.cli.options import parse_request
-from convcalc.engine.evaluate import analyze_layer
 from convcalc.engine.report import LayerReport
 from convcalc.errors import InputError
 from convcalc.homework import mistakes
 from convcalc.homework.model import Part, Solution, Worked
 from convcalc.homework.topics import Topic
+from convcalc.layers.registry import analyze_layer
 from convcalc.notation import format_shape
 
 MACS_CONVENTION = "MACs are the multiply-accumulates of the layer's weights (bias not counted; FLOPs = 2 × MACs)"
