@@ -92,7 +92,8 @@ def resolve_conv_padding(
         if any(s != 1 for s in stride):
             raise InputError(
                 f"{op}: padding='same' is not supported for strided convolutions (PyTorch refuses it); "
-                "use --pad tf-same for TensorFlow/Keras SAME, or a number"
+                "use {field} tf-same for TensorFlow/Keras SAME, or a number",
+                field="padding", value="same", valid="a number, before:after, valid or tf-same",
             )
         pads = tuple(axis.torch_same_padding(k, d) for k, d in zip(kernel, dilation))
         if any(l != r for l, r in pads):

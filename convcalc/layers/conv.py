@@ -140,9 +140,11 @@ class _ConvBase:
         groups = self.groups
         if self.depthwise:
             if c_in is None:
-                raise InputError(f"{self.name} --depthwise needs the input channels in --in (e.g. 32x112x112)")
+                raise InputError(f"{self.name} {{field}} needs the input channels in --in (e.g. 32x112x112)",
+                                 field="depthwise", value=True)
             if is_symbolic(c_in):
-                raise InputError(f"{self.name} --depthwise needs a number of input channels, not {format_dim(c_in)}")
+                raise InputError(f"{self.name} {{field}} needs a number of input channels, not {format_dim(c_in)}",
+                                 field="depthwise", value=True)
             groups = c_in
         c_out = self.out_channels
         if c_out is None and c_in is not None:
@@ -355,7 +357,8 @@ class ConvTranspose(_ConvBase):
         if isinstance(self.padding, str):
             raise InputError(
                 f"{self.name}: padding '{self.padding}' is not accepted by PyTorch's ConvTranspose; "
-                "give numbers (e.g. --pad 1) — for Keras 'same' use --pad (k−s)/2 with --output-padding"
+                "give numbers (e.g. {field} 1) — for Keras 'same' use {field} (k−s)/2 with --output-padding",
+                field="padding", value=self.padding, valid="whole numbers ≥ 0 or before:after pairs",
             )
         if self.padding_mode != "zeros":
             raise InputError(f"{self.name}: only padding_mode 'zeros' is supported for transposed convolutions (PyTorch)")
@@ -538,7 +541,7 @@ def _torch_conv(layer: _ConvBase, nn: Any, shape: tuple) -> Any:
               "dilation": tuple(layer.dilation), "groups": hyper["groups"], "bias": layer.bias}
     if isinstance(layer, ConvTranspose):
         if not symmetric:
-            raise InputError("--verify: asymmetric padding on a transposed conv has no torch.nn equivalent")
+            raise InputError("{field}: asymmetric padding on a transposed conv has no torch.nn equivalent", field="verify")
         return cls(c_in, hyper["out_channels"], padding=tuple(a for a, _ in pads),
                    output_padding=tuple(layer.output_padding), **kwargs)
     if symmetric:

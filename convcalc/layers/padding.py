@@ -117,7 +117,8 @@ class Pad(base.NoParameters):
 
 def _cli_pad(rank: int, o: dict) -> Pad:
     if "pad" not in o:
-        raise InputError("pad needs --pad (e.g. --pad 1:0x1:0, before:after per axis)")
+        raise InputError("pad needs {field} (e.g. {field} 1:0x1:0, before:after per axis)", field="padding",
+                         valid="before:after per axis")
     return Pad(rank=rank, padding=o["pad"])
 
 

@@ -120,7 +120,8 @@ def _spec(inverse: bool):
 
     def cli_build(rank: int | None, o: dict) -> PixelShuffle:
         if "factor" not in o:
-            raise InputError(f"pixel-{'un' if inverse else ''}shuffle needs --factor (e.g. --factor 2)")
+            raise InputError(f"pixel-{'un' if inverse else ''}shuffle needs {{field}} (e.g. {{field}} 2)", field="factor",
+                             valid="a whole number ≥ 1")
         return PixelShuffle(factor=o["factor"], inverse=inverse)
 
     return build, cli_build

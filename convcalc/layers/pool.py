@@ -97,7 +97,8 @@ class _WindowPool(_Pool):
         _check_positive(self.dilation, "dilation")
         if self.padding == "same":
             raise InputError(
-                f"{self.name}: PyTorch pooling has no padding='same'; use --pad tf-same (TensorFlow/Keras SAME) or a number"
+                f"{self.name}: PyTorch pooling has no padding='same'; use {{field}} tf-same (TensorFlow/Keras SAME) or a number",
+                field="padding", value="same", valid="a number, before:after, valid or tf-same",
             )
         set_(self, "padding", _normalise_padding(self.padding, self.rank))
         if not isinstance(self.padding, str):
@@ -556,7 +557,7 @@ def _torch_pool(layer: Any, nn: Any, shape: tuple) -> Any:
     rank = len(shape) - 1
     pads = [tuple(p) for p in layer.analyze(shape, batch=1).hyper["padding"]]
     if any(a != b for a, b in pads):
-        raise InputError("--verify: asymmetric pooling padding has no torch.nn equivalent")
+        raise InputError("{field}: asymmetric pooling padding has no torch.nn equivalent", field="verify")
     common = {"kernel_size": tuple(layer.kernel_size), "stride": tuple(layer.stride),
               "padding": tuple(a for a, _ in pads), "ceil_mode": layer.ceil_mode}
     if isinstance(layer, MaxPool):

@@ -66,7 +66,8 @@ def parse_count(text: str | None) -> tuple[str, ...]:
             return CATEGORIES
         word = _CATEGORY_ALIASES.get(word, word)
         if word not in CATEGORIES:
-            raise InputError(f"--count '{word}' is not one of macs, {', '.join(CATEGORIES)}, all")
+            raise InputError(f"{{field}} '{word}' is not one of macs, {', '.join(CATEGORIES)}, all", field="count",
+                             value=word, valid=f"macs, {', '.join(CATEGORIES)}, all")
         if word not in chosen:
             chosen.append(word)
     return tuple(chosen)

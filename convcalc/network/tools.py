@@ -503,12 +503,13 @@ def as_tool(report: NetworkReport, tool: str, code: str = "torchvision") -> Tool
     ``code``: "torchvision" counts the rows the model's forward calls as functions (``Row.functional``)
     as the tool counts such calls; "modules" counts every row as an nn.Module."""
     if code not in CODES:
-        raise InputError(f"--code '{code}' is not one of {', '.join(CODES)}")
+        raise InputError(f"{{field}} '{code}' is not one of {', '.join(CODES)}", field="code", value=code,
+                         valid=", ".join(CODES))
     key = tool.strip().lower().replace("-", "_")
     key = _ALIASES.get(key, key)
     if key not in TOOLS:
         names = ", ".join(name.replace("_thop", "-thop") for name in TOOLS)
-        raise InputError(f"--as '{tool}' is not one of {names}")
+        raise InputError(f"{{field}} '{tool}' is not one of {names}", field="as", value=tool, valid=names)
     rule = TOOLS[key]
     parts: dict[str, Dim] = {}
     for row in report.leaves():

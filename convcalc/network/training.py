@@ -58,7 +58,8 @@ class TrainingReport:
 def training(report: NetworkReport, optimizer: str = "sgd") -> TrainingReport:
     key = optimizer.strip().lower()
     if key not in OPTIMIZER_STATE:
-        raise InputError(f"--optimizer '{optimizer}' is not one of {', '.join(OPTIMIZER_STATE)}")
+        raise InputError(f"{{field}} '{optimizer}' is not one of {', '.join(OPTIMIZER_STATE)}", field="optimizer",
+                         value=optimizer, valid=", ".join(OPTIMIZER_STATE))
     rows = []
     first = True
     for row in report.leaves():
