@@ -1,8 +1,8 @@
 """``convcalc shape``: one layer — output shape, parameters, MACs/FLOPs, memory, receptive
 field, and the formula explained step by step."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: typer reads each option's annotation, and strings it
+# would have to eval (one per option, on every run; start-up time, issue 18).
 import typer
 
 from convcalc.cli import complete
