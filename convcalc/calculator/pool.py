@@ -24,6 +24,7 @@ from convcalc.compute import windows
 from convcalc.engine import axis
 from convcalc.engine.report import Step
 from convcalc.errors import InputError
+from convcalc.layers.base import analyze_batched
 from convcalc.layers.pool import AvgPool, MaxPool
 
 
@@ -95,7 +96,7 @@ def pool(
     else:
         layer = AvgPool(rank=2, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
                         ceil_mode=ceil_mode, count_include_pad=count_include_pad, divisor_override=divisor_override)
-    report = layer.analyze(x.shape, explain=True)
+    report = analyze_batched(layer, x.shape, explain=True)
     pads = tuple((int(a), int(b)) for a, b in report.hyper["padding"])
     forward = layer.forward(x, {})
     output = forward.output[0]

@@ -114,12 +114,12 @@ class _ConvBase:
         return f"{self.family}{self.rank}d"
 
     def _inputs(self, shape, batch):
-        """(N given, C_in, spatial, N used, groups, C_out, notes), with the channel checks done."""
-        n_in, c_in, spatial = base.split_feature_map(shape, self.rank, self.name)
-        n = base.resolve_batch(n_in, batch)
+        """(C_in, spatial, N, groups, C_out, notes) of one sample, with the channel checks done."""
+        c_in, spatial = base.split_sample(shape, self.rank, self.name)
+        n = batch if batch is not None else 1
         groups, c_out, notes = self._channels(c_in)
         base.check_groups(groups, c_in, c_out, self.name)
-        return n_in, c_in, spatial, n, groups, c_out, notes
+        return c_in, spatial, n, groups, c_out, notes
 
     def _counts(self, weight_out: Dim, weight_in: Dim, groups: int, n: Dim, positions, out_positions, c_out: Dim):
         """Params, MACs and bias adds of a weight (weight_out, weight_in/g, *k) applied at ``positions``.
@@ -171,7 +171,7 @@ class _ConvBase:
         from convcalc.compute.params import check_batched_shape
 
         shape = check_batched_shape(input_shape, self.rank, self.name)
-        return shape, self.analyze(shape)
+        return shape, base.analyze_batched(self, shape)
 
     def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
         """``weight`` and ``bias`` in PyTorch's layouts (each subclass's ``_weight_shapes``)."""
@@ -218,7 +218,7 @@ class Conv(_ConvBase):
 
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
         op = self.name
-        n_in, c_in, spatial, n, groups, c_out, notes = self._inputs(shape, batch)
+        c_in, spatial, n, groups, c_out, notes = self._inputs(shape, batch)
         pads, pad_notes = base.resolve_conv_padding(self.padding, spatial, self.kernel_size, self.stride, self.dilation, op)
         notes += pad_notes
         base.check_padding_mode(self.padding_mode, pads, spatial, self.rank, op)
@@ -229,7 +229,7 @@ class Conv(_ConvBase):
         )
         warnings, cover_notes = base.coverage_messages(spatial, self.kernel_size, self.stride, self.dilation, pads)
         notes += cover_notes
-        output = base.join_feature_map(n_in, c_out if c_in is not None else None, out_spatial)
+        output = base.join_feature_map(None, c_out if c_in is not None else None, out_spatial)
 
         params = macs = c_in_g = None
         other: tuple = ()
@@ -256,7 +256,7 @@ class Conv(_ConvBase):
         return LayerReport(
             op=op, input=tuple(shape), output=output, params=params, macs=macs, batch=n, other_ops=other, rf=rf,
             hyper=self._hyper(pads, groups, c_out), warnings=tuple(warnings), notes=tuple(notes), steps=tuple(steps),
-            output_has_batch=n_in is not None, bytes_per_element=bytes_per_element,
+            bytes_per_element=bytes_per_element,
         )
 
 
@@ -371,7 +371,7 @@ class ConvTranspose(_ConvBase):
 
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
         op = self.name
-        n_in, c_in, spatial, n, groups, c_out, notes = self._inputs(shape, batch)
+        c_in, spatial, n, groups, c_out, notes = self._inputs(shape, batch)
         pads = cast("tuple[tuple[int, int], ...]", self.padding)  # numbers only (__post_init__)
         out_sizes = []
         for name, i, k, s, d, (pl, pr), opad in zip(base.axis_names(self.rank), spatial, self.kernel_size, self.stride,
@@ -388,7 +388,7 @@ class ConvTranspose(_ConvBase):
                 notes.append(f"padding {max(pl, pr)} > d(k − 1) = {d * (k - 1)} along {name}: the output is cropped")
             out_sizes.append(o)
         out_spatial = tuple(out_sizes)
-        output = base.join_feature_map(n_in, c_out if c_in is not None else None, out_spatial)
+        output = base.join_feature_map(None, c_out if c_in is not None else None, out_spatial)
         params = macs = None
         other: tuple = ()
         if c_in is not None:
@@ -403,7 +403,7 @@ class ConvTranspose(_ConvBase):
             steps = self._steps(spatial, out_spatial, pads, n, c_in, c_out, groups, params, macs)
         return LayerReport(
             op=op, input=tuple(shape), output=output, params=params, macs=macs, batch=n, other_ops=other, rf=rf,
-            hyper=hyper, notes=tuple(notes), steps=tuple(steps), output_has_batch=n_in is not None,
+            hyper=hyper, notes=tuple(notes), steps=tuple(steps),
             bytes_per_element=bytes_per_element,
         )
 

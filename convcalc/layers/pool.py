@@ -63,7 +63,7 @@ class _Pool:
         x = as_array(x, f"{self.name} input")
         shape = check_batched_shape(x.shape, self.rank, self.name)
         require(self.name, params, {})
-        return x, self.analyze(shape)
+        return x, base.analyze_batched(self, shape)
 
     def _grad(self, grad_output, shape):
         from convcalc.compute.params import check_grad_shape
@@ -123,8 +123,8 @@ class _WindowPool(_Pool):
 
     def _geometry(self, shape, batch):
         op = self.name
-        n_in, c, spatial = base.split_feature_map(shape, self.rank, op)
-        n = base.resolve_batch(n_in, batch)
+        c, spatial = base.split_sample(shape, self.rank, op)
+        n = batch if batch is not None else 1
         pads, notes = self._pads(spatial)
         out, dropped = [], []
         for name, i, k, s, d, (pl, pr) in zip(base.axis_names(self.rank), spatial, self.kernel_size, self.stride, self.dilation, pads):
@@ -152,7 +152,7 @@ class _WindowPool(_Pool):
             notes += cover_notes
         if any(d != 1 for d in self.dilation) and not isinstance(self.padding, str):
             notes.append("the padding limit uses the nominal kernel (torch 2.13); newer ATen checks the effective kernel")
-        return n_in, c, spatial, n, pads, out_spatial, dropped, warnings, notes
+        return c, spatial, n, pads, out_spatial, dropped, warnings, notes
 
     def _table(self, report: LayerReport):
         """Which input entry each tap of each window reads (compute.windows.WindowTable)."""
@@ -204,7 +204,7 @@ class MaxPool(_WindowPool):
     kind: ClassVar[str] = "maxpool"
 
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
-        n_in, c, spatial, n, pads, out_spatial, _dropped, warnings, notes = self._geometry(shape, batch)
+        c, spatial, n, pads, out_spatial, _dropped, warnings, notes = self._geometry(shape, batch)
         self._check_no_empty_window(spatial, pads, out_spatial)
         other: tuple = ()
         if c is not None and not any(is_symbolic(x) for x in (*spatial, *out_spatial, c, n)):
@@ -214,13 +214,13 @@ class MaxPool(_WindowPool):
             other = (("comparisons", n * c * (product(sums) - product(out_spatial))),)
         steps = self._steps(spatial, out_spatial, pads) if explain else []
         return LayerReport(
-            op=self.name, input=tuple(shape), output=base.join_feature_map(n_in, c, out_spatial), params=ParamCount(),
+            op=self.name, input=tuple(shape), output=base.join_feature_map(None, c, out_spatial), params=ParamCount(),
             macs=0, batch=n, other_ops=other,
             rf=tuple(AxisRF(axis.effective_kernel(k, d), s, pl, support.window(k, s, pl, d))
                      for k, d, s, (pl, _) in zip(self.kernel_size, self.dilation, self.stride, pads)),
             hyper={"kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": [list(p) for p in pads],
                    "dilation": list(self.dilation), "ceil_mode": self.ceil_mode},
-            warnings=tuple(warnings), notes=tuple(notes), steps=tuple(steps), output_has_batch=n_in is not None,
+            warnings=tuple(warnings), notes=tuple(notes), steps=tuple(steps),
             bytes_per_element=bytes_per_element,
         )
 
@@ -291,7 +291,7 @@ class AvgPool(_WindowPool):
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
         if self.rank == 3:
             self._check_3d_input(shape)
-        n_in, c, spatial, n, pads, out_spatial, _dropped, warnings, notes = self._geometry(shape, batch)
+        c, spatial, n, pads, out_spatial, _dropped, warnings, notes = self._geometry(shape, batch)
         if self.padding == "tf-same" and self.count_include_pad:
             notes.append("TensorFlow's SAME average pooling divides by the real elements only (count_include_pad=False)")
         other: tuple = ()
@@ -306,13 +306,13 @@ class AvgPool(_WindowPool):
                             for i, k, s, (pl, pr), o in zip(spatial, self.kernel_size, self.stride, pads, out_spatial)]
                 steps.append(self._divisor_step(per_axis))
         return LayerReport(
-            op=self.name, input=tuple(shape), output=base.join_feature_map(n_in, c, out_spatial), params=ParamCount(),
+            op=self.name, input=tuple(shape), output=base.join_feature_map(None, c, out_spatial), params=ParamCount(),
             macs=0, batch=n, other_ops=other,
             rf=tuple(AxisRF(k, s, pl) for k, s, (pl, _) in zip(self.kernel_size, self.stride, pads)),
             hyper={"kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": [list(p) for p in pads],
                    "ceil_mode": self.ceil_mode, "count_include_pad": self.count_include_pad,
                    "divisor_override": self.divisor_override},
-            warnings=tuple(warnings), notes=tuple(notes), steps=tuple(steps), output_has_batch=n_in is not None,
+            warnings=tuple(warnings), notes=tuple(notes), steps=tuple(steps),
             bytes_per_element=bytes_per_element,
         )
 
@@ -395,8 +395,8 @@ class AdaptivePool(_Pool):
         return f"{'global' if self.global_ else 'adaptive'}_{self.mode}pool"
 
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
-        n_in, c, spatial = base.split_feature_map(shape, self.rank, self.name)
-        n = base.resolve_batch(n_in, batch)
+        c, spatial = base.split_sample(shape, self.rank, self.name)
+        n = batch if batch is not None else 1
         out_spatial = tuple(i if o is None else o for i, o in zip(spatial, self.output_size))
         notes: list[str] = []
         steps: list[Step] = []
@@ -433,11 +433,11 @@ class AdaptivePool(_Pool):
             else:
                 other = (("adds", n * c * (reads - windows)), ("divisions", n * c * windows))
         return LayerReport(
-            op=self.name, input=tuple(shape), output=base.join_feature_map(n_in, c, out_spatial), params=ParamCount(),
+            op=self.name, input=tuple(shape), output=base.join_feature_map(None, c, out_spatial), params=ParamCount(),
             macs=0, batch=n, other_ops=other, rf=tuple(rf),
             hyper={"output_size": list(self.output_size)}, notes=tuple(notes), steps=tuple(merge_axis_steps(steps)),
             warnings=tuple(warnings),
-            output_has_batch=n_in is not None, bytes_per_element=bytes_per_element,
+            bytes_per_element=bytes_per_element,
         )
 
     def forward(self, x, params=None, *, training: bool = True, rng=None):

@@ -15,6 +15,7 @@ from typing import Any
 
 from convcalc.engine.report import LayerReport
 from convcalc.errors import InputError
+from convcalc.layers import base
 from convcalc.layers.descriptor import LayerDescriptor, descriptors, lookup, normalise
 
 
@@ -93,8 +94,8 @@ def build_layer(op: str, options: dict[str, Any], dims: int | None = None):
 
 def analyze_layer(op: str, options: dict[str, Any], shape: tuple, *, dims: int | None = None,
                   batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
-    """Build the layer ``op`` with ``options`` and apply it to ``shape`` (unbatched C×spatial,
-    the batch as the keyword ``batch``): the one-layer answer of ``convcalc shape``."""
+    """Build the layer ``op`` with ``options`` and apply it to ``shape`` as a user writes it
+    (``convcalc shape --in``; :func:`convcalc.layers.base.analyze_written`)."""
     layer = build_layer(op, options, dims)
-    return layer.analyze(shape, batch=batch, explain=explain, bytes_per_element=bytes_per_element)
+    return base.analyze_written(layer, shape, batch=batch, explain=explain, bytes_per_element=bytes_per_element)
 

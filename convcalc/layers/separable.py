@@ -58,7 +58,7 @@ class DepthwiseSeparable:
         return depthwise, pointwise, standard
 
     def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
-        _, c_in, _ = base.split_feature_map(shape, self.rank, self.name)
+        c_in, _ = base.split_sample(shape, self.rank, self.name)
         if c_in is None or is_symbolic(c_in):
             raise InputError(f"{self.name} needs a number of input channels in --in (e.g. 32x112x112)")
         notes = []
@@ -117,7 +117,7 @@ class DepthwiseSeparable:
         input_shape = check_batched_shape(input_shape, self.rank, self.name)
         c_in = input_shape[1]
         depthwise, pointwise, _ = self._parts(c_in, self.out_channels if self.out_channels is not None else c_in)
-        return depthwise, pointwise, tuple(depthwise.analyze(input_shape).output)
+        return depthwise, pointwise, tuple(base.analyze_batched(depthwise, input_shape).output)
 
     def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
         depthwise, pointwise, middle = self._convs(input_shape)
