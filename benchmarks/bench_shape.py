@@ -92,7 +92,8 @@ def main() -> int:
         print(f"convcalc shape / PyTorch one-liner (same layer): {to_torch:.3f}×   goal ≤ 0.04×")
         if to_torch > 0.04:
             missed.append("ratio to PyTorch")
-        print(f"import typer alone / PyTorch one-liner: {median_ratio(times['typer'], times['torch']):.3f}×   (no goal)")
+        print("import typer alone / PyTorch one-liner: "
+              f"{median_ratio(times['typer'], times['torch']):.3f}×   (no goal)")
     else:
         print("PyTorch not installed: the ratio to the one-liner is not measured")
 

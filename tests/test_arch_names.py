@@ -30,7 +30,8 @@ GOOGLENET = re.compile(r"conv[123]\.(conv|bn)|inception[345][a-e]\.branch(1|2\.[
 
 
 @pytest.mark.parametrize("name, pattern, count", [
-    ("densenet121", DENSENET, 1 + 1 + 58 * 4 + 3 * 2 + 1 + 1),  # conv0, norm0, 58 layers × 4, 3 transitions × 2, norm5, fc
+    ("densenet121", DENSENET,
+     1 + 1 + 58 * 4 + 3 * 2 + 1 + 1),  # conv0, norm0, 58 layers × 4, 3 transitions × 2, norm5, fc
     ("densenet169", DENSENET, None),
     ("inception_v3", INCEPTION, None),
     ("googlenet", GOOGLENET, None),

@@ -35,7 +35,8 @@ def tiny_network() -> Network:
     """Every container: sequence, residual (identity and projection), concat, add and mul branches, a gate."""
     body = seq(
         ("conv1", conv(4, 3, pad=1)), ("bn1", bn()), ("act1", act("tanh")),
-        ("block", residual(("conv1", conv(4, 3, pad=1)), ("bn1", bn()), ("act", act("tanh")), ("conv2", conv(4, 3, pad=1)),
+        ("block",
+         residual(("conv1", conv(4, 3, pad=1)), ("bn1", bn()), ("act", act("tanh")), ("conv2", conv(4, 3, pad=1)),
                            post=[("out", act("tanh"))])),
         ("down", residual(("conv", conv(6, 3, stride=2, pad=1)), shortcut=conv(6, 1, stride=2))),
         ("mix", parallel(("a", conv(2, 1)), ("b", seq(conv(3, 3, pad=1), act("sigmoid"))), merge="concat")),

@@ -78,7 +78,8 @@ def test_every_layer_class_keeps_the_layer_contract(module, cls):
 
     if cls.__name__ in ANALYSIS_ONLY and module == "tensor":
         pytest.skip(f"{cls.__name__}: analysis-only type of imported models (no forward/backward yet)")
-    missing = [m for m in ("analyze", "parameter_shapes", "buffer_shapes", "forward", "backward") if not hasattr(cls, m)]
+    missing = [m for m in ("analyze", "parameter_shapes", "buffer_shapes",
+                           "forward", "backward") if not hasattr(cls, m)]
     assert not missing, f"{cls.__name__} lacks {missing}"
     assert issubclass(cls, LayerType)
 

@@ -266,7 +266,8 @@ def test_normalize_uses_the_training_split(cli):
     np.testing.assert_allclose(normal.x.std(axis=(0, 2, 3)), 1, atol=1e-12)
     mean = data.x.mean(axis=(0, 2, 3))
     np.testing.assert_allclose(normal.normalization.mean, mean)
-    np.testing.assert_allclose(normal.x_val, (data.x_val - mean[:, None, None]) / data.x.std(axis=(0, 2, 3))[:, None, None])
+    np.testing.assert_allclose(normal.x_val,
+                               (data.x_val - mean[:, None, None]) / data.x.std(axis=(0, 2, 3))[:, None, None])
     r = cli("train", CHAIN, "--data", "synthetic:bars:64", "--steps", "3", "--normalize", "--augment", "crop:2,flip")
     assert r.code == 0, r.err
     assert "per-channel mean (" in r.out and "of the training split" in r.out

@@ -293,7 +293,8 @@ def solve_free_symbol(layer: SymbolicLayer, target: tuple, raw: dict[str, Any], 
     note = ""
     if role == "stride" and values and values[-1] == high and all(x == 1 for x in target[-layer.rank:]):
         note = f"every stride ≥ {high} gives size 1 as well"
-    elif values and values[-1] == high and not any(sym in getattr(f.formula, "free_symbols", ()) for f in layer.formulas):
+    elif values and values[-1] == high and not any(sym in getattr(f.formula, "free_symbols", ())
+                                                   for f in layer.formulas):
         # e.g. the dilation of a 1-tap kernel, or a transposed conv's stride on an input of 1
         note = f"the output does not depend on {sym} here: every {sym} ≥ {high} that PyTorch accepts gives it as well"
     return FreeSymbolSolution(str(sym), role, tuple(values), (low, high), tuple(target), note)

@@ -188,7 +188,8 @@ def check_padding_mode(mode: str, pads: Sequence[tuple[Dim, Dim]], spatial: Sequ
 
 
 def check_window_fits(
-    spatial: Sequence[Dim], kernel: Sequence[int], dilation: Sequence[int], pads: Sequence[tuple[Dim, Dim]], op: str, what: str = "kernel"
+    spatial: Sequence[Dim], kernel: Sequence[int], dilation: Sequence[int], pads: Sequence[tuple[Dim, Dim]], op: str,
+    what: str = "kernel"
 ) -> list[str]:
     """Refuse a window larger than the padded input; for symbols, return the condition."""
     conditions = []
@@ -209,7 +210,8 @@ def check_window_fits(
 
 
 def coverage_messages(
-    spatial: Sequence[Dim], kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int], pads: Sequence[tuple[Dim, Dim]]
+    spatial: Sequence[Dim], kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int],
+    pads: Sequence[tuple[Dim, Dim]]
 ) -> tuple[list[str], list[str]]:
     """Warnings for input rows no window reaches (the floor dropped them), notes for padding."""
     warnings, notes = [], []
@@ -226,7 +228,8 @@ def coverage_messages(
                 f"by a window: {why}; {'it gets' if rows == 1 else 'they get'} zero gradient"
             )
         if a - rows:
-            notes.append(f"{a - rows} trailing padding {unit(name, a - rows)} along {name} {'is' if a - rows == 1 else 'are'} never read: {why}")
+            notes.append(f"{a - rows} trailing padding {unit(name, a - rows)} along {name} "
+                         f"{'is' if a - rows == 1 else 'are'} never read: {why}")
     return warnings, notes
 
 

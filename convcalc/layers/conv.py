@@ -53,7 +53,8 @@ def _check_positive(values: tuple[int, ...], field: str) -> None:
 def _normalise_padding(padding, rank: int):
     if isinstance(padding, str):
         if padding not in ("same", "valid", "tf-same"):
-            raise InputError(f"{{field}} '{padding}' is not a padding: use a number, before:after, same, valid or tf-same",
+            raise InputError(f"{{field}} '{padding}' is not a padding: use a number, before:after, same, "
+                             "valid or tf-same",
                              field="padding", value=padding, valid="a number, before:after, same, valid or tf-same")
         return padding
     if isinstance(padding, int):
@@ -65,7 +66,8 @@ def _normalise_padding(padding, rank: int):
             raise InputError(f"{{field}} entry {p!r} is not a padding: use whole numbers or before:after pairs",
                              field="padding", value=p, valid="whole numbers or before:after pairs")
         if min(pair) < 0:
-            raise InputError(f"{{field}} {p!r}: padding cannot be negative (PyTorch: negative padding is not supported)",
+            raise InputError(f"{{field}} {p!r}: padding cannot be negative (PyTorch: negative padding "
+                             "is not supported)",
                              field="padding", value=p, valid="whole numbers ≥ 0")
         pairs.append(pair)
     return expand(tuple(pairs), rank, "padding", field="padding")
@@ -216,10 +218,12 @@ class Conv(_ConvBase):
 
     family: ClassVar[str] = "conv"
 
-    def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
+    def analyze(self, shape, *, batch: int | None = None, explain: bool = False,
+                bytes_per_element: int = 4) -> LayerReport:
         op = self.name
         c_in, spatial, n, groups, c_out, notes = self._inputs(shape, batch)
-        pads, pad_notes = base.resolve_conv_padding(self.padding, spatial, self.kernel_size, self.stride, self.dilation, op)
+        pads, pad_notes = base.resolve_conv_padding(self.padding, spatial, self.kernel_size, self.stride,
+                                                    self.dilation, op)
         notes += pad_notes
         base.check_padding_mode(self.padding_mode, pads, spatial, self.rank, op)
         notes += base.check_window_fits(spatial, self.kernel_size, self.dilation, pads, op)
@@ -332,7 +336,8 @@ def size_hints(spatial, out_spatial, kernel, stride, dilation, padding) -> list[
             continue
         if k_eff % 2:
             p = (k_eff - 1) // 2
-            steps.append(Step("hint", "p = (k_eff − 1)/2 keeps the size at stride 1", "", f"padding {p} would keep {i} → {i}", name))
+            steps.append(Step("hint", "p = (k_eff − 1)/2 keeps the size at stride 1", "",
+                              f"padding {p} would keep {i} → {i}", name))
         else:
             l, r = axis.torch_same_padding(k, d)
             steps.append(Step("hint", "an even kernel needs uneven padding to keep the size", "",
@@ -361,7 +366,8 @@ class ConvTranspose(_ConvBase):
                 field="padding", value=self.padding, valid="whole numbers ≥ 0 or before:after pairs",
             )
         if self.padding_mode != "zeros":
-            raise InputError(f"{self.name}: only padding_mode 'zeros' is supported for transposed convolutions (PyTorch)")
+            raise InputError(f"{self.name}: only padding_mode 'zeros' is supported for transposed "
+                             "convolutions (PyTorch)")
         for name, op, s, d in zip(base.axis_names(self.rank), self.output_padding, self.stride, self.dilation):
             if op >= max(s, d):
                 raise InputError(
@@ -369,7 +375,8 @@ class ConvTranspose(_ConvBase):
                     f"dilation ({d}); valid here: 0 to {max(s, d) - 1}"
                 )
 
-    def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
+    def analyze(self, shape, *, batch: int | None = None, explain: bool = False,
+                bytes_per_element: int = 4) -> LayerReport:
         op = self.name
         c_in, spatial, n, groups, c_out, notes = self._inputs(shape, batch)
         pads = cast("tuple[tuple[int, int], ...]", self.padding)  # numbers only (__post_init__)
@@ -382,7 +389,8 @@ class ConvTranspose(_ConvBase):
             elif o < 1:
                 raise InputError(
                     f"{op}: the output along {name} would be {o} ((i − 1)s − p_before − p_after + d(k − 1) + "
-                    f"output_padding + 1 with i = {i}); use less padding (at most {(i - 1) * s + d * (k - 1) + opad} in total)"
+                    f"output_padding + 1 with i = {i}); use less padding (at most "
+                    f"{(i - 1) * s + d * (k - 1) + opad} in total)"
                 )
             if max(pl, pr) > d * (k - 1):
                 notes.append(f"padding {max(pl, pr)} > d(k − 1) = {d * (k - 1)} along {name}: the output is cropped")
@@ -438,7 +446,8 @@ class ConvTranspose(_ConvBase):
 
     def _steps(self, spatial, out_spatial, pads, n, c_in, c_out, groups, params, macs) -> list[Step]:
         steps = []
-        for name, i, o, k, s, d, (pl, pr), opad in zip(base.axis_names(self.rank), spatial, out_spatial, self.kernel_size,
+        for name, i, o, k, s, d, (pl, pr), opad in zip(base.axis_names(self.rank), spatial, out_spatial,
+                                                       self.kernel_size,
                                                         self.stride, self.dilation, pads, self.output_padding):
             pad_text = f"2·{format_dim(pl)}" if pl == pr else f"{pl} − {pr}"
             steps.append(Step(
@@ -466,7 +475,8 @@ class ConvTranspose(_ConvBase):
                 steps.append(Step(
                     "inverse", "the conv with the same k, s, p, d maps the size back; it floors s sizes together, "
                     "and output_padding a = (o + 2p − k_eff) mod s picks which one",
-                    f"conv of {o}: floor(({o} + {pl} + {pr} − {k_eff})/{s}) + 1 = {axis.conv_output_size(o, k, s, pl, pr, d)}",
+                    f"conv of {o}: floor(({o} + {pl} + {pr} − {k_eff})/{s}) + 1 = "
+                    f"{axis.conv_output_size(o, k, s, pl, pr, d)}",
                     f"a = ({o} + {pl} + {pr} − {k_eff}) mod {s} = {a}", name,
                 ))
         steps = merge_axis_steps(steps)
@@ -475,7 +485,8 @@ class ConvTranspose(_ConvBase):
             steps.append(_param_steps(c_in, c_out_g, self.kernel_size, params,
                                       "weight + bias = C_in·(C_out/g)·Πk + C_out  (weight shape (C_in, C_out/g, *k))"))
             steps.append(Step(
-                "MACs", "N·Πi·C_in·(C_out/g)·Πk — counted on the input size: each input element meets the whole kernel once",
+                "MACs",
+                "N·Πi·C_in·(C_out/g)·Πk — counted on the input size: each input element meets the whole kernel once",
                 base.dot([n, *spatial, c_in, c_out_g, *self.kernel_size]), format_dim(macs),
             ))
         return steps
@@ -484,7 +495,8 @@ class ConvTranspose(_ConvBase):
 # --- descriptors (every front end's names and options for these types) -----------------------
 
 def _cli_conv(rank: int, o: dict) -> Conv:
-    return Conv(rank=rank, out_channels=o.get("out"), kernel_size=required(o, "k", "conv"), stride=o.get("stride", (1,)),
+    return Conv(rank=rank, out_channels=o.get("out"), kernel_size=required(o, "k", "conv"),
+                stride=o.get("stride", (1,)),
                 padding=o.get("pad", 0), dilation=o.get("dilation", (1,)), groups=o.get("groups", 1),
                 depthwise=o.get("depthwise", False), bias=not o.get("no-bias", False),
                 padding_mode=o.get("padding-mode", "zeros"))
@@ -493,7 +505,8 @@ def _cli_conv(rank: int, o: dict) -> Conv:
 def _cli_conv_transpose(rank: int, o: dict) -> ConvTranspose:
     return ConvTranspose(rank=rank, out_channels=o.get("out"), kernel_size=required(o, "k", "conv-transpose"),
                          stride=o.get("stride", (1,)), padding=o.get("pad", 0), dilation=o.get("dilation", (1,)),
-                         groups=o.get("groups", 1), depthwise=o.get("depthwise", False), bias=not o.get("no-bias", False),
+                         groups=o.get("groups", 1), depthwise=o.get("depthwise", False),
+                         bias=not o.get("no-bias", False),
                          padding_mode=o.get("padding-mode", "zeros"), output_padding=o.get("output-padding", (0,)))
 
 
@@ -519,7 +532,8 @@ DESCRIPTORS = (
         cli_options=CONV_CLI_OPTIONS + ("output-padding",), cli_build=_cli_conv_transpose,
         trace="conv_transpose2d", trace_aliases=("convtranspose", "deconv", "transposedconv", "convt"),
         trace_output="U", trace_params={"weight": "K"},
-        torch=("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"), onnx=("ConvTranspose",), label=("conv-transpose", "convT"),
+        torch=("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"), onnx=("ConvTranspose",),
+        label=("conv-transpose", "convT"),
         work={"bias adds": "bias"},
     ),
 )
@@ -541,7 +555,8 @@ def _torch_conv(layer: _ConvBase, nn: Any, shape: tuple) -> Any:
               "dilation": tuple(layer.dilation), "groups": hyper["groups"], "bias": layer.bias}
     if isinstance(layer, ConvTranspose):
         if not symmetric:
-            raise InputError("{field}: asymmetric padding on a transposed conv has no torch.nn equivalent", field="verify")
+            raise InputError("{field}: asymmetric padding on a transposed conv has no torch.nn equivalent",
+                             field="verify")
         return cls(c_in, hyper["out_channels"], padding=tuple(a for a, _ in pads),
                    output_padding=tuple(layer.output_padding), **kwargs)
     if symmetric:

@@ -40,7 +40,8 @@ class Activation(base.NoParameters):
 
     def __post_init__(self) -> None:
         kind = self.kind.lower().replace("-", "_")
-        kind = {"swish": "silu", "hard_swish": "hardswish", "hard_sigmoid": "hardsigmoid", "leakyrelu": "leaky_relu"}.get(kind, kind)
+        kind = {"swish": "silu", "hard_swish": "hardswish", "hard_sigmoid": "hardsigmoid",
+                "leakyrelu": "leaky_relu"}.get(kind, kind)
         if kind not in ACTIVATIONS:
             raise InputError(f"unknown activation '{self.kind}': valid ones are {', '.join(ACTIVATIONS)}")
         object.__setattr__(self, "kind", kind)

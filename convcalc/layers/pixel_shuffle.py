@@ -122,7 +122,8 @@ def _spec(inverse: bool):
 
     def cli_build(rank: int | None, o: dict) -> PixelShuffle:
         if "factor" not in o:
-            raise InputError(f"pixel-{'un' if inverse else ''}shuffle needs {{field}} (e.g. {{field}} 2)", field="factor",
+            raise InputError(f"pixel-{'un' if inverse else ''}shuffle needs {{field}} (e.g. {{field}} 2)",
+                             field="factor",
                              valid="a whole number ≥ 1")
         return PixelShuffle(factor=o["factor"], inverse=inverse)
 
@@ -136,7 +137,8 @@ _UNSHUFFLE, _CLI_UNSHUFFLE = _spec(True)
 DESCRIPTORS = (
     LayerDescriptor(
         "pixel_shuffle", "channels into space: (C·r², H, W) → (C, H·r, W·r)", ("PixelShuffle",), build=_SHUFFLE,
-        options=(_FACTOR,), aliases=("pixelshuffle", "subpixel"), chain_help="pixel_shuffle R   (C·r², H, W) → (C, H·r, W·r)",
+        options=(_FACTOR,), aliases=("pixelshuffle", "subpixel"),
+        chain_help="pixel_shuffle R   (C·r², H, W) → (C, H·r, W·r)",
         cli="pixel-shuffle", cli_aliases=("subpixel",), cli_options=("factor",), cli_build=_CLI_SHUFFLE, spatial=False,
         trace="pixel_shuffle", trace_output="Y", torch=("PixelShuffle",), onnx=("DepthToSpace",),
         label=("pixel-shuffle", "pxshuf"),

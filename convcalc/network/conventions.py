@@ -21,7 +21,8 @@ from convcalc.network.walk import NetworkReport, Row
 # --- categories of work ---------------------------------------------------------------------
 
 CATEGORIES = ("bias", "norm", "activation", "pool", "add", "other")
-_CATEGORY_ALIASES = {"bn": "norm", "batchnorm": "norm", "norms": "norm", "act": "activation", "activations": "activation",
+_CATEGORY_ALIASES = {"bn": "norm", "batchnorm": "norm", "norms": "norm", "act": "activation",
+                     "activations": "activation",
                      "relu": "activation", "pooling": "pool", "residual": "add", "adds": "add", "merge": "add",
                      "biases": "bias"}
 MERGE_TYPES = ("add", "mul", "concat")

@@ -205,7 +205,8 @@ def parse_spec(data: Any, source: str = "<spec>") -> Network:
     allowed = {"name", "input", "layers", "description", "source", "$schema", "notes"}
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise InputError(f"{source}: unknown top-level key(s) {', '.join(unknown)} (valid: {', '.join(sorted(allowed))})")
+        raise InputError(f"{source}: unknown top-level key(s) {', '.join(unknown)} (valid: "
+                         f"{', '.join(sorted(allowed))})")
     if "input" not in data:
         raise InputError(f"{source}: missing 'input' (e.g. \"input\": \"3x32x32\")")
     if "layers" not in data:
@@ -238,7 +239,8 @@ def _entry(item: Any, where: str, source: str) -> tuple[str | None, Module]:
     if isinstance(item, str):
         return None, _leaf_or_fail(item, {}, where, source)
     if not isinstance(item, dict):
-        raise InputError(f"{source}: {where} must be a layer object like {{\"type\": \"conv\", \"out\": 16, \"k\": 3}} or a word like \"relu\"")
+        raise InputError(f"{source}: {where} must be a layer object like {{\"type\": \"conv\", \"out\": 16, \"k\": 3}} "
+                         "or a word like \"relu\"")
     if "type" not in item:
         raise InputError(f"{source}: {where} has no 'type'")
     kind = canonical_type(str(item["type"]))
@@ -418,10 +420,12 @@ def parse_chain(text: str, input_shape: tuple | None = None) -> Network:
         except InputError as error:
             raise InputError(f"at token {index} '{segment}': {error}") from None
     if shape is None:
-        raise InputError("the chain needs an input shape: start it with one (\"3x32x32 | conv 6 k5 | ...\") or give --in")
+        raise InputError("the chain needs an input shape: start it with one (\"3x32x32 | conv 6 k5 | "
+                         "...\") or give --in")
     if not children:
         raise InputError("the chain has no layers after the input shape")
-    return Network("chain", tuple(shape), build.seq(*children), source="inline chain", notes=tuple(dict.fromkeys(notes)))
+    return Network("chain", tuple(shape), build.seq(*children), source="inline chain",
+                   notes=tuple(dict.fromkeys(notes)))
 
 
 def _chain_leaf(words: list[str], notes: list[str] | None = None) -> Leaf:

@@ -158,7 +158,8 @@ def _lrn_tensor_ops(row: Row, n: int) -> Dim:
 
 # ptflops: which nn modules have a hook (MODULES_MAPPING) and which F functions are patched.
 _PTFLOPS_MODULE_ACTS = {"relu", "prelu", "elu", "leaky_relu", "relu6", "gelu"}
-_PTFLOPS_F_ACTS = {"relu", "prelu", "elu", "gelu", "silu", "softmax"}  # nn.ReLU6 calls F.hardtanh, LeakyReLU F.leaky_relu
+_PTFLOPS_F_ACTS = {"relu", "prelu", "elu", "gelu",
+                   "silu", "softmax"}  # nn.ReLU6 calls F.hardtanh, LeakyReLU F.leaky_relu
 
 
 def _ptflops(row: Row, n: int) -> Parts:
@@ -237,7 +238,9 @@ def _windows(inputs: int, outputs: int, k: int, s: int, p: int, include_pad: boo
     from convcalc.engine.axis import real_reads_total  # closed form: O(1) in the sizes
 
     # Clipped to the padded input: the same count on an input of inputs + 2p with no padding.
-    return real_reads_total(inputs + 2 * p, k, s, 0, outputs) if include_pad else real_reads_total(inputs, k, s, p, outputs)
+    if include_pad:
+        return real_reads_total(inputs + 2 * p, k, s, 0, outputs)
+    return real_reads_total(inputs, k, s, p, outputs)
 
 
 def _adaptive_windows(inputs: int, outputs: int) -> int:

@@ -125,7 +125,8 @@ def listing() -> list[Listing]:
     """Every network as the generated index lists it, in registration order."""
     from convcalc.zoo.index import INDEX
 
-    return [Listing(name, source, summary, family, options) for name, (family, source, summary, options) in INDEX.items()]
+    return [Listing(name, source, summary, family, options) for name,
+            (family, source, summary, options) in INDEX.items()]
 
 
 def canonical(name: str) -> str:
