@@ -20,12 +20,12 @@ def _param_names(name: str) -> list[str]:
 
 
 # torchvision's state_dict keys without the .weight/.bias/.running_* suffix
-DENSENET = re.compile(r"features\.(conv0|norm0|norm5|denseblock\d\.denselayer\d+\.(norm|conv)[12]|transition\d\.(norm|conv))"
-                      r"|classifier")
-INCEPTION_BRANCHES = ("branch1x1|branch5x5_[12]|branch3x3dbl_[123]|branch3x3dbl_3[ab]|branch_pool|branch3x3|branch3x3_[12]"
-                      "|branch3x3_2[ab]|branch7x7_[123]|branch7x7dbl_[1-5]|branch7x7x3_[1-4]")
-INCEPTION = re.compile(rf"Conv2d_(1a|2a|2b|3b|4a)_(3x3|1x1)\.(conv|bn)|Mixed_(5[bcd]|6[a-e]|7[abc])\.({INCEPTION_BRANCHES})"
-                       rf"\.(conv|bn)|fc")
+DENSENET = re.compile(r"features\.(conv0|norm0|norm5|denseblock\d\.denselayer\d+\.(norm|conv)[12]"
+                      r"|transition\d\.(norm|conv))|classifier")
+INCEPTION_BRANCHES = ("branch1x1|branch5x5_[12]|branch3x3dbl_[123]|branch3x3dbl_3[ab]|branch_pool|branch3x3"
+                      "|branch3x3_[12]|branch3x3_2[ab]|branch7x7_[123]|branch7x7dbl_[1-5]|branch7x7x3_[1-4]")
+INCEPTION = re.compile(rf"Conv2d_(1a|2a|2b|3b|4a)_(3x3|1x1)\.(conv|bn)"
+                       rf"|Mixed_(5[bcd]|6[a-e]|7[abc])\.({INCEPTION_BRANCHES})\.(conv|bn)|fc")
 GOOGLENET = re.compile(r"conv[123]\.(conv|bn)|inception[345][a-e]\.branch(1|2\.[01]|3\.[01]|4\.1)\.(conv|bn)|fc")
 
 

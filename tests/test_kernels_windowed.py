@@ -776,8 +776,8 @@ def test_max_pool_nan_wins_as_in_torch():
     (lambda: Conv(rank=2, out_channels=2, kernel_size=3).forward(np.zeros((1, 3, 5, 5)),
                                                                  {"weight": np.zeros((2, 3, 3, 3))}),
      "'bias'"),
-    (lambda: Conv(rank=2, out_channels=2, kernel_size=3, bias=False).forward(np.zeros((1, 3, 5, 5)),
-                                                                             {"weight": np.zeros((2, 3, 3, 3)), "gamma": 1}),
+    (lambda: Conv(rank=2, out_channels=2, kernel_size=3, bias=False).forward(
+        np.zeros((1, 3, 5, 5)), {"weight": np.zeros((2, 3, 3, 3)), "gamma": 1}),
      "unknown parameter"),
     (lambda: Conv(rank=2, out_channels=2, kernel_size=3).forward(np.zeros((3, 5, 5)), {}), "batched input"),
     (lambda: Conv(rank=2, out_channels=2, kernel_size=7).forward(np.zeros((1, 1, 5, 5)), {}),

@@ -193,7 +193,8 @@ def test_the_torch_builder_builds_every_type_as_its_descriptor_names_it(descript
     module = model.get_submodule("layer")
     names = {cls.__name__ for cls in type(module).__mro__}
     if descriptor.torch:
-        assert names & set(descriptor.torch), f"{descriptor.name} became {type(module).__name__}, not {descriptor.torch}"
+        assert names & set(descriptor.torch), \
+            f"{descriptor.name} became {type(module).__name__}, not {descriptor.torch}"
 
 
 def test_importers_accept_the_torch_and_onnx_names_the_descriptors_give():

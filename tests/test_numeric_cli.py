@@ -76,7 +76,8 @@ def test_item12_max_pool_3x3_stride_1(cli):
     first = data["entries"][0]
     assert first["winner"] == [0, 0, 0] and first["ties"] == 3  # three 3s: the first in row-major order wins
     result = cli("pool", ITEM12_I, "--k", "3", "--stride", "1", "--explain")
-    assert "J[0,0] = max(3, 3, 2, 0, 0, 1, 3, 1, 2) = 3  at I[0,0] (tie: 3 entries equal 3; the first one wins)" in result.out
+    assert ("J[0,0] = max(3, 3, 2, 0, 0, 1, 3, 1, 2) = 3  at I[0,0] (tie: 3 entries equal 3; the first one wins)"
+            in result.out)
     golden("numeric_item12_maxpool_explain.txt", result.out)
 
 

@@ -72,7 +72,9 @@ def _numeric_options(family: str, rank: int, v: dict[str, list[int]], ceil: bool
 
 def _substitution(expr, v: dict[str, list[int]]):
     names = {f"{key}{j}": value for key, values in v.items() for j, value in enumerate(values)}
-    return expr.xreplace({sym: sympy.Integer(names[str(sym)]) for sym in expr.free_symbols}) if hasattr(expr, "xreplace") else expr
+    if not hasattr(expr, "xreplace"):
+        return expr
+    return expr.xreplace({sym: sympy.Integer(names[str(sym)]) for sym in expr.free_symbols})
 
 
 def test_conv_formula_is_floor_of_h_plus_2p_minus_k_over_s_plus_1():

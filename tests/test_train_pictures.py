@@ -184,9 +184,9 @@ def test_train_bad_input_exits_2(cli, tmp_path, monkeypatch, args, message):
 # --------------------------------------------------------------------------- regression: the course's MLP loop
 
 def test_sse_reproduces_the_two_layer_mlp_listing(cli):
-    """tests/reference/two_layer_mlp.md (the facts, with their source): N, D_in, H, D_out = 64, 1000, 100, 10; x, y and both
-    weights standard normal, no biases; loss Σ(y_pred − y)², lr 1e-6, plain gradient descent on
-    the whole batch. The listing's loss starts in the tens of millions and falls steadily."""
+    """tests/reference/two_layer_mlp.md (the facts, with their source): N, D_in, H, D_out = 64,
+    1000, 100, 10; x, y and both weights standard normal, no biases; loss Σ(y_pred − y)², lr 1e-6,
+    plain gradient descent on the whole batch. The listing's loss starts in the tens of millions and falls steadily."""
     r = cli("train", "1000 | fc 100 nobias | relu | fc 10 nobias", "--data", "synthetic:random:64", "--loss", "sse",
             "--init", "normal", "--lr", "1e-6", "--steps", "40", "--batch-size", "64", "--print-every", "1")
     assert r.code == 0, r.err

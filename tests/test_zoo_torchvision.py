@@ -221,7 +221,8 @@ def test_list_is_grouped_by_family(cli):
 def test_search_and_suggestions(cli):
     r = cli("arch", "--search", "regnety")
     assert r.code == 0
-    names = {line.split()[0] for line in r.out.splitlines() if line and not line.startswith(" ") and not line.endswith(":")}
+    names = {line.split()[0] for line in r.out.splitlines()
+             if line and not line.startswith(" ") and not line.endswith(":")}
     assert names == {n for n in zoo.names() if n.startswith("regnet_y")}
     r = cli("arch", "--search", "squeeze-and-excitation", "--json")
     assert "se_resnet50" in {n["name"] for n in r.json()["networks"]}

@@ -90,7 +90,8 @@ def convolve(
     pads, pad_notes = settings.resolve_padding(padding, x.shape[2:], (kh, kw), stride, dilation, "conv")
     layer = Conv(rank=2, out_channels=c_out, kernel_size=(kh, kw), stride=stride, padding=pads, dilation=dilation,
                  groups=groups, bias=b is not None)
-    report = analyze_batched(layer, x.shape, explain=True)  # the shape rule: refuses a kernel larger than the padded input
+    # the shape rule: refuses a kernel larger than the padded input
+    report = analyze_batched(layer, x.shape, explain=True)
     applied = windows.flip(weight, rank=2) if flip else weight
     params = {"weight": applied}
     if b is not None:

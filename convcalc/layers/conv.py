@@ -313,7 +313,8 @@ def conv_size_steps(spatial, kernel, stride, dilation, pads, rule: str = "floor"
             detail = f"floor(({format_dim(i)} + {pad_numbers} − {kernel_numbers})/{s}) + 1"
             result = format_dim(simplify(o))
         else:
-            detail = f"floor(({i} + {pad_numbers} − {kernel_numbers})/{s}) + 1 = floor({base.fraction_text(span, s)}) + 1"
+            detail = (f"floor(({i} + {pad_numbers} − {kernel_numbers})/{s}) + 1 = "
+                      f"floor({base.fraction_text(span, s)}) + 1")
             result = f"{span // s} + 1 = {o}"
         steps.append(Step("output", f"o = floor((i + {pad_formula} − {kernel_formula})/s) + 1", detail, result, name))
     return merge_axis_steps(steps)

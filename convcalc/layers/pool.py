@@ -294,7 +294,8 @@ class AvgPool(_WindowPool):
         if self.divisor_override is not None:
             if self.rank == 1:
                 raise InputError("avgpool1d has no divisor_override in PyTorch (AvgPool2d and AvgPool3d do)")
-            if isinstance(self.divisor_override, bool) or not isinstance(self.divisor_override, int) or self.divisor_override == 0:
+            divisor = self.divisor_override
+            if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor == 0:
                 raise InputError(f"{{field}} must be a non-zero whole number; got {self.divisor_override!r}",
                                  field="divisor_override", value=self.divisor_override, valid="a non-zero whole number")
 
@@ -362,7 +363,8 @@ class AvgPool(_WindowPool):
     def _divisor_step(self, per_axis) -> Step:
         if self.divisor_override is not None:
             return Step("divisor", "divisor_override replaces every window's divisor", "", str(self.divisor_override))
-        rule = "window size clipped at the end of the right padding" if self.count_include_pad else "real (non-padding) elements"
+        rule = ("window size clipped at the end of the right padding" if self.count_include_pad
+                else "real (non-padding) elements")
         index = 0 if self.count_include_pad else 1
         text = "; ".join(f"{name}: {', '.join(str(sz[index]) for sz in sizes[:_SHOWN_WINDOWS])}"
                          + (", …" if len(sizes) > _SHOWN_WINDOWS else "")

@@ -70,7 +70,8 @@ def _prob(value, what):
 def _size(value, what):
     """An adaptive pool's output size: whole numbers ≥ 0 (0 gives an empty tensor, as in PyTorch) or null."""
     if isinstance(value, (list, tuple)):
-        return tuple(None if v is None else (0 if v == 0 and not isinstance(v, bool) else _count(v, what)) for v in value)
+        return tuple(None if v is None else (0 if v == 0 and not isinstance(v, bool) else _count(v, what))
+                     for v in value)
     return parse_ints(value, what, minimum=0)
 
 
@@ -349,7 +350,8 @@ def _container(kind: str, options: dict, where: str, source: str) -> Module:
         raise InputError(f"{source}: {where}.branches needs at least two branches")
     built: list[tuple[str, Module]] = []
     for branch_name, branch in named:
-        path = f"{where}.branches.{branch_name}" if isinstance(branches, dict) else f"{where}.branches[{branch_name[6:]}]"
+        path = (f"{where}.branches.{branch_name}" if isinstance(branches, dict)
+                else f"{where}.branches[{branch_name[6:]}]")
         if isinstance(branch, list):
             built.append((branch_name, _sequence(branch, path, source)))
         else:

@@ -107,13 +107,15 @@ def compare_headers(report: RunReport) -> tuple[str, ...]:
 
 
 def run_summary(report: RunReport) -> list[tuple[str, str]]:
-    mode = "training (batch statistics, dropout on)" if report.training else "evaluation (running statistics, no dropout)"
+    mode = ("training (batch statistics, dropout on)" if report.training
+            else "evaluation (running statistics, no dropout)")
     lines = [
         ("network", f"{report.network}: {format_shape(report.input)} → {format_shape(report.output)}"),
         ("input", f"batch {report.batch}, {report.input_source}"),
         ("backend",
-         f"{report.backend}" + (f" (torch {report.torch_version})" if report.torch_version and report.backend == "torch" else "")
-                    + f", {report.dtype}, {mode}"),
+         f"{report.backend}"
+         + (f" (torch {report.torch_version})" if report.torch_version and report.backend == "torch" else "")
+         + f", {report.dtype}, {mode}"),
     ]
     o = report.output_stats
     lines.append(("output", f"min {num(o.min)}, max {num(o.max)}, mean {num(o.mean)}, std {num(o.std)}"))
