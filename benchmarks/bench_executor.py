@@ -230,7 +230,8 @@ def main() -> int:
     print(f"BLAS environment: {args.blas_env} ({', '.join(f'{k}={v}' for k, v in forced.items()) or 'nothing forced'}"
           f"{'; unset for the children' if args.blas_env == 'unset' and forced else ''}); kernel that ran: "
           f"{kernel.get('library')} {kernel.get('version', '')} {kernel.get('architecture', '')}, "
-          f"{kernel.get('threads', '?')} threads (one below {kernel.get('small', 0):,} multiply-adds with threadpoolctl)")
+          f"{kernel.get('threads', '?')} threads (one below {kernel.get('small', 0):,} multiply-adds "
+          "with threadpoolctl)")
     print(f"numpy {versions[0]}, torch {versions[1]} ({versions[2]} threads), {os.cpu_count()} CPUs, float32; "
           f"medians over {args.rounds} alternating numpy/torch processes of the median of {args.repeat} runs\n")
     header = f"{'case':<44} {'numpy':>9} {'torch':>9} {'ratio':>6} {'goal':>5}"

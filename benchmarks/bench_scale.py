@@ -98,7 +98,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--chains", default="1000,10000,100000")
-    parser.add_argument("--backprop", default="16,32,48", help="n of the n×n numeric traces (the issue's table: 16,32,64,128)")
+    parser.add_argument("--backprop", default="16,32,48",
+                        help="n of the n×n numeric traces (the issue's table: 16,32,64,128)")
     args = parser.parse_args()
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "convcalc")], check=False)
     cmd = convcalc_command()

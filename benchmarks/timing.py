@@ -26,6 +26,22 @@ def wall(cmd: list[str], runs: int) -> list[float]:
     return times
 
 
+def paired(commands: dict[str, list[str]], runs: int) -> dict[str, list[float]]:
+    """Wall-clock seconds of ``runs`` rounds, each running every command once, one after the
+    other: on a loaded machine the commands of one round see the same load, so the ratio of
+    two commands within a round is steadier than the ratio of their separate medians."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, cmd in commands.items():
+            times[name] += wall(cmd, 1)
+    return times
+
+
+def median_ratio(ours: list[float], anchor: list[float]) -> float:
+    """The median over rounds of ours/anchor (paired runs from :func:`paired`)."""
+    return statistics.median(a / b for a, b in zip(ours, anchor))
+
+
 def ratio_to_torch(ours: float, torch_code: str, runs: int, what: str, goal: float = 0.1) -> bool:
     """Time cold ``python -c torch_code`` processes (one warm-up, then the median of ``runs``),
     print their time and ``ours``/theirs against ``goal``; False only when the goal is missed

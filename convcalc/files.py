@@ -184,7 +184,7 @@ def write_together(files: Sequence[tuple[str, bytes, str]]) -> list[str]:
                          "one would overwrite the other; give different names")
     temporaries: list[str] = []
     try:
-        for target, (path, data, what) in zip(targets, files):
+        for target, (_, data, _) in zip(targets, files):
             existing = probe(target)
             mode = stat.S_IMODE(existing.st_mode) if existing is not None else 0o666 & ~_umask()
             handle, temporary = tempfile.mkstemp(prefix=".convcalc-", suffix=".tmp", dir=os.path.dirname(target))

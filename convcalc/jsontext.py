@@ -61,7 +61,8 @@ def load_json(text: str, source: str) -> Any:
     try:
         return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as error:
-        raise InputError(f"{source}: malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+        raise InputError(f"{source}: malformed JSON at line {error.lineno}, column "
+                         f"{error.colno}: {error.msg}") from None
     except RecursionError:  # only reachable with a recursion limit below MAX_DEPTH's needs
         raise InputError(f"{source}: JSON nested too deeply") from None
     except ValueError as error:  # "Exceeds the limit (4300 digits) for integer string conversion"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from convcalc.engine.dims import Dim, format_factor
+from convcalc.dims import Dim, format_factor
 from convcalc.errors import InputError
 
 _SYMBOL = re.compile(r"^[A-Za-z](?:\d+|_[A-Za-z0-9]+)?$")
@@ -97,7 +97,7 @@ def parse_shape(value: Any, what: str = "shape", allow_symbols: bool = True) -> 
                 )
             dims.append(n)
         elif allow_symbols and _SYMBOL.match(part):
-            from convcalc.engine.dims import symbol
+            from convcalc.dims import symbol
 
             dims.append(symbol(part))
         else:
@@ -136,7 +136,8 @@ def parse_ints(value: Any, what: str, minimum: int = 1) -> tuple[int, ...]:
 def torch_spelling_note(value: Any, word: str, what: str) -> str | None:
     """A note when a padding word or mode was accepted in a spelling PyTorch refuses (``SAME``,
     ``Same``, ``valid `` with a space, ``Zeros``): PyTorch takes only the exact lower-case names."""
-    if isinstance(value, str) and word in ("same", "valid", "zeros", "reflect", "replicate", "circular") and value != word:
+    words = ("same", "valid", "zeros", "reflect", "replicate", "circular")
+    if isinstance(value, str) and word in words and value != word:
         return f"{what} '{value}' read as '{word}'; PyTorch requires '{word}' exactly (it refuses '{value}')"
     return None
 
@@ -199,7 +200,8 @@ def _parse_pad_item(item: Any, whole: Any, what: str) -> tuple[int, int]:
             "'before:after' for asymmetric padding (0:1x0:1), or same, valid, tf-same"
         )
     if min(values) < 0:
-        raise InputError(f"{what} '{_show(whole)}': padding cannot be negative (PyTorch: negative padding is not supported)")
+        raise InputError(f"{what} '{_show(whole)}': padding cannot be negative (PyTorch: negative padding "
+                         "is not supported)")
     return values[0], values[1]
 
 

@@ -69,7 +69,8 @@ def _general_rule(state: RFState, layer: AxisRF) -> RFState:
         reach = Fraction(int((k - 1) * s))
         return RFState(state.size + reach * state.jump, state.jump * s,
                        state.start + ((k - 1) / 2 - layer.pad) * s * state.jump, exact)
-    return RFState(state.size + (k - 1) * state.jump, state.jump * s, state.start + ((k - 1) / 2 - layer.pad) * state.jump,
+    return RFState(state.size + (k - 1) * state.jump, state.jump * s,
+                   state.start + ((k - 1) / 2 - layer.pad) * state.jump,
                    exact)
 
 
@@ -100,7 +101,8 @@ def test_the_collector_is_paused_inside_and_restored_after():
         gc.enable()
 
 
-@given(st.lists(st.tuples(st.integers(1, 7), st.integers(1, 4), st.integers(0, 3), st.integers(1, 3)), min_size=1, max_size=8))
+@given(st.lists(st.tuples(st.integers(1, 7), st.integers(1, 4), st.integers(0, 3), st.integers(1, 3)),
+                min_size=1, max_size=8))
 @settings(max_examples=200, deadline=None)
 def test_the_gap_free_shortcut_keeps_the_exact_support(layers):
     """Random windows (dilation too, which leaves holes and so takes the general path): the walk's

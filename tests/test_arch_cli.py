@@ -13,7 +13,8 @@ from convcalc import zoo
 from tests.conftest import golden
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
-LENET_CHAIN = "3x32x32 | conv 6 k5 | relu | maxpool k2 | conv 16 k5 | relu | maxpool k2 | flatten | fc 120 | fc 84 | fc 10"
+LENET_CHAIN = ("3x32x32 | conv 6 k5 | relu | maxpool k2 | conv 16 k5 | relu | maxpool k2 | flatten | "
+               "fc 120 | fc 84 | fc 10")
 
 
 def test_json_contract_keys(cli):

@@ -20,17 +20,18 @@ def _param_names(name: str) -> list[str]:
 
 
 # torchvision's state_dict keys without the .weight/.bias/.running_* suffix
-DENSENET = re.compile(r"features\.(conv0|norm0|norm5|denseblock\d\.denselayer\d+\.(norm|conv)[12]|transition\d\.(norm|conv))"
-                      r"|classifier")
-INCEPTION_BRANCHES = ("branch1x1|branch5x5_[12]|branch3x3dbl_[123]|branch3x3dbl_3[ab]|branch_pool|branch3x3|branch3x3_[12]"
-                      "|branch3x3_2[ab]|branch7x7_[123]|branch7x7dbl_[1-5]|branch7x7x3_[1-4]")
-INCEPTION = re.compile(rf"Conv2d_(1a|2a|2b|3b|4a)_(3x3|1x1)\.(conv|bn)|Mixed_(5[bcd]|6[a-e]|7[abc])\.({INCEPTION_BRANCHES})"
-                       rf"\.(conv|bn)|fc")
+DENSENET = re.compile(r"features\.(conv0|norm0|norm5|denseblock\d\.denselayer\d+\.(norm|conv)[12]"
+                      r"|transition\d\.(norm|conv))|classifier")
+INCEPTION_BRANCHES = ("branch1x1|branch5x5_[12]|branch3x3dbl_[123]|branch3x3dbl_3[ab]|branch_pool|branch3x3"
+                      "|branch3x3_[12]|branch3x3_2[ab]|branch7x7_[123]|branch7x7dbl_[1-5]|branch7x7x3_[1-4]")
+INCEPTION = re.compile(rf"Conv2d_(1a|2a|2b|3b|4a)_(3x3|1x1)\.(conv|bn)"
+                       rf"|Mixed_(5[bcd]|6[a-e]|7[abc])\.({INCEPTION_BRANCHES})\.(conv|bn)|fc")
 GOOGLENET = re.compile(r"conv[123]\.(conv|bn)|inception[345][a-e]\.branch(1|2\.[01]|3\.[01]|4\.1)\.(conv|bn)|fc")
 
 
 @pytest.mark.parametrize("name, pattern, count", [
-    ("densenet121", DENSENET, 1 + 1 + 58 * 4 + 3 * 2 + 1 + 1),  # conv0, norm0, 58 layers × 4, 3 transitions × 2, norm5, fc
+    ("densenet121", DENSENET,
+     1 + 1 + 58 * 4 + 3 * 2 + 1 + 1),  # conv0, norm0, 58 layers × 4, 3 transitions × 2, norm5, fc
     ("densenet169", DENSENET, None),
     ("inception_v3", INCEPTION, None),
     ("googlenet", GOOGLENET, None),

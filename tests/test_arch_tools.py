@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from convcalc.engine.dims import product
+from convcalc.dims import product
 from convcalc.network.tools import TOOLS, as_tool
 from convcalc.network.walk import walk
 from tests.reference.make_tool_counts import TOOLS as MEASURED
@@ -36,7 +36,8 @@ def test_reproduces_recorded_count(case, tool):
     assert got.value == expected, f"{tool} on {case}: {got.value:,} here, {expected:,} from the tool ({got.parts})"
 
 
-MODULE_PAIRS = [(case, tool) for case, entry in REFERENCE["networks"].items() for tool in entry.get("counts_modules", {})]
+MODULE_PAIRS = [(case, tool) for case, entry in REFERENCE["networks"].items()
+                for tool in entry.get("counts_modules", {})]
 
 
 @pytest.mark.parametrize("case,tool", MODULE_PAIRS, ids=[f"{t}-{c}" for c, t in MODULE_PAIRS])

@@ -52,7 +52,8 @@ def run_limited(path, tmp_path, *args: str) -> tuple[int, str, str, int]:
     env.pop("CONVCALC_MAX_MEMORY", None)
     out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
     command = [sys.executable, "-m", "convcalc", "backprop", str(path), *args]
-    launcher = subprocess.run([sys.executable, "-c", LAUNCHER, str(ADDRESS_SPACE), str(out_path), str(err_path), *command],
+    launcher = subprocess.run([sys.executable, "-c", LAUNCHER, str(ADDRESS_SPACE), str(out_path),
+                               str(err_path), *command],
                               env=env, capture_output=True, text=True, check=True)
     code, peak = (int(v) for v in launcher.stdout.split())
     return code, out_path.read_text(), err_path.read_text(), peak

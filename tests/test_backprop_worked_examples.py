@@ -137,7 +137,10 @@ def test_item16_course_exercise(cli):
     assert (new_K == K - dK * Fraction(1, 10)).all()
 
     torch = pytest.importorskip("torch")
-    t = lambda a, grad=False: torch.tensor(np.array(a, dtype=np.float64), dtype=torch.float64, requires_grad=grad)
+
+    def t(a, grad=False):
+        return torch.tensor(np.array(a, dtype=np.float64), dtype=torch.float64, requires_grad=grad)
+
     x, k, w = t(I).reshape(1, 1, 6, 6), t(K, True), t(W, True)
     j = torch.nn.functional.conv2d(x, k.reshape(1, 1, 3, 3))
     j.retain_grad()

@@ -88,7 +88,8 @@ def markdown_commands(path: Path) -> list[Documented]:
                 else:
                     shown.append(line)
         elif info in ("sh", "bash", "shell"):
-            found += [Documented(source, line.strip()) for line in body if line.strip() and not line.lstrip().startswith("#")]
+            found += [Documented(source,
+                                 line.strip()) for line in body if line.strip() and not line.lstrip().startswith("#")]
     # indented code (four spaces) outside fences: examples/README.md's last lines
     outside = re.sub(r"^\s*```.*?^\s*```", "", text, flags=re.S | re.M)
     found += [Documented(source, line.strip()) for line in outside.splitlines()
@@ -116,9 +117,9 @@ def epilog_commands() -> list[Documented]:
     for source, epilog in _epilogs().items():
         for line in epilog.splitlines():
             line = re.sub(r"\s*\[dim\].*?\[/\]", "", line).replace("\\[", "[").strip()
-            if line.startswith("convcalc ") or (" | convcalc " in line and line.startswith(("echo ", "printf "))):
-                if not any(d.command == line for d in found if d.source == source):
-                    found.append(Documented(source, line))
+            runs = line.startswith("convcalc ") or (" | convcalc " in line and line.startswith(("echo ", "printf ")))
+            if runs and not any(d.command == line for d in found if d.source == source):
+                found.append(Documented(source, line))
     return found
 
 
@@ -194,7 +195,8 @@ def _own_models(where: Path) -> None:
     (where / "my_package" / "__init__.py").write_text("")
     (where / "my_package" / "models.py").write_text(
         _TORCH_NET.replace("self.classifier = nn.Linear(8 * width * 16 * 16, 10)",
-                           "self.classifier = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8 * width, 10))")
+                           "self.classifier = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), "
+                           "nn.Linear(8 * width, 10))")
         .replace("self.features(x).flatten(1)", "self.features(x)")
         + "\n\ndef resnet_custom(width=1):\n    return Net(width)\n")
     with zipfile.ZipFile(where / "model.keras", "w") as archive:
@@ -222,7 +224,9 @@ def test_the_documentation_shows_commands():
     assert len(COMMANDS) > 60
 
 
-@pytest.mark.parametrize("doc", [pytest.param(d, id=d.id, marks=[pytest.mark.xfail(reason=KNOWN_FAILURES[d.command], strict=True)]
+@pytest.mark.parametrize("doc",
+                         [pytest.param(d, id=d.id,
+                                       marks=[pytest.mark.xfail(reason=KNOWN_FAILURES[d.command], strict=True)]
                                               if d.command in KNOWN_FAILURES else []) for d in COMMANDS])
 def test_documented_command_runs(doc: Documented, workdir: Path):
     if any(w in doc.command for w in ("--verify", "--compare", "--backend torch", ".py:", "my_pkg", "my_package")):

@@ -3,6 +3,8 @@ names as the walk gives them, buffers, caches, initialisation, optimizers and we
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -33,7 +35,8 @@ def tiny_network() -> Network:
     """Every container: sequence, residual (identity and projection), concat, add and mul branches, a gate."""
     body = seq(
         ("conv1", conv(4, 3, pad=1)), ("bn1", bn()), ("act1", act("tanh")),
-        ("block", residual(("conv1", conv(4, 3, pad=1)), ("bn1", bn()), ("act", act("tanh")), ("conv2", conv(4, 3, pad=1)),
+        ("block",
+         residual(("conv1", conv(4, 3, pad=1)), ("bn1", bn()), ("act", act("tanh")), ("conv2", conv(4, 3, pad=1)),
                            post=[("out", act("tanh"))])),
         ("down", residual(("conv", conv(6, 3, stride=2, pad=1)), shortcut=conv(6, 1, stride=2))),
         ("mix", parallel(("a", conv(2, 1)), ("b", seq(conv(3, 3, pad=1), act("sigmoid"))), merge="concat")),
@@ -254,13 +257,13 @@ def test_weights_round_trip_and_checks(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]  # no temporary left behind
 
     other = build_graph(zoo.get("lenet5"))
-    with pytest.raises(InputError, match="does not match lenet5.*missing"):
+    with pytest.raises(InputError, match=r"does not match lenet5.*missing"):
         weights.load(str(path), other, np.float32)
     wider = build_graph(Network("tiny", (3, 8, 8), tiny_network().body), (3, 16, 16))
-    with pytest.raises(InputError, match="fc.weight has shape 3x20; tiny at input 3x16x16 needs 3x80"):
+    with pytest.raises(InputError, match=re.escape("fc.weight has shape 3x20; tiny at input 3x16x16 needs 3x80")):
         weights.load(str(path), wider, np.float32)
     narrow = build_graph(Network("tiny", (1, 8, 8), tiny_network().body))
-    with pytest.raises(InputError, match="conv1.weight has shape 4x3x3x3"):
+    with pytest.raises(InputError, match=re.escape("conv1.weight has shape 4x3x3x3")):
         weights.load(str(path), narrow, np.float32)
 
 
@@ -268,7 +271,7 @@ def test_corrupt_or_missing_weights_file(tmp_path):
     graph = build_graph(tiny_network())
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip file at all")
-    with pytest.raises(InputError, match="is not a .npz weights file"):
+    with pytest.raises(InputError, match=re.escape("is not a .npz weights file")):
         weights.load(str(bad), graph, np.float32)
     with pytest.raises(InputError, match="no such file"):
         weights.load(str(tmp_path / "missing.npz"), graph, np.float32)
@@ -282,7 +285,7 @@ def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(np, "savez", explode)
-    with pytest.raises(InputError, match="disk full.*nothing was written"):  # one message, exit 2
+    with pytest.raises(InputError, match=r"disk full.*nothing was written"):  # one message, exit 2
         weights.save(str(target), {"a": np.zeros(2)}, {}, {})
     assert target.read_bytes() == b"the old file"
     assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]
@@ -312,5 +315,5 @@ def test_parameter_free_layers_may_share_a_name():
 
 def test_layers_with_parameters_need_their_own_names():
     body = seq(("block", residual(("conv", conv(2, 1)), post=[("conv", conv(2, 1))])))
-    with pytest.raises(InputError, match="both named 'block.conv'"):
+    with pytest.raises(InputError, match=re.escape("both named 'block.conv'")):
         build_graph(Network("clash", (2, 3, 3), body))

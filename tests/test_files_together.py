@@ -36,7 +36,7 @@ def test_a_failure_while_writing_the_second_leaves_both_untouched(tmp_path, monk
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", failing_fsync)
-    with pytest.raises(InputError, match="No space left on device.*nothing was written"):
+    with pytest.raises(InputError, match=r"No space left on device.*nothing was written"):
         files.write_together([(str(sheet), b"new sheet", "--output"), (str(key), b"key", "--key")])
     assert sheet.read_text() == "old sheet" and not key.exists()
     assert not list(tmp_path.glob(".convcalc-*"))

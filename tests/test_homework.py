@@ -17,7 +17,6 @@ from convcalc.calculator.conv import convolve
 from convcalc.calculator.pool import pool
 from convcalc.cli.options import parse_request
 from convcalc.compute.numbers import to_array
-from convcalc.engine.evaluate import analyze_layer
 from convcalc.homework import answers
 from convcalc.homework.generate import Slot, make_quiz, plan
 from convcalc.homework.grade import applicable_variants, diagnose, mark
@@ -27,6 +26,7 @@ from convcalc.homework.topics import topic, topics
 from convcalc.layers.conv import Conv
 from convcalc.layers.norm import BatchNorm
 from convcalc.layers.pool import MaxPool
+from convcalc.layers.registry import analyze_layer
 from convcalc.network.spec import parse_chain
 from convcalc.network.walk import walk
 from convcalc.render.quiz import quiz_markdown, quiz_text

@@ -67,7 +67,8 @@ def test_padding_words_lenient_on_the_cli_with_a_note(cli):
     assert "PyTorch requires" not in cli("shape", "--op", "conv", "--in", "3x8x8", "--k", "3", "--pad", "same").out
 
 
-@pytest.mark.parametrize("command", [("conv", "1 2 3; 4 5 6; 7 8 9", "1 0; 0 -1"), ("pool", "1 2 3; 4 5 6; 7 8 9", "--k", "2"),
+@pytest.mark.parametrize("command",
+                         [("conv", "1 2 3; 4 5 6; 7 8 9", "1 0; 0 -1"), ("pool", "1 2 3; 4 5 6; 7 8 9", "--k", "2"),
                                      ("im2col", "1 2 3; 4 5 6; 7 8 9", "--k", "2")])
 def test_numeric_commands_note_a_padding_word_pytorch_would_refuse(cli, command):
     lenient = cli(*command, "--pad", "VALID", "--format", "text")

@@ -288,7 +288,8 @@ def _torch_module(torch, label, layer, shape):
         return nn.Flatten(*(d + 1 if d >= 0 else d for d in (layer.start_dim, layer.end_dim)))
     if isinstance(layer, BatchNorm):
         cls = {2: nn.BatchNorm1d, 3: nn.BatchNorm1d, 4: nn.BatchNorm2d, 5: nn.BatchNorm3d}[len(shape)]
-        return cls(c, eps=layer.eps, momentum=layer.momentum, affine=layer.affine, track_running_stats=layer.track_running_stats)
+        return cls(c, eps=layer.eps, momentum=layer.momentum, affine=layer.affine,
+                   track_running_stats=layer.track_running_stats)
     if isinstance(layer, GroupNorm):
         return nn.GroupNorm(layer.groups, c, eps=layer.eps, affine=layer.affine)
     if isinstance(layer, LayerNorm):
@@ -343,7 +344,8 @@ def test_random_norm_and_linear_layers_match_torch(seed):
     ]
     if len(shape) > 2:
         cases.append(("shuffle", ChannelShuffle(groups)))  # torch's needs a spatial axis
-        cases.append(("layernorm-last", LayerNorm(dims=int(rng.integers(1, len(shape))), channels_first=False, eps=eps)))
+        cases.append(("layernorm-last",
+                      LayerNorm(dims=int(rng.integers(1, len(shape))), channels_first=False, eps=eps)))
         cases.append(("lrn", LocalResponseNorm(size=int(rng.integers(1, 6)), alpha=float(rng.uniform(0.1, 1)),
                                                beta=float(rng.uniform(0.5, 1)), k=float(rng.uniform(1, 2)))))
     if n * per_group * math.prod(spatial) > 1:  # torch's group norm refuses one value per "channel" here
@@ -679,7 +681,8 @@ def test_sqrt_is_exact_for_perfect_squares():
 
 
 def test_divide_exact_and_constants():
-    assert scalars.divide_exact(np.array([3, Fraction(1, 2)], dtype=object), 2).tolist() == [Fraction(3, 2), Fraction(1, 4)]
+    halves = scalars.divide_exact(np.array([3, Fraction(1, 2)], dtype=object), 2)
+    assert halves.tolist() == [Fraction(3, 2), Fraction(1, 4)]
     halves = scalars.divide_exact(np.array([3.0], dtype=np.float32), 2)
     assert halves.dtype == np.float32 and halves[0] == 1.5
     assert scalars.constant(0.01, np.zeros(1, dtype=object)) == Fraction(1, 100)

@@ -14,6 +14,7 @@ import pytest
 
 from convcalc.compute import windows
 from convcalc.errors import InputError
+from convcalc.layers.base import analyze_batched
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.pool import AdaptivePool, AvgPool, MaxPool
 
@@ -81,7 +82,7 @@ def _draw(rng, make, shape_of):
         try:
             layer = make()
             shape = shape_of(layer)
-            layer.analyze(shape)
+            analyze_batched(layer, shape)
             return layer, shape
         except InputError:
             continue
@@ -136,7 +137,8 @@ def random_conv_transpose(seed: int):
         else:
             padding = tuple((int(a), int(b)) for a, b in rng.integers(0, 4, (rank, 2)))
         state["shape"] = (int(rng.integers(1, 3)), groups * int(rng.integers(1, 3)), *_ints(rng, 1, size, rank))
-        return ConvTranspose(rank=rank, out_channels=groups * int(rng.integers(1, 3)), kernel_size=_ints(rng, 1, 4, rank),
+        return ConvTranspose(rank=rank, out_channels=groups * int(rng.integers(1, 3)),
+                             kernel_size=_ints(rng, 1, 4, rank),
                              stride=stride, padding=padding, dilation=dilation, groups=groups,
                              output_padding=tuple(int(rng.integers(0, max(s, d))) for s, d in zip(stride, dilation)),
                              bias=bool(rng.random() < 0.7))
@@ -158,7 +160,8 @@ def random_window_pool(seed: int, kind: str):
         padding = tuple(int(rng.integers(0, k // 2 + 1)) for k in kernel)
         stride = None if rng.random() < 0.25 else _ints(rng, 1, 3, rank)
         state["shape"] = (int(rng.integers(1, 3)), int(rng.integers(1, 3)), *_ints(rng, 1, size, rank))
-        common = {"rank": rank, "kernel_size": kernel, "stride": stride, "padding": padding, "ceil_mode": bool(rng.random() < 0.5)}
+        common = {"rank": rank, "kernel_size": kernel, "stride": stride, "padding": padding,
+                  "ceil_mode": bool(rng.random() < 0.5)}
         if kind == "max":
             return MaxPool(dilation=_ints(rng, 1, 2, rank), **common)
         override = int(rng.integers(1, 6)) if rank > 1 and rng.random() < 0.25 else None
@@ -211,7 +214,7 @@ def check_conv_against_torch(torch, layer, shape, rng, seed):
     x = rng.standard_normal(shape)
     params = random_params(layer, shape, rng)
     forward, backward, grad = run(layer, x, params, seed=seed)
-    report = layer.analyze(shape)
+    report = analyze_batched(layer, shape)
     assert forward.output.shape == tuple(report.output)
     conv = [F.conv1d, F.conv2d, F.conv3d][layer.rank - 1]
     groups = report.hyper["groups"]
@@ -313,7 +316,7 @@ def test_conv_transpose_matches_torch(seed):
     x = rng.standard_normal(shape)
     params = random_params(layer, shape, rng)
     forward, backward, grad = run(layer, x, params, seed=seed)
-    assert forward.output.shape == tuple(layer.analyze(shape).output)
+    assert forward.output.shape == tuple(analyze_batched(layer, shape).output)
     conv_t = [F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d][layer.rank - 1]
 
     def make(t):
@@ -321,7 +324,8 @@ def test_conv_transpose_matches_torch(seed):
             return conv_t(t["x"], t["weight"], t.get("bias"), layer.stride, [a for a, _ in layer.padding],
                           layer.output_padding, layer.groups, layer.dilation)
         # asymmetric: no padding, then crop (before, after) — what the padding removes
-        full = conv_t(t["x"], t["weight"], t.get("bias"), layer.stride, 0, layer.output_padding, layer.groups, layer.dilation)
+        full = conv_t(t["x"], t["weight"], t.get("bias"), layer.stride, 0, layer.output_padding, layer.groups,
+                      layer.dilation)
         index = (slice(None), slice(None)) + tuple(slice(a, n - b) for (a, b), n in zip(layer.padding, full.shape[2:]))
         return full[index]
 
@@ -332,7 +336,7 @@ def test_conv_transpose_matches_torch(seed):
 def torch_max_pool(torch, layer, shape):
     F = torch.nn.functional
     pool = [F.max_pool1d, F.max_pool2d, F.max_pool3d][layer.rank - 1]
-    pads = layer.analyze(shape).hyper["padding"]
+    pads = analyze_batched(layer, shape).hyper["padding"]
     if all(a == b for a, b in pads):
         return lambda t: pool(t["x"], layer.kernel_size, layer.stride, [a for a, _ in pads], layer.dilation,
                               layer.ceil_mode, return_indices=True)
@@ -351,7 +355,8 @@ def check_max_pool(torch, layer, x, seed, exact_grad=False):
     out, indices = torch_max_pool(torch, layer, shape)({"x": xt})
     out.backward(torch.tensor(grad))
     np.testing.assert_allclose(forward.output, out.detach().numpy(), **TOL)
-    if all(a == b for a, b in layer.analyze(shape).hyper["padding"]):  # torch's indices then number the unpadded input
+    # torch's indices then number the unpadded input
+    if all(a == b for a, b in analyze_batched(layer, shape).hyper["padding"]):
         np.testing.assert_array_equal(forward.cache.indices, indices.numpy())
     if exact_grad:
         np.testing.assert_array_equal(backward.grad_input, xt.grad.numpy())
@@ -411,7 +416,7 @@ def test_adaptive_pool_matches_torch(seed):
     layer, shape, rng = random_adaptive(seed)
     x = rng.integers(0, 4, shape).astype(np.float64) if seed % 3 == 0 else rng.standard_normal(shape)  # ties too
     forward, backward, grad = run(layer, x, {}, seed=seed)
-    assert forward.output.shape == tuple(layer.analyze(shape).output)
+    assert forward.output.shape == tuple(analyze_batched(layer, shape).output)
     if layer.mode == "avg":
         pool = [F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d][layer.rank - 1]
         ref_out, ref_grads = torch_grads(torch, {"x": x}, lambda t: pool(t["x"], layer.output_size), grad)
@@ -447,7 +452,8 @@ def test_pad_and_its_gradient_match_torch(mode, rank):
     padded = windows.pad(x, pads, mode)
     grad = rng.standard_normal(padded.shape)
     ref_out, ref_grads = torch_grads(
-        torch, {"x": x}, lambda t: torch.nn.functional.pad(t["x"], torch_pad_list(pads), mode=TORCH_PAD_MODES[mode]), grad
+        torch, {"x": x},
+        lambda t: torch.nn.functional.pad(t["x"], torch_pad_list(pads), mode=TORCH_PAD_MODES[mode]), grad
     )
     np.testing.assert_allclose(padded, ref_out, **TOL)
     np.testing.assert_allclose(windows.pad_backward(grad, pads, mode), ref_grads["x"], **TOL)
@@ -506,7 +512,8 @@ def test_backward_is_the_course_rule(stride, padding):
     dk = correlate.forward(xp, {"weight": grad})  # dW: Xp correlated with δJ, sampled at steps of s
     np.testing.assert_array_equal(dk.output[..., :3, :3], backward.grads["weight"])
     spread = windows.pad(windows.insert_zeros(grad, (stride, stride)), [(2, 2)] * 2)
-    full = Conv(rank=2, out_channels=1, kernel_size=3, bias=False).forward(spread, {"weight": windows.flip(k, 2)}).output
+    conv = Conv(rank=2, out_channels=1, kernel_size=3, bias=False)
+    full = conv.forward(spread, {"weight": windows.flip(k, 2)}).output
     a = [(size + 2 * padding - 3) % stride for size in x.shape[2:]]
     on_padded = windows.pad(full, [(0, extra) for extra in a])
     np.testing.assert_array_equal(windows.crop(on_padded, [(padding, padding)] * 2), backward.grad_input)
@@ -555,7 +562,8 @@ def test_worked_example_max_pool_3x3_stride_1():
 
 def test_max_pool_tie_demo_of_spec_7_3():
     layer = MaxPool(rank=2, kernel_size=2, stride=1)
-    forward, backward, _ = run(layer, exact([[1, 3, 3], [3, 2, 0], [3, 1, 3]])[None, None], {}, grad=exact(np.ones((1, 1, 2, 2))))
+    forward, backward, _ = run(layer, exact([[1, 3, 3], [3, 2, 0], [3, 1, 3]])[None, None], {},
+                               grad=exact(np.ones((1, 1, 2, 2))))
     np.testing.assert_array_equal(forward.cache.indices[0, 0], [[1, 1], [3, 8]])
     np.testing.assert_array_equal(backward.grad_input[0, 0], [[0, 2, 0], [1, 0, 0], [0, 0, 1]])
     np.testing.assert_array_equal(forward.cache.tie_counts()[0, 0], [[2, 2], [2, 1]])  # three windows had a tie
@@ -586,7 +594,8 @@ def _exact_cases():
     yield "conv-transpose", ConvTranspose(rank=2, out_channels=4, kernel_size=3, stride=2, padding=1, output_padding=1,
                                           groups=2), (1, 2, 3, 4)
     yield "maxpool", MaxPool(rank=2, kernel_size=3, stride=2, padding=1, ceil_mode=True), (2, 2, 6, 5)
-    yield "avgpool", AvgPool(rank=2, kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False), (1, 2, 6, 5)
+    yield "avgpool", AvgPool(rank=2, kernel_size=3, stride=2, padding=1, ceil_mode=True,
+                             count_include_pad=False), (1, 2, 6, 5)
     yield "avgpool-override", AvgPool(rank=2, kernel_size=2, divisor_override=3), (1, 1, 4, 4)
     yield "adaptive-avg", AdaptivePool(rank=2, mode="avg", output_size=(3, 7)), (1, 2, 5, 4)
     yield "adaptive-max", AdaptivePool(rank=1, mode="max", output_size=4), (2, 1, 7)
@@ -683,11 +692,14 @@ def test_symbolic_kernel_gives_the_sum_of_products():
 def _fd_cases():
     yield Conv(rank=2, out_channels=3, kernel_size=(2, 3), stride=(2, 1), padding=((1, 2), (0, 1)), dilation=(2, 1),
                padding_mode="reflect"), (2, 2, 6, 5)
-    yield Conv(rank=3, out_channels=2, kernel_size=2, stride=2, padding=1, groups=2, padding_mode="replicate"), (1, 2, 4, 3, 5)
-    yield ConvTranspose(rank=1, out_channels=4, kernel_size=3, stride=3, padding=((1, 2),), dilation=2, output_padding=2,
+    yield Conv(rank=3, out_channels=2, kernel_size=2, stride=2, padding=1, groups=2,
+               padding_mode="replicate"), (1, 2, 4, 3, 5)
+    yield ConvTranspose(rank=1, out_channels=4, kernel_size=3, stride=3, padding=((1, 2),), dilation=2,
+                        output_padding=2,
                         groups=2), (2, 2, 4)
     yield MaxPool(rank=2, kernel_size=3, stride=2, padding=1, dilation=(1, 2), ceil_mode=True), (2, 1, 7, 8)
-    yield AvgPool(rank=3, kernel_size=2, stride=(1, 2, 2), padding=1, ceil_mode=True, count_include_pad=False), (1, 2, 3, 4, 5)
+    yield AvgPool(rank=3, kernel_size=2, stride=(1, 2, 2), padding=1, ceil_mode=True,
+                  count_include_pad=False), (1, 2, 3, 4, 5)
     yield AdaptivePool(rank=2, mode="avg", output_size=(3, 6)), (1, 2, 5, 4)
     yield AdaptivePool(rank=2, mode="max", output_size=(2, 3)), (2, 1, 5, 7)
 
@@ -757,18 +769,25 @@ def test_max_pool_nan_wins_as_in_torch():
 
 
 @pytest.mark.parametrize("call,message", [
-    (lambda: Conv(rank=2, out_channels=2, kernel_size=3).forward(np.zeros((1, 3, 5, 5)), {"weight": np.zeros((2, 3, 2, 2)), "bias": np.zeros(2)}),
+    (lambda: Conv(rank=2, out_channels=2, kernel_size=3).forward(np.zeros((1, 3, 5, 5)),
+                                                                 {"weight": np.zeros((2, 3, 2, 2)),
+                                                                  "bias": np.zeros(2)}),
      "parameter 'weight' has shape 2x3x2x2 but this input needs 2x3x3x3"),
-    (lambda: Conv(rank=2, out_channels=2, kernel_size=3).forward(np.zeros((1, 3, 5, 5)), {"weight": np.zeros((2, 3, 3, 3))}),
+    (lambda: Conv(rank=2, out_channels=2, kernel_size=3).forward(np.zeros((1, 3, 5, 5)),
+                                                                 {"weight": np.zeros((2, 3, 3, 3))}),
      "'bias'"),
-    (lambda: Conv(rank=2, out_channels=2, kernel_size=3, bias=False).forward(np.zeros((1, 3, 5, 5)), {"weight": np.zeros((2, 3, 3, 3)), "gamma": 1}),
+    (lambda: Conv(rank=2, out_channels=2, kernel_size=3, bias=False).forward(
+        np.zeros((1, 3, 5, 5)), {"weight": np.zeros((2, 3, 3, 3)), "gamma": 1}),
      "unknown parameter"),
     (lambda: Conv(rank=2, out_channels=2, kernel_size=3).forward(np.zeros((3, 5, 5)), {}), "batched input"),
-    (lambda: Conv(rank=2, out_channels=2, kernel_size=7).forward(np.zeros((1, 1, 5, 5)), {}), "larger than the padded input"),
+    (lambda: Conv(rank=2, out_channels=2, kernel_size=7).forward(np.zeros((1, 1, 5, 5)), {}),
+     "larger than the padded input"),
     (lambda: MaxPool(rank=2, kernel_size=2).forward(np.zeros((1, 1, 4, 4), dtype=bool), {}), "dtype bool"),
-    (lambda: MaxPool(rank=1, kernel_size=2, stride=3, padding=1, dilation=2, ceil_mode=True).forward(np.zeros((1, 1, 1)), {}),
+    (lambda: MaxPool(rank=1, kernel_size=2, stride=3, padding=1, dilation=2,
+                     ceil_mode=True).forward(np.zeros((1, 1, 1)), {}),
      "reads only padding"),
-    (lambda: MaxPool(rank=1, kernel_size=2).backward(np.zeros((1, 1, 3)), MaxPool(rank=1, kernel_size=2).forward(np.zeros((1, 1, 4)), {}).cache),
+    (lambda: MaxPool(rank=1, kernel_size=2).backward(
+        np.zeros((1, 1, 3)), MaxPool(rank=1, kernel_size=2).forward(np.zeros((1, 1, 4)), {}).cache),
      "expected the output's shape 1x1x2"),
 ])
 def test_bad_input_is_refused_with_a_message(call, message):

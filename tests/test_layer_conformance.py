@@ -80,9 +80,33 @@ def test_every_layer_class_keeps_the_layer_contract(module, cls):
 
     if cls.__name__ in ANALYSIS_ONLY and module == "tensor":
         pytest.skip(f"{cls.__name__}: analysis-only type of imported models (no forward/backward yet)")
-    missing = [m for m in ("analyze", "parameter_shapes", "buffer_shapes", "forward", "backward") if not hasattr(cls, m)]
+    missing = [m for m in ("analyze", "parameter_shapes", "buffer_shapes",
+                           "forward", "backward") if not hasattr(cls, m)]
     assert not missing, f"{cls.__name__} lacks {missing}"
     assert issubclass(cls, LayerType)
+
+
+@pytest.mark.parametrize("descriptor", _spec_descriptors(), ids=lambda d: d.name)
+def test_analyze_reads_one_sample_with_the_batch_apart(descriptor):
+    """The layer contract's one shape convention, for every type: ``analyze`` takes one sample
+    and the batch as the keyword; a batched shape is read by ``analyze_batched`` to the same
+    numbers, and a layer of a fixed spatial rank refuses it given to ``analyze`` directly."""
+    from convcalc.errors import InputError
+    from convcalc.layers.base import analyze_batched
+    from convcalc.network.spec import make_leaf
+
+    options, sample = SPEC_EXAMPLES[descriptor.name]
+    layer = make_leaf(descriptor.name, dict(options), "layer").layer
+    one = layer.analyze(sample, batch=3)
+    assert one.batch == 3 and not one.output_has_batch, f"{descriptor.name}: the batch is a keyword, not an entry"
+    batched = analyze_batched(layer, (3, *sample))
+    assert batched.output == (3, *one.output), descriptor.name
+    assert (batched.params, batched.macs, batched.activation_elements) == \
+        (one.params, one.macs, one.activation_elements), descriptor.name
+    rank = getattr(layer, "rank", None)
+    if rank is not None and len(sample) == rank + 1:
+        with pytest.raises(InputError, match="the batch given on its own"):
+            layer.analyze((3, *sample))
 
 
 def test_every_spec_type_has_an_example_here():
@@ -171,7 +195,8 @@ def test_the_torch_builder_builds_every_type_as_its_descriptor_names_it(descript
     module = model.get_submodule("layer")
     names = {cls.__name__ for cls in type(module).__mro__}
     if descriptor.torch:
-        assert names & set(descriptor.torch), f"{descriptor.name} became {type(module).__name__}, not {descriptor.torch}"
+        assert names & set(descriptor.torch), \
+            f"{descriptor.name} became {type(module).__name__}, not {descriptor.torch}"
 
 
 def test_importers_accept_the_torch_and_onnx_names_the_descriptors_give():

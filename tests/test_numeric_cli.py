@@ -76,7 +76,8 @@ def test_item12_max_pool_3x3_stride_1(cli):
     first = data["entries"][0]
     assert first["winner"] == [0, 0, 0] and first["ties"] == 3  # three 3s: the first in row-major order wins
     result = cli("pool", ITEM12_I, "--k", "3", "--stride", "1", "--explain")
-    assert "J[0,0] = max(3, 3, 2, 0, 0, 1, 3, 1, 2) = 3  at I[0,0] (tie: 3 entries equal 3; the first one wins)" in result.out
+    assert ("J[0,0] = max(3, 3, 2, 0, 0, 1, 3, 1, 2) = 3  at I[0,0] (tie: 3 entries equal 3; the first one wins)"
+            in result.out)
     golden("numeric_item12_maxpool_explain.txt", result.out)
 
 
@@ -122,7 +123,8 @@ def test_item4_transposed_conv_3_to_5_with_padding_1(cli):
 
 
 def test_transposed_conv_output_padding_adds_at_the_end(cli):
-    data = output_of(cli, "conv-transpose", "1 2; 3 4", "1 1; 1 1", "--stride", "2", "--pad", "1", "--output-padding", "1")
+    data = output_of(cli, "conv-transpose", "1 2; 3 4", "1 1; 1 1", "--stride", "2", "--pad", "1",
+                     "--output-padding", "1")
     assert data["output_shape"] == [1, 3, 3]  # (2 − 1)·2 − 2 + 1 + 1 + 1
     assert data["equivalent_conv"]["padding"] == [[0, 1], [0, 1]]
 
@@ -149,8 +151,10 @@ def test_im2col_multichannel_rows_are_channel_then_kernel_row_then_column(cli):
 # --------------------------------------------------------------------------- options and formats
 
 def test_padding_words(cli):
-    assert output_of(cli, "conv", "1 2; 3 4", "1 1; 1 1", "--pad", "same")["padding"] == [[0, 1], [0, 1]]  # extra at the end
-    assert output_of(cli, "conv", "1 2; 3 4", "1 1; 1 1", "--pad", "full")["output"] == [[1, 3, 2], [4, 10, 6], [3, 7, 4]]
+    assert output_of(cli, "conv", "1 2; 3 4", "1 1; 1 1",
+                     "--pad", "same")["padding"] == [[0, 1], [0, 1]]  # extra at the end
+    full = output_of(cli, "conv", "1 2; 3 4", "1 1; 1 1", "--pad", "full")["output"]
+    assert full == [[1, 3, 2], [4, 10, 6], [3, 7, 4]]
     assert output_of(cli, "conv", "1 2; 3 4", "1 1; 1 1", "--pad", "valid")["output"] == [[10]]
     assert output_of(cli, "conv", "1 2 3", "1 1", "--pad", "0x1")["output"] == [[1, 3, 5, 3]]
     assert output_of(cli, "conv", "1 2 3", "1 1", "--pad", "0:0x1:0")["output"] == [[1, 3, 5]]
@@ -241,12 +245,14 @@ def test_files(cli, tmp_path):
     (tmp_path / "k.csv").write_text("1,2\n3,4\n")
     np.save(tmp_path / "k.npy", np.array([[1, 2], [3, 4]]))
     np.save(tmp_path / "kf.npy", np.array([[1.0, 2.0], [3.0, 4.0]]))
-    assert output_of(cli, "conv", str(tmp_path / "i.json"), str(tmp_path / "k.csv"))["output"] == [[133, 75], [100, 101]]
+    assert output_of(cli, "conv", str(tmp_path / "i.json"),
+                     str(tmp_path / "k.csv"))["output"] == [[133, 75], [100, 101]]
     exact = output_of(cli, "conv", str(tmp_path / "i.json"), str(tmp_path / "k.npy"))
     assert exact["exact"] is True and exact["output"] == [[133, 75], [100, 101]]
     floats = output_of(cli, "conv", str(tmp_path / "i.json"), str(tmp_path / "kf.npy"))
     assert floats["exact"] is False and floats["output"] == [[133.0, 75.0], [100.0, 101.0]]
-    assert output_of(cli, "conv", "-", ITEM10_K, input="[[12, 3, 19], [25, 10, 1], [9, 7, 17]]")["output"][0] == [133, 75]
+    assert output_of(cli, "conv", "-", ITEM10_K,
+                     input="[[12, 3, 19], [25, 10, 1], [9, 7, 17]]")["output"][0] == [133, 75]
 
 
 # --------------------------------------------------------------------------- bad input
@@ -270,7 +276,8 @@ BAD = {
     "pool bad mode": (["pool", "1 2; 3 4", "--k", "2", "--mode", "median"], "--mode"),
     "pool full padding": (["pool", "1 2; 3 4", "--k", "2", "--pad", "full"], "pooling"),
     "avg dilation": (["pool", "1 2; 3 4", "--k", "1", "--mode", "avg", "--dilation", "2"], "dilation"),
-    "output padding too large": (["conv-transpose", "1 2", "1 1", "--stride", "2", "--output-padding", "2"], "smaller than"),
+    "output padding too large": (["conv-transpose", "1 2", "1 1", "--stride", "2", "--output-padding", "2"],
+                                 "smaller than"),
     "transpose crops everything": (["conv-transpose", "1", "1", "--pad", "1"], "less padding"),
     "transpose padding word": (["conv-transpose", "1 2", "1 1", "--pad", "same"], "--pad same"),
     "im2col without k": (["im2col", "1 2; 3 4"], "--k"),
@@ -308,7 +315,8 @@ def test_bad_files(cli, tmp_path):
 def test_real_process_exit_codes_and_negative_matrices():
     """A real shell: a kernel starting with '-' is a matrix, not an option; errors are one line."""
     run = [sys.executable, "-m", "convcalc"]
-    ok = subprocess.run(run + ["conv", ITEM10_I, "-1 -2; -3 -4", "--format", "plain"], capture_output=True, text=True, check=False)
+    ok = subprocess.run(run + ["conv", ITEM10_I, "-1 -2; -3 -4", "--format", "plain"], capture_output=True,
+                        text=True, check=False)
     assert ok.returncode == 0 and ok.stdout == "-133 -75\n-100 -101\n"
     bad = subprocess.run(run + ["conv", "1 2; 3", "1"], capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr

@@ -48,7 +48,8 @@ def reference_correlation(x, w, b, stride, pads, dilation):
                 for ci in range(c_in):
                     for u in range(kh):
                         for v in range(kw):
-                            total += padded[ci][stride[0] * y + dilation[0] * u][stride[1] * xx + dilation[1] * v] * w[co, ci, u, v]
+                            row, column = stride[0] * y + dilation[0] * u, stride[1] * xx + dilation[1] * v
+                            total += padded[ci][row][column] * w[co, ci, u, v]
                 out[co, y, xx] = total
     return out
 
@@ -66,7 +67,8 @@ def conv_cases(draw):
     h = draw(st.integers(max(1, dilation[0] * (kh - 1) + 1 - sum(pads[0])), 6))
     w = draw(st.integers(max(1, dilation[1] * (kw - 1) + 1 - sum(pads[1])), 6))
     x = np.array(draw(st.lists(small, min_size=c_in * h * w, max_size=c_in * h * w))).reshape(c_in, h, w)
-    k = np.array(draw(st.lists(small, min_size=c_out * c_in * kh * kw, max_size=c_out * c_in * kh * kw))).reshape(c_out, c_in, kh, kw)
+    n_k = c_out * c_in * kh * kw
+    k = np.array(draw(st.lists(small, min_size=n_k, max_size=n_k))).reshape(c_out, c_in, kh, kw)
     bias = draw(st.none() | st.lists(small, min_size=c_out, max_size=c_out))
     return x, k, bias, stride, pads, dilation
 
@@ -79,7 +81,8 @@ def bias_text(bias):
 @given(conv_cases(), st.booleans())
 def test_conv_matches_the_definition_and_explains_every_entry(case, flip):
     x, k, bias, stride, pads, dilation = case
-    result = convolve(exact(x), exact(k), stride=stride, padding=pads, dilation=dilation, bias=bias_text(bias), flip=flip,
+    result = convolve(exact(x), exact(k), stride=stride, padding=pads, dilation=dilation,
+                      bias=bias_text(bias), flip=flip,
                       explain=True)
     applied = k[:, :, ::-1, ::-1] if flip else k
     expected = reference_correlation(x, applied, bias, stride, pads, dilation)
@@ -123,7 +126,8 @@ def test_transposed_conv_is_the_adjoint_of_conv(case):
         return
     forward = convolve(exact(x), exact(k), stride=stride, padding=pads, dilation=dilation).output
     y = (np.arange(forward.size).reshape(forward.shape) % 5 - 2).astype(object)
-    op = tuple((i + 2 * p - (d * (kk - 1) + 1)) % s for i, (p, _), d, kk, s in zip((h, w), pads, dilation, (kh, kw), stride))
+    op = tuple((i + 2 * p - (d * (kk - 1) + 1)) % s
+               for i, (p, _), d, kk, s in zip((h, w), pads, dilation, (kh, kw), stride))
     if any(o >= max(s, d) for o, s, d in zip(op, stride, dilation)):
         return
     back = conv_transpose(y, exact(k), stride=stride, padding=pads, output_padding=op, dilation=dilation, explain=True)
@@ -173,7 +177,8 @@ def test_pooling_matches_the_definition(c, kh, kw, sh, sw, mode, ceil_mode, coun
     pads = ((data.draw(st.integers(0, kh // 2)),) * 2, (data.draw(st.integers(0, kw // 2)),) * 2)
     h = data.draw(st.integers(max(1, kh - 2 * pads[0][0]), 6))
     w = data.draw(st.integers(max(1, kw - 2 * pads[1][0]), 6))
-    x = np.array(data.draw(st.lists(st.integers(0, 3), min_size=c * h * w, max_size=c * h * w))).reshape(c, h, w)  # many ties
+    x = np.array(data.draw(st.lists(st.integers(0, 3), min_size=c * h * w,
+                                    max_size=c * h * w))).reshape(c, h, w)  # many ties
     result = pool(exact(x), kernel_size=(kh, kw), stride=(sh, sw), padding=pads, mode=mode, ceil_mode=ceil_mode,
                   count_include_pad=count_include_pad, explain=True)
     expected, winners = reference_pool(x, (kh, kw), (sh, sw), pads, mode, ceil_mode, count_include_pad)
@@ -196,7 +201,8 @@ def test_im2col_product_is_the_convolution(case):
     c, (kh, kw), (oh, ow) = x.shape[0], k.shape[2:], expected.shape[1:]
     for row, (ch, u, v) in enumerate(result.row_labels):  # X_col[(c,u,v), (y,x)] = Ip[c, s·y + d·u, s·x + d·v]
         for col, (y, xx) in enumerate(result.column_labels):
-            assert result.columns[row, col] == result.padded[ch, stride[0] * y + dilation[0] * u, stride[1] * xx + dilation[1] * v]
+            assert result.columns[row, col] == result.padded[ch, stride[0] * y + dilation[0] * u,
+                                                             stride[1] * xx + dilation[1] * v]
     assert result.columns.shape == (c * kh * kw, oh * ow)
 
 
@@ -229,7 +235,8 @@ def test_against_torch_float64(case, data):
     b_text = " ".join(repr(float(v)) for v in bf) if bf is not None else None
     ours = convolve(xf, kf, stride=stride, padding=pads, dilation=dilation, bias=b_text, explain=True).output
     padded = F.pad(torch.tensor(xf)[None], (pads[1][0], pads[1][1], pads[0][0], pads[0][1]))
-    theirs = F.conv2d(padded, torch.tensor(kf), torch.tensor(bf) if bf is not None else None, stride=stride, dilation=dilation)[0]
+    theirs = F.conv2d(padded, torch.tensor(kf), torch.tensor(bf) if bf is not None else None, stride=stride,
+                      dilation=dilation)[0]
     np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-9, atol=1e-9)
 
     sym = tuple((p[0], p[0]) for p in pads)
@@ -241,8 +248,10 @@ def test_against_torch_float64(case, data):
                  for i, s, (p, _), d, kk, o in zip(y.shape[1:], stride, sym, dilation, k.shape[2:], op)]
         if min(sizes) < 1:  # too much padding: PyTorch refuses it, and so do we (tested in the CLI tests)
             return
-        ours_t = conv_transpose(y, wt, stride=stride, padding=sym, output_padding=op, dilation=dilation, explain=True).output
-        theirs_t = F.conv_transpose2d(torch.tensor(y)[None], torch.tensor(wt), stride=stride, padding=(sym[0][0], sym[1][0]),
+        ours_t = conv_transpose(y, wt, stride=stride, padding=sym, output_padding=op, dilation=dilation,
+                                explain=True).output
+        theirs_t = F.conv_transpose2d(torch.tensor(y)[None], torch.tensor(wt), stride=stride,
+                                      padding=(sym[0][0], sym[1][0]),
                                       output_padding=op, dilation=dilation)[0]
         np.testing.assert_allclose(ours_t, theirs_t.numpy(), rtol=1e-9, atol=1e-9)
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from itertools import pairwise
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from convcalc.engine import axis
-from convcalc.engine.evaluate import analyze_layer
 from convcalc.errors import InputError
+from convcalc.layers.registry import analyze_layer
 
 SETTINGS = settings(max_examples=300, deadline=None)
 LAYER_SETTINGS = settings(max_examples=150, deadline=None)
@@ -221,7 +222,7 @@ def test_adaptive_bins_cover_the_axis(size_in, size_out):
     assert len(bins) == size_out
     assert bins == [adaptive_bin_brute(t, size_in, size_out) for t in range(size_out)]
     assert bins[0][0] == 0 and bins[-1][1] == size_in
-    for (start, end), (next_start, next_end) in zip(bins, bins[1:]):
+    for (start, end), (next_start, next_end) in pairwise(bins):
         assert start <= next_start and end <= next_end  # nondecreasing
         assert next_start <= end  # no gap between bins
     assert all(0 <= start < end <= size_in for start, end in bins)

@@ -77,7 +77,8 @@ def test_jsonl_batch(cli):
         json.dumps({"in": "3x32x32", "k": 0}),
         "not json",
         json.dumps({"op": "maxpool", "in": [64, 55, 55], "k": 3, "stride": 2, "ceil_mode": True}),
-        json.dumps({"op": "conv-transpose", "in": "16x14x14", "k": 3, "stride": 2, "pad": 1, "output-padding": 1, "out": 8}),
+        json.dumps({"op": "conv-transpose", "in": "16x14x14", "k": 3, "stride": 2, "pad": 1,
+                    "output-padding": 1, "out": 8}),
     ]) + "\n"
     result = cli("shape", "--jsonl", "-", input=lines)
     assert result.code == 2
@@ -102,7 +103,8 @@ def test_jsonl_all_good_exits_0_and_checks_exit_1(cli, tmp_path):
 
 
 def test_jsonl_uses_command_line_options_as_defaults(cli):
-    result = cli("shape", "--op", "maxpool", "--k", "2", "--jsonl", "-", input='{"in": "8x32x32"}\n{"in": "8x9x9", "ceil-mode": true}\n')
+    result = cli("shape", "--op", "maxpool", "--k", "2", "--jsonl", "-",
+                 input='{"in": "8x32x32"}\n{"in": "8x9x9", "ceil-mode": true}\n')
     assert result.code == 0
     assert [json.loads(line)["output"] for line in result.out.splitlines()] == [[8, 16, 16], [8, 5, 5]]
 
@@ -120,12 +122,14 @@ def test_other_formats(cli, fmt):
 
 
 def test_golden_text_conv(cli):
-    golden("shape_conv_explain.txt", cli("shape", "--in", "3x32x32", "--k", "5", "--stride", "2", "--out", "2", "--explain").out)
+    golden("shape_conv_explain.txt",
+           cli("shape", "--in", "3x32x32", "--k", "5", "--stride", "2", "--out", "2", "--explain").out)
 
 
 def test_golden_text_transposed(cli):
     golden("shape_conv_transpose.txt", cli("shape", "--op", "conv-transpose", "--in", "16x14x14", "--k", "3",
-                                          "--stride", "2", "--pad", "1", "--output-padding", "1", "--out", "8", "--explain").out)
+                                          "--stride", "2", "--pad", "1", "--output-padding", "1", "--out",
+                                          "8", "--explain").out)
 
 
 def test_golden_text_maxpool_ceil(cli):
@@ -136,7 +140,7 @@ def test_golden_text_maxpool_ceil(cli):
 def test_rich_panel_fits_80_columns():
     from rich.console import Console
 
-    from convcalc.engine.evaluate import analyze_layer
+    from convcalc.layers.registry import analyze_layer
     from convcalc.notation import DEFAULT_NOTATION
     from convcalc.render.layer import shape_rich
 

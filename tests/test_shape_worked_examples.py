@@ -61,7 +61,8 @@ def test_example_4_conv_arithmetic(cli, args, expected):
 def test_example_4_transposed_no_padding(cli):
     # The transpose of (i=5, k=3, s=2, p=0) maps 2 -> 5: one zero between entries (3x3), padded by 2.
     assert plain(cli, "--op", "conv-transpose", "--in", "1x2x2", "--k", "3", "--stride", "2", "--out", "1") == "1x5x5"
-    steps = doc(cli, "--op", "conv-transpose", "--in", "1x2x2", "--k", "3", "--stride", "2", "--out", "1", "--explain")["steps"]
+    steps = doc(cli, "--op", "conv-transpose", "--in", "1x2x2", "--k", "3", "--stride", "2", "--out",
+                "1", "--explain")["steps"]
     direct = next(s for s in steps if s["title"] == "equivalent direct conv")
     assert direct["axis"] == "H, W"
     assert "2 → 1 zero between entries → 3" in direct["substituted"]
@@ -80,7 +81,8 @@ def test_example_4_transposed_with_padding(cli):
 
 # 7. MobileNet: a depthwise-separable layer costs 1/N + 1/Dk² of a standard convolution.
 def test_example_7_depthwise_separable_cost(cli):
-    d = doc(cli, "--op", "depthwise-separable", "--in", "32x112x112", "--k", "3", "--pad", "1", "--out", "64", "--no-bias")
+    d = doc(cli, "--op", "depthwise-separable", "--in", "32x112x112", "--k", "3", "--pad", "1", "--out",
+            "64", "--no-bias")
     dw, pw = d["parts"]
     assert dw["params"]["total"] == 3 * 3 * 32 and pw["params"]["total"] == 32 * 64
     assert dw["macs"] == 3 * 3 * 32 * 112 * 112 and pw["macs"] == 32 * 64 * 112 * 112

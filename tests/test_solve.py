@@ -18,7 +18,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convcalc.engine.evaluate import analyze_layer
 from convcalc.errors import InputError
 from convcalc.inverse.plan import plan_chain, rf_stacks
 from convcalc.inverse.solve import (
@@ -30,6 +29,7 @@ from convcalc.inverse.solve import (
     rows_never_read,
     solve_layer,
 )
+from convcalc.layers.registry import analyze_layer
 
 SMALL = Bounds(max_k=5, max_stride=3, max_dilation=2)
 

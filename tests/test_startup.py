@@ -94,7 +94,8 @@ def test_typers_unused_modules_wait_for_their_first_use():
         "names = ('subprocess', 'shellingham', 'bz2', 'lzma')\n"
         "print('RUN', [n for n in names if n in sys.modules and type(sys.modules[n]) is types.ModuleType])\n"
         "import subprocess, bz2, shutil\n"
-        "print('USE', subprocess.run([sys.executable, '-c', 'print(6*7)'], capture_output=True, text=True).stdout.strip(),\n"
+        "print('USE', subprocess.run([sys.executable, '-c', 'print(6*7)'], capture_output=True, "
+        "text=True).stdout.strip(),\n"
         "      bz2.decompress(bz2.compress(b'ok')).decode(), shutil._BZ2_SUPPORTED)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -11,7 +11,8 @@ from hypothesis import strategies as st  # noqa: E402
 from convcalc.render.trace_numbers import _expanded_polynomial  # noqa: E402
 
 K = sympy.symbols("k_00 k_01 k_10 k_11", integer=True)
-leaf = st.one_of(st.sampled_from(K), st.fractions(max_denominator=7).map(lambda f: sympy.Rational(f.numerator, f.denominator)))
+leaf = st.one_of(st.sampled_from(K),
+                 st.fractions(max_denominator=7).map(lambda f: sympy.Rational(f.numerator, f.denominator)))
 
 
 def _combine(children):

@@ -22,9 +22,9 @@ import sys
 import pytest
 import sympy
 
-from convcalc.engine.evaluate import analyze_layer
 from convcalc.errors import InputError
 from convcalc.inverse.hyper_symbols import solve_free_symbol, symbolic_layer
+from convcalc.layers.registry import analyze_layer
 
 FAMILIES = ("conv", "conv-transpose", "maxpool", "avgpool")
 CONFIGS = 2_000
@@ -72,7 +72,9 @@ def _numeric_options(family: str, rank: int, v: dict[str, list[int]], ceil: bool
 
 def _substitution(expr, v: dict[str, list[int]]):
     names = {f"{key}{j}": value for key, values in v.items() for j, value in enumerate(values)}
-    return expr.xreplace({sym: sympy.Integer(names[str(sym)]) for sym in expr.free_symbols}) if hasattr(expr, "xreplace") else expr
+    if not hasattr(expr, "xreplace"):
+        return expr
+    return expr.xreplace({sym: sympy.Integer(names[str(sym)]) for sym in expr.free_symbols})
 
 
 def test_conv_formula_is_floor_of_h_plus_2p_minus_k_over_s_plus_1():

@@ -31,8 +31,8 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from convcalc.engine.evaluate import analyze_layer  # noqa: E402
 from convcalc.errors import InputError  # noqa: E402
+from convcalc.layers.registry import analyze_layer  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -206,11 +206,15 @@ def build_torch(case: Case):
         cls = CONV[rank]
         if how == "module":
             depthwise = cls(c_in, c_in * mult, groups=c_in, padding=padding, padding_mode=mode, bias=bias, **kwargs)
-            pre = lambda x: x
+
+            def pre(x):
+                return x
         else:
             depthwise = cls(c_in, c_in * mult, groups=c_in, padding=0, padding_mode=mode, bias=bias, **kwargs)
             f_mode = "constant" if mode == "zeros" else mode
-            pre = lambda x: F.pad(x, f_pad_list(padding), mode=f_mode)
+
+            def pre(x):
+                return F.pad(x, f_pad_list(padding), mode=f_mode)
         pointwise = cls(c_in * mult, out, 1, bias=bias)
         return [depthwise, pointwise], lambda x: pointwise(depthwise(pre(x)))
 

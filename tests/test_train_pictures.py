@@ -5,6 +5,8 @@ Pictures are decoded back with Pillow and checked for size and content, not just
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -182,9 +184,9 @@ def test_train_bad_input_exits_2(cli, tmp_path, monkeypatch, args, message):
 # --------------------------------------------------------------------------- regression: the course's MLP loop
 
 def test_sse_reproduces_the_two_layer_mlp_listing(cli):
-    """tests/reference/two_layer_mlp.md (the facts, with their source): N, D_in, H, D_out = 64, 1000, 100, 10; x, y and both
-    weights standard normal, no biases; loss Σ(y_pred − y)², lr 1e-6, plain gradient descent on
-    the whole batch. The listing's loss starts in the tens of millions and falls steadily."""
+    """tests/reference/two_layer_mlp.md (the facts, with their source): N, D_in, H, D_out = 64,
+    1000, 100, 10; x, y and both weights standard normal, no biases; loss Σ(y_pred − y)², lr 1e-6,
+    plain gradient descent on the whole batch. The listing's loss starts in the tens of millions and falls steadily."""
     r = cli("train", "1000 | fc 100 nobias | relu | fc 10 nobias", "--data", "synthetic:random:64", "--loss", "sse",
             "--init", "normal", "--lr", "1e-6", "--steps", "40", "--batch-size", "64", "--print-every", "1")
     assert r.code == 0, r.err
@@ -192,7 +194,7 @@ def test_sse_reproduces_the_two_layer_mlp_listing(cli):
     assert len(steps) == 40  # a line per step, as the listing prints one
     losses = [float(line.split("loss ")[1].split()[0]) for line in steps]
     assert 1e6 < losses[0] < 1e9  # ‖y_pred‖² of 640 entries of variance 1000·100·½
-    assert all(b < a for a, b in zip(losses, losses[1:]))  # decreasing every step
+    assert all(b < a for a, b in pairwise(losses))  # decreasing every step
     assert losses[-1] < 0.01 * losses[0]
     assert "acc" not in r.out and "network         chain: 1000, 101,000 parameters" in r.out
 
@@ -264,7 +266,8 @@ def test_normalize_uses_the_training_split(cli):
     np.testing.assert_allclose(normal.x.std(axis=(0, 2, 3)), 1, atol=1e-12)
     mean = data.x.mean(axis=(0, 2, 3))
     np.testing.assert_allclose(normal.normalization.mean, mean)
-    np.testing.assert_allclose(normal.x_val, (data.x_val - mean[:, None, None]) / data.x.std(axis=(0, 2, 3))[:, None, None])
+    np.testing.assert_allclose(normal.x_val,
+                               (data.x_val - mean[:, None, None]) / data.x.std(axis=(0, 2, 3))[:, None, None])
     r = cli("train", CHAIN, "--data", "synthetic:bars:64", "--steps", "3", "--normalize", "--augment", "crop:2,flip")
     assert r.code == 0, r.err
     assert "per-channel mean (" in r.out and "of the training split" in r.out

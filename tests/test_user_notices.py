@@ -203,7 +203,8 @@ def test_epilog_prose_is_reflowed_and_long_examples_keep_their_comments_apart():
             "piped)[/]\n\nFiles: .gif (one frame per output entry), .png / .svg (every step in a grid),\n"
             "step, scrub; no network).\nExit codes: 0 ok, 2 bad input.")
     lines = reflow_epilog(text).splitlines()
-    assert "  convcalc arch alexnet --table" in lines and "      [dim](the per-layer table, also when piped)[/]" in lines
+    assert "  convcalc arch alexnet --table" in lines
+    assert "      [dim](the per-layer table, also when piped)[/]" in lines
     assert "Files: .gif (one frame per output entry), .png / .svg (every step in a grid), step, scrub; no network)." \
         in lines
     assert lines[-1] == "Exit codes: 0 ok, 2 bad input."

@@ -57,11 +57,13 @@ def test_every_torchvision_classification_model_is_in_the_zoo():
 
 def test_every_torchvision_cnn_family_size_is_registered():
     names = set(zoo.names())
-    expected = {f"regnet_{xy}_{size}" for xy in "xy" for size in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")}
+    sizes = ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")
+    expected = {f"regnet_{xy}_{size}" for xy in "xy" for size in sizes}
     expected |= {"regnet_y_128gf"} | {f"efficientnet_b{i}" for i in range(8)} | {f"efficientnet_v2_{s}" for s in "sml"}
     expected |= {f"convnext_{s}" for s in ("tiny", "small", "base", "large")}
     expected |= {"resnext101_32x8d", "resnext101_64x4d", "wide_resnet101_2"}
-    expected |= {f"shufflenet_v2_x{w}" for w in ("0_5", "1_0", "1_5", "2_0")} | {f"mnasnet{a}" for a in ("0_5", "0_75", "1_0", "1_3")}
+    expected |= {f"shufflenet_v2_x{w}" for w in ("0_5", "1_0", "1_5", "2_0")}
+    expected |= {f"mnasnet{a}" for a in ("0_5", "0_75", "1_0", "1_3")}
     assert expected <= names
     for name in expected:
         assert name in _reference()["models"], f"{name} has no published figure in the reference"
@@ -219,7 +221,8 @@ def test_list_is_grouped_by_family(cli):
 def test_search_and_suggestions(cli):
     r = cli("arch", "--search", "regnety")
     assert r.code == 0
-    names = {line.split()[0] for line in r.out.splitlines() if line and not line.startswith(" ") and not line.endswith(":")}
+    names = {line.split()[0] for line in r.out.splitlines()
+             if line and not line.startswith(" ") and not line.endswith(":")}
     assert names == {n for n in zoo.names() if n.startswith("regnet_y")}
     r = cli("arch", "--search", "squeeze-and-excitation", "--json")
     assert "se_resnet50" in {n["name"] for n in r.json()["networks"]}

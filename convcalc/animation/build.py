@@ -10,6 +10,7 @@ from typing import Any
 
 from convcalc.animation.model import Animation, Frame
 from convcalc.errors import InputError
+from convcalc.layers.base import analyze_written
 
 #: Ops with a sliding window, and the probe that draws them.
 DRAWABLE = ("conv", "conv-transpose", "maxpool", "avgpool", "adaptive-avgpool", "adaptive-maxpool",
@@ -52,7 +53,7 @@ def _resolve_full_padding(raw: dict[str, Any]) -> tuple[dict[str, Any], Any]:
 def request_layer(raw: dict[str, Any]):
     """(request, layer, spatial input shape) for the options of ``convcalc shape``."""
     from convcalc.cli.options import parse_request
-    from convcalc.engine.dims import is_symbolic
+    from convcalc.dims import is_symbolic
     from convcalc.layers.registry import build_layer
 
     raw, word = _resolve_full_padding(raw)
@@ -72,7 +73,7 @@ def request_layer(raw: dict[str, Any]):
     shape = request.shape
     if any(is_symbolic(v) for v in shape):
         raise InputError(f"animate needs numbers: --in {request.shape} has symbols (write e.g. 3x32x32)")
-    report = layer.analyze(shape, batch=request.batch)  # the shape command's validation, on the full shape
+    report = analyze_written(layer, shape, batch=request.batch)  # the shape command's validation, on the full shape
     spatial = tuple(int(v) for v in shape[len(shape) - layer.rank:])
     return request, layer, spatial, report
 

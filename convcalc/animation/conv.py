@@ -20,6 +20,7 @@ import numpy as np
 
 from convcalc.animation import probe
 from convcalc.animation.model import INPUT, PAD, Frame, Grid, Index, Link
+from convcalc.layers.base import analyze_batched
 
 
 class GeometryMismatch(AssertionError):
@@ -44,7 +45,7 @@ def padded_grid(spatial: Index, pads) -> Grid:
 def conv_frames(layer, spatial: Index) -> tuple[Grid, Grid, tuple[Frame, ...], tuple]:
     """(source grid, target grid, frames in row-major output order, pads) of a Conv layer."""
     conv = single_channel(layer)
-    report = conv.analyze((1, 1, *spatial))
+    report = analyze_batched(conv, (1, 1, *spatial))
     pads = tuple((int(a), int(b)) for a, b in report.hyper["padding"])
     out = tuple(int(o) for o in report.output[2:])
     kernel = tuple(conv.kernel_size)

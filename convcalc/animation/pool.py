@@ -15,6 +15,7 @@ import numpy as np
 from convcalc.animation import probe
 from convcalc.animation.conv import GeometryMismatch
 from convcalc.animation.model import INPUT, OUTSIDE, PAD, Frame, Grid, Index, Link
+from convcalc.layers.base import analyze_batched
 
 
 def pool_frames(layer, spatial: Index) -> tuple[Grid, Grid, tuple[Frame, ...], tuple]:
@@ -23,7 +24,7 @@ def pool_frames(layer, spatial: Index) -> tuple[Grid, Grid, tuple[Frame, ...], t
     forward = layer.forward(x, {})
     cache = forward.cache
     table = cache.windows
-    report = layer.analyze(x.shape)
+    report = analyze_batched(layer, x.shape)
     pads = tuple((int(a), int(b)) for a, b in report.hyper.get("padding", [(0, 0)] * len(spatial)))
     out = tuple(int(o) for o in forward.output.shape[2:])
     shape = tuple(table.prepared_spatial()) if table.pads is not None else tuple(spatial)

@@ -25,11 +25,12 @@ from convcalc.animation import probe
 from convcalc.animation.conv import GeometryMismatch, single_channel
 from convcalc.animation.model import CROPPED, INPUT, OUTPUT, PAD, ZERO, Frame, Grid, Index, Link
 from convcalc.errors import InputError
+from convcalc.layers.base import analyze_batched
 
 
 def _gathered(layer, spatial: Index, kernel: Index) -> tuple[dict, Index]:
     """tap → (*o) tags: which input entry each output entry receives at each tap."""
-    report = layer.analyze((1, 1, *spatial))
+    report = analyze_batched(layer, (1, 1, *spatial))
     return probe.reads(layer, spatial, kernel), tuple(int(o) for o in report.output[2:])
 
 

@@ -24,6 +24,7 @@ from convcalc.calculator.entries import SumEntry, sum_entries
 from convcalc.compute import windows
 from convcalc.engine.report import Step
 from convcalc.errors import InputError
+from convcalc.layers.base import analyze_batched
 from convcalc.layers.conv import Conv
 from convcalc.trace import one_layer
 
@@ -91,7 +92,8 @@ def convolve(
     pads, pad_notes = settings.resolve_padding(padding, x.shape[2:], (kh, kw), stride, dilation, "conv")
     layer = Conv(rank=2, out_channels=c_out, kernel_size=(kh, kw), stride=stride, padding=pads, dilation=dilation,
                  groups=groups, bias=b is not None)
-    report = layer.analyze(x.shape, explain=True)  # the shape rule: refuses a kernel larger than the padded input
+    # the shape rule: refuses a kernel larger than the padded input
+    report = analyze_batched(layer, x.shape, explain=True)
     applied = windows.flip(weight, rank=2) if flip else weight
     traced = one_layer.conv(layer, x, applied, b, pads, explain=explain)
     output = traced.output[0]

@@ -20,6 +20,7 @@ from convcalc.calculator import operands, settings
 from convcalc.compute import windows
 from convcalc.engine.report import Step
 from convcalc.errors import InputError
+from convcalc.layers.base import analyze_batched
 from convcalc.layers.conv import Conv
 from convcalc.trace.context import require_agreement
 
@@ -82,7 +83,7 @@ def im2col(
     c_out = weight.shape[0] if weight is not None else 1
     layer = Conv(rank=2, out_channels=c_out, kernel_size=(kh, kw), stride=stride, padding=pads, dilation=dilation,
                  bias=b is not None)
-    report = layer.analyze(x.shape, explain=True)
+    report = analyze_batched(layer, x.shape, explain=True)
     oh, ow = (int(v) for v in report.output[2:])
     padded = windows.pad(x, pads)
     columns = windows.im2col(padded, (kh, kw), stride, dilation, (oh, ow))[0]

@@ -25,6 +25,7 @@ from convcalc.calculator.entries import PoolEntry
 from convcalc.compute.number_text import plain
 from convcalc.engine.report import Step
 from convcalc.errors import InputError
+from convcalc.layers.base import analyze_batched
 from convcalc.layers.pool import AvgPool, MaxPool
 from convcalc.trace import explain_pool, one_layer
 from convcalc.trace.context import TraceBug
@@ -85,7 +86,7 @@ def pool(
     else:
         layer = AvgPool(rank=2, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
                         ceil_mode=ceil_mode, count_include_pad=count_include_pad, divisor_override=divisor_override)
-    report = layer.analyze(x.shape, explain=True)
+    report = analyze_batched(layer, x.shape, explain=True)
     pads = tuple((int(a), int(b)) for a, b in report.hyper["padding"])
     traced = one_layer.pool(layer, x, pads, explain=explain)
     output = traced.output[0]

@@ -28,6 +28,7 @@ from convcalc.calculator.entries import SumEntry, sum_entries
 from convcalc.compute import windows
 from convcalc.engine.report import Step
 from convcalc.errors import InputError
+from convcalc.layers.base import analyze_batched
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.trace import one_layer
 
@@ -80,7 +81,7 @@ def conv_transpose(
 
     layer = ConvTranspose(rank=2, out_channels=c_out, kernel_size=(kh, kw), stride=stride, padding=padding,
                           output_padding=output_padding, dilation=dilation, bias=b is not None)
-    report = layer.analyze(x.shape, explain=True)
+    report = analyze_batched(layer, x.shape, explain=True)
     params = {"weight": weight} | ({"bias": b} if b is not None else {})
     forward = layer.forward(x, params).output
     output = forward[0]

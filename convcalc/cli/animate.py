@@ -49,7 +49,8 @@ def register(app: typer.Typer) -> None:
 
 def animate(
     input_shape: str | None = typer.Option(None, "--in", "-i", help="Input shape: 5x5, 1x5x5, 7 (with --dims 1)."),
-    op: str | None = typer.Option(None, "--op", autocompletion=complete.ops, help="conv (default), conv-transpose, maxpool, avgpool, …; 1d/2d/3d."),
+    op: str | None = typer.Option(None, "--op", autocompletion=complete.ops,
+                                  help="conv (default), conv-transpose, maxpool, avgpool, …; 1d/2d/3d."),
     dims: str | None = typer.Option(None, "--dims", help="Spatial rank 1, 2 or 3 (default 2)."),
     out: str | None = typer.Option(None, "--out", help="Output channels (checked as by shape; one is drawn)."),
     k: str | None = typer.Option(None, "--k", "-k", "--kernel", help="Kernel size: 3 or 3x5."),
@@ -59,8 +60,10 @@ def animate(
     groups: str | None = typer.Option(None, "--groups", "-g", help="Groups (checked; the window is the same)."),
     output_padding: str | None = typer.Option(None, "--output-padding", help="Transposed conv: extra rows at the end."),
     ceil_mode: bool = typer.Option(False, "--ceil-mode", help="Pooling: ceil mode (the extra window is shown)."),
-    count_include_pad: bool = typer.Option(False, "--count-include-pad", help="Avg pooling: divide by the padded window."),
-    no_count_include_pad: bool = typer.Option(False, "--no-count-include-pad", help="Avg pooling: divide by the real elements."),
+    count_include_pad: bool = typer.Option(False, "--count-include-pad",
+                                           help="Avg pooling: divide by the padded window."),
+    no_count_include_pad: bool = typer.Option(False, "--no-count-include-pad",
+                                              help="Avg pooling: divide by the real elements."),
     divisor_override: str | None = typer.Option(None, "--divisor-override", help="Avg pooling: fixed divisor."),
     padding_mode: str | None = typer.Option(None, "--padding-mode", help="zeros, reflect, replicate or circular."),
     output_size: str | None = typer.Option(None, "--output-size", help="Adaptive pooling output: 4x4."),
@@ -76,7 +79,8 @@ def animate(
     raw = {
         "in": input_shape, "op": op, "dims": dims, "out": out, "k": k, "stride": stride, "pad": pad,
         "dilation": dilation, "groups": groups, "output-padding": output_padding, "ceil-mode": ceil_mode or None,
-        "count-include-pad": True if count_include_pad else False if no_count_include_pad else None, "divisor-override": divisor_override, "padding-mode": padding_mode,
+        "count-include-pad": True if count_include_pad else False if no_count_include_pad else None,
+        "divisor-override": divisor_override, "padding-mode": padding_mode,
         "output-size": output_size,
     }
     raw = {key: value for key, value in raw.items() if value is not None}

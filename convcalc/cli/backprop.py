@@ -109,7 +109,8 @@ def backprop(
         show_default=False,
         help="Spec FILE ('-' for stdin); after --symbolic, optionally the tensors to make symbolic (K,W).",
     ),
-    example: str | None = typer.Option(None, "--example", autocompletion=complete.examples, help="Print a ready-made spec (NAME, or 'list')."),
+    example: str | None = typer.Option(None, "--example", autocompletion=complete.examples,
+                                       help="Print a ready-made spec (NAME, or 'list')."),
     list_examples: bool = typer.Option(False, "--list-examples", help="List the ready-made specs."),
     symbolic: bool = typer.Option(
         False, "--symbolic", help="Parameters as sympy symbols (k₀₀, w₀₁ …); give NAMES after it to choose."
@@ -121,16 +122,22 @@ def backprop(
         False, "--force", help="Run a symbolic trace even when its expressions would be very large."
     ),
     lr: str | None = typer.Option(
-        None, "--lr", help="Add the gradient-descent update K ← K − lr·δK (e.g. 0.1 or 1/10; a decimal is read as written, 1e-6 = 1/1000000, so an exact trace stays exact)."
+        None, "--lr",
+        help="Add the gradient-descent update K ← K − lr·δK (e.g. 0.1 or 1/10; a decimal is read as written, 1e-6 = "
+             "1/1000000, so an exact trace stays exact)."
     ),
     verify: str | None = typer.Option(
         None, "--verify", help="'torch': compare every activation and gradient with PyTorch autograd."
     ),
-    max_entries: int = typer.Option(64, "--max-entries", min=-1, max=MAX_WHOLE, help="Entries written out per tensor (-1: all; 0: none)."),
+    max_entries: int = typer.Option(64, "--max-entries", min=-1, max=MAX_WHOLE,
+                                    help="Entries written out per tensor (-1: all; 0: none)."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/backprop/v1)."),
-    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=complete.words("rich", "text", "markdown", "latex", "json"), help="rich, text (plain), markdown, latex or json."),
+    fmt: str | None = typer.Option(None, "--format", "-f",
+                                   autocompletion=complete.words("rich", "text", "markdown", "latex", "json"),
+                                   help="rich, text (plain), markdown, latex or json."),
     max_memory: str | None = typer.Option(None, "--max-memory", help="Refuse traces needing more memory than this "
-                                          "(e.g. 2G, 500M; default CONVCALC_MAX_MEMORY, else a quarter of RAM, at most 2G)."),
+                                          "(e.g. 2G, 500M; default CONVCALC_MAX_MEMORY, else a quarter of "
+                                          "RAM, at most 2G)."),
 ) -> None:
     """Step-by-step forward and backward pass of a small network: every sum, every gradient, checked."""
     with user_errors():

@@ -11,10 +11,11 @@ import sys
 from typing import IO, Any
 
 from convcalc.cli.options import DTYPE_BYTES, parse_request
-from convcalc.engine.evaluate import analyze_layer, failed_expectations
+from convcalc.engine.evaluate import failed_expectations
 from convcalc.errors import InputError
 from convcalc.files import decode_text
 from convcalc.jsontext import check_nesting
+from convcalc.layers.registry import analyze_layer
 from convcalc.notation import format_shape
 from convcalc.render.layer import shape_dict
 

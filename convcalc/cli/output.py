@@ -9,7 +9,6 @@ console (which detects pipes, width and ``NO_COLOR``), and the trailing newline.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -78,6 +77,8 @@ def json_document(doc: Mapping[str, Any], indented: Callable[[Mapping[str, Any]]
                   terminal: bool | None = None) -> str:
     """``doc`` as JSON: indented for a person at a terminal, one compact line for a pipe
     (json's C encoder only runs without indent: about 4x faster on a big network)."""
+    import json  # only the JSON formats need it (start-up time of the others)
+
     if terminal is None:
         terminal = sys.stdout.isatty()
     if not terminal:

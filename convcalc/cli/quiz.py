@@ -125,7 +125,8 @@ def quiz(
             return
         form = _format(fmt, json_flag)
         # the destinations are checked before any work; the files are written after it, together
-        targets = [(path, option, is_key) for path, option, is_key in ((output, "--output", False), (key, "--key", True))
+        targets = [(path, option, is_key)
+                   for path, option, is_key in ((output, "--output", False), (key, "--key", True))
                    if path is not None]
         real = [files.check_destination(path, option, "key.json" if is_key else "sheet.md")
                 for path, option, is_key in targets]

@@ -57,28 +57,36 @@ def register(app: typer.Typer) -> None:
 
 
 def run(
-    network: str = typer.Argument(..., autocompletion=complete.networks, help="Zoo name, JSON spec FILE, or an inline chain in quotes.", show_default=False),
+    network: str = typer.Argument(..., autocompletion=complete.networks,
+                                  help="Zoo name, JSON spec FILE, or an inline chain in quotes.", show_default=False),
     input_shape: str | None = typer.Option(None, "--in", "-i", help="Input shape C x H x W (e.g. 3x64x64)."),
     input_file: str | None = typer.Option(None, "--input", help="Input array: .npy, .npz (x, y) or .json."),
-    batch: int | None = typer.Option(None, "--batch", "-n", min=1, max=MAX_WHOLE, help="Batch size of the random input (default 1)."),
-    seed: int = typer.Option(0, "--seed", min=0, max=MAX_WHOLE, help="Seed of the initial weights, the random input and dropout."),
+    batch: int | None = typer.Option(None, "--batch", "-n", min=1, max=MAX_WHOLE,
+                                     help="Batch size of the random input (default 1)."),
+    seed: int = typer.Option(0, "--seed", min=0, max=MAX_WHOLE,
+                             help="Seed of the initial weights, the random input and dropout."),
     init: str = typer.Option("pytorch", "--init", help="Initialisation: pytorch, xavier-uniform, xavier-normal, "
-                                                       "glorot-uniform, glorot-normal, kaiming-uniform, kaiming-normal, uniform[:A], normal[:S]."),
+                                                       "glorot-uniform, glorot-normal, kaiming-uniform, "
+                                                       "kaiming-normal, uniform[:A], normal[:S]."),
     load: str | None = typer.Option(None, "--load", help="Parameters and buffers from a .npz written by --save."),
     dtype: str = typer.Option("float32", "--dtype", help="float32 or float64."),
     backward: bool = typer.Option(False, "--backward", help="Also run backward: gradient norms per layer."),
     loss: str = typer.Option("sum", "--loss", help="Loss for --backward: sum (Σ outputs) or cross-entropy."),
-    label: int | None = typer.Option(None, "--label", min=0, max=MAX_WHOLE, help="Class index for --loss cross-entropy (every sample)."),
+    label: int | None = typer.Option(None, "--label", min=0, max=MAX_WHOLE,
+                                     help="Class index for --loss cross-entropy (every sample)."),
     train_mode: bool = typer.Option(False, "--train-mode", help="Batch statistics and dropout, as in training."),
     backend: str = typer.Option("numpy", "--backend", help="numpy (built in) or torch (needs PyTorch)."),
     compare: bool = typer.Option(False, "--compare", help="Run both backends; show the largest difference per layer."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/run/v1)."),
-    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=complete.words("rich", "text", "json"), help="rich, text or json."),
+    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=complete.words("rich", "text", "json"),
+                                   help="rich, text or json."),
     max_memory: str | None = typer.Option(None, "--max-memory", help="Refuse runs needing more memory than this "
-                                                                       "(2G, 500M; default a quarter of RAM, at most 2 GiB)."),
+                                                                       "(2G, 500M; default a quarter of RAM, "
+                                                                       "at most 2 GiB)."),
     picture: str | None = typer.Option(None, "--show", help="Draw kernels or features into -o FILE."),
     layer: str | None = typer.Option(None, "--layer", help="The layer --show draws (default the first conv layer)."),
-    sample: int | None = typer.Option(None, "--sample", min=0, max=MAX_WHOLE, help="--show features: the sample drawn (default 0)."),
+    sample: int | None = typer.Option(None, "--sample", min=0, max=MAX_WHOLE,
+                                      help="--show features: the sample drawn (default 0)."),
     output: str | None = typer.Option(None, "--output", "-o", help="The picture of --show: FILE.png, .svg or .pdf."),
 ) -> None:
     """Run a network on numbers: per-layer output statistics and, with --backward, gradient norms."""
@@ -296,5 +304,6 @@ def show(report, form: str, matrix=None) -> None:
 
     emit(View(json=data,
               text=lambda: render.run_text(report) + ("" if matrix is None else "\n\n" + render.confusion_text(matrix)),
-              rich=lambda _: [render.run_rich(report)] + ([] if matrix is None else ["", render.confusion_rich(matrix)])),
+              rich=lambda _: [render.run_rich(report)]
+              + ([] if matrix is None else ["", render.confusion_rich(matrix)])),
          form)

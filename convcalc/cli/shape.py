@@ -1,15 +1,16 @@
 """``convcalc shape``: one layer — output shape, parameters, MACs/FLOPs, memory, receptive
 field, and the formula explained step by step."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: typer reads each option's annotation, and strings it
+# would have to eval (one per option, on every run; start-up time, issue 18).
 import typer
 
 from convcalc.cli import complete
 from convcalc.cli.options import ShapeRequest, include_pad, parse_request
 from convcalc.cli.output import View, choose_format, emit, user_errors
-from convcalc.engine.evaluate import analyze_layer, failed_expectations
+from convcalc.engine.evaluate import failed_expectations
 from convcalc.errors import ExpectationFailed, InputError
+from convcalc.layers.registry import analyze_layer
 from convcalc.notation import format_shape
 from convcalc.render import layer as render
 
@@ -53,43 +54,60 @@ USAGE = ("usage: convcalc shape --in SHAPE [--op OP] [--k K] [--stride S] [--pad
 
 def shape(
     input_shape: str | None = typer.Option(None, "--in", "-i", help="Input shape, e.g. 3x32x32, 1x3x32x32, 32, 3xHxW."),
-    op: str | None = typer.Option(None, "--op", autocompletion=complete.ops, help="Layer type (default conv); rank suffix 1d/2d/3d."),
+    op: str | None = typer.Option(None, "--op", autocompletion=complete.ops,
+                                  help="Layer type (default conv); rank suffix 1d/2d/3d."),
     dims: str | None = typer.Option(None, "--dims", help="Spatial rank 1, 2 or 3 (default 2)."),
     out: str | None = typer.Option(None, "--out", help="Output channels (conv) or features (linear)."),
     k: str | None = typer.Option(None, "--k", "-k", "--kernel", help="Kernel size: 3 or 3x5."),
     stride: str | None = typer.Option(None, "--stride", "-s", help="Stride: 2 or 2x1 (pooling: default = kernel)."),
-    pad: str | None = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x2, 0:1x0:1, same, valid, tf-same."),
+    pad: str | None = typer.Option(None, "--pad", "-p", "--padding",
+                                   help="Padding: 1, 1x2, 0:1x0:1, same, valid, tf-same."),
     dilation: str | None = typer.Option(None, "--dilation", "-d", help="Dilation (1 = ordinary)."),
     groups: str | None = typer.Option(None, "--groups", "-g", help="Groups (must divide both channel counts)."),
     depthwise: bool = typer.Option(False, "--depthwise", help="Depthwise: groups = input channels."),
-    multiplier: str | None = typer.Option(None, "--multiplier", help="Depth multiplier of the separable op: channels per input channel."),
+    multiplier: str | None = typer.Option(None, "--multiplier",
+                                          help="Depth multiplier of the separable op: channels per input channel."),
     factor: str | None = typer.Option(None, "--factor", help="Pixel shuffle/unshuffle: the factor r."),
-    output_padding: str | None = typer.Option(None, "--output-padding", help="Transposed conv: extra rows at the end (< max(stride, dilation))."),
-    ceil_mode: bool = typer.Option(False, "--ceil-mode", help="Pooling: ceil instead of floor (PyTorch's last-window rule)."),
-    count_include_pad: bool = typer.Option(False, "--count-include-pad", help="Avg pooling: divide by the padded window (the default)."),
-    no_count_include_pad: bool = typer.Option(False, "--no-count-include-pad", help="Avg pooling: divide by the real elements only."),
+    output_padding: str | None = typer.Option(None, "--output-padding",
+                                              help="Transposed conv: extra rows at the end (< max(stride, dilation))."),
+    ceil_mode: bool = typer.Option(False, "--ceil-mode",
+                                   help="Pooling: ceil instead of floor (PyTorch's last-window rule)."),
+    count_include_pad: bool = typer.Option(False, "--count-include-pad",
+                                           help="Avg pooling: divide by the padded window (the default)."),
+    no_count_include_pad: bool = typer.Option(False, "--no-count-include-pad",
+                                              help="Avg pooling: divide by the real elements only."),
     divisor_override: str | None = typer.Option(None, "--divisor-override", help="Avg pooling: fixed divisor."),
     padding_mode: str | None = typer.Option(None, "--padding-mode", help="zeros, reflect, replicate or circular."),
-    output_size: str | None = typer.Option(None, "--output-size", help="Adaptive pooling output: 6x6 (an axis may be none)."),
+    output_size: str | None = typer.Option(None, "--output-size",
+                                           help="Adaptive pooling output: 6x6 (an axis may be none)."),
     start_dim: str | None = typer.Option(None, "--start-dim", help="Flatten: first dim merged (default 1)."),
     end_dim: str | None = typer.Option(None, "--end-dim", help="Flatten: last dim merged (default -1)."),
     no_bias: bool = typer.Option(False, "--no-bias", help="The layer has no bias."),
     batch: str | None = typer.Option(None, "--batch", "-n", help="Batch size N (for MACs and memory)."),
-    dtype: str | None = typer.Option(None, "--dtype", help="Activation dtype for memory: float32 (default), float16, bfloat16, int8, float64."),
-    explain: bool = typer.Option(False, "--explain", "-e", help="Show the formula, the numbers substituted and each step."),
+    dtype: str | None = typer.Option(None, "--dtype",
+                                     help="Activation dtype for memory: float32 (default), float16, "
+                                          "bfloat16, int8, float64."),
+    explain: bool = typer.Option(False, "--explain", "-e",
+                                 help="Show the formula, the numbers substituted and each step."),
     expect: str | None = typer.Option(None, "--expect", help="Exit 1 unless the output shape is this."),
-    expect_params: str | None = typer.Option(None, "--expect-params", help="Exit 1 unless the parameter count is this."),
+    expect_params: str | None = typer.Option(None, "--expect-params",
+                                             help="Exit 1 unless the parameter count is this."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/shape/v1)."),
-    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=complete.words("rich", "text", "plain", "json", "csv", "markdown"), help="rich, text, plain (output shape only), json, csv, markdown."),
-    jsonl: str | None = typer.Option(None, "--jsonl", help="Batch mode: one JSON object per line from FILE ('-' for stdin)."),
-    solve: bool = typer.Option(False, "--solve", help="Solve for the one symbol (e.g. --pad P) that gives --expect: every whole value."),
+    fmt: str | None = typer.Option(None, "--format", "-f",
+                                   autocompletion=complete.words("rich", "text", "plain", "json", "csv", "markdown"),
+                                   help="rich, text, plain (output shape only), json, csv, markdown."),
+    jsonl: str | None = typer.Option(None, "--jsonl",
+                                     help="Batch mode: one JSON object per line from FILE ('-' for stdin)."),
+    solve: bool = typer.Option(False, "--solve",
+                               help="Solve for the one symbol (e.g. --pad P) that gives --expect: every whole value."),
 ) -> None:
     """One layer: output shape, parameters, MACs/FLOPs, memory and receptive field."""
     raw = {
         "in": input_shape, "op": op, "dims": dims, "out": out, "k": k, "stride": stride, "pad": pad,
         "dilation": dilation, "groups": groups, "depthwise": depthwise or None, "multiplier": multiplier,
         "factor": factor,
-        "output-padding": output_padding, "ceil-mode": ceil_mode or None, "count-include-pad": True if count_include_pad else False if no_count_include_pad else None,
+        "output-padding": output_padding, "ceil-mode": ceil_mode or None,
+        "count-include-pad": True if count_include_pad else False if no_count_include_pad else None,
         "divisor-override": divisor_override, "padding-mode": padding_mode, "output-size": output_size,
         "start-dim": start_dim, "end-dim": end_dim, "no-bias": no_bias or None, "batch": batch, "dtype": dtype,
         "explain": explain or None, "expect": expect, "expect-params": expect_params,

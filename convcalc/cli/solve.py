@@ -69,7 +69,9 @@ def solve(
         help="Channels for params/MACs when --in/--out have none."),
     limit: int | None = typer.Option(None, "--limit", help="Answers listed (default 10; plans 3; --json: all)."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/solve/v1)."),
-    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=complete.words("rich", "text", "json", "markdown"), help="rich, text, json or markdown."),
+    fmt: str | None = typer.Option(None, "--format", "-f",
+                                   autocompletion=complete.words("rich", "text", "json", "markdown"),
+                                   help="rich, text, json or markdown."),
 ) -> None:
     """Find the kernel, stride, padding and dilation that give a size (PyTorch's rules)."""
     from convcalc.inverse.solve import Bounds

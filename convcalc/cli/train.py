@@ -66,21 +66,27 @@ def register(app: typer.Typer) -> None:
 
 
 def train(
-    network: str = typer.Argument(..., autocompletion=complete.networks, help="Zoo name, JSON spec FILE, or an inline chain in quotes.", show_default=False),
-    data: str = typer.Option(..., "--data", help="FILE.npz (x, y) or synthetic:bars|shapes|blobs[:N].", show_default=False),
+    network: str = typer.Argument(..., autocompletion=complete.networks,
+                                  help="Zoo name, JSON spec FILE, or an inline chain in quotes.", show_default=False),
+    data: str = typer.Option(..., "--data", help="FILE.npz (x, y) or synthetic:bars|shapes|blobs[:N].",
+                             show_default=False),
     input_shape: str | None = typer.Option(None, "--in", "-i", help="Input shape C x H x W (default the network's)."),
     steps: int | None = typer.Option(None, "--steps", min=1, max=MAX_WHOLE, help="Number of updates."),
-    epochs: int | None = typer.Option(None, "--epochs", min=1, max=MAX_WHOLE, help="Passes over the training data (default 1)."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, max=MAX_WHOLE,
+                                      help="Passes over the training data (default 1)."),
     optimizer: str = typer.Option("sgd", "--optimizer", "--optim", help="sgd, momentum or adam."),
     lr: str | None = typer.Option(None, "--lr", help="Learning rate, e.g. 0.1 or 1/10 (default 0.01; adam 0.001)."),
     momentum: float | None = typer.Option(None, "--momentum", help="μ for --optimizer momentum (default 0.9)."),
     weight_decay: float = typer.Option(0.0, "--weight-decay", help="L2 penalty λ (g ← g + λK)."),
     batch_size: int = typer.Option(32, "--batch-size", "--batch", min=1, max=MAX_WHOLE, help="Samples per update."),
     val: float = typer.Option(0.0, "--val", help="Fraction held out for validation (e.g. 0.2)."),
-    eval_every: int | None = typer.Option(None, "--eval-every", min=0, max=MAX_WHOLE, help="Steps between validations (default: each epoch with --epochs, else 10 per run)."),
+    eval_every: int | None = typer.Option(None, "--eval-every", min=0, max=MAX_WHOLE,
+                                          help="Steps between validations (default: each epoch with --epochs, "
+                                               "else 10 per run)."),
     seed: int = typer.Option(0, "--seed", min=0, max=MAX_WHOLE, help="Seed of weights, data, batch order and dropout."),
     init: str = typer.Option("pytorch", "--init", help="pytorch, xavier-uniform, xavier-normal, glorot-uniform, "
-                                                       "glorot-normal, kaiming-uniform, kaiming-normal, uniform[:A], normal[:S]."),
+                                                       "glorot-normal, kaiming-uniform, kaiming-normal, "
+                                                       "uniform[:A], normal[:S]."),
     dtype: str = typer.Option("float32", "--dtype", help="float32 or float64."),
     load: str | None = typer.Option(None, "--load", help="Start from parameters saved with --save."),
     save: str | None = typer.Option(None, "--save", help="Write the trained parameters to this .npz (atomically)."),
@@ -96,9 +102,11 @@ def train(
     print_every: int | None = typer.Option(None, "--print-every", min=1, max=MAX_WHOLE,
                                            help="Piped: a progress line every N steps (default 20 lines a run)."),
     json_flag: bool = typer.Option(False, "--json", help="The history as JSON (schema convcalc/train/v1)."),
-    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=complete.words("rich", "text", "json"), help="rich, text or json."),
+    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=complete.words("rich", "text", "json"),
+                                   help="rich, text or json."),
     max_memory: str | None = typer.Option(None, "--max-memory", help="Refuse runs needing more memory than this "
-                                                                       "(2G, 500M; default a quarter of RAM, at most 2 GiB)."),
+                                                                       "(2G, 500M; default a quarter of RAM, "
+                                                                       "at most 2 GiB)."),
 ) -> None:
     """Train a network on a dataset: progress, a loss curve in the terminal, optional saved weights."""
     with user_errors():
@@ -112,7 +120,8 @@ def train(
         drawing = picture_request(picture, layer, output, kinds=("kernels",))
         plots = plot_requests(plot or [])
         view = execute(network, data=data, input_shape=input_shape, steps=steps, epochs=epochs, optimizer=optimizer,
-                       lr=lr, momentum=0.9 if momentum is None else momentum, weight_decay=weight_decay, batch_size=batch_size, val=val,
+                       lr=lr, momentum=0.9 if momentum is None else momentum, weight_decay=weight_decay,
+                       batch_size=batch_size, val=val,
                        eval_every=eval_every, seed=seed, init=init, dtype=dtype, load=load, save=save, form=form,
                        max_memory=max_memory, test=test, loss=loss, augment=augment, normalize=normalize,
                        plots=plots, print_every=print_every, kernel_layer=drawing.layer if drawing else None)
@@ -249,7 +258,8 @@ def execute(network: str, *, data: str, input_shape=None, steps=None, epochs=Non
             result = run_training(graph, dataset, params, buffers, plan, on_step=progress.update)
     notes = []
     if batch_size > len(dataset.x):
-        notes.append(f"--batch-size {batch_size} is larger than the {len(dataset.x)} training samples: each step uses them all")
+        notes.append(f"--batch-size {batch_size} is larger than the {len(dataset.x)} training samples: each "
+                     "step uses them all")
     test_result, matrix = held_out_results(graph, dataset, result, chosen_loss, batch_size, total, classes)
     saved = None
     if save is not None:
@@ -302,7 +312,8 @@ def held_out_results(graph, dataset, result, loss, batch_size: int, step: int, c
     from convcalc.executor.training import evaluate
 
     test_result = matrix = None
-    for x, y, split in ((dataset.x_test, dataset.y_test, "test split"), (dataset.x_val, dataset.y_val, "validation split")):
+    for x, y, split in ((dataset.x_test, dataset.y_test, "test split"),
+                        (dataset.x_val, dataset.y_val, "validation split")):
         if x is None or not len(x):
             continue
         predicted: list[int] = []

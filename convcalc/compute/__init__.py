@@ -56,8 +56,10 @@ class Backward:
 @runtime_checkable
 class LayerType(Protocol):
     """What every layer type of :mod:`convcalc.layers` provides (checked over every class by a
-    test): the shape rule on an unbatched or batched shape with the batch as a keyword, the
-    parameter and buffer shapes of a batched input, and forward/backward on batched arrays."""
+    test): the shape rule on ONE sample (C×spatial; features for linear) with the batch as the
+    keyword ``batch`` — a fixed-rank layer refuses a batched N×C×spatial shape, which front ends
+    read with :func:`convcalc.layers.base.analyze_batched` — the parameter and buffer shapes of
+    a batched input, and forward/backward on batched arrays."""
 
     def analyze(self, shape: Any, *, batch: Any = None, explain: bool = False,
                 bytes_per_element: int = 4) -> Any: ...

@@ -152,7 +152,8 @@ class CrossEntropy(_Loss):
 
     def __post_init__(self) -> None:
         if self.reduction not in ("mean", "sum"):
-            raise InputError(f"cross_entropy reduction must be 'mean' (PyTorch's default) or 'sum'; got {self.reduction!r}")
+            raise InputError("cross_entropy reduction must be 'mean' (PyTorch's default) or 'sum'; got "
+                             f"{self.reduction!r}")
         if isinstance(self.label_smoothing, bool) or not 0 <= self.label_smoothing <= 1:
             raise InputError(f"cross_entropy label_smoothing must be between 0 and 1; got {self.label_smoothing!r}")
 
@@ -160,7 +161,8 @@ class CrossEntropy(_Loss):
         z = prediction
         if z.ndim < 2:
             raise InputError(
-                f"cross_entropy needs logits of shape (N, C) or (N, C, …); got {format_shape(z.shape) or 'a single number'}"
+                "cross_entropy needs logits of shape (N, C) or (N, C, …); got "
+                f"{format_shape(z.shape) or 'a single number'}"
             )
         q = self._distribution(target, z)
         shifted = z - (z.max(axis=1, keepdims=True) if _all_real(z) else 0)

@@ -47,7 +47,8 @@ def parse_number(value: Any, what: str) -> int | Fraction | float:
         if _DECIMAL.match(text):
             number = float(text)
             if not math.isfinite(number):
-                raise InputError(f"{what}: '{value}' is beyond the float64 range (±1.8e308); NaN and infinity are refused")
+                raise InputError(f"{what}: '{value}' is beyond the float64 range (±1.8e308); NaN and "
+                                 "infinity are refused")
             return number
         if text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
             raise InputError(f"{what}: '{value}' is not a finite number (NaN and infinity are refused)")
@@ -75,7 +76,9 @@ def _bounded(number: int | Fraction, value: Any, what: str) -> int | Fraction:
 
 
 def json_text(value: Any) -> str:
-    return {None: "null", True: "true", False: "false"}.get(value, repr(value)) if not isinstance(value, (int, float)) or isinstance(value, bool) else repr(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(value)
+    return {None: "null", True: "true", False: "false"}.get(value, repr(value))
 
 
 def to_array(values: Any, what: str) -> np.ndarray:

@@ -148,7 +148,8 @@ def kernel_offsets(kernel_size: Sequence[int]) -> Iterator[tuple[int, ...]]:
     return itertools.product(*(range(k) for k in kernel_size))
 
 
-def tap_slices(offset: Sequence[int], out_size: Sequence[int], stride: Sequence[int], dilation: Sequence[int]) -> list[slice]:
+def tap_slices(offset: Sequence[int], out_size: Sequence[int], stride: Sequence[int],
+               dilation: Sequence[int]) -> list[slice]:
     """Per axis, the padded-input entries tap ``u`` reads across all windows: u·d, u·d + s, …
 
     ``padded[..., *tap_slices(u, ...)]`` is an ``(…, *o)`` view: one strided slice per tap, so a
@@ -233,7 +234,8 @@ def col2im(
         blocks = cols.reshape(n, c, *kernel_size, *out_size)
         out = zeros((n, c, *spatial), cols.dtype)
         for u in kernel_offsets(kernel_size):
-            out[_spatial_slices(out, tap_slices(u, out_size, stride, dilation))] += blocks[(slice(None), slice(None)) + u]
+            out[_spatial_slices(out,
+                                tap_slices(u, out_size, stride, dilation))] += blocks[(slice(None), slice(None)) + u]
         return out
     if layout == "gemm":
         blocks = cols.reshape(c, *kernel_size, n, *out_size)
@@ -348,12 +350,14 @@ class WindowTable:
     @classmethod
     def regular(cls, in_spatial, kernel_size, stride, dilation, pad_before, out_spatial) -> WindowTable:
         """Window t along an axis reads t·s − p_before + u·d for u = 0 … k − 1."""
-        positions = tuple(window_positions(o, k, s, d, p) for o, k, s, d, p in zip(out_spatial, kernel_size, stride, dilation, pad_before))
+        positions = tuple(window_positions(o, k, s, d, p)
+                          for o, k, s, d, p in zip(out_spatial, kernel_size, stride, dilation, pad_before))
         valid = tuple((pos >= 0) & (pos < i) for pos, i in zip(positions, in_spatial))
         # enough padding at each end for every window to be a slice (ceil_mode may overhang)
         pads = tuple((p, max(0, (o - 1) * s + d * (k - 1) + 1 - p - i))
                      for i, k, s, d, p, o in zip(in_spatial, kernel_size, stride, dilation, pad_before, out_spatial))
-        return cls(tuple(in_spatial), tuple(out_spatial), tuple(kernel_size), positions, valid, tuple(stride), tuple(dilation), pads)
+        return cls(tuple(in_spatial), tuple(out_spatial), tuple(kernel_size), positions, valid, tuple(stride),
+                   tuple(dilation), pads)
 
     @classmethod
     def adaptive(cls, in_spatial, out_spatial) -> WindowTable:
@@ -407,7 +411,8 @@ class WindowTable:
         """grad[entry read at this tap] += values, summing when windows share an entry."""
         if self.pads is not None:
             assert self.stride is not None and self.dilation is not None  # set with pads (regular windows)
-            grad_prepared[_spatial_slices(grad_prepared, tap_slices(tap, self.out_spatial, self.stride, self.dilation))] += values
+            grad_prepared[_spatial_slices(grad_prepared,
+                                          tap_slices(tap, self.out_spatial, self.stride, self.dilation))] += values
         else:
             np.add.at(grad_prepared, self._index(grad_prepared, tap), values)
 

@@ -1,1 +1,2 @@
-"""Exact arithmetic shared by every layer type: dimensions, per-axis rules, results."""
+"""Exact arithmetic shared by every layer type: per-axis rules, supports, results (the
+dimensions themselves, ints or sympy expressions: :mod:`convcalc.dims`)."""

@@ -7,7 +7,7 @@ All rules follow PyTorch (ATen) exactly; every value is an exact int or a sympy 
 
 from __future__ import annotations
 
-from convcalc.engine.dims import Dim, ceil_div, floor_div, mod
+from convcalc.dims import Dim, ceil_div, floor_div, mod
 
 AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 

@@ -1,17 +1,11 @@
-"""Evaluate a single-layer request and check the user's expectations against it."""
+"""Check the user's expectations against a single-layer report.
+
+(The report itself: :func:`convcalc.layers.registry.analyze_layer`.)"""
 
 from __future__ import annotations
 
-from convcalc.engine.dims import as_int, format_dim, is_symbolic
+from convcalc.dims import as_int, format_dim, is_symbolic
 from convcalc.engine.report import LayerReport
-from convcalc.layers.registry import build_layer
-
-
-def analyze_layer(op: str, options: dict, shape: tuple, *, dims: int | None = None, batch: int | None = None,
-                  explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
-    """Build the layer ``op`` with ``options`` and apply it to ``shape``."""
-    layer = build_layer(op, options, dims)
-    return layer.analyze(shape, batch=batch, explain=explain, bytes_per_element=bytes_per_element)
 
 
 def dims_equal(a, b) -> bool:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from convcalc.engine.dims import Dim, product
+from convcalc.dims import Dim, product
 from convcalc.engine.support import AxisSupport, window
 
 

@@ -358,7 +358,10 @@ def from_npz(path: str, input_shape: tuple[int, ...], classes: int, val_fraction
         data = replace(data, x_val=given["val"][0], y_val=given["val"][1])
     if "test" in given:
         data = replace(data, x_test=given["test"][0], y_test=given["test"][1])
-    cast = (lambda a: None if a is None else a.astype(dtype))
+
+    def cast(a):
+        return None if a is None else a.astype(dtype)
+
     return replace(data, x=cast(data.x), x_val=cast(data.x_val), x_test=cast(data.x_test))
 
 

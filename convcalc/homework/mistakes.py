@@ -1,7 +1,7 @@
 """The common mistakes ``convcalc grade`` names, each a *mistaken variant* of a computation.
 
 A variant recomputes an answer under one wrong rule, built from the engine's own pieces
-(the size rules of :mod:`convcalc.engine.axis`, :func:`~convcalc.engine.evaluate.analyze_layer`
+(the size rules of :mod:`convcalc.engine.axis`, :func:`~convcalc.layers.analyze_layer`
 with one option changed, the backprop trace with a flipped kernel, …) so that the right rule
 and the wrong one differ in exactly the place the mistake is about.
 
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from convcalc.dims import ceil_div
 from convcalc.engine.axis import conv_output_size, effective_kernel, pool_output_size
-from convcalc.engine.dims import ceil_div
 
 
 @dataclass(frozen=True)

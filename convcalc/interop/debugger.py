@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from convcalc.engine.dims import product
+from convcalc.dims import product
 from convcalc.notation import format_shape
 
 # rows that keep the size or only reshape it: the "turn" is upstream of them

@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from convcalc.dims import format_dim
 from convcalc.engine import axis
-from convcalc.engine.dims import format_dim
 from convcalc.errors import InputError
 
 HYPER_KEYS = ("k", "stride", "pad", "dilation", "output-padding")
@@ -193,7 +193,7 @@ def _floor_half(k):
 
 
 def _simplify(value):
-    from convcalc.engine.dims import simplify
+    from convcalc.dims import simplify
 
     return simplify(value)
 
@@ -261,7 +261,8 @@ def solve_free_symbol(layer: SymbolicLayer, target: tuple, raw: dict[str, Any], 
     Each value is substituted into the typed options and the numeric layer is analysed by
     the shape engine; the values kept are those whose output matches ``target``.
     """
-    from convcalc.engine.evaluate import analyze_layer, shape_matches
+    from convcalc.engine.evaluate import shape_matches
+    from convcalc.layers.registry import analyze_layer
     from convcalc.notation import parse_ints, parse_padding
 
     symbols = free_symbols(layer)
@@ -292,7 +293,8 @@ def solve_free_symbol(layer: SymbolicLayer, target: tuple, raw: dict[str, Any], 
     note = ""
     if role == "stride" and values and values[-1] == high and all(x == 1 for x in target[-layer.rank:]):
         note = f"every stride ≥ {high} gives size 1 as well"
-    elif values and values[-1] == high and not any(sym in getattr(f.formula, "free_symbols", ()) for f in layer.formulas):
+    elif values and values[-1] == high and not any(sym in getattr(f.formula, "free_symbols", ())
+                                                   for f in layer.formulas):
         # e.g. the dilation of a 1-tap kernel, or a transposed conv's stride on an input of 1
         note = f"the output does not depend on {sym} here: every {sym} ≥ {high} that PyTorch accepts gives it as well"
     return FreeSymbolSolution(str(sym), role, tuple(values), (low, high), tuple(target), note)

@@ -2,7 +2,7 @@
 
 Axes never interact, so the search runs one spatial axis at a time. Candidates come from
 the closed-form size rules of :mod:`convcalc.engine.axis`; every survivor is then built as a
-real layer (:func:`convcalc.engine.evaluate.analyze_layer`), so ``solve`` accepts exactly
+real layer (:func:`convcalc.layers.analyze_layer`), so ``solve`` accepts exactly
 what ``convcalc shape`` accepts and reports its parameters and MACs.
 
 Closed forms along one axis (total padding P = p_before + p_after, k_eff = d(k − 1) + 1):
@@ -319,7 +319,7 @@ def search_size(problem: AxisProblem, bounds: Bounds) -> int:
 def validate(op: str, rank: int, choices: tuple[AxisChoice, ...], family: str, spatial: tuple[int, ...],
              channels: tuple[int | None, int | None]) -> LayerReport | None:
     """The shape engine's report for a configuration, or None when the layer refuses it."""
-    from convcalc.engine.evaluate import analyze_layer
+    from convcalc.layers.registry import analyze_layer
 
     c_in, c_out = channels
     shape = ((c_in,) if c_in is not None else ()) + tuple(spatial)

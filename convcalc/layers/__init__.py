@@ -16,6 +16,7 @@ _HOMES = {
     "Flatten": "dense",
     "Linear": "dense",
     "MaxPool": "pool",
+    "analyze_layer": "registry",
     "build_layer": "registry",
     "resolve_op": "registry",
 }
@@ -29,6 +30,7 @@ __all__ = [
     "Flatten",
     "Linear",
     "MaxPool",
+    "analyze_layer",
     "build_layer",
     "resolve_op",
 ]

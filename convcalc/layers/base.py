@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 
+from convcalc.dims import Dim, as_int, format_dim, format_factor, is_symbolic
 from convcalc.engine import axis
 from convcalc.engine.axis import axis_names
-from convcalc.engine.dims import Dim, as_int, format_dim, format_factor, is_symbolic
 from convcalc.engine.report import LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.notation import expand, format_shape
@@ -23,10 +23,11 @@ def unit(axis_name: str, count: int) -> str:
 
 
 def split_feature_map(shape: Sequence[Dim], rank: int, op: str) -> tuple[Dim | None, Dim | None, tuple[Dim, ...]]:
-    """Read a d-dimensional layer's input as (batch, channels, spatial).
+    """Read a shape a user wrote for a d-dimensional layer as (batch, channels, spatial).
 
     d numbers are spatial only, d+1 are C + spatial, d+2 are N + C + spatial (PyTorch's
-    batched and unbatched layouts).
+    batched and unbatched layouts). For front ends (``convcalc shape --in``); the layers'
+    ``analyze`` reads one sample (:func:`split_sample`).
     """
     n = len(shape)
     names = "x".join(axis_names(rank))
@@ -40,6 +41,56 @@ def split_feature_map(shape: Sequence[Dim], rank: int, op: str) -> tuple[Dim | N
         f"{op} takes a {rank}-d input: {rank} numbers ({names}), {rank + 1} (Cx{names}) or "
         f"{rank + 2} (NxCx{names}); got {n} in {format_shape(shape)}"
     )
+
+
+def split_sample(shape: Sequence[Dim], rank: int, op: str) -> tuple[Dim | None, tuple[Dim, ...]]:
+    """Read the shape ``analyze`` is given as (channels, spatial): one sample, the layer contract
+    (:class:`convcalc.compute.LayerType`).
+
+    d numbers are spatial only, d+1 are C + spatial. The batch is ``analyze``'s keyword
+    ``batch``, never a leading entry: a batched N×C×spatial shape is refused here (front ends
+    read one with :func:`analyze_batched`), so every layer type reads a shape the same way.
+    """
+    n = len(shape)
+    names = "x".join(axis_names(rank))
+    if n == rank:
+        return None, tuple(shape)
+    if n == rank + 1:
+        return shape[0], tuple(shape[1:])
+    raise InputError(
+        f"{op} takes a {rank}-d input: {rank} numbers ({names}) or {rank + 1} (Cx{names}), the batch given "
+        f"on its own; got {n} in {format_shape(shape)}"
+    )
+
+
+def analyze_batched(layer, shape: Sequence[Dim], *, batch: Dim | None = None, **options) -> LayerReport:
+    """``layer.analyze`` of a batched shape N×C×spatial (what forward and backward take): one
+    sample analysed with ``batch=N``, the batch written back into the input and output shapes
+    (and those of the report's parts). ``batch``, when given, must agree with N."""
+    shape = tuple(shape)
+    if not shape:
+        raise InputError(f"{getattr(layer, 'name', type(layer).__name__)}: a batched input needs a batch dimension")
+    n = resolve_batch(shape[0], batch)
+    return _with_batch(layer.analyze(shape[1:], batch=n, **options), shape[0], shape)
+
+
+def analyze_written(layer, shape: Sequence[Dim], *, batch: Dim | None = None, **options) -> LayerReport:
+    """``layer.analyze`` of a shape as a user writes it (``convcalc shape --in``): spatial only,
+    C×spatial, or — for a layer of a fixed spatial rank — N×C×spatial, read by
+    :func:`analyze_batched`. Any other length is refused naming the three layouts."""
+    rank = getattr(layer, "rank", None)
+    if rank is not None:
+        n_in, _, _ = split_feature_map(shape, rank, layer.name)
+        if n_in is not None:
+            return analyze_batched(layer, shape, batch=batch, **options)
+    return layer.analyze(shape, batch=batch, **options)
+
+
+def _with_batch(report: LayerReport, n: Dim, shape: tuple[Dim, ...] | None = None) -> LayerReport:
+    from dataclasses import replace
+
+    return replace(report, input=shape if shape is not None else (n, *report.input), output=(n, *report.output),
+                   output_has_batch=True, parts=tuple(_with_batch(part, n) for part in report.parts))
 
 
 def join_feature_map(batch: Dim | None, channels: Dim | None, spatial: Sequence[Dim]) -> tuple[Dim, ...]:
@@ -92,7 +143,8 @@ def resolve_conv_padding(
         if any(s != 1 for s in stride):
             raise InputError(
                 f"{op}: padding='same' is not supported for strided convolutions (PyTorch refuses it); "
-                "use --pad tf-same for TensorFlow/Keras SAME, or a number"
+                "use {field} tf-same for TensorFlow/Keras SAME, or a number",
+                field="padding", value="same", valid="a number, before:after, valid or tf-same",
             )
         pads = tuple(axis.torch_same_padding(k, d) for k, d in zip(kernel, dilation))
         if any(l != r for l, r in pads):
@@ -136,7 +188,8 @@ def check_padding_mode(mode: str, pads: Sequence[tuple[Dim, Dim]], spatial: Sequ
 
 
 def check_window_fits(
-    spatial: Sequence[Dim], kernel: Sequence[int], dilation: Sequence[int], pads: Sequence[tuple[Dim, Dim]], op: str, what: str = "kernel"
+    spatial: Sequence[Dim], kernel: Sequence[int], dilation: Sequence[int], pads: Sequence[tuple[Dim, Dim]], op: str,
+    what: str = "kernel"
 ) -> list[str]:
     """Refuse a window larger than the padded input; for symbols, return the condition."""
     conditions = []
@@ -157,7 +210,8 @@ def check_window_fits(
 
 
 def coverage_messages(
-    spatial: Sequence[Dim], kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int], pads: Sequence[tuple[Dim, Dim]]
+    spatial: Sequence[Dim], kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int],
+    pads: Sequence[tuple[Dim, Dim]]
 ) -> tuple[list[str], list[str]]:
     """Warnings for input rows no window reaches (the floor dropped them), notes for padding."""
     warnings, notes = [], []
@@ -174,7 +228,8 @@ def coverage_messages(
                 f"by a window: {why}; {'it gets' if rows == 1 else 'they get'} zero gradient"
             )
         if a - rows:
-            notes.append(f"{a - rows} trailing padding {unit(name, a - rows)} along {name} {'is' if a - rows == 1 else 'are'} never read: {why}")
+            notes.append(f"{a - rows} trailing padding {unit(name, a - rows)} along {name} "
+                         f"{'is' if a - rows == 1 else 'are'} never read: {why}")
     return warnings, notes
 
 

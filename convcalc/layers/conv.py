@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from convcalc.dims import Dim, format_dim, is_symbolic, product, simplify
 from convcalc.engine import axis, support
-from convcalc.engine.dims import Dim, format_dim, is_symbolic, product, simplify
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step, merge_axis_steps
 from convcalc.errors import InputError
 from convcalc.layers import base
@@ -53,7 +53,8 @@ def _check_positive(values: tuple[int, ...], field: str) -> None:
 def _normalise_padding(padding, rank: int):
     if isinstance(padding, str):
         if padding not in ("same", "valid", "tf-same"):
-            raise InputError(f"{{field}} '{padding}' is not a padding: use a number, before:after, same, valid or tf-same",
+            raise InputError(f"{{field}} '{padding}' is not a padding: use a number, before:after, same, "
+                             "valid or tf-same",
                              field="padding", value=padding, valid="a number, before:after, same, valid or tf-same")
         return padding
     if isinstance(padding, int):
@@ -65,7 +66,8 @@ def _normalise_padding(padding, rank: int):
             raise InputError(f"{{field}} entry {p!r} is not a padding: use whole numbers or before:after pairs",
                              field="padding", value=p, valid="whole numbers or before:after pairs")
         if min(pair) < 0:
-            raise InputError(f"{{field}} {p!r}: padding cannot be negative (PyTorch: negative padding is not supported)",
+            raise InputError(f"{{field}} {p!r}: padding cannot be negative (PyTorch: negative padding "
+                             "is not supported)",
                              field="padding", value=p, valid="whole numbers ≥ 0")
         pairs.append(pair)
     return expand(tuple(pairs), rank, "padding", field="padding")
@@ -114,12 +116,12 @@ class _ConvBase:
         return f"{self.family}{self.rank}d"
 
     def _inputs(self, shape, batch):
-        """(N given, C_in, spatial, N used, groups, C_out, notes), with the channel checks done."""
-        n_in, c_in, spatial = base.split_feature_map(shape, self.rank, self.name)
-        n = base.resolve_batch(n_in, batch)
+        """(C_in, spatial, N, groups, C_out, notes) of one sample, with the channel checks done."""
+        c_in, spatial = base.split_sample(shape, self.rank, self.name)
+        n = batch if batch is not None else 1
         groups, c_out, notes = self._channels(c_in)
         base.check_groups(groups, c_in, c_out, self.name)
-        return n_in, c_in, spatial, n, groups, c_out, notes
+        return c_in, spatial, n, groups, c_out, notes
 
     def _counts(self, weight_out: Dim, weight_in: Dim, groups: int, n: Dim, positions, out_positions, c_out: Dim):
         """Params, MACs and bias adds of a weight (weight_out, weight_in/g, *k) applied at ``positions``.
@@ -140,9 +142,11 @@ class _ConvBase:
         groups = self.groups
         if self.depthwise:
             if c_in is None:
-                raise InputError(f"{self.name} --depthwise needs the input channels in --in (e.g. 32x112x112)")
+                raise InputError(f"{self.name} {{field}} needs the input channels in --in (e.g. 32x112x112)",
+                                 field="depthwise", value=True)
             if is_symbolic(c_in):
-                raise InputError(f"{self.name} --depthwise needs a number of input channels, not {format_dim(c_in)}")
+                raise InputError(f"{self.name} {{field}} needs a number of input channels, not {format_dim(c_in)}",
+                                 field="depthwise", value=True)
             groups = c_in
         c_out = self.out_channels
         if c_out is None and c_in is not None:
@@ -169,7 +173,7 @@ class _ConvBase:
         from convcalc.compute.params import check_batched_shape
 
         shape = check_batched_shape(input_shape, self.rank, self.name)
-        return shape, self.analyze(shape)
+        return shape, base.analyze_batched(self, shape)
 
     def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
         """``weight`` and ``bias`` in PyTorch's layouts (each subclass's ``_weight_shapes``)."""
@@ -214,10 +218,12 @@ class Conv(_ConvBase):
 
     family: ClassVar[str] = "conv"
 
-    def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
+    def analyze(self, shape, *, batch: int | None = None, explain: bool = False,
+                bytes_per_element: int = 4) -> LayerReport:
         op = self.name
-        n_in, c_in, spatial, n, groups, c_out, notes = self._inputs(shape, batch)
-        pads, pad_notes = base.resolve_conv_padding(self.padding, spatial, self.kernel_size, self.stride, self.dilation, op)
+        c_in, spatial, n, groups, c_out, notes = self._inputs(shape, batch)
+        pads, pad_notes = base.resolve_conv_padding(self.padding, spatial, self.kernel_size, self.stride,
+                                                    self.dilation, op)
         notes += pad_notes
         base.check_padding_mode(self.padding_mode, pads, spatial, self.rank, op)
         notes += base.check_window_fits(spatial, self.kernel_size, self.dilation, pads, op)
@@ -227,7 +233,7 @@ class Conv(_ConvBase):
         )
         warnings, cover_notes = base.coverage_messages(spatial, self.kernel_size, self.stride, self.dilation, pads)
         notes += cover_notes
-        output = base.join_feature_map(n_in, c_out if c_in is not None else None, out_spatial)
+        output = base.join_feature_map(None, c_out if c_in is not None else None, out_spatial)
 
         params = macs = c_in_g = None
         other: tuple = ()
@@ -254,7 +260,7 @@ class Conv(_ConvBase):
         return LayerReport(
             op=op, input=tuple(shape), output=output, params=params, macs=macs, batch=n, other_ops=other, rf=rf,
             hyper=self._hyper(pads, groups, c_out), warnings=tuple(warnings), notes=tuple(notes), steps=tuple(steps),
-            output_has_batch=n_in is not None, bytes_per_element=bytes_per_element,
+            bytes_per_element=bytes_per_element,
         )
 
 
@@ -307,7 +313,8 @@ def conv_size_steps(spatial, kernel, stride, dilation, pads, rule: str = "floor"
             detail = f"floor(({format_dim(i)} + {pad_numbers} − {kernel_numbers})/{s}) + 1"
             result = format_dim(simplify(o))
         else:
-            detail = f"floor(({i} + {pad_numbers} − {kernel_numbers})/{s}) + 1 = floor({base.fraction_text(span, s)}) + 1"
+            detail = (f"floor(({i} + {pad_numbers} − {kernel_numbers})/{s}) + 1 = "
+                      f"floor({base.fraction_text(span, s)}) + 1")
             result = f"{span // s} + 1 = {o}"
         steps.append(Step("output", f"o = floor((i + {pad_formula} − {kernel_formula})/s) + 1", detail, result, name))
     return merge_axis_steps(steps)
@@ -330,7 +337,8 @@ def size_hints(spatial, out_spatial, kernel, stride, dilation, padding) -> list[
             continue
         if k_eff % 2:
             p = (k_eff - 1) // 2
-            steps.append(Step("hint", "p = (k_eff − 1)/2 keeps the size at stride 1", "", f"padding {p} would keep {i} → {i}", name))
+            steps.append(Step("hint", "p = (k_eff − 1)/2 keeps the size at stride 1", "",
+                              f"padding {p} would keep {i} → {i}", name))
         else:
             l, r = axis.torch_same_padding(k, d)
             steps.append(Step("hint", "an even kernel needs uneven padding to keep the size", "",
@@ -355,10 +363,12 @@ class ConvTranspose(_ConvBase):
         if isinstance(self.padding, str):
             raise InputError(
                 f"{self.name}: padding '{self.padding}' is not accepted by PyTorch's ConvTranspose; "
-                "give numbers (e.g. --pad 1) — for Keras 'same' use --pad (k−s)/2 with --output-padding"
+                "give numbers (e.g. {field} 1) — for Keras 'same' use {field} (k−s)/2 with --output-padding",
+                field="padding", value=self.padding, valid="whole numbers ≥ 0 or before:after pairs",
             )
         if self.padding_mode != "zeros":
-            raise InputError(f"{self.name}: only padding_mode 'zeros' is supported for transposed convolutions (PyTorch)")
+            raise InputError(f"{self.name}: only padding_mode 'zeros' is supported for transposed "
+                             "convolutions (PyTorch)")
         for name, op, s, d in zip(base.axis_names(self.rank), self.output_padding, self.stride, self.dilation):
             if op >= max(s, d):
                 raise InputError(
@@ -366,9 +376,10 @@ class ConvTranspose(_ConvBase):
                     f"dilation ({d}); valid here: 0 to {max(s, d) - 1}"
                 )
 
-    def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
+    def analyze(self, shape, *, batch: int | None = None, explain: bool = False,
+                bytes_per_element: int = 4) -> LayerReport:
         op = self.name
-        n_in, c_in, spatial, n, groups, c_out, notes = self._inputs(shape, batch)
+        c_in, spatial, n, groups, c_out, notes = self._inputs(shape, batch)
         pads = cast("tuple[tuple[int, int], ...]", self.padding)  # numbers only (__post_init__)
         out_sizes = []
         for name, i, k, s, d, (pl, pr), opad in zip(base.axis_names(self.rank), spatial, self.kernel_size, self.stride,
@@ -379,13 +390,14 @@ class ConvTranspose(_ConvBase):
             elif o < 1:
                 raise InputError(
                     f"{op}: the output along {name} would be {o} ((i − 1)s − p_before − p_after + d(k − 1) + "
-                    f"output_padding + 1 with i = {i}); use less padding (at most {(i - 1) * s + d * (k - 1) + opad} in total)"
+                    f"output_padding + 1 with i = {i}); use less padding (at most "
+                    f"{(i - 1) * s + d * (k - 1) + opad} in total)"
                 )
             if max(pl, pr) > d * (k - 1):
                 notes.append(f"padding {max(pl, pr)} > d(k − 1) = {d * (k - 1)} along {name}: the output is cropped")
             out_sizes.append(o)
         out_spatial = tuple(out_sizes)
-        output = base.join_feature_map(n_in, c_out if c_in is not None else None, out_spatial)
+        output = base.join_feature_map(None, c_out if c_in is not None else None, out_spatial)
         params = macs = None
         other: tuple = ()
         if c_in is not None:
@@ -400,7 +412,7 @@ class ConvTranspose(_ConvBase):
             steps = self._steps(spatial, out_spatial, pads, n, c_in, c_out, groups, params, macs)
         return LayerReport(
             op=op, input=tuple(shape), output=output, params=params, macs=macs, batch=n, other_ops=other, rf=rf,
-            hyper=hyper, notes=tuple(notes), steps=tuple(steps), output_has_batch=n_in is not None,
+            hyper=hyper, notes=tuple(notes), steps=tuple(steps),
             bytes_per_element=bytes_per_element,
         )
 
@@ -435,7 +447,8 @@ class ConvTranspose(_ConvBase):
 
     def _steps(self, spatial, out_spatial, pads, n, c_in, c_out, groups, params, macs) -> list[Step]:
         steps = []
-        for name, i, o, k, s, d, (pl, pr), opad in zip(base.axis_names(self.rank), spatial, out_spatial, self.kernel_size,
+        for name, i, o, k, s, d, (pl, pr), opad in zip(base.axis_names(self.rank), spatial, out_spatial,
+                                                       self.kernel_size,
                                                         self.stride, self.dilation, pads, self.output_padding):
             pad_text = f"2·{format_dim(pl)}" if pl == pr else f"{pl} − {pr}"
             steps.append(Step(
@@ -463,7 +476,8 @@ class ConvTranspose(_ConvBase):
                 steps.append(Step(
                     "inverse", "the conv with the same k, s, p, d maps the size back; it floors s sizes together, "
                     "and output_padding a = (o + 2p − k_eff) mod s picks which one",
-                    f"conv of {o}: floor(({o} + {pl} + {pr} − {k_eff})/{s}) + 1 = {axis.conv_output_size(o, k, s, pl, pr, d)}",
+                    f"conv of {o}: floor(({o} + {pl} + {pr} − {k_eff})/{s}) + 1 = "
+                    f"{axis.conv_output_size(o, k, s, pl, pr, d)}",
                     f"a = ({o} + {pl} + {pr} − {k_eff}) mod {s} = {a}", name,
                 ))
         steps = merge_axis_steps(steps)
@@ -472,7 +486,8 @@ class ConvTranspose(_ConvBase):
             steps.append(_param_steps(c_in, c_out_g, self.kernel_size, params,
                                       "weight + bias = C_in·(C_out/g)·Πk + C_out  (weight shape (C_in, C_out/g, *k))"))
             steps.append(Step(
-                "MACs", "N·Πi·C_in·(C_out/g)·Πk — counted on the input size: each input element meets the whole kernel once",
+                "MACs",
+                "N·Πi·C_in·(C_out/g)·Πk — counted on the input size: each input element meets the whole kernel once",
                 base.dot([n, *spatial, c_in, c_out_g, *self.kernel_size]), format_dim(macs),
             ))
         return steps
@@ -481,7 +496,8 @@ class ConvTranspose(_ConvBase):
 # --- descriptors (every front end's names and options for these types) -----------------------
 
 def _cli_conv(rank: int, o: dict) -> Conv:
-    return Conv(rank=rank, out_channels=o.get("out"), kernel_size=required(o, "k", "conv"), stride=o.get("stride", (1,)),
+    return Conv(rank=rank, out_channels=o.get("out"), kernel_size=required(o, "k", "conv"),
+                stride=o.get("stride", (1,)),
                 padding=o.get("pad", 0), dilation=o.get("dilation", (1,)), groups=o.get("groups", 1),
                 depthwise=o.get("depthwise", False), bias=not o.get("no-bias", False),
                 padding_mode=o.get("padding-mode", "zeros"))
@@ -490,7 +506,8 @@ def _cli_conv(rank: int, o: dict) -> Conv:
 def _cli_conv_transpose(rank: int, o: dict) -> ConvTranspose:
     return ConvTranspose(rank=rank, out_channels=o.get("out"), kernel_size=required(o, "k", "conv-transpose"),
                          stride=o.get("stride", (1,)), padding=o.get("pad", 0), dilation=o.get("dilation", (1,)),
-                         groups=o.get("groups", 1), depthwise=o.get("depthwise", False), bias=not o.get("no-bias", False),
+                         groups=o.get("groups", 1), depthwise=o.get("depthwise", False),
+                         bias=not o.get("no-bias", False),
                          padding_mode=o.get("padding-mode", "zeros"), output_padding=o.get("output-padding", (0,)))
 
 
@@ -516,7 +533,8 @@ DESCRIPTORS = (
         cli_options=CONV_CLI_OPTIONS + ("output-padding",), cli_build=_cli_conv_transpose,
         trace="conv_transpose2d", trace_aliases=("convtranspose", "deconv", "transposedconv", "convt"),
         trace_output="U", trace_params={"weight": "K"},
-        torch=("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"), onnx=("ConvTranspose",), label=("conv-transpose", "convT"),
+        torch=("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"), onnx=("ConvTranspose",),
+        label=("conv-transpose", "convT"),
         work={"bias adds": "bias"},
     ),
 )
@@ -538,7 +556,8 @@ def _torch_conv(layer: _ConvBase, nn: Any, shape: tuple) -> Any:
               "dilation": tuple(layer.dilation), "groups": hyper["groups"], "bias": layer.bias}
     if isinstance(layer, ConvTranspose):
         if not symmetric:
-            raise InputError("--verify: asymmetric padding on a transposed conv has no torch.nn equivalent")
+            raise InputError("{field}: asymmetric padding on a transposed conv has no torch.nn equivalent",
+                             field="verify")
         return cls(c_in, hyper["out_channels"], padding=tuple(a for a, _ in pads),
                    output_padding=tuple(layer.output_padding), **kwargs)
     if symmetric:

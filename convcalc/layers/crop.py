@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from convcalc.engine.dims import format_dim, is_symbolic
+from convcalc.dims import format_dim, is_symbolic
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step
 from convcalc.errors import InputError
 from convcalc.layers import base

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from convcalc.engine.dims import format_dim, product, simplify
+from convcalc.dims import format_dim, product, simplify
 from convcalc.engine.report import LayerReport, ParamCount, Step
 from convcalc.errors import InputError
 from convcalc.layers import base
@@ -45,7 +45,8 @@ class Linear(base.NoBuffers):
             raise InputError(f"{{field}} (output features) must be a whole number ≥ 1; got {self.out_features!r}",
                              field="out_features", value=self.out_features, valid="a whole number ≥ 1")
 
-    def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
+    def analyze(self, shape, *, batch: int | None = None, explain: bool = False,
+                bytes_per_element: int = 4) -> LayerReport:
         shape = tuple(shape)
         if not shape:
             raise InputError("linear needs an input with at least one dimension (the features), e.g. --in 9216")
@@ -70,9 +71,12 @@ class Linear(base.NoBuffers):
         steps = []
         if explain:
             steps = [
-                Step("output", "the last dimension becomes out_features", f"{format_shape(shape)} → ", format_shape(leading + (self.out_features,))),
-                Step("parameters", "in·out + out", f"{format_dim(in_features)}·{self.out_features} + {params.bias}", format_dim(params.total)),
-                Step("MACs", "N·in·out (bias not counted; FLOPs = 2·MACs)", f"{format_dim(n)}·{format_dim(in_features)}·{self.out_features}", format_dim(macs)),
+                Step("output", "the last dimension becomes out_features", f"{format_shape(shape)} → ",
+                     format_shape(leading + (self.out_features,))),
+                Step("parameters", "in·out + out", f"{format_dim(in_features)}·{self.out_features} + {params.bias}",
+                     format_dim(params.total)),
+                Step("MACs", "N·in·out (bias not counted; FLOPs = 2·MACs)",
+                     f"{format_dim(n)}·{format_dim(in_features)}·{self.out_features}", format_dim(macs)),
             ]
         return LayerReport(
             op="linear", input=shape, output=leading + (self.out_features,), params=params, macs=macs,
@@ -137,7 +141,8 @@ class Flatten(base.NoParameters):
             )
         return value % ndim
 
-    def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
+    def analyze(self, shape, *, batch: int | None = None, explain: bool = False,
+                bytes_per_element: int = 4) -> LayerReport:
         shape = tuple(shape)
         ndim = len(shape)
         start = self._index(self.start_dim, ndim, "start_dim")
@@ -151,14 +156,17 @@ class Flatten(base.NoParameters):
         output = shape[:start] + (merged,) + shape[end + 1:]
         notes = []
         if not self.start_given and ndim > 1:
-            notes.append("nn.Flatten starts at dim 1 (dim 0 is taken as the batch); use --start-dim 0 to flatten everything")
+            notes.append("nn.Flatten starts at dim 1 (dim 0 is taken as the batch); use --start-dim 0 to "
+                         "flatten everything")
         steps = []
         if explain:
             dims = "·".join(format_dim(x) for x in shape[start:end + 1])
             steps = [Step("output", f"merge dims {start}..{end}", f"{dims}", format_shape(output))]
         return LayerReport(
-            op="flatten", input=shape, output=output, params=ParamCount(), macs=0, batch=batch if batch is not None else 1,
-            rf=None, hyper={"start_dim": self.start_dim, "end_dim": self.end_dim}, notes=tuple(notes), steps=tuple(steps),
+            op="flatten", input=shape, output=output, params=ParamCount(), macs=0,
+            batch=batch if batch is not None else 1,
+            rf=None, hyper={"start_dim": self.start_dim, "end_dim": self.end_dim}, notes=tuple(notes),
+            steps=tuple(steps),
             output_has_batch=False, bytes_per_element=bytes_per_element,
         )
 
@@ -174,7 +182,8 @@ class Flatten(base.NoParameters):
         from convcalc.compute import Forward
 
         if x.ndim < 2:
-            raise InputError(f"flatten needs a batched input (N, …) with at least one dimension per sample; got {x.ndim}-d")
+            raise InputError("flatten needs a batched input (N, …) with at least one dimension per "
+                             f"sample; got {x.ndim}-d")
         sample = self.analyze(tuple(x.shape[1:])).output
         return Forward(x.reshape((x.shape[0],) + tuple(sample)), x.shape)
 
@@ -188,7 +197,8 @@ class Flatten(base.NoParameters):
 # --- descriptors ------------------------------------------------------------------------------
 
 def _cli_linear(rank: int | None, o: dict) -> Linear:
-    return Linear(out_features=o.get("out"), bias=not o.get("no-bias", False))  # type: ignore[arg-type]  # None: refused
+    # None: refused by Linear with the message of a missing --out
+    return Linear(out_features=o.get("out"), bias=not o.get("no-bias", False))  # type: ignore[arg-type]
 
 
 def _cli_flatten(rank: int | None, o: dict) -> Flatten:

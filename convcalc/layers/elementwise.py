@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from convcalc.engine.dims import product
+from convcalc.dims import product
 from convcalc.engine.report import LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.layers import base
@@ -40,7 +40,8 @@ class Activation(base.NoParameters):
 
     def __post_init__(self) -> None:
         kind = self.kind.lower().replace("-", "_")
-        kind = {"swish": "silu", "hard_swish": "hardswish", "hard_sigmoid": "hardsigmoid", "leakyrelu": "leaky_relu"}.get(kind, kind)
+        kind = {"swish": "silu", "hard_swish": "hardswish", "hard_sigmoid": "hardsigmoid",
+                "leakyrelu": "leaky_relu"}.get(kind, kind)
         if kind not in ACTIVATIONS:
             raise InputError(f"unknown activation '{self.kind}': valid ones are {', '.join(ACTIVATIONS)}")
         object.__setattr__(self, "kind", kind)

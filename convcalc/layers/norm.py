@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from convcalc.engine.dims import product
+from convcalc.dims import product
 from convcalc.engine.report import LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.layers import base
@@ -82,7 +82,8 @@ class BatchNorm:
     def _check_rank(self, ndim: int) -> None:
         if not 2 <= ndim <= 5:
             raise InputError(
-                f"batchnorm takes (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W) (BatchNorm1d/2d/3d); got a {ndim}-d input"
+                "batchnorm takes (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W) (BatchNorm1d/2d/3d); got "
+                f"a {ndim}-d input"
             )
 
     def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
@@ -97,7 +98,8 @@ class BatchNorm:
         """``running_mean`` and ``running_var`` (C,) and ``num_batches_tracked`` (a single count)."""
         self._check_rank(len(input_shape))
         c = input_shape[1]
-        return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()} if self.track_running_stats else {}
+        return {"running_mean": (c,), "running_var": (c,),
+                "num_batches_tracked": ()} if self.track_running_stats else {}
 
     def _statistics(self, params: Mapping[str, Any] | None, x: np.ndarray) -> dict[str, Any] | None:
         """The running statistics given, or PyTorch's initial ones (mean 0, variance 1, count 0);

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from convcalc.engine.dims import format_dim
+from convcalc.dims import format_dim
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step
 from convcalc.errors import InputError
 from convcalc.layers import base
@@ -63,10 +63,10 @@ class Pad(base.NoParameters):
         return f"pad{self.rank}d"
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
-        n_in, c, spatial = base.split_feature_map(tuple(shape), self.rank, self.name)
-        n = base.resolve_batch(n_in, batch)
+        c, spatial = base.split_sample(tuple(shape), self.rank, self.name)
+        n = batch if batch is not None else 1
         out_spatial = [i + before + after for i, (before, after) in zip(spatial, self.padding)]
-        output = base.join_feature_map(n_in, c, out_spatial)
+        output = base.join_feature_map(None, c, out_spatial)
         steps: tuple[Step, ...] = ()
         if explain:
             steps = tuple(
@@ -79,7 +79,7 @@ class Pad(base.NoParameters):
             op=self.name, input=tuple(shape), output=output, params=ParamCount(), macs=0, batch=n,
             rf=tuple(AxisRF(1, 1, before) for before, _ in self.padding),
             hyper={"padding": [list(p) for p in self.padding], "value": self.value}, steps=steps,
-            output_has_batch=n_in is not None, bytes_per_element=bytes_per_element,
+            bytes_per_element=bytes_per_element,
         )
 
     def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
@@ -93,9 +93,8 @@ class Pad(base.NoParameters):
 
         x = as_array(x, f"{self.name} input")
         check_batched_shape(x.shape, self.rank, self.name)
-        self.analyze(x.shape)
         fill = self.value if x.dtype == object else x.dtype.type(self.value)
-        y = np.full(self.analyze(x.shape).output, fill, dtype=x.dtype)
+        y = np.full(base.analyze_batched(self, x.shape).output, fill, dtype=x.dtype)
         y[self._inside(x.shape)] = x
         return Forward(y, x.shape)
 
@@ -105,7 +104,7 @@ class Pad(base.NoParameters):
         from convcalc.compute.params import check_grad_shape
 
         shape = cache
-        dy = check_grad_shape(grad_output, self.analyze(shape).output, self.name)
+        dy = check_grad_shape(grad_output, base.analyze_batched(self, shape).output, self.name)
         return Backward(dy[self._inside(shape)])
 
     def _inside(self, shape) -> tuple[slice, ...]:
@@ -117,7 +116,8 @@ class Pad(base.NoParameters):
 
 def _cli_pad(rank: int, o: dict) -> Pad:
     if "pad" not in o:
-        raise InputError("pad needs --pad (e.g. --pad 1:0x1:0, before:after per axis)")
+        raise InputError("pad needs {field} (e.g. {field} 1:0x1:0, before:after per axis)", field="padding",
+                         valid="before:after per axis")
     return Pad(rank=rank, padding=o["pad"])
 
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from convcalc.dims import format_dim, is_symbolic
 from convcalc.engine import support
-from convcalc.engine.dims import format_dim, is_symbolic
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step
 from convcalc.errors import InputError
 from convcalc.layers import base
@@ -37,6 +37,8 @@ class PixelShuffle(base.NoParameters):
     factor: int = 2
     inverse: bool = False
 
+    rank: ClassVar[int] = 2  # PyTorch's pixel shuffle is 2-d: (C, H, W) per sample
+
     def __post_init__(self) -> None:
         if isinstance(self.factor, bool) or not isinstance(self.factor, int) or self.factor < 1:
             raise InputError(f"{self.name}: {{field}} must be a whole number ≥ 1; got {self.factor!r}", field="factor",
@@ -51,10 +53,10 @@ class PixelShuffle(base.NoParameters):
         return "pixel_unshuffle" if self.inverse else "pixel_shuffle"
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
-        n_in, c, spatial = base.split_feature_map(tuple(shape), 2, self.name)
+        c, spatial = base.split_sample(tuple(shape), 2, self.name)
         if c is None:
             raise InputError(f"{self.name} needs the channels: give C x H x W (or N x C x H x W)")
-        n = base.resolve_batch(n_in, batch)
+        n = batch if batch is not None else 1
         r = self.factor
         r2 = r * r
         if self.inverse:
@@ -76,10 +78,10 @@ class PixelShuffle(base.NoParameters):
             rule = "C·r², H/r, W/r" if self.inverse else "C/r², H·r, W·r"
             steps = (Step("output", rule, f"r = {r}", "x".join(format_dim(d) for d in (c_out, *out_spatial))),)
         return LayerReport(
-            op=self.name, input=tuple(shape), output=base.join_feature_map(n_in, c_out, out_spatial),
+            op=self.name, input=tuple(shape), output=base.join_feature_map(None, c_out, out_spatial),
             params=ParamCount(), macs=0, batch=n, rf=rf, steps=steps,
             hyper={"downscale_factor" if self.inverse else "upscale_factor": r},
-            output_has_batch=n_in is not None, bytes_per_element=bytes_per_element,
+            bytes_per_element=bytes_per_element,
         )
 
     def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
@@ -90,7 +92,7 @@ class PixelShuffle(base.NoParameters):
 
         x = as_array(x, f"{self.name} input")
         check_batched_shape(x.shape, 2, self.name)
-        out = self.analyze(x.shape).output
+        out = base.analyze_batched(self, x.shape).output
         return Forward(self._permute(x, out, self.inverse), x.shape)
 
     def backward(self, grad_output: np.ndarray, cache: Any) -> Backward:
@@ -99,7 +101,7 @@ class PixelShuffle(base.NoParameters):
         from convcalc.compute.params import check_grad_shape
 
         shape = cache
-        dy = check_grad_shape(grad_output, self.analyze(shape).output, self.name)
+        dy = check_grad_shape(grad_output, base.analyze_batched(self, shape).output, self.name)
         return Backward(self._permute(dy, shape, not self.inverse))
 
     def _permute(self, x: np.ndarray, out_shape, inverse: bool) -> np.ndarray:
@@ -120,7 +122,9 @@ def _spec(inverse: bool):
 
     def cli_build(rank: int | None, o: dict) -> PixelShuffle:
         if "factor" not in o:
-            raise InputError(f"pixel-{'un' if inverse else ''}shuffle needs --factor (e.g. --factor 2)")
+            raise InputError(f"pixel-{'un' if inverse else ''}shuffle needs {{field}} (e.g. {{field}} 2)",
+                             field="factor",
+                             valid="a whole number ≥ 1")
         return PixelShuffle(factor=o["factor"], inverse=inverse)
 
     return build, cli_build
@@ -133,7 +137,8 @@ _UNSHUFFLE, _CLI_UNSHUFFLE = _spec(True)
 DESCRIPTORS = (
     LayerDescriptor(
         "pixel_shuffle", "channels into space: (C·r², H, W) → (C, H·r, W·r)", ("PixelShuffle",), build=_SHUFFLE,
-        options=(_FACTOR,), aliases=("pixelshuffle", "subpixel"), chain_help="pixel_shuffle R   (C·r², H, W) → (C, H·r, W·r)",
+        options=(_FACTOR,), aliases=("pixelshuffle", "subpixel"),
+        chain_help="pixel_shuffle R   (C·r², H, W) → (C, H·r, W·r)",
         cli="pixel-shuffle", cli_aliases=("subpixel",), cli_options=("factor",), cli_build=_CLI_SHUFFLE, spatial=False,
         trace="pixel_shuffle", trace_output="Y", torch=("PixelShuffle",), onnx=("DepthToSpace",),
         label=("pixel-shuffle", "pxshuf"),

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from convcalc.dims import Dim, format_dim, is_symbolic, product, simplify
 from convcalc.engine import axis, support
-from convcalc.engine.dims import Dim, format_dim, is_symbolic, product, simplify
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step, merge_axis_steps
 from convcalc.errors import InputError
 from convcalc.layers import base
@@ -63,7 +63,7 @@ class _Pool:
         x = as_array(x, f"{self.name} input")
         shape = check_batched_shape(x.shape, self.rank, self.name)
         require(self.name, params, {})
-        return x, self.analyze(shape)
+        return x, base.analyze_batched(self, shape)
 
     def _grad(self, grad_output, shape):
         from convcalc.compute.params import check_grad_shape
@@ -97,7 +97,9 @@ class _WindowPool(_Pool):
         _check_positive(self.dilation, "dilation")
         if self.padding == "same":
             raise InputError(
-                f"{self.name}: PyTorch pooling has no padding='same'; use --pad tf-same (TensorFlow/Keras SAME) or a number"
+                f"{self.name}: PyTorch pooling has no padding='same'; use {{field}} tf-same (TensorFlow/Keras "
+                "SAME) or a number",
+                field="padding", value="same", valid="a number, before:after, valid or tf-same",
             )
         set_(self, "padding", _normalise_padding(self.padding, self.rank))
         if not isinstance(self.padding, str):
@@ -106,7 +108,8 @@ class _WindowPool(_Pool):
                 if max(pl, pr) > k // 2:
                     raise InputError(
                         f"{self.name}: padding {max(pl, pr)} along {name} must be at most half the kernel "
-                        f"(floor({k}/2) = {k // 2}); PyTorch: pad should be smaller than or equal to half of kernel size"
+                        f"(floor({k}/2) = {k // 2}); PyTorch: pad should be smaller than or equal to "
+                        "half of kernel size"
                     )
 
     @property
@@ -117,16 +120,18 @@ class _WindowPool(_Pool):
         if self.padding == "valid":
             return tuple((0, 0) for _ in spatial), []
         if self.padding == "tf-same":
-            return base.resolve_conv_padding("tf-same", spatial, self.kernel_size, self.stride, self.dilation, self.name)
+            return base.resolve_conv_padding("tf-same", spatial, self.kernel_size, self.stride,
+                                             self.dilation, self.name)
         return cast("tuple[tuple[int, int], ...]", self.padding), []
 
     def _geometry(self, shape, batch):
         op = self.name
-        n_in, c, spatial = base.split_feature_map(shape, self.rank, op)
-        n = base.resolve_batch(n_in, batch)
+        c, spatial = base.split_sample(shape, self.rank, op)
+        n = batch if batch is not None else 1
         pads, notes = self._pads(spatial)
         out, dropped = [], []
-        for name, i, k, s, d, (pl, pr) in zip(base.axis_names(self.rank), spatial, self.kernel_size, self.stride, self.dilation, pads):
+        for name, i, k, s, d, (pl, pr) in zip(base.axis_names(self.rank), spatial, self.kernel_size, self.stride,
+                                              self.dilation, pads):
             o, was_dropped = axis.pool_output_size(i, k, s, pl, pr, d, self.ceil_mode)
             o = simplify(o)
             if is_symbolic(o):
@@ -150,8 +155,9 @@ class _WindowPool(_Pool):
             warnings, cover_notes = base.coverage_messages(spatial, self.kernel_size, self.stride, self.dilation, pads)
             notes += cover_notes
         if any(d != 1 for d in self.dilation) and not isinstance(self.padding, str):
-            notes.append("the padding limit uses the nominal kernel (torch 2.13); newer ATen checks the effective kernel")
-        return n_in, c, spatial, n, pads, out_spatial, dropped, warnings, notes
+            notes.append("the padding limit uses the nominal kernel (torch 2.13); newer ATen checks the "
+                         "effective kernel")
+        return c, spatial, n, pads, out_spatial, dropped, warnings, notes
 
     def _table(self, report: LayerReport):
         """Which input entry each tap of each window reads (compute.windows.WindowTable)."""
@@ -171,18 +177,21 @@ class _WindowPool(_Pool):
             k_eff = axis.effective_kernel(k, d)
             span = i + pl + pr - k_eff
             if is_symbolic(span):
-                steps.append(Step("output (ceil_mode)", "o = ceil((i + 2p − k_eff)/s) + 1, minus 1 if (o − 1)·s ≥ i + p",
+                steps.append(Step("output (ceil_mode)",
+                                  "o = ceil((i + 2p − k_eff)/s) + 1, minus 1 if (o − 1)·s ≥ i + p",
                                   "", format_dim(o), name))
                 continue
             naive = -(-span // s) + 1
             steps.append(Step(
                 "output (ceil_mode)", "o = ceil((i + p_before + p_after − k_eff)/s) + 1",
-                f"ceil(({i} + {pl} + {pr} − {k_eff})/{s}) + 1 = ceil({base.fraction_text(span, s)}) + 1", f"{naive}", name,
+                f"ceil(({i} + {pl} + {pr} − {k_eff})/{s}) + 1 = ceil({base.fraction_text(span, s)}) + 1",
+                f"{naive}", name,
             ))
             start = (naive - 1) * s
             if naive != o:
                 steps.append(Step(
-                    "last window", "a window must start inside the input or the left padding: drop it if (o − 1)·s ≥ i + p_before",
+                    "last window",
+                    "a window must start inside the input or the left padding: drop it if (o − 1)·s ≥ i + p_before",
                     f"({naive} − 1)·{s} = {start} ≥ {i} + {pl} = {i + pl}: it would start in the right padding",
                     f"dropped → {o}", name,
                 ))
@@ -202,8 +211,9 @@ class MaxPool(_WindowPool):
 
     kind: ClassVar[str] = "maxpool"
 
-    def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
-        n_in, c, spatial, n, pads, out_spatial, _dropped, warnings, notes = self._geometry(shape, batch)
+    def analyze(self, shape, *, batch: int | None = None, explain: bool = False,
+                bytes_per_element: int = 4) -> LayerReport:
+        c, spatial, n, pads, out_spatial, _dropped, warnings, notes = self._geometry(shape, batch)
         self._check_no_empty_window(spatial, pads, out_spatial)
         other: tuple = ()
         if c is not None and not any(is_symbolic(x) for x in (*spatial, *out_spatial, c, n)):
@@ -213,13 +223,14 @@ class MaxPool(_WindowPool):
             other = (("comparisons", n * c * (product(sums) - product(out_spatial))),)
         steps = self._steps(spatial, out_spatial, pads) if explain else []
         return LayerReport(
-            op=self.name, input=tuple(shape), output=base.join_feature_map(n_in, c, out_spatial), params=ParamCount(),
+            op=self.name, input=tuple(shape), output=base.join_feature_map(None, c, out_spatial), params=ParamCount(),
             macs=0, batch=n, other_ops=other,
             rf=tuple(AxisRF(axis.effective_kernel(k, d), s, pl, support.window(k, s, pl, d))
                      for k, d, s, (pl, _) in zip(self.kernel_size, self.dilation, self.stride, pads)),
-            hyper={"kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": [list(p) for p in pads],
+            hyper={"kernel_size": list(self.kernel_size), "stride": list(self.stride),
+                   "padding": [list(p) for p in pads],
                    "dilation": list(self.dilation), "ceil_mode": self.ceil_mode},
-            warnings=tuple(warnings), notes=tuple(notes), steps=tuple(steps), output_has_batch=n_in is not None,
+            warnings=tuple(warnings), notes=tuple(notes), steps=tuple(steps),
             bytes_per_element=bytes_per_element,
         )
 
@@ -283,16 +294,19 @@ class AvgPool(_WindowPool):
         if self.divisor_override is not None:
             if self.rank == 1:
                 raise InputError("avgpool1d has no divisor_override in PyTorch (AvgPool2d and AvgPool3d do)")
-            if isinstance(self.divisor_override, bool) or not isinstance(self.divisor_override, int) or self.divisor_override == 0:
+            divisor = self.divisor_override
+            if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor == 0:
                 raise InputError(f"{{field}} must be a non-zero whole number; got {self.divisor_override!r}",
                                  field="divisor_override", value=self.divisor_override, valid="a non-zero whole number")
 
-    def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
+    def analyze(self, shape, *, batch: int | None = None, explain: bool = False,
+                bytes_per_element: int = 4) -> LayerReport:
         if self.rank == 3:
             self._check_3d_input(shape)
-        n_in, c, spatial, n, pads, out_spatial, _dropped, warnings, notes = self._geometry(shape, batch)
+        c, spatial, n, pads, out_spatial, _dropped, warnings, notes = self._geometry(shape, batch)
         if self.padding == "tf-same" and self.count_include_pad:
-            notes.append("TensorFlow's SAME average pooling divides by the real elements only (count_include_pad=False)")
+            notes.append("TensorFlow's SAME average pooling divides by the real elements only "
+                         "(count_include_pad=False)")
         other: tuple = ()
         steps = self._steps(spatial, out_spatial, pads) if explain else []
         if c is not None and not any(is_symbolic(x) for x in (*spatial, *out_spatial, c, n)):
@@ -305,13 +319,14 @@ class AvgPool(_WindowPool):
                             for i, k, s, (pl, pr), o in zip(spatial, self.kernel_size, self.stride, pads, out_spatial)]
                 steps.append(self._divisor_step(per_axis))
         return LayerReport(
-            op=self.name, input=tuple(shape), output=base.join_feature_map(n_in, c, out_spatial), params=ParamCount(),
+            op=self.name, input=tuple(shape), output=base.join_feature_map(None, c, out_spatial), params=ParamCount(),
             macs=0, batch=n, other_ops=other,
             rf=tuple(AxisRF(k, s, pl) for k, s, (pl, _) in zip(self.kernel_size, self.stride, pads)),
-            hyper={"kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": [list(p) for p in pads],
+            hyper={"kernel_size": list(self.kernel_size), "stride": list(self.stride),
+                   "padding": [list(p) for p in pads],
                    "ceil_mode": self.ceil_mode, "count_include_pad": self.count_include_pad,
                    "divisor_override": self.divisor_override},
-            warnings=tuple(warnings), notes=tuple(notes), steps=tuple(steps), output_has_batch=n_in is not None,
+            warnings=tuple(warnings), notes=tuple(notes), steps=tuple(steps),
             bytes_per_element=bytes_per_element,
         )
 
@@ -348,7 +363,8 @@ class AvgPool(_WindowPool):
     def _divisor_step(self, per_axis) -> Step:
         if self.divisor_override is not None:
             return Step("divisor", "divisor_override replaces every window's divisor", "", str(self.divisor_override))
-        rule = "window size clipped at the end of the right padding" if self.count_include_pad else "real (non-padding) elements"
+        rule = ("window size clipped at the end of the right padding" if self.count_include_pad
+                else "real (non-padding) elements")
         index = 0 if self.count_include_pad else 1
         text = "; ".join(f"{name}: {', '.join(str(sz[index]) for sz in sizes[:_SHOWN_WINDOWS])}"
                          + (", …" if len(sizes) > _SHOWN_WINDOWS else "")
@@ -393,9 +409,10 @@ class AdaptivePool(_Pool):
         """The descriptor this object is an instance of (four types share the class)."""
         return f"{'global' if self.global_ else 'adaptive'}_{self.mode}pool"
 
-    def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
-        n_in, c, spatial = base.split_feature_map(shape, self.rank, self.name)
-        n = base.resolve_batch(n_in, batch)
+    def analyze(self, shape, *, batch: int | None = None, explain: bool = False,
+                bytes_per_element: int = 4) -> LayerReport:
+        c, spatial = base.split_sample(shape, self.rank, self.name)
+        n = batch if batch is not None else 1
         out_spatial = tuple(i if o is None else o for i, o in zip(spatial, self.output_size))
         notes: list[str] = []
         steps: list[Step] = []
@@ -422,7 +439,8 @@ class AdaptivePool(_Pool):
             if explain:
                 bins = [axis.adaptive_bin(t, i, o) for t in range(min(o, 8))]
                 shown = " ".join(f"[{a},{b})" for a, b in bins) + (" …" if o > 8 else "")
-                steps.append(Step("bins", "bin t = [floor(t·I/O), ceil((t + 1)·I/O))", f"I = {i}, O = {o}", shown, name))
+                steps.append(Step("bins", "bin t = [floor(t·I/O), ceil((t + 1)·I/O))",
+                                  f"I = {i}, O = {o}", shown, name))
         other: tuple = ()
         if c is not None and all(s is not None for s in bin_sums) and not is_symbolic(c) and not is_symbolic(n):
             windows = product(out_spatial)
@@ -432,11 +450,11 @@ class AdaptivePool(_Pool):
             else:
                 other = (("adds", n * c * (reads - windows)), ("divisions", n * c * windows))
         return LayerReport(
-            op=self.name, input=tuple(shape), output=base.join_feature_map(n_in, c, out_spatial), params=ParamCount(),
+            op=self.name, input=tuple(shape), output=base.join_feature_map(None, c, out_spatial), params=ParamCount(),
             macs=0, batch=n, other_ops=other, rf=tuple(rf),
             hyper={"output_size": list(self.output_size)}, notes=tuple(notes), steps=tuple(merge_axis_steps(steps)),
             warnings=tuple(warnings),
-            output_has_batch=n_in is not None, bytes_per_element=bytes_per_element,
+            bytes_per_element=bytes_per_element,
         )
 
     def forward(self, x, params=None, *, training: bool = True, rng=None):
@@ -501,7 +519,8 @@ _SIZE = Option("size", "size", aliases=("output_size",), required=True, position
 _POOL_WORK = {"*": "pool"}
 
 
-def _adaptive_descriptor(mode: str, word: str, aliases: tuple[str, ...], torch_name: str, label: tuple[str, str]) -> LayerDescriptor:
+def _adaptive_descriptor(mode: str, word: str, aliases: tuple[str, ...], torch_name: str,
+                         label: tuple[str, str]) -> LayerDescriptor:
     build, cli_build = _adaptive(mode)
     return LayerDescriptor(
         f"adaptive_{mode}pool", f"adaptive {word} pooling", ("AdaptivePool",), build=build, options=(_SIZE,),
@@ -540,11 +559,14 @@ DESCRIPTORS = (
         cli_build=_cli_avgpool, trace="avgpool2d", trace_aliases=("avgpool", "averagepool"), trace_output="P",
         torch=("AvgPool1d", "AvgPool2d", "AvgPool3d"), onnx=("AveragePool",), work=_POOL_WORK,
     ),
-    _adaptive_descriptor("avg", "average", ("adaptive_avg_pool", "adaptiveavg", "aap"), "AdaptiveAvgPool", ("adaptive-avgpool", "adaptavg")),
-    _adaptive_descriptor("max", "max", ("adaptive_max_pool", "adaptivemax", "amp"), "AdaptiveMaxPool", ("adaptive-maxpool", "adaptmax")),
+    _adaptive_descriptor("avg", "average", ("adaptive_avg_pool", "adaptiveavg", "aap"), "AdaptiveAvgPool",
+                         ("adaptive-avgpool", "adaptavg")),
+    _adaptive_descriptor("max", "max", ("adaptive_max_pool", "adaptivemax", "amp"), "AdaptiveMaxPool",
+                         ("adaptive-maxpool", "adaptmax")),
     _global_descriptor("avg", "average", ("gap", "global_avg_pool"), ("gap", "globalaveragepool"),
                        "GlobalAveragePool", ("global-avgpool", "gap")),
-    _global_descriptor("max", "max", ("gmp", "global_max_pool"), ("gmp", "globalmaxpool"), "GlobalMaxPool", ("global-maxpool", "gmp")),
+    _global_descriptor("max", "max", ("gmp", "global_max_pool"), ("gmp", "globalmaxpool"), "GlobalMaxPool",
+                       ("global-maxpool", "gmp")),
 )
 
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from convcalc.engine.dims import product
+from convcalc.dims import product
 from convcalc.engine.report import AxisRF, LayerReport
 from convcalc.errors import InputError
 from convcalc.layers import base

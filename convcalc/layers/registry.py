@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from convcalc.engine.report import LayerReport
 from convcalc.errors import InputError
+from convcalc.layers import base
 from convcalc.layers.descriptor import LayerDescriptor, descriptors, lookup, normalise
 
 
@@ -88,4 +90,12 @@ def build_layer(op: str, options: dict[str, Any], dims: int | None = None):
             where = f" (it is for {', '.join(owners)})" if owners else ""
             raise InputError(f"--{key} does not apply to {spec.name}{where}")
     return spec.build(rank, options)
+
+
+def analyze_layer(op: str, options: dict[str, Any], shape: tuple, *, dims: int | None = None,
+                  batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
+    """Build the layer ``op`` with ``options`` and apply it to ``shape`` as a user writes it
+    (``convcalc shape --in``; :func:`convcalc.layers.base.analyze_written`)."""
+    layer = build_layer(op, options, dims)
+    return base.analyze_written(layer, shape, batch=batch, explain=explain, bytes_per_element=bytes_per_element)
 

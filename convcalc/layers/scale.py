@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from convcalc.engine.dims import product
+from convcalc.dims import product
 from convcalc.engine.report import AxisRF
 from convcalc.errors import InputError
 from convcalc.layers import base

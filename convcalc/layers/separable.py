@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from convcalc.engine.dims import format_dim, is_symbolic, product
+from convcalc.dims import format_dim, is_symbolic, product
 from convcalc.engine.report import LayerReport, Step
 from convcalc.errors import InputError
 from convcalc.layers import base
@@ -57,8 +57,9 @@ class DepthwiseSeparable:
         standard = Conv(out_channels=c_out, **common)
         return depthwise, pointwise, standard
 
-    def analyze(self, shape, *, batch: int | None = None, explain: bool = False, bytes_per_element: int = 4) -> LayerReport:
-        _, c_in, _ = base.split_feature_map(shape, self.rank, self.name)
+    def analyze(self, shape, *, batch: int | None = None, explain: bool = False,
+                bytes_per_element: int = 4) -> LayerReport:
+        c_in, _ = base.split_sample(shape, self.rank, self.name)
         if c_in is None or is_symbolic(c_in):
             raise InputError(f"{self.name} needs a number of input channels in --in (e.g. 32x112x112)")
         notes = []
@@ -92,9 +93,12 @@ class DepthwiseSeparable:
         if explain:
             k_text = "·".join(map(str, kernel))
             steps = [
-                Step("depthwise", f"a {k_text} conv per input channel (groups = {c_in})", f"{dw.params.total} params", f"{format_dim(dw.macs)} MACs"),
-                Step("pointwise", f"1×1 conv {c_in * self.multiplier} → {c_out}", f"{pw.params.total} params", f"{format_dim(pw.macs)} MACs"),
-                Step("standard conv", f"{k_text} conv {c_in} → {c_out}", f"{std.params.total} params", f"{format_dim(std.macs)} MACs"),
+                Step("depthwise", f"a {k_text} conv per input channel (groups = {c_in})", f"{dw.params.total} params",
+                     f"{format_dim(dw.macs)} MACs"),
+                Step("pointwise", f"1×1 conv {c_in * self.multiplier} → {c_out}", f"{pw.params.total} params",
+                     f"{format_dim(pw.macs)} MACs"),
+                Step("standard conv", f"{k_text} conv {c_in} → {c_out}", f"{std.params.total} params",
+                     f"{format_dim(std.macs)} MACs"),
                 Step("cost ratio", "(Dk²·M·Df² + M·N·Df²) / (Dk²·M·N·Df²) = 1/N + 1/Dk²",
                      f"1/{c_out} + 1/{k_prod}" if "formula_value" in comparison else "",
                      _ratio_text(comparison["macs_ratio"])),
@@ -117,7 +121,7 @@ class DepthwiseSeparable:
         input_shape = check_batched_shape(input_shape, self.rank, self.name)
         c_in = input_shape[1]
         depthwise, pointwise, _ = self._parts(c_in, self.out_channels if self.out_channels is not None else c_in)
-        return depthwise, pointwise, tuple(depthwise.analyze(input_shape).output)
+        return depthwise, pointwise, tuple(base.analyze_batched(depthwise, input_shape).output)
 
     def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
         depthwise, pointwise, middle = self._convs(input_shape)
@@ -137,7 +141,8 @@ class DepthwiseSeparable:
 
         depthwise, pointwise, _ = self._convs(x.shape)
         given = require(self.name, params, self.parameter_shapes(x.shape))
-        part_params = {part: {k.split(".", 1)[1]: v for k, v in given.items() if k.startswith(part + ".")} for part in _PARTS}
+        part_params = {part: {k.split(".", 1)[1]: v for k, v in given.items() if k.startswith(part + ".")}
+                       for part in _PARTS}
         first = depthwise.forward(x, part_params["depthwise"], training=training, rng=rng)
         second = pointwise.forward(first.output, part_params["pointwise"], training=training, rng=rng)
         return Forward(second.output, (depthwise, pointwise, first.cache, second.cache, first.output))
@@ -156,7 +161,7 @@ class DepthwiseSeparable:
 
 def _ratio(a, b):
     if is_symbolic(a) or is_symbolic(b):
-        from convcalc.engine.dims import simplify
+        from convcalc.dims import simplify
 
         return simplify(a / b)
     return Fraction(a, b)

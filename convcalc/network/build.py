@@ -36,7 +36,8 @@ def seq(*items: Child, kind: str = "Sequential") -> Sequential:
     return Sequential(_named(items), kind)
 
 
-def residual(*body: Child, shortcut: Child | None = None, post: Iterable[Child] = (), kind: str = "Residual") -> Residual:
+def residual(*body: Child, shortcut: Child | None = None, post: Iterable[Child] = (),
+             kind: str = "Residual") -> Residual:
     """``post(body(x) + shortcut(x))``; ``shortcut`` None is the identity; a bare module is named 'downsample'."""
     if shortcut is not None and not isinstance(shortcut, tuple):
         shortcut = ("downsample", shortcut)
@@ -45,7 +46,8 @@ def residual(*body: Child, shortcut: Child | None = None, post: Iterable[Child] 
 
 
 def parallel(*branches: Child, merge: str = "concat", kind: str = "Parallel") -> Parallel:
-    named = tuple((n, m) for n, m in (b if isinstance(b, tuple) else (f"branch{i + 1}", b) for i, b in enumerate(branches)))
+    named = tuple((n, m) for n, m in
+                  (b if isinstance(b, tuple) else (f"branch{i + 1}", b) for i, b in enumerate(branches)))
     return Parallel(named, merge, kind)
 
 
@@ -64,7 +66,8 @@ def conv(out: int, k, stride=1, pad=0, dilation=1, groups=1, bias: bool = True, 
                      groups=groups, bias=bias, padding_mode=padding_mode))
 
 
-def conv_t(out: int, k, stride=1, pad=0, output_padding=0, dilation=1, groups=1, bias: bool = True, rank: int = 2) -> Leaf:
+def conv_t(out: int, k, stride=1, pad=0, output_padding=0, dilation=1, groups=1, bias: bool = True,
+           rank: int = 2) -> Leaf:
     return Leaf(ConvTranspose(rank=rank, out_channels=out, kernel_size=k, stride=stride, padding=pad,
                               output_padding=output_padding, dilation=dilation, groups=groups, bias=bias))
 

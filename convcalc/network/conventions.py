@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from convcalc.engine.dims import Dim
+from convcalc.dims import Dim
 from convcalc.errors import InputError
 from convcalc.layers.descriptor import of_layer
 from convcalc.network.walk import NetworkReport, Row
@@ -21,7 +21,8 @@ from convcalc.network.walk import NetworkReport, Row
 # --- categories of work ---------------------------------------------------------------------
 
 CATEGORIES = ("bias", "norm", "activation", "pool", "add", "other")
-_CATEGORY_ALIASES = {"bn": "norm", "batchnorm": "norm", "norms": "norm", "act": "activation", "activations": "activation",
+_CATEGORY_ALIASES = {"bn": "norm", "batchnorm": "norm", "norms": "norm", "act": "activation",
+                     "activations": "activation",
                      "relu": "activation", "pooling": "pool", "residual": "add", "adds": "add", "merge": "add",
                      "biases": "bias"}
 MERGE_TYPES = ("add", "mul", "concat")
@@ -66,7 +67,8 @@ def parse_count(text: str | None) -> tuple[str, ...]:
             return CATEGORIES
         word = _CATEGORY_ALIASES.get(word, word)
         if word not in CATEGORIES:
-            raise InputError(f"--count '{word}' is not one of macs, {', '.join(CATEGORIES)}, all")
+            raise InputError(f"{{field}} '{word}' is not one of macs, {', '.join(CATEGORIES)}, all", field="count",
+                             value=word, valid=f"macs, {', '.join(CATEGORIES)}, all")
         if word not in chosen:
             chosen.append(word)
     return tuple(chosen)

@@ -70,7 +70,8 @@ def _prob(value, what):
 def _size(value, what):
     """An adaptive pool's output size: whole numbers ≥ 0 (0 gives an empty tensor, as in PyTorch) or null."""
     if isinstance(value, (list, tuple)):
-        return tuple(None if v is None else (0 if v == 0 and not isinstance(v, bool) else _count(v, what)) for v in value)
+        return tuple(None if v is None else (0 if v == 0 and not isinstance(v, bool) else _count(v, what))
+                     for v in value)
     return parse_ints(value, what, minimum=0)
 
 
@@ -205,7 +206,8 @@ def parse_spec(data: Any, source: str = "<spec>") -> Network:
     allowed = {"name", "input", "layers", "description", "source", "$schema", "notes"}
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise InputError(f"{source}: unknown top-level key(s) {', '.join(unknown)} (valid: {', '.join(sorted(allowed))})")
+        raise InputError(f"{source}: unknown top-level key(s) {', '.join(unknown)} (valid: "
+                         f"{', '.join(sorted(allowed))})")
     if "input" not in data:
         raise InputError(f"{source}: missing 'input' (e.g. \"input\": \"3x32x32\")")
     if "layers" not in data:
@@ -238,7 +240,8 @@ def _entry(item: Any, where: str, source: str) -> tuple[str | None, Module]:
     if isinstance(item, str):
         return None, _leaf_or_fail(item, {}, where, source)
     if not isinstance(item, dict):
-        raise InputError(f"{source}: {where} must be a layer object like {{\"type\": \"conv\", \"out\": 16, \"k\": 3}} or a word like \"relu\"")
+        raise InputError(f"{source}: {where} must be a layer object like {{\"type\": \"conv\", \"out\": 16, \"k\": 3}} "
+                         "or a word like \"relu\"")
     if "type" not in item:
         raise InputError(f"{source}: {where} has no 'type'")
     kind = canonical_type(str(item["type"]))
@@ -347,7 +350,8 @@ def _container(kind: str, options: dict, where: str, source: str) -> Module:
         raise InputError(f"{source}: {where}.branches needs at least two branches")
     built: list[tuple[str, Module]] = []
     for branch_name, branch in named:
-        path = f"{where}.branches.{branch_name}" if isinstance(branches, dict) else f"{where}.branches[{branch_name[6:]}]"
+        path = (f"{where}.branches.{branch_name}" if isinstance(branches, dict)
+                else f"{where}.branches[{branch_name[6:]}]")
         if isinstance(branch, list):
             built.append((branch_name, _sequence(branch, path, source)))
         else:
@@ -418,10 +422,12 @@ def parse_chain(text: str, input_shape: tuple | None = None) -> Network:
         except InputError as error:
             raise InputError(f"at token {index} '{segment}': {error}") from None
     if shape is None:
-        raise InputError("the chain needs an input shape: start it with one (\"3x32x32 | conv 6 k5 | ...\") or give --in")
+        raise InputError("the chain needs an input shape: start it with one (\"3x32x32 | conv 6 k5 | "
+                         "...\") or give --in")
     if not children:
         raise InputError("the chain has no layers after the input shape")
-    return Network("chain", tuple(shape), build.seq(*children), source="inline chain", notes=tuple(dict.fromkeys(notes)))
+    return Network("chain", tuple(shape), build.seq(*children), source="inline chain",
+                   notes=tuple(dict.fromkeys(notes)))
 
 
 def _chain_leaf(words: list[str], notes: list[str] | None = None) -> Leaf:

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from convcalc.engine.dims import Dim, product
+from convcalc.dims import Dim, product
 from convcalc.errors import InputError
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.dense import Linear
@@ -158,7 +158,8 @@ def _lrn_tensor_ops(row: Row, n: int) -> Dim:
 
 # ptflops: which nn modules have a hook (MODULES_MAPPING) and which F functions are patched.
 _PTFLOPS_MODULE_ACTS = {"relu", "prelu", "elu", "leaky_relu", "relu6", "gelu"}
-_PTFLOPS_F_ACTS = {"relu", "prelu", "elu", "gelu", "silu", "softmax"}  # nn.ReLU6 calls F.hardtanh, LeakyReLU F.leaky_relu
+_PTFLOPS_F_ACTS = {"relu", "prelu", "elu", "gelu",
+                   "silu", "softmax"}  # nn.ReLU6 calls F.hardtanh, LeakyReLU F.leaky_relu
 
 
 def _ptflops(row: Row, n: int) -> Parts:
@@ -237,7 +238,9 @@ def _windows(inputs: int, outputs: int, k: int, s: int, p: int, include_pad: boo
     from convcalc.engine.axis import real_reads_total  # closed form: O(1) in the sizes
 
     # Clipped to the padded input: the same count on an input of inputs + 2p with no padding.
-    return real_reads_total(inputs + 2 * p, k, s, 0, outputs) if include_pad else real_reads_total(inputs, k, s, p, outputs)
+    if include_pad:
+        return real_reads_total(inputs + 2 * p, k, s, 0, outputs)
+    return real_reads_total(inputs, k, s, p, outputs)
 
 
 def _adaptive_windows(inputs: int, outputs: int) -> int:
@@ -365,11 +368,7 @@ def _mean_unseen(rule: Callable[[Row, int], Parts]) -> Callable[[Row, int], Part
 
 def _torchinfo_printed(value: int) -> str:
     """torchinfo's summary line (model_statistics.py format_output_num, units auto)."""
-    for unit, scale in (("T", 1e12), ("G", 1e9)):
-        if value >= scale:
-            break
-    else:
-        unit, scale = "M", 1e6
+    unit, scale = next(((u, s) for u, s in (("T", 1e12), ("G", 1e9)) if value >= s), ("M", 1e6))
     number = value / scale
     text = f"{int(number):,d}" if number.is_integer() else f"{number:,.2f}"
     return f"Total mult-adds ({unit}): {text}"
@@ -401,11 +400,7 @@ def _ultralytics_thop_printed(value: int) -> str:
 
 def _calflops_printed(value: int) -> str:
     """calculate_flops(..., output_as_string=True): number_to_string, precision 2, + "FLOPS"."""
-    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if value >= scale:
-            break
-    else:
-        unit, scale = "", 1
+    unit, scale = next(((u, s) for u, s in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)) if value >= s), ("", 1))
     return f"{round(value / scale, 2):g} {unit}FLOPS"
 
 
@@ -511,12 +506,13 @@ def as_tool(report: NetworkReport, tool: str, code: str = "torchvision") -> Tool
     ``code``: "torchvision" counts the rows the model's forward calls as functions (``Row.functional``)
     as the tool counts such calls; "modules" counts every row as an nn.Module."""
     if code not in CODES:
-        raise InputError(f"--code '{code}' is not one of {', '.join(CODES)}")
+        raise InputError(f"{{field}} '{code}' is not one of {', '.join(CODES)}", field="code", value=code,
+                         valid=", ".join(CODES))
     key = tool.strip().lower().replace("-", "_")
     key = _ALIASES.get(key, key)
     if key not in TOOLS:
         names = ", ".join(name.replace("_thop", "-thop") for name in TOOLS)
-        raise InputError(f"--as '{tool}' is not one of {names}")
+        raise InputError(f"{{field}} '{tool}' is not one of {names}", field="as", value=tool, valid=names)
     rule = TOOLS[key]
     parts: dict[str, Dim] = {}
     for row in report.leaves():

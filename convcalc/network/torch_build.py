@@ -39,7 +39,7 @@ class VerifyResult:
         return "\n".join(lines)
 
 
-_NO_TORCH = "--verify needs PyTorch, which is not installed (pip install torch); everything else works without it"
+_NO_TORCH = "{field} needs PyTorch, which is not installed (pip install torch); everything else works without it"
 
 
 def require_torch() -> None:
@@ -47,7 +47,7 @@ def require_torch() -> None:
     from importlib.util import find_spec
 
     if find_spec("torch") is None:
-        raise InputError(_NO_TORCH)
+        raise InputError(_NO_TORCH, field="verify")
 
 
 def _torch():
@@ -55,7 +55,7 @@ def _torch():
         import torch
         from torch import nn
     except ImportError:
-        raise InputError(_NO_TORCH) from None
+        raise InputError(_NO_TORCH, field="verify") from None
     return torch, nn
 
 
@@ -115,7 +115,7 @@ def _leaf(layer, shape, nn, torch):
     hook its module registers (:func:`convcalc.layers.descriptor.register_hook`)."""
     hook = find_hook("torch", layer)
     if hook is None:
-        raise InputError(f"--verify cannot build {type(layer).__name__} in torch.nn yet")
+        raise InputError(f"{{field}} cannot build {type(layer).__name__} in torch.nn yet", field="verify")
     return hook(layer, nn, tuple(shape)), layer.analyze(shape, batch=1).output
 
 

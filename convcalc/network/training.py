@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from convcalc.engine.dims import Dim, product
+from convcalc.dims import Dim, product
 from convcalc.errors import InputError
 from convcalc.network.conventions import is_gemm
 from convcalc.network.walk import NetworkReport
@@ -58,7 +58,8 @@ class TrainingReport:
 def training(report: NetworkReport, optimizer: str = "sgd") -> TrainingReport:
     key = optimizer.strip().lower()
     if key not in OPTIMIZER_STATE:
-        raise InputError(f"--optimizer '{optimizer}' is not one of {', '.join(OPTIMIZER_STATE)}")
+        raise InputError(f"{{field}} '{optimizer}' is not one of {', '.join(OPTIMIZER_STATE)}", field="optimizer",
+                         value=optimizer, valid=", ".join(OPTIMIZER_STATE))
     rows = []
     first = True
     for row in report.leaves():

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from convcalc.dims import Dim, format_dim, product
 from convcalc.engine import support as supports
-from convcalc.engine.dims import Dim, format_dim, product
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount
 from convcalc.engine.support import AxisSupport
 from convcalc.errors import InputError
@@ -377,7 +377,8 @@ def _parallel(module: Parallel, shape, rf, name, depth, ctx, unnamed: bool = Fal
             ctx.warnings.append(f"{where}: branch receptive fields are misaligned; the union is shown")
     merge_name = _join(name, module.merge)
     if unnamed:  # named after what its branches share (Inception-E's branch3x3_2a, _2b: branch3x3_2.concat)
-        shared = os.path.commonprefix([n for n, _ in module.branches]).rstrip("_.")
+        # names, not paths: the character-wise prefix is the one meant
+        shared = os.path.commonprefix([n for n, _ in module.branches]).rstrip("_.")  # noqa: RUF071
         merge_name = _join(_join(name, shared) if shared else name, module.merge)  # unnamed branches: the block's
     rows.append(_merge_row(merge_name, module.merge, depth + 1, outs, out, merged_rf, ctx))
     return out, merged_rf, [_block_row(name, module.kind, depth, tuple(shape), out, merged_rf, rows)]

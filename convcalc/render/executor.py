@@ -107,12 +107,15 @@ def compare_headers(report: RunReport) -> tuple[str, ...]:
 
 
 def run_summary(report: RunReport) -> list[tuple[str, str]]:
-    mode = "training (batch statistics, dropout on)" if report.training else "evaluation (running statistics, no dropout)"
+    mode = ("training (batch statistics, dropout on)" if report.training
+            else "evaluation (running statistics, no dropout)")
     lines = [
         ("network", f"{report.network}: {format_shape(report.input)} → {format_shape(report.output)}"),
         ("input", f"batch {report.batch}, {report.input_source}"),
-        ("backend", f"{report.backend}" + (f" (torch {report.torch_version})" if report.torch_version and report.backend == "torch" else "")
-                    + f", {report.dtype}, {mode}"),
+        ("backend",
+         f"{report.backend}"
+         + (f" (torch {report.torch_version})" if report.torch_version and report.backend == "torch" else "")
+         + f", {report.dtype}, {mode}"),
     ]
     o = report.output_stats
     lines.append(("output", f"min {num(o.min)}, max {num(o.max)}, mean {num(o.mean)}, std {num(o.std)}"))
@@ -146,9 +149,11 @@ def _wrap(label: str, value: str, width: int = WIDTH) -> list[str]:
 def _run_footer(report: RunReport) -> list[str]:
     lines = ["zeros: fraction of entries exactly 0 (dead units after a ReLU)."]
     if report.backward:
-        lines.append(f"‖δout‖: norm of δ{report.loss.symbol} with respect to the layer's output; ‖δθ‖: over its parameters.")
+        lines.append(f"‖δout‖: norm of δ{report.loss.symbol} with respect to the layer's output; ‖δθ‖: over "
+                     "its parameters.")
     if report.differences is not None:
-        lines.append("max |Δ|: largest |numpy − torch| over the layer's output entries; of |torch|: largest |torch| entry"
+        lines.append("max |Δ|: largest |numpy − torch| over the layer's output entries; of |torch|: "
+                     "largest |torch| entry"
                      + ("; Δ δout, Δ δθ: the same for the gradients." if report.backward else "."))
     lines += [f"note: {n}" for n in report.notes]
     return lines
@@ -240,7 +245,8 @@ def run_dict(report: RunReport) -> dict[str, Any]:
                        for d in report.differences],
             "max_output_diff": max((d.output for d in report.differences if d.output is not None), default=None),
             "max_grad_diff": max((d.grad for d in report.differences if d.grad is not None), default=None),
-            "max_param_grad_diff": max((d.param_grad for d in report.differences if d.param_grad is not None), default=None),
+            "max_param_grad_diff": max((d.param_grad for d in report.differences if d.param_grad is not None),
+                                       default=None),
         }
     return data
 
@@ -535,7 +541,8 @@ def plotext_chart(view: TrainView, width: int, colour: bool) -> str:
     figure.clear()
     figure.plot_size(width, 20)
     figure.subplots(1, panels)
-    series = [("loss", f"{view.loss} loss per step" if len(view.loss) < 6 else "loss per step", [s.loss for s in r.history], [e.loss for e in r.validation])]
+    series = [("loss", f"{view.loss} loss per step" if len(view.loss) < 6 else "loss per step",
+               [s.loss for s in r.history], [e.loss for e in r.validation])]
     if panels == 2:
         series.append(("accuracy (%)", "accuracy per step", [100 * (s.accuracy or 0.0) for s in r.history],
                        [100 * (e.accuracy or 0.0) for e in r.validation]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from convcalc.engine.dims import format_dim
+from convcalc.dims import format_dim
 from convcalc.engine.report import LayerReport
 from convcalc.layers.base import rf_stride_text
 from convcalc.notation import Notation, format_shape
@@ -29,7 +29,8 @@ def rf_text(report: LayerReport) -> str:
 
 def summary_rows(report: LayerReport, notation: Notation) -> list[tuple[str, str]]:
     """The label/value pairs every human format shows, in order."""
-    rows = [("op", report.op), ("input", format_shape(report.input, notation)), ("output", format_shape(report.output, notation))]
+    rows = [("op", report.op), ("input", format_shape(report.input, notation)),
+            ("output", format_shape(report.output, notation))]
     if report.params is not None:
         p = report.params
         detail = f" (weight {count(p.weight)} + bias {count(p.bias)})" if p.bias != 0 else ""

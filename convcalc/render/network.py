@@ -13,7 +13,7 @@ from fractions import Fraction
 from functools import cache
 from typing import Any
 
-from convcalc.engine.dims import Dim, format_dim, is_symbolic
+from convcalc.dims import Dim, format_dim, is_symbolic
 from convcalc.network.conventions import CATEGORIES, Headline, other_work
 from convcalc.network.tools import ToolCount
 from convcalc.network.training import TrainingReport

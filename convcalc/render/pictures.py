@@ -135,7 +135,8 @@ def paint_kernels(fig, kernels, network: str, state: str) -> None:
     fig.set_size_inches(width, height)
     ax = fig.add_subplot()
     image = ax.imshow(mosaic, interpolation="nearest", **image_kw)
-    fig.suptitle(f"{network}: kernels of layer {kernels.layer} ({kernels.type}), {c_out} x {c_in} x {size}", fontsize=10)
+    fig.suptitle(f"{network}: kernels of layer {kernels.layer} ({kernels.type}), {c_out} x "
+                 f"{c_in} x {size}", fontsize=10)
     ax.set_title(_fill(f"{state}; {scale}{sliced}" + ("; " + "; ".join(notes) if notes else ""), width), fontsize=8)
     if c_in not in (1, 3):
         ax.set_xticks([c * (w + 1) + (w - 1) / 2 for c in range(columns_shown)], [str(c) for c in range(columns_shown)])

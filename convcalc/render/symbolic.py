@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convcalc.engine.dims import format_dim
+from convcalc.dims import format_dim
 from convcalc.inverse.hyper_symbols import FreeSymbolSolution, SymbolicLayer
 from convcalc.notation import Notation, format_shape
 from convcalc.render.values import jsonable

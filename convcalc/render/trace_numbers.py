@@ -113,7 +113,8 @@ def _expanded_polynomial(expr, sympy):
     terms = _terms(expr, sympy)
     if terms is None:
         return sympy.expand(expr)
-    return sympy.Add(*(sympy.Mul(sympy.Rational(c.numerator, c.denominator), *(symbol ** e for _, symbol, e in monomial))
+    return sympy.Add(*(sympy.Mul(sympy.Rational(c.numerator, c.denominator),
+                                 *(symbol ** e for _, symbol, e in monomial))
                        for monomial, c in terms.items() if c != 0))
 
 

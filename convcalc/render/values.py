@@ -6,7 +6,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
-from convcalc.engine.dims import format_dim, is_symbolic
+from convcalc.dims import format_dim, is_symbolic
 
 
 def count(value: Any) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from convcalc.compute import windows
+from convcalc.layers.base import analyze_batched
 from convcalc.trace.context import Context, ExplainedSums, require_agreement, total
 from convcalc.trace.model import Entry, Matrix, Step
 from convcalc.trace.spec import LayerStep
@@ -27,7 +28,7 @@ def _structural(shape: tuple[int, ...], pads, stride=(1, 1)) -> np.ndarray:
 
 
 def _resolved_pads(step: LayerStep) -> tuple[tuple[int, int], ...]:
-    report = step.layer.analyze(step.input_shape)
+    report = analyze_batched(step.layer, step.input_shape)
     return tuple(tuple(int(v) for v in p) for p in report.hyper["padding"])
 
 
@@ -184,7 +185,7 @@ def _index_text(out: str, s: int, tap: str, d: int) -> str:
 
 
 def _coverage_notes(step: LayerStep) -> list[str]:
-    report = step.layer.analyze(step.input_shape)
+    report = analyze_batched(step.layer, step.input_shape)
     return list(report.warnings)
 
 

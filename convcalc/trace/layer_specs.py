@@ -23,6 +23,7 @@ import numpy as np
 
 from convcalc.compute.params import conv_weight
 from convcalc.errors import InputError
+from convcalc.layers.base import analyze_batched
 from convcalc.layers.descriptor import LayerDescriptor, descriptors, normalise
 from convcalc.notation import parse_padding
 from convcalc.trace.spec import (
@@ -305,7 +306,7 @@ def _output_shape(layer, kind: str, shape: tuple[int, ...], params, where: str) 
     try:
         if kind == "flatten":  # the layer counts dims over one sample
             return (shape[0],) + tuple(int(d) for d in layer.analyze(tuple(shape[1:])).output)
-        report = layer.analyze(tuple(shape))
+        report = analyze_batched(layer, tuple(shape))
     except InputError as error:
         raise InputError(_in_spec_words(error, where) + f" (its input is {shape_text(shape)})") from None
     return tuple(int(d) for d in report.output)

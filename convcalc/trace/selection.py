@@ -118,10 +118,9 @@ def check_size(spec, chosen: tuple[str, ...], force: bool) -> None:
         elif step.kind == "avgpool2d":
             k = step.options["kernel_size"]
             size = _sum(size, k[0] * k[1])
-        elif step.kind in ("sigmoid", "tanh", "softmax", "batchnorm2d"):
-            if size.terms or w.terms:
-                grow = step.input_shape[1] if step.kind in ("softmax", "batchnorm2d") else 1
-                size = _Size(max(size.bound(), 1) * 4 * grow, size.symbols + w.symbols + b.symbols, size.degree + 2)
+        elif step.kind in ("sigmoid", "tanh", "softmax", "batchnorm2d") and (size.terms or w.terms):
+            grow = step.input_shape[1] if step.kind in ("softmax", "batchnorm2d") else 1
+            size = _Size(max(size.bound(), 1) * 4 * grow, size.symbols + w.symbols + b.symbols, size.degree + 2)
         biggest = max(biggest, size.bound())
         total += size.bound() * math.prod(step.output_shape)
     # the backward pass multiplies the output's expression into every gradient

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from convcalc.errors import InputError
+from convcalc.layers.base import analyze_batched
 from convcalc.trace.model import Check
 from convcalc.trace.symbolic import values_of
 
@@ -84,7 +85,7 @@ def _layer(torch, F, step, x, p):
     o = step.options
     kind = step.kind
     if kind == "conv2d":
-        report = step.layer.analyze(tuple(x.shape))
+        report = analyze_batched(step.layer, tuple(x.shape))
         pads = [tuple(v) for v in report.hyper["padding"]]
         mode = o.get("padding_mode", "zeros")
         x = F.pad(

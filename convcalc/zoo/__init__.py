@@ -5,8 +5,9 @@ modules are imported on first use, so ``convcalc shape`` never pays for them.
 
 A builder may take keyword options — ``classes`` (the classifier's width), ``aux`` (the
 auxiliary classifiers of GoogLeNet and Inception v3), ``width`` (a MobileNet's width
-multiplier), ``padding`` ("tf": TensorFlow's SAME padding, for TF-slim's MobileNet V1) — with the network's published default as the default value; :func:`get`
-passes the ones asked for and refuses the ones a builder does not take.
+multiplier), ``padding`` ("tf": TensorFlow's SAME padding, for TF-slim's MobileNet V1) — with
+the network's published default as the default value; :func:`get` passes the ones asked for
+and refuses the ones a builder does not take.
 """
 
 from __future__ import annotations
@@ -132,7 +133,8 @@ def listing() -> list[Listing]:
     """Every network as the generated index lists it, in registration order."""
     from convcalc.zoo.index import INDEX
 
-    return [Listing(name, source, summary, family, options) for name, (family, source, summary, options) in INDEX.items()]
+    return [Listing(name, source, summary, family, options) for name,
+            (family, source, summary, options) in INDEX.items()]
 
 
 def canonical(name: str) -> str:

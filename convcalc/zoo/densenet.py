@@ -48,7 +48,8 @@ def _densenet(name: str, growth: int, block_config: tuple[int, ...], init: int, 
     channels = init
     for i, layers in enumerate(block_config, start=1):
         features.append((f"denseblock{i}",
-                         seq(*((f"denselayer{j}", _dense_layer(growth)) for j in range(1, layers + 1)), kind="DenseBlock")))
+                         seq(*((f"denselayer{j}", _dense_layer(growth)) for j in range(1, layers + 1)),
+                             kind="DenseBlock")))
         channels += layers * growth
         if i != len(block_config):
             channels //= 2

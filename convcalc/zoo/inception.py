@@ -116,7 +116,8 @@ def _inception_a(pool_features: int) -> Module:
     return _inception(
         ("branch1x1", basic_conv(64, 1)),
         _chain("branch5x5", ("_1", basic_conv(48, 1)), ("_2", basic_conv(64, 5, pad=2))),
-        _chain("branch3x3dbl", ("_1", basic_conv(64, 1)), ("_2", basic_conv(96, 3, pad=1)), ("_3", basic_conv(96, 3, pad=1))),
+        _chain("branch3x3dbl", ("_1", basic_conv(64, 1)), ("_2", basic_conv(96, 3, pad=1)),
+               ("_3", basic_conv(96, 3, pad=1))),
         _pool_branch(pool_features),
     )
 
@@ -124,7 +125,8 @@ def _inception_a(pool_features: int) -> Module:
 def _inception_b() -> Module:
     return _inception(
         ("branch3x3", basic_conv(384, 3, stride=2)),
-        _chain("branch3x3dbl", ("_1", basic_conv(64, 1)), ("_2", basic_conv(96, 3, pad=1)), ("_3", basic_conv(96, 3, stride=2))),
+        _chain("branch3x3dbl", ("_1", basic_conv(64, 1)), ("_2", basic_conv(96, 3, pad=1)),
+               ("_3", basic_conv(96, 3, stride=2))),
         ("branch_pool", functional(maxpool(3, 2), "F.max_pool2d")),  # Inception B/D forward
     )
 
@@ -156,7 +158,8 @@ def _inception_d() -> Module:
 
 def _split_1x3_3x1(prefix: str) -> Module:
     """Inception-E's fork: a 1×3 and a 3×1 convolution side by side, concatenated."""
-    return _inception((f"{prefix}a", basic_conv(384, (1, 3), pad=(0, 1))), (f"{prefix}b", basic_conv(384, (3, 1), pad=(1, 0))))
+    return _inception((f"{prefix}a", basic_conv(384, (1, 3), pad=(0, 1))),
+                      (f"{prefix}b", basic_conv(384, (3, 1), pad=(1, 0))))
 
 
 def _inception_e() -> Module:

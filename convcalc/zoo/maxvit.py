@@ -51,7 +51,8 @@ def _mbconv(inp: int, out: int, stride: int, sd: float) -> Module:
 
 def _partition_attention(dim: int, side: int, grid: bool, sd: float) -> Module:
     depth = ("stochastic_dropout", dropout(sd, kind="stochastic_depth"))
-    attention = residual(("attn_layer", seq(("0", _ln()), ("1", Leaf(RelativePositionAttention(dim, _HEAD_DIM, _PARTITION))),
+    attention = residual(("attn_layer",
+                          seq(("0", _ln()), ("1", Leaf(RelativePositionAttention(dim, _HEAD_DIM, _PARTITION))),
                                             ("2", dropout(0.0)))), depth, kind="Attention")
     mlp = residual(("mlp_layer", seq(("0", _ln()), ("1", linear(4 * dim)), ("2", act("gelu")), ("3", linear(dim)),
                                      ("4", dropout(0.0)))), depth, kind="MLP")
@@ -78,7 +79,8 @@ def _maxvit(name: str, stem: int, channels: list[int], layers: list[int], sd_pro
         blocks.append(seq(("layers", seq(*maxvit_layers)), kind="MaxVitBlock"))
         inp = out
     body = seq(
-        ("stem", seq(("0", seq(("0", conv(stem, 3, stride=2, pad=1, bias=False)), ("1", bn(eps=_EPS)), ("2", act("gelu")))),
+        ("stem",
+         seq(("0", seq(("0", conv(stem, 3, stride=2, pad=1, bias=False)), ("1", bn(eps=_EPS)), ("2", act("gelu")))),
                      ("1", seq(("0", conv(stem, 3, pad=1)))))),
         ("blocks", seq(*blocks)),
         ("classifier", seq(("0", adaptive_avgpool(1)), ("1", flatten()), ("2", _ln()), ("3", linear(channels[-1])),

@@ -47,7 +47,8 @@ def conv_norm_act(out: int, k=3, stride: int = 1, groups: int = 1, activation: s
     """torchvision's ``Conv2dNormActivation``: conv (no bias, 'same' padding) · BN · activation;
     ``tf``: TensorFlow's SAME padding instead (the extra row/column at the bottom/right)."""
     pad = "tf-same" if tf else (k - 1) // 2 * dilation
-    items = [("0", conv(out, k, stride=stride, pad=pad, dilation=dilation, groups=groups, bias=False)), ("1", bn(eps=eps))]
+    items = [("0", conv(out, k, stride=stride, pad=pad, dilation=dilation, groups=groups, bias=False)),
+             ("1", bn(eps=eps))]
     if activation is not None:
         items.append(("2", act(activation)))
     return seq(*items, kind="Conv2dNormActivation")
@@ -120,7 +121,8 @@ def _inverted_residual_v2(inp: int, out: int, stride: int, expand: int) -> Modul
 def mobilenet_v2(classes: int = 1000, width: float = 1.0) -> Network:
     """torchvision ``MobileNetV2(width_mult=width)``: every width make_divisible(c·width, 8), the last
     conv make_divisible(1280·max(1, width), 8)."""
-    settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
+    settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+                (6, 320, 1, 1)]
     inp = make_divisible(32 * width)
     layers: list = [conv_norm_act(inp, 3, 2, activation="relu6")]
     for t, c, n, s in settings:
@@ -149,14 +151,17 @@ _V3_LARGE = [
 ]
 _V3_SMALL = [
     (16, 3, 16, 16, True, "relu", 2), (16, 3, 72, 24, False, "relu", 2), (24, 3, 88, 24, False, "relu", 1),
-    (24, 5, 96, 40, True, "hardswish", 2), (40, 5, 240, 40, True, "hardswish", 1), (40, 5, 240, 40, True, "hardswish", 1),
+    (24, 5, 96, 40, True, "hardswish", 2), (40, 5, 240, 40, True, "hardswish", 1),
+    (40, 5, 240, 40, True, "hardswish", 1),
     (40, 5, 120, 48, True, "hardswish", 1), (48, 5, 144, 48, True, "hardswish", 1),
-    (48, 5, 288, 96, True, "hardswish", 2), (96, 5, 576, 96, True, "hardswish", 1), (96, 5, 576, 96, True, "hardswish", 1),
+    (48, 5, 288, 96, True, "hardswish", 2), (96, 5, 576, 96, True, "hardswish", 1),
+    (96, 5, 576, 96, True, "hardswish", 1),
 ]
 _V3_EPS = 0.001
 
 
-def _inverted_residual_v3(inp: int, k: int, expanded: int, out: int, use_se: bool, activation: str, stride: int) -> Module:
+def _inverted_residual_v3(inp: int, k: int, expanded: int, out: int, use_se: bool,
+                          activation: str, stride: int) -> Module:
     """torchvision ``mobilenetv3.InvertedResidual``: [expand] · depthwise · [SE, hard-sigmoid] · projection."""
     layers = []
     if expanded != inp:

@@ -45,7 +45,8 @@ def _resnet_v1(name: str, units: tuple[int, int, int, int], classes: int = 1000)
         stride = 2 if index < 4 else 1
         block = []
         for u in range(1, n + 1):
-            block.append((f"unit_{u}", seq(("bottleneck_v1", _bottleneck(inp, 4 * base, base, stride if u == n else 1)))))
+            block.append((f"unit_{u}",
+                          seq(("bottleneck_v1", _bottleneck(inp, 4 * base, base, stride if u == n else 1)))))
             inp = 4 * base
         children.append((f"block{index}", seq(*block)))
     children += [("pool5", global_avgpool()), ("flatten", flatten()), ("logits", linear(classes))]

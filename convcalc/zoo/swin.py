@@ -69,7 +69,8 @@ def _swin(name: str, embed: int, depths: list[int], heads: list[int], window: in
         dim = embed * 2 ** stage
         blocks = []
         for i in range(depth):
-            blocks.append(_block(dim, h, window, 0 if i % 2 == 0 else window // 2, sd_prob * block_id / (total - 1), v2))
+            blocks.append(_block(dim, h, window, 0 if i % 2 == 0 else window // 2,
+                                 sd_prob * block_id / (total - 1), v2))
             block_id += 1
         features.append(seq(*blocks))
         if stage < len(depths) - 1:

@@ -54,7 +54,8 @@ NETWORKS = [
 ]
 # Inline chains (convcalc's one-liner syntax) for layers the zoo does not exercise.
 CHAINS = {
-    "conv_transpose_decoder": "16x8x8 | convT 32 k4 s2 p1 | bn | relu | convT 8 k3 s2 p1 op1 | relu | convT 3 k4 s2 p1 nobias | tanh",
+    "conv_transpose_decoder": "16x8x8 | convT 32 k4 s2 p1 | bn | relu | convT 8 k3 s2 p1 op1 | relu | convT 3 k4 s2 "
+                              "p1 nobias | tanh",
     "upsample_decoder": "16x8x8 | upsample 2 | conv 32 k3 p1 | relu | upsample 2 bilinear | conv 3 k3 p1 | sigmoid",
 }
 # Batch sizes other than 1: "NAME@N" runs NAME on a batch of N.
@@ -236,7 +237,8 @@ def main() -> None:
         root = str(HERE.parent.parent)
         paths = ([ULTRALYTICS_THOP] if tool == "ultralytics_thop" else []) + [root, env.get("PYTHONPATH", "")]
         env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-        run = subprocess.run([sys.executable, __file__, "--child", tool, "--only", ",".join(names), "--code", args.code],
+        run = subprocess.run([sys.executable, __file__, "--child", tool, "--only", ",".join(names),
+                              "--code", args.code],
                              env=env,
                              stdout=subprocess.PIPE, text=True, check=False)
         if run.returncode != 0:

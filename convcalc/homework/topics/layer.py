@@ -2,7 +2,7 @@
 
 A question's data is ``{"layer": {...}, "ask": ...}`` where the layer is written exactly as a
 ``convcalc shape --jsonl`` line (``{"in": "3x32x32", "op": "conv", "k": 5, "stride": 2, "out": 2}``);
-it is read by the same parser and answered by :func:`convcalc.engine.evaluate.analyze_layer`
+it is read by the same parser and answered by :func:`convcalc.layers.analyze_layer`
 with ``explain=True``, whose steps are the worked solution.
 """
 
@@ -12,12 +12,12 @@ import random
 from typing import Any
 
 from convcalc.cli.options import parse_request
-from convcalc.engine.evaluate import analyze_layer
 from convcalc.engine.report import LayerReport
 from convcalc.errors import InputError
 from convcalc.homework import mistakes
 from convcalc.homework.model import Part, Solution, Worked
 from convcalc.homework.topics import Topic
+from convcalc.layers.registry import analyze_layer
 from convcalc.notation import format_shape
 
 MACS_CONVENTION = "MACs are the multiply-accumulates of the layer's weights (bias not counted; FLOPs = 2 × MACs)"

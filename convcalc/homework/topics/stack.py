@@ -14,13 +14,13 @@ import re
 from fractions import Fraction
 from typing import Any
 
-from convcalc.engine.dims import product
-from convcalc.engine.evaluate import analyze_layer
+from convcalc.dims import product
 from convcalc.engine.report import LayerReport
 from convcalc.errors import InputError
 from convcalc.homework.model import Given, Part, Solution, Worked
 from convcalc.homework.topics import Topic
 from convcalc.homework.topics.layer import params_of, torch_text
+from convcalc.layers.registry import analyze_layer
 from convcalc.network.spec import parse_chain
 from convcalc.network.walk import NetworkReport, RFState, Row, walk
 from convcalc.notation import format_shape

@@ -2,11 +2,13 @@
 
 Shapes and counts are computed with Python ints (never floats for a floor). When the user
 writes a symbol (``--in 3xHxW``) the same formulas run on sympy expressions; sympy is
-imported only then, so the plain numeric path stays fast.
+imported only then, so the plain numeric path stays fast. The bottom of the package (shape
+notation) reads and writes these, so this module imports nothing of convcalc.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 Dim = int | Any  # an int, or a sympy expression in symbolic mode
@@ -77,9 +79,28 @@ def format_dim(value: Dim) -> str:
     """A dimension as text: ``14`` or ``floor((H - 1)/2) + 1``."""
     if isinstance(value, int):
         return str(value)
-    from convcalc.engine.symbolic import format_expr
-
     return format_expr(value)
+
+
+@functools.cache
+def _course_printer() -> Any:
+    """sympy's printer, writing ``floor((H - 1)/2) + 1`` rather than ``floor(H/2 - 1/2) + 1``."""
+    import sympy
+    from sympy.printing.str import StrPrinter
+
+    class CoursePrinter(StrPrinter):
+        def _print_floor(self, expr):
+            return f"floor({self._print(sympy.together(expr.args[0]))})"
+
+        def _print_ceiling(self, expr):
+            return f"ceil({self._print(sympy.together(expr.args[0]))})"
+
+    return CoursePrinter()
+
+
+def format_expr(expr: Any) -> str:
+    """A sympy expression printed the way a course writes it (sympy is imported only here)."""
+    return _course_printer().doprint(expr)
 
 
 def format_factor(value: Dim) -> str:
