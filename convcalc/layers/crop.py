@@ -62,14 +62,14 @@ class Crop(base.NoParameters):
         return f"crop{self.rank}d"
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
-        n_in, c, spatial = base.split_feature_map(tuple(shape), self.rank, self.name)
-        n = base.resolve_batch(n_in, batch)
+        c, spatial = base.split_sample(tuple(shape), self.rank, self.name)
+        n = batch if batch is not None else 1
         out_spatial = [i - before - after for i, (before, after) in zip(spatial, self.cropping)]
         for axis_name, i, o, (before, after) in zip(base.axis_names(self.rank), spatial, out_spatial, self.cropping):
             if not is_symbolic(o) and o < 1:
                 raise InputError(f"cropping {before}:{after} leaves nothing of the {format_dim(i)} "
                                  f"{axis_name} of {format_shape(tuple(shape))} (at least one must remain)")
-        output = base.join_feature_map(n_in, c, out_spatial)
+        output = base.join_feature_map(None, c, out_spatial)
         steps: tuple[Step, ...] = ()
         if explain:
             steps = tuple(
@@ -82,7 +82,7 @@ class Crop(base.NoParameters):
             op=self.name, input=tuple(shape), output=output, params=ParamCount(), macs=0, batch=n,
             rf=tuple(AxisRF(1, 1, -before) for before, _ in self.cropping),
             hyper={"cropping": [list(p) for p in self.cropping]}, steps=steps,
-            output_has_batch=n_in is not None, bytes_per_element=bytes_per_element,
+            bytes_per_element=bytes_per_element,
         )
 
     def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
@@ -93,7 +93,7 @@ class Crop(base.NoParameters):
 
         x = as_array(x, f"{self.name} input")
         check_batched_shape(x.shape, self.rank, self.name)
-        self.analyze(x.shape)
+        base.analyze_batched(self, x.shape)
         return Forward(x[self._kept(x.shape)].copy(), x.shape)
 
     def backward(self, grad_output: np.ndarray, cache: Any) -> Backward:
@@ -104,7 +104,7 @@ class Crop(base.NoParameters):
         from convcalc.compute.params import check_grad_shape
 
         shape = cache
-        dy = check_grad_shape(grad_output, self.analyze(shape).output, self.name)
+        dy = check_grad_shape(grad_output, base.analyze_batched(self, shape).output, self.name)
         dx = np.zeros(shape, dtype=dy.dtype)  # object: Python int zeros
         dx[self._kept(shape)] = dy
         return Backward(dx)
