@@ -29,6 +29,7 @@ from typing import Any
 
 from convcalc.engine import axis
 from convcalc.errors import InputError
+from convcalc.interop import onnx_rewrite
 from convcalc.interop.graph import Op, structure
 from convcalc.layers.tensor import Pad, Permute, Pointwise, Reshape, Slice, Unmapped
 from convcalc.network import build
@@ -562,8 +563,9 @@ def _fold(node, values: list, attrs: dict, shapes: dict, opset: int):
     op = node.op_type
     if op in ("Identity", "Cast"):
         return values[0]
-    if op == "Shape":
-        return None
+    if op == "Shape":  # of a constant: its own shape (start/end as the spec's opset-15 attributes)
+        dims = list(getattr(values[0], "shape", ()))
+        return np.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype=np.int64)
     if op == "Gather":
         return np.take(values[0], values[1].astype(np.int64), axis=int(attrs.get("axis", 0)))
     if op in ("Unsqueeze", "Squeeze"):
@@ -781,12 +783,28 @@ def _with_constants(onnx, fixed, graph, consts):
     return again
 
 
+def _constant_folder(onnx, graph, opset: int):
+    """``fold(names)``: the values constants alone give those tensors (folded once, on first use)."""
+    found: dict = {}
+
+    def fold(names):
+        if not found:
+            initializers = {init.name: init for init in graph.initializer}
+            shapes = {name: tuple(int(d) for d in init.dims) for name, init in initializers.items()}
+            found["consts"] = _fold_graph(onnx, graph, initializers, shapes, opset)[0]
+        consts = found["consts"]
+        return {name: consts.get(name) for name in names}
+
+    return fold
+
+
 def load(path: str, input_shape: tuple | None = None) -> Network:
     """The network of the ONNX file at ``path``; ``input_shape`` (C, *spatial) overrides its input."""
     onnx = _onnx()
     model = read_model(path)
     graph = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+    onnx_rewrite.rewrite(onnx, model, _constant_folder(onnx, graph, opset))
     initializers = {init.name: init for init in graph.initializer}
     data_inputs = [i for i in graph.input if i.name not in initializers]
     if len(data_inputs) != 1:
