@@ -319,7 +319,10 @@ def _layernorm(node: Node) -> Mapped:
     first = int(node.attrs.get("axis", -1)) % rank
     if first == 0:
         return _unmapped(node, "normalises over the batch too")
-    return Mapped((build.layernorm(rank - first),))
+    from convcalc.layers.norm import LayerNorm
+
+    eps = float(node.attrs.get("epsilon", 1e-5))
+    return Mapped((Leaf(LayerNorm(dims=rank - first, channels_first=False, eps=eps)),))
 
 
 def _instancenorm(node: Node) -> Mapped:
@@ -851,9 +854,12 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
     unmapped: Counter = Counter()
     excluded = 0
     notes: list[str] = []
+    live, gelus = onnx_rewrite.fuse_gelu(live, consts.get)
     for (node, attrs, inputs, data), (scope, name) in zip(live, _node_names([n for n, *_ in live])):
         view = Node(node, attrs, consts, shapes, opset, frozenset(initializers))
         mapper = OPERATORS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+        if id(node) in gelus:
+            mapper, data = _activation("gelu"), [gelus[id(node)]]
         mapped = mapper(view) if mapper else _unmapped(view)
         if mapped.note and not mapped.note.startswith("unmapped") and "declares" not in mapped.note:
             notes.append(f"{name}: {mapped.note}")

@@ -211,3 +211,71 @@ def _drop_dead(graph: Any) -> None:
     kept = [n for n in graph.node if id(n) in needed]
     del graph.node[:]
     graph.node.extend(kept)
+
+
+# --- GELU as exporters write it before opset 20 ---------------------------------------------------
+
+SQRT2 = 2**0.5
+
+
+def fuse_gelu(live: list, const: Any) -> tuple[list, dict[int, str]]:
+    """``x · ½ · (1 + erf(x / √2))`` — GELU as torch exports it before ``Gelu`` became an
+    operator (opset 20): the node list without the factors' nodes, and per final ``Mul``
+    (by id) the tensor x it is the GELU of. ``const(name)`` is a tensor's constant value or None.
+    The constants are checked (½, 1, √2 or a multiplication by 1/√2); every inner tensor must
+    have no other reader."""
+    producer = {o: entry[0] for entry in live for o in entry[0].output if o}
+    readers: dict[str, int] = {}
+    for entry in live:
+        for name in entry[0].input:
+            readers[name] = readers.get(name, 0) + 1
+
+    def near(name: str, value: float) -> bool:
+        found = const(name)
+        return found is not None and getattr(found, "size", 0) == 1 and abs(float(found.reshape(-1)[0]) - value) < 1e-5
+
+    def only(name: str, op: str):
+        node = producer.get(name)
+        return node if node is not None and node.op_type == op and readers.get(name, 0) == 1 else None
+
+    def factors(node) -> tuple[list[str], list]:
+        names, inner = [], []
+        for name in node.input:
+            sub = only(name, "Mul")
+            if sub is not None and not inner:
+                names += list(sub.input)
+                inner.append(sub)
+            else:
+                names.append(name)
+        return names, inner
+
+    gelus: dict[int, str] = {}
+    dropped: set[int] = set()
+    for entry in live:
+        node = entry[0]
+        if node.op_type != "Mul":
+            continue
+        names, inner = factors(node)
+        if len(names) != 3:
+            continue
+        half = [n for n in names if near(n, 0.5)]
+        rest = [n for n in names if n not in half]
+        if len(half) != 1 or len(rest) != 2:
+            continue
+        for x, other in (rest, rest[::-1]):
+            add = only(other, "Add")
+            if add is None:
+                continue
+            erf_out = [n for n in add.input if not near(n, 1.0)]
+            if len(erf_out) != 1 or len(add.input) != 2:
+                continue
+            erf = only(erf_out[0], "Erf")
+            scale = only(erf.input[0], "Div") or only(erf.input[0], "Mul") if erf is not None else None
+            if scale is None or scale.input[0] != x:
+                continue
+            if not near(scale.input[1], SQRT2 if scale.op_type == "Div" else 1 / SQRT2):
+                continue
+            gelus[id(node)] = x
+            dropped.update(id(n) for n in inner + [add, erf, scale])
+            break
+    return [entry for entry in live if id(entry[0]) not in dropped], gelus

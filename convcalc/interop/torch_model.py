@@ -527,6 +527,7 @@ def _f_permute(call: Call):
     dims = call.args[1:]
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
+    dims = tuple(int(d) % len(dims) for d in dims)  # permute(0, -1, 1, 2): torch counts from the end
     if not dims or dims[0] != 0:
         return None
     return Result((Leaf(Permute(tuple(d - 1 for d in dims[1:]))),))
