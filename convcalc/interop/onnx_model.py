@@ -854,13 +854,15 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
     unmapped: Counter = Counter()
     excluded = 0
     notes: list[str] = []
-    live, gelus = onnx_rewrite.fuse_gelu(live, consts.get)
+    live, composites = onnx_rewrite.composites(live, consts.get, shapes)
     for (node, attrs, inputs, data), (scope, name) in zip(live, _node_names([n for n, *_ in live])):
         view = Node(node, attrs, consts, shapes, opset, frozenset(initializers))
         mapper = OPERATORS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
-        if id(node) in gelus:
-            mapper, data = _activation("gelu"), [gelus[id(node)]]
-        mapped = mapper(view) if mapper else _unmapped(view)
+        if id(node) in composites:
+            leaf, source_tensor = composites[id(node)]
+            mapped, data = Mapped((leaf,)), [source_tensor]
+        else:
+            mapped = mapper(view) if mapper else _unmapped(view)
         if mapped.note and not mapped.note.startswith("unmapped") and "declares" not in mapped.note:
             notes.append(f"{name}: {mapped.note}")
         if mapped.note and "declares" in mapped.note:

@@ -218,6 +218,63 @@ def _drop_dead(graph: Any) -> None:
 SQRT2 = 2**0.5
 
 
+def composites(live: list, const: Any, shapes: dict) -> tuple[list, dict[int, tuple[Any, str]]]:
+    """Standard layers an exporter writes as several nodes, found among the walked nodes
+    ``live`` ((node, …) entries): the list without their inner nodes, and per last node (by id)
+    the layer it is and the tensor it reads. ``const(name)`` gives a constant's value or None,
+    ``shapes`` the inferred shapes (with the batch)."""
+    from convcalc.network import build
+
+    live, gelus = fuse_gelu(live, const)
+    found = {key: (build.act("gelu"), x) for key, x in gelus.items()}
+    live, shuffles = fuse_channel_shuffle(live, shapes)
+    found.update({key: (build.channel_shuffle(groups), x) for key, (x, groups) in shuffles.items()})
+    return live, found
+
+
+def _readers(live: list) -> dict[str, int]:
+    readers: dict[str, int] = {}
+    for entry in live:
+        for name in entry[0].input:
+            readers[name] = readers.get(name, 0) + 1
+    return readers
+
+
+def fuse_channel_shuffle(live: list, shapes: dict) -> tuple[list, dict[int, tuple[str, int]]]:
+    """ShuffleNet's channel shuffle as written with tensor ops (torchvision's
+    ``channel_shuffle``, or any exporter of ``nn.ChannelShuffle``): ``Reshape`` (N, C, …) →
+    (N, g, C/g, …), ``Transpose`` of axes 1 and 2, ``Reshape`` back to (N, C, …). The node list
+    without the first two nodes, and per last Reshape (by id) its input and g."""
+    producer = {o: entry[0] for entry in live for o in entry[0].output if o}
+    readers = _readers(live)
+    found: dict[int, tuple[str, int]] = {}
+    dropped: set[int] = set()
+    for entry in live:
+        back = entry[0]
+        if back.op_type != "Reshape":
+            continue
+        swap = producer.get(back.input[0])
+        if swap is None or swap.op_type != "Transpose" or readers.get(back.input[0]) != 1:
+            continue
+        split = producer.get(swap.input[0])
+        if split is None or split.op_type != "Reshape" or readers.get(swap.input[0]) != 1:
+            continue
+        perm = [a.ints for a in swap.attribute if a.name == "perm"]
+        x = split.input[0]
+        before, lifted, after = shapes.get(x), shapes.get(split.output[0]), shapes.get(back.output[0])
+        if not perm or before is None or lifted is None or after != before or len(lifted) != len(before) + 1:
+            continue
+        rank = len(lifted)
+        if list(perm[0]) != [0, 2, 1] + list(range(3, rank)):
+            continue
+        groups, per = lifted[1], lifted[2]
+        if groups * per != before[1] or tuple(lifted[3:]) != tuple(before[2:]) or groups < 1:
+            continue
+        found[id(back)] = (x, int(groups))
+        dropped.update((id(swap), id(split)))
+    return [entry for entry in live if id(entry[0]) not in dropped], found
+
+
 def fuse_gelu(live: list, const: Any) -> tuple[list, dict[int, str]]:
     """``x · ½ · (1 + erf(x / √2))`` — GELU as torch exports it before ``Gelu`` became an
     operator (opset 20): the node list without the factors' nodes, and per final ``Mul``
@@ -225,10 +282,7 @@ def fuse_gelu(live: list, const: Any) -> tuple[list, dict[int, str]]:
     The constants are checked (½, 1, √2 or a multiplication by 1/√2); every inner tensor must
     have no other reader."""
     producer = {o: entry[0] for entry in live for o in entry[0].output if o}
-    readers: dict[str, int] = {}
-    for entry in live:
-        for name in entry[0].input:
-            readers[name] = readers.get(name, 0) + 1
+    readers = _readers(live)
 
     def near(name: str, value: float) -> bool:
         found = const(name)
@@ -270,7 +324,9 @@ def fuse_gelu(live: list, const: Any) -> tuple[list, dict[int, str]]:
             if len(erf_out) != 1 or len(add.input) != 2:
                 continue
             erf = only(erf_out[0], "Erf")
-            scale = only(erf.input[0], "Div") or only(erf.input[0], "Mul") if erf is not None else None
+            if erf is None:
+                continue
+            scale = only(erf.input[0], "Div") or only(erf.input[0], "Mul")
             if scale is None or scale.input[0] != x:
                 continue
             if not near(scale.input[1], SQRT2 if scale.op_type == "Div" else 1 / SQRT2):
