@@ -492,64 +492,86 @@ def _identity(node: Node) -> Mapped:
     return Mapped((build.identity(),))
 
 
-def _unary(kind: str) -> Callable[[Node], Mapped]:
-    return lambda node: Mapped((Leaf(Pointwise(kind)),))
+def _global_or_mean(node: Node) -> Mapped:
+    return _reduce_mean(node) if node.op == "ReduceMean" else _global_pool(node)
 
 
-OPERATORS: dict[str, Callable[[Node], Mapped]] = {
-    "Conv": _conv,
-    "ConvTranspose": _conv_transpose,
-    "MaxPool": _pool,
-    "AveragePool": _pool,
-    "GlobalAveragePool": _global_pool,
-    "GlobalMaxPool": _global_pool,
-    "Gemm": _gemm,
-    "MatMul": _matmul,
-    "Add": _binary,
-    "Sub": _binary,
-    "Mul": _binary,
-    "Div": _binary,
-    "Pow": _binary,
-    "Relu": _activation("relu"),
-    "LeakyRelu": _leaky_relu,
-    "Clip": _clip,
-    "Sigmoid": _activation("sigmoid"),
-    "Tanh": _activation("tanh"),
-    "HardSwish": _activation("hardswish"),
-    "HardSigmoid": _activation("hardsigmoid"),
-    "Gelu": _activation("gelu"),
-    "Elu": _activation("elu"),
-    "Softplus": _activation("softplus"),
-    "Mish": _activation("mish"),
-    "PRelu": _prelu,
-    "Softmax": _softmax,
-    "LogSoftmax": _softmax,
-    "BatchNormalization": _batchnorm,
-    "LayerNormalization": _layernorm,
-    "InstanceNormalization": _instancenorm,
-    "LRN": _lrn,
-    "Concat": _concat,
-    "Split": _split,
-    "Flatten": _flatten,
-    "Reshape": _reshape,
-    "Transpose": _transpose,
-    "Squeeze": _squeeze,
-    "Unsqueeze": _squeeze,
-    "Pad": _pad,
-    "Resize": _resize,
-    "Upsample": _resize,
-    "ReduceMean": _reduce_mean,
-    "Dropout": _dropout,
-    "Identity": _identity,
-    "Erf": _unary("erf"),
-    "Sqrt": _unary("sqrt"),
-    "Exp": _unary("exp"),
-    "Neg": _unary("neg"),
-    "Cast": _identity,
-    "DepthToSpace": _depth_to_space,
-    "Slice": _slice,
-    "SpaceToDepth": _depth_to_space,
+def _dense(node: Node) -> Mapped:
+    return _matmul(node) if node.op == "MatMul" else _gemm(node)
+
+
+def _pointwise(node: Node) -> Mapped:
+    """Add/Sub/Mul/Div/Pow read two tensors; Erf/Sqrt/Exp/Neg one."""
+    if node.op in ("Add", "Sub", "Mul", "Div", "Pow"):
+        return _binary(node)
+    return Mapped((Leaf(Pointwise(node.op.lower())),))
+
+
+def _slice_or_split(node: Node) -> Mapped:
+    return _split(node) if node.op == "Split" else _slice(node)
+
+
+# Which layer type an ONNX operator is comes from the layer descriptors' ``onnx`` words
+# (:func:`convcalc.layers.descriptor.lookup`); what stays here is how each type reads its
+# attributes, keyed by the descriptor's name. Activations without attributes need no reader.
+READERS: dict[str, Callable[[Node], Mapped]] = {
+    "conv": _conv,
+    "conv_transpose": _conv_transpose,
+    "maxpool": _pool,
+    "avgpool": _pool,
+    "global_avgpool": _global_or_mean,
+    "global_maxpool": _global_pool,
+    "linear": _dense,
+    "pointwise": _pointwise,
+    "leaky_relu": _leaky_relu,
+    "relu6": _clip,
+    "prelu": _prelu,
+    "softmax": _softmax,
+    "log_softmax": _softmax,
+    "batchnorm": _batchnorm,
+    "layernorm": _layernorm,
+    "groupnorm": _instancenorm,  # InstanceNormalization: one group per channel
+    "lrn": _lrn,
+    "slice": _slice_or_split,
+    "flatten": _flatten,
+    "reshape": _reshape,
+    "permute": _transpose,
+    "pad_any": _pad,
+    "upsample": _resize,
+    "dropout": _dropout,
+    "identity": _identity,
+    "pixel_shuffle": _depth_to_space,
+    "pixel_unshuffle": _depth_to_space,
 }
+
+#: Operators that join tensors: graph structure, not a layer type.
+MERGE_OPERATORS: dict[str, Callable[[Node], Mapped]] = {"Concat": _concat}
+
+
+def reader(op_type: str, domain: str = "") -> Callable[[Node], Mapped] | None:
+    """How a node of ``op_type`` is read: its layer descriptor's reader (an attribute-free
+    activation is the activation), a merge, or None (unmapped)."""
+    if domain not in ("", "ai.onnx"):
+        return None
+    if op_type in MERGE_OPERATORS:
+        return MERGE_OPERATORS[op_type]
+    from convcalc.layers.descriptor import lookup
+
+    descriptor = lookup("onnx", op_type)
+    if descriptor is None:
+        return None
+    if descriptor.name in READERS:
+        return READERS[descriptor.name]
+    if descriptor.classes == ("Activation",):
+        return _activation(descriptor.name)
+    return None
+
+
+def mapped_operators() -> frozenset[str]:
+    """Every ONNX operator type the importer reads (for the conformance test and help)."""
+    from convcalc.layers.descriptor import all_words
+
+    return frozenset(op for op in all_words("onnx") if reader(op) is not None) | frozenset(MERGE_OPERATORS)
 
 
 def _unmapped(node: Node, why: str = "") -> Mapped:
@@ -857,7 +879,7 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
     live, composites = onnx_rewrite.composites(live, consts.get, shapes)
     for (node, attrs, inputs, data), (scope, name) in zip(live, _node_names([n for n, *_ in live])):
         view = Node(node, attrs, consts, shapes, opset, frozenset(initializers))
-        mapper = OPERATORS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+        mapper = reader(node.op_type, node.domain)
         if id(node) in composites:
             leaf, source_tensor = composites[id(node)]
             mapped, data = Mapped((leaf,)), [source_tensor]

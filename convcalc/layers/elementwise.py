@@ -221,7 +221,7 @@ class Identity(base.NoParameters):
 #: per activation: (torch.nn class, ONNX operator, more spec words, backprop trace output name)
 _ACTIVATION_NAMES: dict[str, tuple[str, str, tuple[str, ...], str]] = {
     "relu": ("ReLU", "Relu", (), "R"),
-    "relu6": ("ReLU6", "", (), ""),
+    "relu6": ("ReLU6", "Clip", (), ""),  # ONNX writes ReLU6 as Clip(0, 6)
     "leaky_relu": ("LeakyReLU", "LeakyRelu", ("leakyrelu",), "R"),
     "elu": ("ELU", "Elu", (), "E"),
     "gelu": ("GELU", "Gelu", (), ""),
@@ -266,7 +266,7 @@ DESCRIPTORS = (
     ),
     LayerDescriptor(
         "identity", "identity", ("Identity",), build=Identity, aliases=("id",), chain_help="identity",
-        torch=("Identity",), onnx=("Identity",),
+        torch=("Identity",), onnx=("Identity", "Cast"),
     ),
 )
 

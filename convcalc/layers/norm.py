@@ -310,7 +310,8 @@ DESCRIPTORS = (
     LayerDescriptor(
         "groupnorm", "group normalisation", ("GroupNorm",), build=GroupNorm,
         options=(Option("groups", "count", required=True, positional=True),), aliases=("gn",), chain_help="gn G",
-        torch=("GroupNorm",), label=("groupnorm", "gn"), work=_NORM_WORK,
+        torch=("GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"), onnx=("InstanceNormalization",),
+        label=("groupnorm", "gn"), work=_NORM_WORK,
     ),
     LayerDescriptor(
         "layernorm2d", "layer normalisation over the channels of a feature map (ConvNeXt)", ("LayerNorm",),

@@ -511,13 +511,13 @@ def _adaptive_descriptor(mode: str, word: str, aliases: tuple[str, ...], torch_n
     )
 
 
-def _global_descriptor(mode: str, word: str, aliases: tuple[str, ...], cli_aliases: tuple[str, ...], onnx: str,
+def _global_descriptor(mode: str, word: str, aliases: tuple[str, ...], cli_aliases: tuple[str, ...], onnx: tuple[str, ...],
                        label: tuple[str, str]) -> LayerDescriptor:
     build, cli_build = _global(mode)
     return LayerDescriptor(
         f"global_{mode}pool", f"global {word} pooling (adaptive, output 1)", ("AdaptivePool",), build=build,
         aliases=aliases, chain_help=f"{aliases[0]}   global {word} pool", cli=f"global-{mode}pool",
-        cli_aliases=cli_aliases, cli_build=cli_build, onnx=(onnx,), label=label, work=_POOL_WORK,
+        cli_aliases=cli_aliases, cli_build=cli_build, onnx=onnx, label=label, work=_POOL_WORK,
     )
 
 
@@ -543,8 +543,8 @@ DESCRIPTORS = (
     _adaptive_descriptor("avg", "average", ("adaptive_avg_pool", "adaptiveavg", "aap"), "AdaptiveAvgPool", ("adaptive-avgpool", "adaptavg")),
     _adaptive_descriptor("max", "max", ("adaptive_max_pool", "adaptivemax", "amp"), "AdaptiveMaxPool", ("adaptive-maxpool", "adaptmax")),
     _global_descriptor("avg", "average", ("gap", "global_avg_pool"), ("gap", "globalaveragepool"),
-                       "GlobalAveragePool", ("global-avgpool", "gap")),
-    _global_descriptor("max", "max", ("gmp", "global_max_pool"), ("gmp", "globalmaxpool"), "GlobalMaxPool", ("global-maxpool", "gmp")),
+                       ("GlobalAveragePool", "ReduceMean"), ("global-avgpool", "gap")),
+    _global_descriptor("max", "max", ("gmp", "global_max_pool"), ("gmp", "globalmaxpool"), ("GlobalMaxPool",), ("global-maxpool", "gmp")),
 )
 
 
