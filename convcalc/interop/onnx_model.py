@@ -33,6 +33,7 @@ from convcalc.interop import onnx_rewrite
 from convcalc.interop.graph import Op, structure
 from convcalc.layers.tensor import Pad, Permute, Pointwise, Reshape, Slice, Unmapped
 from convcalc.network import build
+from convcalc.network.declared import declare
 from convcalc.network.model import Leaf, Network
 from convcalc.notation import format_shape
 
@@ -86,10 +87,34 @@ class Node:
         return (value.decode() if isinstance(value, bytes) else str(value)).upper()
 
 
+class _NoShape(InputError):
+    """ONNX's shape inference left a tensor a mapper needs without a shape."""
+
+    def __init__(self, tensor: str) -> None:
+        super().__init__(f"ONNX shape inference gives no shape for tensor '{tensor}'; give --in to fix the input size")
+        self.tensor = tensor
+
+
 def _drop_batch(shape, name: str) -> tuple:
     if shape is None:
-        raise InputError(f"ONNX shape inference gives no shape for tensor '{name}'; give --in to fix the input size")
+        raise _NoShape(name)
     return tuple(shape[1:])
+
+
+def _why_no_shape(ops: list, source: str, missing: _NoShape, what: str, shape: tuple) -> InputError:
+    """The clearer error of convcalc's own walk up to the tensor without a shape (an input too
+    small for a kernel: ONNX infers no size, the walk says which layer and why), else ``missing``."""
+    from convcalc.network.walk import walk
+
+    try:
+        body = structure(ops, source, missing.tensor, what=what)
+    except InputError:
+        return missing
+    try:
+        walk(Network("prefix", shape, body))
+    except InputError as error:
+        return error
+    return missing
 
 
 @dataclass(frozen=True)
@@ -166,12 +191,8 @@ def _conv(node: Node) -> Mapped:
         bias=node.has_input(2),
         rank=rank,
     )
-    return Mapped((layer,), note=_declared_channels(node, int(weight.shape[1]) * group))
-
-
-def _declared_channels(node: Node, declared: int) -> str:
-    received = node.shape_in()[0]
-    return "" if received == declared else f"declares {declared} input channels, receives {received}"
+    # the weight's C/group declares the input channels: the shape debugger compares them
+    return Mapped((declare(layer, "in_channels", int(weight.shape[1]) * group),))
 
 
 def _conv_transpose(node: Node) -> Mapped:
@@ -248,16 +269,15 @@ def _gemm(node: Node) -> Mapped:
         return _unmapped(node, "only x·W (+ b) with a constant W is mapped")
     trans = bool(node.attrs.get("transB", 0))
     out_features, declared = (weight.shape[0], weight.shape[1]) if trans else (weight.shape[1], weight.shape[0])
-    received = node.shape_in()[-1]
-    note = "" if received == declared else f"declares {declared} input features, receives {received}"
-    return Mapped((build.linear(int(out_features), bias=node.has_input(2)),), note=note)
+    layer = build.linear(int(out_features), bias=node.has_input(2))
+    return Mapped((declare(layer, "in_features", int(declared)),))
 
 
 def _matmul(node: Node) -> Mapped:
     weight = node.const(1)
     if weight is None or weight.ndim != 2:
         return _binary(node)
-    return Mapped((build.linear(int(weight.shape[1]), bias=False),))
+    return Mapped((declare(build.linear(int(weight.shape[1]), bias=False), "in_features", int(weight.shape[0])),))
 
 
 def _binary(node: Node) -> Mapped:
@@ -311,7 +331,9 @@ def _prelu(node: Node) -> Mapped:
 
 
 def _batchnorm(node: Node) -> Mapped:
-    return Mapped((build.bn(eps=float(node.attrs.get("epsilon", 1e-5))),))
+    layer = build.bn(eps=float(node.attrs.get("epsilon", 1e-5)))
+    scale = node.const(1)  # the scale's length declares the channels
+    return Mapped((layer if scale is None else declare(layer, "num_features", int(scale.size)),))
 
 
 def _layernorm(node: Node) -> Mapped:
@@ -884,11 +906,12 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
             leaf, source_tensor = composites[id(node)]
             mapped, data = Mapped((leaf,)), [source_tensor]
         else:
-            mapped = mapper(view) if mapper else _unmapped(view)
-        if mapped.note and not mapped.note.startswith("unmapped") and "declares" not in mapped.note:
+            try:
+                mapped = mapper(view) if mapper else _unmapped(view)
+            except _NoShape as missing:
+                raise _why_no_shape(ops, source.name, missing, f"'{os.path.basename(path)}'", shape) from None
+        if mapped.note and not mapped.note.startswith("unmapped"):
             notes.append(f"{name}: {mapped.note}")
-        if mapped.note and "declares" in mapped.note:
-            raise InputError(f"layer {name} ({node.op_type}) {mapped.note} — the file's shapes disagree")
         if mapped.merge:
             ops.append(Op(tuple(data), node.output[0], merge=mapped.merge, scope=scope))
         elif mapped.per_output:
