@@ -346,6 +346,19 @@ def _branch(items: list, path: tuple[str, ...], kinds: dict[str, str], default: 
     return "", Sequential(tuple(_children(items, path, kinds)))
 
 
+def _pools(items: list) -> bool:
+    """Whether a branch pools (a squeeze-and-excitation gate pools the map to one value per channel)."""
+    from convcalc.layers.pool import AdaptivePool
+
+    for item in items:
+        if isinstance(item, _Block):
+            if any(_pools(b) for b in item.branches):
+                return True
+        elif isinstance(item[1].layer, AdaptivePool):
+            return True
+    return False
+
+
 def _block(block: _Block, path: tuple[str, ...], kinds: dict[str, str]) -> Module:
     branches = block.branches
     if block.merge in ("add", "mul") and len(branches) == 2:
@@ -358,6 +371,11 @@ def _block(block: _Block, path: tuple[str, ...], kinds: dict[str, str]) -> Modul
                 and getattr(gate[0][1].layer, "kind", "") == "sigmoid"
             ):
                 return Leaf(Activation("silu"))  # x·σ(x), an exporter's SiLU
+            if not _pools(gate):  # no pooling: g(x) has x's own size, an element-wise product
+                return Parallel(
+                    (("identity", Leaf(Identity())), _branch(gate, path, kinds, "branch2")), "mul",
+                    _kind(kinds, path, "Parallel"),
+                )
             return Gate(
                 Sequential(tuple(_children(gate, path, kinds)), _kind(kinds, path, "SqueezeExcitation")),
                 _kind(kinds, path, "SqueezeExcitation"),
