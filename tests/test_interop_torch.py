@@ -90,8 +90,9 @@ def channel_shuffle_export():
 ONNX_CASES = [(name, 17) for name in NAMES] + [("convnext_tiny", 20)]
 
 
+@pytest.mark.usefixtures("channel_shuffle_export")
 @pytest.mark.parametrize("name,opset", ONNX_CASES)
-def test_zoo_through_onnx_export(name, opset, tmp_path, channel_shuffle_export):
+def test_zoo_through_onnx_export(name, opset, tmp_path):
     pytest.importorskip("onnx")
     if name in ONNX_GAPS:
         pytest.skip(f"{name}: {ONNX_GAPS[name]}")

@@ -464,10 +464,6 @@ def _reduce_mean(node: Node) -> Mapped:
     return Mapped(layers)
 
 
-def _squeeze(node: Node) -> Mapped:
-    return _reshape(node)
-
-
 def _depth_to_space(node: Node) -> Mapped:
     """DepthToSpace (C·b² x H x W → C x bH x bW, either mode: DCR and CRD differ only in the
     order of the channels) and SpaceToDepth, its inverse: PyTorch's pixel (un)shuffle."""

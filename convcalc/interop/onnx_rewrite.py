@@ -293,7 +293,8 @@ def fuse_gelu(live: list, const: Any) -> tuple[list, dict[int, str]]:
         return node if node is not None and node.op_type == op and readers.get(name, 0) == 1 else None
 
     def factors(node) -> tuple[list[str], list]:
-        names, inner = [], []
+        names: list[str] = []
+        inner: list = []
         for name in node.input:
             sub = only(name, "Mul")
             if sub is not None and not inner:
