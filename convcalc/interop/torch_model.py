@@ -707,20 +707,22 @@ def _trace_fx(model, shape: tuple):
 
     graph_module = torch.fx.symbolic_trace(model)
     shapes: dict[str, tuple] = {}
+
+    class Shapes(torch.fx.Interpreter):
+        """Every node's output shape on a zeros input (what fx's ShapeProp records, without the
+        fake-tensor machinery it imports: two seconds of a cold start)."""
+
+        def run_node(self, node):
+            result = super().run_node(node)
+            if isinstance(result, torch.Tensor):
+                shapes[node.name] = tuple(int(d) for d in result.shape[1:])
+            return result
+
     try:
-        import contextlib
-        import io
-
-        from torch.fx.passes.shape_prop import ShapeProp
-
-        with contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints the failing node's traceback
-            ShapeProp(graph_module).propagate(torch.zeros((1,) + shape))
-        for node in graph_module.graph.nodes:
-            meta = node.meta.get("tensor_meta")
-            if meta is not None and hasattr(meta, "shape"):
-                shapes[node.name] = tuple(int(d) for d in meta.shape[1:])
+        with torch.no_grad():
+            Shapes(graph_module).run(torch.zeros((1,) + shape))
     except Exception:
-        pass
+        pass  # sizes that disagree stop the run: the nodes before keep their shapes
     modules = dict(model.named_modules())
     data: set[str] = set()
     ops: list[Op] = []
