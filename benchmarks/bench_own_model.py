@@ -104,7 +104,12 @@ def main() -> int:
     has_torchinfo = _installed("torchinfo")
     if not has_torchinfo:
         print("torchinfo not installed (pip install --no-deps torchinfo): convcalc's times only")
-    folder = Path(tempfile.mkdtemp(prefix="convcalc_bench_own_"))
+    with tempfile.TemporaryDirectory(prefix="convcalc_bench_own_") as name:
+        _measure(Path(name), runs, has_torchinfo)
+    return 0
+
+
+def _measure(folder: Path, runs: int, has_torchinfo: bool) -> None:
     (folder / "my_net.py").write_text(NET, encoding="utf-8")
     rows = []
     if _installed("onnx"):
@@ -125,7 +130,6 @@ def main() -> int:
         theirs = _median([sys.executable, "-c", theirs_code], runs)
         print(f"{what}: convcalc {ours * 1000:.0f} ms, torchinfo.summary {theirs * 1000:.0f} ms, "
               f"ratio convcalc / torchinfo {ours / theirs:.2f}")
-    return 0
 
 
 if __name__ == "__main__":
