@@ -407,3 +407,21 @@ def test_product_with_an_unpooled_branch_is_element_wise(tmp_path):
     report = walk(onnx_model.load(_model(tmp_path, nodes, [], (4, 5, 5))))
     assert report.output == (4, 5, 5)
     assert [r.type for r in report.leaves()] == ["identity", "tanh", "mul"]
+
+
+def test_zero_pad_read_by_a_conv_is_the_convs_padding(tmp_path):
+    # TensorFlow's SAME for k3 s2 on 8x8: pad 0 before, 1 after (F.pad in a module, then its conv)
+    nodes = [
+        helper.make_node("Pad", ["x", "pads"], ["p"], name="/conv1/Pad"),
+        helper.make_node("Conv", ["p", "w"], ["y"], strides=[2, 2], name="/conv1/conv/Conv"),
+    ]
+    inits = [_const("pads", [0, 0, 0, 0, 0, 0, 1, 1], np.int64), _init("w", (4, 3, 3, 3))]
+    report = walk(onnx_model.load(_model(tmp_path, nodes, inits, (3, 8, 8))))
+    [row] = report.leaves()
+    assert (row.name, row.type, row.output) == ("conv1", "conv2d", (4, 4, 4))  # floor((8 + 1 − 3)/2) + 1
+    assert row.report.hyper["padding"] == [[0, 1], [0, 1]]
+    # padding the channels is not a convolution's padding: the Pad stays a layer
+    inits[0] = _const("pads", [0, 1, 0, 0, 0, 0, 1, 1], np.int64)
+    nodes[1] = helper.make_node("Conv", ["p", "w2"], ["y"], strides=[2, 2], name="/conv1/conv/Conv")
+    other = walk(onnx_model.load(_model(tmp_path, nodes, inits + [_init("w2", (4, 4, 3, 3))], (3, 8, 8), name="p2.onnx")))
+    assert [r.type for r in other.leaves()] == ["pad", "conv2d"]

@@ -33,6 +33,7 @@ REPRESENTATIVE = [
     "inception_v3",  # a concatenation flattened across nested branches
     "convnext_tiny",  # channels-last layer norm between transposes; GELU before opset 20
     "shufflenet_v2_x1_0",  # channel shuffle as Reshape/Transpose/Reshape
+    "keras.mobilenet",  # TensorFlow SAME as F.pad then the conv
     "resnet20",
     "resnet18",
     "se_resnet50",
@@ -43,10 +44,18 @@ REPRESENTATIVE = [
     "efficientnet_b0",
     "regnet_y_400mf",
 ]
-# Every zoo network imports back through ONNX. torch has no ONNX symbolic for
-# aten::channel_shuffle (ShuffleNet's nn.ChannelShuffle): the export registers one that writes
-# it as torchvision's own channel_shuffle exports (Reshape, Transpose, Reshape).
-ONNX_GAPS: dict[str, str] = {}
+# torch has no ONNX symbolic for aten::channel_shuffle (ShuffleNet's nn.ChannelShuffle): the
+# export registers one that writes it as torchvision's own channel_shuffle exports (Reshape,
+# Transpose, Reshape). Known gaps of the ONNX path (the torch path handles them), each with why:
+_ATTENTION = ("multi-head attention exported op by op (MatMul and Softmax of two computed tensors, "
+              "the class token's Expand): not recognised as attention yet")
+_WINDOWS = ("shifted-window attention's index arithmetic (Mod, Shape-dependent Slice/Roll) leaves "
+            "ONNX shape inference without shapes, and the attention is exported op by op")
+ONNX_GAPS: dict[str, str] = {
+    **{name: _ATTENTION for name in ("vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14")},
+    **{name: _WINDOWS for name in ("swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b")},
+    "maxvit_t": _ATTENTION + "; and block/grid partitions as Reshape/Transpose",
+}
 NAMES = zoo.names() if os.environ.get("CONVCALC_INTEROP_ALL") else REPRESENTATIVE
 
 

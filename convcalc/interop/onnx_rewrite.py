@@ -16,6 +16,8 @@ it is and only writes it the way the operator specification spells it.
   ``Reshape`` back → ``Mul`` α → ``Add`` k → ``Pow`` β → ``Div``). Exactly that shape of
   subgraph — every constant read, the pads checked — becomes the one ``LRN`` node (size n,
   alpha α, beta β, bias k) the spec defines; ONNX's LRN sums the same n channels for odd n.
+* **A zero Pad read only by a Conv** (TensorFlow's asymmetric SAME as a torch module writes it)
+  is the conv's own padding: its spatial pads are added to the conv's ``pads``.
 * **Dead nodes** — nodes no graph output depends on (the size checks of the replaced
   subgraphs) — are dropped.
 """
@@ -31,8 +33,62 @@ def rewrite(onnx: Any, model: Any, fold: Any) -> None:
     graph = model.graph
     _alias_weights(graph)
     _normalise_perms(onnx, graph)
-    if _fuse_lrn(onnx, graph, fold):
+    changed = _fuse_lrn(onnx, graph, fold)
+    changed = _pad_into_conv(onnx, graph, fold) or changed
+    if changed:
         _drop_dead(graph)
+
+
+def _pad_into_conv(onnx: Any, graph: Any, fold: Any) -> bool:
+    """A zero ``Pad`` of the spatial axes read only by a ``Conv`` (TensorFlow's asymmetric SAME
+    as a torch module writes it: ``F.pad`` then its conv) is that conv's own padding: the pads
+    are added to the conv's ``pads`` (begin, end per axis). The conv then reads the pad's input
+    and is named after the pad's module when the conv is that module's child."""
+    producer = {o: n for n in graph.node for o in n.output if o}
+    readers: dict[str, int] = {}
+    for n in graph.node:
+        for i in n.input:
+            readers[i] = readers.get(i, 0) + 1
+    changed = False
+    for conv in graph.node:
+        if conv.op_type != "Conv" or _attr(onnx, conv, "auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            continue
+        pad = producer.get(conv.input[0])
+        if pad is None or pad.op_type != "Pad" or readers.get(conv.input[0]) != 1:
+            continue
+        if _attr(onnx, pad, "mode", b"constant") not in (b"constant", "constant"):
+            continue
+        if len(pad.input) > 2 and pad.input[2] and _scalar(fold, pad.input[2]) != 0.0:
+            continue
+        if len(pad.input) > 3 and pad.input[3]:
+            continue
+        amounts = _attr(onnx, pad, "pads")
+        if amounts is None and len(pad.input) > 1:
+            amounts = fold([pad.input[1]]).get(pad.input[1])
+        if amounts is None or isinstance(amounts, (int, float)):
+            continue
+        amounts = [int(v) for v in (amounts.reshape(-1) if hasattr(amounts, "reshape") else amounts)]
+        rank = len(amounts) // 2
+        if rank < 3 or len(amounts) != 2 * rank or any(v < 0 for v in amounts):
+            continue
+        if amounts[0] or amounts[1] or amounts[rank] or amounts[rank + 1]:
+            continue  # the batch or the channels: not a convolution's padding
+        spatial = rank - 2
+        own = list(_attr(onnx, conv, "pads", [0] * 2 * spatial))
+        if len(own) != 2 * spatial:
+            continue
+        fused = [own[i] + amounts[2 + i] for i in range(spatial)] + [own[spatial + i] + amounts[rank + 2 + i]
+                                                                    for i in range(spatial)]
+        for attr in list(conv.attribute):
+            if attr.name == "pads":
+                conv.attribute.remove(attr)
+        conv.attribute.append(onnx.helper.make_attribute("pads", fused))
+        conv.input[0] = pad.input[0]
+        outer, conv_scope = pad.name.rpartition("/")[0], conv.name.rpartition("/")[0]
+        if outer and conv_scope.startswith(outer + "/") and conv_scope.count("/") == outer.count("/") + 1:
+            conv.name = outer + "/" + conv.name.rpartition("/")[2]
+        changed = True
+    return changed
 
 
 def _alias_weights(graph: Any) -> None:
