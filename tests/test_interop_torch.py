@@ -52,8 +52,8 @@ _ATTENTION = ("multi-head attention exported op by op (MatMul and Softmax of two
 _WINDOWS = ("shifted-window attention's index arithmetic (Mod, Shape-dependent Slice/Roll) leaves "
             "ONNX shape inference without shapes, and the attention is exported op by op")
 ONNX_GAPS: dict[str, str] = {
-    **{name: _ATTENTION for name in ("vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14")},
-    **{name: _WINDOWS for name in ("swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b")},
+    **dict.fromkeys(("vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"), _ATTENTION),
+    **dict.fromkeys(("swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b"), _WINDOWS),
     "maxvit_t": _ATTENTION + "; and block/grid partitions as Reshape/Transpose",
 }
 NAMES = zoo.names() if os.environ.get("CONVCALC_INTEROP_ALL") else REPRESENTATIVE
