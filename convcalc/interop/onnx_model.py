@@ -654,6 +654,10 @@ def _fold(node, values: list, attrs: dict, shapes: dict, opset: int):
         return np.full([int(v) for v in values[0]], fill[0], dtype=fill.dtype)
     if op == "Transpose":
         perm = attrs.get("perm")
+        if isinstance(values[0], _Shaped):  # a large weight read transposed (x · Wᵀ): its shape permuted
+            dims = values[0].shape
+            order = list(reversed(range(len(dims)))) if perm is None else [int(p) % len(dims) for p in perm]
+            return _Shaped([dims[p] for p in order])
         return np.transpose(values[0], None if perm is None else [int(p) for p in perm])
     return None
 
