@@ -241,3 +241,187 @@ def test_depth_to_space_and_back_are_pixel_shuffles(tmp_path, op, shape, block, 
     report = _walk_one(tmp_path, node, [], shape)
     assert report.output == out and report.totals.params == 0
     assert report.leaves()[0].type.startswith("pixel")
+
+
+# --- layers an exporter writes as several nodes (onnx_rewrite) --------------------------------
+
+
+def _const(name, value, dtype=np.float32):
+    return numpy_helper.from_array(np.array(value, dtype=dtype), name)
+
+
+def test_torch_exported_local_response_norm_is_one_lrn(tmp_path):
+    # F.local_response_norm(x, 5, alpha, beta, k) as torch writes it for a 4-D input:
+    # div = x²; view (N, 1, C, H, W); pad the C axis 5//2 before, (5−1)//2 after; avg-pool (5, 1, 1)
+    # stride 1; squeeze axis 1; view back; ·α + k, ^β; x / that.
+    c, h, w = 8, 6, 6
+    nodes = [
+        helper.make_node("Mul", ["x", "x"], ["sq"], name="/norm/Mul"),
+        helper.make_node("Reshape", ["sq", "lift_shape"], ["lifted"], name="/norm/Reshape"),
+        helper.make_node("Pad", ["lifted", "pads"], ["padded"], name="/norm/Pad"),
+        helper.make_node("AveragePool", ["padded"], ["pooled"], kernel_shape=[5, 1, 1], strides=[1, 1, 1],
+                         name="/norm/AveragePool"),
+        helper.make_node("Squeeze", ["pooled", "axis1"], ["dropped"], name="/norm/Squeeze"),
+        helper.make_node("Reshape", ["dropped", "back_shape"], ["back"], name="/norm/Reshape_1"),
+        helper.make_node("Mul", ["back", "alpha"], ["scaled"], name="/norm/Mul_1"),
+        helper.make_node("Add", ["scaled", "k"], ["shifted"], name="/norm/Add"),
+        helper.make_node("Pow", ["shifted", "beta"], ["den"], name="/norm/Pow"),
+        helper.make_node("Div", ["x", "den"], ["y"], name="/norm/Div"),
+    ]
+    inits = [
+        _const("lift_shape", [1, 1, c, h, w], np.int64),
+        _const("pads", [0, 0, 2, 0, 0, 0, 0, 2, 0, 0], np.int64),
+        _const("axis1", [1], np.int64),
+        _const("back_shape", [1, c, h, w], np.int64),
+        _const("alpha", 1e-4), _const("k", 2.0), _const("beta", 0.75),
+    ]
+    report = walk(onnx_model.load(_model(tmp_path, nodes, inits, (c, h, w))))
+    [row] = report.leaves()
+    assert (row.name, row.type, row.output) == ("norm", "lrn", (c, h, w))
+    layer = row.layer
+    assert (layer.size, layer.alpha, layer.beta, layer.k) == (5, pytest.approx(1e-4), 0.75, 2.0)
+    # the ONNX LRN operator itself gives the same layer
+    direct = helper.make_node("LRN", ["x"], ["y"], size=5, alpha=1e-4, beta=0.75, bias=2.0)
+    same = _walk_one(tmp_path, direct, [], (c, h, w), name="lrn.onnx")
+    assert same.totals == report.totals
+    # other pads (not n//2, (n−1)//2 on the channel axis) are not a local response norm
+    inits[1] = _const("pads", [0, 0, 1, 0, 0, 0, 0, 3, 0, 0], np.int64)
+    other = walk(onnx_model.load(_model(tmp_path, nodes, inits, (c, h, w), name="other.onnx")))
+    assert "lrn" not in [r.type for r in other.leaves()]
+
+
+def test_gelu_before_opset_20_is_one_gelu(tmp_path):
+    # x · ½ · (1 + erf(x / √2)): torch's GELU before the Gelu operator (opset 20)
+    nodes = [
+        helper.make_node("Div", ["x", "sqrt2"], ["d"], name="/act/Div"),
+        helper.make_node("Erf", ["d"], ["e"], name="/act/Erf"),
+        helper.make_node("Add", ["e", "one"], ["a"], name="/act/Add"),
+        helper.make_node("Mul", ["x", "a"], ["m"], name="/act/Mul"),
+        helper.make_node("Mul", ["m", "half"], ["y"], name="/act/Mul_1"),
+    ]
+    inits = [_const("sqrt2", 2**0.5), _const("one", 1.0), _const("half", 0.5)]
+    report = walk(onnx_model.load(_model(tmp_path, nodes, inits, (4, 5, 5))))
+    assert [(r.name, r.type) for r in report.leaves()] == [("act", "gelu")]
+    # a different constant (x·½·(1 + erf(x/2))) is not GELU: it stays element-wise ops
+    inits[0] = _const("sqrt2", 2.0)
+    other = walk(onnx_model.load(_model(tmp_path, nodes, inits, (4, 5, 5), name="g2.onnx")))
+    assert "gelu" not in [r.type for r in other.leaves()]
+
+
+def test_channel_shuffle_as_reshape_transpose_reshape(tmp_path):
+    nodes = [
+        helper.make_node("Reshape", ["x", "split"], ["s"], name="/shuffle/Reshape"),
+        helper.make_node("Transpose", ["s"], ["t"], perm=[0, 2, 1, 3, 4], name="/shuffle/Transpose"),
+        helper.make_node("Reshape", ["t", "back"], ["y"], name="/shuffle/Reshape_1"),
+    ]
+    inits = [_const("split", [1, 3, 4, 5, 5], np.int64), _const("back", [1, 12, 5, 5], np.int64)]
+    report = walk(onnx_model.load(_model(tmp_path, nodes, inits, (12, 5, 5))))
+    [row] = report.leaves()
+    assert (row.name, row.type, row.output, row.layer.groups) == ("shuffle", "channel-shuffle", (12, 5, 5), 3)
+    # swapping other axes is not a channel shuffle
+    nodes[1] = helper.make_node("Transpose", ["s"], ["t"], perm=[0, 1, 2, 4, 3], name="/shuffle/Transpose")
+    other = walk(onnx_model.load(_model(tmp_path, nodes, inits, (12, 5, 5), name="s2.onnx")))
+    assert "channel-shuffle" not in [r.type for r in other.leaves()]
+
+
+def test_channels_last_layer_norm_with_negative_perm_keeps_the_receptive_field(tmp_path):
+    # ConvNeXt's LayerNorm2d as torch exports it: permute(0, 2, 3, 1), LayerNorm(C), permute(0, -1, 1, 2)
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="/stem/Conv", kernel_shape=[4, 4], strides=[4, 4]),
+        helper.make_node("Transpose", ["c"], ["t"], perm=[0, 2, 3, 1], name="/norm/Transpose"),
+        helper.make_node("LayerNormalization", ["t", "g", "b"], ["n"], axis=-1, epsilon=1e-6,
+                         name="/norm/LayerNormalization"),
+        helper.make_node("Transpose", ["n"], ["y"], perm=[0, -1, 1, 2], name="/norm/Transpose_1"),
+    ]
+    inits = [_init("w", (8, 3, 4, 4)), _init("g", (8,)), _init("b", (8,))]
+    report = walk(onnx_model.load(_model(tmp_path, nodes, inits, (3, 16, 16))))
+    rows = report.leaves()
+    assert [(r.name, r.type, r.output) for r in rows] == [("stem", "conv2d", (8, 4, 4)), ("norm", "layernorm", (8, 4, 4))]
+    assert rows[1].layer.channels_first  # over the channels of each position: LayerNorm2d
+    assert report.totals.params == 8 * 3 * 16 + 16
+    assert rows[1].rf[0].size == 4 and rows[1].rf[0].jump == 4
+
+
+def test_identity_of_a_deduplicated_weight_is_still_a_weight(tmp_path):
+    # torch's exporter keeps one of two equal initializers and reads it through Identity
+    nodes = [
+        helper.make_node("Identity", ["gamma"], ["gamma_copy"]),
+        helper.make_node("Mul", ["x", "gamma"], ["a"]),
+        helper.make_node("Mul", ["a", "gamma_copy"], ["y"]),
+    ]
+    report = walk(onnx_model.load(_model(tmp_path, nodes, [_init("gamma", (4, 1, 1))], (4, 3, 3))))
+    assert report.totals.params == 8  # both layer scales learnable, 4 each
+
+
+def test_weight_shapes_declare_sizes_for_the_shape_debugger(tmp_path, cli):
+    # a LeNet head: 16x4x4 = 256 features reach a Gemm whose weight declares 400
+    nodes = [
+        helper.make_node("Flatten", ["x"], ["f"], name="flatten"),
+        helper.make_node("Gemm", ["f", "w", "b"], ["h"], transB=1, name="fc1"),
+        helper.make_node("Relu", ["h"], ["r"], name="relu"),
+        helper.make_node("Gemm", ["r", "w2"], ["y"], transB=1, name="fc2"),
+    ]
+    inits = [_init("w", (120, 400)), _init("b", (120,)), _init("w2", (10, 84))]
+    path = _model(tmp_path, nodes, inits, (16, 4, 4))
+    result = cli("arch", path)
+    assert result.code == 2
+    assert "fc1 (linear) declares in_features=400 but receives 256 features" in result.err
+    assert "fix: in_features=256" in result.err
+    # the walk went on with the declared 400, so fc2's own mismatch (120 reach 84) is listed too
+    assert "fc2 (linear) declares in_features=84 but receives 120" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_input_too_small_is_explained_by_the_layer(tmp_path, cli):
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="conv1"),
+        helper.make_node("MaxPool", ["c"], ["y"], kernel_shape=[2, 2], strides=[2, 2], name="pool"),
+    ]
+    path = _model(tmp_path, nodes, [_init("w", (6, 3, 5, 5))], (3, 32, 32))
+    result = cli("arch", path, "--in", "3x3x3")
+    assert result.code == 2
+    assert "conv1 (conv2d)" in result.err and "kernel 5 is larger" in result.err
+
+
+def test_flattened_concatenation_across_nested_branches(tmp_path):
+    # Inception-E: cat(a(x), b(y), c(y), d(x)) with y = f(x), as exporters flatten cat(a, cat(b, c), d)
+    nodes = [
+        helper.make_node("Conv", ["x", "wa"], ["a"], name="/m/a/Conv"),
+        helper.make_node("Conv", ["x", "wy"], ["y1"], name="/m/y/Conv"),
+        helper.make_node("Conv", ["y1", "wb"], ["b"], name="/m/b/Conv", pads=[0, 1, 0, 1], kernel_shape=[1, 3]),
+        helper.make_node("Conv", ["y1", "wc"], ["c"], name="/m/c/Conv", pads=[1, 0, 1, 0], kernel_shape=[3, 1]),
+        helper.make_node("MaxPool", ["x"], ["d"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], name="/m/d/MaxPool"),
+        helper.make_node("Concat", ["a", "b", "c", "d"], ["y"], axis=1, name="/m/Concat"),
+    ]
+    inits = [_init("wa", (4, 3, 1, 1)), _init("wy", (5, 3, 1, 1)), _init("wb", (6, 5, 1, 3)), _init("wc", (7, 5, 3, 1))]
+    report = walk(onnx_model.load(_model(tmp_path, nodes, inits, (3, 8, 8))))
+    assert report.output == (4 + 6 + 7 + 3, 8, 8)
+    assert report.totals.params == 12 + 15 + 90 + 105
+    convs = [(r.name, r.rf[0].size, r.rf[1].size) for r in report.leaves() if r.type == "conv2d"]
+    assert convs == [("m.a", 1, 1), ("m.y", 1, 1), ("m.b", 1, 3), ("m.c", 3, 1)]
+
+
+def test_product_with_an_unpooled_branch_is_element_wise(tmp_path):
+    # x · tanh(x): no pooling in the branch, so not a squeeze-and-excitation gate
+    nodes = [helper.make_node("Tanh", ["x"], ["t"]), helper.make_node("Mul", ["x", "t"], ["y"])]
+    report = walk(onnx_model.load(_model(tmp_path, nodes, [], (4, 5, 5))))
+    assert report.output == (4, 5, 5)
+    assert [r.type for r in report.leaves()] == ["identity", "tanh", "mul"]
+
+
+def test_zero_pad_read_by_a_conv_is_the_convs_padding(tmp_path):
+    # TensorFlow's SAME for k3 s2 on 8x8: pad 0 before, 1 after (F.pad in a module, then its conv)
+    nodes = [
+        helper.make_node("Pad", ["x", "pads"], ["p"], name="/conv1/Pad"),
+        helper.make_node("Conv", ["p", "w"], ["y"], strides=[2, 2], name="/conv1/conv/Conv"),
+    ]
+    inits = [_const("pads", [0, 0, 0, 0, 0, 0, 1, 1], np.int64), _init("w", (4, 3, 3, 3))]
+    report = walk(onnx_model.load(_model(tmp_path, nodes, inits, (3, 8, 8))))
+    [row] = report.leaves()
+    assert (row.name, row.type, row.output) == ("conv1", "conv2d", (4, 4, 4))  # floor((8 + 1 − 3)/2) + 1
+    assert row.report.hyper["padding"] == [[0, 1], [0, 1]]
+    # padding the channels is not a convolution's padding: the Pad stays a layer
+    inits[0] = _const("pads", [0, 1, 0, 0, 0, 0, 1, 1], np.int64)
+    nodes[1] = helper.make_node("Conv", ["p", "w2"], ["y"], strides=[2, 2], name="/conv1/conv/Conv")
+    other = walk(onnx_model.load(_model(tmp_path, nodes, inits + [_init("w2", (4, 4, 3, 3))], (3, 8, 8), name="p2.onnx")))
+    assert [r.type for r in other.leaves()] == ["pad", "conv2d"]

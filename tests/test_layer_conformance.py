@@ -200,16 +200,30 @@ def test_the_torch_builder_builds_every_type_as_its_descriptor_names_it(descript
 
 
 def test_importers_accept_the_torch_and_onnx_names_the_descriptors_give():
-    from convcalc.interop.onnx_model import OPERATORS
-    from convcalc.interop.torch_model import MODULES
+    """The importers' name tables are the descriptors' words: every torch.nn class and ONNX
+    operator a descriptor names has a reader, and every reader belongs to a descriptor that
+    names at least one (no name-keyed table of the importer's own)."""
+    from convcalc.interop import keras_model, onnx_model, torch_model
 
-    torch_gaps = sorted(w for d in D.descriptors() for w in d.torch if w not in MODULES)
-    onnx_gaps = sorted(w for d in D.descriptors() for w in d.onnx if w not in OPERATORS)
-    # Every torch.nn class and ONNX operator a descriptor names has an importer mapping.
-    known_torch: set[str] = set()
-    known_onnx: set[str] = set()
-    assert set(torch_gaps) <= known_torch, f"torch.nn names no importer maps: {sorted(set(torch_gaps) - known_torch)}"
-    assert set(onnx_gaps) <= known_onnx, f"ONNX operators no importer maps: {sorted(set(onnx_gaps) - known_onnx)}"
+    torch_gaps = sorted(w for d in D.descriptors() for w in d.torch if torch_model.reader(w) is None)
+    onnx_gaps = sorted(w for d in D.descriptors() for w in d.onnx if onnx_model.reader(w) is None)
+    keras_gaps = sorted(w for d in D.descriptors() for w in d.keras if keras_model.reader(w) is None)
+    assert not torch_gaps, f"torch.nn names no importer reads: {torch_gaps}"
+    assert not onnx_gaps, f"ONNX operators no importer reads: {onnx_gaps}"
+    assert not keras_gaps, f"Keras classes no importer reads: {keras_gaps}"
+    by_name = {d.name: d for d in D.descriptors()}
+    fronts = ((torch_model.READERS, "torch"), (onnx_model.READERS, "onnx"), (keras_model.READERS, "keras"))
+    for readers, front in fronts:
+        orphans = sorted(n for n in readers if n not in by_name or not by_name[n].words(front))
+        assert not orphans, f"{front} readers of types no descriptor gives a {front} name: {orphans}"
+    # the operators read outside the descriptors are the merges alone
+    assert onnx_model.mapped_operators() - set(D.all_words("onnx")) == set(onnx_model.MERGE_OPERATORS)
+    assert torch_model.mapped_modules() == set(D.all_words("torch"))
+    extra = set(keras_model.WRAPPERS) | set(keras_model.MERGES)
+    assert set(keras_model.mapped_classes()) - set(D.all_words("keras")) == extra
+    # Keras's activation names are the activation types' spec words
+    for name in ("relu", "swish", "hard_sigmoid", "gelu", "softmax"):
+        assert keras_model.reader("Activation")({"activation": name})
 
 
 def test_every_chain_word_the_readme_documents_is_accepted():

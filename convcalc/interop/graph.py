@@ -93,6 +93,8 @@ def structure(
         else:
             graph.add(_Edge(op.inputs[0], op.output, list(op.layers)))
     _reduce(graph, pending, source, sink)
+    while _regroup_concat(graph, pending):
+        _reduce(graph, pending, source, sink)
     edges = graph.ins.get(sink, [])
     if sink == source:
         items: list = []
@@ -105,7 +107,36 @@ def structure(
             f"{what} is not a nesting of chains and branches convcalc can walk{where}: "
             "a tensor is used again after the branches that read it were merged"
         )
-    return Sequential(tuple(_children(items, (), kinds)))
+    return Sequential(tuple(_children(_peephole(items), (), kinds)))
+
+
+def _peephole(items: list) -> list:
+    """A layer norm over the last axis between moving the channels last and back —
+    ``permute(0, 2, 3, 1) → LayerNorm(C) → permute(0, 3, 1, 2)``, ConvNeXt's LayerNorm2d as
+    any exporter writes it — normalises each position over its channels: it is the one
+    channels-first layer norm (same parameters, same output, and the receptive field goes on)."""
+    from convcalc.layers.norm import LayerNorm
+    from convcalc.layers.tensor import Permute
+
+    out: list = []
+    for item in items:
+        if isinstance(item, _Block):
+            item = _Block(item.merge, [_peephole(b) for b in item.branches], item.path)
+        out.append(item)
+        if len(out) < 3 or any(isinstance(i, _Block) for i in out[-3:]):
+            continue
+        (n1, a), (n2, b), (n3, c) = out[-3:]
+        first, norm, back = a.layer, b.layer, c.layer
+        if not (isinstance(first, Permute) and isinstance(back, Permute) and isinstance(norm, LayerNorm)):
+            continue
+        rank = len(first.perm)
+        last = tuple(range(1, rank)) + (0,)
+        if norm.channels_first or norm.dims != 1 or first.perm != last or back.perm != (rank - 1,) + tuple(range(rank - 1)):
+            continue
+        common = _common([tuple(n.split(".")) for n in (n1, n2, n3)])
+        fused = Leaf(LayerNorm(channels_first=True, eps=norm.eps))
+        out[-3:] = [(".".join(common) if common else n2, fused)]
+    return out
 
 
 def _live(ops: Sequence[Op], sink: str) -> list[Op]:
@@ -171,6 +202,39 @@ def _reduce(graph: _Graph, pending: dict[str, Op], source: str, sink: str) -> No
         del graph.ins[vertex], graph.outs[vertex]
         graph.add(_Edge(first.src, second.dst, first.items + second.items, second.slot))
         work += [first.src, second.dst]
+
+
+def _regroup_concat(graph: _Graph, pending: dict[str, Op]) -> bool:
+    """When the reduction is stuck: a concatenation some of whose adjacent inputs branch from
+    one tensor and the others from elsewhere — Inception's ``cat(a(x), b(y), c(y), d(x))`` with
+    y computed from x, which an exporter flattens from ``cat(a, cat(b, c), d)`` — gets those
+    inputs as one inner concatenation (concatenation along the channels is associative: the
+    same tensor). True when one was regrouped."""
+    for vertex, op in list(pending.items()):
+        if op.merge != "concat":
+            continue
+        ins = sorted(graph.ins.get(vertex, []), key=lambda e: e.slot)
+        if len(ins) != len(op.inputs) or len({e.src for e in ins}) < 2:
+            continue
+        start = 0
+        while start < len(ins):
+            end = start
+            while end + 1 < len(ins) and ins[end + 1].src == ins[start].src:
+                end += 1
+            run = ins[start : end + 1]
+            if len(run) > 1:
+                inner = f"{vertex}#{run[0].slot}"
+                for slot, edge in enumerate(run):
+                    graph.remove(edge)
+                    graph.add(_Edge(edge.src, inner, edge.items, slot))
+                graph.add(_Edge(inner, vertex, [], run[0].slot))
+                pending[inner] = Op(tuple(e.src for e in run), inner, merge="concat", scope=op.scope)
+                kept = ins[:start] + [None] + ins[end + 1 :]
+                pending[vertex] = Op(tuple(inner if e is None else e.src for e in kept), vertex, merge="concat",
+                                     scope=op.scope)
+                return True
+            start = end + 1
+    return False
 
 
 # --- the module tree from the names -----------------------------------------------------------
@@ -282,6 +346,19 @@ def _branch(items: list, path: tuple[str, ...], kinds: dict[str, str], default: 
     return "", Sequential(tuple(_children(items, path, kinds)))
 
 
+def _pools(items: list) -> bool:
+    """Whether a branch pools (a squeeze-and-excitation gate pools the map to one value per channel)."""
+    from convcalc.layers.pool import AdaptivePool
+
+    for item in items:
+        if isinstance(item, _Block):
+            if any(_pools(b) for b in item.branches):
+                return True
+        elif isinstance(item[1].layer, AdaptivePool):
+            return True
+    return False
+
+
 def _block(block: _Block, path: tuple[str, ...], kinds: dict[str, str]) -> Module:
     branches = block.branches
     if block.merge in ("add", "mul") and len(branches) == 2:
@@ -294,6 +371,11 @@ def _block(block: _Block, path: tuple[str, ...], kinds: dict[str, str]) -> Modul
                 and getattr(gate[0][1].layer, "kind", "") == "sigmoid"
             ):
                 return Leaf(Activation("silu"))  # x·σ(x), an exporter's SiLU
+            if not _pools(gate):  # no pooling: g(x) has x's own size, an element-wise product
+                return Parallel(
+                    (("identity", Leaf(Identity())), _branch(gate, path, kinds, "branch2")), "mul",
+                    _kind(kinds, path, "Parallel"),
+                )
             return Gate(
                 Sequential(tuple(_children(gate, path, kinds)), _kind(kinds, path, "SqueezeExcitation")),
                 _kind(kinds, path, "SqueezeExcitation"),

@@ -25,24 +25,6 @@ from convcalc.layers.tensor import Pad, Reshape
 from convcalc.network import build
 from convcalc.network.model import Leaf, Network
 
-_ACTIVATIONS = {
-    "relu": "relu",
-    "relu6": "relu6",
-    "sigmoid": "sigmoid",
-    "tanh": "tanh",
-    "softmax": "softmax",
-    "swish": "silu",
-    "silu": "silu",
-    "gelu": "gelu",
-    "elu": "elu",
-    "hard_sigmoid": "hardsigmoid",
-    "hard_swish": "hardswish",
-    "leaky_relu": "leaky_relu",
-    "mish": "mish",
-    "softplus": "softplus",
-    "log_softmax": "log_softmax",
-}
-
 
 def _pair(value, n: int = 2) -> tuple:
     return tuple(value) if isinstance(value, (list, tuple)) else (value,) * n
@@ -54,9 +36,21 @@ def _activation_leaves(config: dict) -> tuple:
         name = name.get("config", {}).get("name", name.get("class_name", "linear"))
     if name in (None, "linear"):
         return ()
-    if name not in _ACTIVATIONS:
-        raise InputError(f"Keras activation '{name}' is not known; known ones are {', '.join(sorted(_ACTIVATIONS))}")
-    return (build.act(_ACTIVATIONS[name]),)
+    # Keras's activation names (relu, swish, hard_sigmoid …) are the activations' spec words
+    from convcalc.layers.descriptor import lookup
+
+    descriptor = lookup("spec", str(name))
+    if descriptor is None or descriptor.classes != ("Activation",):
+        raise InputError(f"Keras activation '{name}' is not known; known ones are {', '.join(activation_names())}")
+    return (build.act(descriptor.name),)
+
+
+def activation_names() -> list[str]:
+    """The Keras activation names read: every spec word of an activation type, and linear."""
+    from convcalc.layers.descriptor import descriptors
+
+    words = {w for d in descriptors() if d.classes == ("Activation",) for w in d.words("spec")}
+    return sorted(words | {"linear"})
 
 
 def _padding(config: dict) -> str | int:
@@ -167,31 +161,69 @@ def _batchnorm(config):
     return (build.bn(eps=float(config.get("epsilon", 1e-3))),)
 
 
-LAYERS: dict[str, Callable[[dict], tuple]] = {
-    "Conv2D": _conv2d,
-    "DepthwiseConv2D": lambda c: (_depthwise(c),) + _activation_leaves(c),
-    "SeparableConv2D": _separable,
-    "Conv2DTranspose": _conv_transpose,
-    "Dense": lambda c: (build.linear(c["units"], bias=c.get("use_bias", True)),) + _activation_leaves(c),
-    "MaxPooling2D": _pool("max"),
-    "MaxPool2D": _pool("max"),
-    "AveragePooling2D": _pool("avg"),
-    "AvgPool2D": _pool("avg"),
-    "GlobalAveragePooling2D": _global("avg"),
-    "GlobalMaxPooling2D": _global("max"),
-    "BatchNormalization": _batchnorm,
-    "Activation": _activation_leaves,
-    "ReLU": lambda c: (build.relu(),) if not c.get("max_value") else (build.act("relu6"),),
-    "Softmax": lambda c: (build.act("softmax"),),
-    "Flatten": lambda c: (build.flatten(),),
-    "Reshape": _reshape,
-    "ZeroPadding2D": _zero_padding,
-    "Dropout": lambda c: (build.dropout(float(c.get("rate", 0.5))),),
-    "SpatialDropout2D": lambda c: (build.dropout(float(c.get("rate", 0.5)), "dropout2d"),),
-    "UpSampling2D": lambda c: (
-        build.upsample(_pair(c.get("size", 2))[0], "bilinear" if c.get("interpolation") == "bilinear" else "nearest"),
-    ),
+def _upsampling(config):
+    mode = "bilinear" if config.get("interpolation") == "bilinear" else "nearest"
+    return (build.upsample(_pair(config.get("size", 2))[0], mode),)
+
+
+def _dropout(config):
+    rate = float(config.get("rate", 0.5))
+    return (build.dropout(rate, "dropout2d") if config.get("class_name") == "SpatialDropout2D" else build.dropout(rate),)
+
+
+def _conv_or_depthwise(config):
+    if config.get("class_name") == "DepthwiseConv2D":
+        return (_depthwise(config),) + _activation_leaves(config)
+    return _conv2d(config)
+
+
+def _relu(config):
+    return (build.relu(),) if not config.get("max_value") else (build.act("relu6"),)
+
+
+# Which layer type a Keras class is comes from the layer descriptors' ``keras`` words
+# (:func:`convcalc.layers.descriptor.lookup`); what stays here is how each type reads its
+# config, keyed by the descriptor's name. ``config["class_name"]`` tells a reader which of its
+# descriptor's classes it reads (Conv2D or DepthwiseConv2D, Dropout or SpatialDropout2D).
+READERS: dict[str, Callable[[dict], tuple]] = {
+    "conv": _conv_or_depthwise,
+    "depthwise_separable": _separable,
+    "conv_transpose": _conv_transpose,
+    "linear": lambda c: (build.linear(c["units"], bias=c.get("use_bias", True)),) + _activation_leaves(c),
+    "maxpool": _pool("max"),
+    "avgpool": _pool("avg"),
+    "global_avgpool": _global("avg"),
+    "global_maxpool": _global("max"),
+    "batchnorm": _batchnorm,
+    "relu": _relu,
+    "softmax": lambda c: (build.act("softmax"),),
+    "flatten": lambda c: (build.flatten(),),
+    "reshape": _reshape,
+    "pad_any": _zero_padding,
+    "dropout": _dropout,
+    "upsample": _upsampling,
 }
+#: Keras layers that are not one layer type: the Activation wrapper (its config names the
+#: function) and the merges, which join tensors.
+WRAPPERS: dict[str, Callable[[dict], tuple]] = {"Activation": _activation_leaves}
+MERGES = {"Add": "add", "Multiply": "mul", "Concatenate": "concat"}
+
+
+def reader(class_name: str) -> Callable[[dict], tuple] | None:
+    """How a Keras layer class is read: its descriptor's reader, the Activation wrapper, or None."""
+    if class_name in WRAPPERS:
+        return WRAPPERS[class_name]
+    from convcalc.layers.descriptor import lookup
+
+    descriptor = lookup("keras", class_name)
+    return None if descriptor is None else READERS.get(descriptor.name)
+
+
+def mapped_classes() -> list[str]:
+    """Every Keras layer class read (layers, the Activation wrapper, merges)."""
+    from convcalc.layers.descriptor import all_words
+
+    return sorted({c for c in all_words("keras") if reader(c) is not None} | set(WRAPPERS) | set(MERGES))
 MERGES = {"Add": "add", "Multiply": "mul", "Concatenate": "concat"}
 
 
@@ -298,13 +330,13 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
                 raise InputError(f"Keras layer '{name}': Concatenate along axis {conf.get('axis')} is not the channels")
             ops.append(Op(tuple(inputs), name, merge=merge))
         else:
-            mapper = LAYERS.get(cls)
+            mapper = reader(cls)
             if mapper is None:
                 raise InputError(
                     f"Keras layer '{name}' is a {cls}, which is not mapped yet; mapped ones: "
-                    f"{', '.join(sorted(LAYERS) + sorted(MERGES))}"
+                    f"{', '.join(mapped_classes())}"
                 )
-            leaves = mapper(conf) or (build.identity(),)
+            leaves = mapper(dict(conf, class_name=cls)) or (build.identity(),)
             named = tuple((name if i == 0 else f"{name}_{leaf.layer.name}", leaf) for i, leaf in enumerate(leaves))
             ops.append(Op((inputs[0],), name, named))
         previous = name

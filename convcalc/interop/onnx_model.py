@@ -29,9 +29,11 @@ from typing import Any
 
 from convcalc.engine import axis
 from convcalc.errors import InputError
+from convcalc.interop import onnx_rewrite
 from convcalc.interop.graph import Op, structure
 from convcalc.layers.tensor import Pad, Permute, Pointwise, Reshape, Slice, Unmapped
 from convcalc.network import build
+from convcalc.network.declared import declare
 from convcalc.network.model import Leaf, Network
 from convcalc.notation import format_shape
 
@@ -85,10 +87,34 @@ class Node:
         return (value.decode() if isinstance(value, bytes) else str(value)).upper()
 
 
+class _NoShape(InputError):
+    """ONNX's shape inference left a tensor a mapper needs without a shape."""
+
+    def __init__(self, tensor: str) -> None:
+        super().__init__(f"ONNX shape inference gives no shape for tensor '{tensor}'; give --in to fix the input size")
+        self.tensor = tensor
+
+
 def _drop_batch(shape, name: str) -> tuple:
     if shape is None:
-        raise InputError(f"ONNX shape inference gives no shape for tensor '{name}'; give --in to fix the input size")
+        raise _NoShape(name)
     return tuple(shape[1:])
+
+
+def _why_no_shape(ops: list, source: str, missing: _NoShape, what: str, shape: tuple) -> InputError:
+    """The clearer error of convcalc's own walk up to the tensor without a shape (an input too
+    small for a kernel: ONNX infers no size, the walk says which layer and why), else ``missing``."""
+    from convcalc.network.walk import walk
+
+    try:
+        body = structure(ops, source, missing.tensor, what=what)
+    except InputError:
+        return missing
+    try:
+        walk(Network("prefix", shape, body))
+    except InputError as error:
+        return error
+    return missing
 
 
 @dataclass(frozen=True)
@@ -165,12 +191,8 @@ def _conv(node: Node) -> Mapped:
         bias=node.has_input(2),
         rank=rank,
     )
-    return Mapped((layer,), note=_declared_channels(node, int(weight.shape[1]) * group))
-
-
-def _declared_channels(node: Node, declared: int) -> str:
-    received = node.shape_in()[0]
-    return "" if received == declared else f"declares {declared} input channels, receives {received}"
+    # the weight's C/group declares the input channels: the shape debugger compares them
+    return Mapped((declare(layer, "in_channels", int(weight.shape[1]) * group),))
 
 
 def _conv_transpose(node: Node) -> Mapped:
@@ -247,16 +269,15 @@ def _gemm(node: Node) -> Mapped:
         return _unmapped(node, "only x·W (+ b) with a constant W is mapped")
     trans = bool(node.attrs.get("transB", 0))
     out_features, declared = (weight.shape[0], weight.shape[1]) if trans else (weight.shape[1], weight.shape[0])
-    received = node.shape_in()[-1]
-    note = "" if received == declared else f"declares {declared} input features, receives {received}"
-    return Mapped((build.linear(int(out_features), bias=node.has_input(2)),), note=note)
+    layer = build.linear(int(out_features), bias=node.has_input(2))
+    return Mapped((declare(layer, "in_features", int(declared)),))
 
 
 def _matmul(node: Node) -> Mapped:
     weight = node.const(1)
     if weight is None or weight.ndim != 2:
         return _binary(node)
-    return Mapped((build.linear(int(weight.shape[1]), bias=False),))
+    return Mapped((declare(build.linear(int(weight.shape[1]), bias=False), "in_features", int(weight.shape[0])),))
 
 
 def _binary(node: Node) -> Mapped:
@@ -310,7 +331,9 @@ def _prelu(node: Node) -> Mapped:
 
 
 def _batchnorm(node: Node) -> Mapped:
-    return Mapped((build.bn(eps=float(node.attrs.get("epsilon", 1e-5))),))
+    layer = build.bn(eps=float(node.attrs.get("epsilon", 1e-5)))
+    scale = node.const(1)  # the scale's length declares the channels
+    return Mapped((layer if scale is None else declare(layer, "num_features", int(scale.size)),))
 
 
 def _layernorm(node: Node) -> Mapped:
@@ -318,7 +341,10 @@ def _layernorm(node: Node) -> Mapped:
     first = int(node.attrs.get("axis", -1)) % rank
     if first == 0:
         return _unmapped(node, "normalises over the batch too")
-    return Mapped((build.layernorm(rank - first),))
+    from convcalc.layers.norm import LayerNorm
+
+    eps = float(node.attrs.get("epsilon", 1e-5))
+    return Mapped((Leaf(LayerNorm(dims=rank - first, channels_first=False, eps=eps)),))
 
 
 def _instancenorm(node: Node) -> Mapped:
@@ -438,10 +464,6 @@ def _reduce_mean(node: Node) -> Mapped:
     return Mapped(layers)
 
 
-def _squeeze(node: Node) -> Mapped:
-    return _reshape(node)
-
-
 def _depth_to_space(node: Node) -> Mapped:
     """DepthToSpace (C·b² x H x W → C x bH x bW, either mode: DCR and CRD differ only in the
     order of the channels) and SpaceToDepth, its inverse: PyTorch's pixel (un)shuffle."""
@@ -488,64 +510,86 @@ def _identity(node: Node) -> Mapped:
     return Mapped((build.identity(),))
 
 
-def _unary(kind: str) -> Callable[[Node], Mapped]:
-    return lambda node: Mapped((Leaf(Pointwise(kind)),))
+def _global_or_mean(node: Node) -> Mapped:
+    return _reduce_mean(node) if node.op == "ReduceMean" else _global_pool(node)
 
 
-OPERATORS: dict[str, Callable[[Node], Mapped]] = {
-    "Conv": _conv,
-    "ConvTranspose": _conv_transpose,
-    "MaxPool": _pool,
-    "AveragePool": _pool,
-    "GlobalAveragePool": _global_pool,
-    "GlobalMaxPool": _global_pool,
-    "Gemm": _gemm,
-    "MatMul": _matmul,
-    "Add": _binary,
-    "Sub": _binary,
-    "Mul": _binary,
-    "Div": _binary,
-    "Pow": _binary,
-    "Relu": _activation("relu"),
-    "LeakyRelu": _leaky_relu,
-    "Clip": _clip,
-    "Sigmoid": _activation("sigmoid"),
-    "Tanh": _activation("tanh"),
-    "HardSwish": _activation("hardswish"),
-    "HardSigmoid": _activation("hardsigmoid"),
-    "Gelu": _activation("gelu"),
-    "Elu": _activation("elu"),
-    "Softplus": _activation("softplus"),
-    "Mish": _activation("mish"),
-    "PRelu": _prelu,
-    "Softmax": _softmax,
-    "LogSoftmax": _softmax,
-    "BatchNormalization": _batchnorm,
-    "LayerNormalization": _layernorm,
-    "InstanceNormalization": _instancenorm,
-    "LRN": _lrn,
-    "Concat": _concat,
-    "Split": _split,
-    "Flatten": _flatten,
-    "Reshape": _reshape,
-    "Transpose": _transpose,
-    "Squeeze": _squeeze,
-    "Unsqueeze": _squeeze,
-    "Pad": _pad,
-    "Resize": _resize,
-    "Upsample": _resize,
-    "ReduceMean": _reduce_mean,
-    "Dropout": _dropout,
-    "Identity": _identity,
-    "Erf": _unary("erf"),
-    "Sqrt": _unary("sqrt"),
-    "Exp": _unary("exp"),
-    "Neg": _unary("neg"),
-    "Cast": _identity,
-    "DepthToSpace": _depth_to_space,
-    "Slice": _slice,
-    "SpaceToDepth": _depth_to_space,
+def _dense(node: Node) -> Mapped:
+    return _matmul(node) if node.op == "MatMul" else _gemm(node)
+
+
+def _pointwise(node: Node) -> Mapped:
+    """Add/Sub/Mul/Div/Pow read two tensors; Erf/Sqrt/Exp/Neg one."""
+    if node.op in ("Add", "Sub", "Mul", "Div", "Pow"):
+        return _binary(node)
+    return Mapped((Leaf(Pointwise(node.op.lower())),))
+
+
+def _slice_or_split(node: Node) -> Mapped:
+    return _split(node) if node.op == "Split" else _slice(node)
+
+
+# Which layer type an ONNX operator is comes from the layer descriptors' ``onnx`` words
+# (:func:`convcalc.layers.descriptor.lookup`); what stays here is how each type reads its
+# attributes, keyed by the descriptor's name. Activations without attributes need no reader.
+READERS: dict[str, Callable[[Node], Mapped]] = {
+    "conv": _conv,
+    "conv_transpose": _conv_transpose,
+    "maxpool": _pool,
+    "avgpool": _pool,
+    "global_avgpool": _global_or_mean,
+    "global_maxpool": _global_pool,
+    "linear": _dense,
+    "pointwise": _pointwise,
+    "leaky_relu": _leaky_relu,
+    "relu6": _clip,
+    "prelu": _prelu,
+    "softmax": _softmax,
+    "log_softmax": _softmax,
+    "batchnorm": _batchnorm,
+    "layernorm": _layernorm,
+    "groupnorm": _instancenorm,  # InstanceNormalization: one group per channel
+    "lrn": _lrn,
+    "slice": _slice_or_split,
+    "flatten": _flatten,
+    "reshape": _reshape,
+    "permute": _transpose,
+    "pad_any": _pad,
+    "upsample": _resize,
+    "dropout": _dropout,
+    "identity": _identity,
+    "pixel_shuffle": _depth_to_space,
+    "pixel_unshuffle": _depth_to_space,
 }
+
+#: Operators that join tensors: graph structure, not a layer type.
+MERGE_OPERATORS: dict[str, Callable[[Node], Mapped]] = {"Concat": _concat}
+
+
+def reader(op_type: str, domain: str = "") -> Callable[[Node], Mapped] | None:
+    """How a node of ``op_type`` is read: its layer descriptor's reader (an attribute-free
+    activation is the activation), a merge, or None (unmapped)."""
+    if domain not in ("", "ai.onnx"):
+        return None
+    if op_type in MERGE_OPERATORS:
+        return MERGE_OPERATORS[op_type]
+    from convcalc.layers.descriptor import lookup
+
+    descriptor = lookup("onnx", op_type)
+    if descriptor is None:
+        return None
+    if descriptor.name in READERS:
+        return READERS[descriptor.name]
+    if descriptor.classes == ("Activation",):
+        return _activation(descriptor.name)
+    return None
+
+
+def mapped_operators() -> frozenset[str]:
+    """Every ONNX operator type the importer reads (for the conformance test and help)."""
+    from convcalc.layers.descriptor import all_words
+
+    return frozenset(op for op in all_words("onnx") if reader(op) is not None) | frozenset(MERGE_OPERATORS)
 
 
 def _unmapped(node: Node, why: str = "") -> Mapped:
@@ -562,8 +606,9 @@ def _fold(node, values: list, attrs: dict, shapes: dict, opset: int):
     op = node.op_type
     if op in ("Identity", "Cast"):
         return values[0]
-    if op == "Shape":
-        return None
+    if op == "Shape":  # of a constant: its own shape (start/end as the spec's opset-15 attributes)
+        dims = list(getattr(values[0], "shape", ()))
+        return np.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype=np.int64)
     if op == "Gather":
         return np.take(values[0], values[1].astype(np.int64), axis=int(attrs.get("axis", 0)))
     if op in ("Unsqueeze", "Squeeze"):
@@ -609,6 +654,10 @@ def _fold(node, values: list, attrs: dict, shapes: dict, opset: int):
         return np.full([int(v) for v in values[0]], fill[0], dtype=fill.dtype)
     if op == "Transpose":
         perm = attrs.get("perm")
+        if isinstance(values[0], _Shaped):  # a large weight read transposed (x · Wᵀ): its shape permuted
+            dims = values[0].shape
+            order = list(reversed(range(len(dims)))) if perm is None else [int(p) % len(dims) for p in perm]
+            return _Shaped([dims[p] for p in order])
         return np.transpose(values[0], None if perm is None else [int(p) for p in perm])
     return None
 
@@ -781,12 +830,28 @@ def _with_constants(onnx, fixed, graph, consts):
     return again
 
 
+def _constant_folder(onnx, graph, opset: int):
+    """``fold(names)``: the values constants alone give those tensors (folded once, on first use)."""
+    found: dict = {}
+
+    def fold(names):
+        if not found:
+            initializers = {init.name: init for init in graph.initializer}
+            shapes = {name: tuple(int(d) for d in init.dims) for name, init in initializers.items()}
+            found["consts"] = _fold_graph(onnx, graph, initializers, shapes, opset)[0]
+        consts = found["consts"]
+        return {name: consts.get(name) for name in names}
+
+    return fold
+
+
 def load(path: str, input_shape: tuple | None = None) -> Network:
     """The network of the ONNX file at ``path``; ``input_shape`` (C, *spatial) overrides its input."""
     onnx = _onnx()
     model = read_model(path)
     graph = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+    onnx_rewrite.rewrite(onnx, model, _constant_folder(onnx, graph, opset))
     initializers = {init.name: init for init in graph.initializer}
     data_inputs = [i for i in graph.input if i.name not in initializers]
     if len(data_inputs) != 1:
@@ -833,14 +898,20 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
     unmapped: Counter = Counter()
     excluded = 0
     notes: list[str] = []
+    live, composites = onnx_rewrite.composites(live, consts.get, shapes)
     for (node, attrs, inputs, data), (scope, name) in zip(live, _node_names([n for n, *_ in live])):
         view = Node(node, attrs, consts, shapes, opset, frozenset(initializers))
-        mapper = OPERATORS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
-        mapped = mapper(view) if mapper else _unmapped(view)
-        if mapped.note and not mapped.note.startswith("unmapped") and "declares" not in mapped.note:
+        mapper = reader(node.op_type, node.domain)
+        if id(node) in composites:
+            leaf, source_tensor = composites[id(node)]
+            mapped, data = Mapped((leaf,)), [source_tensor]
+        else:
+            try:
+                mapped = mapper(view) if mapper else _unmapped(view)
+            except _NoShape as missing:
+                raise _why_no_shape(ops, source.name, missing, f"'{os.path.basename(path)}'", shape) from None
+        if mapped.note and not mapped.note.startswith("unmapped"):
             notes.append(f"{name}: {mapped.note}")
-        if mapped.note and "declares" in mapped.note:
-            raise InputError(f"layer {name} ({node.op_type}) {mapped.note} — the file's shapes disagree")
         if mapped.merge:
             ops.append(Op(tuple(data), node.output[0], merge=mapped.merge, scope=scope))
         elif mapped.per_output:

@@ -8,7 +8,7 @@ Tracing: ``torch.fx.symbolic_trace`` where it traces (no tensors are computed, s
 sizes disagree is still read whole — the shape debugger's case); otherwise one forward pass on
 zeros with forward hooks on the leaf modules and a ``TorchFunctionMode`` that records the
 functional calls between them (``F.relu``, ``torch.flatten``, ``x.mean([2, 3])``, ``torch.cat``,
-a residual ``+``). Both give the same records: modules mapped by class name (:data:`MODULES`),
+a residual ``+``). Both give the same records: modules mapped by their class name's layer descriptor (:data:`READERS`),
 functions and tensor methods by name (:data:`FUNCTIONS`). Each layer is named as the model
 names its modules (``layer1.0.conv1``); a function call is named after the module it runs in.
 Declared sizes (``in_features``, ``in_channels``) are kept so the walk can check them.
@@ -282,72 +282,82 @@ def _upsample_module(m):
     return (build.upsample(int(scale), m.mode),)
 
 
-MODULES: dict[str, Callable[[Any], tuple | None]] = {
-    "Conv1d": lambda m: _conv_module(m, 1),
-    "Conv2d": lambda m: _conv_module(m, 2),
-    "Conv3d": lambda m: _conv_module(m, 3),
-    "ConvTranspose1d": lambda m: _conv_module(m, 1, True),
-    "ConvTranspose2d": lambda m: _conv_module(m, 2, True),
-    "ConvTranspose3d": lambda m: _conv_module(m, 3, True),
-    "Linear": lambda m: (declare(build.linear(m.out_features, bias=m.bias is not None), "in_features", m.in_features),),
-    "MaxPool1d": lambda m: _pool_module(m, 1, "max"),
-    "MaxPool2d": lambda m: _pool_module(m, 2, "max"),
-    "MaxPool3d": lambda m: _pool_module(m, 3, "max"),
-    "AvgPool1d": lambda m: _pool_module(m, 1, "avg"),
-    "AvgPool2d": lambda m: _pool_module(m, 2, "avg"),
-    "AvgPool3d": lambda m: _pool_module(m, 3, "avg"),
-    "AdaptiveAvgPool1d": lambda m: _adaptive(m, 1, "avg"),
-    "AdaptiveAvgPool2d": lambda m: _adaptive(m, 2, "avg"),
-    "AdaptiveAvgPool3d": lambda m: _adaptive(m, 3, "avg"),
-    "AdaptiveMaxPool2d": lambda m: _adaptive(m, 2, "max"),
-    "BatchNorm1d": _batchnorm_module,
-    "BatchNorm2d": _batchnorm_module,
-    "BatchNorm3d": _batchnorm_module,
-    "GroupNorm": lambda m: (
-        Leaf(
-            __import__("convcalc.layers.norm", fromlist=["GroupNorm"]).GroupNorm(
-                groups=m.num_groups, affine=m.affine, eps=m.eps
-            )
-        ),
-    ),
-    "LayerNorm": lambda m: (build.layernorm(len(m.normalized_shape)),),
-    "InstanceNorm1d": _instancenorm_module,
-    "InstanceNorm2d": _instancenorm_module,
-    "LocalResponseNorm": lambda m: (build.lrn(m.size, m.alpha, m.beta, m.k),),
-    "ReLU": _activation("relu"),
-    "ReLU6": _activation("relu6"),
-    "LeakyReLU": _leaky,
-    "ELU": _activation("elu"),
-    "GELU": _activation("gelu"),
-    "SiLU": _activation("silu"),
-    "Sigmoid": _activation("sigmoid"),
-    "Tanh": _activation("tanh"),
-    "Hardswish": _activation("hardswish"),
-    "Hardsigmoid": _activation("hardsigmoid"),
-    "Mish": _activation("mish"),
-    "Softplus": _activation("softplus"),
-    "Softmax": _activation("softmax"),
-    "LogSoftmax": _activation("log_softmax"),
-    "PReLU": lambda m: (build.prelu(m.num_parameters),),
-    "Dropout": lambda m: (build.dropout(m.p),),
-    "Dropout1d": lambda m: (build.dropout(m.p, "dropout1d"),),
-    "Dropout2d": lambda m: (build.dropout(m.p, "dropout2d"),),
-    "Dropout3d": lambda m: (build.dropout(m.p, "dropout3d"),),
-    "Identity": lambda m: (build.identity(),),
-    "Flatten": _flatten_module,
-    "Upsample": _upsample_module,
-    "ChannelShuffle": lambda m: (build.channel_shuffle(m.groups),),
-    "AdaptiveMaxPool1d": lambda m: _adaptive(m, 1, "max"),
-    "AdaptiveMaxPool3d": lambda m: _adaptive(m, 3, "max"),
-    "ZeroPad1d": lambda m: _pad_module(m, 1),
-    "ZeroPad2d": lambda m: _pad_module(m, 2),
-    "ZeroPad3d": lambda m: _pad_module(m, 3),
-    "ConstantPad1d": lambda m: _pad_module(m, 1),
-    "ConstantPad2d": lambda m: _pad_module(m, 2),
-    "ConstantPad3d": lambda m: _pad_module(m, 3),
-    "PixelShuffle": lambda m: (_pixel_shuffle(m.upscale_factor, False),),
-    "PixelUnshuffle": lambda m: (_pixel_shuffle(m.downscale_factor, True),),
+def _rank(m) -> int:
+    """The spatial rank a torch.nn class name ends with (``Conv2d`` → 2; 2 without one)."""
+    name = type(m).__name__
+    return int(name[-2]) if name.endswith("d") and name[-2].isdigit() else 2
+
+
+def _groupnorm_module(m):
+    from convcalc.layers.norm import GroupNorm
+
+    if type(m).__name__.startswith("InstanceNorm"):
+        return _instancenorm_module(m)
+    return (Leaf(GroupNorm(groups=m.num_groups, affine=m.affine, eps=m.eps)),)
+
+
+def _dropout_module(m):
+    kind = type(m).__name__.lower()
+    return (build.dropout(m.p),) if kind == "dropout" else (build.dropout(m.p, kind),)
+
+
+def _linear_module(m):
+    return (declare(build.linear(m.out_features, bias=m.bias is not None), "in_features", m.in_features),)
+
+
+# Which layer type a torch.nn class is comes from the layer descriptors' ``torch`` words
+# (:func:`convcalc.layers.descriptor.lookup`); what stays here is how each type reads the
+# module's attributes, keyed by the descriptor's name. Activations without attributes need
+# no reader.
+READERS: dict[str, Callable[[Any], tuple | None]] = {
+    "conv": lambda m: _conv_module(m, _rank(m)),
+    "conv_transpose": lambda m: _conv_module(m, _rank(m), True),
+    "linear": _linear_module,
+    "maxpool": lambda m: _pool_module(m, _rank(m), "max"),
+    "avgpool": lambda m: _pool_module(m, _rank(m), "avg"),
+    "adaptive_avgpool": lambda m: _adaptive(m, _rank(m), "avg"),
+    "adaptive_maxpool": lambda m: _adaptive(m, _rank(m), "max"),
+    "batchnorm": _batchnorm_module,
+    "groupnorm": _groupnorm_module,
+    "layernorm": lambda m: (build.layernorm(len(m.normalized_shape)),),
+    "lrn": lambda m: (build.lrn(m.size, m.alpha, m.beta, m.k),),
+    "leaky_relu": _leaky,
+    "prelu": lambda m: (build.prelu(m.num_parameters),),
+    "dropout": _dropout_module,
+    "identity": lambda m: (build.identity(),),
+    "flatten": _flatten_module,
+    "upsample": _upsample_module,
+    "channel_shuffle": lambda m: (build.channel_shuffle(m.groups),),
+    "pad": lambda m: _pad_module(m, _rank(m)),
+    "pixel_shuffle": lambda m: (_pixel_shuffle(m.upscale_factor, False),),
+    "pixel_unshuffle": lambda m: (_pixel_shuffle(m.downscale_factor, True),),
 }
+
+
+def module_reader(m) -> Callable[[Any], tuple | None] | None:
+    """How a torch.nn module is read: by the descriptor its class name is a ``torch`` word of
+    (an attribute-free activation is the activation); None when no descriptor names it."""
+    return reader(type(m).__name__)
+
+
+def reader(class_name: str) -> Callable[[Any], tuple | None] | None:
+    from convcalc.layers.descriptor import lookup
+
+    descriptor = lookup("torch", class_name)
+    if descriptor is None:
+        return None
+    if descriptor.name in READERS:
+        return READERS[descriptor.name]
+    if descriptor.classes == ("Activation",):
+        return _activation(descriptor.name)
+    return None
+
+
+def mapped_modules() -> frozenset[str]:
+    """Every torch.nn class name the importer reads."""
+    from convcalc.layers.descriptor import all_words
+
+    return frozenset(name for name in all_words("torch") if reader(name) is not None)
 
 
 def _pad_module(m, rank: int):
@@ -527,6 +537,7 @@ def _f_permute(call: Call):
     dims = call.args[1:]
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
+    dims = tuple(int(d) % len(dims) for d in dims)  # permute(0, -1, 1, 2): torch counts from the end
     if not dims or dims[0] != 0:
         return None
     return Result((Leaf(Permute(tuple(d - 1 for d in dims[1:]))),))
@@ -696,20 +707,22 @@ def _trace_fx(model, shape: tuple):
 
     graph_module = torch.fx.symbolic_trace(model)
     shapes: dict[str, tuple] = {}
+
+    class Shapes(torch.fx.Interpreter):
+        """Every node's output shape on a zeros input (what fx's ShapeProp records, without the
+        fake-tensor machinery it imports: two seconds of a cold start)."""
+
+        def run_node(self, node):
+            result = super().run_node(node)
+            if isinstance(result, torch.Tensor):
+                shapes[node.name] = tuple(int(d) for d in result.shape[1:])
+            return result
+
     try:
-        import contextlib
-        import io
-
-        from torch.fx.passes.shape_prop import ShapeProp
-
-        with contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints the failing node's traceback
-            ShapeProp(graph_module).propagate(torch.zeros((1,) + shape))
-        for node in graph_module.graph.nodes:
-            meta = node.meta.get("tensor_meta")
-            if meta is not None and hasattr(meta, "shape"):
-                shapes[node.name] = tuple(int(d) for d in meta.shape[1:])
+        with torch.no_grad():
+            Shapes(graph_module).run(torch.zeros((1,) + shape))
     except Exception:
-        pass
+        pass  # sizes that disagree stop the run: the nodes before keep their shapes
     modules = dict(model.named_modules())
     data: set[str] = set()
     ops: list[Op] = []
@@ -741,7 +754,7 @@ def _trace_fx(model, shape: tuple):
             continue
         if node.op == "call_module":
             module = modules[node.target]
-            mapper = MODULES.get(type(module).__name__)
+            mapper = module_reader(module)
             layers = mapper(module) if mapper else None
             if layers is None:
                 layers = (_unmapped_leaf(type(module).__name__, shapes.get(node.name), node.target),)
@@ -853,12 +866,13 @@ def _trace_run(model, shape: tuple, torch):
     def pre(module, args):
         path = leaf_paths.get(id(module), "")
         scope.append(path)
-        if type(module).__name__ in MODULES:
+        if module_reader(module) is not None:
             inside[0] += 1
 
     def post(module, args, output):
         path = scope.pop()
-        if type(module).__name__ not in MODULES:
+        mapper = module_reader(module)
+        if mapper is None:
             return
         inside[0] -= 1
         if inside[0]:
@@ -866,7 +880,7 @@ def _trace_run(model, shape: tuple, torch):
         source = next((name_of(a) for a in args if name_of(a) is not None), None)
         if source is None or not isinstance(output, torch.Tensor):
             return
-        layers = MODULES[type(module).__name__](module)
+        layers = mapper(module)
         if layers is None:
             layers = (_unmapped_leaf(type(module).__name__, tuple(output.shape[1:]), path),)
         ops.append(Op((source,), new_name(output, path), _named(path, layers)))

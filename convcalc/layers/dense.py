@@ -217,13 +217,13 @@ DESCRIPTORS = (
         chain_help="fc N | linear N [nobias]", cli="linear", cli_aliases=("fc", "dense"),
         cli_options=("out", "no-bias"), cli_build=_cli_linear, spatial=False,
         trace="linear", trace_aliases=("fc", "dense"), trace_output="O", trace_params={"weight": "W"},
-        torch=("Linear",), onnx=("Gemm", "MatMul"), work={"bias adds": "bias"},
+        torch=("Linear",), onnx=("Gemm", "MatMul"), keras=("Dense",), work={"bias adds": "bias"},
     ),
     LayerDescriptor(
         "flatten", "merge dimensions start..end", ("Flatten",), build=_spec_flatten,
         options=(Option("start_dim", "int"), Option("end_dim", "int")), chain_help="flatten",
         cli="flatten", cli_options=("start-dim", "end-dim"), cli_build=_cli_flatten, spatial=False,
-        trace="flatten", trace_output="F", torch=("Flatten",), onnx=("Flatten",),
+        trace="flatten", trace_output="F", torch=("Flatten",), onnx=("Flatten",), keras=("Flatten",),
     ),
 )
 

@@ -7,7 +7,8 @@ same module, right after the class, and says everything the front ends need arou
 * its names — the canonical spec/chain type (``conv_transpose``), more words for spec files
   and inline chains (``convT``, ``deconv``), the ``convcalc shape --op`` name
   (``conv-transpose``), the backprop spec type (``conv_transpose2d``), the torch.nn classes
-  (``ConvTranspose{rank}d``) and ONNX operator types (``ConvTranspose``);
+  (``ConvTranspose{rank}d``), ONNX operator types (``ConvTranspose``) and Keras layer classes
+  (``Conv2DTranspose``);
 * its options with their spec keys, how a value is read and how an inline chain writes it;
 * its short label in narrow tables and what each entry of its "other work" counts as;
 * the default tensor names a backprop trace gives its output and parameters.
@@ -33,7 +34,7 @@ from importlib import import_module
 from typing import Any
 
 #: The front ends that name layer types, and what each name is for.
-FRONT_ENDS = ("spec", "cli", "trace", "torch", "onnx")
+FRONT_ENDS = ("spec", "cli", "trace", "torch", "onnx", "keras")
 
 #: How a spec or chain value is read (the readers live with each front end).
 VALUE_KINDS = ("ints", "ints0", "pad", "bool", "count", "prob", "size", "word", "int", "float", "pads")
@@ -91,6 +92,7 @@ class LayerDescriptor:
     trace_params: Mapping[str, str] = field(default_factory=dict)
     torch: tuple[str, ...] = ()
     onnx: tuple[str, ...] = ()
+    keras: tuple[str, ...] = ()  # Keras layer class names (a model config's class_name)
     label: tuple[str, str] | None = None  # (report op prefix, short label) for narrow tables
     work: Mapping[str, str] = field(default_factory=dict)
     home: str = ""
@@ -115,6 +117,8 @@ class LayerDescriptor:
             raw = self.torch
         elif front == "onnx":
             raw = self.onnx
+        elif front == "keras":
+            raw = self.keras
         else:
             raise ValueError(f"unknown front end {front!r}")
         return tuple(dict.fromkeys(normalise(front, w) for w in raw))
@@ -127,7 +131,7 @@ class LayerDescriptor:
 def normalise(front: str, word: str) -> str:
     """A word as a front end compares it: spec/chain ``conv-Transpose`` → ``conv_transpose``;
     the command line ignores case, ``-``, ``_`` and spaces; so do backprop specs, which also
-    drop an ``nn.`` prefix; torch and ONNX names are exact (``Conv{rank}d`` stands for all ranks)."""
+    drop an ``nn.`` prefix; torch, ONNX and Keras names are exact (``Conv{rank}d`` stands for all ranks)."""
     text = str(word).strip()
     if front == "spec":
         return text.lower().replace("-", "_")

@@ -222,7 +222,7 @@ class Identity(base.NoParameters):
 #: per activation: (torch.nn class, ONNX operator, more spec words, backprop trace output name)
 _ACTIVATION_NAMES: dict[str, tuple[str, str, tuple[str, ...], str]] = {
     "relu": ("ReLU", "Relu", (), "R"),
-    "relu6": ("ReLU6", "", (), ""),
+    "relu6": ("ReLU6", "Clip", (), ""),  # ONNX writes ReLU6 as Clip(0, 6)
     "leaky_relu": ("LeakyReLU", "LeakyRelu", ("leakyrelu",), "R"),
     "elu": ("ELU", "Elu", (), "E"),
     "gelu": ("GELU", "Gelu", (), ""),
@@ -237,6 +237,8 @@ _ACTIVATION_NAMES: dict[str, tuple[str, str, tuple[str, ...], str]] = {
     "softplus": ("Softplus", "Softplus", (), ""),
 }
 _ACTIVATION_WORK = {"activation ops": "activation"}
+#: the Keras layer classes that are one activation (the others come as Activation("name"))
+_KERAS_ACTIVATION_LAYERS = {"relu": ("ReLU",), "softmax": ("Softmax",)}
 
 
 def _activation(kind: str) -> LayerDescriptor:
@@ -248,7 +250,7 @@ def _activation(kind: str) -> LayerDescriptor:
     return LayerDescriptor(
         kind, f"{kind} activation (element-wise)", ("Activation",), build=build, aliases=aliases,
         trace=kind if trace_output else None, trace_output=trace_output, torch=(torch_name,),
-        onnx=(onnx,) if onnx else (), work=_ACTIVATION_WORK,
+        onnx=(onnx,) if onnx else (), keras=_KERAS_ACTIVATION_LAYERS.get(kind, ()), work=_ACTIVATION_WORK,
     )
 
 
@@ -264,10 +266,11 @@ DESCRIPTORS = (
         trace_output="D",
         options=(Option("p", "prob", positional=True),), aliases=("drop",), chain_help="dropout [P]",
         torch=("Dropout", "Dropout1d", "Dropout2d", "Dropout3d"), onnx=("Dropout",),
+        keras=("Dropout", "SpatialDropout2D"),
     ),
     LayerDescriptor(
         "identity", "identity", ("Identity",), build=Identity, aliases=("id",), chain_help="identity",
-        torch=("Identity",), onnx=("Identity",),
+        torch=("Identity",), onnx=("Identity", "Cast"),
     ),
 )
 

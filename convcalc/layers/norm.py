@@ -314,13 +314,14 @@ DESCRIPTORS = (
         options=(Option("affine", "bool"), Option("eps", "float"), Option("momentum", "float")),
         aliases=("bn", "batchnorm2d"), chain_help="bn", trace="batchnorm2d", trace_aliases=("batchnorm", "bn"),
         trace_output="B", trace_params={"weight": "γ", "bias": "β"},
-        torch=("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"), onnx=("BatchNormalization",),
+        torch=("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"), onnx=("BatchNormalization",), keras=("BatchNormalization",),
         label=("batchnorm", "bn"), work=_NORM_WORK,
     ),
     LayerDescriptor(
         "groupnorm", "group normalisation", ("GroupNorm",), build=GroupNorm,
         options=(Option("groups", "count", required=True, positional=True),), aliases=("gn",), chain_help="gn G",
-        torch=("GroupNorm",), label=("groupnorm", "gn"), work=_NORM_WORK,
+        torch=("GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"), onnx=("InstanceNormalization",),
+        label=("groupnorm", "gn"), work=_NORM_WORK,
     ),
     LayerDescriptor(
         "layernorm2d", "layer normalisation over the channels of a feature map (ConvNeXt)", ("LayerNorm",),

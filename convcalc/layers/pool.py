@@ -530,13 +530,13 @@ def _adaptive_descriptor(mode: str, word: str, aliases: tuple[str, ...], torch_n
     )
 
 
-def _global_descriptor(mode: str, word: str, aliases: tuple[str, ...], cli_aliases: tuple[str, ...], onnx: str,
-                       label: tuple[str, str]) -> LayerDescriptor:
+def _global_descriptor(mode: str, word: str, aliases: tuple[str, ...], cli_aliases: tuple[str, ...], onnx: tuple[str, ...],
+                       label: tuple[str, str], keras: tuple[str, ...] = ()) -> LayerDescriptor:
     build, cli_build = _global(mode)
     return LayerDescriptor(
         f"global_{mode}pool", f"global {word} pooling (adaptive, output 1)", ("AdaptivePool",), build=build,
         aliases=aliases, chain_help=f"{aliases[0]}   global {word} pool", cli=f"global-{mode}pool",
-        cli_aliases=cli_aliases, cli_build=cli_build, onnx=(onnx,), label=label, work=_POOL_WORK,
+        cli_aliases=cli_aliases, cli_build=cli_build, onnx=onnx, keras=keras, label=label, work=_POOL_WORK,
     )
 
 
@@ -547,7 +547,8 @@ DESCRIPTORS = (
         chain_help="maxpool kK [sS] [pP] [dD] [ceil]           stride defaults to the kernel",
         cli="maxpool", cli_aliases=("max",), cli_options=("k", "stride", "pad", "dilation", "ceil-mode"),
         cli_build=_cli_maxpool, trace="maxpool2d", trace_aliases=("maxpool",), trace_output="P",
-        torch=("MaxPool1d", "MaxPool2d", "MaxPool3d"), onnx=("MaxPool",), work=_POOL_WORK,
+        torch=("MaxPool1d", "MaxPool2d", "MaxPool3d"), onnx=("MaxPool",),
+        keras=("MaxPooling2D", "MaxPool2D"), work=_POOL_WORK,
     ),
     LayerDescriptor(
         "avgpool", "average pooling", ("AvgPool",), build=AvgPool,
@@ -557,16 +558,17 @@ DESCRIPTORS = (
         cli="avgpool", cli_aliases=("averagepool", "meanpool"),
         cli_options=("k", "stride", "pad", "ceil-mode", "count-include-pad", "divisor-override"),
         cli_build=_cli_avgpool, trace="avgpool2d", trace_aliases=("avgpool", "averagepool"), trace_output="P",
-        torch=("AvgPool1d", "AvgPool2d", "AvgPool3d"), onnx=("AveragePool",), work=_POOL_WORK,
+        torch=("AvgPool1d", "AvgPool2d", "AvgPool3d"), onnx=("AveragePool",),
+        keras=("AveragePooling2D", "AvgPool2D"), work=_POOL_WORK,
     ),
     _adaptive_descriptor("avg", "average", ("adaptive_avg_pool", "adaptiveavg", "aap"), "AdaptiveAvgPool",
                          ("adaptive-avgpool", "adaptavg")),
     _adaptive_descriptor("max", "max", ("adaptive_max_pool", "adaptivemax", "amp"), "AdaptiveMaxPool",
                          ("adaptive-maxpool", "adaptmax")),
     _global_descriptor("avg", "average", ("gap", "global_avg_pool"), ("gap", "globalaveragepool"),
-                       "GlobalAveragePool", ("global-avgpool", "gap")),
-    _global_descriptor("max", "max", ("gmp", "global_max_pool"), ("gmp", "globalmaxpool"), "GlobalMaxPool",
-                       ("global-maxpool", "gmp")),
+                       ("GlobalAveragePool", "ReduceMean"), ("global-avgpool", "gap"), ("GlobalAveragePooling2D",)),
+    _global_descriptor("max", "max", ("gmp", "global_max_pool"), ("gmp", "globalmaxpool"), ("GlobalMaxPool",),
+                       ("global-maxpool", "gmp"), ("GlobalMaxPooling2D",)),
 )
 
 

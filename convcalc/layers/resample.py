@@ -269,6 +269,7 @@ DESCRIPTORS = (
         options=(Option("scale", "count", aliases=("scale_factor",), positional=True),
                  Option("mode", "word", chain_words=("nearest", "bilinear", "bicubic"))),
         aliases=("up",), chain_help="upsample [S] [bilinear]", torch=("Upsample",), onnx=("Resize", "Upsample"),
+        keras=("UpSampling2D",),
         label=("upsample-", "up-"),
     ),
     LayerDescriptor(

@@ -196,6 +196,7 @@ DESCRIPTORS = (
         cli="depthwise-separable", cli_aliases=("separable", "sepconv", "separableconv", "dwsep"),
         cli_options=("out", "k", "stride", "pad", "dilation", "padding-mode", "no-bias", "multiplier"),
         cli_build=_cli_separable, label=("depthwise-separable", "dwsep"), work={"bias adds": "bias"},
+        keras=("SeparableConv2D",),
     ),
 )
 

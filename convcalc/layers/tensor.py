@@ -257,10 +257,11 @@ class Unmapped(base.NoParameters):
 
 DESCRIPTORS = (
     LayerDescriptor("reshape", "the same elements in another shape", ("Reshape",), onnx=("Reshape", "Squeeze",
-                    "Unsqueeze")),
+                    "Unsqueeze"), keras=("Reshape",)),
     LayerDescriptor("permute", "the axes in another order", ("Permute",), onnx=("Transpose",)),
-    LayerDescriptor("pad_any", "padding along any axis (ONNX Pad)", ("Pad",), onnx=("Pad",)),
-    LayerDescriptor("slice", "a slice along one axis", ("Slice",), onnx=("Split",)),
+    LayerDescriptor("pad_any", "padding along any axis (ONNX Pad)", ("Pad",), onnx=("Pad",),
+                    keras=("ZeroPadding2D",)),
+    LayerDescriptor("slice", "a slice along one axis", ("Slice",), onnx=("Slice", "Split")),
     LayerDescriptor("pointwise", "an element-wise op with a constant operand", ("Pointwise",),
                     onnx=("Add", "Sub", "Mul", "Div", "Pow", "Erf", "Sqrt", "Exp", "Neg")),
     LayerDescriptor("unmapped", "an operator convcalc does not map (shape from the source)", ("Unmapped",)),

@@ -1,0 +1,394 @@
+"""Rewrites of an ONNX graph before it is walked: each one leaves what the graph computes as
+it is and only writes it the way the operator specification spells it.
+
+* **Weight aliases.** An exporter that deduplicates equal initializers (torch does) reads the
+  kept one through ``Identity`` nodes; the consumers read the initializer itself again, so a
+  weight is still a weight (an ``Identity`` of a constant computes the constant).
+* **Transpose permutations** with negative entries (torch writes ``permute(0, -1, 1, 2)`` as
+  ``perm=[0, -1, 1, 2]``): the spec asks for a permutation of 0 … r−1, and ONNX's own shape
+  inference gives no shape otherwise; entry p becomes p mod r, r = len(perm).
+* **Local response normalisation as PyTorch exports it.** ``F.local_response_norm`` has no
+  ONNX symbolic; its Python body is exported op by op:
+  ``x / (k + α·avgpool_n(pad(x²)))^β`` with the square lifted to one more axis so the window
+  runs along the channels (``Mul(x, x)`` → ``Reshape``/``Unsqueeze`` to (N, 1, C, …) → ``Pad``
+  n//2 before, (n−1)//2 after, on that axis only → ``AveragePool`` kernel (n, 1, …), stride 1
+  → ``Squeeze`` of axis 1 (an ``If`` on its size when the exporter did not know it) →
+  ``Reshape`` back → ``Mul`` α → ``Add`` k → ``Pow`` β → ``Div``). Exactly that shape of
+  subgraph — every constant read, the pads checked — becomes the one ``LRN`` node (size n,
+  alpha α, beta β, bias k) the spec defines; ONNX's LRN sums the same n channels for odd n.
+* **A zero Pad read only by a Conv** (TensorFlow's asymmetric SAME as a torch module writes it)
+  is the conv's own padding: its spatial pads are added to the conv's ``pads``.
+* **Dead nodes** — nodes no graph output depends on (the size checks of the replaced
+  subgraphs) — are dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def rewrite(onnx: Any, model: Any, fold: Any) -> None:
+    """Rewrite ``model.graph`` in place; ``fold(graph, names)`` gives the constant value of each
+    tensor in ``names`` that constants alone compute (None when it cannot)."""
+    graph = model.graph
+    _alias_weights(graph)
+    _normalise_perms(onnx, graph)
+    changed = _fuse_lrn(onnx, graph, fold)
+    changed = _pad_into_conv(onnx, graph, fold) or changed
+    if changed:
+        _drop_dead(graph)
+
+
+def _pad_into_conv(onnx: Any, graph: Any, fold: Any) -> bool:
+    """A zero ``Pad`` of the spatial axes read only by a ``Conv`` (TensorFlow's asymmetric SAME
+    as a torch module writes it: ``F.pad`` then its conv) is that conv's own padding: the pads
+    are added to the conv's ``pads`` (begin, end per axis). The conv then reads the pad's input
+    and is named after the pad's module when the conv is that module's child."""
+    producer = {o: n for n in graph.node for o in n.output if o}
+    readers: dict[str, int] = {}
+    for n in graph.node:
+        for i in n.input:
+            readers[i] = readers.get(i, 0) + 1
+    changed = False
+    for conv in graph.node:
+        if conv.op_type != "Conv" or _attr(onnx, conv, "auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            continue
+        pad = producer.get(conv.input[0])
+        if pad is None or pad.op_type != "Pad" or readers.get(conv.input[0]) != 1:
+            continue
+        if _attr(onnx, pad, "mode", b"constant") not in (b"constant", "constant"):
+            continue
+        if len(pad.input) > 2 and pad.input[2] and _scalar(fold, pad.input[2]) != 0.0:
+            continue
+        if len(pad.input) > 3 and pad.input[3]:
+            continue
+        amounts = _attr(onnx, pad, "pads")
+        if amounts is None and len(pad.input) > 1:
+            amounts = fold([pad.input[1]]).get(pad.input[1])
+        if amounts is None or isinstance(amounts, (int, float)):
+            continue
+        amounts = [int(v) for v in (amounts.reshape(-1) if hasattr(amounts, "reshape") else amounts)]
+        rank = len(amounts) // 2
+        if rank < 3 or len(amounts) != 2 * rank or any(v < 0 for v in amounts):
+            continue
+        if amounts[0] or amounts[1] or amounts[rank] or amounts[rank + 1]:
+            continue  # the batch or the channels: not a convolution's padding
+        spatial = rank - 2
+        own = list(_attr(onnx, conv, "pads", [0] * 2 * spatial))
+        if len(own) != 2 * spatial:
+            continue
+        fused = [own[i] + amounts[2 + i] for i in range(spatial)] + [own[spatial + i] + amounts[rank + 2 + i]
+                                                                    for i in range(spatial)]
+        for attr in list(conv.attribute):
+            if attr.name == "pads":
+                conv.attribute.remove(attr)
+        conv.attribute.append(onnx.helper.make_attribute("pads", fused))
+        conv.input[0] = pad.input[0]
+        outer, conv_scope = pad.name.rpartition("/")[0], conv.name.rpartition("/")[0]
+        if outer and conv_scope.startswith(outer + "/") and conv_scope.count("/") == outer.count("/") + 1:
+            conv.name = outer + "/" + conv.name.rpartition("/")[2]
+        changed = True
+    return changed
+
+
+def _alias_weights(graph: Any) -> None:
+    initializers = {init.name for init in graph.initializer}
+    alias = {n.output[0]: n.input[0] for n in graph.node
+             if n.op_type == "Identity" and len(n.input) == 1 and n.input[0] in initializers}
+    if not alias:
+        return
+    outputs = {o.name for o in graph.output}
+    kept = [n for n in graph.node if not (n.op_type == "Identity" and n.output[0] in alias
+                                          and n.output[0] not in outputs)]
+    for node in kept:
+        for i, name in enumerate(node.input):
+            if name in alias:
+                node.input[i] = alias[name]
+    del graph.node[:]
+    graph.node.extend(kept)
+
+
+def _normalise_perms(onnx: Any, graph: Any) -> None:
+    for node in graph.node:
+        if node.op_type != "Transpose":
+            continue
+        for attr in node.attribute:
+            if attr.name == "perm" and any(p < 0 for p in attr.ints):
+                rank = len(attr.ints)
+                fixed = [p % rank for p in attr.ints]
+                del attr.ints[:]
+                attr.ints.extend(fixed)
+
+
+# --- local response normalisation ---------------------------------------------------------------
+
+
+def _fuse_lrn(onnx: Any, graph: Any, fold: Any) -> bool:
+    producer = {o: n for n in graph.node for o in n.output if o}
+    consumers: dict[str, int] = {}
+    for n in graph.node:
+        for i in n.input:
+            consumers[i] = consumers.get(i, 0) + 1
+    found = []
+    for node in graph.node:
+        if node.op_type == "Div":
+            match = _match_lrn(onnx, node, producer, fold)
+            if match is not None:
+                found.append((node, match))
+    if not found:
+        return False
+    replaced = {id(div): onnx.helper.make_node(
+        "LRN", [x], [div.output[0]], name=div.name.rpartition("/")[0] + "/LRN" if "/" in div.name else div.name + "_lrn",
+        size=size, alpha=alpha, beta=beta, bias=bias) for div, (x, size, alpha, beta, bias) in found}
+    nodes = [replaced.get(id(n), n) for n in graph.node]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return True
+
+
+def _attr(onnx: Any, node: Any, name: str, default: Any = None) -> Any:
+    for a in node.attribute:
+        if a.name == name:
+            return onnx.helper.get_attribute_value(a)
+    return default
+
+
+def _scalar(fold: Any, name: str) -> float | None:
+    values = fold([name]).get(name)
+    if values is None or getattr(values, "size", 0) != 1:
+        return None
+    return float(values.reshape(-1)[0])
+
+
+def _with_constant(node: Any, producer: dict, fold: Any) -> tuple[Any, float] | None:
+    """(the data input's producer, the constant) of a binary node with one scalar constant."""
+    for data, const in ((0, 1), (1, 0)):
+        value = _scalar(fold, node.input[const])
+        if value is not None and node.input[data] in producer:
+            return producer[node.input[data]], value
+    return None
+
+
+def _match_lrn(onnx: Any, div: Any, producer: dict, fold: Any):
+    """(x, size, alpha, beta, bias) when ``div`` ends PyTorch's exported local_response_norm."""
+    if len(div.input) != 2 or div.input[1] not in producer:
+        return None
+    x = div.input[0]
+    pow_ = producer[div.input[1]]
+    if pow_.op_type != "Pow":
+        return None
+    beta = _scalar(fold, pow_.input[1])
+    add = producer.get(pow_.input[0])
+    if beta is None or add is None or add.op_type != "Add":
+        return None
+    found = _with_constant(add, producer, fold)
+    if found is None or found[0].op_type != "Mul":
+        return None
+    mul, bias = found
+    found = _with_constant(mul, producer, fold)
+    if found is None:
+        return None
+    back, alpha = found
+    if back.op_type == "Reshape":  # the 4-D+ case views the window's output back to x's shape
+        back = producer.get(back.input[0])
+    drop = _dropped(onnx, back, fold)
+    pool = producer.get(drop) if drop else None
+    if pool is None or pool.op_type != "AveragePool":
+        return None
+    kernel = list(_attr(onnx, pool, "kernel_shape", []))
+    strides = list(_attr(onnx, pool, "strides", [1] * len(kernel)))
+    pads = list(_attr(onnx, pool, "pads", [0] * 2 * len(kernel)))
+    if not kernel or kernel[1:] != [1] * (len(kernel) - 1) or set(strides) != {1} or any(pads):
+        return None
+    if _attr(onnx, pool, "auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
+        return None
+    size = int(kernel[0])
+    pad = producer.get(pool.input[0])
+    if pad is None or pad.op_type != "Pad" or (len(pad.input) > 3 and pad.input[3]):
+        return None
+    if _attr(onnx, pad, "mode", b"constant") not in (b"constant", "constant"):
+        return None
+    amounts = _attr(onnx, pad, "pads")  # an attribute before opset 11, an input after
+    if amounts is None and len(pad.input) > 1:
+        amounts = fold([pad.input[1]]).get(pad.input[1])
+    amounts = None if amounts is None else [int(v) for v in getattr(amounts, "reshape", lambda _: amounts)(-1)]
+    rank = len(kernel) + 2  # the lifted tensor: N, 1, C, spatial…
+    expect = [0] * (2 * rank)
+    expect[2], expect[rank + 2] = size // 2, (size - 1) // 2
+    if amounts != expect:
+        return None
+    lift = producer.get(pad.input[0])
+    if lift is None or lift.op_type not in ("Reshape", "Unsqueeze"):
+        return None
+    square = producer.get(lift.input[0])
+    if square is None or square.op_type != "Mul" or list(square.input) != [x, x]:
+        return None
+    return x, size, alpha, beta, bias
+
+
+def _dropped(onnx: Any, node: Any, fold: Any) -> str | None:
+    """The tensor a Squeeze of the lifted axis reads — or an If on that axis's size whose two
+    branches are that Squeeze and an Identity of one outer tensor."""
+    if node is None:
+        return None
+    if node.op_type == "Squeeze":
+        axes = _attr(onnx, node, "axes")
+        if axes is None and len(node.input) > 1:
+            value = fold([node.input[1]]).get(node.input[1])
+            axes = None if value is None else [int(v) for v in value.reshape(-1)]
+        return node.input[0] if axes is not None and list(axes) == [1] else None
+    if node.op_type != "If":
+        return None
+    read = set()
+    for name in ("then_branch", "else_branch"):
+        branch = _attr(onnx, node, name)
+        if branch is None:
+            return None
+        ops = [n for n in branch.node if n.op_type != "Constant"]
+        if len(ops) != 1 or ops[0].op_type not in ("Squeeze", "Identity"):
+            return None
+        read.add(ops[0].input[0])
+    return read.pop() if len(read) == 1 else None
+
+
+def _drop_dead(graph: Any) -> None:
+    producer = {o: n for n in graph.node for o in n.output if o}
+    needed: set[int] = set()
+    stack = [o.name for o in graph.output]
+    while stack:
+        node = producer.get(stack.pop())
+        if node is None or id(node) in needed:
+            continue
+        needed.add(id(node))
+        stack.extend(i for i in node.input if i)
+        for attr in node.attribute:  # a subgraph reads outer tensors by name
+            if attr.type == attr.GRAPH:
+                stack.extend(i for n in attr.g.node for i in n.input if i)
+    kept = [n for n in graph.node if id(n) in needed]
+    del graph.node[:]
+    graph.node.extend(kept)
+
+
+# --- GELU as exporters write it before opset 20 ---------------------------------------------------
+
+SQRT2 = 2**0.5
+
+
+def composites(live: list, const: Any, shapes: dict) -> tuple[list, dict[int, tuple[Any, str]]]:
+    """Standard layers an exporter writes as several nodes, found among the walked nodes
+    ``live`` ((node, …) entries): the list without their inner nodes, and per last node (by id)
+    the layer it is and the tensor it reads. ``const(name)`` gives a constant's value or None,
+    ``shapes`` the inferred shapes (with the batch)."""
+    from convcalc.network import build
+
+    live, gelus = fuse_gelu(live, const)
+    found = {key: (build.act("gelu"), x) for key, x in gelus.items()}
+    live, shuffles = fuse_channel_shuffle(live, shapes)
+    found.update({key: (build.channel_shuffle(groups), x) for key, (x, groups) in shuffles.items()})
+    return live, found
+
+
+def _readers(live: list) -> dict[str, int]:
+    readers: dict[str, int] = {}
+    for entry in live:
+        for name in entry[0].input:
+            readers[name] = readers.get(name, 0) + 1
+    return readers
+
+
+def fuse_channel_shuffle(live: list, shapes: dict) -> tuple[list, dict[int, tuple[str, int]]]:
+    """ShuffleNet's channel shuffle as written with tensor ops (torchvision's
+    ``channel_shuffle``, or any exporter of ``nn.ChannelShuffle``): ``Reshape`` (N, C, …) →
+    (N, g, C/g, …), ``Transpose`` of axes 1 and 2, ``Reshape`` back to (N, C, …). The node list
+    without the first two nodes, and per last Reshape (by id) its input and g."""
+    producer = {o: entry[0] for entry in live for o in entry[0].output if o}
+    readers = _readers(live)
+    found: dict[int, tuple[str, int]] = {}
+    dropped: set[int] = set()
+    for entry in live:
+        back = entry[0]
+        if back.op_type != "Reshape":
+            continue
+        swap = producer.get(back.input[0])
+        if swap is None or swap.op_type != "Transpose" or readers.get(back.input[0]) != 1:
+            continue
+        split = producer.get(swap.input[0])
+        if split is None or split.op_type != "Reshape" or readers.get(swap.input[0]) != 1:
+            continue
+        perm = [a.ints for a in swap.attribute if a.name == "perm"]
+        x = split.input[0]
+        before, lifted, after = shapes.get(x), shapes.get(split.output[0]), shapes.get(back.output[0])
+        if not perm or before is None or lifted is None or after != before or len(lifted) != len(before) + 1:
+            continue
+        rank = len(lifted)
+        if list(perm[0]) != [0, 2, 1] + list(range(3, rank)):
+            continue
+        groups, per = lifted[1], lifted[2]
+        if groups * per != before[1] or tuple(lifted[3:]) != tuple(before[2:]) or groups < 1:
+            continue
+        found[id(back)] = (x, int(groups))
+        dropped.update((id(swap), id(split)))
+    return [entry for entry in live if id(entry[0]) not in dropped], found
+
+
+def fuse_gelu(live: list, const: Any) -> tuple[list, dict[int, str]]:
+    """``x · ½ · (1 + erf(x / √2))`` — GELU as torch exports it before ``Gelu`` became an
+    operator (opset 20): the node list without the factors' nodes, and per final ``Mul``
+    (by id) the tensor x it is the GELU of. ``const(name)`` is a tensor's constant value or None.
+    The constants are checked (½, 1, √2 or a multiplication by 1/√2); every inner tensor must
+    have no other reader."""
+    producer = {o: entry[0] for entry in live for o in entry[0].output if o}
+    readers = _readers(live)
+
+    def near(name: str, value: float) -> bool:
+        found = const(name)
+        return found is not None and getattr(found, "size", 0) == 1 and abs(float(found.reshape(-1)[0]) - value) < 1e-5
+
+    def only(name: str, op: str):
+        node = producer.get(name)
+        return node if node is not None and node.op_type == op and readers.get(name, 0) == 1 else None
+
+    def factors(node) -> tuple[list[str], list]:
+        names: list[str] = []
+        inner: list = []
+        for name in node.input:
+            sub = only(name, "Mul")
+            if sub is not None and not inner:
+                names += list(sub.input)
+                inner.append(sub)
+            else:
+                names.append(name)
+        return names, inner
+
+    gelus: dict[int, str] = {}
+    dropped: set[int] = set()
+    for entry in live:
+        node = entry[0]
+        if node.op_type != "Mul":
+            continue
+        names, inner = factors(node)
+        if len(names) != 3:
+            continue
+        half = [n for n in names if near(n, 0.5)]
+        rest = [n for n in names if n not in half]
+        if len(half) != 1 or len(rest) != 2:
+            continue
+        for x, other in (rest, rest[::-1]):
+            add = only(other, "Add")
+            if add is None:
+                continue
+            erf_out = [n for n in add.input if not near(n, 1.0)]
+            if len(erf_out) != 1 or len(add.input) != 2:
+                continue
+            erf = only(erf_out[0], "Erf")
+            if erf is None:
+                continue
+            scale = only(erf.input[0], "Div") or only(erf.input[0], "Mul")
+            if scale is None or scale.input[0] != x:
+                continue
+            if not near(scale.input[1], SQRT2 if scale.op_type == "Div" else 1 / SQRT2):
+                continue
+            gelus[id(node)] = x
+            dropped.update(id(n) for n in inner + [add, erf, scale])
+            break
+    return [entry for entry in live if id(entry[0]) not in dropped], gelus
