@@ -47,14 +47,14 @@ from typer.core import TyperGroup  # noqa: E402
 from convcalc import __version__  # noqa: E402
 from convcalc.errors import ExpectationFailed, InputError  # noqa: E402
 
-# Commands other than ``shape`` are imported on first use, so ``convcalc shape`` starts fast.
-LAZY_COMMANDS = {"animate": "animate", "arch": "arch", "backprop": "backprop", "conv": "numeric", "pool": "numeric",
+# Every command is imported on first use: ``convcalc shape`` does not load arch, nor ``arch --list`` shape.
+LAZY_COMMANDS = {"shape": "shape", "animate": "animate", "arch": "arch", "backprop": "backprop", "conv": "numeric", "pool": "numeric",
                  "conv-transpose": "numeric", "im2col": "numeric", "run": "run", "solve": "solve", "train": "train",
                  "quiz": "quiz", "grade": "grade"}
 
 
 class _LazyCommands(TyperGroup):
-    """The root group: ``shape`` is registered up front, the other commands when first named."""
+    """The root group: each command is registered when first named."""
 
     def list_commands(self, ctx) -> list[str]:
         return [*super().list_commands(ctx), *(name for name in LAZY_COMMANDS if name not in self.commands)]
@@ -77,7 +77,7 @@ _MAX_WHOLE = 2**63 - 1  # convcalc.limits.MAX_WHOLE (not imported here: start-up
 def tidy(command):
     """A loaded command as --help shows it: prose in the epilog reflowed (:func:`reflow_epilog`),
     whole-number ranges in short (:func:`tidy_ranges`)."""
-    if command.epilog and not getattr(command, "_reflowed", False):
+    if not getattr(command, "_reflowed", False) and command.epilog:  # an epilog may be written when read
         command.epilog = reflow_epilog(command.epilog)
         command._reflowed = True
     return tidy_ranges(command)
@@ -176,11 +176,6 @@ def root(
                                            help="Show the version and exit."),
 ) -> None:
     """Convolution arithmetic and backprop calculator."""
-
-
-from convcalc.cli import shape as _shape  # noqa: E402  (registers the command)
-
-_shape.register(app)
 
 
 def _click_error_kind(error: BaseException) -> str | None:
