@@ -92,6 +92,7 @@ class ArchCommand(TyperCommand):
     and ``arch NAME`` more than the rest of their work."""
 
     _reflowed = True  # cli.app.tidy leaves it alone: the text is reflowed when written
+    _epilog_text: str | None = None
 
     @property  # type: ignore[override]
     def epilog(self) -> str | None:
