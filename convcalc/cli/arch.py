@@ -94,7 +94,7 @@ class ArchCommand(TyperCommand):
     _reflowed = True  # cli.app.tidy leaves it alone: the text is reflowed when written
     _epilog_text: str | None = None
 
-    @property  # type: ignore[override]
+    @property
     def epilog(self) -> str | None:
         if self._epilog_text is None:
             from convcalc.cli.app import reflow_epilog
