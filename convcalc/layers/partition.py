@@ -249,8 +249,9 @@ class RelativePositionAttention(base.NoBuffers):
         if self.dim is None or self.size is None:
             return self.sized(input_shape).parameter_shapes(input_shape)
         d = self.dim
-        return {"to_qkv.weight": (3 * d, d), "to_qkv.bias": (3 * d,), "merge.weight": (d, d), "merge.bias": (d,),
-                "relative_position_bias_table": ((2 * self.size - 1) ** 2, self.heads)}
+        # named_parameters order, as torch lists them: the module's own parameter before its submodules'
+        return {"relative_position_bias_table": ((2 * self.size - 1) ** 2, self.heads), "to_qkv.weight": (3 * d, d),
+                "to_qkv.bias": (3 * d,), "merge.weight": (d, d), "merge.bias": (d,)}
 
     def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
         side = self.sized(input_shape).size if self.size is None else self.size
@@ -274,7 +275,8 @@ class RelativePositionAttention(base.NoBuffers):
             return Forward(out.output, (sized, out.cache))
         self.analyze(x.shape[1:])
         x = x.astype(np.float64) if x.dtype == object else x
-        p = require("relative-position attention", params, self.parameter_shapes(x.shape))
+        p = require("relative-position attention", params, self.parameter_shapes(x.shape),
+                    also=self.buffer_shapes(x.shape))  # the index buffer: recomputed here
         n, g, tokens, d = x.shape
         h, dh = self.heads, self.head_dim
         qkv = x @ p["to_qkv.weight"].T + p["to_qkv.bias"]
@@ -383,7 +385,9 @@ def _torch_relpos_attention(layer: RelativePositionAttention, nn: Any, shape: tu
             n, g, tokens, d = x.shape
             h, dh = layer.heads, layer.head_dim
             q, k, v = (t.reshape(n, g, tokens, h, dh).permute(0, 1, 3, 2, 4) for t in self.to_qkv(x).chunk(3, dim=-1))
-            bias = self.relative_position_bias_table[self.relative_position_index].permute(2, 0, 1)
+            # the index is computed, not read from the buffer: a run's buffers start at zero (it counts them only)
+            index = torch.as_tensor(_relative_index(layer.size), device=x.device)
+            bias = self.relative_position_bias_table[index].permute(2, 0, 1)
             attn = (q @ (k * d ** -0.5).transpose(-1, -2) + bias).softmax(-1)
             return self.merge((attn @ v).permute(0, 1, 3, 2, 4).reshape(x.shape))
 

@@ -100,13 +100,13 @@ class WindowAttention:
         """torchvision's names: qkv.weight (3D, D), qkv.bias, proj.weight (D, D), proj.bias, and the
         position bias: relative_position_bias_table ((2w−1)², h), or V2's logit_scale and cpb_mlp."""
         d = self.channels(input_shape)
-        shapes: dict[str, tuple[int, ...]] = {"qkv.weight": (3 * d, d), "qkv.bias": (3 * d,), "proj.weight": (d, d),
-                                              "proj.bias": (d,)}
+        # named_parameters order, as torch lists them: the module's own parameters before its submodules'
+        shapes: dict[str, tuple[int, ...]] = ({"logit_scale": (self.heads, 1, 1)} if self.v2 else
+                                              {"relative_position_bias_table": (self.table(), self.heads)})
+        shapes.update({"qkv.weight": (3 * d, d), "qkv.bias": (3 * d,), "proj.weight": (d, d), "proj.bias": (d,)})
         if self.v2:
-            shapes.update({"logit_scale": (self.heads, 1, 1), "cpb_mlp.0.weight": (_CPB_HIDDEN, 2),
-                           "cpb_mlp.0.bias": (_CPB_HIDDEN,), "cpb_mlp.2.weight": (self.heads, _CPB_HIDDEN)})
-        else:
-            shapes["relative_position_bias_table"] = (self.table(), self.heads)
+            shapes.update({"cpb_mlp.0.weight": (_CPB_HIDDEN, 2), "cpb_mlp.0.bias": (_CPB_HIDDEN,),
+                           "cpb_mlp.2.weight": (self.heads, _CPB_HIDDEN)})
         return shapes
 
     def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
@@ -201,7 +201,8 @@ class WindowAttention:
             raise InputError(f"window attention needs a batched (N, C, H, W) input; got {x.ndim}-d")
         x = x.astype(np.float64) if x.dtype == object else x
         hp, wp, sh, sw = self._geometry(x.shape[1:])
-        p = require("window attention", params, self.parameter_shapes(x.shape[1:]))
+        p = require("window attention", params, self.parameter_shapes(x.shape[1:]),
+                    also=self.buffer_shapes(x.shape[1:]))  # the index buffer: recomputed here
         tokens = self._windows(x, hp, wp, sh, sw)  # (B·nW, N, C)
         b, n_tok, c = tokens.shape
         d = c // self.heads
@@ -299,7 +300,9 @@ def _torch_window_attention(layer: WindowAttention, nn: Any, shape: tuple) -> An
                 table = self.cpb_mlp(self.relative_coords_table).reshape(-1, heads)
             else:
                 table = self.relative_position_bias_table
-            bias = table[self.relative_position_index].reshape(w * w, w * w, heads).permute(2, 0, 1)
+            # the index is computed, not read from the buffer: a run's buffers start at zero (it counts them only)
+            index = torch.as_tensor(layer._index().reshape(-1), device=table.device)
+            bias = table[index].reshape(w * w, w * w, heads).permute(2, 0, 1)
             q, k, v = self.qkv(t).reshape(t.shape[0], w * w, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
             attn = (q @ k.transpose(-2, -1)) / math.sqrt(c // heads) + bias
             if sh or sw:
