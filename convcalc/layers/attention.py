@@ -124,7 +124,8 @@ class PatchEmbedding(base.NoBuffers):
         """The conv it is (torchvision's ``conv_proj``): its shape rule, counts and field are this layer's."""
         from convcalc.layers.conv import Conv
 
-        return Conv(rank=rank, out_channels=self.dim, kernel_size=self.patch, stride=self.patch, bias=self.bias)
+        return Conv(rank=rank, out_channels=self.dim, kernel_size=(self.patch,) * rank, stride=(self.patch,) * rank,
+                    bias=self.bias)
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
         shape = tuple(shape)
@@ -441,14 +442,14 @@ def _torch_tokens(layer: Tokens, nn: Any, shape: tuple) -> Any:
 
 @register_hook("torch", PatchEmbedding)
 def _torch_patch_embedding(layer: PatchEmbedding, nn: Any, shape: tuple) -> Any:
-    rank = len(shape) - 1
-    base_conv = getattr(nn, f"Conv{rank}d")
+    conv_class = getattr(nn, f"Conv{len(shape) - 1}d")
 
-    class PatchEmbed(base_conv):  # the conv's own parameter names: weight, bias
-        def forward(self, x):
-            return super().forward(x).flatten(2).transpose(1, 2)
+    def forward(self, x):
+        return conv_class.forward(self, x).flatten(2).transpose(1, 2)
 
-    return PatchEmbed(shape[0], layer.dim, layer.patch, stride=layer.patch, bias=layer.bias)
+    # a subclass of the conv: its parameters keep the conv's names (weight, bias)
+    patch_embed = type("PatchEmbed", (conv_class,), {"forward": forward})
+    return patch_embed(shape[0], layer.dim, layer.patch, stride=layer.patch, bias=layer.bias)
 
 
 @register_hook("torch", ClassToken)

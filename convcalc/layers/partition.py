@@ -371,22 +371,22 @@ def _torch_relpos_attention(layer: RelativePositionAttention, nn: Any, shape: tu
 
     layer = layer.sized(shape) if layer.dim is None or layer.size is None else layer
     assert layer.dim is not None and layer.size is not None
+    dim, size = layer.dim, layer.size
 
     class RelPosAttention(nn.Module):
         def __init__(self):
             super().__init__()
-            d = layer.dim
-            self.to_qkv = nn.Linear(d, 3 * d)
-            self.merge = nn.Linear(d, d)
-            self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * layer.size - 1) ** 2, layer.heads))
-            self.register_buffer("relative_position_index", torch.as_tensor(_relative_index(layer.size)))
+            self.to_qkv = nn.Linear(dim, 3 * dim)
+            self.merge = nn.Linear(dim, dim)
+            self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * size - 1) ** 2, layer.heads))
+            self.register_buffer("relative_position_index", torch.as_tensor(_relative_index(size)))
 
         def forward(self, x):
             n, g, tokens, d = x.shape
             h, dh = layer.heads, layer.head_dim
             q, k, v = (t.reshape(n, g, tokens, h, dh).permute(0, 1, 3, 2, 4) for t in self.to_qkv(x).chunk(3, dim=-1))
             # the index is computed, not read from the buffer: a run's buffers start at zero (it counts them only)
-            index = torch.as_tensor(_relative_index(layer.size), device=x.device)
+            index = torch.as_tensor(_relative_index(size), device=x.device)
             bias = self.relative_position_bias_table[index].permute(2, 0, 1)
             attn = (q @ (k * d ** -0.5).transpose(-1, -2) + bias).softmax(-1)
             return self.merge((attn @ v).permute(0, 1, 3, 2, 4).reshape(x.shape))
