@@ -212,3 +212,44 @@ def test_arch_verify_builds_the_transformer_chain_in_torch(cli):
     assert r.code == 0, r.err
     r = cli("arch", "16x8x8 | wmsa 2 w4 shift2 | partition 4 | relattn 8 | departition 4", "--verify")
     assert r.code == 0, r.err
+
+
+# --- the patch embedding is a conv for every convention ---------------------------------------------
+
+@pytest.mark.parametrize("tool", ["torchinfo", "fvcore", "ptflops", "thop", "ultralytics-thop", "calflops",
+                                  "flop_counter"])
+def test_every_tool_counts_the_patch_embedding_as_the_conv_it_is(tool):
+    from convcalc.network.tools import as_tool
+
+    ours = as_tool(walk(parse_chain("3x32x32 | patch 16 p8 | ln | fc 10")), tool)
+    spelled = as_tool(walk(parse_chain("3x32x32 | conv 16 k8 s8 | tokens | ln | fc 10")), tool)
+    assert (ours.value, ours.parts) == (spelled.value, spelled.parts)
+
+
+def test_training_counts_the_patch_embedding_backward_as_a_conv():
+    from convcalc.network.training import training
+
+    ours = training(walk(parse_chain("3x32x32 | conv 4 k3 | patch 16 p2 | fc 10")))
+    spelled = training(walk(parse_chain("3x32x32 | conv 4 k3 | conv 16 k2 s2 | tokens | fc 10")))
+    assert (ours.dx_macs, ours.dw_macs) == (spelled.dx_macs, spelled.dw_macs)
+    assert ours.dx_macs > 0
+
+
+def test_every_name_and_key_the_readme_table_documents_is_accepted():
+    import re
+
+    from convcalc.layers.descriptor import lookup
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("| chain | spec type"):]
+    rows = table[:table.index("\n\n")].splitlines()[2:]
+    assert len(rows) >= 11
+    for row in rows:
+        chain, names, _ = (cell.strip() for cell in row.strip("|").split("|"))
+        described = [lookup("spec", words.split()[0]) for words in re.findall(r"`([^`]+)`", chain)]
+        assert described and None not in described, row
+        types, _, keys = names.partition("keys")
+        for word in re.findall(r"`([^`]+)`", types):
+            assert lookup("spec", word) in described, f"README names {word!r} for {chain}"
+        for key in re.findall(r"`([^`]+)`", keys):
+            assert any(d.option(key) for d in described if d), f"README names key {key!r} for {chain}"
