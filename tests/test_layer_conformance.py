@@ -44,6 +44,19 @@ SPEC_EXAMPLES: dict[str, tuple[dict, tuple[int, ...]]] = {
     "scale": ({"factor": 0.17}, (3, 4, 4)),
     "pixel_shuffle": ({"factor": 2}, (8, 4, 4)),
     "pixel_unshuffle": ({"factor": 2}, (2, 4, 4)),
+    # the transformers' layers: token sequences are L x D, token groups G x P x D
+    "tokens": ({}, (3, 4, 4)),
+    "patch_embed": ({"dim": 8, "patch": 2}, (3, 8, 8)),
+    "class_token": ({}, (16, 8)),
+    "position_embedding": ({}, (16, 8)),
+    "token_select": ({"index": 0}, (16, 8)),
+    "self_attention": ({"heads": 2}, (16, 8)),
+    "window_attention": ({"heads": 2, "window": 2, "shift": 1}, (4, 4, 4)),
+    "window_partition": ({"size": 2, "grid": True}, (3, 4, 4)),
+    "window_departition": ({"size": 2}, (4, 4, 3)),
+    "relpos_attention": ({"head_dim": 4}, (4, 4, 8)),
+    "layer_scale": ({"init": 0.5}, (3, 4, 4)),
+    "stochastic_depth": ({"p": 0.25}, (3, 4, 4)),
     **{kind: ({}, (3, 4, 4)) for kind in ("relu", "relu6", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "silu",
                                            "hardswish", "hardsigmoid", "softmax", "log_softmax", "mish", "softplus")},
 }
@@ -236,7 +249,8 @@ def test_every_chain_word_the_readme_documents_is_accepted():
 
 
 def test_the_arch_help_lists_every_chain_type():
-    from convcalc.cli.arch import EPILOG
+    from convcalc.cli.arch import epilog
 
+    EPILOG = epilog()
     missing = [d.name for d in _spec_descriptors() if d.chain_help and d.chain_help.split()[0] not in EPILOG]
     assert not missing, f"arch --help does not list {missing}"

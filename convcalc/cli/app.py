@@ -4,10 +4,10 @@
 # callback's annotations as strings on every run.
 import gc
 
-# Loading typer and the shape command creates ~100,000 objects and no garbage: the cyclic
-# collector would scan them a dozen times for nothing (~4 % of `convcalc shape`). It is
-# paused while this module loads and turned back on (with what was loaded frozen, so later
-# collections skip it) before any command runs.
+# Loading typer and a command creates ~100,000 objects and no garbage: the cyclic collector
+# would scan them a dozen times for nothing (~4 % of `convcalc shape`). It is paused while
+# this module loads, and again while a command's module loads, and turned back on (with what
+# was loaded frozen, so later collections skip it) before the command runs.
 _COLLECTING = gc.isenabled()
 gc.disable()
 
@@ -60,14 +60,14 @@ from typer.core import TyperGroup  # noqa: E402
 from convcalc import __version__  # noqa: E402
 from convcalc.errors import ExpectationFailed, InputError  # noqa: E402
 
-# Commands other than ``shape`` are imported on first use, so ``convcalc shape`` starts fast.
-LAZY_COMMANDS = {"animate": "animate", "arch": "arch", "backprop": "backprop", "conv": "numeric", "pool": "numeric",
+# Every command is imported on first use: ``convcalc shape`` does not load arch, nor ``arch --list`` shape.
+LAZY_COMMANDS = {"shape": "shape", "animate": "animate", "arch": "arch", "backprop": "backprop", "conv": "numeric", "pool": "numeric",
                  "conv-transpose": "numeric", "im2col": "numeric", "run": "run", "solve": "solve", "train": "train",
                  "quiz": "quiz", "grade": "grade"}
 
 
 class _LazyCommands(TyperGroup):
-    """The root group: ``shape`` is registered up front, the other commands when first named."""
+    """The root group: each command is registered when first named."""
 
     def list_commands(self, ctx) -> list[str]:
         return [*super().list_commands(ctx), *(name for name in LAZY_COMMANDS if name not in self.commands)]
@@ -77,7 +77,14 @@ class _LazyCommands(TyperGroup):
             import importlib
 
             holder = typer.Typer(rich_markup_mode="rich")
-            importlib.import_module(f"convcalc.cli.{LAZY_COMMANDS[name]}").register(holder)
+            collecting = gc.isenabled()  # a command's modules are no garbage either (see above)
+            gc.disable()
+            try:
+                importlib.import_module(f"convcalc.cli.{LAZY_COMMANDS[name]}").register(holder)
+            finally:
+                if collecting:
+                    gc.freeze()
+                    gc.enable()
             for command_name, command in typer.main.get_group(holder).commands.items():
                 self.add_command(tidy(command), command_name)
         found = super().get_command(ctx, name)
@@ -90,7 +97,7 @@ _MAX_WHOLE = 2**63 - 1  # convcalc.limits.MAX_WHOLE (not imported here: start-up
 def tidy(command):
     """A loaded command as --help shows it: prose in the epilog reflowed (:func:`reflow_epilog`),
     whole-number ranges in short (:func:`tidy_ranges`)."""
-    if command.epilog and not getattr(command, "_reflowed", False):
+    if not getattr(command, "_reflowed", False) and command.epilog:  # an epilog may be written when read
         command.epilog = reflow_epilog(command.epilog)
         command._reflowed = True
     return tidy_ranges(command)
@@ -190,10 +197,6 @@ def root(
 ) -> None:
     """Convolution arithmetic and backprop calculator."""
 
-
-from convcalc.cli import shape as _shape  # noqa: E402  (registers the command)
-
-_shape.register(app)
 
 if _COLLECTING:  # as the importer had it
     gc.freeze()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer.core import TyperCommand
 
 from convcalc.cli import complete
 from convcalc.cli.gc_pause import collector_paused
@@ -80,11 +81,34 @@ def _chain_lines() -> str:
     return "\n".join(line.replace("[", "\\[") for line in lines)
 
 
-EPILOG = _EPILOG.replace("{chain}", _chain_lines())
+def epilog() -> str:
+    """arch's --help epilog, with the chain syntax of every layer type written in."""
+    return _EPILOG.replace("{chain}", _chain_lines())
+
+
+class ArchCommand(TyperCommand):
+    """The arch command, whose epilog is written when first read (``--help``): the chain syntax
+    comes from every layer module's descriptors, and importing them all would cost ``arch --list``
+    and ``arch NAME`` more than the rest of their work."""
+
+    _reflowed = True  # cli.app.tidy leaves it alone: the text is reflowed when written
+    _epilog_text: str | None = None
+
+    @property
+    def epilog(self) -> str | None:
+        if self._epilog_text is None:
+            from convcalc.cli.app import reflow_epilog
+
+            self._epilog_text = reflow_epilog(epilog())
+        return self._epilog_text
+
+    @epilog.setter
+    def epilog(self, value: str | None) -> None:  # click's __init__ sets it: None until read
+        self._epilog_text = None if value == _EPILOG else value
 
 
 def register(app: typer.Typer) -> None:
-    app.command("arch", epilog=EPILOG)(arch)
+    app.command("arch", cls=ArchCommand, epilog=_EPILOG)(arch)
 
 
 def arch(

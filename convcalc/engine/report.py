@@ -103,6 +103,8 @@ class LayerReport:
     output_has_batch: bool = False
     bytes_per_element: int = 4
     buffers: Dim = 0  # non-learnable state (batch-norm running statistics)
+    # every output reads every input position (global attention): the walk's receptive field becomes the whole input
+    reads_whole_input: bool = False
 
     @property
     def flops(self) -> Dim | None:

@@ -21,7 +21,7 @@ from convcalc.dims import product
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.layers import base
-from convcalc.layers.descriptor import LayerDescriptor, register_hook
+from convcalc.layers.descriptor import LayerDescriptor, Option, register_hook
 
 if TYPE_CHECKING:
     import numpy as np
@@ -127,12 +127,14 @@ class LayerScale(base.NoBuffers):
         return Backward(grad_output * gamma, {"gamma": grad_gamma})
 
 
-# --- descriptors (the zoo builds these; spec files do not name them) ------------------------------
+# --- descriptors (layer scale is a spec type; the channel chunk only the zoo builds) ---------------
 
 DESCRIPTORS = (
     LayerDescriptor("channel_chunk", "one chunk of the channels (torch.chunk)", ("ChannelChunk",)),
-    LayerDescriptor("layer_scale", "a learned per-channel scale (ConvNeXt's layer scale)", ("LayerScale",),
-                    work={"scale mults": "other"}),
+    LayerDescriptor("layer_scale", "a learned per-channel scale γ·x, γ of C values on C x spatial (ConvNeXt)",
+                    ("LayerScale",), build=LayerScale,
+                    options=(Option("init", "float", aliases=("init_values", "layer_scale"), positional=True),),
+                    aliases=("layerscale", "ls"), chain_help="layer_scale [G]", work={"scale mults": "other"}),
 )
 
 

@@ -145,6 +145,10 @@ class Dropout(base.NoParameters):
     def name(self) -> str:
         return self.kind
 
+    @property
+    def type_name(self) -> str:  # stochastic depth is a type of its own (descriptors tell it apart by this)
+        return self.kind
+
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
         return base.same_shape_report(self.kind, shape, batch, bytes_per_element, hyper={"p": self.p})
 
@@ -181,6 +185,8 @@ class Dropout(base.NoParameters):
         if self.channelwise and x.ndim < 2:
             raise InputError(f"{self.kind} drops whole channels: it needs a batched (N, C, …) input, got {x.ndim}-d")
         shape = x.shape[:2] + (1,) * (x.ndim - 2) if self.channelwise else x.shape
+        if self.kind == "stochastic_depth":  # torchvision's StochasticDepth(mode="row"): one draw per sample
+            shape = x.shape[:1] + (1,) * (x.ndim - 1)
         keep = rng.random(shape) < 1 - self.p
         p = constant(self.p, x)
         scale = 0 if p == 1 else 1 / (1 - p)
@@ -254,6 +260,11 @@ def _activation(kind: str) -> LayerDescriptor:
     )
 
 
+def _stochastic_depth(p: float = 0.0) -> Dropout:
+    """torchvision's ``StochasticDepth(p, mode="row")`` (timm's ``DropPath``)."""
+    return Dropout(p, kind="stochastic_depth")
+
+
 DESCRIPTORS = (
     *(_activation(kind) for kind in ACTIVATIONS),
     LayerDescriptor(
@@ -267,6 +278,11 @@ DESCRIPTORS = (
         options=(Option("p", "prob", positional=True),), aliases=("drop",), chain_help="dropout [P]",
         torch=("Dropout", "Dropout1d", "Dropout2d", "Dropout3d"), onnx=("Dropout",),
         keras=("Dropout", "SpatialDropout2D"),
+    ),
+    LayerDescriptor(
+        "stochastic_depth", "stochastic depth: drops a sample's whole residual branch (identity at inference)",
+        ("Dropout",), build=_stochastic_depth, options=(Option("p", "prob", positional=True),),
+        aliases=("droppath", "drop_path"), chain_help="stochastic_depth [P]",
     ),
     LayerDescriptor(
         "identity", "identity", ("Identity",), build=Identity, aliases=("id",), chain_help="identity",

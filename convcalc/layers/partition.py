@@ -25,6 +25,7 @@ the bias added to the scores and its gradient scattered back into the table.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from convcalc.engine.report import LayerReport, ParamCount
 from convcalc.errors import InputError
 from convcalc.layers import base
-from convcalc.layers.descriptor import LayerDescriptor, register_hook
+from convcalc.layers.descriptor import LayerDescriptor, Option, register_hook
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,9 +41,10 @@ if TYPE_CHECKING:
     from convcalc.compute import Backward, Forward
 
 
-def _whole(value, what: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(f"{what} must be a whole number ≥ 1; got {value!r}")
+def _whole(value, op: str, key: str) -> None:
+    """A size given to a layer (None where allowed: read from its input) is a whole number ≥ 1."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise InputError(f"{op}: {{field}} must be a whole number ≥ 1; got {value!r}", field=key, value=value)
 
 
 def _permute(x, axes: tuple[int, ...]):
@@ -77,7 +79,9 @@ class Partition(base.NoParameters):
     grid: bool = False
 
     def __post_init__(self) -> None:
-        _whole(self.size, "partition: the size")
+        if self.size is None:
+            raise InputError("partition: {field} is needed (the window or grid side p)", field="size")
+        _whole(self.size, "partition", "size")
 
     @property
     def name(self) -> str:
@@ -119,12 +123,26 @@ class Departition(base.NoParameters):
 
     size: int = 7
     grid: bool = False
-    height: int = 56
-    width: int = 56
+    height: int | None = None  # None: a square map, read from the number of groups
+    width: int | None = None
 
     def __post_init__(self) -> None:
         for key in ("size", "height", "width"):
-            _whole(getattr(self, key), f"departition: {key}")
+            _whole(getattr(self, key), "departition", key)
+
+    def map_size(self, groups: int) -> tuple[int, int]:
+        """(H, W) of the map the ``groups`` came from: as given, else square (G = (H/p)²)."""
+        if self.height is not None and self.width is not None:
+            return self.height, self.width
+        side = math.isqrt(groups)
+        if self.height is None and self.width is None:
+            if side * side != groups:
+                raise InputError(f"{self.name}: {groups} groups are not a square grid; give the map's height and width")
+            return side * self.size, side * self.size
+        given = self.height if self.height is not None else self.width
+        assert given is not None
+        other = groups // max(given // self.size, 1) * self.size
+        return (given, other) if self.height is not None else (other, given)
 
     @property
     def name(self) -> str:
@@ -132,11 +150,14 @@ class Departition(base.NoParameters):
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
         shape = tuple(shape)
-        expected = ((self.height // self.size) * (self.width // self.size), self.size ** 2)
-        if len(shape) != 3 or tuple(shape[:2]) != expected:
-            raise InputError(f"{self.name} expects {expected[0]} x {expected[1]} x C token groups; "
-                             f"got {'x'.join(map(str, shape))}")
-        return LayerReport(op=self.name, input=shape, output=(shape[2], self.height, self.width), params=ParamCount(),
+        if len(shape) != 3:
+            raise InputError(f"{self.name} takes G x P x C token groups; got {'x'.join(map(str, shape))}")
+        height, width = self.map_size(shape[0])
+        expected = ((height // self.size) * (width // self.size), self.size ** 2)
+        if tuple(shape[:2]) != expected or height % self.size or width % self.size:
+            raise InputError(f"{self.name} of a {height}x{width} map expects {expected[0]} x {expected[1]} x C token "
+                             f"groups; got {'x'.join(map(str, shape))}")
+        return LayerReport(op=self.name, input=shape, output=(shape[2], height, width), params=ParamCount(),
                            macs=0, batch=batch or 1, rf=None, hyper={"size": self.size, "grid": self.grid},
                            bytes_per_element=bytes_per_element)
 
@@ -147,8 +168,8 @@ class Departition(base.NoParameters):
         from convcalc.compute.params import as_array
 
         x = as_array(x, f"{self.name} input")
-        self.analyze(x.shape[1:])
-        return Forward(_uncut(x, self.size, self.grid, self.height, self.width), None)
+        _, height, width = self.analyze(x.shape[1:]).output
+        return Forward(_uncut(x, self.size, self.grid, height, width), None)
 
     def backward(self, grad_output: np.ndarray, cache: Any) -> Backward:
         """The partition of the gradient."""
@@ -169,24 +190,42 @@ def _relative_index(size: int):
 class RelativePositionAttention(base.NoBuffers):
     """torchvision's ``RelativePositionalMultiHeadAttention(dim, head_dim, size²)`` on (G, P, D)."""
 
-    dim: int = 64
+    dim: int | None = None  # None: the input's D
     head_dim: int = 32
-    size: int = 7
+    size: int | None = None  # None: the side of the input's P = size² tokens
 
     name = "relpos-attention"
 
     def __post_init__(self) -> None:
         for key in ("dim", "head_dim", "size"):
-            _whole(getattr(self, key), f"relative-position attention: {key}")
-        if self.dim % self.head_dim:
+            _whole(getattr(self, key), "relative-position attention", key)
+        if self.dim is not None and self.dim % self.head_dim:
             raise InputError(f"relative-position attention: head_dim {self.head_dim} must divide the {self.dim} features")
 
     @property
     def heads(self) -> int:
+        if self.dim is None:
+            raise InputError("relative-position attention: the number of heads needs the features D")
         return self.dim // self.head_dim
+
+    def sized(self, shape) -> RelativePositionAttention:
+        """This layer with ``dim`` and ``size`` read from a (…, G, P, D) input where they were left out."""
+        shape = tuple(shape)
+        if len(shape) < 3:
+            raise InputError(f"relative-position attention takes G x P x D token groups; got {'x'.join(map(str, shape))}")
+        tokens, dim = shape[-2], shape[-1]
+        side = self.size if self.size is not None else math.isqrt(tokens)
+        if self.size is None and side * side != tokens:
+            raise InputError(f"relative-position attention: {tokens} tokens a group are not a square window (P = p²)")
+        if self.dim is None and dim % self.head_dim:
+            raise InputError(f"relative-position attention: head_dim {self.head_dim} must divide the {dim} features")
+        return RelativePositionAttention(self.dim if self.dim is not None else dim, self.head_dim, side)
 
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
         shape = tuple(shape)
+        if self.dim is None or self.size is None:
+            return self.sized(shape).analyze(shape, batch=batch, explain=explain, bytes_per_element=bytes_per_element)
+        assert self.size is not None
         if len(shape) != 3 or shape[1] != self.size ** 2 or shape[2] != self.dim:
             raise InputError(f"relative-position attention takes G x {self.size ** 2} x {self.dim} token groups; "
                              f"got {'x'.join(map(str, shape))}")
@@ -207,12 +246,17 @@ class RelativePositionAttention(base.NoBuffers):
 
     def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
         """torchvision's names: to_qkv (3D, D) and bias, merge (D, D) and bias, the bias table ((2s−1)², h)."""
+        if self.dim is None or self.size is None:
+            return self.sized(input_shape).parameter_shapes(input_shape)
         d = self.dim
-        return {"to_qkv.weight": (3 * d, d), "to_qkv.bias": (3 * d,), "merge.weight": (d, d), "merge.bias": (d,),
-                "relative_position_bias_table": ((2 * self.size - 1) ** 2, self.heads)}
+        # named_parameters order, as torch lists them: the module's own parameter before its submodules'
+        return {"relative_position_bias_table": ((2 * self.size - 1) ** 2, self.heads), "to_qkv.weight": (3 * d, d),
+                "to_qkv.bias": (3 * d,), "merge.weight": (d, d), "merge.bias": (d,)}
 
     def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        return {"relative_position_index": (self.size ** 2, self.size ** 2)}
+        side = self.sized(input_shape).size if self.size is None else self.size
+        assert side is not None
+        return {"relative_position_index": (side ** 2, side ** 2)}
 
     def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
                 rng: Any = None) -> Forward:
@@ -225,9 +269,14 @@ class RelativePositionAttention(base.NoBuffers):
         x = as_array(x, "relative-position attention input")
         if x.ndim != 4:
             raise InputError(f"relative-position attention needs a batched (N, G, P, D) input; got {x.ndim}-d")
+        if self.dim is None or self.size is None:
+            sized = self.sized(x.shape)
+            out = sized.forward(x, params, training=training, rng=rng)
+            return Forward(out.output, (sized, out.cache))
         self.analyze(x.shape[1:])
         x = x.astype(np.float64) if x.dtype == object else x
-        p = require("relative-position attention", params, self.parameter_shapes(x.shape))
+        p = require("relative-position attention", params, self.parameter_shapes(x.shape),
+                    also=self.buffer_shapes(x.shape))  # the index buffer: recomputed here
         n, g, tokens, d = x.shape
         h, dh = self.heads, self.head_dim
         qkv = x @ p["to_qkv.weight"].T + p["to_qkv.bias"]
@@ -248,6 +297,10 @@ class RelativePositionAttention(base.NoBuffers):
 
         from convcalc.compute import Backward
 
+        if self.dim is None or self.size is None:
+            sized, inner = cache
+            return sized.backward(grad_output, inner)
+        assert self.size is not None
         x, q, k, v, attn, merged, p, scale = cache
         n, g, tokens, _d = x.shape
         h, dh = self.heads, self.head_dim
@@ -268,13 +321,26 @@ class RelativePositionAttention(base.NoBuffers):
         return Backward(d_qkv @ p["to_qkv.weight"], grads)
 
 
+_SIZE = Option("size", "count", aliases=("partition_size", "p"), required=True, positional=True)
+_GRID = Option("grid", "bool", flag=("grid", True))
 DESCRIPTORS = (
     LayerDescriptor("window_partition", "a feature map cut into p×p windows or a p×p grid: (C, H, W) → (G, P, C)",
-                    ("Partition",), label=("window-partition", "partition")),
+                    ("Partition",), build=Partition, options=(_SIZE, _GRID), aliases=("partition",),
+                    chain_help="partition P [grid]  MaxViT windows (grid): G x P² x C",
+                    label=("window-partition", "partition")),
     LayerDescriptor("window_departition", "token groups put back: (G, P, C) → (C, H, W)", ("Departition",),
+                    build=Departition,
+                    options=(_SIZE, _GRID, Option("height", "count", chain="h"), Option("width", "count", chain="w")),
+                    aliases=("departition",),
+                    chain_help="departition P [grid] [hH wW]  back to C x H x W (hH wW)",
                     label=("window-departition", "departition")),
     LayerDescriptor("relpos_attention", "multi-head attention within token groups with a relative position bias "
-                    "(MaxViT)", ("RelativePositionAttention",), label=("relpos-attention", "RelMHSA"),
+                    "(MaxViT)", ("RelativePositionAttention",), build=RelativePositionAttention,
+                    options=(Option("head_dim", "count", positional=True), Option("dim", "count", aliases=("embed_dim",)),
+                             Option("size", "count", aliases=("partition_size",), chain="p")),
+                    aliases=("relattn", "relative_attention", "rel_attention"),
+                    chain_help="relattn [DH]  MaxViT attention, DH=32 a head",
+                    label=("relpos-attention", "RelMHSA"),
                     work={"bias adds": "bias", "position bias adds": "add", "softmax exps": "activation",
                           "divisions": "activation"}),
 )
@@ -293,7 +359,8 @@ def _torch_partition(layer: Partition, nn: Any, shape: tuple) -> Any:
 def _torch_departition(layer: Departition, nn: Any, shape: tuple) -> Any:
     class DepartitionModule(nn.Module):
         def forward(self, x):
-            return _uncut(x, layer.size, layer.grid, layer.height, layer.width)
+            height, width = layer.map_size(x.shape[1])
+            return _uncut(x, layer.size, layer.grid, height, width)
 
     return DepartitionModule()
 
@@ -302,20 +369,25 @@ def _torch_departition(layer: Departition, nn: Any, shape: tuple) -> Any:
 def _torch_relpos_attention(layer: RelativePositionAttention, nn: Any, shape: tuple) -> Any:
     import torch
 
+    layer = layer.sized(shape) if layer.dim is None or layer.size is None else layer
+    assert layer.dim is not None and layer.size is not None
+    dim, size = layer.dim, layer.size
+
     class RelPosAttention(nn.Module):
         def __init__(self):
             super().__init__()
-            d = layer.dim
-            self.to_qkv = nn.Linear(d, 3 * d)
-            self.merge = nn.Linear(d, d)
-            self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * layer.size - 1) ** 2, layer.heads))
-            self.register_buffer("relative_position_index", torch.as_tensor(_relative_index(layer.size)))
+            self.to_qkv = nn.Linear(dim, 3 * dim)
+            self.merge = nn.Linear(dim, dim)
+            self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * size - 1) ** 2, layer.heads))
+            self.register_buffer("relative_position_index", torch.as_tensor(_relative_index(size)))
 
         def forward(self, x):
             n, g, tokens, d = x.shape
             h, dh = layer.heads, layer.head_dim
             q, k, v = (t.reshape(n, g, tokens, h, dh).permute(0, 1, 3, 2, 4) for t in self.to_qkv(x).chunk(3, dim=-1))
-            bias = self.relative_position_bias_table[self.relative_position_index].permute(2, 0, 1)
+            # the index is computed, not read from the buffer: a run's buffers start at zero (it counts them only)
+            index = torch.as_tensor(_relative_index(size), device=x.device)
+            bias = self.relative_position_bias_table[index].permute(2, 0, 1)
             attn = (q @ (k * d ** -0.5).transpose(-1, -2) + bias).softmax(-1)
             return self.merge((attn @ v).permute(0, 1, 3, 2, 4).reshape(x.shape))
 

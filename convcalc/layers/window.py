@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount
 from convcalc.errors import InputError
-from convcalc.layers.descriptor import LayerDescriptor, register_hook
+from convcalc.layers.descriptor import LayerDescriptor, Option, register_hook
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,7 +54,7 @@ def _pad_to(size: int, window: int) -> int:
 class WindowAttention:
     """Swin's (shifted) window attention on (dim, H, W): ``window`` w, ``shift`` s (0: W-MSA), ``v2``."""
 
-    dim: int = 96
+    dim: int | None = None  # None: the input's channels
     heads: int = 3
     window: int = 7
     shift: int = 0
@@ -65,20 +65,29 @@ class WindowAttention:
     def __post_init__(self) -> None:
         for key in ("dim", "heads", "window"):
             value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"window attention: {key} must be a whole number ≥ 1; got {value!r}")
-        if self.dim % self.heads:
+            if (value is not None or key != "dim") and (isinstance(value, bool) or not isinstance(value, int)
+                                                         or value < 1):
+                raise InputError(f"window attention: {{field}} must be a whole number ≥ 1; got {value!r}", field=key,
+                                 value=value)
+        if self.dim is not None and self.dim % self.heads:
             raise InputError(f"window attention: {self.heads} heads must divide the {self.dim} channels")
-        if not 0 <= self.shift < self.window:
-            raise InputError(f"window attention: the shift must be 0 to {self.window - 1}; got {self.shift!r}")
+        if isinstance(self.shift, bool) or not isinstance(self.shift, int) or not 0 <= self.shift < self.window:
+            raise InputError(f"window attention: {{field}} must be 0 to {self.window - 1} (less than the window); "
+                             f"got {self.shift!r}", field="shift", value=self.shift)
+
+    def channels(self, input_shape) -> int:
+        """D: as given, else the input's channels (C of (C, H, W), or of a batched (N, C, H, W))."""
+        return self.dim if self.dim is not None else int(input_shape[-3])
 
     def _geometry(self, shape) -> tuple[int, int, int, int]:
         shape = tuple(shape)
         if len(shape) != 3:
             raise InputError(f"window attention takes C x H x W; got {'x'.join(map(str, shape))}")
         c, h, w = shape
-        if c != self.dim:
+        if self.dim is not None and c != self.dim:
             raise InputError(f"window attention is sized for {self.dim} channels; its input has {c}")
+        if c % self.heads:
+            raise InputError(f"window attention: {self.heads} heads must divide the {c} channels")
         hp, wp = _pad_to(h, self.window), _pad_to(w, self.window)
         # torchvision: no shift along an axis the window covers whole
         shift = (0 if self.window >= hp else self.shift, 0 if self.window >= wp else self.shift)
@@ -90,14 +99,14 @@ class WindowAttention:
     def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
         """torchvision's names: qkv.weight (3D, D), qkv.bias, proj.weight (D, D), proj.bias, and the
         position bias: relative_position_bias_table ((2w−1)², h), or V2's logit_scale and cpb_mlp."""
-        d = self.dim
-        shapes: dict[str, tuple[int, ...]] = {"qkv.weight": (3 * d, d), "qkv.bias": (3 * d,), "proj.weight": (d, d),
-                                              "proj.bias": (d,)}
+        d = self.channels(input_shape)
+        # named_parameters order, as torch lists them: the module's own parameters before its submodules'
+        shapes: dict[str, tuple[int, ...]] = ({"logit_scale": (self.heads, 1, 1)} if self.v2 else
+                                              {"relative_position_bias_table": (self.table(), self.heads)})
+        shapes.update({"qkv.weight": (3 * d, d), "qkv.bias": (3 * d,), "proj.weight": (d, d), "proj.bias": (d,)})
         if self.v2:
-            shapes.update({"logit_scale": (self.heads, 1, 1), "cpb_mlp.0.weight": (_CPB_HIDDEN, 2),
-                           "cpb_mlp.0.bias": (_CPB_HIDDEN,), "cpb_mlp.2.weight": (self.heads, _CPB_HIDDEN)})
-        else:
-            shapes["relative_position_bias_table"] = (self.table(), self.heads)
+            shapes.update({"cpb_mlp.0.weight": (_CPB_HIDDEN, 2), "cpb_mlp.0.bias": (_CPB_HIDDEN,),
+                           "cpb_mlp.2.weight": (self.heads, _CPB_HIDDEN)})
         return shapes
 
     def buffer_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
@@ -110,7 +119,7 @@ class WindowAttention:
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
         hp, wp, _, _ = self._geometry(shape)
         n_batch = batch or 1
-        d, tokens, n = self.dim, hp * wp, self.window ** 2
+        d, tokens, n = shape[0], hp * wp, self.window ** 2
         params = sum(math.prod(s) for s in self.parameter_shapes(shape).values())
         buffers = sum(math.prod(s) for s in self.buffer_shapes(shape).values())
         projection = 4 * tokens * d * d
@@ -192,7 +201,8 @@ class WindowAttention:
             raise InputError(f"window attention needs a batched (N, C, H, W) input; got {x.ndim}-d")
         x = x.astype(np.float64) if x.dtype == object else x
         hp, wp, sh, sw = self._geometry(x.shape[1:])
-        p = require("window attention", params, self.parameter_shapes(x.shape[1:]))
+        p = require("window attention", params, self.parameter_shapes(x.shape[1:]),
+                    also=self.buffer_shapes(x.shape[1:]))  # the index buffer: recomputed here
         tokens = self._windows(x, hp, wp, sh, sw)  # (B·nW, N, C)
         b, n_tok, c = tokens.shape
         d = c // self.heads
@@ -243,10 +253,19 @@ class WindowAttention:
 
 
 DESCRIPTORS = (
-    LayerDescriptor("window_attention", "Swin's (shifted) window attention with a relative position bias on "
-                    "(C, H, W)", ("WindowAttention",), label=("window-attention", "W-MSA"),
-                    work={"bias adds": "bias", "position bias adds": "add", "softmax exps": "activation",
-                          "divisions": "activation"}),
+    LayerDescriptor(
+        "window_attention", "Swin's (shifted) window attention with a relative position bias on (C, H, W)",
+        ("WindowAttention",), build=WindowAttention,
+        options=(Option("heads", "count", aliases=("num_heads", "h"), required=True, positional=True),
+                 Option("window", "count", aliases=("window_size", "w"), chain="w"),
+                 Option("shift", "int", aliases=("shift_size",), chain="shift"),
+                 Option("v2", "bool", flag=("v2", True)),
+                 Option("dim", "count", aliases=("embed_dim",))),
+        aliases=("wmsa", "window_attn", "shifted_window_attention"),
+        chain_help="wmsa H [wW] [shiftS] [v2]  Swin window attention (w7 shift0)",
+        label=("window-attention", "W-MSA"),
+        work={"bias adds": "bias", "position bias adds": "add", "softmax exps": "activation",
+              "divisions": "activation"}),
 )
 
 
@@ -260,7 +279,7 @@ def _torch_window_attention(layer: WindowAttention, nn: Any, shape: tuple) -> An
     class WindowAttentionModule(nn.Module):
         def __init__(self):
             super().__init__()
-            d, heads, w = layer.dim, layer.heads, layer.window
+            d, heads, w = layer.channels(shape), layer.heads, layer.window
             self.qkv = nn.Linear(d, 3 * d)
             self.proj = nn.Linear(d, d)
             if layer.v2:
@@ -281,7 +300,9 @@ def _torch_window_attention(layer: WindowAttention, nn: Any, shape: tuple) -> An
                 table = self.cpb_mlp(self.relative_coords_table).reshape(-1, heads)
             else:
                 table = self.relative_position_bias_table
-            bias = table[self.relative_position_index].reshape(w * w, w * w, heads).permute(2, 0, 1)
+            # the index is computed, not read from the buffer: a run's buffers start at zero (it counts them only)
+            index = torch.as_tensor(layer._index().reshape(-1), device=table.device)
+            bias = table[index].reshape(w * w, w * w, heads).permute(2, 0, 1)
             q, k, v = self.qkv(t).reshape(t.shape[0], w * w, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
             attn = (q @ k.transpose(-2, -1)) / math.sqrt(c // heads) + bias
             if sh or sw:

@@ -29,8 +29,9 @@ MERGE_TYPES = ("add", "mul", "concat")
 
 
 def is_gemm(row: Row) -> bool:
-    """Conv, transposed conv and linear layers: the ones with multiply-accumulates."""
-    return row.type.startswith(("conv", "linear", "depthwise"))
+    """Conv, transposed conv and linear layers: the ones with multiply-accumulates (a patch
+    embedding is a conv)."""
+    return row.type.startswith(("conv", "linear", "depthwise", "patch-embed"))
 
 
 def category(row: Row, op_name: str) -> str:

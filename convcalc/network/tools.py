@@ -35,6 +35,7 @@ from fractions import Fraction
 
 from convcalc.dims import Dim, product
 from convcalc.errors import InputError
+from convcalc.layers.attention import PatchEmbedding
 from convcalc.layers.conv import Conv, ConvTranspose
 from convcalc.layers.dense import Linear
 from convcalc.layers.elementwise import Activation, PReLU
@@ -119,6 +120,8 @@ def _torchinfo(row: Row, n: int) -> Parts:
     if row.params is None or not row.params.total or row.type == "layer-scale":
         return ()
     scale = n * product(row.output[1:]) if isinstance(row.layer, (Conv, ConvTranspose)) else n
+    if isinstance(row.layer, PatchEmbedding):  # its Conv2d's output positions are the tokens
+        scale = n * row.output[0]
     weight, bias = row.params.weight * scale, row.params.bias * scale
     if is_gemm(row):
         return (GEMM, weight), ("bias", bias)

@@ -215,6 +215,20 @@ def rf_notes(rows) -> list[str]:
     return notes
 
 
+def global_field_note(rows) -> list[str]:
+    """A note at the first layer of the walk (``rows``: the report's, folded or not) whose every
+    output reads every input position (global self-attention): RF "all" from there on is the
+    whole input, not a field the walk lost track of."""
+    for row in rows:
+        if row.report is not None and row.report.reads_whole_input:
+            return [f"{row.name or '(net)'}: global attention — every output reads every input position, so from "
+                    "here on the receptive field (RF all) is the whole input"]
+        found = global_field_note(row.children)
+        if found:
+            return found
+    return []
+
+
 def short_type(kind: str) -> str:
     count_, times, base = kind.rpartition("×")  # a folded "3×Bottleneck"
     for long, abbrev in _short_types():
@@ -408,7 +422,7 @@ def _footer(view: ArchView, layout_notes: list[str] = ()) -> list[str]:
                   "unit (input pixels).")
     lines = ["", legend]
     if not view.training:
-        layout_notes = (*layout_notes, *rf_notes(view.rows))
+        layout_notes = (*layout_notes, *rf_notes(view.rows), *global_field_note(view.report.rows))
     lines += [f"note: {note}" for note in (*layout_notes, *view.notes)]
     lines += [f"warning: {warning}" for warning in view.report.warnings]
     return lines

@@ -85,6 +85,14 @@ def canonical_type(text: Any, what: str) -> str:
     key = normalise("trace", text)
     if key in _ALIASES:
         return _ALIASES[key]
+    from convcalc.layers.descriptor import lookup
+
+    network_layer = lookup("spec", text)
+    if network_layer is not None and network_layer.build is not None:  # an arch/run layer: say why not here
+        raise InputError(f'{what}: "{text}" ({network_layer.name}) is not a backprop trace type: a trace writes out '
+                         "every tensor and explains each step by hand, which only the types listed below have so far. "
+                         "convcalc run NETWORK --backward runs it forward and backward on numbers (NETWORK: an inline "
+                         f"chain or spec file). Valid types: {', '.join(LAYER_TYPES)}")
     close = closest([text.strip().lower()], LAYER_TYPES)
     hint = f" — did you mean {close}?" if close else ""
     raise InputError(f'{what}: unknown layer type "{text}"{hint} Valid types: {", ".join(LAYER_TYPES)}')

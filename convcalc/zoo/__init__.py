@@ -17,10 +17,12 @@ import importlib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convcalc.errors import InputError
-from convcalc.network.model import Network
+
+if TYPE_CHECKING:  # arch --list and --search read the generated index and build no network
+    from convcalc.network.model import Network
 
 _FAMILIES = ("classic", "resnet", "squeezenet", "densenet", "inception", "mobile", "efficient", "regnet", "convnext",
              "transformer", "swin", "maxvit", "slim", "keras", "keras_efficient", "keras_mobilenetv3",
