@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from convcalc.calculator.conv import convolve
 from convcalc.calculator.pool import pool
-from convcalc.cli.options import parse_request
+from convcalc.requests import parse_request
 from convcalc.compute.numbers import to_array
 from convcalc.engine.evaluate import analyze_layer
 from convcalc.homework import answers

@@ -10,7 +10,7 @@ import json
 import sys
 from typing import IO, Any
 
-from convcalc.cli.options import DTYPE_BYTES, parse_request
+from convcalc.requests import DTYPE_BYTES, parse_request
 from convcalc.engine.evaluate import analyze_layer, failed_expectations
 from convcalc.errors import InputError
 from convcalc.files import decode_text

@@ -28,7 +28,7 @@ def wants_symbolic(raw: dict[str, Any]) -> bool:
 
 def run(raw: dict[str, Any], form: str, solve: bool) -> None:
 
-    from convcalc.cli.options import parse_request
+    from convcalc.requests import parse_request
     from convcalc.cli.output import View, emit
     from convcalc.engine.evaluate import dims_equal
     from convcalc.inverse.hyper_symbols import HYPER_KEYS, solve_free_symbol, symbolic_layer

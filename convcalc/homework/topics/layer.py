@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from convcalc.cli.options import parse_request
+from convcalc.requests import parse_request
 from convcalc.engine.evaluate import analyze_layer
 from convcalc.engine.report import LayerReport
 from convcalc.errors import InputError
