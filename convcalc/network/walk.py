@@ -37,40 +37,64 @@ from convcalc.network.model import Gate, Leaf, Module, Network, Parallel, Residu
 from convcalc.notation import format_shape
 
 
-@dataclass(frozen=True)
-class RFState:
-    """Receptive field along one axis after a layer, in input pixels."""
+Exact = int | Fraction  # a receptive-field number: an int where it is whole, else a Fraction
 
-    size: Fraction = Fraction(1)
-    jump: Fraction = Fraction(1)
-    start: Fraction = Fraction(0)
+
+def _exact(value: Fraction) -> Exact:
+    """``value`` as an int when it is whole (cheaper to add and print; equal, and hashed alike)."""
+    return value.numerator if value.denominator == 1 else value
+
+
+def _half(twice: int) -> Exact:
+    """``twice / 2``, exactly."""
+    return twice >> 1 if twice & 1 == 0 else Fraction(twice, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class RFState:
+    """Receptive field along one axis after a layer, in input pixels: ``size``, ``jump`` and
+    ``start`` are exact — ints where whole (the common case), Fractions otherwise (half-pixel
+    centres, the fractional jumps of transposed convolutions)."""
+
+    size: Exact = 1
+    jump: Exact = 1
+    start: Exact = 0
     support: AxisSupport | None = field(default_factory=supports.identity)
 
     def after(self, layer: AxisRF) -> RFState:
-        kernel, stride, pad, jump = layer.kernel, layer.stride, layer.pad, self.jump
-        shortcut, dense = _dense_after(self.support, layer)
-        if shortcut and jump.denominator == 1:
-            # The common case, in whole numbers (a deep walk does this per layer and axis): the same
-            # values as the general rule below, three Fractions made instead of a dozen, and the
-            # support of a gap-free window over a gap-free support without composing it.
-            j, size, start = jump.numerator, self.size, self.start
-            return RFState(Fraction(size.numerator + (kernel - 1) * j * size.denominator, size.denominator),
-                           Fraction(j * stride),
-                           Fraction(2 * start.numerator + (kernel - 1 - 2 * pad) * j * start.denominator,
-                                    2 * start.denominator), dense)
+        jump = self.jump
+        if type(jump) is int:
+            shortcut, dense = _dense_after(self.support, layer)
+            if shortcut:
+                # The common case, in whole numbers (a deep walk does this per layer and axis): the
+                # same values as the general rule below without a Fraction, and the support of a
+                # gap-free window over a gap-free support without composing it.
+                kernel, pad = layer.kernel, layer.pad
+                if dense is not None:  # size, jump and start read from the support, as exactly() does
+                    (lo, hi), = dense.units[0]
+                    return RFState(hi - lo + 1, dense.shift, _half(lo + hi), dense)
+                start = self.start
+                twice = (kernel - 1 - 2 * pad) * jump
+                start = _half(2 * start + twice) if type(start) is int else start + Fraction(twice, 2)
+                return RFState(self.size + (kernel - 1) * jump, jump * layer.stride, start, None)
+        return self._after_general(layer)
+
+    def _after_general(self, layer: AxisRF) -> RFState:
+        """The recurrences in Fractions, and the support composed in general."""
         stride = Fraction(layer.stride)
         k_eff = Fraction(layer.kernel)
         layer_support = layer.support()
         exact = None
         if self.support is not None and layer_support is not None:
             exact = supports.compose(self.support, layer_support)
+        size, jump, start = Fraction(self.size), Fraction(self.jump), Fraction(self.start)
         if stride < 1:  # transposed conv / upsampling: each output reads floor((k_eff − 1)·stride) + 1 inputs
             reach = Fraction(int((k_eff - 1) * stride))
-            state = RFState(self.size + reach * self.jump, self.jump * stride,
-                            self.start + ((k_eff - 1) / 2 - layer.pad) * stride * self.jump, exact)
+            state = RFState(_exact(size + reach * jump), _exact(jump * stride),
+                            _exact(start + ((k_eff - 1) / 2 - layer.pad) * stride * jump), exact)
         else:
-            state = RFState(self.size + (k_eff - 1) * self.jump, self.jump * stride,
-                            self.start + ((k_eff - 1) / 2 - layer.pad) * self.jump, exact)
+            state = RFState(_exact(size + (k_eff - 1) * jump), _exact(jump * stride),
+                            _exact(start + ((k_eff - 1) / 2 - layer.pad) * jump), exact)
         return state.exactly()
 
     def exactly(self) -> RFState:
@@ -78,24 +102,28 @@ class RFState:
         centre = None if self.support is None else self.support.centre(0)
         if self.support is None or centre is None:
             return self
-        return RFState(Fraction(self.support.extents[1]), self.support.mean_jump, centre, self.support)
+        return RFState(self.support.extents[1], _exact(self.support.mean_jump), _exact(centre), self.support)
 
     @property
     def interval(self) -> tuple[Fraction, Fraction]:
-        half = (self.size - 1) / 2
+        half = Fraction(self.size - 1, 2)
         return self.start - half, self.start + half
 
 
 def _dense_after(support: AxisSupport | None, layer: AxisRF) -> tuple[bool, AxisSupport | None]:
     """The support after ``layer`` when both are gap-free — a plain window (whole kernel, stride
-    >= 1 and padding, no dilation taps) over one interval per unit, period 1, whose neighbours'
-    intervals touch or overlap (else: compose in general). A plain window over an unknown support
-    leaves it unknown (None). Window k, s, p over units [lo + u·q, hi + u·q]: unit t reads
-    inner units t·s − p … t·s − p + k − 1, whose union is [lo − p·q, hi + (k − 1 − p)·q] moved by
-    t·s·q, gap-free as long as q <= hi − lo + 1 (or k = 1). Returns (shortcut applies, support)."""
-    kernel, stride, pad = layer.kernel, layer.stride, layer.pad
-    if not (type(kernel) is int and type(stride) is int and type(pad) is int and stride >= 1 and layer.taps is None):
+    >= 1 and padding, no dilation taps: ``taps`` absent or the window itself) over one interval per
+    unit, period 1, whose neighbours' intervals touch or overlap (else: compose in general). A plain
+    window over an unknown support leaves it unknown (None). Window k, s, p over units
+    [lo + u·q, hi + u·q]: unit t reads inner units t·s − p … t·s − p + k − 1, whose union is
+    [lo − p·q, hi + (k − 1 − p)·q] moved by t·s·q, gap-free as long as q <= hi − lo + 1 (or k = 1).
+    Returns (shortcut applies, support)."""
+    kernel, stride, pad, taps = layer.kernel, layer.stride, layer.pad, layer.taps
+    if not (type(kernel) is int and type(stride) is int and type(pad) is int and stride >= 1):
         return False, None
+    if taps is not None and not (taps.period == 1 and taps.shift == stride
+                                 and taps.units == (((-pad, kernel - 1 - pad),),)):
+        return False, None  # dilation holes, or a window other than the plain one
     if support is None:
         return True, None
     if support.period != 1 or len(support.units[0]) != 1:
@@ -119,7 +147,7 @@ def rf_union(states: list[tuple[RFState, ...]]) -> tuple[tuple[RFState, ...], bo
         exact = None
         if all(s.support is not None for s in axis_states):
             exact = supports.union([s.support for s in axis_states])
-        merged.append(RFState(hi - lo + 1, max(jumps), (lo + hi) / 2, exact).exactly())
+        merged.append(RFState(_exact(hi - lo + 1), max(jumps), _exact((lo + hi) / 2), exact).exactly())
     return tuple(merged), misaligned
 
 
@@ -417,5 +445,5 @@ def describe_rf(rf: tuple[RFState, ...] | None) -> str:
     return sizes
 
 
-def _num(value: Fraction):
+def _num(value: Exact):
     return value.numerator if value.denominator == 1 else value
