@@ -36,7 +36,6 @@ from convcalc.errors import InputError
 from convcalc.network.model import Gate, Leaf, Module, Network, Parallel, Residual, Sequential, Side
 from convcalc.notation import format_shape
 
-
 Exact = int | Fraction  # a receptive-field number: an int where it is whole, else a Fraction
 
 
@@ -236,6 +235,18 @@ class _Walk:
     batch: int
     bytes_per_element: int
     warnings: list[str] = field(default_factory=list)
+    # (id(layer), input shape) → (layer, its report): a layer object met again on the same input (a
+    # chain's repeated segment is one Leaf) is analysed once — analyze is a pure function of both.
+    reports: dict[tuple, tuple[Any, LayerReport]] = field(default_factory=dict)
+
+    def analyze(self, layer: Any, shape: tuple) -> LayerReport:
+        key = (id(layer), shape, tuple(map(type, shape)))  # 32 and a SymPy 32 print apart
+        seen = self.reports.get(key)
+        if seen is not None and seen[0] is layer:
+            return seen[1]
+        report = layer.analyze(shape, batch=self.batch, bytes_per_element=self.bytes_per_element)
+        self.reports[key] = (layer, report)
+        return report
 
 
 def _join(prefix: str, name: str) -> str:
@@ -269,7 +280,7 @@ def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple
     """Apply ``module`` to ``shape``; return the output shape, RF state and the rows it made."""
     if isinstance(module, Leaf):
         try:
-            report = module.layer.analyze(shape, batch=ctx.batch, bytes_per_element=ctx.bytes_per_element)
+            report = ctx.analyze(module.layer, tuple(shape))
         except InputError as error:
             layer_type = getattr(module.layer, "name", type(module.layer).__name__)
             said = error.spelled(error.field) if error.field is not None else error  # the layer's own keyword
