@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from convcalc.errors import InputError
@@ -111,9 +112,38 @@ LAYER_PARSERS = {
 }
 
 
+@lru_cache(maxsize=1024, typed=True)  # a batch writes the same few keys on every line
 def normalise_key(key: str) -> str:
     k = str(key).strip().lstrip("-").lower().replace("_", "-")
     return _ALIASES.get(k, k)
+
+
+# A batch of requests repeats a few values per option (k 3, stride 2, "same") and per input shape:
+# each distinct one is read once. Only strings and numbers are remembered, each with its type
+# (typed: 1, 1.0 and true read differently); lists are read every time. Errors are not remembered.
+_REMEMBERED = 4096
+
+
+@lru_cache(maxsize=_REMEMBERED, typed=True)
+def _layer_value(name: str, value: Any) -> Any:
+    return LAYER_PARSERS[name](value)
+
+
+@lru_cache(maxsize=_REMEMBERED, typed=True)
+def _shape(value: Any, what: str) -> tuple[tuple, Notation]:
+    return parse_shape(value, what)
+
+
+_resolve_op = lru_cache(maxsize=256, typed=True)(resolve_op)
+_SIMPLE = (str, int, float, bool)
+
+
+def _read_layer_value(name: str, value: Any) -> Any:
+    return _layer_value(name, value) if type(value) in _SIMPLE else LAYER_PARSERS[name](value)
+
+
+def _read_shape(value: Any, what: str) -> tuple[tuple, Notation]:
+    return _shape(value, what) if type(value) in _SIMPLE else parse_shape(value, what)
 
 
 def parse_request(raw: dict[str, Any]) -> ShapeRequest:
@@ -133,11 +163,11 @@ def parse_request(raw: dict[str, Any]) -> ShapeRequest:
         raise InputError("an input shape is required: --in 3x32x32 (C x H x W)")
     op_text = str(options.get("op", "conv"))
     dims = _int(options["dims"], "dims", minimum=1) if "dims" in options else None
-    spec, rank = resolve_op(op_text, dims)
-    shape, notation = parse_shape(options["in"], "--in")
+    spec, rank = _resolve_op(op_text, dims)
+    shape, notation = _read_shape(options["in"], "--in")
     if spec.spatial and len(shape) == 1 and rank and rank > 1:
         shape = shape * rank  # one number means a square (cube) spatial size
-    layer_options = {k: LAYER_PARSERS[k](v) for k, v in options.items() if k in LAYER_PARSERS}
+    layer_options = {k: _read_layer_value(k, v) for k, v in options.items() if k in LAYER_PARSERS}
     if layer_options.get("no-bias") is False:
         del layer_options["no-bias"]
     for flag in ("depthwise", "ceil-mode"):
@@ -149,7 +179,7 @@ def parse_request(raw: dict[str, Any]) -> ShapeRequest:
     expect = expect_text = None
     if "expect" in options:
         expect_text = str(options["expect"]) if not isinstance(options["expect"], list) else "x".join(map(str, options["expect"]))
-        expect, _ = parse_shape(options["expect"], "--expect")
+        expect, _ = _read_shape(options["expect"], "--expect")
     dtype = _choice(options.get("dtype", "float32"), "dtype", tuple(DTYPE_BYTES))
     spelling = [torch_spelling_note(options[key], str(layer_options[key]), f"--{key}")
                 for key in ("pad", "padding-mode") if key in options and isinstance(layer_options.get(key), str)]

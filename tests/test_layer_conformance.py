@@ -131,8 +131,8 @@ def test_inline_chains_accept_the_type_as_its_help_line_writes_it(descriptor):
 
 @pytest.mark.parametrize("descriptor", [d for d in D.descriptors() if d.cli], ids=lambda d: d.name)
 def test_shape_accepts_every_op_name_and_option(descriptor):
-    from convcalc.requests import LAYER_PARSERS
     from convcalc.layers.registry import resolve_op
+    from convcalc.requests import LAYER_PARSERS
 
     for word in (descriptor.cli, *descriptor.cli_aliases):
         spec, _ = resolve_op(word)

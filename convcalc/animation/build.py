@@ -51,9 +51,9 @@ def _resolve_full_padding(raw: dict[str, Any]) -> tuple[dict[str, Any], Any]:
 
 def request_layer(raw: dict[str, Any]):
     """(request, layer, spatial input shape) for the options of ``convcalc shape``."""
-    from convcalc.requests import parse_request
     from convcalc.engine.dims import is_symbolic
     from convcalc.layers.registry import build_layer
+    from convcalc.requests import parse_request
 
     raw, word = _resolve_full_padding(raw)
     request = parse_request(raw)
