@@ -276,24 +276,29 @@ def _block_row(name: str, kind: str, depth: int, shape_in, shape_out, rf, childr
                None, tuple(children))
 
 
+_NO_PARAMS = ParamCount()
+
+
 def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple[tuple, Any, list[Row]]:
     """Apply ``module`` to ``shape``; return the output shape, RF state and the rows it made."""
     if isinstance(module, Leaf):
+        shape = tuple(shape)
         try:
-            report = ctx.analyze(module.layer, tuple(shape))
+            report = ctx.analyze(module.layer, shape)
         except InputError as error:
             layer_type = getattr(module.layer, "name", type(module.layer).__name__)
             said = error.spelled(error.field) if error.field is not None else error  # the layer's own keyword
             raise InputError(f"layer {name or '(input)'} ({layer_type}) on input {format_shape(shape)}: {said}") from None
         # a layer's own warnings (a linear layer on a feature map, an empty adaptive pool) reach the network
-        ctx.warnings += [f"{name or module.layer.name}: {w}" for w in report.warnings if _network_level(w)]
+        if report.warnings:
+            ctx.warnings += [f"{name or module.layer.name}: {w}" for w in report.warnings if _network_level(w)]
         if report.rf is None or rf is None or len(report.rf) != len(rf):
             new_rf = None if (report.rf is None and report.output != report.input) else rf
             if report.op in ("linear", "flatten"):
                 new_rf = None
         else:
             new_rf = tuple(state.after(layer_rf) for state, layer_rf in zip(rf, report.rf))
-        row = Row(name, report.op, depth, tuple(shape), report.output, report.params or ParamCount(), report.buffers,
+        row = Row(name, report.op, depth, shape, report.output, report.params or _NO_PARAMS, report.buffers,
                   report.macs or 0, report.other_ops, report.activation_elements, new_rf, report, layer=module.layer,
                   functional=module.functional)
         return report.output, new_rf, [row]
