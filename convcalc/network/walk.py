@@ -74,8 +74,9 @@ class RFState:
                     return RFState(hi - lo + 1, dense.shift, _half(lo + hi), dense)
                 start = self.start
                 twice = (kernel - 1 - 2 * pad) * jump
-                start = _half(2 * start + twice) if type(start) is int else start + Fraction(twice, 2)
-                return RFState(self.size + (kernel - 1) * jump, jump * layer.stride, start, None)
+                start = _half(2 * start + twice) if type(start) is int else _exact(start + Fraction(twice, 2))
+                size = self.size + (kernel - 1) * jump
+                return RFState(size if type(size) is int else _exact(size), jump * layer.stride, start, None)
         return self._after_general(layer)
 
     def _after_general(self, layer: AxisRF) -> RFState:
