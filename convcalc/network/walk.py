@@ -39,7 +39,7 @@ from convcalc.notation import format_shape
 Exact = int | Fraction  # a receptive-field number: an int where it is whole, else a Fraction
 
 
-def _exact(value: Fraction) -> Exact:
+def _exact(value: Exact) -> Exact:
     """``value`` as an int when it is whole (cheaper to add and print; equal, and hashed alike)."""
     return value.numerator if value.denominator == 1 else value
 
