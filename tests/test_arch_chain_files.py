@@ -84,7 +84,8 @@ def test_the_whole_number_shortcut_is_the_general_rule(layers):
     for kernel, stride, pad in layers:
         layer = AxisRF(kernel, stride, pad)
         fast, slow = fast.after(layer), _general_rule(slow, layer)
-        assert fast == slow and all(type(v) is Fraction for v in (fast.size, fast.jump, fast.start))
+        assert fast == slow
+        _assert_exact(fast)
 
 
 def test_the_collector_is_paused_inside_and_restored_after():
@@ -101,16 +102,49 @@ def test_the_collector_is_paused_inside_and_restored_after():
         gc.enable()
 
 
-@given(st.lists(st.tuples(st.integers(1, 7), st.integers(1, 4), st.integers(0, 3), st.integers(1, 3)),
+@given(st.lists(st.tuples(st.integers(1, 7), st.integers(1, 4), st.integers(0, 3), st.integers(1, 3), st.booleans()),
                 min_size=1, max_size=8))
 @settings(max_examples=200, deadline=None)
 def test_the_gap_free_shortcut_keeps_the_exact_support(layers):
-    """Random windows (dilation too, which leaves holes and so takes the general path): the walk's
-    state equals the recurrences with the support composed in general, after every layer."""
+    """Random windows (dilation too, which leaves holes and so takes the general path), with their
+    taps given as conv and pooling give them or left out: the walk's state equals the recurrences
+    with the support composed in general, after every layer."""
     fast = slow = RFState()
-    for kernel, stride, pad, dilation in layers:
-        taps = support.window(kernel, stride, pad, dilation) if dilation > 1 else None
+    for kernel, stride, pad, dilation, with_taps in layers:
+        taps = support.window(kernel, stride, pad, dilation) if dilation > 1 or with_taps else None
         layer = AxisRF(dilation * (kernel - 1) + 1, stride, pad, taps)
         fast = fast.after(layer)
         slow = _general_rule(slow, layer).exactly()
         assert fast == slow
+        _assert_exact(fast)
+
+
+def _assert_exact(state: RFState) -> None:
+    """Exact numbers: an int where whole, else a Fraction (never a float, never a whole Fraction)."""
+    for value in (state.size, state.jump, state.start):
+        assert type(value) is (int if Fraction(value).denominator == 1 else Fraction)
+
+
+@given(st.lists(st.tuples(st.integers(1, 6), st.sampled_from([Fraction(1, 2), Fraction(1, 3), 1, 2, 3]),
+                          st.integers(0, 2), st.booleans()), min_size=1, max_size=6))
+@settings(max_examples=150, deadline=None)
+def test_receptive_field_numbers_stay_exact_through_fractional_jumps(layers):
+    """Transposed convolutions (jump 1/s) mixed with windows, from a known support and from an
+    unknown one: the walk's state is the general rule's, in ints where whole."""
+    for start in (RFState(), RFState(support=None)):
+        _check_against_general_rule(start, layers)
+
+
+def _check_against_general_rule(start: RFState, layers) -> None:
+    fast = slow = start
+    for kernel, stride, pad, known in layers:
+        taps = None
+        if known and stride >= 1:
+            taps = support.window(kernel, int(stride), pad)
+        elif known:
+            taps = support.transposed(kernel, int(1 / stride), pad)
+        layer = AxisRF(kernel, stride, pad, taps)
+        fast = fast.after(layer)
+        slow = _general_rule(slow, layer).exactly()
+        assert fast == slow
+        _assert_exact(fast)

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from convcalc.calculator.conv import convolve
 from convcalc.calculator.pool import pool
-from convcalc.cli.options import parse_request
 from convcalc.compute.numbers import to_array
 from convcalc.homework import answers
 from convcalc.homework.generate import Slot, make_quiz, plan
@@ -32,6 +31,7 @@ from convcalc.network.walk import walk
 from convcalc.render.quiz import quiz_markdown, quiz_text
 from convcalc.render.quiz_json import quiz_json
 from convcalc.render.quiz_latex import quiz_latex
+from convcalc.requests import parse_request
 
 REFERENCE = json.loads((Path(__file__).parent / "reference" / "homework_mistakes.json").read_text(encoding="utf-8"))
 TOPICS = list(topics())

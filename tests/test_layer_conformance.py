@@ -170,14 +170,14 @@ def test_inline_chains_accept_the_type_as_its_help_line_writes_it(descriptor):
 
 @pytest.mark.parametrize("descriptor", [d for d in D.descriptors() if d.cli], ids=lambda d: d.name)
 def test_shape_accepts_every_op_name_and_option(descriptor):
-    from convcalc.cli.options import LAYER_PARSERS
     from convcalc.layers.registry import resolve_op
+    from convcalc.requests import LAYER_PARSERS
 
     for word in (descriptor.cli, *descriptor.cli_aliases):
         spec, _ = resolve_op(word)
         assert spec.name == descriptor.cli, f"--op {word} resolved to {spec.name}"
     unknown = [o for o in descriptor.cli_options if o not in LAYER_PARSERS]
-    assert not unknown, f"{descriptor.cli}: options {unknown} have no parser in cli/options.py"
+    assert not unknown, f"{descriptor.cli}: options {unknown} have no parser in convcalc/requests.py"
     shape_source = (ROOT / "convcalc" / "cli" / "shape.py").read_text(encoding="utf-8")
     for option in descriptor.cli_options:
         assert f'"--{option}' in shape_source, f"convcalc shape has no --{option} flag ({descriptor.cli})"

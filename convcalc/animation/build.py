@@ -1,5 +1,5 @@
 """From a ``convcalc shape``-style request to an :class:`Animation`: the same option parser
-(:func:`convcalc.cli.options.parse_request`), the same layer (:func:`build_layer`), the same
+(:func:`convcalc.requests.parse_request`), the same layer (:func:`build_layer`), the same
 validation (the layer's shape rule on the full input shape), then the frames probed from
 the layer's forward pass."""
 
@@ -52,9 +52,9 @@ def _resolve_full_padding(raw: dict[str, Any]) -> tuple[dict[str, Any], Any]:
 
 def request_layer(raw: dict[str, Any]):
     """(request, layer, spatial input shape) for the options of ``convcalc shape``."""
-    from convcalc.cli.options import parse_request
     from convcalc.dims import is_symbolic
     from convcalc.layers.registry import build_layer
+    from convcalc.requests import parse_request
 
     raw, word = _resolve_full_padding(raw)
     request = parse_request(raw)

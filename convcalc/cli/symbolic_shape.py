@@ -28,12 +28,12 @@ def wants_symbolic(raw: dict[str, Any]) -> bool:
 
 def run(raw: dict[str, Any], form: str, solve: bool) -> None:
 
-    from convcalc.cli.options import parse_request
     from convcalc.cli.output import View, emit
     from convcalc.engine.evaluate import dims_equal
     from convcalc.inverse.hyper_symbols import HYPER_KEYS, solve_free_symbol, symbolic_layer
     from convcalc.notation import format_shape
     from convcalc.render import symbolic as render
+    from convcalc.requests import parse_request
 
     hyper = {key: raw[key] for key in HYPER_KEYS if key in raw}
     request = parse_request({key: value for key, value in raw.items() if key not in HYPER_KEYS})

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 Intervals = tuple[tuple[int, int], ...]  # sorted, disjoint, non-adjacent closed intervals [lo, hi]
 
@@ -122,6 +123,12 @@ def _reduced(period: int, shift: int, units: list[Intervals]) -> AxisSupport:
     return AxisSupport(period, shift, tuple(units))
 
 
+# The builders below are pure and their results frozen: a network or a batch asks for the same few
+# windows again and again (3x3, stride 1, pad 1), so each distinct one is built once. typed: 1 and
+# True, 2 and 2.0 are different requests (a bool is no size, a float no exact support).
+_remembered = lru_cache(maxsize=4096, typed=True)
+
+
 def exact(*values: object) -> bool:
     """All values are plain ints (a symbolic size has no exact support)."""
     return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
@@ -131,6 +138,7 @@ def identity() -> AxisSupport:
     return AxisSupport(1, 1, (((0, 0),),))
 
 
+@_remembered
 def window(k: object, s: object, pad: object, d: object = 1) -> AxisSupport | None:
     """A sliding window (conv, pool): unit t reads t·s − pad + d·j for j = 0 … k − 1 (None if symbolic)."""
     if not (isinstance(k, int) and isinstance(s, int) and isinstance(pad, int) and isinstance(d, int)) \
@@ -141,6 +149,7 @@ def window(k: object, s: object, pad: object, d: object = 1) -> AxisSupport | No
     return AxisSupport(1, s, (merge([(-pad + d * j, -pad + d * j) for j in range(k)]),))
 
 
+@_remembered
 def transposed(k: int, s: int, pad: int, d: int = 1) -> AxisSupport | None:
     """ConvTranspose: output t = i·s − pad + d·j (PyTorch's scatter), so unit t reads every input i
     with (t + pad − d·j) divisible by s, i = (t + pad − d·j)/s; period s, shift 1. ``output_padding``
@@ -155,6 +164,7 @@ def transposed(k: int, s: int, pad: int, d: int = 1) -> AxisSupport | None:
     return _reduced(s, 1, units)
 
 
+@_remembered
 def nearest(scale: int) -> AxisSupport | None:
     """Nearest upsampling by an integer scale (also pixel shuffle along an axis): unit t reads ⌊t/s⌋."""
     if not exact(scale) or scale > MAX_PERIOD:
@@ -162,6 +172,7 @@ def nearest(scale: int) -> AxisSupport | None:
     return AxisSupport(scale, 1, tuple(((0, 0),) for _ in range(scale)))
 
 
+@_remembered
 def interpolated(scale: int, taps_before: int, taps_after: int) -> AxisSupport | None:
     """Linear (1, 1 taps) or cubic (2, 2) upsampling, align_corners=False: unit t's source is
     x = (t + ½)/s − ½; it reads ⌊x⌋ − taps_before + 1 … ⌊x⌋ + taps_after, except that at a whole-number
@@ -176,6 +187,7 @@ def interpolated(scale: int, taps_before: int, taps_after: int) -> AxisSupport |
     return _reduced(scale, 1, units)
 
 
+@_remembered
 def adaptive(size_in: int, size_out: int) -> AxisSupport | None:
     """Adaptive pooling: bin t is [⌊t·I/O⌋, ⌈(t + 1)·I/O⌉) (ATen); period O/g, shift I/g, g = gcd(I, O)."""
     if not exact(size_in, size_out) or size_out < 1:

@@ -36,41 +36,65 @@ from convcalc.errors import InputError
 from convcalc.network.model import Gate, Leaf, Module, Network, Parallel, Residual, Sequential, Side
 from convcalc.notation import format_shape
 
+Exact = int | Fraction  # a receptive-field number: an int where it is whole, else a Fraction
 
-@dataclass(frozen=True)
+
+def _exact(value: Exact) -> Exact:
+    """``value`` as an int when it is whole (cheaper to add and print; equal, and hashed alike)."""
+    return value.numerator if value.denominator == 1 else value
+
+
+def _half(twice: int) -> Exact:
+    """``twice / 2``, exactly."""
+    return twice >> 1 if twice & 1 == 0 else Fraction(twice, 2)
+
+
+@dataclass(frozen=True, slots=True)
 class RFState:
-    """Receptive field along one axis after a layer, in input pixels."""
+    """Receptive field along one axis after a layer, in input pixels: ``size``, ``jump`` and
+    ``start`` are exact — ints where whole (the common case), Fractions otherwise (half-pixel
+    centres, the fractional jumps of transposed convolutions)."""
 
-    size: Fraction = Fraction(1)
-    jump: Fraction = Fraction(1)
-    start: Fraction = Fraction(0)
+    size: Exact = 1
+    jump: Exact = 1
+    start: Exact = 0
     support: AxisSupport | None = field(default_factory=supports.identity)
 
     def after(self, layer: AxisRF) -> RFState:
-        kernel, stride, pad, jump = layer.kernel, layer.stride, layer.pad, self.jump
-        shortcut, dense = _dense_after(self.support, layer)
-        if shortcut and jump.denominator == 1:
-            # The common case, in whole numbers (a deep walk does this per layer and axis): the same
-            # values as the general rule below, three Fractions made instead of a dozen, and the
-            # support of a gap-free window over a gap-free support without composing it.
-            j, size, start = jump.numerator, self.size, self.start
-            return RFState(Fraction(size.numerator + (kernel - 1) * j * size.denominator, size.denominator),
-                           Fraction(j * stride),
-                           Fraction(2 * start.numerator + (kernel - 1 - 2 * pad) * j * start.denominator,
-                                    2 * start.denominator), dense)
+        jump = self.jump
+        if type(jump) is int:
+            shortcut, dense = _dense_after(self.support, layer)
+            if shortcut:
+                # The common case, in whole numbers (a deep walk does this per layer and axis): the
+                # same values as the general rule below without a Fraction, and the support of a
+                # gap-free window over a gap-free support without composing it.
+                kernel, pad = layer.kernel, layer.pad
+                if dense is not None:  # size, jump and start read from the support, as exactly() does
+                    (lo, hi), = dense.units[0]
+                    return RFState(hi - lo + 1, dense.shift, _half(lo + hi), dense)
+                start = self.start
+                twice = (kernel - 1 - 2 * pad) * jump
+                start = _half(2 * start + twice) if type(start) is int else _exact(start + Fraction(twice, 2))
+                size = self.size + (kernel - 1) * jump
+                return RFState(size if type(size) is int else _exact(size), jump * layer.stride, start, None)
+        return self._after_general(layer)
+
+    def _after_general(self, layer: AxisRF) -> RFState:
+        """The recurrences in Fractions, and the support composed in general."""
         stride = Fraction(layer.stride)
         k_eff = Fraction(layer.kernel)
         layer_support = layer.support()
         exact = None
         if self.support is not None and layer_support is not None:
             exact = supports.compose(self.support, layer_support)
+        size, jump, start = Fraction(self.size), Fraction(self.jump), Fraction(self.start)
         if stride < 1:  # transposed conv / upsampling: each output reads floor((k_eff − 1)·stride) + 1 inputs
             reach = Fraction(int((k_eff - 1) * stride))
-            state = RFState(self.size + reach * self.jump, self.jump * stride,
-                            self.start + ((k_eff - 1) / 2 - layer.pad) * stride * self.jump, exact)
+            state = RFState(_exact(size + reach * jump), _exact(jump * stride),
+                            _exact(start + ((k_eff - 1) / 2 - layer.pad) * stride * jump), exact)
         else:
-            state = RFState(self.size + (k_eff - 1) * self.jump, self.jump * stride,
-                            self.start + ((k_eff - 1) / 2 - layer.pad) * self.jump, exact)
+            state = RFState(_exact(size + (k_eff - 1) * jump), _exact(jump * stride),
+                            _exact(start + ((k_eff - 1) / 2 - layer.pad) * jump), exact)
         return state.exactly()
 
     def exactly(self) -> RFState:
@@ -78,24 +102,28 @@ class RFState:
         centre = None if self.support is None else self.support.centre(0)
         if self.support is None or centre is None:
             return self
-        return RFState(Fraction(self.support.extents[1]), self.support.mean_jump, centre, self.support)
+        return RFState(self.support.extents[1], _exact(self.support.mean_jump), _exact(centre), self.support)
 
     @property
     def interval(self) -> tuple[Fraction, Fraction]:
-        half = (self.size - 1) / 2
+        half = Fraction(self.size - 1, 2)
         return self.start - half, self.start + half
 
 
 def _dense_after(support: AxisSupport | None, layer: AxisRF) -> tuple[bool, AxisSupport | None]:
     """The support after ``layer`` when both are gap-free — a plain window (whole kernel, stride
-    >= 1 and padding, no dilation taps) over one interval per unit, period 1, whose neighbours'
-    intervals touch or overlap (else: compose in general). A plain window over an unknown support
-    leaves it unknown (None). Window k, s, p over units [lo + u·q, hi + u·q]: unit t reads
-    inner units t·s − p … t·s − p + k − 1, whose union is [lo − p·q, hi + (k − 1 − p)·q] moved by
-    t·s·q, gap-free as long as q <= hi − lo + 1 (or k = 1). Returns (shortcut applies, support)."""
-    kernel, stride, pad = layer.kernel, layer.stride, layer.pad
-    if not (type(kernel) is int and type(stride) is int and type(pad) is int and stride >= 1 and layer.taps is None):
+    >= 1 and padding, no dilation taps: ``taps`` absent or the window itself) over one interval per
+    unit, period 1, whose neighbours' intervals touch or overlap (else: compose in general). A plain
+    window over an unknown support leaves it unknown (None). Window k, s, p over units
+    [lo + u·q, hi + u·q]: unit t reads inner units t·s − p … t·s − p + k − 1, whose union is
+    [lo − p·q, hi + (k − 1 − p)·q] moved by t·s·q, gap-free as long as q <= hi − lo + 1 (or k = 1).
+    Returns (shortcut applies, support)."""
+    kernel, stride, pad, taps = layer.kernel, layer.stride, layer.pad, layer.taps
+    if not (type(kernel) is int and type(stride) is int and type(pad) is int and stride >= 1):
         return False, None
+    if taps is not None and not (taps.period == 1 and taps.shift == stride
+                                 and taps.units == (((-pad, kernel - 1 - pad),),)):
+        return False, None  # dilation holes, or a window other than the plain one
     if support is None:
         return True, None
     if support.period != 1 or len(support.units[0]) != 1:
@@ -119,7 +147,7 @@ def rf_union(states: list[tuple[RFState, ...]]) -> tuple[tuple[RFState, ...], bo
         exact = None
         if all(s.support is not None for s in axis_states):
             exact = supports.union([s.support for s in axis_states])
-        merged.append(RFState(hi - lo + 1, max(jumps), (lo + hi) / 2, exact).exactly())
+        merged.append(RFState(_exact(hi - lo + 1), max(jumps), _exact((lo + hi) / 2), exact).exactly())
     return tuple(merged), misaligned
 
 
@@ -208,6 +236,18 @@ class _Walk:
     batch: int
     bytes_per_element: int
     warnings: list[str] = field(default_factory=list)
+    # (id(layer), input shape) → (layer, its report): a layer object met again on the same input (a
+    # chain's repeated segment is one Leaf) is analysed once — analyze is a pure function of both.
+    reports: dict[tuple, tuple[Any, LayerReport]] = field(default_factory=dict)
+
+    def analyze(self, layer: Any, shape: tuple) -> LayerReport:
+        key = (id(layer), shape, tuple(map(type, shape)))  # 32 and a SymPy 32 print apart
+        seen = self.reports.get(key)
+        if seen is not None and seen[0] is layer:
+            return seen[1]
+        report = layer.analyze(shape, batch=self.batch, bytes_per_element=self.bytes_per_element)
+        self.reports[key] = (layer, report)
+        return report
 
 
 def _join(prefix: str, name: str) -> str:
@@ -237,24 +277,29 @@ def _block_row(name: str, kind: str, depth: int, shape_in, shape_out, rf, childr
                None, tuple(children))
 
 
+_NO_PARAMS = ParamCount()
+
+
 def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple[tuple, Any, list[Row]]:
     """Apply ``module`` to ``shape``; return the output shape, RF state and the rows it made."""
     if isinstance(module, Leaf):
+        shape = tuple(shape)
         try:
-            report = module.layer.analyze(shape, batch=ctx.batch, bytes_per_element=ctx.bytes_per_element)
+            report = ctx.analyze(module.layer, shape)
         except InputError as error:
             layer_type = getattr(module.layer, "name", type(module.layer).__name__)
             said = error.spelled(error.field) if error.field is not None else error  # the layer's own keyword
             raise InputError(f"layer {name or '(input)'} ({layer_type}) on input {format_shape(shape)}: {said}") from None
         # a layer's own warnings (a linear layer on a feature map, an empty adaptive pool) reach the network
-        ctx.warnings += [f"{name or module.layer.name}: {w}" for w in report.warnings if _network_level(w)]
+        if report.warnings:
+            ctx.warnings += [f"{name or module.layer.name}: {w}" for w in report.warnings if _network_level(w)]
         if report.rf is None or rf is None or len(report.rf) != len(rf):
             new_rf = None if (report.rf is None and report.output != report.input) else rf
             if report.op in ("linear", "flatten") or report.reads_whole_input:
                 new_rf = None
         else:
             new_rf = tuple(state.after(layer_rf) for state, layer_rf in zip(rf, report.rf))
-        row = Row(name, report.op, depth, tuple(shape), report.output, report.params or ParamCount(), report.buffers,
+        row = Row(name, report.op, depth, shape, report.output, report.params or _NO_PARAMS, report.buffers,
                   report.macs or 0, report.other_ops, report.activation_elements, new_rf, report, layer=module.layer,
                   functional=module.functional)
         return report.output, new_rf, [row]
@@ -418,5 +463,5 @@ def describe_rf(rf: tuple[RFState, ...] | None) -> str:
     return sizes
 
 
-def _num(value: Fraction):
+def _num(value: Exact):
     return value.numerator if value.denominator == 1 else value

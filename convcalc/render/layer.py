@@ -55,22 +55,26 @@ def summary_rows(report: LayerReport, notation: Notation) -> list[tuple[str, str
     return rows
 
 
+def _number(value: Any) -> Any:
+    return value if type(value) is int else jsonable(value)
+
+
 def shape_dict(report: LayerReport, notation: Notation) -> dict[str, Any]:
     """The ``--json`` document (schema convcalc/shape/v1)."""
-    doc: dict[str, Any] = {
+    params, elements = report.params, report.activation_elements
+    doc: dict[str, Any] = {  # ints (most values) as they are; a batch builds one such document a line
         "schema": SCHEMA,
         "op": report.op,
         "input": jsonable(report.input),
         "output": jsonable(report.output),
         "output_text": format_shape(report.output, notation),
-        "params": None if report.params is None else {
-            "weight": jsonable(report.params.weight), "bias": jsonable(report.params.bias),
-            "total": jsonable(report.params.total)},
-        "macs": jsonable(report.macs),
-        "flops": jsonable(report.flops),
-        "other_ops": {name.replace(" ", "_"): jsonable(n) for name, n in report.other_ops},
-        "memory": {"output_elements": jsonable(report.activation_elements),
-                   "output_bytes": jsonable(report.activation_bytes),
+        "params": None if params is None else {
+            "weight": _number(params.weight), "bias": _number(params.bias), "total": _number(params.total)},
+        "macs": _number(report.macs),
+        "flops": _number(report.flops),
+        "other_ops": {name.replace(" ", "_"): _number(n) for name, n in report.other_ops},
+        "memory": {"output_elements": _number(elements),
+                   "output_bytes": _number(elements * report.bytes_per_element),
                    "bytes_per_element": report.bytes_per_element},
         "receptive_field": None if report.rf is None else {
             "kernel": jsonable([a.kernel for a in report.rf]),

@@ -157,7 +157,9 @@ def short_bytes(value: Any) -> str:
     return str(value)  # pragma: no cover
 
 
-def _frac(value: Fraction) -> str:
+def _frac(value: Fraction | int) -> str:
+    if type(value) is int:
+        return str(value)
     if isinstance(value, Fraction):
         return str(value.numerator) if value.denominator == 1 else f"{float(value):g}"
     return format_dim(value)
@@ -179,6 +181,11 @@ def rf_parts(rf: tuple[RFState, ...] | None) -> tuple[str, str, str]:
     the jump is the mean jump."""
     if rf is None:
         return "all", "—", "—"
+    if all(s.support is not None and s.support.period == 1 and len(s.support.units[0]) == 1 for s in rf):
+        # one interval a unit, moved by a constant jump (the common case): its span is all it reads
+        spans = [s.support.units[0][0] for s in rf]  # type: ignore[union-attr]  # all known, just checked
+        sizes = [str(hi - lo + 1) for lo, hi in spans]
+        return _axes(sizes), _axes([_frac(s.jump) for s in rf]), _axes([_frac(s.start) for s in rf])
     sizes = [_range(*s.support.extents) if s.support is not None else _frac(s.size) for s in rf]
     size = _axes(sizes)
     if any(s.support is not None and (s.support.has_holes or s.support.reads != s.support.extents) for s in rf):
@@ -192,8 +199,13 @@ def rf_notes(rows) -> list[str]:
     (the rows below inherit it), saying what the RF column's numbers mean there."""
     notes = []
     before: tuple = ()
+    plain: set[int] = set()  # RF tuples seen to be one interval a unit (relu, bn share their input's)
     for row in rows:
+        if id(row.rf) in plain and before and not before[0] and all(p == 1 for p in before[1]):
+            continue  # no holes and period 1, like the row before: nothing new to say
         axes = [] if row.rf is None else [s.support for s in row.rf]
+        if row.rf is not None and all(s is not None and s.period == 1 and len(s.units[0]) == 1 for s in axes):
+            plain.add(id(row.rf))
         holes = tuple(s is not None and s.has_holes for s in axes)
         periods = tuple(s.period if s is not None else 1 for s in axes)
         state = (any(holes), periods)
@@ -229,6 +241,7 @@ def global_field_note(rows) -> list[str]:
     return []
 
 
+@cache  # a deep network repeats a few types
 def short_type(kind: str) -> str:
     count_, times, base = kind.rpartition("×")  # a folded "3×Bottleneck"
     for long, abbrev in _short_types():
@@ -251,8 +264,10 @@ def headers(view: ArchView) -> tuple[str, ...]:
 
 def backward_macs(view: ArchView) -> list[tuple[Dim, Dim]]:
     """(dX, dW) MACs of each shown row: its layers' backward passes added up."""
+    if not view.training:
+        return [(0, 0)] * len(view.rows)
     per_layer: dict[str, tuple[Dim, Dim]] = {}
-    for b in view.training.rows if view.training else ():
+    for b in view.training.rows:
         dx, dw = per_layer.get(b.name, (0, 0))
         per_layer[b.name] = (dx + b.dx_macs, dw + b.dw_macs)
     sums = []
@@ -266,8 +281,12 @@ def table_cells(view: ArchView, wide: bool) -> list[list[str]]:
     bpe = view.report.totals.bytes_per_element
     number = count if wide else short
     cells = []
+    rf_texts: dict[int, tuple[str, str, str]] = {}  # a relu or bn shares its input's RF tuple: one text
     for row, (dx, dw) in zip(view.rows, backward_macs(view)):
-        size, jump, start = rf_parts(row.rf)
+        rf_text = rf_texts.get(id(row.rf))
+        if rf_text is None:
+            rf_text = rf_texts[id(row.rf)] = rf_parts(row.rf)
+        size, jump, start = rf_text
         kind = row.type if wide else short_type(row.type)
         if row.folded > 1 and wide:
             kind = f"{kind} ({row.folded} layers)"
@@ -522,15 +541,24 @@ def _rf_json(rf: tuple[RFState, ...] | None):
     one period (each unit's first position and offsets)."""
     if rf is None:
         return None
-    doc: dict[str, Any] = {"size": [jsonable(s.size) for s in rf], "jump": [jsonable(s.jump) for s in rf],
-                           "start": [jsonable(s.start) for s in rf]}
-    axes = [s.support for s in rf]
-    if any(a is None for a in axes):
+    sizes, jumps, starts = [], [], []
+    known = plain = True  # every axis's support known; each one interval moved by a constant jump
+    for s in rf:  # ints as they are (a long walk has hundreds of thousands), Fractions as "p/q"
+        sizes.append(s.size if type(s.size) is int else jsonable(s.size))
+        jumps.append(s.jump if type(s.jump) is int else jsonable(s.jump))
+        starts.append(s.start if type(s.start) is int else jsonable(s.start))
+        a = s.support
+        if a is None:
+            known = False
+        elif a.period != 1 or len(a.units[0]) != 1:
+            plain = False
+    doc: dict[str, Any] = {"size": sizes, "jump": jumps, "start": starts}
+    if not known or plain:
         return doc
-    if any(a.has_holes or a.varies for a in axes):
-        doc["read"] = [a.reads[1] for a in axes]
-        doc["first"] = [a.first(0) for a in axes]
-        doc["offsets"] = [_offsets(a, 0) for a in axes]
+    axes = [s.support for s in rf]
+    doc["read"] = [a.reads[1] for a in axes]
+    doc["first"] = [a.first(0) for a in axes]
+    doc["offsets"] = [_offsets(a, 0) for a in axes]
     if any(a.varies for a in axes):
         doc["varies"] = [a.varies for a in axes]
         doc["period"] = [a.period for a in axes]
@@ -541,20 +569,37 @@ def _rf_json(rf: tuple[RFState, ...] | None):
     return doc
 
 
+def _json_shape(shape) -> list:
+    """A shape's sizes for JSON: ints as they are, formulas as text."""
+    return [v if type(v) is int else jsonable(v) for v in shape]
+
+
 def arch_dict(view: ArchView) -> dict[str, Any]:
     """The ``--json`` document (schema convcalc/arch/v1)."""
     r = view.report
     t = r.totals
     bpe = t.bytes_per_element
     layers = []
+    number = jsonable  # each value's own type check first: most are ints, as they are
+    rf_docs: dict[int, Any] = {}  # a layer that keeps its input's RF (relu, bn) shares its tuple: one document
     for row in view.rows:
-        layers.append({
-            "name": row.name, "type": row.type, "input": jsonable(list(row.input)), "output": jsonable(list(row.output)),
-            "params": jsonable(row.params), "buffers": jsonable(row.buffers), "macs": jsonable(row.macs),
-            "flops": jsonable(2 * row.macs), "other_ops": jsonable(dict(row.other_ops)),
-            "activation_elements": jsonable(row.activation), "activation_bytes": jsonable(row.activation * bpe),
-            "rf": _rf_json(row.rf), **({"folded_layers": row.folded} if row.folded > 1 else {}),
-        })
+        params, buffers, macs, activation = row.params, row.buffers, row.macs, row.activation
+        rf = row.rf
+        rf_doc = rf_docs.get(id(rf)) if rf is not None else None
+        if rf_doc is None:
+            rf_doc = rf_docs[id(rf)] = _rf_json(rf)
+        layer = {
+            "name": row.name, "type": row.type, "input": _json_shape(row.input), "output": _json_shape(row.output),
+            "params": params if type(params) is int else number(params),
+            "buffers": buffers if type(buffers) is int else number(buffers),
+            "macs": macs if type(macs) is int else number(macs), "flops": number(2 * macs),
+            "other_ops": {op: n if type(n) is int else number(n) for op, n in row.other_ops},
+            "activation_elements": activation if type(activation) is int else number(activation),
+            "activation_bytes": number(activation * bpe), "rf": rf_doc,
+        }
+        if row.folded > 1:
+            layer["folded_layers"] = row.folded
+        layers.append(layer)
     doc: dict[str, Any] = {
         "schema": SCHEMA, "name": r.name, "source": r.source, "input": jsonable(list(r.input)),
         "output": jsonable(list(r.output)), "batch": r.batch, "dtype": view.dtype, "layers": layers,

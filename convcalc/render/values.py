@@ -65,8 +65,8 @@ def jsonable(value: Any) -> Any:
     kind = type(value)
     if kind in _PLAIN:  # most values of a report (a 100,000-layer walk has millions): as they are
         return value
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, dict):  # plain keys and values as they are, without a call each
+        return {k if type(k) is str else str(k): v if type(v) in _PLAIN else jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [v if type(v) in _PLAIN else jsonable(v) for v in value]
     return json_number(value, format_dim)

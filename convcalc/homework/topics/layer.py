@@ -11,7 +11,6 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from convcalc.cli.options import parse_request
 from convcalc.engine.report import LayerReport
 from convcalc.errors import InputError
 from convcalc.homework import mistakes
@@ -19,6 +18,7 @@ from convcalc.homework.model import Part, Solution, Worked
 from convcalc.homework.topics import Topic
 from convcalc.layers.registry import analyze_layer
 from convcalc.notation import format_shape
+from convcalc.requests import parse_request
 
 MACS_CONVENTION = "MACs are the multiply-accumulates of the layer's weights (bias not counted; FLOPs = 2 × MACs)"
 
