@@ -61,9 +61,9 @@ from convcalc import __version__  # noqa: E402
 from convcalc.errors import ExpectationFailed, InputError  # noqa: E402
 
 # Every command is imported on first use: ``convcalc shape`` does not load arch, nor ``arch --list`` shape.
-LAZY_COMMANDS = {"shape": "shape", "animate": "animate", "arch": "arch", "backprop": "backprop", "conv": "numeric", "pool": "numeric",
-                 "conv-transpose": "numeric", "im2col": "numeric", "run": "run", "solve": "solve", "train": "train",
-                 "quiz": "quiz", "grade": "grade"}
+LAZY_COMMANDS = {"shape": "shape", "animate": "animate", "arch": "arch", "backprop": "backprop", "conv": "numeric",
+                 "pool": "numeric", "conv-transpose": "numeric", "im2col": "numeric", "run": "run", "solve": "solve",
+                 "train": "train", "quiz": "quiz", "grade": "grade"}
 
 
 class _LazyCommands(TyperGroup):

@@ -36,7 +36,8 @@ _EPILOG = """[bold]Examples[/]
 
   convcalc arch my_net.json --json
 
-  convcalc arch "3x32x32 | conv 6 k5 | relu | maxpool k2 | conv 16 k5 | relu | maxpool k2 | flatten | fc 120 | fc 84 | fc 10"
+  convcalc arch "3x32x32 | conv 6 k5 | relu | maxpool k2 | conv 16 k5 | relu | maxpool k2 | flatten | \
+fc 120 | fc 84 | fc 10"
 
   convcalc arch alexnet --as fvcore          [dim](reproduce another tool's headline number)[/]
 
@@ -112,35 +113,58 @@ def register(app: typer.Typer) -> None:
 
 
 def arch(
-    network: str | None = typer.Argument(None, autocompletion=complete.networks, help="Zoo name, JSON spec FILE, ONNX file, FILE.py:Net (runs that file), or an inline chain in quotes.",
-                                            show_default=False),
-    list_: bool = typer.Option(False, "--list", "-l", help="List the zoo networks with their sources, grouped by family."),
-    search: str | None = typer.Option(None, "--search", help="List the zoo networks whose name, summary or source contain WORD."),
-    classes: int | None = typer.Option(None, "--classes", min=1, max=MAX_WHOLE, help="A zoo network's number of classes "
-                                                                                    "(the classifier's width)."),
-    aux: bool = typer.Option(False, "--aux", help="googlenet, inception_v3: with the auxiliary classifiers (counted, off the main path)."),
+    network: str | None = typer.Argument(None, autocompletion=complete.networks,
+                                         help="Zoo name, JSON spec FILE, ONNX file, FILE.py:Net (runs that file), or "
+                                              "an inline chain in quotes.",
+                                         show_default=False),
+    list_: bool = typer.Option(False, "--list", "-l",
+                               help="List the zoo networks with their sources, grouped by family."),
+    search: str | None = typer.Option(None, "--search",
+                                      help="List the zoo networks whose name, summary or source contain WORD."),
+    classes: int | None = typer.Option(None, "--classes", min=1, max=MAX_WHOLE,
+                                       help="A zoo network's number of classes (the classifier's width)."),
+    aux: bool = typer.Option(False, "--aux",
+                             help="googlenet, inception_v3: with the auxiliary classifiers (counted, off the "
+                                  "main path)."),
     width: float | None = typer.Option(None, "--width", help="mobilenet_v1/v2/v3: the width multiplier (e.g. 0.75)."),
-    padding: str | None = typer.Option(None, "--padding", help="mobilenet_v1: tf for TensorFlow's SAME padding (TF-slim's "
-                                                               "receptive-field centres), torch (the default)."),
-    input_shape: str | None = typer.Option(None, "--in", "-i", help="Input shape C x H x W (e.g. 3x160x160); the whole walk follows."),
-    batch: int = typer.Option(1, "--batch", "-n", min=1, max=MAX_WHOLE, help="Batch size N (MACs and activation memory scale with it)."),
-    depth: int | None = typer.Option(None, "--depth", min=0, max=MAX_WHOLE, help="Show N levels of the module tree; each block below folds into one row (its kind, its sums)."),
-    dtype: str = typer.Option("float32", "--dtype", help="Element type for memory: float32, float16, bfloat16, int8, float64."),
-    count_: str | None = typer.Option(None, "--count", help="Add other work to a headline: bias,norm,activation,pool,add or all."),
-    as_tool: str | None = typer.Option(None, "--as", autocompletion=complete.tools, help="Reproduce a tool's headline: torchinfo, fvcore, ptflops, thop, ultralytics-thop, calflops, "
-                                                                 "flop_counter, keras (Total params)."),
-    code: str = typer.Option("torchvision", "--code", help="For --as: 'torchvision' (ops its forward calls as functions counted as the tool counts calls) or 'modules' (every layer an nn.Module)."),
+    padding: str | None = typer.Option(None, "--padding",
+                                       help="mobilenet_v1: tf for TensorFlow's SAME padding (TF-slim's "
+                                            "receptive-field centres), torch (the default)."),
+    input_shape: str | None = typer.Option(None, "--in", "-i",
+                                           help="Input shape C x H x W (e.g. 3x160x160); the whole walk follows."),
+    batch: int = typer.Option(1, "--batch", "-n", min=1, max=MAX_WHOLE,
+                              help="Batch size N (MACs and activation memory scale with it)."),
+    depth: int | None = typer.Option(None, "--depth", min=0, max=MAX_WHOLE,
+                                     help="Show N levels of the module tree; each block below folds into one row "
+                                          "(its kind, its sums)."),
+    dtype: str = typer.Option("float32", "--dtype",
+                              help="Element type for memory: float32, float16, bfloat16, int8, float64."),
+    count_: str | None = typer.Option(None, "--count",
+                                      help="Add other work to a headline: bias,norm,activation,pool,add or all."),
+    as_tool: str | None = typer.Option(None, "--as", autocompletion=complete.tools,
+                                       help="Reproduce a tool's headline: torchinfo, fvcore, ptflops, thop, "
+                                            "ultralytics-thop, calflops, flop_counter, keras (Total params)."),
+    code: str = typer.Option("torchvision", "--code",
+                             help="For --as: 'torchvision' (ops its forward calls as functions counted as the tool "
+                                  "counts calls) or 'modules' (every layer an nn.Module)."),
     training: bool = typer.Option(False, "--training", help="Add the backward pass (dX, dW MACs) and training memory."),
-    optimizer: str | None = typer.Option(None, "--optimizer", help="Optimizer state for --training: sgd (the default), momentum, adam."),
-    verify: bool = typer.Option(False, "--verify", help="Build the network in torch.nn and compare every layer (needs torch)."),
-    wide: bool = typer.Option(False, "--wide", "-w", help="Exact numbers and full names (lines may exceed 80 columns)."),
-    expect_params: str | None = typer.Option(None, "--expect-params", help="Exit 1 unless the parameter count is this."),
-    table_flag: bool = typer.Option(False, "--table", "-t", help="The per-layer table with the totals (the default: rich on a "
-                                                                 "terminal, plain text when piped)."),
+    optimizer: str | None = typer.Option(None, "--optimizer",
+                                         help="Optimizer state for --training: sgd (the default), momentum, adam."),
+    verify: bool = typer.Option(False, "--verify",
+                                help="Build the network in torch.nn and compare every layer (needs torch)."),
+    wide: bool = typer.Option(False, "--wide", "-w",
+                              help="Exact numbers and full names (lines may exceed 80 columns)."),
+    expect_params: str | None = typer.Option(None, "--expect-params",
+                                             help="Exit 1 unless the parameter count is this."),
+    table_flag: bool = typer.Option(False, "--table", "-t",
+                                    help="The per-layer table with the totals (the default: rich on a terminal, "
+                                         "plain text when piped)."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable JSON (schema convcalc/arch/v1)."),
     csv_flag: bool = typer.Option(False, "--csv", help="The table as CSV."),
     markdown_flag: bool = typer.Option(False, "--markdown", "--md", help="The table as Markdown."),
-    fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=complete.words("rich", "text", "json", "csv", "markdown"), help="rich, text, json, csv, markdown."),
+    fmt: str | None = typer.Option(None, "--format", "-f",
+                                   autocompletion=complete.words("rich", "text", "json", "csv", "markdown"),
+                                   help="rich, text, json, csv, markdown."),
 ) -> None:
     """A whole network, layer by layer: output shapes, parameters, MACs, memory and receptive fields."""
     with user_errors():
@@ -155,7 +179,8 @@ def arch(
             form = "text"
         if list_ or search is not None:
             if network is not None:
-                raise InputError(f"--list and --search list the zoo and take no NETWORK: give either them or '{network}'")
+                raise InputError("--list and --search list the zoo and take no NETWORK: "
+                                 f"give either them or '{network}'")
             _show_list(form, search)
             return
         if optimizer is not None and not training:
@@ -182,7 +207,8 @@ def load_network(text: str, input_shape: tuple | None, zoo_options: dict | None 
             zoo.get(stripped)  # an unknown name: the message with close names
         flags = ", ".join(f"--{k}" for k in zoo_options)
         verb = "applies" if len(zoo_options) == 1 else "apply"
-        raise InputError(f"{flags} only {verb} to zoo networks; '{stripped}' is not one (edit the spec or chain instead)")
+        raise InputError(f"{flags} only {verb} to zoo networks; '{stripped}' is not one "
+                         "(edit the spec or chain instead)")
     if stripped == "-":  # a JSON spec or a chain on standard input, as backprop and conv read '-'
         return spec.parse_spec_or_chain_text(sys.stdin.read(), "<stdin>", input_shape)
     from convcalc import interop
@@ -199,7 +225,8 @@ def load_network(text: str, input_shape: tuple | None, zoo_options: dict | None 
     if zoo.has(stripped):
         return zoo.get(stripped, **(zoo_options or {}))
     if probe(stripped) is not None:
-        raise InputError(f"'{stripped}' is a directory, not a spec file (give a zoo name, a JSON spec file or an inline chain)")
+        raise InputError(f"'{stripped}' is a directory, not a spec file "
+                         "(give a zoo name, a JSON spec file or an inline chain)")
     if spec.looks_like_chain(stripped):
         return spec.parse_chain(stripped, input_shape)
     return zoo.get(stripped)  # raises: unknown network, with close names
@@ -293,7 +320,8 @@ def channel_notes(net, shape: tuple | None, report) -> tuple[str, ...]:
     if built.totals.params == report.totals.params:
         return ()
     changed = [row.name for row, old in zip(report.leaves(), built.leaves()) if row.params != old.params]
-    where = f"{changed[0]}" + (f" and {len(changed) - 1} more layers" if len(changed) > 1 else "") if changed else "its first layers"
+    where = (f"{changed[0]}" + (f" and {len(changed) - 1} more layers" if len(changed) > 1 else "")
+             if changed else "its first layers")
     return (f"--in has {shape[0]} channel{'s' if shape[0] != 1 else ''} where {report.name} is built for "
             f"{net.input[0]}: {where} rebuilt for {shape[0]} (the weights change shape), so the network has "
             f"{report.totals.params:,} parameters instead of {built.totals.params:,}",)
@@ -317,7 +345,8 @@ def _debug_shapes(net, report) -> None:
 
 
 def _dtype_name(key: str) -> str:
-    return {"fp32": "float32", "fp64": "float64", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}.get(key, key)
+    return {"fp32": "float32", "fp64": "float64", "fp16": "float16", "half": "float16",
+            "bf16": "bfloat16"}.get(key, key)
 
 
 def expected_params(expect_params: str | None) -> int | None:
@@ -328,7 +357,8 @@ def expected_params(expect_params: str | None) -> int | None:
     if text.startswith("-") and text[1:].isdigit():
         raise InputError(f"--expect-params {expect_params}: a parameter count is never negative (give e.g. 61706)")
     if not text.isdigit():
-        raise InputError(f"--expect-params '{expect_params}' is not a parameter count: give a whole number such as 61706")
+        raise InputError(f"--expect-params '{expect_params}' is not a parameter count: "
+                         "give a whole number such as 61706")
     return int(text)
 
 

@@ -92,10 +92,12 @@ def evaluate_line(text: str | bytes, number: int, defaults: dict[str, Any],
     except ValueError as error:  # e.g. a number with more digits than Python converts
         return {"line": number, "error": f"invalid JSON: {error}"}, "error"
     if not isinstance(obj, dict):
-        return {"line": number, "error": "each line must be a JSON object such as {\"in\": \"3x32x32\", \"k\": 5}"}, "error"
+        return {"line": number,
+                "error": "each line must be a JSON object such as {\"in\": \"3x32x32\", \"k\": 5}"}, "error"
     try:
         request = parse_request({**defaults, **obj})
-        layer = batch.layer(request.op, request.layer_options) if batch else build_layer(request.op, request.layer_options)
+        layer = (batch.layer(request.op, request.layer_options) if batch
+                 else build_layer(request.op, request.layer_options))
         report = layer.analyze(request.shape, batch=request.batch, explain=request.explain,
                                bytes_per_element=DTYPE_BYTES[request.dtype])
     except InputError as error:

@@ -24,9 +24,12 @@ from convcalc.limits import MAX_WHOLE
 _NEGATIVE = re.compile(r"^-[\d.]")
 FORMATS = ("rich", "text", "plain", "json", "csv", "markdown", "latex")
 
-_MATRICES = """[bold]Matrices[/]: rows split by ; and entries by spaces or commas ("1 3 2; 4 8 3"); channels split by | ("1 2; 3 4 | 5 6; 7 8" is 2x2x2). Whole numbers and p/q stay exact; a decimal anywhere gives floats. Or a file: .json (nested lists), .csv (a blank line starts the next channel), .npy or .txt; - reads standard input.
+_MATRICES = """[bold]Matrices[/]: rows split by ; and entries by spaces or commas ("1 3 2; 4 8 3"); channels split by \
+| ("1 2; 3 4 | 5 6; 7 8" is 2x2x2). Whole numbers and p/q stay exact; a decimal anywhere gives floats. Or a file: \
+.json (nested lists), .csv (a blank line starts the next channel), .npy or .txt; - reads standard input.
 
-[bold]Formats[/]: rich on a terminal, text when piped, --json, --format plain (the result only, readable back as a matrix), csv, markdown, latex. Exit codes: 0 ok, 1 an --expect check failed, 2 bad input."""
+[bold]Formats[/]: rich on a terminal, text when piped, --json, --format plain (the result only, readable back as a \
+matrix), csv, markdown, latex. Exit codes: 0 ok, 1 an --expect check failed, 2 bad input."""
 
 CONV_EPILOG = """[bold]Examples[/]
 
@@ -42,13 +45,17 @@ CONV_EPILOG = """[bold]Examples[/]
 
   convcalc conv "1 2; 3 4" "1 1; 1 1" --expect "10"
 
-  convcalc conv "1 2; 3 4 | 5 6; 7 8" "1 0; 0 1 | 2 0; 0 2" --groups 2    [dim](depthwise: one kernel matrix per channel)[/]
+  convcalc conv "1 2; 3 4 | 5 6; 7 8" "1 0; 0 1 | 2 0; 0 2" --groups 2    \
+[dim](depthwise: one kernel matrix per channel)[/]
 
   convcalc conv "12 3 19; 25 10 1; 9 7 17" "1 2; 3 4" --animate conv.gif    [dim](the numbers in the cells, each sum)[/]
 
-[bold]Convention[/]: cross-correlation, as every deep-learning framework computes "convolution": J\\[y,x] = b + Σ Ip\\[s·y + d·u, s·x + d·v]·K\\[u,v] over the padded input Ip. --flip rotates the kernel by 180° first (true convolution).
+[bold]Convention[/]: cross-correlation, as every deep-learning framework computes "convolution": J\\[y,x] = b + Σ \
+Ip\\[s·y + d·u, s·x + d·v]·K\\[u,v] over the padded input Ip. --flip rotates the kernel by 180° first (true \
+convolution).
 
-[bold]Kernels[/]: a matrix (one kernel); C_in matrices split by | (one output channel); on a one-channel input, several matrices are several output channels; C_out x C_in x kh x kw from a JSON or .npy file.
+[bold]Kernels[/]: a matrix (one kernel); C_in matrices split by | (one output channel); on a one-channel input, \
+several matrices are several output channels; C_out x C_in x kh x kw from a JSON or .npy file.
 
 [bold]Padding[/]: 1, 1x2 (per axis), 0:1x0:1 (before:after), same, valid, full (d·(k − 1) each side), tf-same.
 
@@ -62,7 +69,10 @@ POOL_EPILOG = """[bold]Examples[/]
 
   convcalc pool "1 2 3 4; 5 6 7 8" --k 2 --mode avg --pad 1 --explain
 
-[bold]Convention[/]: PyTorch's. The stride defaults to the window size. Max pooling pads with −∞ (padding never wins) and, on ties, the first maximum in row-major order of the window wins. Average pooling divides by the window clipped at the end of the right padding (count_include_pad, the default), by the real entries only (--no-count-include-pad), or by --divisor-override. Padding is at most half the window.
+[bold]Convention[/]: PyTorch's. The stride defaults to the window size. Max pooling pads with −∞ (padding never wins) \
+and, on ties, the first maximum in row-major order of the window wins. Average pooling divides by the window clipped \
+at the end of the right padding (count_include_pad, the default), by the real entries only (--no-count-include-pad), \
+or by --divisor-override. Padding is at most half the window.
 
 """ + _MATRICES
 
@@ -74,7 +84,10 @@ TRANSPOSE_EPILOG = """[bold]Examples[/]
 
   convcalc conv-transpose "1 2; 3 4" "1 2; 3 4" --stride 2 --pad 1 --output-padding 1 --json
 
-[bold]Convention[/]: PyTorch's conv_transpose2d, o = (i − 1)·s − 2p + d·(k − 1) + output_padding + 1, kernel layout C_in x C_out x kh x kw. The result is also shown as the equivalent direct convolution (Dumoulin & Visin): s − 1 zeros inserted between input entries, d(k − 1) − p padding (plus output_padding at the end), stride 1, the kernel rotated 180°; --explain writes each output entry as a sum over that padded input.
+[bold]Convention[/]: PyTorch's conv_transpose2d, o = (i − 1)·s − 2p + d·(k − 1) + output_padding + 1, kernel layout \
+C_in x C_out x kh x kw. The result is also shown as the equivalent direct convolution (Dumoulin & Visin): s − 1 zeros \
+inserted between input entries, d(k − 1) − p padding (plus output_padding at the end), stride 1, the kernel rotated \
+180°; --explain writes each output entry as a sum over that padded input.
 
 """ + _MATRICES
 
@@ -86,7 +99,9 @@ IM2COL_EPILOG = """[bold]Examples[/]
 
   convcalc im2col "1 2; 3 4 | 5 6; 7 8" --k 2 --pad 1 --stride 2 --json
 
-[bold]Layout[/]: X_col has one row per (channel, kernel row, kernel column) and one column per output position, row-major. The rows match K.reshape(C_out, −1), so a convolution is the product W_row · X_col reshaped to C_out x oh x ow (CS231n's im2col; PyTorch's unfold).
+[bold]Layout[/]: X_col has one row per (channel, kernel row, kernel column) and one column per output position, \
+row-major. The rows match K.reshape(C_out, −1), so a convolution is the product W_row · X_col reshaped to C_out x oh x \
+ow (CS231n's im2col; PyTorch's unfold).
 
 """ + _MATRICES
 
@@ -122,11 +137,13 @@ def _padding(settings, pad: str | None):
 
 def register(app: typer.Typer) -> None:
     for name, command, epilog in (("conv", conv, CONV_EPILOG), ("pool", pool, POOL_EPILOG),
-                                  ("conv-transpose", conv_transpose, TRANSPOSE_EPILOG), ("im2col", im2col, IM2COL_EPILOG)):
+                                  ("conv-transpose", conv_transpose, TRANSPOSE_EPILOG),
+                                  ("im2col", im2col, IM2COL_EPILOG)):
         app.command(name, cls=MatrixCommand, epilog=epilog, no_args_is_help=True)(command)
 
 
-_INPUT_HELP = 'The input: a matrix such as "1 3 2; 4 8 3", channels split by |, or a .json/.csv/.npy/.txt file (- = stdin).'
+_INPUT_HELP = ('The input: a matrix such as "1 3 2; 4 8 3", channels split by |, '
+               "or a .json/.csv/.npy/.txt file (- = stdin).")
 _KERNEL_HELP = 'The kernel: a matrix such as "-1 0 1; -1 0 1; -1 0 1", C_in matrices split by |, or a file.'
 _STRIDE = "Stride: 2 or 2x1 (rows x columns)."
 _DILATION = "Dilation (1 = ordinary)."
@@ -144,11 +161,14 @@ def conv(
     input_: str = typer.Argument(..., metavar="INPUT", help=_INPUT_HELP, show_default=False),
     kernel: str = typer.Argument(..., metavar="KERNEL", help=_KERNEL_HELP, show_default=False),
     stride: str | None = typer.Option(None, "--stride", "-s", help=_STRIDE),
-    pad: str | None = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x2, 0:1x0:1, same, valid, full, tf-same."),
+    pad: str | None = typer.Option(None, "--pad", "-p", "--padding",
+                                   help="Padding: 1, 1x2, 0:1x0:1, same, valid, full, tf-same."),
     dilation: str | None = typer.Option(None, "--dilation", "-d", help=_DILATION),
     bias: str | None = typer.Option(None, "--bias", "-b", help='Bias: one number, or one per output channel ("1 -2").'),
     flip: bool = typer.Option(False, "--flip", help="True convolution: rotate the kernel by 180° first (shown)."),
-    groups: int = typer.Option(1, "--groups", "-g", min=1, help="Grouped convolution (PyTorch's groups): the kernel is C_out x C_in/groups x kh x kw; groups = C_in is depthwise."),
+    groups: int = typer.Option(1, "--groups", "-g", min=1,
+                               help="Grouped convolution (PyTorch's groups): the kernel is C_out x C_in/groups x kh x "
+                                    "kw; groups = C_in is depthwise."),
     explain: bool = typer.Option(False, "--explain", "-e", help=_EXPLAIN),
     at: str | None = typer.Option(None, "--at", help=_AT),
     expect: str | None = typer.Option(None, "--expect", help=_EXPECT),
@@ -179,24 +199,28 @@ def conv(
         result = run(_explaining(explain, where, form))
         if targets:  # the drawing needs every entry's sum, whatever the text shows
             _draw(result if result.entries else run(True), targets)
-        _show_and_check(form, expect, lambda: render.conv_document(result, where), lambda: render.conv_json(result, where),
-                        render.result_tensor(result))
+        _show_and_check(form, expect, lambda: render.conv_document(result, where),
+                        lambda: render.conv_json(result, where), render.result_tensor(result))
 
 
 def pool(
     input_: str = typer.Argument(..., metavar="INPUT", help=_INPUT_HELP, show_default=False),
     k: str | None = typer.Option(None, "--k", "-k", "--kernel-size", help="Window size: 3 or 3x2 (required)."),
     stride: str | None = typer.Option(None, "--stride", "-s", help="Stride: 2 or 2x1 (default: the window size)."),
-    pad: str | None = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x0, 0:1x0:1 (at most half the window), tf-same."),
+    pad: str | None = typer.Option(None, "--pad", "-p", "--padding",
+                                   help="Padding: 1, 1x0, 0:1x0:1 (at most half the window), tf-same."),
     dilation: str | None = typer.Option(None, "--dilation", "-d", help="Dilation (max pooling only)."),
     mode: str = typer.Option("max", "--mode", "-m", help="max or avg."),
-    ceil_mode: bool = typer.Option(False, "--ceil-mode", help="Ceil instead of floor for the output size (PyTorch's last-window rule)."),
+    ceil_mode: bool = typer.Option(False, "--ceil-mode",
+                                   help="Ceil instead of floor for the output size (PyTorch's last-window rule)."),
     count_include_pad: bool = typer.Option(False, "--count-include-pad",
                                            help="Average pooling: divide by the padded window (the default)."),
     no_count_include_pad: bool = typer.Option(False, "--no-count-include-pad",
                                               help="Average pooling: divide by the real entries only."),
-    divisor_override: int | None = typer.Option(None, "--divisor-override", min=-MAX_WHOLE, max=MAX_WHOLE, help="Average pooling: a fixed divisor."),
-    explain: bool = typer.Option(False, "--explain", "-e", help="Name the winner of each window (max) or the divisor (avg)."),
+    divisor_override: int | None = typer.Option(None, "--divisor-override", min=-MAX_WHOLE, max=MAX_WHOLE,
+                                                help="Average pooling: a fixed divisor."),
+    explain: bool = typer.Option(False, "--explain", "-e",
+                                 help="Name the winner of each window (max) or the divisor (avg)."),
     at: str | None = typer.Option(None, "--at", help=_AT),
     expect: str | None = typer.Option(None, "--expect", help=_EXPECT),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("pool")),
@@ -219,22 +243,26 @@ def pool(
         result = run_pool(
             image, kernel_size=kernel_size, stride=settings.per_axis(stride, "--stride", 1) if stride else None,
             padding=_padding(settings, pad), dilation=settings.per_axis(dilation, "--dilation", 1),
-            mode=mode.strip().lower(), ceil_mode=ceil_mode, count_include_pad=include_pad(count_include_pad, no_count_include_pad) is not False,
+            mode=mode.strip().lower(), ceil_mode=ceil_mode,
+            count_include_pad=include_pad(count_include_pad, no_count_include_pad) is not False,
             divisor_override=divisor_override, explain=_explaining(explain, where, form),
         )
-        _show_and_check(form, expect, lambda: render.pool_document(result, where), lambda: render.pool_json(result, where),
-                        render.result_tensor(result))
+        _show_and_check(form, expect, lambda: render.pool_document(result, where),
+                        lambda: render.pool_json(result, where), render.result_tensor(result))
 
 
 def conv_transpose(
     input_: str = typer.Argument(..., metavar="INPUT", help=_INPUT_HELP, show_default=False),
     kernel: str = typer.Argument(..., metavar="KERNEL", help=_KERNEL_HELP + " Layout C_in x C_out x kh x kw."),
     stride: str | None = typer.Option(None, "--stride", "-s", help=_STRIDE),
-    pad: str | None = typer.Option(None, "--pad", "-p", "--padding", help="Padding p (crops the output): 1, 1x0, 1:0x1:0."),
-    output_padding: str | None = typer.Option(None, "--output-padding", help="Extra rows/columns at the end (< max(stride, dilation))."),
+    pad: str | None = typer.Option(None, "--pad", "-p", "--padding",
+                                   help="Padding p (crops the output): 1, 1x0, 1:0x1:0."),
+    output_padding: str | None = typer.Option(None, "--output-padding",
+                                              help="Extra rows/columns at the end (< max(stride, dilation))."),
     dilation: str | None = typer.Option(None, "--dilation", "-d", help=_DILATION),
     bias: str | None = typer.Option(None, "--bias", "-b", help="Bias: one number, or one per output channel."),
-    explain: bool = typer.Option(False, "--explain", "-e", help="Each output entry as a sum over the zero-inserted, padded input."),
+    explain: bool = typer.Option(False, "--explain", "-e",
+                                 help="Each output entry as a sum over the zero-inserted, padded input."),
     at: str | None = typer.Option(None, "--at", help=_AT),
     expect: str | None = typer.Option(None, "--expect", help=_EXPECT),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("conv-transpose")),
@@ -264,14 +292,20 @@ def conv_transpose(
 
 def im2col(
     input_: str = typer.Argument(..., metavar="INPUT", help=_INPUT_HELP, show_default=False),
-    kernel: str | None = typer.Argument(None, metavar="[KERNEL]", help="Optional kernel: adds W_row · X_col and its reshape.",
-                                           show_default=False),
-    k: str | None = typer.Option(None, "--k", "-k", "--kernel-size", help="Kernel size: 3 or 3x2 (taken from KERNEL when given)."),
+    kernel: str | None = typer.Argument(None, metavar="[KERNEL]",
+                                        help="Optional kernel: adds W_row · X_col and its reshape.",
+                                        show_default=False),
+    k: str | None = typer.Option(None, "--k", "-k", "--kernel-size",
+                                 help="Kernel size: 3 or 3x2 (taken from KERNEL when given)."),
     stride: str | None = typer.Option(None, "--stride", "-s", help=_STRIDE),
-    pad: str | None = typer.Option(None, "--pad", "-p", "--padding", help="Padding: 1, 1x2, 0:1x0:1, same, valid, full."),
+    pad: str | None = typer.Option(None, "--pad", "-p", "--padding",
+                                   help="Padding: 1, 1x2, 0:1x0:1, same, valid, full."),
     dilation: str | None = typer.Option(None, "--dilation", "-d", help=_DILATION),
-    bias: str | None = typer.Option(None, "--bias", "-b", help="Bias added to each row of W_row · X_col (needs KERNEL)."),
-    expect: str | None = typer.Option(None, "--expect", help="Exit 1 unless the result (the reshaped output with KERNEL, else X_col) is this."),
+    bias: str | None = typer.Option(None, "--bias", "-b",
+                                    help="Bias added to each row of W_row · X_col (needs KERNEL)."),
+    expect: str | None = typer.Option(None, "--expect",
+                                      help="Exit 1 unless the result (the reshaped output with KERNEL, else X_col) is "
+                                           "this."),
     json_flag: bool = typer.Option(False, "--json", help=_JSON.format("im2col")),
     fmt: str | None = typer.Option(None, "--format", "-f", autocompletion=_FORMATS, help=_FORMAT),
     max_memory: str | None = typer.Option(None, "--max-memory", help=_MAX_MEMORY),
@@ -322,7 +356,8 @@ def overflow_refused():
         with np.errstate(over="raise", invalid="raise"):
             yield
     except FloatingPointError:
-        raise InputError("the result overflows float64 (an entry would exceed ±1.8e308): scale the inputs down") from None
+        raise InputError("the result overflows float64 (an entry would exceed ±1.8e308): "
+                         "scale the inputs down") from None
 
 
 def _check_memory(command: str, max_memory: str | None, image, weights, kernel_size, stride: str | None,
@@ -338,7 +373,8 @@ def _check_memory(command: str, max_memory: str | None, image, weights, kernel_s
     exact = image.dtype == object and (weights is None or weights.dtype == object)
     estimate = limits.numeric_estimate(
         tuple(image.shape), tuple(kernel_size), stride=settings.per_axis(stride, "--stride", 1),
-        dilation=settings.per_axis(dilation, "--dilation", 1), pads=settings.padding_word(pad),  # quiet: the command reads --pad again, and notes it
+        # padding_word is quiet here: the command reads --pad again, and notes it
+        dilation=settings.per_axis(dilation, "--dilation", 1), pads=settings.padding_word(pad),
         channels_out=channels_out, exact=exact, explain=explain, transposed=transposed)
     estimate.check(limits.memory_limit(max_memory), command)
 
@@ -399,7 +435,8 @@ def _check(expect: str | None, tensor) -> None:
     while got.ndim > wanted.ndim and got.shape[0] == 1:
         got = got[0]
     if wanted.shape != got.shape:
-        raise ExpectationFailed(f"expected a {'x'.join(map(str, wanted.shape))} result, got {'x'.join(map(str, got.shape))}")
+        raise ExpectationFailed(f"expected a {'x'.join(map(str, wanted.shape))} result, "
+                                f"got {'x'.join(map(str, got.shape))}")
     for index in np.ndindex(got.shape):
         a, b = plain(got[index]), plain(wanted[index])
         if not agree(a, b):

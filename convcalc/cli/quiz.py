@@ -16,7 +16,8 @@ EPILOG = """[bold]Examples[/]
 
   convcalc quiz --topics shape,params,macs,rf --n 10 --seed 7 -o sheet.md --key key.md
 
-  convcalc quiz --topics conv-numeric,pool-backprop,conv-backprop --n 4 --seed 3 --format latex -o hw3.tex --key hw3-key.tex
+  convcalc quiz --topics conv-numeric,pool-backprop,conv-backprop --n 4 --seed 3 --format latex \
+-o hw3.tex --key hw3-key.tex
 
   convcalc quiz --from examples/quiz/midterm.json -o midterm.md --key midterm-key.json
 

@@ -23,11 +23,14 @@ EPILOG = """[bold]Examples[/]
 
   convcalc train lenet5 --data synthetic:bars --load lenet.npz --steps 100 --json
 
-  convcalc train "1x8x8 | conv 16 k3 p1 | relu | maxpool k2 | conv 32 k3 p1 | relu | maxpool k2 | flatten | fc 10" --data digits --test 0.2 --val 0.1 --epochs 8 --optimizer adam --lr 0.003 --plot curves.png --plot confusion.png
+  convcalc train "1x8x8 | conv 16 k3 p1 | relu | maxpool k2 | conv 32 k3 p1 | relu | maxpool k2 | flatten | fc 10" \
+--data digits --test 0.2 --val 0.1 --epochs 8 --optimizer adam --lr 0.003 --plot curves.png --plot confusion.png
 
-  convcalc train "1000 | fc 100 nobias | relu | fc 10 nobias" --data synthetic:random:64 --loss sse --init normal --lr 1e-6 --steps 500 --batch-size 64 --print-every 1
+  convcalc train "1000 | fc 100 nobias | relu | fc 10 nobias" --data synthetic:random:64 --loss sse --init normal \
+--lr 1e-6 --steps 500 --batch-size 64 --print-every 1
 
-  convcalc train lenet5 --data synthetic:shapes --augment crop:4,flip --normalize --val 0.2 --show kernels -o kernels.png
+  convcalc train lenet5 --data synthetic:shapes --augment crop:4,flip --normalize --val 0.2 \
+--show kernels -o kernels.png
 
 [bold]--data[/]: an .npz file with arrays x (N x C x H x W, numbers) and y (N
 integer labels in [0, classes)), optionally x_val/y_val and x_test/y_test;
