@@ -85,7 +85,8 @@ def convolve(
     if groups > 1:
         group_notes.append(f"groups = {groups}: the input channels split into {groups} groups of {c_in // groups}; "
                            f"the {c_out // groups} output channel{'s' if c_out // groups != 1 else ''} of each group "
-                           f"read only its channels (kernel C_out x C_in/g x kh x kw = {'x'.join(map(str, weight.shape))}, "
+                           "read only its channels "
+                           f"(kernel C_out x C_in/g x kh x kw = {'x'.join(map(str, weight.shape))}, "
                            "'in' counts within the group)")
     x, weight, b = operands.with_bias(x, weight, bias, c_out)
 

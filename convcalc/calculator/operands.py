@@ -55,7 +55,8 @@ def read_tensor(text: str, what: str) -> Operand:
             raise InputError(f"{what}: '{stripped}' is a directory, not a file (give a .json, .csv, .npy or .txt file, "
                              "or a matrix such as \"1 2; 3 4\")")
         if not is_file(str(path)):
-            raise InputError(f"{what}: no such file '{stripped}' (give a .json, .csv, .npy or .txt file, or a matrix such as \"1 2; 3 4\")")
+            raise InputError(f"{what}: no such file '{stripped}' "
+                             '(give a .json, .csv, .npy or .txt file, or a matrix such as "1 2; 3 4")')
         return Operand(read_file(path, what), str(path))
     return Operand(parse_matrix_text(stripped, what), "text")
 
@@ -102,7 +103,8 @@ def parse_json_tensor(content: str, what: str) -> np.ndarray:
     """Nested JSON lists of numbers (or "p/q" strings)."""
     data = load_json(content, what)
     if not isinstance(data, list):
-        raise InputError(f"{what}: expected nested lists of numbers such as [[1, 2], [3, 4]]; got a JSON {type(data).__name__}")
+        raise InputError(f"{what}: expected nested lists of numbers such as [[1, 2], [3, 4]]; "
+                         f"got a JSON {type(data).__name__}")
     return to_array(data, what)
 
 
@@ -131,11 +133,13 @@ def _read_npy(path: Path, what: str) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
     except ValueError as error:
-        raise InputError(f"{what}: '{path}' is not a plain numeric .npy array ({error}); object arrays are refused") from None
+        raise InputError(f"{what}: '{path}' is not a plain numeric .npy array ({error}); "
+                         "object arrays are refused") from None
     except OSError as error:
         raise InputError(f"{what}: cannot read '{path}': {error}") from None
     if array.dtype.kind not in "iuf":
-        raise InputError(f"{what}: '{path}' holds {array.dtype} values; only integer and floating-point arrays are numbers")
+        raise InputError(f"{what}: '{path}' holds {array.dtype} values; "
+                         "only integer and floating-point arrays are numbers")
     if array.ndim == 0 or array.size == 0:
         raise InputError(f"{what}: '{path}' holds no matrix (shape {array.shape})")
     return to_array(array, f"{what} ({path.name})")
@@ -194,10 +198,12 @@ def as_conv_kernel(values: np.ndarray, in_channels: int, what: str = "KERNEL") -
     if weight is None and values.ndim == 3:
         raise InputError(
             f"{what} has {values.shape[0]} channels but the input has {in_channels}: give one kernel matrix per input "
-            f"channel ({in_channels}x{values.shape[1]}x{values.shape[2]}), or C_outx{in_channels}xkhxkw in a JSON/.npy file"
+            f"channel ({in_channels}x{values.shape[1]}x{values.shape[2]}), "
+            f"or C_outx{in_channels}xkhxkw in a JSON/.npy file"
         )
     if weight is None:
-        raise InputError(f"{what} has shape {_dims(values.shape)}: give a matrix (khxkw), C_inxkhxkw or C_outxC_inxkhxkw")
+        raise InputError(f"{what} has shape {_dims(values.shape)}: "
+                         "give a matrix (khxkw), C_inxkhxkw or C_outxC_inxkhxkw")
     if note is not None:
         return Kernel(weight, note)
     if weight.shape[1] != in_channels:
@@ -219,7 +225,8 @@ def as_transposed_kernel(values: np.ndarray, in_channels: int, what: str = "KERN
             f"channel, or C_inxC_outxkhxkw (PyTorch's ConvTranspose layout) in a JSON/.npy file"
         )
     if weight is None:
-        raise InputError(f"{what} has shape {_dims(values.shape)}: give a matrix (khxkw), C_inxkhxkw or C_inxC_outxkhxkw")
+        raise InputError(f"{what} has shape {_dims(values.shape)}: "
+                         "give a matrix (khxkw), C_inxkhxkw or C_inxC_outxkhxkw")
     if note is not None:
         return Kernel(weight, note)
     if weight.shape[0] != in_channels:
@@ -245,5 +252,6 @@ def read_bias(text: str | None, out_channels: int) -> np.ndarray | None:
     if len(values) != out_channels:
         if out_channels == 1:
             raise InputError(f"--bias has {len(values)} values but there is one output channel: give one number")
-        raise InputError(f"--bias has {len(values)} values but there are {out_channels} output channels: give 1 or {out_channels}")
+        raise InputError(f"--bias has {len(values)} values but there are {out_channels} output channels: "
+                         f"give 1 or {out_channels}")
     return to_array(values, "--bias")

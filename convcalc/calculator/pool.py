@@ -78,11 +78,13 @@ def pool(
     if mode not in ("max", "avg"):
         raise InputError(f"--mode '{mode}' is not a pooling mode: use max or avg")
     if padding == "full" or padding == "same":
-        raise InputError(f"--pad {padding} does not apply to pooling: give numbers (at most half the kernel) or tf-same")
+        raise InputError(f"--pad {padding} does not apply to pooling: "
+                         "give numbers (at most half the kernel) or tf-same")
     if mode == "max":
         if divisor_override is not None:
             raise InputError("--divisor-override applies to average pooling (--mode avg)")
-        layer = MaxPool(rank=2, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+        layer = MaxPool(rank=2, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
+                        ceil_mode=ceil_mode)
     else:
         layer = AvgPool(rank=2, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
                         ceil_mode=ceil_mode, count_include_pad=count_include_pad, divisor_override=divisor_override)

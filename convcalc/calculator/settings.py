@@ -44,7 +44,8 @@ def resolve_padding(padding: str | Pads, spatial: Sequence[int], kernel: Sequenc
         pads = tuple((d * (k - 1), d * (k - 1)) for k, d in zip(kernel, dilation))
         amounts = [p for p, _ in pads]
         text = str(amounts[0]) if len(set(amounts)) == 1 else " and ".join(map(str, amounts))
-        return pads, [f"full padding: d·(k − 1) = {text} on each side (every position where the kernel overlaps the input)"]
+        return pads, [f"full padding: d·(k − 1) = {text} on each side "
+                      "(every position where the kernel overlaps the input)"]
     pads, notes = resolve_conv_padding(padding, tuple(spatial), tuple(kernel), tuple(stride), tuple(dilation), op)
     pads = tuple((int(a), int(b)) for a, b in pads)
     if padding == "same":
