@@ -520,7 +520,8 @@ DESCRIPTORS = (
         chain_help="conv OUT kK [sS] [pP] [dD] [gG] [nobias]   e.g. conv 64 k3 s2 p1, conv 32 k3x5 psame",
         cli="conv", cli_aliases=("convolution",), cli_options=CONV_CLI_OPTIONS, cli_build=_cli_conv,
         trace="conv2d", trace_aliases=("conv", "convolution"), trace_output="J", trace_params={"weight": "K"},
-        torch=("Conv1d", "Conv2d", "Conv3d"), onnx=("Conv",), keras=("Conv2D", "DepthwiseConv2D"), work={"bias adds": "bias"},
+        torch=("Conv1d", "Conv2d", "Conv3d"), onnx=("Conv",), keras=("Conv2D", "DepthwiseConv2D"),
+        work={"bias adds": "bias"},
     ),
     LayerDescriptor(
         "conv_transpose", "transposed convolution, PyTorch ConvTranspose1d/2d/3d", ("ConvTranspose",),

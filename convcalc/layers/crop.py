@@ -52,7 +52,8 @@ class Crop(base.NoParameters):
         for c in given:
             pair = (c, c) if isinstance(c, int) else tuple(c)
             if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in pair):
-                raise InputError(f"{{field}} entry {c!r} is not a cropping: use whole numbers ≥ 0 or before:after pairs",
+                raise InputError(f"{{field}} entry {c!r} is not a cropping: "
+                                 "use whole numbers ≥ 0 or before:after pairs",
                                  field="cropping", value=c, valid="whole numbers ≥ 0 or before:after pairs")
             pairs.append(pair)
         object.__setattr__(self, "cropping", expand(tuple(pairs), self.rank, "cropping", field="cropping"))

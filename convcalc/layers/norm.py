@@ -314,7 +314,8 @@ DESCRIPTORS = (
         options=(Option("affine", "bool"), Option("eps", "float"), Option("momentum", "float")),
         aliases=("bn", "batchnorm2d"), chain_help="bn", trace="batchnorm2d", trace_aliases=("batchnorm", "bn"),
         trace_output="B", trace_params={"weight": "γ", "bias": "β"},
-        torch=("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"), onnx=("BatchNormalization",), keras=("BatchNormalization",),
+        torch=("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"), onnx=("BatchNormalization",),
+        keras=("BatchNormalization",),
         label=("batchnorm", "bn"), work=_NORM_WORK,
     ),
     LayerDescriptor(

@@ -200,7 +200,8 @@ class RelativePositionAttention(base.NoBuffers):
         for key in ("dim", "head_dim", "size"):
             _whole(getattr(self, key), "relative-position attention", key)
         if self.dim is not None and self.dim % self.head_dim:
-            raise InputError(f"relative-position attention: head_dim {self.head_dim} must divide the {self.dim} features")
+            raise InputError(f"relative-position attention: head_dim {self.head_dim} "
+                             f"must divide the {self.dim} features")
 
     @property
     def heads(self) -> int:
@@ -212,7 +213,8 @@ class RelativePositionAttention(base.NoBuffers):
         """This layer with ``dim`` and ``size`` read from a (…, G, P, D) input where they were left out."""
         shape = tuple(shape)
         if len(shape) < 3:
-            raise InputError(f"relative-position attention takes G x P x D token groups; got {'x'.join(map(str, shape))}")
+            raise InputError("relative-position attention takes G x P x D token groups; "
+                             f"got {'x'.join(map(str, shape))}")
         tokens, dim = shape[-2], shape[-1]
         side = self.size if self.size is not None else math.isqrt(tokens)
         if self.size is None and side * side != tokens:
@@ -336,7 +338,8 @@ DESCRIPTORS = (
                     label=("window-departition", "departition")),
     LayerDescriptor("relpos_attention", "multi-head attention within token groups with a relative position bias "
                     "(MaxViT)", ("RelativePositionAttention",), build=RelativePositionAttention,
-                    options=(Option("head_dim", "count", positional=True), Option("dim", "count", aliases=("embed_dim",)),
+                    options=(Option("head_dim", "count", positional=True),
+                             Option("dim", "count", aliases=("embed_dim",)),
                              Option("size", "count", aliases=("partition_size",), chain="p")),
                     aliases=("relattn", "relative_attention", "rel_attention"),
                     chain_help="relattn [DH]  MaxViT attention, DH=32 a head",

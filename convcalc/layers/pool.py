@@ -530,8 +530,8 @@ def _adaptive_descriptor(mode: str, word: str, aliases: tuple[str, ...], torch_n
     )
 
 
-def _global_descriptor(mode: str, word: str, aliases: tuple[str, ...], cli_aliases: tuple[str, ...], onnx: tuple[str, ...],
-                       label: tuple[str, str], keras: tuple[str, ...] = ()) -> LayerDescriptor:
+def _global_descriptor(mode: str, word: str, aliases: tuple[str, ...], cli_aliases: tuple[str, ...],
+                       onnx: tuple[str, ...], label: tuple[str, str], keras: tuple[str, ...] = ()) -> LayerDescriptor:
     build, cli_build = _global(mode)
     return LayerDescriptor(
         f"global_{mode}pool", f"global {word} pooling (adaptive, output 1)", ("AdaptivePool",), build=build,

@@ -202,7 +202,8 @@ def _torch_rescaling(layer: Rescaling, nn: Any, shape: tuple) -> Any:
     import torch
 
     rank = len(shape) - 1
-    scale = torch.tensor(layer.scale if isinstance(layer.scale, tuple) else (layer.scale,)).reshape((1, -1) + (1,) * rank)
+    scale = torch.tensor(layer.scale if isinstance(layer.scale, tuple) else (layer.scale,)).reshape(
+        (1, -1) + (1,) * rank)
     offset = float(layer.offset)
 
     class Rescaling(nn.Module):

@@ -63,8 +63,8 @@ def resolve_op(text: str, dims: int | None = None) -> tuple[OpSpec, int | None]:
         network_layer = lookup("spec", raw)
         if network_layer is not None and network_layer.build is not None:  # a chain word, not an op: say where it works
             syntax = network_layer.chain_help.split("  ")[0] or network_layer.name
-            raise InputError(f"'{raw}' ({network_layer.name}) is a layer of networks, not a convcalc shape op: write it "
-                             f"in an inline chain or a spec file of convcalc arch, run or train, e.g. "
+            raise InputError(f"'{raw}' ({network_layer.name}) is a layer of networks, not a convcalc shape op: "
+                             f"write it in an inline chain or a spec file of convcalc arch, run or train, e.g. "
                              f"convcalc arch \"SHAPE | {syntax}\" (convcalc arch --help lists the chain words)")
         names = list(ops())
         close = difflib.get_close_matches(raw.lower(), names, n=3, cutoff=0.5)

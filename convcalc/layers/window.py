@@ -284,7 +284,8 @@ def _torch_window_attention(layer: WindowAttention, nn: Any, shape: tuple) -> An
             self.proj = nn.Linear(d, d)
             if layer.v2:
                 self.register_parameter("logit_scale", nn.Parameter(torch.zeros(heads, 1, 1)))
-                self.cpb_mlp = nn.Sequential(nn.Linear(2, _CPB_HIDDEN), nn.ReLU(), nn.Linear(_CPB_HIDDEN, heads, bias=False))
+                self.cpb_mlp = nn.Sequential(nn.Linear(2, _CPB_HIDDEN), nn.ReLU(),
+                                             nn.Linear(_CPB_HIDDEN, heads, bias=False))
                 self.register_buffer("relative_coords_table", torch.zeros(1, 2 * w - 1, 2 * w - 1, 2))
             else:
                 self.relative_position_bias_table = nn.Parameter(torch.zeros(layer.table(), heads))
