@@ -71,7 +71,8 @@ def _int(value: Any, key: str, minimum: int | None = None, allow_zero: bool = Tr
 
 
 def _output_size(value: Any) -> tuple:
-    items = value if isinstance(value, (list, tuple)) else [value] if isinstance(value, int) else re.split(r"\s*[x×,]\s*", str(value).strip().strip("()[]"))
+    items = (value if isinstance(value, (list, tuple)) else [value] if isinstance(value, int)
+             else re.split(r"\s*[x×,]\s*", str(value).strip().strip("()[]")))
     sizes = []
     for item in items:
         if item is None or (isinstance(item, str) and item.strip().lower() in ("none", "null", "-")):
@@ -178,7 +179,8 @@ def parse_request(raw: dict[str, Any]) -> ShapeRequest:
                          f"{layer_options['groups']} (or --depthwise)")
     expect = expect_text = None
     if "expect" in options:
-        expect_text = str(options["expect"]) if not isinstance(options["expect"], list) else "x".join(map(str, options["expect"]))
+        expect_text = (str(options["expect"]) if not isinstance(options["expect"], list)
+                       else "x".join(map(str, options["expect"])))
         expect, _ = _read_shape(options["expect"], "--expect")
     dtype = _choice(options.get("dtype", "float32"), "dtype", tuple(DTYPE_BYTES))
     spelling = [torch_spelling_note(options[key], str(layer_options[key]), f"--{key}")
@@ -194,6 +196,7 @@ def parse_request(raw: dict[str, Any]) -> ShapeRequest:
         dtype=dtype,
         expect=expect,
         expect_text=expect_text,
-        expect_params=_int(options["expect-params"], "expect-params", minimum=0) if "expect-params" in options else None,
+        expect_params=(_int(options["expect-params"], "expect-params", minimum=0) if "expect-params" in options
+                       else None),
         notes=tuple(note for note in spelling if note),
     )

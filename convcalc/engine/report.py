@@ -70,7 +70,8 @@ def merge_axis_steps(steps: list[Step]) -> list[Step]:
             if seen.axis and step.axis and (seen.title, seen.formula, seen.substituted, seen.result) == (
                 step.title, step.formula, step.substituted, step.result
             ):
-                merged[index] = Step(seen.title, seen.formula, seen.substituted, seen.result, f"{seen.axis}, {step.axis}")
+                merged[index] = Step(seen.title, seen.formula, seen.substituted, seen.result,
+                                     f"{seen.axis}, {step.axis}")
                 break
         else:
             merged.append(step)

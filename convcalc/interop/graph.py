@@ -131,7 +131,8 @@ def _peephole(items: list) -> list:
             continue
         rank = len(first.perm)
         last = tuple(range(1, rank)) + (0,)
-        if norm.channels_first or norm.dims != 1 or first.perm != last or back.perm != (rank - 1,) + tuple(range(rank - 1)):
+        if (norm.channels_first or norm.dims != 1 or first.perm != last
+                or back.perm != (rank - 1,) + tuple(range(rank - 1))):
             continue
         common = _common([tuple(n.split(".")) for n in (n1, n2, n3)])
         fused = Leaf(LayerNorm(channels_first=True, eps=norm.eps))

@@ -168,7 +168,8 @@ def _upsampling(config):
 
 def _dropout(config):
     rate = float(config.get("rate", 0.5))
-    return (build.dropout(rate, "dropout2d") if config.get("class_name") == "SpatialDropout2D" else build.dropout(rate),)
+    return (build.dropout(rate, "dropout2d") if config.get("class_name") == "SpatialDropout2D"
+            else build.dropout(rate),)
 
 
 def _conv_or_depthwise(config):

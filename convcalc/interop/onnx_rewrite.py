@@ -138,7 +138,8 @@ def _fuse_lrn(onnx: Any, graph: Any, fold: Any) -> bool:
     if not found:
         return False
     replaced = {id(div): onnx.helper.make_node(
-        "LRN", [x], [div.output[0]], name=div.name.rpartition("/")[0] + "/LRN" if "/" in div.name else div.name + "_lrn",
+        "LRN", [x], [div.output[0]],
+        name=div.name.rpartition("/")[0] + "/LRN" if "/" in div.name else div.name + "_lrn",
         size=size, alpha=alpha, beta=beta, bias=bias) for div, (x, size, alpha, beta, bias) in found}
     nodes = [replaced.get(id(n), n) for n in graph.node]
     del graph.node[:]

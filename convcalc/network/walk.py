@@ -289,7 +289,8 @@ def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple
         except InputError as error:
             layer_type = getattr(module.layer, "name", type(module.layer).__name__)
             said = error.spelled(error.field) if error.field is not None else error  # the layer's own keyword
-            raise InputError(f"layer {name or '(input)'} ({layer_type}) on input {format_shape(shape)}: {said}") from None
+            raise InputError(f"layer {name or '(input)'} ({layer_type}) on input {format_shape(shape)}: "
+                             f"{said}") from None
         # a layer's own warnings (a linear layer on a feature map, an empty adaptive pool) reach the network
         if report.warnings:
             ctx.warnings += [f"{name or module.layer.name}: {w}" for w in report.warnings if _network_level(w)]
@@ -433,14 +434,16 @@ def _gate(module: Gate, shape, rf, name, depth, ctx):
     gate_out, _, rows = _walk_children(module.gate, shape, rf, name, depth, ctx)
     if gate_out[0] != shape[0] or any(g != 1 for g in gate_out[1:]):
         raise InputError(
-            f"the gate at {name} gives {format_shape(gate_out)}; it must be {format_shape((shape[0],) + (1,) * (len(shape) - 1))} "
+            f"the gate at {name} gives {format_shape(gate_out)}; "
+            f"it must be {format_shape((shape[0],) + (1,) * (len(shape) - 1))} "
             f"to scale {format_shape(shape)}"
         )
     rows.append(_merge_row(_join(name, "scale"), "mul", depth + 1, [shape, gate_out], tuple(shape), rf, ctx))
     return tuple(shape), rf, [_block_row(name, module.kind, depth, tuple(shape), tuple(shape), rf, rows)]
 
 
-def walk(network: Network, input_shape: tuple | None = None, *, batch: int = 1, bytes_per_element: int = 4) -> NetworkReport:
+def walk(network: Network, input_shape: tuple | None = None, *, batch: int = 1,
+         bytes_per_element: int = 4) -> NetworkReport:
     """Walk ``network`` on ``input_shape`` (C, *spatial; default the network's own input)."""
     shape = tuple(input_shape or network.input)
     ctx = _Walk(batch=batch, bytes_per_element=bytes_per_element)
