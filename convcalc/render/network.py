@@ -87,7 +87,8 @@ def fold(report: NetworkReport, depth: int | None = None) -> list[ShownRow]:
     layer2 … fc); ``--depth 0`` is the whole network in one row."""
     if depth == 0:
         rows = report.leaves()
-        return [_folded("", "network", rows[0].input if rows else report.input, report.output, rows, rows[-1].rf if rows else None)]
+        return [_folded("", "network", rows[0].input if rows else report.input, report.output, rows,
+                        rows[-1].rf if rows else None)]
     return [_shown(row) for row in report.flat(depth)]
 
 
@@ -219,7 +220,8 @@ def rf_notes(rows) -> list[str]:
                          "field spans (dilation leaves holes; --json gives the offsets)")
         if any(p > 1 for p in periods) and (not before or before[1] != periods):
             jumps = _axes([str(s.mean_jump) if s is not None else "?" for s in axes])
-            notes.append(f"{name}: the receptive field varies from unit to unit (period {_axes([str(p) for p in periods])} "
+            notes.append(f"{name}: the receptive field varies from unit to unit "
+                         f"(period {_axes([str(p) for p in periods])} "
                          f"output units): sizes {_axes([_range(*s.extents) if s else '?' for s in axes])}, "
                          f"positions read {_axes([_range(*s.reads) if s else '?' for s in axes])}, "
                          f"mean jump {jumps}")
@@ -374,13 +376,16 @@ def summary_lines(view: ArchView) -> list[tuple[str, str]]:
         ("network", f"{r.name}" + (f" ({r.source})" if r.source else "")),
         ("input → output", f"{shape_text(view, r.input)} → {shape_text(view, r.output)}"
                            + (f" (batch {r.batch})" if r.batch != 1 else "")),
-        ("parameters", f"{count(t.params)} (trainable {count(t.trainable)}, non-trainable {count(t.params - t.trainable)})"
-                       + (f"; buffers {count(t.buffers)} (batch-norm running statistics, not parameters)" if t.buffers else "")),
+        ("parameters", f"{count(t.params)} (trainable {count(t.trainable)}, "
+                       f"non-trainable {count(t.params - t.trainable)})"
+                       + (f"; buffers {count(t.buffers)} (batch-norm running statistics, not parameters)"
+                          if t.buffers else "")),
         ("MACs", f"{count(t.macs)} (conv + linear multiply-accumulates, bias excluded)"),
         ("FLOPs", f"{count(t.flops)} (= 2 × MACs)"),
         ("other work", ", ".join(f"{count(work[c])} {c}" for c in CATEGORIES if work.get(c)) or "none"),
         ("param memory", f"{nbytes(t.param_bytes)} ({view.dtype})"),
-        ("activations", f"{count(t.activation_elements)} values, {nbytes(t.activation_bytes)} ({view.dtype}, every layer output)"),
+        ("activations", f"{count(t.activation_elements)} values, "
+                        f"{nbytes(t.activation_bytes)} ({view.dtype}, every layer output)"),
     ]
     if view.headline and view.headline.included:
         h = view.headline
@@ -395,7 +400,8 @@ def summary_lines(view: ArchView) -> list[tuple[str, str]]:
     if view.training:
         tr = view.training
         rows += [
-            ("backward MACs", f"{count(tr.backward_macs)} (dX {count(tr.dx_macs)} + dW {count(tr.dw_macs)}; no dX for the first layer)"),
+            ("backward MACs", f"{count(tr.backward_macs)} (dX {count(tr.dx_macs)} + dW {count(tr.dw_macs)}; "
+                              "no dX for the first layer)"),
             ("training step", f"{count(tr.step_macs)} MACs (forward + backward)"),
             ("training memory", f"{nbytes(tr.total_bytes)} = weights {nbytes(tr.param_bytes)} + gradients "
                                 f"{nbytes(tr.gradient_bytes)} + "
@@ -484,7 +490,8 @@ def _totals(view: ArchView):
 def _footer_texts(view: ArchView, notes: list[str]) -> list:
     from rich.text import Text
 
-    return [Text(line, style="yellow" if line.startswith("warning") else "dim") for line in _footer(view, notes) if line]
+    return [Text(line, style="yellow" if line.startswith("warning") else "dim")
+            for line in _footer(view, notes) if line]
 
 
 def narrow_records(view: ArchView, title: str, width: int) -> list:
@@ -537,8 +544,9 @@ def _rf_json(rf: tuple[RFState, ...] | None):
     """size (the span; the largest where units differ), jump (the mean jump), start (centre of unit 0).
     Where some axis has holes or varies from unit to unit (the support is not one interval moved by
     a constant jump), per axis: read (positions a unit reads; the most where units differ), first
-    (unit 0's first input position) and offsets (unit 0's positions relative to it); and where units vary: period, size_range, read_range and, per axis, the units of
-    one period (each unit's first position and offsets)."""
+    (unit 0's first input position) and offsets (unit 0's positions relative to it); and where units
+    vary: period, size_range, read_range and, per axis, the units of one period (each unit's first
+    position and offsets)."""
     if rf is None:
         return None
     sizes, jumps, starts = [], [], []
@@ -630,6 +638,7 @@ def arch_dict(view: ArchView) -> dict[str, Any]:
             "step_macs": jsonable(tr.step_macs), "param_bytes": jsonable(tr.param_bytes),
             "gradient_bytes": jsonable(tr.gradient_bytes), "optimizer_bytes": jsonable(tr.optimizer_bytes),
             "saved_activation_bytes": jsonable(tr.saved_activation_bytes), "total_bytes": jsonable(tr.total_bytes),
-            "layers": [{"name": b.name, "dx_macs": jsonable(b.dx_macs), "dw_macs": jsonable(b.dw_macs)} for b in tr.rows],
+            "layers": [{"name": b.name, "dx_macs": jsonable(b.dx_macs), "dw_macs": jsonable(b.dw_macs)}
+                       for b in tr.rows],
         }
     return doc

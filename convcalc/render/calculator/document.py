@@ -192,7 +192,8 @@ def pool_document(result, at: tuple[int, ...] | None = None) -> list[Block]:
     else:
         divisor_rule = "(divisor: the real entries)"
     if chosen:
-        blocks.append(Heading("each window" + (": the first maximum in row-major order wins (PyTorch)" if result.mode == "max" else "")))
+        blocks.append(Heading("each window" + (": the first maximum in row-major order wins (PyTorch)"
+                                               if result.mode == "max" else "")))
     for entry in chosen:
         values = tuple(v for _, v in entry.cells)
         cells = frozenset(squeeze_index(w, result.padded, plain) for w, _ in entry.cells)
@@ -204,13 +205,15 @@ def pool_document(result, at: tuple[int, ...] | None = None) -> list[Block]:
                 remark += f" (tie: {entry.ties} entries equal {number(entry.value)}; the first one wins)"
             window = Matrix("window", squeeze(result.padded, plain), highlight=cells,
                             winner=squeeze_index(entry.winner, result.padded, plain))
-            blocks.append(Equation(entry_name("J", entry.index, plain), "max", values, entry.value, remark=remark, window=window))
+            blocks.append(Equation(entry_name("J", entry.index, plain), "max", values, entry.value, remark=remark,
+                                   window=window))
         else:
             window = Matrix("window", squeeze(result.padded, plain), highlight=cells)
             blocks.append(Equation(entry_name("J", entry.index, plain), "avg", values, entry.value,
                                    divisor=entry.divisor, remark=divisor_rule, window=window))
     if result.mode == "max" and result.entries and result.tie_count:
-        blocks.append(Line(f"{result.tie_count} window(s) had a tie: PyTorch takes the first maximum in row-major order "
+        blocks.append(Line(f"{result.tie_count} window(s) had a tie: "
+                           "PyTorch takes the first maximum in row-major order "
                            "(backward routes the gradient to that entry only)", "note"))
     blocks += _remarks(result.notes, result.warnings)
     return blocks
@@ -272,7 +275,8 @@ def im2col_document(result) -> list[Block]:
     cols = [f"{y},{x}" for y, x in result.column_labels]
     order = "kernel row, kernel column" if c == 1 else "channel, kernel row, kernel column"
     blocks.append(Line(f"X_col rows: ({order}); columns: output positions (row, column), row-major"))
-    blocks.append(Matrix(f"X_col ({shape_text(result.columns.shape)})", result.columns, row_labels=rows, column_labels=cols))
+    blocks.append(Matrix(f"X_col ({shape_text(result.columns.shape)})", result.columns, row_labels=rows,
+                         column_labels=cols))
     if result.weight_rows is not None:
         blocks.append(Matrix(f"W_row, K reshaped ({shape_text(result.weight_rows.shape)})", result.weight_rows,
                              column_labels=rows))

@@ -26,13 +26,15 @@ def result_tensor(result) -> np.ndarray:
 def to_plain(tensor: np.ndarray) -> str:
     """Only the result: rows of numbers separated by spaces; channels separated by a blank line
     (``convcalc`` reads this form back as matrix text)."""
-    grids = [tensor.reshape(1, -1)] if tensor.ndim == 1 else [tensor] if tensor.ndim == 2 else list(tensor.reshape(-1, *tensor.shape[-2:]))
+    grids = ([tensor.reshape(1, -1)] if tensor.ndim == 1 else [tensor] if tensor.ndim == 2
+             else list(tensor.reshape(-1, *tensor.shape[-2:])))
     return "\n\n".join("\n".join(" ".join(exact_text(v) for v in row) for row in grid) for grid in grids) + "\n"
 
 
 def to_csv(tensor: np.ndarray) -> str:
     """The result as CSV; a blank line between channels (the CSV reader takes that back)."""
-    grids = [tensor.reshape(1, -1)] if tensor.ndim == 1 else [tensor] if tensor.ndim == 2 else list(tensor.reshape(-1, *tensor.shape[-2:]))
+    grids = ([tensor.reshape(1, -1)] if tensor.ndim == 1 else [tensor] if tensor.ndim == 2
+             else list(tensor.reshape(-1, *tensor.shape[-2:])))
     chunks = []
     for grid in grids:
         buffer = io.StringIO()
@@ -52,8 +54,8 @@ def _sum_entries_json(entries, plain: bool, output: np.ndarray) -> list[dict]:
             "bias": json_number(e.bias),
             "value": json_number(e.value),
             "text": equation_text(Equation(entry_name("J", e.index, plain), "sum",
-                                           tuple((t.input_value, t.kernel_value) for t in e.terms), e.value, bias=e.bias,
-                                           channels=len({t.input_index[0] for t in e.terms}))),
+                                           tuple((t.input_value, t.kernel_value) for t in e.terms), e.value,
+                                           bias=e.bias, channels=len({t.input_index[0] for t in e.terms}))),
         }
         for e in entries
     ]
@@ -70,7 +72,8 @@ def _chosen(result, at: tuple[int, ...] | None) -> dict[str, Any]:
     """``--at``: only the picked entries (ROW,COL in every channel, or CHANNEL,ROW,COL), and which."""
     if at is None:
         return {"entries": result.entries}
-    return {"at": list(at), "entries": select_entries(result.entries, at, result.plain_matrices) if result.entries else []}
+    return {"at": list(at),
+            "entries": select_entries(result.entries, at, result.plain_matrices) if result.entries else []}
 
 
 def conv_json(result, at: tuple[int, ...] | None = None) -> dict[str, Any]:
@@ -181,7 +184,8 @@ def _flat(value: Any) -> bool:
     if isinstance(value, list):
         return all(not isinstance(v, (list, dict)) for v in value)
     if isinstance(value, dict):
-        return all(not isinstance(v, dict) and (not isinstance(v, list) or _flat(v)) for v in value.values()) and len(value) <= 6
+        return (all(not isinstance(v, dict) and (not isinstance(v, list) or _flat(v)) for v in value.values())
+                and len(value) <= 6)
     return True
 
 

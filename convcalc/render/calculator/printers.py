@@ -52,7 +52,8 @@ def _latex_equation(eq: Equation) -> str:
                   for group in eq.product_groups()]
         body = groups[0] if len(groups) == 1 else " + ".join(rf"\left({g}\right)" for g in groups)
         if eq.bias is not None:
-            return rf"{lhs} &= {body} + b = {_latex_number(eq.value - eq.bias)} + {_latex_number(eq.bias, True)} = {value}"
+            return (rf"{lhs} &= {body} + b = {_latex_number(eq.value - eq.bias)} "
+                    rf"+ {_latex_number(eq.bias, True)} = {value}")
         return rf"{lhs} &= {body} = {value}"
     if eq.kind == "max":
         remark = rf" \quad \text{{{eq.remark.replace('_', ' ')}}}" if eq.remark else ""
@@ -120,8 +121,10 @@ def to_markdown(blocks: list[Block]) -> str:
         elif isinstance(block, Matrix):
             for caption, grid, _ in slices(block):
                 out += [f"{block.label}" + (f", {caption}" if caption else "") + ":", ""]
-                columns = list(block.column_labels) if block.column_labels is not None else [str(j) for j in range(grid.shape[1])]
-                rows = list(block.row_labels) if block.row_labels is not None else [str(i) for i in range(grid.shape[0])]
+                columns = (list(block.column_labels) if block.column_labels is not None
+                           else [str(j) for j in range(grid.shape[1])])
+                rows = (list(block.row_labels) if block.row_labels is not None
+                        else [str(i) for i in range(grid.shape[0])])
                 out.append("| | " + " | ".join(columns) + " |")
                 out.append("|---" * (len(columns) + 1) + "|")
                 for label, row in zip(rows, grid):

@@ -34,7 +34,8 @@ def to_rich(blocks: list[Block]):
                 items.append(_rich_matrix(block.window, title=f"window of {block.lhs}"))
             items.append(Hanging("  " + equation_text(block), style="bold" if draw_windows else ""))
     if equations and not draw_windows:
-        items.append(Text(f"(window grids are drawn for at most {MAX_WINDOW_GRIDS} entries: pick one with --at ROW,COL)",
+        items.append(Text(f"(window grids are drawn for at most {MAX_WINDOW_GRIDS} entries: "
+                          "pick one with --at ROW,COL)",
                           style="dim"))
     return Group(*items)
 
