@@ -146,11 +146,13 @@ _RESNETS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 def _register_resnets(depth: int) -> None:
     blocks = _RESNETS[depth]
 
-    @register(f"keras.resnet{depth}", _SOURCE, f"Keras ResNet{depth} (v1, convs with bias, stride on the block's first 1x1)" + _AS_KERAS)
+    @register(f"keras.resnet{depth}", _SOURCE,
+              f"Keras ResNet{depth} (v1, convs with bias, stride on the block's first 1x1)" + _AS_KERAS)
     def v1(classes: int = 1000) -> Network:
         return _resnet(f"keras.resnet{depth}", blocks, classes)
 
-    @register(f"keras.resnet{depth}v2", _SOURCE, f"Keras ResNet{depth}V2 (pre-activation, stride on each stack's last block)" + _AS_KERAS)
+    @register(f"keras.resnet{depth}v2", _SOURCE,
+              f"Keras ResNet{depth}V2 (pre-activation, stride on each stack's last block)" + _AS_KERAS)
     def v2(classes: int = 1000) -> Network:
         return _resnet_v2(f"keras.resnet{depth}v2", blocks, classes)
 
@@ -166,7 +168,8 @@ def _relu6() -> Module:
     return act("relu6")
 
 
-@register("keras.mobilenet", _SOURCE, "Keras MobileNet (alpha 1.0, 224): depthwise-separable blocks, ReLU6, conv_preds" + _AS_KERAS)
+@register("keras.mobilenet", _SOURCE,
+          "Keras MobileNet (alpha 1.0, 224): depthwise-separable blocks, ReLU6, conv_preds" + _AS_KERAS)
 def keras_mobilenet(classes: int = 1000) -> Network:
     blocks = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
     layers: list = [("conv1", conv(32, 3, stride=2, pad="tf-same", bias=False)), ("conv1_bn", bn(eps=1e-3)),
@@ -202,9 +205,11 @@ def _inverted_res(inp: int, filters: int, stride: int, expansion: int, block_id:
     return prefix, seq(*layers, kind="InvertedResidual")
 
 
-@register("keras.mobilenetv2", _SOURCE, "Keras MobileNetV2 (alpha 1.0, 224): inverted residuals, Conv_1 1280" + _AS_KERAS)
+@register("keras.mobilenetv2", _SOURCE,
+          "Keras MobileNetV2 (alpha 1.0, 224): inverted residuals, Conv_1 1280" + _AS_KERAS)
 def keras_mobilenetv2(classes: int = 1000) -> Network:
-    settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
+    settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+                (6, 320, 1, 1)]
     layers: list = [("Conv1", conv(32, 3, stride=2, pad="tf-same", bias=False)), ("bn_Conv1", bn(eps=1e-3)),
                     ("Conv1_relu", _relu6())]
     inp, block_id = 32, 0
@@ -244,7 +249,8 @@ def _densenet(name: str, blocks: tuple[int, ...], classes: int) -> Network:
 
 
 def _register_densenet(depth: int, blocks: tuple[int, ...]) -> None:
-    @register(f"keras.densenet{depth}", _SOURCE, f"Keras DenseNet{depth}: dense blocks {'-'.join(map(str, blocks))}, growth 32" + _AS_KERAS)
+    @register(f"keras.densenet{depth}", _SOURCE,
+              f"Keras DenseNet{depth}: dense blocks {'-'.join(map(str, blocks))}, growth 32" + _AS_KERAS)
     def build(classes: int = 1000) -> Network:
         return _densenet(f"keras.densenet{depth}", blocks, classes)
 

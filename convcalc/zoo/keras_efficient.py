@@ -120,8 +120,9 @@ def _efficientnet(name: str, width: float, depth: float, size: int, dropout_rate
     for stage, (k, repeats, inp, out, expand, stride) in enumerate(_B0_BLOCKS, start=1):
         inp, out = round_filters(inp), round_filters(out)
         for j in range(round_repeats(repeats)):
-            layers.append((f"block{stage}{chr(97 + j)}", _mbconv_v1(inp if j == 0 else out, out, k, stride if j == 0 else 1,
-                                                                      expand, 0.2 * b / blocks)))
+            layers.append((f"block{stage}{chr(97 + j)}",
+                           _mbconv_v1(inp if j == 0 else out, out, k, stride if j == 0 else 1, expand,
+                                      0.2 * b / blocks)))
             b += 1
     layers += _top(round_filters(1280), dropout_rate, classes, _V1_MOMENTUM)
     return Network(name, (3, size, size), seq(*layers), source=_SOURCE)
@@ -155,13 +156,14 @@ _V2_BLOCKS = {
     "b": ((True, 3, 1, 32, 16, 1, 0, 1), (True, 3, 2, 16, 32, 4, 0, 2), (True, 3, 2, 32, 48, 4, 0, 2),
           (False, 3, 3, 48, 96, 4, 0.25, 2), (False, 3, 5, 96, 112, 6, 0.25, 1), (False, 3, 8, 112, 192, 6, 0.25, 2)),
     "s": ((True, 3, 2, 24, 24, 1, 0, 1), (True, 3, 4, 24, 48, 4, 0, 2), (True, 3, 4, 48, 64, 4, 0, 2),
-          (False, 3, 6, 64, 128, 4, 0.25, 2), (False, 3, 9, 128, 160, 6, 0.25, 1), (False, 3, 15, 160, 256, 6, 0.25, 2)),
+          (False, 3, 6, 64, 128, 4, 0.25, 2), (False, 3, 9, 128, 160, 6, 0.25, 1),
+          (False, 3, 15, 160, 256, 6, 0.25, 2)),
     "m": ((True, 3, 3, 24, 24, 1, 0, 1), (True, 3, 5, 24, 48, 4, 0, 2), (True, 3, 5, 48, 80, 4, 0, 2),
-          (False, 3, 7, 80, 160, 4, 0.25, 2), (False, 3, 14, 160, 176, 6, 0.25, 1), (False, 3, 18, 176, 304, 6, 0.25, 2),
-          (False, 3, 5, 304, 512, 6, 0.25, 1)),
+          (False, 3, 7, 80, 160, 4, 0.25, 2), (False, 3, 14, 160, 176, 6, 0.25, 1),
+          (False, 3, 18, 176, 304, 6, 0.25, 2), (False, 3, 5, 304, 512, 6, 0.25, 1)),
     "l": ((True, 3, 4, 32, 32, 1, 0, 1), (True, 3, 7, 32, 64, 4, 0, 2), (True, 3, 7, 64, 96, 4, 0, 2),
-          (False, 3, 10, 96, 192, 4, 0.25, 2), (False, 3, 19, 192, 224, 6, 0.25, 1), (False, 3, 25, 224, 384, 6, 0.25, 2),
-          (False, 3, 7, 384, 640, 6, 0.25, 1)),
+          (False, 3, 10, 96, 192, 4, 0.25, 2), (False, 3, 19, 192, 224, 6, 0.25, 1),
+          (False, 3, 25, 224, 384, 6, 0.25, 2), (False, 3, 7, 384, 640, 6, 0.25, 1)),
 }
 _V2_MOMENTUM = 0.9
 
@@ -210,7 +212,8 @@ def _efficientnet_v2(name: str, blocks_args: tuple, width: float, depth: float, 
                         ("normalization", Leaf(Normalization(_IMAGENET_MEAN, tuple(s * s for s in _IMAGENET_STD))))]
     else:
         layers = [("rescaling", Leaf(Rescaling(1 / 128, offset=-1.0)))]
-    layers += [("stem_conv", conv(_round_filters_v2(blocks_args[0][3] * width), 3, stride=2, pad="tf-same", bias=False)),
+    layers += [("stem_conv", conv(_round_filters_v2(blocks_args[0][3] * width), 3, stride=2, pad="tf-same",
+                                  bias=False)),
                ("stem_bn", _bn(_V2_MOMENTUM)), ("stem_activation", act("silu"))]
     blocks = float(sum(args[2] for args in blocks_args))  # Keras divides by the unscaled total
     b = 0

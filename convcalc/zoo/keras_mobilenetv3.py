@@ -44,7 +44,8 @@ def _act(kind: str) -> Leaf:
 
 def _se(filters: int) -> tuple[str, Module]:
     """Keras's ``_se_block`` (ratio 0.25); unnamed, so its layers are the block's own."""
-    return "", gate(("squeeze_excite_avg_pool", global_avgpool()), ("squeeze_excite_conv", conv(make_divisible(filters * 0.25), 1)),
+    return "", gate(("squeeze_excite_avg_pool", global_avgpool()),
+                    ("squeeze_excite_conv", conv(make_divisible(filters * 0.25), 1)),
                     ("squeeze_excite_relu", act("relu")), ("squeeze_excite_conv_1", conv(filters, 1)),
                     ("squeeze_excite_hard_sigmoid", act("hardsigmoid")), kind="squeeze_excite")
 
@@ -55,7 +56,8 @@ def _inverted_res_block(inp: int, expansion: float, filters: int, k: int, stride
     expanded = make_divisible(inp * expansion)
     layers: list = []
     if block_id:
-        layers += [("expand", conv(expanded, 1, bias=False)), ("expand_bn", _bn()), (f"expand_{activation}", _act(activation))]
+        layers += [("expand", conv(expanded, 1, bias=False)), ("expand_bn", _bn()),
+                   (f"expand_{activation}", _act(activation))]
     else:
         expanded = inp  # block 0 works on its input's channels
     pad = (k - 1) // 2 if stride == 1 else "tf-same"  # 'same', or correct_pad + 'valid' (= SAME at stride 2)
@@ -76,7 +78,8 @@ _SMALL = ((1, 16, 3, 2, True, "relu"), (72 / 16, 24, 3, 2, False, "relu"), (88 /
           (6, 96, 5, 1, True, "hard_swish"), (6, 96, 5, 1, True, "hard_swish"))
 _LARGE = ((1, 16, 3, 1, False, "relu"), (4, 24, 3, 2, False, "relu"), (3, 24, 3, 1, False, "relu"),
           (3, 40, 5, 2, True, "relu"), (3, 40, 5, 1, True, "relu"), (3, 40, 5, 1, True, "relu"),
-          (6, 80, 3, 2, False, "hard_swish"), (2.5, 80, 3, 1, False, "hard_swish"), (2.3, 80, 3, 1, False, "hard_swish"),
+          (6, 80, 3, 2, False, "hard_swish"), (2.5, 80, 3, 1, False, "hard_swish"),
+          (2.3, 80, 3, 1, False, "hard_swish"),
           (2.3, 80, 3, 1, False, "hard_swish"), (6, 112, 3, 1, True, "hard_swish"), (6, 112, 3, 1, True, "hard_swish"),
           (6, 160, 5, 2, True, "hard_swish"), (6, 160, 5, 1, True, "hard_swish"), (6, 160, 5, 1, True, "hard_swish"))
 

@@ -104,11 +104,13 @@ class _Builder:
         path1 = seq((f"adjust_avg_pool_1_{block_id}", avgpool(1, 2)),
                     (f"adjust_conv_1_{block_id}", conv(filters // 2, 1, bias=False)))
         pad, crop = self.auto("zero_padding2d"), self.auto("cropping2d")
-        path2 = seq((pad, Leaf(Pad(rank=2, padding=((0, 1), (0, 1))))), (crop, Leaf(Crop(rank=2, cropping=((1, 0), (1, 0))))),
+        path2 = seq((pad, Leaf(Pad(rank=2, padding=((0, 1), (0, 1))))),
+                    (crop, Leaf(Crop(rank=2, cropping=((1, 0), (1, 0))))),
                     (f"adjust_avg_pool_2_{block_id}", avgpool(1, 2)),
                     (f"adjust_conv_2_{block_id}", conv(filters // 2, 1, bias=False)))
         return [(f"adjust_relu_1_{block_id}", relu()),
-                (self.auto("concatenate"), parallel(("", path1), ("", path2), merge="concat", kind="FactorizedReduction")),
+                (self.auto("concatenate"),
+                 parallel(("", path1), ("", path2), merge="concat", kind="FactorizedReduction")),
                 (f"adjust_bn_{block_id}", _bn())]
 
     def inputs(self, state: _State, filters: int, block_id: str, prefix: str) -> tuple[Module, int]:
