@@ -146,9 +146,11 @@ def main() -> int:
                 wall, cpu, _ = chains[str(n)]
                 goal = {10000: 0.4, 100000: 4.0}.get(n)
                 row(f"arch --json, {n:,}-layer chain (file)", f"{wall:.2f} s ({cpu:.2f})",
-                    f"1-layer chain {start_cpu:.2f} s cpu", f"{cpu / start_cpu:.1f}×" + (f", ≤ {goal} s" if goal else ""),
+                    f"1-layer chain {start_cpu:.2f} s cpu",
+                    f"{cpu / start_cpu:.1f}×" + (f", ≤ {goal} s" if goal else ""),
                     goal is None or cpu <= goal, missed)
-            for name, what in (("table", "arch table, 10,000-layer chain"), ("distinct", "arch --json, 10,000 distinct layers")):
+            for name, what in (("table", "arch table, 10,000-layer chain"),
+                               ("distinct", "arch --json, 10,000 distinct layers")):
                 wall, cpu, _ = chains[name]
                 row(what, f"{wall:.2f} s ({cpu:.2f})", f"1-layer chain {start_cpu:.2f} s cpu",
                     f"{cpu / start_cpu:.1f}× (information)", True, missed)

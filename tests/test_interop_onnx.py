@@ -336,7 +336,8 @@ def test_channels_last_layer_norm_with_negative_perm_keeps_the_receptive_field(t
     inits = [_init("w", (8, 3, 4, 4)), _init("g", (8,)), _init("b", (8,))]
     report = walk(onnx_model.load(_model(tmp_path, nodes, inits, (3, 16, 16))))
     rows = report.leaves()
-    assert [(r.name, r.type, r.output) for r in rows] == [("stem", "conv2d", (8, 4, 4)), ("norm", "layernorm", (8, 4, 4))]
+    assert [(r.name, r.type, r.output) for r in rows] == [("stem", "conv2d", (8, 4, 4)),
+                                                          ("norm", "layernorm", (8, 4, 4))]
     assert rows[1].layer.channels_first  # over the channels of each position: LayerNorm2d
     assert report.totals.params == 8 * 3 * 16 + 16
     assert rows[1].rf[0].size == 4 and rows[1].rf[0].jump == 4
@@ -423,5 +424,6 @@ def test_zero_pad_read_by_a_conv_is_the_convs_padding(tmp_path):
     # padding the channels is not a convolution's padding: the Pad stays a layer
     inits[0] = _const("pads", [0, 1, 0, 0, 0, 0, 1, 1], np.int64)
     nodes[1] = helper.make_node("Conv", ["p", "w2"], ["y"], strides=[2, 2], name="/conv1/conv/Conv")
-    other = walk(onnx_model.load(_model(tmp_path, nodes, inits + [_init("w2", (4, 4, 3, 3))], (3, 8, 8), name="p2.onnx")))
+    other = walk(onnx_model.load(_model(tmp_path, nodes, inits + [_init("w2", (4, 4, 3, 3))], (3, 8, 8),
+                                        name="p2.onnx")))
     assert [r.type for r in other.leaves()] == ["pad", "conv2d"]

@@ -14,8 +14,10 @@ from convcalc.layers.preprocess import Normalization, Rescaling
 from convcalc.network.keras_weights import keras_total_params, keras_weights
 from convcalc.network.walk import walk
 
-NEW = [f"keras.efficientnetb{i}" for i in range(8)] + [f"keras.efficientnetv2{v}" for v in ("b0", "b1", "b2", "b3", "s", "m", "l")] + [
-    "keras.mobilenetv3small", "keras.mobilenetv3large"] + [f"keras.convnext{s}" for s in ("tiny", "small", "base", "large", "xlarge")]
+NEW = ([f"keras.efficientnetb{i}" for i in range(8)]
+       + [f"keras.efficientnetv2{v}" for v in ("b0", "b1", "b2", "b3", "s", "m", "l")]
+       + ["keras.mobilenetv3small", "keras.mobilenetv3large"]
+       + [f"keras.convnext{s}" for s in ("tiny", "small", "base", "large", "xlarge")])
 
 
 def _rows(name: str, **options) -> dict:
@@ -64,7 +66,8 @@ def test_efficientnet_correct_pad_on_an_odd_side_is_symmetric():
 def test_efficientnet_b_layers_are_torchvisions_plus_the_normalization_weights():
     # Keras's trainable weights are torchvision's EfficientNet-B0/B1 (the same layers); what --as keras
     # adds is the moving statistics and the adapted Normalization's mean (3), variance (3) and count (1)
-    for keras_name, torch_name in (("keras.efficientnetb0", "efficientnet_b0"), ("keras.efficientnetb1", "efficientnet_b1")):
+    for keras_name, torch_name in (("keras.efficientnetb0", "efficientnet_b0"),
+                                   ("keras.efficientnetb1", "efficientnet_b1")):
         ours, theirs = walk(zoo.get(keras_name)), walk(zoo.get(torch_name))
         assert ours.totals.params == theirs.totals.params
         assert keras_weights(ours).normalization == 2 * 3 + 1
@@ -75,12 +78,14 @@ def test_efficientnet_b_layers_are_torchvisions_plus_the_normalization_weights()
 def test_efficientnet_v2_blocks():
     rows = _rows("keras.efficientnetv2b0")
     # B0-B3: rescaling, then a Normalization given ImageNet's mean and variance: constants, no weights
-    assert rows["normalization"].buffers == 0 and keras_weights(walk(zoo.get("keras.efficientnetv2b0"))).normalization == 0
+    assert (rows["normalization"].buffers == 0
+            and keras_weights(walk(zoo.get("keras.efficientnetv2b0"))).normalization == 0)
     # fused block without expansion: one k x k project_conv with its activation
     assert rows["block1a.project_conv"].report.hyper["kernel_size"] == [3, 3]
     assert "block1a.project_activation" in rows and "block1a.expand_conv" not in rows
     # fused block with expansion: k x k stride-2 expand_conv (SAME), 1x1 projection, no SE
-    assert rows["block2a.expand_conv"].output == (64, 56, 56) and rows["block2a.expand_conv"].report.hyper["kernel_size"] == [3, 3]
+    assert (rows["block2a.expand_conv"].output == (64, 56, 56)
+            and rows["block2a.expand_conv"].report.hyper["kernel_size"] == [3, 3])
     assert rows["block2a.project_conv"].report.hyper["kernel_size"] == [1, 1]
     assert not any(name.startswith("block2a.se_") for name in rows)
     # MBConv with SE from stage 4: dwconv2, squeeze to int(48 · 0.25)
@@ -157,11 +162,13 @@ def test_as_keras_counts_the_normalization_weights(cli):
 def test_list_and_search_show_them(cli):
     r = cli("arch", "--list")
     assert r.code == 0
-    listed = {line.split()[0] for line in r.out.splitlines() if line and not line.startswith(" ") and not line.endswith(":")}
+    listed = {line.split()[0] for line in r.out.splitlines()
+              if line and not line.startswith(" ") and not line.endswith(":")}
     assert set(NEW) <= listed
     assert "Keras applications: EfficientNet (B0-B7, V2):" in r.out.splitlines()
     r = cli("arch", "--search", "keras.efficientnetv2")
-    names = {line.split()[0] for line in r.out.splitlines() if line and not line.startswith(" ") and not line.endswith(":")}
+    names = {line.split()[0] for line in r.out.splitlines()
+             if line and not line.startswith(" ") and not line.endswith(":")}
     assert names == {n for n in NEW if n.startswith("keras.efficientnetv2")}
 
 
@@ -207,8 +214,8 @@ def test_forward_and_backward_exact():
                                     ).grad_input.tolist() == [[[[Fraction(1, 2)] * 2], [[1, 1]]]]
     r = Rescaling((Fraction(1, 2), 2)).forward(x)
     assert r.output.tolist() == [[[[Fraction(1, 2), Fraction(3, 2)]], [[10, 18]]]]
-    assert Rescaling((Fraction(1, 2), 2)).backward(to_array([[[[1, 1]], [[1, 1]]]], "dy"), r.cache).grad_input.tolist() == [
-        [[[Fraction(1, 2)] * 2], [[2, 2]]]]
+    assert Rescaling((Fraction(1, 2), 2)).backward(
+        to_array([[[[1, 1]], [[1, 1]]]], "dy"), r.cache).grad_input.tolist() == [[[[Fraction(1, 2)] * 2], [[2, 2]]]]
 
 
 @pytest.mark.torch
@@ -220,7 +227,8 @@ def test_layers_match_their_torch_modules():
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 3, 4, 5))
-    for layer in (Rescaling((0.5, 1.5, -2.0), offset=0.25), Rescaling(1 / 255), Normalization((1.0, 2.0, 3.0), (4.0, 0.5, 9.0))):
+    for layer in (Rescaling((0.5, 1.5, -2.0), offset=0.25), Rescaling(1 / 255),
+                  Normalization((1.0, 2.0, 3.0), (4.0, 0.5, 9.0))):
         ours = layer.forward(x).output
         module = find_hook("torch", layer)(layer, nn, (3, 4, 5))
         theirs = module(torch.tensor(x)).detach().numpy()
