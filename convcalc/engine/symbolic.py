@@ -48,7 +48,17 @@ def _negative(a) -> bool:
     """sympy's ``_coeff_isneg``: the leading number is negative."""
     if a.is_Mul:
         a = a.args[0]
-    return bool(a.is_Number and a.is_extended_negative)
+    return a.is_Number and _below_zero(a)
+
+
+def _below_zero(number) -> bool:
+    """``number.is_extended_negative`` for a rational or a float, read off its value (sympy's
+    assumption system takes much longer to say so the first time)."""
+    if number.is_Rational:
+        return number.p < 0
+    if number.is_Float:
+        return float(number) < 0
+    raise _Unsupported
 
 
 def _split(a) -> tuple:
@@ -95,7 +105,7 @@ def _negated_ops(term) -> int:
 def _product_ops(coefficient, factors) -> int:
     """sympy's count for Mul(coefficient, *factors) (coefficient None: no number)."""
     total = 0
-    if coefficient is not None and coefficient.is_extended_negative:
+    if coefficient is not None and _below_zero(coefficient):
         total += 1  # NEG; sympy goes on with the positive product
         if coefficient is sympy.S.NegativeOne:
             if len(factors) == 1:
