@@ -32,6 +32,11 @@ from pathlib import Path
 
 from timing import convcalc_command
 
+ROOT = Path(__file__).resolve().parent.parent
+#: The children import convcalc from this tree (the console script of an editable install
+#: elsewhere would run that install's code).
+ENV = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
 GOALS = {"numeric course exercise": 0.5, "symbolic 5x5 / 3x3 / 2x2-pool / linear": 3.0,
          "--symbolic K, course network 16×16": 1.0}
 LARGEST_GOAL = 5.0  # seconds for the 128×128 numeric trace
@@ -52,7 +57,7 @@ def course_spec(n: int) -> dict:
 def timed(cmd: list[str]) -> tuple[float, float, int]:
     """Wall seconds, CPU seconds and peak resident bytes of one child process."""
     start = time.perf_counter()
-    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as child:
+    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV) as child:
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode not in (0, 1):
@@ -76,15 +81,14 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--sizes", default="16,32,64,128", help="n of the n×n numeric traces in the scaling table")
     args = parser.parse_args()
-    root = Path(__file__).resolve().parent.parent
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "convcalc")], check=False)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "convcalc")], check=False)
     cmd = convcalc_command()
     missed = []
     with tempfile.TemporaryDirectory() as tmp:
         specs = {}
         for name in ("course", "course-5x5"):
             text = subprocess.run(cmd + ["backprop", "--example", name], capture_output=True, text=True,
-                                  check=True).stdout
+                                  check=True, env=ENV).stdout
             specs[name] = Path(tmp) / f"{name}.json"
             specs[name].write_text(text, encoding="utf-8")
         specs["16"] = Path(tmp) / "course16.json"

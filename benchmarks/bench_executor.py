@@ -255,6 +255,15 @@ def mib(n: float) -> str:
     return f"{n / 2**20:.0f} MiB"
 
 
+def sharing(kernel: dict) -> str:
+    """How the executor uses the BLAS threads it found."""
+    threads = kernel.get("threads")
+    if threads == 1:
+        return "1 thread (every product on it)"
+    return (f"{threads} threads (products of {kernel.get('small', 0):,} multiply-adds and more shared over {threads} "
+            "Python threads, one BLAS thread each; smaller ones on one thread)")
+
+
 def table(args, cases: list[str], versions: list[str]) -> tuple[list[str], dict, dict]:
     """One table (one BLAS environment): per case, the medians over ``--rounds`` alternating
     numpy/torch processes, the wall and CPU ratios (medians of the per-round ratios) and the
@@ -264,9 +273,7 @@ def table(args, cases: list[str], versions: list[str]) -> tuple[list[str], dict,
     unset = SETTINGS["blas_env"] == "unset"
     print(f"BLAS environment: {SETTINGS['blas_env']} ({', '.join(f'{k}={v}' for k, v in forced.items()) or 'nothing forced'}"
           f"{'; unset for the children' if unset and forced else ''}); kernel that ran: "
-          f"{kernel.get('library')} {kernel.get('version', '')} {kernel.get('architecture', '')}, "
-          f"{kernel.get('threads', '?')} threads (products of {kernel.get('small', 0):,} multiply-adds and more shared "
-          f"over {kernel.get('threads', '?')} Python threads, one BLAS thread each; smaller ones on one thread)")
+          f"{kernel.get('library')} {kernel.get('version', '')} {kernel.get('architecture', '')}, {sharing(kernel)}")
     one = SETTINGS["threads"] == "1"
     print(f"numpy {versions[0]}, torch {versions[1]} ({'1 thread (--threads 1)' if one else versions[2] + ' threads'}), "
           f"{os.cpu_count()} CPUs, float32; medians over {args.rounds} alternating numpy/torch processes of the median "
