@@ -15,7 +15,9 @@ over two Python threads (2 cores shared with other work). So:
   columns) on ``default`` Python threads with BLAS on one thread each: a thread that loses
   its core delays only the pieces it holds, the others take the rest of the queue. Each piece
   computes exactly what it would compute alone (no sum is split), so the results do not depend
-  on how the pieces were shared out.
+  on how the pieces were shared out (they can differ in the last bit from one unsplit product,
+  as OpenBLAS's own results do between thread counts); work below :data:`SMALL_PRODUCT` is
+  never split (:func:`shares`).
 
 Needs ``threadpoolctl`` (``pip install convcalc[fast]``); without it, or when the library's
 default is already one thread, nothing changes and :func:`parallel` runs the pieces in order.
@@ -70,11 +72,14 @@ class _Threads:
             self._look()
         return self.default if self.library is not None else 1
 
+    def shares(self, multiply_adds: int) -> bool:
+        return self.workers() > 1 and multiply_adds >= SMALL_PRODUCT and not self.busy.locked()
+
     def parallel(self, task: Callable[[int], None], count: int, multiply_adds: int) -> None:
         workers = self.workers()
         if workers <= 1 or count <= 1 or multiply_adds < SMALL_PRODUCT or not self.busy.acquire(blocking=False):
-            # small work, one thread, one piece, or already inside a parallel(): in order, here
-            self.for_product(multiply_adds // max(count, 1))
+            # small work, one thread, one piece, or already inside a parallel(): in order, here,
+            # with the BLAS threads as they are (as the loop ran before it was shared)
             for i in range(count):
                 task(i)
             return
@@ -102,6 +107,13 @@ def workers() -> int:
     """How many threads :func:`parallel` shares pieces over (the BLAS library's default; 1
     without threadpoolctl)."""
     return _THREADS.workers()
+
+
+def shares(multiply_adds: int) -> bool:
+    """Whether :func:`parallel` would share work of this size over threads (else a caller does
+    the product in one piece, as it would without threads: OpenBLAS's result for a block of
+    columns can differ in the last bit from the same columns of the whole product)."""
+    return _THREADS.shares(multiply_adds)
 
 
 def parallel(task: Callable[[int], None], count: int, multiply_adds: int) -> None:

@@ -270,30 +270,32 @@ def grouped_matmul(a: np.ndarray, b: np.ndarray, groups: int, transpose_a: bool 
     Groups never mix channels: this is the block-diagonal weight of a grouped conv. With
     g = 1 it is a single matmul on BLAS (a transpose is passed as a flag, not copied); a
     large one is cut into blocks of columns of B (blocks of groups when g > 1) shared over
-    :func:`blas_threads.parallel`'s threads — every entry is the same sum either way.
+    :func:`blas_threads.parallel`'s threads — each entry the same sum however the blocks are
+    shared out (OpenBLAS can round a block of columns differently from the unsplit product,
+    so products that are not shared, small ones, are never cut).
     """
     a3 = a.reshape(groups, a.shape[0] // groups, a.shape[1])
     b3 = b.reshape(groups, b.shape[0] // groups, b.shape[1])
     if transpose_a:
         a3 = a3.swapaxes(1, 2)
-    if a.dtype.kind != "f":  # exact (object) arrays never reach BLAS
+    m, k, n = a3.shape[1], a3.shape[2], b3.shape[2]
+    work = groups * m * k * n
+    pieces = 4 * blas_threads.workers()
+    cuts = blas_threads.blocks(n, pieces, minimum=256) if groups == 1 else blas_threads.blocks(groups, pieces)
+    if a.dtype.kind != "f" or len(cuts) == 1 or not blas_threads.shares(work):  # object arrays never reach BLAS
+        if a.dtype.kind == "f":
+            blas_threads.for_product(m, k, n, groups)
         if groups == 1:
             return a3[0] @ b3[0]
         out = np.matmul(a3, b3)
         return out.reshape(-1, out.shape[-1])
-    m, k, n = a3.shape[1], a3.shape[2], b3.shape[2]
-    work = groups * m * k * n
     out = np.empty((groups, m, n), np.result_type(a, b))
-    pieces = 4 * blas_threads.workers()
     if groups == 1:
-        cuts = blas_threads.blocks(n, pieces, minimum=256)
 
         def block(i: int) -> None:
             start, stop = cuts[i]
             np.matmul(a3[0], b3[0][:, start:stop], out=out[0][:, start:stop])
     else:
-        cuts = blas_threads.blocks(groups, pieces)
-
         def block(i: int) -> None:
             start, stop = cuts[i]
             np.matmul(a3[start:stop], b3[start:stop], out=out[start:stop])
@@ -313,21 +315,20 @@ def grouped_contract(a: np.ndarray, b: np.ndarray, groups: int) -> np.ndarray:
     """
     a3 = a.reshape(groups, a.shape[0] // groups, a.shape[1])
     b3 = b.reshape(groups, b.shape[0] // groups, b.shape[1])
-    if a.dtype.kind != "f":
+    rows, shared, cols = b3.shape[1], b3.shape[2], a3.shape[1]
+    pieces = 4 * blas_threads.workers()
+    cuts = blas_threads.blocks(rows, pieces, minimum=16) if groups == 1 else blas_threads.blocks(groups, pieces)
+    if a.dtype.kind != "f" or len(cuts) == 1 or not blas_threads.shares(groups * rows * shared * cols):
+        if a.dtype.kind == "f":
+            blas_threads.for_product(rows, shared, cols, groups)
         out = np.matmul(b3, a3.swapaxes(1, 2)).swapaxes(1, 2)
         return np.ascontiguousarray(out).reshape(a.shape[0], b.shape[0] // groups)
-    rows, shared, cols = b3.shape[1], b3.shape[2], a3.shape[1]
     product = np.empty((groups, rows, cols), np.result_type(a, b))
-    pieces = 4 * blas_threads.workers()
     if groups == 1:
-        cuts = blas_threads.blocks(rows, pieces, minimum=16)
-
         def block(i: int) -> None:
             start, stop = cuts[i]
             np.matmul(b3[0][start:stop], a3[0].T, out=product[0][start:stop])
     else:
-        cuts = blas_threads.blocks(groups, pieces)
-
         def block(i: int) -> None:
             start, stop = cuts[i]
             np.matmul(b3[start:stop], a3[start:stop].swapaxes(1, 2), out=product[start:stop])
