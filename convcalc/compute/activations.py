@@ -40,12 +40,26 @@ _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 def _relu(x, slope):
     """y = max(x, 0)."""
     positive = x > 0
-    return np.where(positive, x, 0), positive
+    return _masked(x, positive), positive
 
 
 def _relu_grad(dy, positive):
     """dx = dy·[x > 0]: the gradient at exactly 0 is 0."""
-    return np.where(positive, dy, 0)
+    return _masked(dy, positive)
+
+
+def _masked(values, keep):
+    """``np.where(keep, values, 0)``. On float arrays computed as values·keep + 0 — the same
+    numbers (the + 0 turns the −0 of a negative entry times 0 into 0) without np.where's branch
+    per entry, which costs 5–10x more on a mask that is half true, as ReLU's is; a product
+    holding a NaN (NaN or ±∞ times 0, which np.where writes as 0) is done by np.where."""
+    if values.dtype.kind == "f" and isinstance(keep, np.ndarray) and keep.shape == values.shape:
+        with np.errstate(invalid="ignore"):  # ±∞·0: np.where below
+            out = np.multiply(values, keep)
+        out += 0
+        if not np.isnan(out).any():
+            return out
+    return np.where(keep, values, 0)
 
 
 def _relu6(x, slope):

@@ -1,17 +1,32 @@
-"""BLAS threads chosen by the size of each matrix product.
+"""BLAS threads chosen by the size of each matrix product, and large products split over a
+small pool of Python threads that each call BLAS on one thread.
 
-OpenBLAS splits every product over all its threads. On a small product the threads spend more
-time waking and waiting than multiplying, and on a busy machine a waiting thread loses its core:
-a training run of small convolutions took 6.7 s with two threads and 1.4 s with one. So products
-below :data:`SMALL_PRODUCT` multiply-adds run on one thread, larger ones on the library's
-default. The count is set only when the size class changes (setting it costs ~10 µs).
+OpenBLAS splits every product over all its threads, and its threads wait for each other by
+spinning. On a small product the threads spend more time waking and waiting than multiplying,
+and on a busy machine a waiting thread loses its core: a training run of small convolutions
+took 6.7 s with two threads and 1.4 s with one, and the row-shift forward of a 64→64 3x3 conv
+on 8x64x56x56 took 220–400 ms with two OpenBLAS threads against 42–60 ms split image by image
+over two Python threads (2 cores shared with other work). So:
+
+* products below :data:`SMALL_PRODUCT` multiply-adds run on one BLAS thread, larger ones on the
+  library's default (:func:`for_product`; the count is set only when the size class changes,
+  setting it costs ~10 µs);
+* :func:`parallel` runs independent pieces of a large product (images of a batch, blocks of
+  columns) on ``default`` Python threads with BLAS on one thread each: a thread that loses
+  its core delays only the pieces it holds, the others take the rest of the queue. Each piece
+  computes exactly what it would compute alone (no sum is split), so the results do not depend
+  on how the pieces were shared out (they can differ in the last bit from one unsplit product,
+  as OpenBLAS's own results do between thread counts); work below :data:`SMALL_PRODUCT` is
+  never split (:func:`shares`).
 
 Needs ``threadpoolctl`` (``pip install convcalc[fast]``); without it, or when the library's
-default is already one thread, nothing changes.
+default is already one thread, nothing changes and :func:`parallel` runs the pieces in order.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 #: m·k·n below which one thread is faster than several (measured on 2 cores, float32).
@@ -26,6 +41,8 @@ class _Threads:
         self.default = 1
         self.current: int | None = None
         self.looked = False
+        self.pool: Any = None
+        self.busy = threading.Lock()  # held while a parallel() runs: the count stays 1 meanwhile
 
     def _look(self) -> None:
         self.looked = True
@@ -38,15 +55,44 @@ class _Threads:
             self.library = blas[0]
             self.default = self.current = self.library.num_threads
 
-    def for_product(self, multiply_adds: int) -> None:
-        if not self.looked:
-            self._look()
-        if self.library is None or self.default <= 1:
-            return
-        wanted = 1 if multiply_adds < SMALL_PRODUCT else self.default
+    def set(self, wanted: int) -> None:
         if wanted != self.current:
             self.library.set_num_threads(wanted)
             self.current = wanted
+
+    def for_product(self, multiply_adds: int) -> None:
+        if not self.looked:
+            self._look()
+        if self.library is None or self.default <= 1 or self.busy.locked():
+            return
+        self.set(1 if multiply_adds < SMALL_PRODUCT else self.default)
+
+    def workers(self) -> int:
+        if not self.looked:
+            self._look()
+        return self.default if self.library is not None else 1
+
+    def shares(self, multiply_adds: int) -> bool:
+        return self.workers() > 1 and multiply_adds >= SMALL_PRODUCT and not self.busy.locked()
+
+    def parallel(self, task: Callable[[int], None], count: int, multiply_adds: int) -> None:
+        workers = self.workers()
+        if workers <= 1 or count <= 1 or multiply_adds < SMALL_PRODUCT or not self.busy.acquire(blocking=False):
+            # small work, one thread, one piece, or already inside a parallel(): in order, here,
+            # with the BLAS threads as they are (as the loop ran before it was shared)
+            for i in range(count):
+                task(i)
+            return
+        try:
+            self.set(1)
+            if self.pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self.pool = ThreadPoolExecutor(workers, thread_name_prefix="convcalc-blas")
+            for _ in self.pool.map(task, range(count)):  # re-raises a piece's exception here
+                pass
+        finally:
+            self.busy.release()
 
 
 _THREADS = _Threads()
@@ -55,6 +101,40 @@ _THREADS = _Threads()
 def for_product(m: int, k: int, n: int, groups: int = 1) -> None:
     """Set the BLAS threads for ``groups`` products of (m × k) @ (k × n)."""
     _THREADS.for_product(groups * m * k * n)
+
+
+def workers() -> int:
+    """How many threads :func:`parallel` shares pieces over (the BLAS library's default; 1
+    without threadpoolctl)."""
+    return _THREADS.workers()
+
+
+def shares(multiply_adds: int) -> bool:
+    """Whether :func:`parallel` would share work of this size over threads (else a caller does
+    the product in one piece, as it would without threads: OpenBLAS's result for a block of
+    columns can differ in the last bit from the same columns of the whole product)."""
+    return _THREADS.shares(multiply_adds)
+
+
+def parallel(task: Callable[[int], None], count: int, multiply_adds: int) -> None:
+    """Run ``task(0)``, …, ``task(count − 1)``, pieces of ``multiply_adds`` in all: on
+    :func:`workers` threads with BLAS on one thread each when the work is at least
+    :data:`SMALL_PRODUCT` and there are several pieces and threads, else in order on this
+    thread. The pieces must write disjoint outputs; a piece's exception is raised here."""
+    _THREADS.parallel(task, count, multiply_adds)
+
+
+def blocks(size: int, pieces: int, minimum: int = 1) -> list[tuple[int, int]]:
+    """[start, stop) ranges cutting ``size`` into at most ``pieces`` nearly equal blocks of at
+    least ``minimum`` (fewer blocks when ``size`` is small)."""
+    count = max(1, min(pieces, size // max(minimum, 1)))
+    step, extra = divmod(size, count)
+    out, start = [], 0
+    for i in range(count):
+        stop = start + step + (1 if i < extra else 0)
+        out.append((start, stop))
+        start = stop
+    return out
 
 
 def kernel() -> dict[str, Any]:

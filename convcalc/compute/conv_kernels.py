@@ -15,13 +15,14 @@ on exact ``dtype=object`` arrays alike. Geometry per spatial axis: kernel ``k``,
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from convcalc.compute import windows
+from convcalc.compute import blas_threads, windows
 
 Pads = tuple[tuple[int, int], ...]
 
@@ -142,7 +143,9 @@ def row_shift_correlate(x: np.ndarray, weight: np.ndarray, pads: Pads, dilation:
     U = :func:`unfold_columns` of the image (into ``unfolded[n]`` when given, for the weight
     gradient; else a scratch buffer), P = [W_0; W_1; …] @ U with the kernel rows W_u =
     W[:, :, u, :] stacked (one taller matmul runs faster on BLAS than k_h short ones), and
-    Y = Σ_u P_u shifted by u·d_h rows. Working per image keeps U and P in cache."""
+    Y = Σ_u P_u shifted by u·d_h rows. Working per image keeps U and P in cache; the images
+    are shared over :func:`blas_threads.parallel`'s threads (each image's sums are the same
+    whichever thread computes them)."""
     n = x.shape[0]
     c_out, _, kernel_h, kernel_w = weight.shape
     out_h, out_w = out_spatial
@@ -150,20 +153,30 @@ def row_shift_correlate(x: np.ndarray, weight: np.ndarray, pads: Pads, dilation:
     frame = (out_h + dilation[0] * (kernel_h - 1)) * out_w
     stacked = np.ascontiguousarray(weight.transpose(2, 0, 1, 3)).reshape(kernel_h * c_out, -1)
     y = np.empty((n, c_out, positions), x.dtype)
-    scratch = np.empty((1, stacked.shape[1], frame), x.dtype) if unfolded is None else None
-    products = np.empty((kernel_h * c_out, frame), x.dtype) if kernel_h > 1 else None
     shift = dilation[0] * out_w  # one kernel row further down = this many columns of U
-    for i in range(n):
-        image = unfold_columns(x[i:i + 1], kernel_w, dilation[1], pads, out_w,
-                               out=scratch if unfolded is None else unfolded[i:i + 1])[0]
+    local = threading.local()  # each thread's scratch U and P
+
+    def image(i: int) -> None:
+        if unfolded is None:
+            scratch = getattr(local, "scratch", None)
+            if scratch is None:
+                scratch = local.scratch = np.empty((1, stacked.shape[1], frame), x.dtype)
+            into = scratch
+        else:
+            into = unfolded[i:i + 1]
+        columns = unfold_columns(x[i:i + 1], kernel_w, dilation[1], pads, out_w, out=into)[0]
         if kernel_h == 1:
-            np.matmul(stacked, image, out=y[i])
-            continue
-        np.matmul(stacked, image, out=products)
-        assert products is not None  # allocated above whenever kernel_h > 1
+            np.matmul(stacked, columns, out=y[i])
+            return
+        products = getattr(local, "products", None)
+        if products is None:
+            products = local.products = np.empty((kernel_h * c_out, frame), x.dtype)
+        np.matmul(stacked, columns, out=products)
         np.add(products[:c_out, :positions], products[c_out:2 * c_out, shift:shift + positions], out=y[i])
         for u in range(2, kernel_h):
             y[i] += products[u * c_out:(u + 1) * c_out, u * shift:u * shift + positions]
+
+    blas_threads.parallel(image, n, n * stacked.shape[0] * stacked.shape[1] * frame)
     return y
 
 
@@ -190,11 +203,20 @@ def _row_shift_backward(grad, cache: RowShiftConvCache, *, kernel_size, dilation
     weight = cache.weight
     kernel_h, kernel_w = kernel_size
     rows = grad.reshape(n, c_out, out_h * out_w)
+    depth = cache.unfolded.shape[1]
+    # per image and kernel row, (U_u @ dYᵀ)ᵀ: the orientation OpenBLAS runs fastest (see
+    # grouped_contract); the images are shared over threads, then summed in image order
+    partial = np.empty((kernel_h, n, depth, c_out), weight.dtype)
+
+    def image(i: int) -> None:
+        for u in range(kernel_h):
+            window = _row_windows(cache.unfolded[i:i + 1], u, dilation[0], out_h, out_w)[0]
+            np.matmul(window, rows[i].T, out=partial[u, i])
+
+    blas_threads.parallel(image, n, n * kernel_h * depth * c_out * out_h * out_w)
     grad_weight = np.empty(weight.shape, weight.dtype)
-    for u in range(kernel_h):  # (U_u @ dYᵀ)ᵀ: the orientation OpenBLAS runs fastest (see grouped_contract)
-        window = _row_windows(cache.unfolded, u, dilation[0], out_h, out_w)
-        grad_weight[:, :, u, :] = np.matmul(window, rows.transpose(0, 2, 1)).sum(axis=0).T.reshape(
-            c_out, weight.shape[1], kernel_w)
+    for u in range(kernel_h):
+        grad_weight[:, :, u, :] = partial[u].sum(axis=0).T.reshape(c_out, weight.shape[1], kernel_w)
     grads = {"weight": grad_weight}
     if cache.has_bias:
         grads["bias"] = rows.sum(axis=(0, 2))

@@ -270,18 +270,40 @@ def grouped_matmul(a: np.ndarray, b: np.ndarray, groups: int, transpose_a: bool 
     ``a`` and ``b`` are each split into ``groups`` equal blocks of rows; group j computes
     ``A_j @ B_j`` (``A_jᵀ @ B_j`` with ``transpose_a``), and the results are stacked by rows.
     Groups never mix channels: this is the block-diagonal weight of a grouped conv. With
-    g = 1 it is a single matmul on BLAS (a transpose is passed as a flag, not copied).
+    g = 1 it is a single matmul on BLAS (a transpose is passed as a flag, not copied); a
+    large one is cut into blocks of columns of B (blocks of groups when g > 1) shared over
+    :func:`blas_threads.parallel`'s threads — each entry the same sum however the blocks are
+    shared out (OpenBLAS can round a block of columns differently from the unsplit product,
+    so products that are not shared, small ones, are never cut).
     """
     a3 = a.reshape(groups, a.shape[0] // groups, a.shape[1])
     b3 = b.reshape(groups, b.shape[0] // groups, b.shape[1])
     if transpose_a:
         a3 = a3.swapaxes(1, 2)
-    if a.dtype.kind == "f":  # BLAS: threads by the product's size (object arrays never reach BLAS)
-        blas_threads.for_product(a3.shape[1], a3.shape[2], b3.shape[2], groups)
+    m, k, n = a3.shape[1], a3.shape[2], b3.shape[2]
+    work = groups * m * k * n
+    pieces = 4 * blas_threads.workers()
+    cuts = blas_threads.blocks(n, pieces, minimum=256) if groups == 1 else blas_threads.blocks(groups, pieces)
+    if a.dtype.kind != "f" or len(cuts) == 1 or not blas_threads.shares(work):  # object arrays never reach BLAS
+        if a.dtype.kind == "f":
+            blas_threads.for_product(m, k, n, groups)
+        if groups == 1:
+            return a3[0] @ b3[0]
+        out = np.matmul(a3, b3)
+        return out.reshape(-1, out.shape[-1])
+    out = np.empty((groups, m, n), np.result_type(a, b))
     if groups == 1:
-        return a3[0] @ b3[0]
-    out = np.matmul(a3, b3)
-    return out.reshape(-1, out.shape[-1])
+
+        def block(i: int) -> None:
+            start, stop = cuts[i]
+            np.matmul(a3[0], b3[0][:, start:stop], out=out[0][:, start:stop])
+    else:
+        def block(i: int) -> None:
+            start, stop = cuts[i]
+            np.matmul(a3[start:stop], b3[start:stop], out=out[start:stop])
+
+    blas_threads.parallel(block, len(cuts), work)
+    return out.reshape(-1, n)
 
 
 def grouped_contract(a: np.ndarray, b: np.ndarray, groups: int) -> np.ndarray:
@@ -289,14 +311,32 @@ def grouped_contract(a: np.ndarray, b: np.ndarray, groups: int) -> np.ndarray:
     weight gradient, e.g. dW = dY_row @ colsᵀ. Blocks of rows as in :func:`grouped_matmul`.
 
     Computed as ``(B_j @ A_jᵀ)ᵀ``: the same numbers, but OpenBLAS runs this orientation several
-    times faster when the shared axis is long (25,088 for a 8x56x56 batch).
+    times faster when the shared axis is long (25,088 for a 8x56x56 batch). A large product is
+    cut into blocks of rows of B (never of the shared axis: each sum stays whole) shared over
+    :func:`blas_threads.parallel`'s threads.
     """
     a3 = a.reshape(groups, a.shape[0] // groups, a.shape[1])
     b3 = b.reshape(groups, b.shape[0] // groups, b.shape[1])
-    if a.dtype.kind == "f":
-        blas_threads.for_product(b3.shape[1], b3.shape[2], a3.shape[1], groups)
-    out = np.matmul(b3, a3.swapaxes(1, 2)).swapaxes(1, 2)
-    return np.ascontiguousarray(out).reshape(a.shape[0], b.shape[0] // groups)
+    rows, shared, cols = b3.shape[1], b3.shape[2], a3.shape[1]
+    pieces = 4 * blas_threads.workers()
+    cuts = blas_threads.blocks(rows, pieces, minimum=16) if groups == 1 else blas_threads.blocks(groups, pieces)
+    if a.dtype.kind != "f" or len(cuts) == 1 or not blas_threads.shares(groups * rows * shared * cols):
+        if a.dtype.kind == "f":
+            blas_threads.for_product(rows, shared, cols, groups)
+        out = np.matmul(b3, a3.swapaxes(1, 2)).swapaxes(1, 2)
+        return np.ascontiguousarray(out).reshape(a.shape[0], b.shape[0] // groups)
+    product = np.empty((groups, rows, cols), np.result_type(a, b))
+    if groups == 1:
+        def block(i: int) -> None:
+            start, stop = cuts[i]
+            np.matmul(b3[0][start:stop], a3[0].T, out=product[0][start:stop])
+    else:
+        def block(i: int) -> None:
+            start, stop = cuts[i]
+            np.matmul(b3[start:stop], a3[start:stop].swapaxes(1, 2), out=product[start:stop])
+
+    blas_threads.parallel(block, len(cuts), groups * rows * shared * cols)
+    return np.ascontiguousarray(product.swapaxes(1, 2)).reshape(a.shape[0], b.shape[0] // groups)
 
 
 def divide(values: np.ndarray, divisor) -> np.ndarray:

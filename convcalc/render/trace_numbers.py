@@ -31,10 +31,11 @@ EXPAND_LIMIT = 80
 
 @lru_cache(maxsize=8192)
 def _op_count(expr) -> int:
-    """``sympy.count_ops``, once per expression (the display asks for it up to three times)."""
-    import sympy
+    """``sympy.count_ops``, once per expression (the display asks for it up to three times),
+    by :func:`convcalc.engine.symbolic.count_ops` (the same count without sympy's rebuilding)."""
+    from convcalc.engine.symbolic import count_ops
 
-    return sympy.count_ops(expr)
+    return count_ops(expr)
 
 
 @lru_cache(maxsize=8192)

@@ -1,0 +1,101 @@
+"""Large products shared over threads (``compute.blas_threads``) give the same numbers as one
+product: the pieces never split a sum, so the kernels' results do not depend on the threads."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import numpy as np
+import pytest
+
+from convcalc.compute import blas_threads, conv_kernels, windows
+
+
+@pytest.mark.parametrize("size, pieces, minimum", [(10, 3, 1), (3, 8, 1), (1000, 8, 256), (100, 8, 256), (0, 4, 1)])
+def test_blocks_cover_the_range_in_order(size, pieces, minimum):
+    cuts = blas_threads.blocks(size, pieces, minimum)
+    assert cuts[0][0] == 0 and cuts[-1][1] == size
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(cuts))
+    assert len(cuts) <= max(1, pieces)
+    if len(cuts) > 1:
+        assert min(stop - start for start, stop in cuts) >= minimum
+        assert max(stop - start for start, stop in cuts) - min(stop - start for start, stop in cuts) <= 1
+
+
+def test_parallel_runs_every_piece_once_and_raises_a_pieces_error():
+    seen = []
+    lock = threading.Lock()
+
+    def task(i):
+        with lock:
+            seen.append(i)
+
+    blas_threads.parallel(task, 37, blas_threads.SMALL_PRODUCT * 10)
+    assert sorted(seen) == list(range(37))
+
+    def failing(i):
+        if i == 5:
+            raise ValueError("piece 5")
+
+    with pytest.raises(ValueError, match="piece 5"):
+        blas_threads.parallel(failing, 9, blas_threads.SMALL_PRODUCT * 10)
+
+
+def test_nested_parallel_runs_in_order_inside():
+    inner = []
+
+    def outer(i):
+        blas_threads.parallel(lambda j: inner.append((i, j)), 3, blas_threads.SMALL_PRODUCT * 10)
+
+    blas_threads.parallel(outer, 2, blas_threads.SMALL_PRODUCT * 10)
+    assert sorted(inner) == [(i, j) for i in range(2) for j in range(3)]
+
+
+def _serial(monkeypatch):
+    """blas_threads.parallel as a plain loop on this thread, BLAS on one thread (as each piece runs)."""
+    def loop(task, count, multiply_adds):
+        blas_threads.for_product(1, 1, 1)  # a tiny product: one BLAS thread
+        for i in range(count):
+            task(i)
+    monkeypatch.setattr(blas_threads, "parallel", loop)
+
+
+@pytest.mark.parametrize("groups, m, k, n", [(1, 64, 288, 4096), (4, 16, 72, 4096), (1, 48, 600, 3000)])
+def test_grouped_products_equal_their_serial_form(monkeypatch, groups, m, k, n):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((groups * m, k)).astype(np.float32)
+    b = rng.standard_normal((groups * k, n)).astype(np.float32)
+    at = rng.standard_normal((groups * k, m)).astype(np.float32)
+    dy = rng.standard_normal((groups * m, n)).astype(np.float32)
+    shared = (windows.grouped_matmul(a, b, groups), windows.grouped_matmul(at, b, groups, transpose_a=True),
+              windows.grouped_contract(dy, b, groups))
+    _serial(monkeypatch)
+    alone = (windows.grouped_matmul(a, b, groups), windows.grouped_matmul(at, b, groups, transpose_a=True),
+             windows.grouped_contract(dy, b, groups))
+    for x, y in zip(shared, alone):
+        assert x.shape == y.shape and np.array_equal(x, y)
+    reference = np.concatenate([a[j * m:(j + 1) * m] @ b[j * k:(j + 1) * k] for j in range(groups)])
+    np.testing.assert_allclose(shared[0], reference, rtol=1e-4, atol=1e-3)
+
+
+def test_row_shift_conv_equals_its_serial_form(monkeypatch):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 48, 30, 30)).astype(np.float32)
+    w = (rng.standard_normal((32, 48, 3, 3)) * 0.1).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+    geometry = {"kernel_size": (3, 3), "stride": (1, 1), "dilation": (1, 1), "pads": ((1, 1), (1, 1)),
+                "padding_mode": "zeros", "groups": 1, "out_spatial": (30, 30)}
+    g = rng.standard_normal((4, 32, 30, 30)).astype(np.float32)
+
+    def both():
+        y, cache = conv_kernels.conv_forward(x, w, b, **geometry)
+        assert isinstance(cache, conv_kernels.RowShiftConvCache)
+        dx, grads = conv_kernels.conv_backward(g, cache, kernel_size=(3, 3), stride=(1, 1), dilation=(1, 1),
+                                               padding_mode="zeros")
+        return y, dx, grads["weight"], grads["bias"]
+
+    shared = both()
+    _serial(monkeypatch)
+    for x_, y_ in zip(shared, both()):
+        assert np.array_equal(x_, y_)
