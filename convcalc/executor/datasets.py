@@ -190,7 +190,8 @@ def synthetic(text: str, input_shape: tuple[int, ...], classes: int, val_fractio
                          f"it needs at least {len(labels)} outputs")
     if name == "blobs":
         x, y = _blobs(samples, input_shape, rng)
-        description = f"{samples} samples, 4 Gaussian classes around random prototypes of shape {'x'.join(map(str, input_shape))}"
+        description = (f"{samples} samples, 4 Gaussian classes around random prototypes of shape "
+                       f"{'x'.join(map(str, input_shape))}")
     else:
         if len(input_shape) != 3:
             raise InputError(f"synthetic:{name} draws images and needs a C x H x W input; the network takes "
@@ -224,7 +225,8 @@ def digits(input_shape: tuple[int, ...], classes: int, val_fraction: float, test
         raise InputError(f"--data digits holds 1x8x8 images; the network takes {'x'.join(map(str, shape))} "
                          "(give --in 1x8x8, or a square multiple such as 1x32x32)")
     if classes < 10:
-        raise InputError(f"--data digits has 10 classes but the network gives {classes} scores: it needs fc 10 at the end")
+        raise InputError(f"--data digits has 10 classes but the network gives {classes} scores: "
+                         "it needs fc 10 at the end")
     try:
         from sklearn.datasets import load_digits
     except ImportError:
@@ -275,7 +277,8 @@ def _load_npz(path: str):
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
-        raise InputError(f"--data {path} is not a readable .npz file ({error}); save with numpy.savez(path, x=..., y=...)") from None
+        raise InputError(f"--data {path} is not a readable .npz file ({error}); "
+                         "save with numpy.savez(path, x=..., y=...)") from None
 
 
 def _check_x(x: np.ndarray, key: str, path: str, input_shape: tuple[int, ...]) -> np.ndarray:
@@ -318,7 +321,8 @@ def _check_targets(y: np.ndarray, key: str, path: str, n: int, targets: tuple[in
         y = y[:, None]
     if len(y) != n or tuple(y.shape[1:]) != tuple(targets):
         raise InputError(f"--data {path}: targets '{key}' have shape {'x'.join(map(str, y.shape))}; the network "
-                         f"gives {'x'.join(map(str, targets))} per sample, so expected {n} x {'x'.join(map(str, targets))}")
+                         f"gives {'x'.join(map(str, targets))} per sample, "
+                         f"so expected {n} x {'x'.join(map(str, targets))}")
     if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
         raise InputError(f"--data {path}: targets '{key}' contain NaN or infinite values")
     return y
@@ -351,7 +355,8 @@ def from_npz(path: str, input_shape: tuple[int, ...], classes: int, val_fraction
                 raise InputError(f"--data {path} has x_{part}/y_{part} already: leave out {option}")
             given[part] = pair(f"x_{part}", f"y_{part}")
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
-    data = _held_out(os.path.basename(path), x, y, val_fraction, test_fraction, rng, (), f"{len(x)} samples from {path}")
+    data = _held_out(os.path.basename(path), x, y, val_fraction, test_fraction, rng, (),
+                     f"{len(x)} samples from {path}")
     from dataclasses import replace
 
     if "val" in given:

@@ -149,7 +149,8 @@ class _LeafStep:
         for local, full in self.param_keys:
             g = result.grads.get(local)
             if g is None:
-                raise RuntimeError(f"{self.name}: the backward of {type(self.layer).__name__} gave no gradient for {local}")
+                raise RuntimeError(f"{self.name}: the backward of {type(self.layer).__name__} "
+                                   f"gave no gradient for {local}")
             run.grads[full] = _add(run.grads[full], g) if full in run.grads else g
         return result.grad_input
 
@@ -316,8 +317,10 @@ class _Compiler:
             self.names.add(name)
         params = tuple((local, _join(name, local)) for local in param_shapes)
         buffers = tuple((local, _join(name, local)) for local in buffer_shapes)
-        self.parameters += [TensorSpec(_join(name, local), tuple(shape), name, local) for local, shape in param_shapes.items()]
-        self.buffers += [TensorSpec(_join(name, local), tuple(shape), name, local) for local, shape in buffer_shapes.items()]
+        self.parameters += [TensorSpec(_join(name, local), tuple(shape), name, local)
+                            for local, shape in param_shapes.items()]
+        self.buffers += [TensorSpec(_join(name, local), tuple(shape), name, local)
+                         for local, shape in buffer_shapes.items()]
         self.leaves.append(LeafInfo(name, layer, kind, shape_in, shape_out))
         return _LeafStep(name, layer, params, buffers)
 
@@ -338,7 +341,8 @@ class _Compiler:
             gate = self.sequence(module.gate.children)
             return _GateStep(gate, self._next(False, module).name)
         if isinstance(module, Side):
-            raise InputError("an auxiliary head (--aux) is counted by arch but not run: leave --aux out to run or train")
+            raise InputError("an auxiliary head (--aux) is counted by arch but not run: "
+                             "leave --aux out to run or train")
         raise TypeError(f"not a module: {module!r}")
 
     def sequence(self, children) -> _SequenceStep:
@@ -364,8 +368,9 @@ def build_graph(network: Network, input_shape: tuple | None = None) -> Graph:
 
 # --------------------------------------------------------------------------- running
 
-def forward(graph: Graph, x: np.ndarray, params: Mapping[str, np.ndarray], buffers: Mapping[str, np.ndarray] | None = None,
-            *, training: bool = False, rng: np.random.Generator | None = None, keep: bool = True,
+def forward(graph: Graph, x: np.ndarray, params: Mapping[str, np.ndarray],
+            buffers: Mapping[str, np.ndarray] | None = None, *, training: bool = False,
+            rng: np.random.Generator | None = None, keep: bool = True,
             observe: Observer | None = None) -> ForwardPass:
     """Run the network on a batch ``x`` (N, C, *spatial).
 

@@ -71,12 +71,14 @@ def read(path: str) -> InputArrays:
             try:
                 array = np.array(data, dtype=np.float64)
             except (ValueError, TypeError):
-                raise InputError(f"--input {path}: 'x' must be nested lists of numbers of one rectangular shape") from None
+                raise InputError(f"--input {path}: 'x' must be nested lists of numbers "
+                                 "of one rectangular shape") from None
             return InputArrays(_numeric(array, f"--input {path}"), y, path)
     except InputError:
         raise
     except json.JSONDecodeError as error:
-        raise InputError(f"--input {path}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
+        raise InputError(f"--input {path}: not valid JSON "
+                         f"(line {error.lineno}, column {error.colno}: {error.msg})") from None
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
         raise InputError(f"--input {path} could not be read ({error})") from None
     raise InputError(f"--input {path}: use a .npy, .npz or .json file")

@@ -260,7 +260,8 @@ def _inspect(graph, x, params, buffers, backend, training, rng, loss, labels, co
         torch_version = version()
     seconds = dict(primary.seconds)
     if compare:
-        seconds = {f"numpy {k}": v for k, v in ours.seconds.items()} | {f"torch {k}": v for k, v in theirs.seconds.items()}
+        seconds = ({f"numpy {k}": v for k, v in ours.seconds.items()}
+                   | {f"torch {k}": v for k, v in theirs.seconds.items()})
     return RunReport(
         network=graph.network.name, input=graph.input, output=graph.output, batch=int(x.shape[0]), backend=backend,
         dtype=str(x.dtype), training=training, input_source=input_source, rows=tuple(rows),

@@ -44,7 +44,8 @@ class Loss:
 LOSSES = {
     "sum": Loss("sum", "sum", "Σ outputs (every output's gradient is 1)", mean=False, needs_labels=False),
     "cross-entropy": Loss("cross-entropy", "cross_entropy",
-                          "cross-entropy: −log softmax(scores)[label], mean over the batch", mean=True, needs_labels=True),
+                          "cross-entropy: −log softmax(scores)[label], mean over the batch",
+                          mean=True, needs_labels=True),
     "mse": Loss("mse", "mse", "mean squared error Σ(y − t)²/n over the n entries (nn.MSELoss)", mean=True,
                 needs_labels=True, classifies=False),
     "sse": Loss("sse", "sse", "sum of squared errors Σ(y − t)² (the course's two-layer MLP listing)", mean=False,

@@ -84,7 +84,8 @@ class Optimizer:
                 first[name] = v
                 new_params[name] = value - self.lr * v
             else:
-                m = (1 - self.beta1) * g if name not in state.first else self.beta1 * state.first[name] + (1 - self.beta1) * g
+                m = ((1 - self.beta1) * g if name not in state.first
+                     else self.beta1 * state.first[name] + (1 - self.beta1) * g)
                 v = (1 - self.beta2) * (g * g) if name not in state.second else \
                     self.beta2 * state.second[name] + (1 - self.beta2) * (g * g)
                 first[name], second[name] = m, v

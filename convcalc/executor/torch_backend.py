@@ -58,7 +58,8 @@ def _pairs(ours, theirs, what: str):
         raise RuntimeError(f"the torch build has {len(theirs)} {what}, ours {len(ours)}")
     for spec, (name, tensor) in zip(ours, theirs):
         if tuple(tensor.shape) != tuple(spec.shape) or name.rsplit(".", 1)[-1] != spec.local.rsplit(".", 1)[-1]:
-            raise RuntimeError(f"{what} do not line up: ours {spec.name} {spec.shape}, torch {name} {tuple(tensor.shape)}")
+            raise RuntimeError(f"{what} do not line up: ours {spec.name} {spec.shape}, "
+                               f"torch {name} {tuple(tensor.shape)}")
     return list(zip(ours, theirs))
 
 

@@ -155,7 +155,8 @@ def _loop(graph, data, params, buffers, plan, on_step, batches, dropout, augment
         passed = walk.forward(graph, xb, params, buffers, training=True, rng=dropout)
         value, grad = plan.loss.value_and_grad(passed.output, yb)
         if not math.isfinite(value):
-            raise InputError(f"the loss became {value} at step {step} (epoch {epoch + 1}); training stopped and nothing "
+            raise InputError(f"the loss became {value} at step {step} (epoch {epoch + 1}); "
+                             "training stopped and nothing "
                              f"was saved — try a smaller --lr (now {plan.optimizer.lr:g}) or another --init")
         grads = walk.backward(graph, passed, grad).params
         params, state = plan.optimizer.step(params, grads, state)

@@ -62,12 +62,14 @@ def load(path: str, graph: Graph, dtype) -> tuple[dict[str, np.ndarray], dict[st
         if missing:
             parts.append(f"{len(missing)} missing ({', '.join(missing[:3])}{', …' if len(missing) > 3 else ''})")
         if unexpected:
-            parts.append(f"{len(unexpected)} unexpected ({', '.join(unexpected[:3])}{', …' if len(unexpected) > 3 else ''})")
+            more = ', …' if len(unexpected) > 3 else ''
+            parts.append(f"{len(unexpected)} unexpected ({', '.join(unexpected[:3])}{more})")
         raise InputError(f"--load {path}{written_by} does not match {graph.network.name}: " + "; ".join(parts))
     for spec in wanted:
         value = arrays[spec.name]
         if tuple(value.shape) != tuple(spec.shape):
-            raise InputError(f"--load {path}{written_by}: {spec.name} has shape {'x'.join(map(str, value.shape)) or 'scalar'}; "
+            raise InputError(f"--load {path}{written_by}: {spec.name} has shape "
+                             f"{'x'.join(map(str, value.shape)) or 'scalar'}; "
                              f"{graph.network.name} at input {'x'.join(map(str, graph.input))} needs "
                              f"{'x'.join(map(str, spec.shape)) or 'scalar'}")
         if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
