@@ -192,6 +192,7 @@ def _reduce(graph: _Graph, pending: dict[str, Op], source: str, sink: str) -> No
                 for e in list(ins):
                     graph.remove(e)
                 del pending[vertex]
+                assert op.merge is not None  # pending holds the merging ops only
                 graph.add(_Edge(src, vertex, [_Block(op.merge, branches, _scope_path(op.scope))]))
                 work += [vertex, src]
             continue

@@ -142,6 +142,7 @@ def _global(kind: str):
 
 def _zero_padding(config):
     padding = config.get("padding", 1)
+    pairs: tuple[Any, ...]
     if isinstance(padding, int):
         pairs = ((padding, padding), (padding, padding))
     elif all(isinstance(p, int) for p in padding):

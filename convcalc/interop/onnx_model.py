@@ -208,7 +208,7 @@ def _conv_transpose(node: Node) -> Mapped:
         output_shape = [i * s for i, s in zip(spatial, strides)]
     if output_shape is not None:
         output_shape = output_shape[-rank:]
-        pads = []
+        computed = []
         for i, k, s, d, op, o in zip(spatial, kernel, strides, dilations, out_padding, output_shape):
             total = s * (i - 1) + op + (k - 1) * d + 1 - o
             if total < 0:  # the output is longer than the window reaches: the extra is output padding
@@ -216,8 +216,9 @@ def _conv_transpose(node: Node) -> Mapped:
                     f"ConvTranspose '{node.proto.name}': output_shape {o} needs {-total} more than "
                     "stride·(i − 1) + output_padding + d(k − 1) + 1 gives; use output_padding"
                 )
-            pads.append((total // 2, total - total // 2) if mode == "SAME_UPPER" else (total - total // 2, total // 2))
-        pads = tuple(pads)
+            computed.append((total // 2, total - total // 2) if mode == "SAME_UPPER"
+                            else (total - total // 2, total // 2))
+        pads = tuple(computed)
     else:
         pads = _pads(node, spatial, kernel, strides, dilations)
     layer = build.conv_t(
@@ -458,7 +459,7 @@ def _reduce_mean(node: Node) -> Mapped:
     )
     if axes is None or sorted(a % rank for a in axes) != list(range(2, rank)):
         return _unmapped(node, "averages over axes other than every spatial one")
-    layers = (build.global_avgpool(rank - 2),)
+    layers: tuple[Leaf, ...] = (build.global_avgpool(rank - 2),)
     if not node.attrs.get("keepdims", 1):
         layers += (build.flatten(),)
     return Mapped(layers)
@@ -619,6 +620,8 @@ def _fold(node, values: list, attrs: dict, shapes: dict, opset: int):
         )
         if op == "Squeeze":
             return np.squeeze(values[0], axis=None if axes is None else tuple(int(a) for a in axes))
+        if axes is None:  # Unsqueeze names its axes (an attribute before opset 13, an input from it)
+            return None
         out = values[0]
         for a in sorted(int(a) % (out.ndim + len(axes)) for a in axes):
             out = np.expand_dims(out, a)
@@ -655,9 +658,9 @@ def _fold(node, values: list, attrs: dict, shapes: dict, opset: int):
     if op == "Transpose":
         perm = attrs.get("perm")
         if isinstance(values[0], _Shaped):  # a large weight read transposed (x · Wᵀ): its shape permuted
-            dims = values[0].shape
-            order = list(reversed(range(len(dims)))) if perm is None else [int(p) % len(dims) for p in perm]
-            return _Shaped([dims[p] for p in order])
+            sizes = values[0].shape
+            order = list(reversed(range(len(sizes)))) if perm is None else [int(p) % len(sizes) for p in perm]
+            return _Shaped([sizes[p] for p in order])
         return np.transpose(values[0], None if perm is None else [int(p) for p in perm])
     return None
 
@@ -992,7 +995,7 @@ def _node_names(nodes) -> list[tuple[str, str]]:
         else:
             scoped.append(("", raw.replace(".", "_")))
     counts = Counter(scope for scope, _ in scoped if scope)
-    names = []
+    names: list[tuple[str, str]] = []
     for scope, own in scoped:
         if not scope:
             names.append((scope, own))

@@ -429,6 +429,8 @@ def _f_flatten(call: Call):
     if int(start) % (rank + 1) == 0:
         return None
     s, e = _dim(start, rank), _dim(end, rank)
+    if s is None or e is None:  # an end dim at the batch: torch refuses it before we get here
+        return None
     return Result((build.flatten(s, e),))
 
 
@@ -489,7 +491,7 @@ def _f_mean(call: Call):
     dims = [dims] if isinstance(dims, int) else list(dims)
     if sorted(d % (rank + 1) for d in dims) != list(range(2, rank + 1)):
         return None
-    layers = (build.global_avgpool(rank - 1),)
+    layers: tuple[Leaf, ...] = (build.global_avgpool(rank - 1),)
     if not call.arg(2, "keepdim", False):
         layers += (build.flatten(),)
     return Result(layers)
@@ -783,17 +785,17 @@ def _trace_fx(model, shape: tuple):
                 _args(node.kwargs, data, shapes, graph_module),
                 shapes.get(node.name),
             )
-        mapper = FUNCTIONS.get(fname)
-        result = mapper(call) if mapper else None
+        function = FUNCTIONS.get(fname)
+        mapped = function(call) if function else None
         name = f"{scope}.{node.name}" if scope else node.name
-        if result is None:
+        if mapped is None:
             notes.append(f"{name}: {fname} is not mapped (no parameters or MACs counted)")
-            result = Result((_unmapped_leaf(fname, shapes.get(node.name), name),), inputs=(inputs[0],))
-        read = result.inputs or tuple(inputs)
-        if result.merge:
-            ops.append(Op(read, node.name, merge=result.merge, scope=scope))
+            mapped = Result((_unmapped_leaf(fname, shapes.get(node.name), name),), inputs=(inputs[0],))
+        read = mapped.inputs or tuple(inputs)
+        if mapped.merge:
+            ops.append(Op(read, node.name, merge=mapped.merge, scope=scope))
         else:
-            ops.append(Op((read[0],), node.name, _named(name, result.layers)))
+            ops.append(Op((read[0],), node.name, _named(name, mapped.layers)))
         data.add(node.name)
     if source is None or sink is None:
         raise InputError("the module's forward has no tensor input or output")
@@ -809,7 +811,7 @@ def _args(value, data: set, shapes: dict, graph_module):
             return Data(value.name, shapes.get(value.name))
         if value.op == "get_attr":
             target = graph_module
-            for part in value.target.split("."):
+            for part in str(value.target).split("."):
                 target = getattr(target, part)
             return target
         return value
