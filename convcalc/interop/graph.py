@@ -18,7 +18,7 @@ concatenation plus the new inputs — the same tensor, and a graph the reduction
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from convcalc.errors import InputError
@@ -26,6 +26,23 @@ from convcalc.layers.elementwise import Activation, Identity
 from convcalc.network.model import Gate, Leaf, Module, Parallel, Residual, Sequential
 
 MERGES = ("add", "mul", "concat")
+
+
+def descriptor_reader(front: str, word: str, readers: Mapping[str, Callable],
+                      activation: Callable[[str], Callable] | None = None) -> Callable | None:
+    """How an importer reads the layer ``word`` names in its ``front`` (``onnx``, ``torch``,
+    ``keras``): the reader of the descriptor the word is an alias of, or, for an attribute-free
+    activation, ``activation(name)``; None when no descriptor names it (an unmapped layer)."""
+    from convcalc.layers.descriptor import lookup
+
+    descriptor = lookup(front, word)
+    if descriptor is None:
+        return None
+    if descriptor.name in readers:
+        return readers[descriptor.name]
+    if activation is not None and descriptor.classes == ("Activation",):
+        return activation(descriptor.name)
+    return None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from convcalc.errors import InputError
-from convcalc.interop.graph import Op, structure
+from convcalc.interop.graph import Op, descriptor_reader, structure
 from convcalc.layers.tensor import Pad, Reshape
 from convcalc.network import build
 from convcalc.network.model import Leaf, Network
@@ -215,10 +215,7 @@ def reader(class_name: str) -> Callable[[dict], tuple] | None:
     """How a Keras layer class is read: its descriptor's reader, the Activation wrapper, or None."""
     if class_name in WRAPPERS:
         return WRAPPERS[class_name]
-    from convcalc.layers.descriptor import lookup
-
-    descriptor = lookup("keras", class_name)
-    return None if descriptor is None else READERS.get(descriptor.name)
+    return descriptor_reader("keras", class_name, READERS)
 
 
 def mapped_classes() -> list[str]:

@@ -30,7 +30,7 @@ from typing import Any
 from convcalc.engine import axis
 from convcalc.errors import InputError
 from convcalc.interop import onnx_rewrite
-from convcalc.interop.graph import Op, structure
+from convcalc.interop.graph import Op, descriptor_reader, structure
 from convcalc.layers.tensor import Pad, Permute, Pointwise, Reshape, Slice, Unmapped
 from convcalc.network import build
 from convcalc.network.declared import declare
@@ -574,16 +574,7 @@ def reader(op_type: str, domain: str = "") -> Callable[[Node], Mapped] | None:
         return None
     if op_type in MERGE_OPERATORS:
         return MERGE_OPERATORS[op_type]
-    from convcalc.layers.descriptor import lookup
-
-    descriptor = lookup("onnx", op_type)
-    if descriptor is None:
-        return None
-    if descriptor.name in READERS:
-        return READERS[descriptor.name]
-    if descriptor.classes == ("Activation",):
-        return _activation(descriptor.name)
-    return None
+    return descriptor_reader("onnx", op_type, READERS, _activation)
 
 
 def mapped_operators() -> frozenset[str]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from convcalc.errors import InputError
-from convcalc.interop.graph import Op, structure
+from convcalc.interop.graph import Op, descriptor_reader, structure
 from convcalc.layers.tensor import Pad, Permute, Pointwise, Reshape, Slice, Unmapped
 from convcalc.network import build
 from convcalc.network.declared import declare
@@ -341,16 +341,7 @@ def module_reader(m) -> Callable[[Any], tuple | None] | None:
 
 
 def reader(class_name: str) -> Callable[[Any], tuple | None] | None:
-    from convcalc.layers.descriptor import lookup
-
-    descriptor = lookup("torch", class_name)
-    if descriptor is None:
-        return None
-    if descriptor.name in READERS:
-        return READERS[descriptor.name]
-    if descriptor.classes == ("Activation",):
-        return _activation(descriptor.name)
-    return None
+    return descriptor_reader("torch", class_name, READERS, _activation)
 
 
 def mapped_modules() -> frozenset[str]:
