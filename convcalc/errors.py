@@ -13,6 +13,8 @@ in a backprop spec, ``layers[3].padding_mode`` — its JSON path — in an arch 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 #: How the command line spells a layer field where it is not simply ``--`` + the field with
@@ -25,6 +27,32 @@ CLI_FLAGS = {
 }
 
 NOT_GIVEN: Any = object()
+
+_PLACEHOLDER = re.compile(r"\{field:([a-z_]+)\}")
+
+
+def spell(template: str, speller: Callable[[str], str] | None = None) -> str:
+    """``template`` with each ``{field:NAME}`` written as ``speller(NAME)`` (default: the CLI flag)."""
+    say = speller or cli_flag
+    return _PLACEHOLDER.sub(lambda m: say(m.group(1)), template)
+
+
+class Note(str):
+    """An advisory note naming settings as ``{field:NAME}``: as a string it reads with the
+    command-line flags (``convcalc shape``); :meth:`spelled` writes it as another front end."""
+
+    template: str
+
+    def __new__(cls, template: str) -> Note:
+        note = super().__new__(cls, spell(template))
+        note.template = template
+        return note
+
+    def spelled(self, speller: Callable[[str], str]) -> str:
+        return spell(self.template, speller)
+
+    def __reduce__(self):  # type: ignore[override]
+        return (Note, (self.template,))
 
 
 def cli_flag(field: str) -> str:
@@ -44,25 +72,30 @@ class InputError(ValueError):
     exit_code = 2
 
     def __init__(self, message: str, *, field: str | None = None, value: Any = NOT_GIVEN,
-                 valid: str | None = None, spelling: str | None = None) -> None:
+                 valid: str | None = None, spelling: str | None = None,
+                 speller: Callable[[str], str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         self.value = value
         self.valid = valid
         self.spelling = spelling
+        self.speller = speller  # how other ``{field:NAME}`` settings in the message are spelled
 
     def __str__(self) -> str:
+        message = spell(self.message, self.speller)
         if self.field is None:
-            return self.message
-        return self.message.replace("{field}", self.spelling or cli_flag(self.field))
+            return message
+        return message.replace("{field}", self.spelling or cli_flag(self.field))
 
     def __reduce__(self):  # keeps the data through pickling by multiprocessing and copy
-        return (_rebuild, (self.message, self.field, self.value, self.valid, self.spelling))
+        return (_rebuild, (self.message, self.field, self.value, self.valid, self.spelling))  # speller: CLI
 
-    def spelled(self, name: str) -> InputError:
-        """The same error with its field written ``name`` (the front end's word for it)."""
-        return InputError(self.message, field=self.field, value=self.value, valid=self.valid, spelling=name)
+    def spelled(self, name: str, speller: Callable[[str], str] | None = None) -> InputError:
+        """The same error with its field written ``name`` (the front end's word for it) and any
+        other ``{field:NAME}`` written ``speller(NAME)``."""
+        return InputError(self.message, field=self.field, value=self.value, valid=self.valid, spelling=name,
+                          speller=speller or self.speller)
 
 
 def _rebuild(message, field, value, valid, spelling) -> InputError:

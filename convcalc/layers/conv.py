@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from convcalc.dims import Dim, format_dim, is_symbolic, product, simplify
 from convcalc.engine import axis, support
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount, Step, merge_axis_steps
-from convcalc.errors import InputError
+from convcalc.errors import InputError, Note
 from convcalc.layers import base
 from convcalc.layers.descriptor import (
     BIAS,
@@ -151,7 +151,8 @@ class _ConvBase:
         c_out = self.out_channels
         if c_out is None and c_in is not None:
             c_out = c_in
-            notes.append(f"no --out given: assuming {format_dim(c_in)} output channels (as many as the input)")
+            notes.append(Note(f"no {{field:out}} given: assuming {format_dim(c_in)} output channels "
+                              "(as many as the input)"))
         return groups, c_out, notes
 
     def _hyper(self, pads, groups, c_out) -> dict:

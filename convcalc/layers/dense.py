@@ -39,7 +39,8 @@ class Linear(base.NoBuffers):
 
     def __post_init__(self) -> None:
         if self.out_features is None:
-            raise InputError("linear needs {field} (the number of output features), e.g. --in 9216 --out 4096",
+            raise InputError("linear needs {field} (the number of output features), "
+                             "e.g. {field:in} 9216 {field:out} 4096",
                              field="out_features", value=None, valid="a whole number ≥ 1")
         if isinstance(self.out_features, bool) or not isinstance(self.out_features, int) or self.out_features < 1:
             raise InputError(f"{{field}} (output features) must be a whole number ≥ 1; got {self.out_features!r}",

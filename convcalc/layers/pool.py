@@ -144,7 +144,7 @@ class _WindowPool(_Pool):
                 raise InputError(
                     f"{op}: kernel {k}{eff} is larger than the padded input along {name}: {i} + {pl} + {pr} = "
                     f"{i + pl + pr}; the output would be empty. Use a kernel of at most {i + pl + pr}"
-                    + (" (or --ceil-mode)" if not self.ceil_mode and k_eff - (i + pl + pr) < s else "")
+                    + (" (or {field:ceil_mode})" if not self.ceil_mode and k_eff - (i + pl + pr) < s else "")
                 )
             out.append(o)
             if was_dropped:

@@ -1,0 +1,25 @@
+"""Notes and errors name settings as data; each front end spells them its own way."""
+
+import pickle
+
+import pytest
+
+from convcalc.errors import InputError, Note
+from convcalc.layers.dense import Linear
+
+
+def test_note_reads_as_cli_flag_and_as_spec_key():
+    note = Note("no {field:out} given: assuming 3 output channels")
+    assert note == "no --out given: assuming 3 output channels"
+    assert note.spelled(lambda f: f"layers[2].{f}") == "no layers[2].out given: assuming 3 output channels"
+    assert pickle.loads(pickle.dumps(note)).spelled(str) == "no out given: assuming 3 output channels"
+
+
+def test_linear_error_spelled_by_two_front_ends():
+    with pytest.raises(InputError) as caught:
+        Linear(out_features=None)
+    error = caught.value
+    assert "{field" not in str(error)
+    assert "--out_features" not in str(error) and "--in 9216 --out 4096" in str(error)
+    spec = str(error.spelled("layers[1].out", lambda f: f"layers[1].{f}"))
+    assert "layers[1].out (the number" in spec and "layers[1].in 9216 layers[1].out 4096" in spec
