@@ -51,7 +51,7 @@ class Note(str):
     def spelled(self, speller: Callable[[str], str]) -> str:
         return spell(self.template, speller)
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self):
         return (Note, (self.template,))
 
 
