@@ -23,3 +23,17 @@ def test_linear_error_spelled_by_two_front_ends():
     assert "--out_features" not in str(error) and "--in 9216 --out 4096" in str(error)
     spec = str(error.spelled("layers[1].out", lambda f: f"layers[1].{f}"))
     assert "layers[1].out (the number" in spec and "layers[1].in 9216 layers[1].out 4096" in spec
+
+
+def test_pooling_error_names_ceil_mode_as_each_front_end_writes_it():
+    """The same refusal, from ``convcalc shape`` (its flag) and from an arch chain (the layer's key)."""
+    from typer.testing import CliRunner
+
+    from convcalc.cli.app import app
+
+    runner = CliRunner()
+    shape = runner.invoke(app, ["shape", "--op", "maxpool2d", "--in", "3x4x4", "--k", "5", "--stride", "2"])
+    arch = runner.invoke(app, ["arch", "3x4x4 | maxpool k5 s2"])
+    assert shape.exit_code == arch.exit_code == 2
+    assert "Use a kernel of at most 4 (or --ceil-mode)" in shape.output
+    assert "Use a kernel of at most 4 (or ceil_mode)" in arch.output and "--ceil-mode" not in arch.output

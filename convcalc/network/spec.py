@@ -143,9 +143,11 @@ def make_leaf(kind: str, options: dict[str, Any], where: str) -> Leaf:
         if error.field is not None:  # named by its JSON path, as the spec wrote the key
             written = {o.keyword: key for key, o in ((k, descriptor.option(str(k).lower().replace("-", "_")))
                                                      for k in options) if o is not None}
-            key = written.get(error.field, next((o.key for o in descriptor.options if o.keyword == error.field),
-                                                error.field))
-            raise error.spelled(f"{where}.{key}" if where != "layer" else key) from None
+
+            def spec_path(field: str) -> str:  # another setting the message names, as this spec writes it
+                word = written.get(field, next((o.key for o in descriptor.options if o.keyword == field), field))
+                return f"{where}.{word}" if where != "layer" else word
+            raise error.spelled(spec_path(error.field), spec_path) from None
         raise InputError(f"{where}: {error}" if where != "layer" else str(error)) from None
     if declared_size is None:
         return leaf
