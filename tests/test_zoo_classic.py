@@ -304,3 +304,18 @@ def test_squeezenet_fire_and_ceil_pools():
     # Fire(96, 16, 64, 64): 96·16+16 + 16·64+64 + 16·64·9+64
     fire2 = sum(r[f"features.3.{n}"].params.total for n in ("squeeze", "expand.expand1x1", "expand.expand3x3"))
     assert fire2 == 96 * 16 + 16 + 16 * 64 + 64 + 16 * 64 * 9 + 64
+
+
+def test_option_error_agrees_in_number_with_the_networks_named():
+    """One network named takes the singular verb, several the plural."""
+    import pytest
+
+    from convcalc import zoo
+    from convcalc.errors import InputError
+
+    entries = list(zoo.entries())
+    option, users = next((o, [e for e in entries if o in e.options]) for e in entries for o in e.options
+                         if sum(o in f.options for f in entries) == 1)
+    other = next(e for e in entries if option not in e.options)
+    with pytest.raises(InputError, match=f"only {users[0].name} takes it"):
+        zoo.check_options(other, {option: None})

@@ -228,7 +228,7 @@ def check_options(entry: ZooEntry, given: Mapping[str, Any]) -> dict[str, Any]:
     for option, value in given.items():
         if option not in takes:
             others = [e.name for e in entries() if option in e.options]
-            where = (f"only {', '.join(others)} take it" if len(others) <= 6 else
+            where = (f"only {', '.join(others)} {'takes' if len(others) == 1 else 'take'} it" if len(others) <= 6 else
                      f"{len(others)} networks take it (convcalc arch --list --json lists each network's options)")
             raise InputError(f"{entry.name} has no --{option} option; {where}")
         if option == "classes" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
