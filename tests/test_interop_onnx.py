@@ -427,3 +427,19 @@ def test_zero_pad_read_by_a_conv_is_the_convs_padding(tmp_path):
     other = walk(onnx_model.load(_model(tmp_path, nodes, inits + [_init("w2", (4, 4, 3, 3))], (3, 8, 8),
                                         name="p2.onnx")))
     assert [r.type for r in other.leaves()] == ["pad", "conv2d"]
+
+
+def test_a_missing_file_is_named_before_the_missing_package(tmp_path, monkeypatch):
+    """Without onnx installed, a mistyped path says the file is missing; an existing file says
+    which extra to install."""
+    import sys
+
+    from convcalc.errors import InputError
+
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
+    with pytest.raises(InputError, match="does not exist"):
+        onnx_model.load(str(tmp_path / "missing.onnx"))
+    present = tmp_path / "present.onnx"
+    present.write_bytes(b"\x08\x07")
+    with pytest.raises(InputError, match=r"pip install 'convcalc\[onnx\]'"):
+        onnx_model.load(str(present))

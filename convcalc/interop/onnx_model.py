@@ -674,9 +674,9 @@ def _constant_value(node, onnx):
 
 def read_model(path: str):
     """The parsed ModelProto, or one clear InputError."""
-    onnx = _onnx()
-    if not os.path.isfile(path):
+    if not os.path.isfile(path):  # before the package: a mistyped path is the likelier mistake
         raise InputError(f"ONNX file '{path}' does not exist")
+    onnx = _onnx()
     with open(path, "rb") as handle:
         data = handle.read()
     try:
@@ -841,8 +841,8 @@ def _constant_folder(onnx, graph, opset: int):
 
 def load(path: str, input_shape: tuple | None = None) -> Network:
     """The network of the ONNX file at ``path``; ``input_shape`` (C, *spatial) overrides its input."""
+    model = read_model(path)  # says a missing file is missing before it asks for the package
     onnx = _onnx()
-    model = read_model(path)
     graph = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
     onnx_rewrite.rewrite(onnx, model, _constant_folder(onnx, graph, opset))
