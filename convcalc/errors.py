@@ -91,7 +91,7 @@ class InputError(ValueError):
     def __reduce__(self):  # keeps the data through pickling by multiprocessing and copy
         return (_rebuild, (self.message, self.field, self.value, self.valid, self.spelling))  # speller: CLI
 
-    def spelled(self, name: str, speller: Callable[[str], str] | None = None) -> InputError:
+    def spelled(self, name: str | None, speller: Callable[[str], str] | None = None) -> InputError:
         """The same error with its field written ``name`` (the front end's word for it) and any
         other ``{field:NAME}`` written ``speller(NAME)``."""
         return InputError(self.message, field=self.field, value=self.value, valid=self.valid, spelling=name,
