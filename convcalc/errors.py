@@ -24,6 +24,7 @@ CLI_FLAGS = {
     "padding": "--pad",
     "out_channels": "--out",
     "out_features": "--out",
+    "input": "--in",  # the input shape (a spec's "input")
 }
 
 NOT_GIVEN: Any = object()

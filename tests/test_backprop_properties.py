@@ -34,7 +34,8 @@ def image_networks(draw, exact: bool = False):
     n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
     h, w = draw(st.integers(3, 6)), draw(st.integers(3, 6))
     spec = {"input": _tensor(draw, (n, c, h, w), exact), "layers": []}
-    for _ in range(draw(st.integers(1, 2))):
+    blocks = draw(st.integers(1, 2))
+    for block in range(blocks):
         kind = draw(st.sampled_from(["conv2d", "conv_transpose2d", "maxpool2d", "avgpool2d", "batchnorm2d"]))
         layer: dict = {"type": kind}
         if kind == "conv2d":
@@ -90,7 +91,11 @@ def image_networks(draw, exact: bool = False):
             )
         if layer is not None:
             spec["layers"].append(layer)
-        activation = draw(st.sampled_from(["relu", "leaky_relu", "sigmoid", "tanh", None]))
+        # An exact network keeps sigmoid and tanh (irrational values) out of a block a ReLU or a max
+        # pool follows: where their values cancel exactly (-3·tanh 4 + 3·tanh 4) the exact trace sits on
+        # the kink, while float64 rounding (2.2e-16) puts torch on one side of it — torch is off there.
+        smooth = ["sigmoid", "tanh"] if not exact or block == blocks - 1 else []
+        activation = draw(st.sampled_from(["relu", "leaky_relu", *smooth, None]))
         if activation:
             spec["layers"].append({"type": activation})
     spec["layers"].append({"type": "flatten"})

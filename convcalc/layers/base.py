@@ -103,7 +103,8 @@ def join_feature_map(batch: Dim | None, channels: Dim | None, spatial: Sequence[
 def resolve_batch(in_batch: Dim | None, batch_option: int | None) -> Dim:
     if batch_option is not None and in_batch is not None and in_batch != batch_option:
         raise InputError(
-            f"--batch {batch_option} disagrees with the batch {format_dim(in_batch)} written in --in: give one of them"
+            f"{{field:batch}} {batch_option} disagrees with the batch {format_dim(in_batch)} written in "
+            "{field:input}: give one of them"
         )
     if in_batch is not None:
         return in_batch

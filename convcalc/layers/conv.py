@@ -142,7 +142,7 @@ class _ConvBase:
         groups = self.groups
         if self.depthwise:
             if c_in is None:
-                raise InputError(f"{self.name} {{field}} needs the input channels in --in (e.g. 32x112x112)",
+                raise InputError(f"{self.name} {{field}} needs the input channels in {{field:input}} (e.g. 32x112x112)",
                                  field="depthwise", value=True)
             if is_symbolic(c_in):
                 raise InputError(f"{self.name} {{field}} needs a number of input channels, not {format_dim(c_in)}",
@@ -241,7 +241,8 @@ class Conv(_ConvBase):
         if c_in is not None:
             params, macs, other, c_in_g = self._counts(c_out, c_in, groups, n, out_spatial, out_spatial, c_out)
         else:
-            notes.append("parameters and MACs need the input channels: write --in as CxHxW (e.g. 3x32x32)")
+            notes.append(Note("parameters and MACs need the input channels: write {field:input} as CxHxW "
+                              "(e.g. 3x32x32)"))
 
         if self.padding_mode != "zeros":
             notes.append(f"padding_mode '{self.padding_mode}' changes the padded values, not the shape")
@@ -364,7 +365,7 @@ class ConvTranspose(_ConvBase):
         if isinstance(self.padding, str):
             raise InputError(
                 f"{self.name}: padding '{self.padding}' is not accepted by PyTorch's ConvTranspose; "
-                "give numbers (e.g. {field} 1) — for Keras 'same' use {field} (k−s)/2 with --output-padding",
+                "give numbers (e.g. {field} 1) — for Keras 'same' use {field} (k−s)/2 with {field:output_padding}",
                 field="padding", value=self.padding, valid="whole numbers ≥ 0 or before:after pairs",
             )
         if self.padding_mode != "zeros":
@@ -404,7 +405,8 @@ class ConvTranspose(_ConvBase):
         if c_in is not None:
             params, macs, other, _ = self._counts(c_in, c_out, groups, n, spatial, out_spatial, c_out)
         else:
-            notes.append("parameters and MACs need the input channels: write --in as CxHxW (e.g. 16x14x14)")
+            notes.append(Note("parameters and MACs need the input channels: write {field:input} as CxHxW "
+                              "(e.g. 16x14x14)"))
         rf = tuple(AxisRF(axis.effective_kernel(k, d), Fraction(1, s), pl, support.transposed(k, s, pl, d))
                    for k, d, s, (pl, _) in zip(self.kernel_size, self.dilation, self.stride, pads))
         hyper = self._hyper(pads, groups, c_out) | {"output_padding": list(self.output_padding)}

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from convcalc.dims import format_dim, product, simplify
 from convcalc.engine.report import LayerReport, ParamCount, Step
-from convcalc.errors import InputError
+from convcalc.errors import InputError, Note
 from convcalc.layers import base
 from convcalc.layers.descriptor import BIAS, LayerDescriptor, Option, out_option, register_hook
 from convcalc.notation import format_shape
@@ -50,7 +50,8 @@ class Linear(base.NoBuffers):
                 bytes_per_element: int = 4) -> LayerReport:
         shape = tuple(shape)
         if not shape:
-            raise InputError("linear needs an input with at least one dimension (the features), e.g. --in 9216")
+            raise InputError("linear needs an input with at least one dimension (the features), "
+                             "e.g. {field:input} 9216")
         in_features = shape[-1]
         leading = shape[:-1]
         notes = []
@@ -59,10 +60,10 @@ class Linear(base.NoBuffers):
         # is given apart from the shape) multiplies the work, as in PyTorch.
         n = simplify(product(leading) * (batch if batch is not None else 1))
         if len(shape) >= 3:
-            notes.append(
+            notes.append(Note(
                 f"linear acts on the last dimension ({format_dim(in_features)} features); to flatten "
-                f"{format_shape(shape)} first, use --op flatten"
-            )
+                f"{format_shape(shape)} first, use {{field:op}} flatten"
+            ))
             # a feature map (C x H x W, N x C x H x W) into a linear layer is almost always a missing flatten
             warnings.append(f"linear on the {len(shape)}-d input {format_shape(shape)} applies to its last axis only "
                             f"({format_dim(in_features)} features, PyTorch's rule): a flatten is probably missing")
@@ -150,15 +151,16 @@ class Flatten(base.NoParameters):
         end = self._index(self.end_dim, ndim, "end_dim")
         if start > end:
             raise InputError(
-                f"--start-dim {self.start_dim} comes after --end-dim {self.end_dim} on a {ndim}-d input "
-                "(PyTorch: start_dim cannot come after end_dim)"
+                f"{{field}} {self.start_dim} comes after {{field:end_dim}} {self.end_dim} on a {ndim}-d input "
+                "(PyTorch: start_dim cannot come after end_dim)", field="start_dim", value=self.start_dim,
+                valid=f"a dim at or before end_dim {self.end_dim}",
             )
         merged = simplify(product(shape[start:end + 1]))
         output = shape[:start] + (merged,) + shape[end + 1:]
         notes = []
         if not self.start_given and ndim > 1:
-            notes.append("nn.Flatten starts at dim 1 (dim 0 is taken as the batch); use --start-dim 0 to "
-                         "flatten everything")
+            notes.append(Note("nn.Flatten starts at dim 1 (dim 0 is taken as the batch); use {field:start_dim} 0 "
+                              "to flatten everything"))
         steps = []
         if explain:
             dims = "·".join(format_dim(x) for x in shape[start:end + 1])

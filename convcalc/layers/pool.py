@@ -596,8 +596,8 @@ def _torch_asymmetric_pool(layer: Any, nn: Any, rank: int, pads: list) -> Any:
     import torch.nn.functional as F
 
     if layer.ceil_mode or getattr(layer, "divisor_override", None) is not None:
-        raise InputError("--verify: asymmetric pooling padding with ceil_mode or divisor_override has no torch.nn "
-                         "equivalent")
+        raise InputError("{field:verify}: asymmetric pooling padding with ceil_mode or divisor_override has no "
+                         "torch.nn equivalent")
     flat = [v for before, after in reversed(pads) for v in (before, after)]  # F.pad wants the last axis first
     common = {"kernel_size": tuple(layer.kernel_size), "stride": tuple(layer.stride)}
     is_max = isinstance(layer, MaxPool)

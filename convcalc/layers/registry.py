@@ -73,13 +73,14 @@ def resolve_op(text: str, dims: int | None = None) -> tuple[OpSpec, int | None]:
     spec = _op(descriptor)
     if dims is not None:
         if dims not in (1, 2, 3):
-            raise InputError(f"--dims must be 1, 2 or 3; got {dims}")
+            raise InputError(f"{{field}} must be 1, 2 or 3; got {dims}", field="dims", value=dims, valid="1, 2 or 3")
         if rank is not None and rank != dims:
-            raise InputError(f"--op {raw} is {rank}-d but --dims says {dims}: give one of them")
+            raise InputError(f"{{field}} {raw} is {rank}-d but {{field:dims}} says {dims}: give one of them",
+                             field="op", value=raw, valid=f"the op without a rank, or the rank {dims}d")
         rank = dims
     if not spec.spatial:
         if rank is not None:
-            raise InputError(f"{spec.name} has no spatial rank: drop the {rank}d / --dims")
+            raise InputError(f"{spec.name} has no spatial rank: drop the {rank}d / {{field:dims}}")
         return spec, None
     return spec, rank or 2
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from convcalc.dims import format_dim, is_symbolic, product
 from convcalc.engine.report import LayerReport, Step
-from convcalc.errors import InputError
+from convcalc.errors import InputError, Note
 from convcalc.layers import base
 from convcalc.layers.conv import Conv
 from convcalc.layers.descriptor import LayerDescriptor, find_hook, register_hook, required
@@ -61,12 +61,12 @@ class DepthwiseSeparable:
                 bytes_per_element: int = 4) -> LayerReport:
         c_in, _ = base.split_sample(shape, self.rank, self.name)
         if c_in is None or is_symbolic(c_in):
-            raise InputError(f"{self.name} needs a number of input channels in --in (e.g. 32x112x112)")
+            raise InputError(f"{self.name} needs a number of input channels in {{field:input}} (e.g. 32x112x112)")
         notes = []
         c_out = self.out_channels
         if c_out is None:
             c_out = c_in
-            notes.append(f"no --out given: assuming {c_in} output channels (as many as the input)")
+            notes.append(Note(f"no {{field:out}} given: assuming {c_in} output channels (as many as the input)"))
         depthwise_layer, pointwise_layer, standard_layer = self._parts(c_in, c_out)
         kw: dict[str, Any] = {"batch": batch, "explain": explain, "bytes_per_element": bytes_per_element}
         dw = depthwise_layer.analyze(shape, **kw)

@@ -145,6 +145,8 @@ def make_leaf(kind: str, options: dict[str, Any], where: str) -> Leaf:
                                                      for k in options) if o is not None}
 
             def spec_path(field: str) -> str:  # another setting the message names, as this spec writes it
+                if field == "input":  # the network's input shape: the spec's top-level key
+                    return field
                 word = written.get(field, next((o.key for o in descriptor.options if o.keyword == field), field))
                 return f"{where}.{word}" if where != "layer" else word
             raise error.spelled(spec_path(error.field), spec_path) from None
@@ -409,7 +411,8 @@ def parse_chain(text: str, input_shape: tuple | None = None) -> Network:
         if not segment:
             raise InputError(f"at token {index}: empty segment (two '|' in a row?)")
         words = segment.split()
-        if index == 1 and re.match(r"^[\d(\[]", words[0]):
+        if index == 1 and (re.match(r"^[\d(\[]", words[0])
+                           or (lookup("spec", words[0]) is None and re.fullmatch(r"\w+(x\w+)+", words[0]))):
             try:
                 parsed, _ = parse_shape(segment, "input shape", allow_symbols=False)
             except InputError as error:
