@@ -179,6 +179,17 @@ def test_input_size_fix_is_found(cli, tmp_path):
     assert "in_features=256" in result.err and "3x32x32" in result.err
 
 
+@pytest.mark.parametrize("given", ["3x32", "32x32"])
+def test_an_input_without_its_channels_is_named_with_the_model_s_own(cli, given):
+    """``--in 3x32`` (a dimension short) or ``32x32`` into a model whose first Conv2d declares 3
+    input channels: one message naming the conv, its in_channels and the shape to write."""
+    result = cli("arch", f"{FIXTURES / 'cifar_cnn_tutorial.py'}:fixed()", "--in", given)
+    assert result.code == 2, result.out
+    assert f"on input {given}: its input has no channel axis" in result.err
+    assert "declares in_channels=3" in result.err and "e.g. 3x32x32" in result.err
+    assert "kernel" not in result.err and "Traceback" not in result.err
+
+
 def test_bad_python_targets(cli, tmp_path):
     (tmp_path / "boom.py").write_text("raise ValueError('no GPU here')\n")
     result = cli("arch", f"{tmp_path / 'boom.py'}:Net", "--in", "3x8x8")

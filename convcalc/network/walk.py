@@ -30,6 +30,7 @@ from typing import Any
 
 from convcalc.dims import Dim, format_dim, product
 from convcalc.engine import support as supports
+from convcalc.engine.axis import axis_names
 from convcalc.engine.report import AxisRF, LayerReport, ParamCount
 from convcalc.engine.support import AxisSupport
 from convcalc.errors import InputError
@@ -285,6 +286,7 @@ def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple
     if isinstance(module, Leaf):
         shape = tuple(shape)
         try:
+            _check_channel_axis(module.layer, shape)
             report = ctx.analyze(module.layer, shape)
         except InputError as error:
             layer_type = getattr(module.layer, "name", type(module.layer).__name__)
@@ -440,6 +442,26 @@ def _gate(module: Gate, shape, rf, name, depth, ctx):
         )
     rows.append(_merge_row(_join(name, "scale"), "mul", depth + 1, [shape, gate_out], tuple(shape), rf, ctx))
     return tuple(shape), rf, [_block_row(name, module.kind, depth, tuple(shape), tuple(shape), rf, rows)]
+
+
+def _check_channel_axis(layer, shape: tuple) -> None:
+    """A network's spatial layer reads C×spatial: a shape of spatial sizes only (``32x32`` into a
+    2-d conv) would count no parameters and follow the receptive field along the wrong axes."""
+    rank = getattr(layer, "rank", None)
+    if not isinstance(rank, int) or len(shape) != rank:
+        return
+    from convcalc.network.declared import declared
+
+    said = declared(layer)
+    if said is not None and said[0] == "in_channels":
+        spatial = shape[1:] + (shape[-1],) if shape[0] == said[1] else shape  # 3x32 meant as 3x32x32
+        example = format_shape((said[1], *spatial))
+        because = f", and this one declares {said[0]}={said[1]}"
+    else:
+        example, because = f"{format_shape((3, *shape))} (or {format_shape((1, *shape))} for one channel)", ""
+    names = "×".join(axis_names(rank))
+    raise InputError(f"its input has no channel axis: a {rank}-d layer in a network reads C×{names} ({rank + 1} "
+                     f"numbers){because}; give the input with its channels, e.g. {example}")
 
 
 def walk(network: Network, input_shape: tuple | None = None, *, batch: int = 1,
