@@ -90,7 +90,9 @@ class InputError(ValueError):
         return message.replace("{field}", self.spelling or cli_flag(self.field))
 
     def __reduce__(self):  # keeps the data through pickling by multiprocessing and copy
-        return (_rebuild, (self.message, self.field, self.value, self.valid, self.spelling))  # speller: CLI
+        # a speller may be a closure: the other settings are written out with it (``{field}`` stays)
+        message = spell(self.message, self.speller) if self.speller is not None else self.message
+        return (_rebuild, (message, self.field, self.value, self.valid, self.spelling))
 
     def spelled(self, name: str | None, speller: Callable[[str], str] | None = None) -> InputError:
         """The same error with its field written ``name`` (the front end's word for it) and any

@@ -147,3 +147,15 @@ def test_a_chain_with_a_symbolic_input_shape_is_told_so():
     assert result.exit_code == 2
     assert "at token 1 'Cx8x8': input shape 'Cx8x8' has the entry 'C'" in result.output
     assert "unknown layer type" not in result.output
+
+
+@pytest.mark.parametrize("chain, said", [
+    ("32x32 | conv 6 k5", "e.g. 3x32x32 (or 1x32x32 for one channel)"),
+    ("32x32 | maxpool k2", "a 2-d layer in a network reads C×H×W (3 numbers)"),
+    ("32x32 | conv 6 k5 in=3", "this one declares in_channels=3; give the input with its channels, e.g. 3x32x32"),
+])
+def test_a_network_input_without_channels_is_refused_not_counted_as_nothing(chain, said):
+    """Spatial sizes alone would give a conv no parameters and a receptive field along one axis."""
+    result = runner.invoke(app, ["arch", chain])
+    assert result.exit_code == 2
+    assert "its input has no channel axis" in result.output and said in result.output

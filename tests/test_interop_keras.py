@@ -105,3 +105,31 @@ def test_shapes_are_shown_channels_last_as_keras_shows_them(cli):
     data = cli("arch", str(REFERENCE / "keras_vgg16.json"), "--json").json()
     first = next(row for row in data["layers"] if row["name"] == "block1_conv1")
     assert first["output"] == [64, 224, 224]  # the JSON stays channels-first, as --in takes it
+
+
+def test_cropping_and_zero_padding_of_each_rank(tmp_path):
+    """keras.io's examples: Cropping2D(((2, 2), (4, 4))) on (2, 28, 28, 3) gives (2, 24, 20, 3);
+    Cropping1D(1) on (2, 3, 2) gives (2, 1, 2); Cropping3D((2, 4, 2)) on (2, 28, 28, 10, 3) gives
+    (2, 24, 20, 6, 3). ZeroPadding1D(2) on (…, 3, 2) gives (…, 7, 2); ZeroPadding3D(1) adds 2 per axis."""
+    def output(cls, config, input_shape):
+        return walk(keras_model.load(_sequential(tmp_path, [(cls, config)], input_shape))).output
+
+    assert output("Cropping2D", {"cropping": [[2, 2], [4, 4]]}, (28, 28, 3)) == (3, 24, 20)
+    assert output("Cropping2D", {"cropping": [1, 3]}, (28, 28, 3)) == (3, 26, 22)
+    assert output("Cropping2D", {"cropping": [[1, 0], [0, 3]]}, (8, 8, 3)) == (3, 7, 5)
+    assert output("Cropping1D", {"cropping": 1}, (3, 2)) == (2, 1)
+    assert output("Cropping1D", {"cropping": [2, 0]}, (5, 2)) == (2, 3)
+    assert output("Cropping3D", {"cropping": [2, 4, 2]}, (28, 28, 10, 3)) == (3, 24, 20, 6)
+    assert output("ZeroPadding1D", {"padding": 2}, (3, 2)) == (2, 7)
+    assert output("ZeroPadding1D", {"padding": [1, 0]}, (3, 2)) == (2, 4)
+    assert output("ZeroPadding3D", {"padding": 1}, (4, 4, 4, 2)) == (2, 6, 6, 6)
+
+
+def test_a_cropping_that_is_not_an_amount_is_one_message(tmp_path, cli):
+    path = _sequential(tmp_path, [("Cropping2D", {"cropping": [1, 2, 3]})])
+    result = cli("arch", path)
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "Keras cropping [1, 2, 3] is not an amount for a 2-d layer" in result.err
+    too_much = _sequential(tmp_path, [("Cropping2D", {"cropping": 4})], (8, 8, 3), "big.json")
+    result = cli("arch", too_much)
+    assert result.code == 2 and "leaves nothing" in result.err

@@ -23,6 +23,9 @@ def test_linear_error_spelled_by_two_front_ends():
     assert "--out_features" not in str(error) and "--in 9216 --out 4096" in str(error)
     spec = str(error.spelled("layers[1].out", lambda f: f"layers[1].{f}"))
     assert "layers[1].out (the number" in spec and "layers[1].in 9216 layers[1].out 4096" in spec
+    # through pickling (multiprocessing, copy) a closure speller's words are kept, not the CLI's
+    again = pickle.loads(pickle.dumps(error.spelled("layers[1].out", lambda f: f"layers[1].{f}")))
+    assert str(again) == spec and again.field == "out_features"
 
 
 def test_pooling_error_names_ceil_mode_as_each_front_end_writes_it():

@@ -21,6 +21,7 @@ from typing import Any
 
 from convcalc.errors import InputError
 from convcalc.interop.graph import Op, descriptor_reader, structure
+from convcalc.layers.crop import Crop
 from convcalc.layers.tensor import Pad, Reshape
 from convcalc.network import build
 from convcalc.network.model import Leaf, Network
@@ -140,16 +141,34 @@ def _global(kind: str):
     return mapper
 
 
+def _rank(config: dict) -> int:
+    """The spatial rank a ``ZeroPadding{d}D`` or ``Cropping{d}D`` class name says (2 if unnamed)."""
+    name = str(config.get("class_name", ""))
+    return int(name[-2]) if name[-2:-1] in ("1", "2", "3") else 2
+
+
+def _amounts(value: Any, rank: int, what: str) -> tuple[tuple[int, int], ...]:
+    """Keras's padding/cropping amounts as (before, after) per spatial axis: an int for every
+    side; one int per axis, both sides; or a (before, after) pair per axis. A 1-D layer's pair
+    ``(1, 2)`` is its one axis's before and after."""
+    if rank == 1 and isinstance(value, (list, tuple)) and all(isinstance(v, int) for v in value):
+        value = [value]
+    entries = [value] * rank if isinstance(value, int) else list(value) if isinstance(value, (list, tuple)) else []
+    pairs = [(e, e) if isinstance(e, int) else tuple(e) for e in entries if isinstance(e, (int, list, tuple))]
+    if len(pairs) != rank or len(entries) != rank or any(len(p) != 2 or not all(isinstance(v, int) for v in p)
+                                                         for p in pairs):
+        raise InputError(f"Keras {what} {value!r} is not an amount for a {rank}-d layer: an int, {rank} ints "
+                         f"or {rank} (before, after) pairs")
+    return tuple((int(a), int(b)) for a, b in pairs)
+
+
 def _zero_padding(config):
-    padding = config.get("padding", 1)
-    pairs: tuple[Any, ...]
-    if isinstance(padding, int):
-        pairs = ((padding, padding), (padding, padding))
-    elif all(isinstance(p, int) for p in padding):
-        pairs = ((padding[0], padding[0]), (padding[1], padding[1]))
-    else:
-        pairs = tuple(tuple(p) for p in padding)
-    return (Leaf(Pad(((0, 0),) + pairs)),)
+    return (Leaf(Pad(((0, 0),) + _amounts(config.get("padding", 1), _rank(config), "padding"))),)
+
+
+def _cropping(config):
+    rank = _rank(config)
+    return (Leaf(Crop(rank=rank, cropping=_amounts(config.get("cropping", 1), rank, "cropping"))),)
 
 
 def _reshape(config):
@@ -202,6 +221,7 @@ READERS: dict[str, Callable[[dict], tuple]] = {
     "flatten": lambda c: (build.flatten(),),
     "reshape": _reshape,
     "pad_any": _zero_padding,
+    "crop": _cropping,
     "dropout": _dropout,
     "upsample": _upsampling,
 }

@@ -129,6 +129,7 @@ DESCRIPTORS = (
         aliases=("cropping", "cropping2d"),
         chain_help="crop C   cropping: 1, 1x2, 1:0x1:0 (before:after)",
         trace="crop", trace_aliases=("cropping2d", "cropping"), trace_output="C",
+        keras=("Cropping1D", "Cropping2D", "Cropping3D"),
     ),
 )
 

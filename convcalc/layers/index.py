@@ -333,6 +333,9 @@ WORDS: dict[str, dict[str, str]] = {
         'BatchNormalization': 'norm',
         'Conv2D': 'conv',
         'Conv2DTranspose': 'conv',
+        'Cropping1D': 'crop',
+        'Cropping2D': 'crop',
+        'Cropping3D': 'crop',
         'Dense': 'dense',
         'DepthwiseConv2D': 'conv',
         'Dropout': 'elementwise',
@@ -347,6 +350,8 @@ WORDS: dict[str, dict[str, str]] = {
         'Softmax': 'elementwise',
         'SpatialDropout2D': 'elementwise',
         'UpSampling2D': 'resample',
+        'ZeroPadding1D': 'tensor',
         'ZeroPadding2D': 'tensor',
+        'ZeroPadding3D': 'tensor',
     },
 }

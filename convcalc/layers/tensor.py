@@ -260,7 +260,7 @@ DESCRIPTORS = (
                     "Unsqueeze"), keras=("Reshape",)),
     LayerDescriptor("permute", "the axes in another order", ("Permute",), onnx=("Transpose",)),
     LayerDescriptor("pad_any", "padding along any axis (ONNX Pad)", ("Pad",), onnx=("Pad",),
-                    keras=("ZeroPadding2D",)),
+                    keras=("ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D")),
     LayerDescriptor("slice", "a slice along one axis", ("Slice",), onnx=("Slice", "Split")),
     LayerDescriptor("pointwise", "an element-wise op with a constant operand", ("Pointwise",),
                     onnx=("Add", "Sub", "Mul", "Div", "Pow", "Erf", "Sqrt", "Exp", "Neg")),
