@@ -173,3 +173,33 @@ def test_plain_path_imports_no_heavy_modules():
 def test_entry_points():
     version = subprocess.run([sys.executable, "-m", "convcalc", "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.startswith("convcalc ")
+
+
+@pytest.mark.parametrize("tail, code", [("", 0), ('{"in": "3x32x32", "k": 5, "expect": "3x30x30"}\n', 1),
+                                        ("not json\n", 2)])
+def test_jsonl_file_shared_among_workers_gives_the_serial_output(cli, tmp_path, monkeypatch, tail, code):
+    """A large file is evaluated by one process per processor, in chunks: the same lines, numbers,
+    errors, checks and exit code as one process reading it line by line."""
+    import sys
+
+    from convcalc.cli import batch
+
+    if sys.platform != "linux":
+        pytest.skip("files are shared among worker processes on Linux only (fork)")
+    lines = [json.dumps({"op": op, "in": f"{c}x{size}x{size}", "k": k} | ({} if op == "maxpool" else {"out": c + 1}))
+             for op in ("conv", "maxpool", "conv-transpose") for c in (1, 3) for size in (5, 9, 17) for k in (1, 3, 5)]
+    text = "\n".join(lines[:20]) + "\n\n" + "\n".join(lines[20:] * 3) + "\n" + tail + "\n".join(lines[:5]) + "\n"
+    path = tmp_path / "many.jsonl"
+    path.write_text(text)
+    monkeypatch.setattr(batch, "PARALLEL_BYTES", 10**12)
+    assert batch._workers(str(path)) == 1
+    serial = cli("shape", "--jsonl", str(path))
+    monkeypatch.setattr(batch, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(batch, "CHUNK_LINES", 7)  # chunk ends fall inside the repeats, the blank line and the tail
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    assert batch._workers(str(path)) == 2 and batch._workers("-") == 1
+    shared = cli("shape", "--jsonl", str(path))
+    assert shared.code == serial.code == code
+    assert shared.out == serial.out
+    numbers = [json.loads(line)["line"] for line in shared.out.splitlines()]
+    assert numbers == [n for n, line in enumerate(text.splitlines(), start=1) if line.strip()]

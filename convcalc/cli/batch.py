@@ -128,25 +128,38 @@ def run_jsonl(path: str, defaults: dict[str, Any] | None = None) -> int:
         return _run_lines(path, defaults)
 
 
+#: A file at least this large is shared out among the processors (below it, starting the
+#: workers costs more than they save); lines go to them in chunks, a few chunks at a time.
+PARALLEL_BYTES = 256 * 1024
+CHUNK_LINES = 1000
+
+
 def _run_lines(path: str, defaults: dict[str, Any] | None) -> int:
     defaults = {k: v for k, v in (defaults or {}).items() if k not in ("explain",)} | (
         {"explain": True} if (defaults or {}).get("explain") else {})
     stream = _open(path)
-    statuses = set()
-    batch = _Batch(defaults)
+    statuses: set[str] = set()
     # Results go out in blocks of lines, as a pipe's buffer would take them (one write a line costs
     # a system call each where output is unbuffered); a person typing lines sees each one at once.
     block = 1 if stream is sys.stdin.buffer and sys.stdin.isatty() else OUTPUT_BLOCK
     pending: list[str] = []
+    workers = _workers(path)
     try:
-        for number, text in enumerate(stream, start=1):
-            if not text.strip():
-                continue
-            out, status = batch.line(text, number)
-            statuses.add(status)
-            pending.append(out)
-            if len(pending) >= block:
+        if workers > 1:
+            for outs, chunk_statuses in _parallel(stream, defaults, workers):
+                statuses |= chunk_statuses
+                pending += outs
                 _write(pending)
+        else:
+            batch = _Batch(defaults)
+            for number, text in enumerate(stream, start=1):
+                if not text.strip():
+                    continue
+                out, status = batch.line(text, number)
+                statuses.add(status)
+                pending.append(out)
+                if len(pending) >= block:
+                    _write(pending)
     finally:  # what was done is written, whatever stops the run
         _write(pending)
     if stream is not sys.stdin.buffer:
@@ -154,3 +167,76 @@ def _run_lines(path: str, defaults: dict[str, Any] | None) -> int:
     if "error" in statuses:
         return 2
     return 1 if "check" in statuses else 0
+
+
+def _workers(path: str) -> int:
+    """How many processes evaluate a file's lines: one per processor this process may use, for a
+    large regular file on a system that forks (each worker starts as a copy of this one)."""
+    import multiprocessing
+    import os
+
+    if path == "-" or "fork" not in multiprocessing.get_all_start_methods() or sys.platform != "linux":
+        return 1
+    try:
+        if not os.path.isfile(path) or os.path.getsize(path) < PARALLEL_BYTES:
+            return 1
+        return min(len(os.sched_getaffinity(0)), 8)
+    except OSError:
+        return 1
+
+
+def _chunks(stream: IO[bytes]):
+    """(first line number, the chunk's lines) for the next CHUNK_LINES lines of ``stream``."""
+    chunk: list[bytes] = []
+    start = 1
+    for number, text in enumerate(stream, start=1):
+        if not chunk:
+            start = number
+        chunk.append(text)
+        if len(chunk) >= CHUNK_LINES:
+            yield start, chunk
+            chunk = []
+    if chunk:
+        yield start, chunk
+
+
+_WORKER_BATCH: _Batch | None = None
+
+
+def _start_worker(defaults: dict[str, Any]) -> None:
+    """A worker's own caches; Ctrl-C is the parent's to handle (it stops the workers)."""
+    import signal
+
+    global _WORKER_BATCH
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER_BATCH = _Batch(defaults)
+
+
+def _evaluate_chunk(start: int, lines: list[bytes]) -> tuple[list[str], set[str]]:
+    """A worker's output lines and statuses for one chunk (its blank lines skipped, as in a serial run)."""
+    batch = _WORKER_BATCH
+    assert batch is not None  # set by _start_worker
+    outs, statuses = [], set()
+    for number, text in enumerate(lines, start=start):
+        if text.strip():
+            out, status = batch.line(text, number)
+            outs.append(out)
+            statuses.add(status)
+    return outs, statuses
+
+
+def _parallel(stream: IO[bytes], defaults: dict[str, Any], workers: int):
+    """Each chunk's results, in the file's order; at most two chunks a worker are read ahead, so
+    the memory stays bounded however long the file is."""
+    import multiprocessing
+    from collections import deque
+
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers, initializer=_start_worker, initargs=(defaults,)) as pool:
+        waiting: deque = deque()
+        for start, lines in _chunks(stream):
+            waiting.append(pool.apply_async(_evaluate_chunk, (start, lines)))
+            if len(waiting) >= 2 * workers:
+                yield waiting.popleft().get()
+        while waiting:
+            yield waiting.popleft().get()
