@@ -5,7 +5,6 @@ the layer's forward pass."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from convcalc.animation.model import Animation, Frame
@@ -172,6 +171,3 @@ def _notes(kind: str, view: str, report, layer, pads) -> list[str]:
     return notes
 
 
-def with_numbers(anim: Animation, **values) -> Animation:
-    """The same animation with numbers in the cells (``convcalc conv --animate``)."""
-    return replace(anim, **values)

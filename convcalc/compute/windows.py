@@ -23,7 +23,6 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from convcalc.compute import blas_threads
-from convcalc.compute.params import as_array  # noqa: F401  (re-exported: windows.as_array)
 from convcalc.errors import InputError
 
 Pads = Sequence[tuple[int, int]]

@@ -302,7 +302,7 @@ def _inbound(layer: dict) -> list[str]:
     return names
 
 
-def _input_shape(layers: list[dict], model_config: dict) -> tuple | None:
+def _input_shape(layers: list[dict]) -> tuple | None:
     for layer in layers:
         config = layer.get("config", {})
         shape = config.get("batch_shape") or config.get("batch_input_shape")
@@ -318,7 +318,7 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
     if not layers:
         raise InputError(f"'{path}': the model config has no layers")
     sequential = config["class_name"] == "Sequential"
-    keras_shape = _input_shape(layers, model)
+    keras_shape = _input_shape(layers)
     if input_shape is not None:
         shape = tuple(int(d) for d in input_shape)
     else:

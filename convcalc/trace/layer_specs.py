@@ -799,7 +799,7 @@ def parse_loss(raw: Any, shape: tuple[int, ...], implicit: int, source: str) -> 
                 f'loss ({kind}): "target" is missing (a tensor shaped like the output: {shape_text(shown)})'
             )
         target = tensor(raw["target"], "loss target")
-        return Loss(kind, target=_as_output(target, shape, shown, "loss target"), given_target=target)
+        return Loss(kind, target=_as_output(target, shape, shown, "loss target"))
     if kind == "upstream":
         if "grad" not in raw:
             raise InputError(
@@ -807,7 +807,7 @@ def parse_loss(raw: Any, shape: tuple[int, ...], implicit: int, source: str) -> 
                 f"(δ of the last layer's output, {shape_text(shown)})"
             )
         grad = tensor(raw["grad"], "loss grad")
-        return Loss(kind, grad=_as_output(grad, shape, shown, "loss grad"), given_target=grad)
+        return Loss(kind, grad=_as_output(grad, shape, shown, "loss grad"))
     if kind == "sum":
         return Loss(kind)
     reduction = raw.get("reduction", "mean")
@@ -845,14 +845,14 @@ def _cross_entropy_target(raw: Any, shape, shown, reduction: str) -> Loss:
     n, classes = shape
     t = tensor(raw, "loss target")
     if t.shape == tuple(shape) or t.shape == tuple(shown):
-        return Loss("cross_entropy", target=t.reshape(shape), reduction=reduction, given_target=t)
+        return Loss("cross_entropy", target=t.reshape(shape), reduction=reduction)
     if t.ndim <= 1 and t.size == n and all(isinstance(v, int) for v in t.flat):
         for v in t.flat:
             if not 0 <= v < classes:
                 raise InputError(
                     f"loss target: class index {v} is out of range for {classes} classes (use 0 to {classes - 1})"
                 )
-        return Loss("cross_entropy", target=t.reshape(n), reduction=reduction, class_indices=True, given_target=t)
+        return Loss("cross_entropy", target=t.reshape(n), reduction=reduction, class_indices=True)
     raise InputError(
         f"loss target {shape_text(t.shape)}: cross_entropy takes a class index per sample ({n} in all), "
         f"or one-hot/probability rows shaped like the output ({shape_text(shown)})"

@@ -53,7 +53,6 @@ class Loss:
     grad: np.ndarray | None = None
     reduction: str = "mean"
     class_indices: bool = False
-    given_target: Any = None
 
 
 @dataclass(frozen=True)
