@@ -43,16 +43,16 @@ REPRESENTATIVE = [
     "mobilenet_v3_small",
     "efficientnet_b0",
     "regnet_y_400mf",
+    "vit_b_32",  # attention exported op by op, the class token's Expand, the position embedding's Add
 ]
 # torch has no ONNX symbolic for aten::channel_shuffle (ShuffleNet's nn.ChannelShuffle): the
 # export registers one that writes it as torchvision's own channel_shuffle exports (Reshape,
 # Transpose, Reshape). Known gaps of the ONNX path (the torch path handles them), each with why:
-_ATTENTION = ("multi-head attention exported op by op (MatMul and Softmax of two computed tensors, "
-              "the class token's Expand): not recognised as attention yet")
+_ATTENTION = "attention exported op by op in windows or a grid (MatMul and Softmax of reshaped windows)"
 _WINDOWS = ("shifted-window attention's index arithmetic (Mod, Shape-dependent Slice/Roll) leaves "
             "ONNX shape inference without shapes, and the attention is exported op by op")
 ONNX_GAPS: dict[str, str] = {
-    **dict.fromkeys(("vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"), _ATTENTION),
+    "vit_h_14": "its 632M parameters make a 2.5 GB ONNX file, past protobuf's 2 GB (an export with external data)",
     **dict.fromkeys(("swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b"), _WINDOWS),
     "maxvit_t": _ATTENTION + "; and block/grid partitions as Reshape/Transpose",
 }
@@ -230,3 +230,56 @@ def test_every_torch_name_a_descriptor_gives_imports_with_torchs_shape(make, sha
     kind = report.leaves()[0].type.replace("-", "").replace("_", "")
     assert kind.startswith(("pad", "pixelshuffle", "pixelunshuffle", "adaptivemaxpool")), kind
     assert ("un" in kind) == ("Unshuffle" in type(model[0]).__name__)
+
+
+# A 3x16x16 input, 4x4 patches of 32 features: L = 16 + 1 (the class token) tokens of D = 32.
+# MACs: the patch conv 32·16·(3·4·4) = 24,576; each block's attention 4LD² + 2L²D = 69,632 + 18,496
+# and MLP 2·L·D·2D = 69,632; the head 32·10 = 320.
+TINY_VIT_MACS = 24_576 + 2 * (69_632 + 18_496 + 69_632) + 320
+
+
+def _tiny_vit_checks(data: dict) -> None:
+    assert data["totals"]["params"] == 19_562  # torch: sum(p.numel()) of TinyViT
+    assert data["totals"]["macs"] == TINY_VIT_MACS
+    assert data["output"] == [10]
+    rows = {row["name"]: row for row in data["layers"]}
+    attention = [row for row in data["layers"] if row["type"] == "self-attention"]
+    assert len(attention) == 2 and all(row["params"] == 4 * 32 * 32 + 4 * 32 for row in attention)
+    assert all(row["macs"] == 69_632 + 18_496 for row in attention)
+    assert any(row["type"] == "class-token" and row["output"] == [17, 32] for row in rows.values())
+    assert any(row["type"] == "position-embedding" and row["params"] == 17 * 32 for row in rows.values())
+    assert any(row["type"] == "token-select" for row in rows.values())
+    assert not any("not mapped" in note for note in data.get("notes", []))
+
+
+def test_a_users_vision_transformer_through_torch_fx(cli):
+    """nn.MultiheadAttention called as attention(y, y, y, need_weights=False)[0], a class token
+    concatenated in front and a learned position embedding added: each read as its layer."""
+    result = cli("arch", f"{FIXTURES / 'tiny_vit.py'}:TinyViT", "--in", "3x16x16", "--json", "--depth", "9")
+    assert result.code == 0, result.err
+    _tiny_vit_checks(result.json())
+
+
+def test_a_users_vision_transformer_through_onnx(cli, tmp_path):
+    """The same model exported op by op: q·kᵀ, Softmax and ·v between the packed in-projection and
+    the out-projection are found again as one self-attention, the Expand of the class token and
+    the MatMul + Add of each linear as theirs — the torch path's counts."""
+    pytest.importorskip("onnx")
+    sys.path.insert(0, str(FIXTURES))
+    try:
+        from tiny_vit import TinyViT
+    finally:
+        sys.path.remove(str(FIXTURES))
+    path = tmp_path / "tiny_vit.onnx"
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(TinyViT().eval(), torch.zeros(1, 3, 16, 16), str(path), dynamo=False, opset_version=17)
+    result = cli("arch", str(path), "--json", "--depth", "9")
+    assert result.code == 0, result.err
+    _tiny_vit_checks(result.json())
+
+
+def test_cross_attention_is_not_read_as_self_attention(cli):
+    result = cli("arch", f"{FIXTURES / 'tiny_vit.py'}:Cross", "--in", "3x16x16")
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "attention (MultiheadAttention) is not mapped" in result.err and "same tensor as query" in result.err

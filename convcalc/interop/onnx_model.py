@@ -25,12 +25,14 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from convcalc.engine import axis
 from convcalc.errors import InputError
 from convcalc.interop import onnx_rewrite
 from convcalc.interop.graph import Op, descriptor_reader, structure
+from convcalc.layers.attention import PositionEmbedding, TokenSelect
 from convcalc.layers.tensor import Pad, Permute, Pointwise, Reshape, Slice, Unmapped
 from convcalc.network import build
 from convcalc.network.declared import declare
@@ -298,6 +300,9 @@ def _binary(node: Node) -> Mapped:
     if len(operand) == data_rank:  # the constant's own batch axis (1) is dropped like the data's
         operand = operand[1:]
     learnable = node.proto.input[index] in node.initializers and value.size > 1
+    tokens = node.shape_in(1 - index)
+    if kind == "add" and learnable and len(tokens) == 2 and operand == tuple(tokens):
+        return Mapped((Leaf(PositionEmbedding(*operand)),))  # a learned (L, D) added to the tokens: ViT's
     return Mapped((Leaf(Pointwise(kind, operand, learnable)),))
 
 
@@ -502,6 +507,16 @@ def _slice(node: Node) -> Mapped:
     return Mapped(tuple(layers) or (build.identity(),))
 
 
+def _gather(node: Node) -> Mapped:
+    """``x[:, i]`` of (N, L, D) tokens — ViT's class token read out — is a token select; any
+    other Gather (an embedding lookup, an index along another axis) keeps its inferred shape."""
+    index = node.const(1)
+    if int(node.attrs.get("axis", 0)) != 1 or index is None or getattr(index, "ndim", 1) != 0 \
+            or len(node.shape_in()) != 2:
+        return _unmapped(node, "a Gather other than one token of (N, L, D)")
+    return Mapped((Leaf(TokenSelect(int(index))),))
+
+
 def _dropout(node: Node) -> Mapped:
     ratio = node.attrs.get("ratio", 0.5) if node.opset < 12 else (node.const(1) if node.const(1) is not None else 0.5)
     return Mapped((build.dropout(float(ratio)),))
@@ -561,6 +576,7 @@ READERS: dict[str, Callable[[Node], Mapped]] = {
     "identity": _identity,
     "pixel_shuffle": _depth_to_space,
     "pixel_unshuffle": _depth_to_space,
+    "token_select": _gather,
 }
 
 #: Operators that join tensors: graph structure, not a layer type.
@@ -596,8 +612,14 @@ def _fold(node, values: list, attrs: dict, shapes: dict, opset: int):
     import numpy as np
 
     op = node.op_type
-    if op in ("Identity", "Cast"):
+    if op == "Identity":
         return values[0]
+    if op == "Cast":  # to the type named (an int shape read as float for a 1/√d scale, and back)
+        from onnx import helper
+
+        if isinstance(values[0], _Shaped):
+            return values[0]
+        return np.asarray(values[0]).astype(helper.tensor_dtype_to_np_dtype(int(attrs.get("to", 1))))
     if op == "Shape":  # of a constant: its own shape (start/end as the spec's opset-15 attributes)
         dims = list(getattr(values[0], "shape", ()))
         return np.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], dtype=np.int64)
@@ -638,6 +660,16 @@ def _fold(node, values: list, attrs: dict, shapes: dict, opset: int):
         if op == "Div" and np.issubdtype(a.dtype, np.integer):
             return a // b
         return {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[op](a, b)
+    if op in _elementwise():  # shape arithmetic: -1 placeholders (Equal, Where), indices (Mod, Max) …
+        if op == "Mod" and not all(np.issubdtype(v.dtype, np.integer) for v in values):
+            return None  # fmod of floats: not a shape computation
+        return _elementwise()[op](*values)
+    if op == "Expand":  # broadcast to a shape (its size bounded: these are shape tensors)
+        target = np.broadcast_shapes(values[0].shape, tuple(int(v) for v in values[1]))
+        return np.broadcast_to(values[0], target).copy() if np.prod(target) <= SMALL else None
+    if op == "Range":
+        return np.arange(values[0], values[1], values[2]) if abs((values[1] - values[0]) / values[2]) <= SMALL \
+            else None
     if op == "Reshape":
         return values[0].reshape([int(v) for v in values[1]])
     if op == "ConstantOfShape":
@@ -654,6 +686,18 @@ def _fold(node, values: list, attrs: dict, shapes: dict, opset: int):
             return _Shaped([sizes[p] for p in order])
         return np.transpose(values[0], None if perm is None else [int(p) for p in perm])
     return None
+
+
+@cache
+def _elementwise() -> dict[str, Callable]:
+    """The element-wise operators a shape computation uses, as NumPy functions."""
+    import numpy as np
+
+    return {"Equal": np.equal, "Less": np.less, "Greater": np.greater, "LessOrEqual": np.less_equal,
+            "GreaterOrEqual": np.greater_equal, "Not": np.logical_not, "And": np.logical_and,
+            "Or": np.logical_or, "Where": np.where, "Neg": np.negative, "Abs": np.abs, "Mod": np.mod,
+            "Max": np.maximum, "Min": np.minimum, "Sign": np.sign, "Sqrt": np.sqrt, "Reciprocal": np.reciprocal,
+            "Floor": np.floor, "Ceil": np.ceil}
 
 
 def _constant_value(node, onnx):

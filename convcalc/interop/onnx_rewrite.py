@@ -280,13 +280,198 @@ def composites(live: list, const: Any, shapes: dict) -> tuple[list, dict[int, tu
     ``live`` ((node, …) entries): the list without their inner nodes, and per last node (by id)
     the layer it is and the tensor it reads. ``const(name)`` gives a constant's value or None,
     ``shapes`` the inferred shapes (with the batch)."""
+    from convcalc.layers.attention import ClassToken, MultiheadSelfAttention
     from convcalc.network import build
+    from convcalc.network.declared import declare
+    from convcalc.network.model import Leaf
 
     live, gelus = fuse_gelu(live, const)
     found = {key: (build.act("gelu"), x) for key, x in gelus.items()}
     live, shuffles = fuse_channel_shuffle(live, shapes)
     found.update({key: (build.channel_shuffle(groups), x) for key, (x, groups) in shuffles.items()})
+    live, tokens = fuse_class_token(live, const, shapes)
+    found.update({key: (Leaf(ClassToken(dim)), x) for key, (x, dim) in tokens.items()})
+    live, attentions = fuse_self_attention(live, const, shapes)  # before its projections are read as linears
+    found.update({key: (Leaf(MultiheadSelfAttention(dim, heads)), x) for key, (x, dim, heads) in attentions.items()})
+    live, linears = fuse_linear_bias(live, const)
+    found.update({key: (declare(build.linear(out, bias=True), "in_features", k), x)
+                  for key, (x, k, out) in linears.items()})
     return live, found
+
+
+def fuse_linear_bias(live: list, const: Any) -> tuple[list, dict[int, tuple[str, int, int]]]:
+    """``nn.Linear`` on a tensor of more than two axes as torch exports it: ``MatMul`` by the
+    constant (K, M) weight, then ``Add`` of the constant bias (M,) — one linear layer with its
+    bias, as a ``Gemm`` would be. Per Add (by id): x, K and M."""
+    readers = _readers(live)
+    producer = {o: entry[0] for entry in live for o in entry[0].output if o}
+    found: dict[int, tuple[str, int, int]] = {}
+    dropped: set[int] = set()
+    for entry in live:
+        add = entry[0]
+        if add.op_type != "Add" or len(add.input) != 2:
+            continue
+        for data, bias in (add.input, add.input[::-1]):
+            matmul, value = producer.get(data), const(bias)
+            if matmul is None or matmul.op_type != "MatMul" or value is None or readers.get(data) != 1:
+                continue
+            weight = const(matmul.input[1])
+            if weight is None or const(matmul.input[0]) is not None or len(getattr(weight, "shape", ())) != 2:
+                continue
+            if tuple(value.shape) != (weight.shape[1],):
+                continue
+            found[id(add)] = (matmul.input[0], int(weight.shape[0]), int(weight.shape[1]))
+            dropped.add(id(matmul))
+            break
+    return [entry for entry in live if id(entry[0]) not in dropped], found
+
+
+def fuse_class_token(live: list, const: Any, shapes: dict) -> tuple[list, dict[int, tuple[str, int]]]:
+    """ViT's class token: ``Concat`` along the tokens (axis 1) of a constant (1, 1, D) — the
+    learned token, expanded to the batch (an ``Expand`` of the initializer, folded) — in front
+    of the (N, L, D) tokens. Per Concat (by id): the tokens it reads and D."""
+    found: dict[int, tuple[str, int]] = {}
+    for entry in live:
+        node = entry[0]
+        if node.op_type != "Concat" or len(node.input) != 2:
+            continue
+        token, x = const(node.input[0]), node.input[1]
+        before = shapes.get(x)
+        axis = next((a.i for a in node.attribute if a.name == "axis"), None)
+        if token is None or const(x) is not None or before is None or len(before) != 3 or axis not in (1, -2):
+            continue
+        if tuple(getattr(token, "shape", ())) == (1, 1, before[2]) and before[0] == 1:
+            found[id(node)] = (x, int(before[2]))
+    return live, found
+
+
+_VIEWS = frozenset(("Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather", "Slice", "Split", "Identity"))
+
+
+def fuse_self_attention(live: list, const: Any, shapes: dict) -> tuple[list, dict[int, tuple[str, int, int]]]:
+    """Multi-head self-attention as ``nn.MultiheadAttention`` exports it op by op: projections
+    of one input x (one packed x·W_in of 3D outputs, or three of D) and their biases, the heads
+    split off by reshapes and transposes, q·kᵀ (q and k scaled by constants), ``Softmax`` along
+    the last axis, its product with v, the heads merged back and the output projection (+ bias),
+    then the transposes back to x's shape. Every tensor between x and the result must be read
+    inside the subgraph only, and no other computed tensor may enter it (a mask, a second
+    input: cross-attention is left op by op). Per last node (by id): x, D and the heads."""
+    producer = {o: entry[0] for entry in live for o in entry[0].output if o}
+    readers: dict[str, list] = {}
+    for entry in live:
+        for name in entry[0].input:
+            readers.setdefault(name, []).append(entry[0])
+
+    def computed(node) -> list[str]:
+        return [i for i in node.input if i and const(i) is None]
+
+    def weight(node):
+        """The constant weight of a projection x·W (MatMul) or Gemm, else None."""
+        if node is None or node.op_type not in ("MatMul", "Gemm") or len(computed(node)) != 1:
+            return None
+        if const(node.input[0]) is not None:
+            return None
+        w = const(node.input[1])
+        return w if w is not None and len(getattr(w, "shape", ())) == 2 else None
+
+    def scaled(node) -> bool:  # a Mul/Div/Add by a constant, a Cast: the values, not the structure
+        return node.op_type in ("Mul", "Div", "Add", "Sub", "Cast") and len(computed(node)) == 1
+
+    def projection(name: str):
+        """Up from q, k or v through views and scalings to the projection that makes it."""
+        node = producer.get(name)
+        while node is not None and weight(node) is None and (node.op_type in _VIEWS or scaled(node)):
+            node = producer.get(computed(node)[0])
+        return node if weight(node) is not None else None
+
+    found: dict[int, tuple[str, int, int]] = {}
+    dropped: set[int] = set()
+    for entry in live:
+        softmax = entry[0]
+        axis = next((a.i for a in softmax.attribute if a.name == "axis"), -1)
+        scores_shape = shapes.get(softmax.input[0])
+        if softmax.op_type != "Softmax" or scores_shape is None or axis % len(scores_shape) != len(scores_shape) - 1:
+            continue
+        qk = producer.get(softmax.input[0])
+        while qk is not None and qk.op_type != "MatMul" and scaled(qk):
+            qk = producer.get(computed(qk)[0])
+        after = readers.get(softmax.output[0], [])
+        if qk is None or qk.op_type != "MatMul" or len(computed(qk)) != 2 or len(after) != 1:
+            continue
+        av = after[0]
+        if av.op_type != "MatMul" or av.input[0] != softmax.output[0] or len(computed(av)) != 2:
+            continue
+        projections = [projection(qk.input[0]), projection(qk.input[1]), projection(av.input[1])]
+        if any(p is None for p in projections):
+            continue
+        sources = {computed(p)[0] for p in projections}
+        if len(sources) != 1:
+            continue
+        x = sources.pop()
+        lead = producer.get(x)  # batch_first: (N, L, D) transposed to (L, N, D) for the projection
+        if lead is not None and lead.op_type == "Transpose" and all(r in projections for r in readers.get(x, [])):
+            x = lead.input[0]
+        x_shape = shapes.get(x)
+        q_shape = shapes.get(qk.input[0])
+        if x_shape is None or q_shape is None or len(x_shape) != 3:
+            continue
+        dim, per_head = int(x_shape[2]), int(q_shape[-1])
+        # down from the attention's product: the heads merged back, the output projection (+ its
+        # bias), the views back to x's shape — and no further (the residual Add reads two tensors)
+        def bias_add(node) -> bool:
+            return node.op_type == "Add" and len(computed(node)) == 1
+
+        node, out_proj = av, None
+        while True:
+            step = readers.get(node.output[0], [])
+            if len(step) != 1 or len(node.output) != 1:
+                break
+            if out_proj is None and weight(step[0]) is not None:
+                out_proj = step[0]
+            elif not (step[0].op_type in _VIEWS or (out_proj is not None and bias_add(step[0]))):
+                break
+            node = step[0]
+            if out_proj is not None and shapes.get(node.output[0]) == x_shape and \
+                    not any(bias_add(r) for r in readers.get(node.output[0], [])):
+                break
+        last = node
+        if out_proj is None or shapes.get(last.output[0]) != x_shape or dim % per_head:
+            continue
+        inner = _between(x, last, producer)
+        if inner is None or any(r not in inner for n in inner if n is not last for o in n.output
+                                for r in readers.get(o, [])):
+            continue
+        if any(i != x and producer.get(i) not in inner for n in inner for i in computed(n)):
+            continue
+        weights = {id(p): p for p in projections + [out_proj]}.values()
+        sizes = sum(int(const(p.input[1]).shape[0] * const(p.input[1]).shape[1]) for p in weights)
+        added = [i for n in inner if n.op_type in ("Add", "Gemm")  # a bias: an Add's constant, a Gemm's C
+                 for i in (n.input if n.op_type == "Add" else n.input[2:])]
+        biases = sum(int(const(i).size) for i in added if i and getattr(const(i), "size", 0) > 1)
+        if sizes != 4 * dim * dim or biases != 4 * dim:
+            continue  # not nn.MultiheadAttention's own weights (other sizes, no biases): left op by op
+        found[id(last)] = (x, dim, dim // per_head)
+        dropped.update(id(n) for n in inner if n is not last)
+    return [entry for entry in live if id(entry[0]) not in dropped], found
+
+
+def _between(x: str, last: Any, producer: dict) -> list | None:
+    """Every node on a path from tensor ``x`` to node ``last`` (``last`` included), by walking
+    up from ``last``; None when a path reaches the graph's input without passing ``x``."""
+    seen: dict[int, Any] = {}
+    stack = [last]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen[id(node)] = node
+        for name in node.input:
+            if not name or name == x:
+                continue
+            up = producer.get(name)
+            if up is not None:
+                stack.append(up)
+    return list(seen.values())
 
 
 def _readers(live: list) -> dict[str, int]:

@@ -101,7 +101,7 @@ def _user_error(what: str, error: BaseException, path: str | None) -> InputError
     return InputError(f"{what} raised {type(error).__name__}{': ' + message if message else ''}{where}")
 
 
-def import_target(module: str, path_hint: str):
+def import_target(module: str):
     """Import ``module`` (a ``.py`` file or a dotted module name); the user's code runs."""
     if module.endswith(".py"):
         if not os.path.isfile(module):
@@ -141,7 +141,7 @@ def build_model(text: str):
     """The ``nn.Module`` named by ``text``, built (in eval mode)."""
     torch = _torch()
     module, attr, args, kwargs = parse_target(text)
-    mod, path = import_target(module, text)
+    mod, path = import_target(module)
     if not hasattr(mod, attr):
         public = sorted(
             n for n, v in vars(mod).items() if not n.startswith("_") and (isinstance(v, type) or callable(v))
@@ -301,6 +301,21 @@ def _dropout_module(m):
     return (build.dropout(m.p),) if kind == "dropout" else (build.dropout(m.p, kind),)
 
 
+def _attention_module(m):
+    """``nn.MultiheadAttention(E, heads, batch_first=True)`` with its biases and one embedding size
+    (q, k and v of E features); called as attention(x, x, x), the walk's self-attention on (L, E)."""
+    from convcalc.layers.attention import MultiheadSelfAttention
+
+    if not m.batch_first or not m._qkv_same_embed_dim or m.in_proj_bias is None or m.bias_k is not None:
+        return None
+    return (Leaf(MultiheadSelfAttention(dim=m.embed_dim, heads=m.num_heads, dropout=float(m.dropout))),)
+
+
+#: Modules whose forward returns a tuple, the data first (attention's (output, weights)): the
+#: walk reads element 0, and their call counts as self-attention only with one tensor as q, k, v.
+TUPLE_MODULES = frozenset(("MultiheadAttention",))
+
+
 def _linear_module(m):
     return (declare(build.linear(m.out_features, bias=m.bias is not None), "in_features", m.in_features),)
 
@@ -313,6 +328,7 @@ READERS: dict[str, Callable[[Any], tuple | None]] = {
     "conv": lambda m: _conv_module(m, _rank(m)),
     "conv_transpose": lambda m: _conv_module(m, _rank(m), True),
     "linear": _linear_module,
+    "self_attention": _attention_module,
     "maxpool": lambda m: _pool_module(m, _rank(m), "max"),
     "avgpool": lambda m: _pool_module(m, _rank(m), "avg"),
     "adaptive_avgpool": lambda m: _adaptive(m, _rank(m), "avg"),
@@ -336,8 +352,15 @@ READERS: dict[str, Callable[[Any], tuple | None]] = {
 
 def module_reader(m) -> Callable[[Any], tuple | None] | None:
     """How a torch.nn module is read: by the descriptor its class name is a ``torch`` word of
-    (an attribute-free activation is the activation); None when no descriptor names it."""
-    return reader(type(m).__name__)
+    (an attribute-free activation is the activation); None when no descriptor names it. A
+    subclass of nn.MultiheadAttention (a ``SelfAttention`` whose forward takes one tensor) is
+    attention too; other subclasses are walked through (their forward may be another layer's,
+    as a channels-first ``LayerNorm2d(nn.LayerNorm)`` is)."""
+    found = reader(type(m).__name__)
+    if found is None and any(c.__name__ in TUPLE_MODULES and c.__module__.startswith("torch.")
+                             for c in type(m).__mro__):
+        return _attention_module
+    return found
 
 
 def reader(class_name: str) -> Callable[[Any], tuple | None] | None:
@@ -495,6 +518,12 @@ def _f_binary(merge: str, kind: str):
             return Result(merge=merge)
         other = next((a for a in call.args[:2] if not isinstance(a, Data)), None)
         shape, learnable = _constant_shape(other)
+        tokens = data[0].shape if data else None
+        if kind == "add" and learnable and tokens and len(tokens) == 2 and shape[-2:] == tuple(tokens) \
+                and len(shape) in (2, 3) and shape[:-2] in ((), (1,)):
+            from convcalc.layers.attention import PositionEmbedding
+
+            return Result((Leaf(PositionEmbedding(*tokens)),))  # a learned (L, D) added to the tokens: ViT's
         return Result((Leaf(Pointwise(kind, shape, learnable)),))
 
     return mapper
@@ -509,8 +538,16 @@ def _constant_shape(value) -> tuple[tuple, bool]:
 
 def _f_cat(call: Call):
     tensors = call.arg(0, "tensors")
+    data = [t for t in tensors if isinstance(t, Data)]
+    if len(tensors) == 2 and len(data) == 1 and tensors[1] is data[0] and data[0].shape and len(data[0].shape) == 2:
+        # ViT's class token: cat([token.expand(N, -1, -1), x], dim=1) with x of (L, D) tokens
+        length, dim = data[0].shape
+        if _dim(call.arg(1, "dim", 0), 2) == 0 and call.out_shape == (length + 1, dim):
+            from convcalc.layers.attention import ClassToken
+
+            return Result((Leaf(ClassToken(int(dim))),), inputs=(data[0].name,))
     rank = len(tensors[0].shape) if isinstance(tensors[0], Data) and tensors[0].shape else 3
-    if _dim(call.arg(1, "dim", 0), rank) != 0:
+    if len(data) != len(tensors) or _dim(call.arg(1, "dim", 0), rank) != 0:
         return None
     return Result(merge="concat", inputs=tuple(t.name for t in tensors))
 
@@ -534,6 +571,17 @@ def _f_permute(call: Call):
     if not dims or dims[0] != 0:
         return None
     return Result((Leaf(Permute(tuple(d - 1 for d in dims[1:]))),))
+
+
+def _f_transpose(call: Call):
+    """``x.transpose(a, b)`` (or ``torch.transpose``) of two axes other than the batch."""
+    rank = _shape_rank(call)
+    a, b = (_dim(call.arg(i, name), rank) for i, name in ((1, "dim0"), (2, "dim1")))
+    if a is None or b is None:
+        return None
+    perm = list(range(rank))
+    perm[a], perm[b] = perm[b], perm[a]
+    return Result((Leaf(Permute(tuple(perm))),))
 
 
 def _f_movedim(call: Call):
@@ -567,8 +615,12 @@ def _f_getitem(call: Call):
         index = (index,)
     if not index or index[0] != slice(None):
         return None
-    layers = []
     rank = _shape_rank(call)
+    if len(index) == 2 and isinstance(index[1], int) and not isinstance(index[1], bool) and rank == 2:
+        from convcalc.layers.attention import TokenSelect
+
+        return Result((Leaf(TokenSelect(index[1])),))  # x[:, i] of (L, D) tokens: ViT's class token read out
+    layers = []
     shape = list(call.args[0].shape or ())
     for dim, item in enumerate(index[1:]):
         if item == slice(None) or item is Ellipsis:
@@ -642,6 +694,7 @@ FUNCTIONS: dict[str, Callable[[Call], Result | None]] = {
     "view": _f_view,
     "reshape": _f_view,
     "permute": _f_permute,
+    "transpose": _f_transpose,
     "movedim": _f_movedim,
     "layer_norm": _f_layer_norm,
     "pad": _f_pad,
@@ -723,6 +776,8 @@ def _trace_fx(model, shape: tuple):
     notes: list[str] = []
     source = sink = None
     chunk_of: dict[str, tuple] = {}
+    tuple_of: set[str] = set()  # a module's tuple output (attention: output, weights)
+    alias: dict[str, str] = {}  # element 0 of such a tuple → the module's own output
     for node in graph_module.graph.nodes:
         stack = node.meta.get("nn_module_stack") or {}
         for path, (_, cls) in stack.items():
@@ -740,15 +795,23 @@ def _trace_fx(model, shape: tuple):
             out = node.args[0]
             while isinstance(out, (tuple, list)):
                 out = out[0]
-            sink = out.name if hasattr(out, "name") else None
+            sink = alias.get(out.name, out.name) if hasattr(out, "name") else None
             continue
-        inputs = [a.name for a in node.all_input_nodes if a.name in data]
+        inputs = [alias.get(a.name, a.name) for a in node.all_input_nodes if a.name in data]
         if not inputs:
             continue
         if node.op == "call_module":
             module = modules[node.target]
             mapper = module_reader(module)
             layers = mapper(module) if mapper else None
+            if type(module).__name__ in TUPLE_MODULES:
+                if len(set(inputs)) != 1 or len(node.all_input_nodes) != 1:  # cross-attention, a mask
+                    layers = None
+                tuple_of.add(node.name)
+                if layers is None:
+                    raise InputError(f"{node.target} ({type(module).__name__}) is not mapped: convcalc reads "
+                                     "nn.MultiheadAttention(E, heads, batch_first=True) with its biases, called "
+                                     "as self-attention (the same tensor as query, key and value, no mask)")
             if layers is None:
                 layers = (_unmapped_leaf(type(module).__name__, shapes.get(node.name), node.target),)
                 notes.append(f"{node.target}: {type(module).__name__} is not mapped (no parameters or MACs counted)")
@@ -764,6 +827,13 @@ def _trace_fx(model, shape: tuple):
                 node.args[1],
                 node.kwargs.get("dim", node.args[2] if len(node.args) > 2 else 0),
             )
+            continue
+        if fname == "getitem" and node.args[0].name in tuple_of:
+            if node.args[1] != 0:
+                raise InputError(f"{node.name}: element {node.args[1]!r} of {node.args[0].name}'s output "
+                                 "(the attention weights) is not walked; convcalc follows the output, element 0")
+            alias[node.name] = inputs[0]  # the attention's output itself: no layer of its own
+            data.add(node.name)
             continue
         if fname == "getitem" and node.args[0].name in chunk_of:
             src, chunks, dim = chunk_of[node.args[0].name]
@@ -871,6 +941,10 @@ def _trace_run(model, shape: tuple, torch):
         if inside[0]:
             return
         source = next((name_of(a) for a in args if name_of(a) is not None), None)
+        if type(module).__name__ in TUPLE_MODULES and isinstance(output, tuple):
+            if len({id(a) for a in args if isinstance(a, torch.Tensor)}) != 1:
+                return  # not self-attention: its output stays unnamed, and the walk says so there
+            output = output[0]
         if source is None or not isinstance(output, torch.Tensor):
             return
         layers = mapper(module)

@@ -417,7 +417,7 @@ DESCRIPTORS = (
                     label=("position-embedding", "pos emb"), work={"adds": "add"}),
     LayerDescriptor("token_select", "one token of the sequence: (L, D) → (D,)", ("TokenSelect",), build=TokenSelect,
                     options=(Option("index", "int", positional=True),), aliases=("token", "select_token"),
-                    chain_help="token [I]", label=("token-select", "token")),
+                    chain_help="token [I]", label=("token-select", "token"), onnx=("Gather",)),
     LayerDescriptor(
         "self_attention", "multi-head self-attention on (L, D): 4D²+4D parameters, 4LD² projection + "
         "2L²D attention-matmul MACs", ("MultiheadSelfAttention",), build=MultiheadSelfAttention,
@@ -425,7 +425,7 @@ DESCRIPTORS = (
                  Option("dropout", "prob", aliases=("attention_dropout",))),
         aliases=("mhsa", "msa", "attention", "multihead_attention", "multiheadattention"),
         chain_help="mhsa H  self-attention, H heads, on L x D",
-        label=("self-attention", "MHSA"), work=_ATTENTION_WORK),
+        label=("self-attention", "MHSA"), work=_ATTENTION_WORK, torch=("MultiheadAttention",)),
 )
 
 
