@@ -73,36 +73,32 @@ class InputError(ValueError):
     exit_code = 2
 
     def __init__(self, message: str, *, field: str | None = None, value: Any = NOT_GIVEN,
-                 valid: str | None = None, spelling: str | None = None,
-                 speller: Callable[[str], str] | None = None) -> None:
+                 valid: str | None = None, speller: Callable[[str], str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         self.value = value
         self.valid = valid
-        self.spelling = spelling
-        self.speller = speller  # how other ``{field:NAME}`` settings in the message are spelled
+        self.speller = speller  # how a front end writes a setting (default: the command-line flag)
 
     def __str__(self) -> str:
-        message = spell(self.message, self.speller)
-        if self.field is None:
-            return message
-        return message.replace("{field}", self.spelling or cli_flag(self.field))
+        say = self.speller or cli_flag
+        message = spell(self.message, say)
+        return message if self.field is None else message.replace("{field}", say(self.field))
 
     def __reduce__(self):  # keeps the data through pickling by multiprocessing and copy
-        # a speller may be a closure: the other settings are written out with it (``{field}`` stays)
-        message = spell(self.message, self.speller) if self.speller is not None else self.message
-        return (_rebuild, (message, self.field, self.value, self.valid, self.spelling))
+        # a speller may be a closure: its words are written into the message (the field stays data)
+        message = self.message if self.speller is None else str(self)
+        return (_rebuild, (message, self.field, self.value, self.valid))
 
-    def spelled(self, name: str | None, speller: Callable[[str], str] | None = None) -> InputError:
-        """The same error with its field written ``name`` (the front end's word for it) and any
-        other ``{field:NAME}`` written ``speller(NAME)``."""
-        return InputError(self.message, field=self.field, value=self.value, valid=self.valid, spelling=name,
-                          speller=speller or self.speller)
+    def spelled(self, speller: Callable[[str], str]) -> InputError:
+        """The same error as a front end writes it: its field and every other ``{field:NAME}``
+        written ``speller(NAME)`` (``str``: the bare keyword; a spec's JSON path)."""
+        return InputError(self.message, field=self.field, value=self.value, valid=self.valid, speller=speller)
 
 
-def _rebuild(message, field, value, valid, spelling) -> InputError:
-    return InputError(message, field=field, value=value, valid=valid, spelling=spelling)
+def _rebuild(message, field, value, valid) -> InputError:
+    return InputError(message, field=field, value=value, valid=valid)
 
 
 class ExpectationFailed(Exception):

@@ -144,12 +144,12 @@ def make_leaf(kind: str, options: dict[str, Any], where: str) -> Leaf:
             written = {o.keyword: key for key, o in ((k, descriptor.option(str(k).lower().replace("-", "_")))
                                                      for k in options) if o is not None}
 
-            def spec_path(field: str) -> str:  # another setting the message names, as this spec writes it
+            def spec_path(field: str) -> str:  # a setting the message names, as this spec writes it
                 if field == "input":  # the network's input shape: the spec's top-level key
                     return field
                 word = written.get(field, next((o.key for o in descriptor.options if o.keyword == field), field))
                 return f"{where}.{word}" if where != "layer" else word
-            raise error.spelled(spec_path(error.field), spec_path) from None
+            raise error.spelled(spec_path) from None
         raise InputError(f"{where}: {error}" if where != "layer" else str(error)) from None
     if declared_size is None:
         return leaf

@@ -290,7 +290,7 @@ def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple
             report = ctx.analyze(module.layer, shape)
         except InputError as error:
             layer_type = getattr(module.layer, "name", type(module.layer).__name__)
-            said = error.spelled(error.field, str)  # in the layer's own keywords
+            said = error.spelled(str)  # in the layer's own keywords
             raise InputError(f"layer {name or '(input)'} ({layer_type}) on input {format_shape(shape)}: "
                              f"{said}") from None
         # a layer's own warnings (a linear layer on a feature map, an empty adaptive pool) reach the network

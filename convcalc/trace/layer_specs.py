@@ -280,7 +280,7 @@ def _build_layer(index: int, kind: str, raw: dict, shape: tuple[int, ...], names
 def _in_spec_words(error: InputError, where: str) -> str:
     """A layer class's message, its field spelled as the spec's key (``padding_mode``: a backprop
     spec uses PyTorch's keywords, which are the layers' own) and prefixed with the layer's place."""
-    message = str(error.spelled(error.field, str))
+    message = str(error.spelled(str))
     if message.startswith(where):
         return message
     for prefix in ("conv2d: ", "conv-transpose2d: ", "maxpool2d: ", "avgpool2d: ", "linear: ", "flatten: "):
