@@ -316,6 +316,22 @@ def _attention_module(m):
 TUPLE_MODULES = frozenset(("MultiheadAttention",))
 
 
+def _normalization_module(m):
+    """A module named Normalization with Keras's adapted weights as buffers (``mean``, ``variance``
+    (C,) and ``count``), as convcalc's builder writes Keras ``Normalization``: that layer. Any
+    other module of the name is walked through."""
+    from convcalc.layers.preprocess import Normalization
+
+    names = {name for name, _ in m.named_buffers(recurse=False)}
+    if {"mean", "variance", "count"} <= names:
+        return (Leaf(Normalization()),)
+    fixed = getattr(m, "fixed", None)  # constants: a (mean, variance) pair of per-channel tensors
+    if isinstance(fixed, tuple) and len(fixed) == 2 and all(hasattr(t, "flatten") for t in fixed):
+        mean, variance = (tuple(float(v) for v in t.flatten().tolist()) for t in fixed)
+        return (Leaf(Normalization(mean=mean, variance=variance)),)
+    return None
+
+
 def _linear_module(m):
     return (declare(build.linear(m.out_features, bias=m.bias is not None), "in_features", m.in_features),)
 
@@ -329,6 +345,7 @@ READERS: dict[str, Callable[[Any], tuple | None]] = {
     "conv_transpose": lambda m: _conv_module(m, _rank(m), True),
     "linear": _linear_module,
     "self_attention": _attention_module,
+    "normalization": _normalization_module,
     "maxpool": lambda m: _pool_module(m, _rank(m), "max"),
     "avgpool": lambda m: _pool_module(m, _rank(m), "avg"),
     "adaptive_avgpool": lambda m: _adaptive(m, _rank(m), "avg"),
@@ -519,6 +536,8 @@ def _f_binary(merge: str, kind: str):
         other = next((a for a in call.args[:2] if not isinstance(a, Data)), None)
         shape, learnable = _constant_shape(other)
         tokens = data[0].shape if data else None
+        if tokens is not None and len(shape) == len(tokens) + 1 and shape[:1] == (1,):
+            shape = shape[1:]  # the constant's own batch axis (a (1, C, 1, 1) mean), dropped like the data's
         if kind == "add" and learnable and tokens and len(tokens) == 2 and shape[-2:] == tuple(tokens) \
                 and len(shape) in (2, 3) and shape[:-2] in ((), (1,)):
             from convcalc.layers.attention import PositionEmbedding

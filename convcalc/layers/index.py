@@ -260,6 +260,7 @@ WORDS: dict[str, dict[str, str]] = {
         'MaxPool3d': 'pool',
         'Mish': 'elementwise',
         'MultiheadAttention': 'attention',
+        'Normalization': 'preprocess',
         'PReLU': 'elementwise',
         'PixelShuffle': 'pixel_shuffle',
         'PixelUnshuffle': 'pixel_shuffle',

@@ -190,7 +190,7 @@ DESCRIPTORS = (
                     work={"rescale ops": "other"}),
     LayerDescriptor("normalization", "y = (x − mean)/√variance per channel (Keras Normalization; an adapted "
                     "layer's mean, variance and count are non-trainable weights)", ("Normalization",),
-                    work={"norm ops": "norm"}),
+                    work={"norm ops": "norm"}, torch=("Normalization",)),
 )
 
 
