@@ -443,3 +443,38 @@ def test_a_missing_file_is_named_before_the_missing_package(tmp_path, monkeypatc
     present.write_bytes(b"\x08\x07")
     with pytest.raises(InputError, match=r"pip install 'convcalc\[onnx\]'"):
         onnx_model.load(str(present))
+
+
+def test_shape_arithmetic_is_folded_for_a_pad_computed_at_run_time(tmp_path):
+    """A Pad whose pads are computed from the input's shape with Equal/Where (-1 placeholders),
+    Mod and Sqrt/Cast (an exporter's index arithmetic): ONNX's inference sees no constant; folded,
+    the pads are [0, 0, 1, 1, 0, 0, 1, 1] — H: (−10) mod 4 = 2 split 1:1, the same for W."""
+    const = lambda name, value, dtype=np.int64: helper.make_node(  # noqa: E731
+        "Constant", [], [name], value=numpy_helper.from_array(np.array(value, dtype=dtype)))
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        const("i", [2]), helper.make_node("Gather", ["s", "i"], ["h"]),                       # [10]
+        const("neg", [-1]), helper.make_node("Mul", ["h", "neg"], ["minus"]),                  # [-10]
+        const("four", [4]), helper.make_node("Mod", ["minus", "four"], ["gap"]),               # [2] (Python's mod)
+        const("two", [2]), helper.make_node("Div", ["gap", "two"], ["half"]),                  # [1]
+        helper.make_node("Cast", ["half"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["f", "f"], ["sq"]), helper.make_node("Sqrt", ["sq"], ["r"]),  # 1.0
+        helper.make_node("Cast", ["r"], ["one"], to=TensorProto.INT64),
+        const("minus1", [-1, 0]), const("zero", [0, 0]),
+        helper.make_node("Equal", ["minus1", "neg"], ["is_placeholder"]),                      # [True, False]
+        helper.make_node("Where", ["is_placeholder", "zero", "minus1"], ["lead"]),             # [0, 0]
+        helper.make_node("Concat", ["lead", "one", "one", "lead", "one", "one"], ["pads"], axis=0),
+        helper.make_node("Pad", ["x", "pads"], ["y"]),
+    ]
+    report = walk(onnx_model.load(_model(tmp_path, nodes, [], (3, 10, 10))))
+    assert report.output == (3, 12, 12)
+
+
+def test_mod_follows_the_fmod_attribute(tmp_path):
+    """ONNX Mod: fmod=0 takes the divisor's sign (−7 mod 4 = 1), fmod=1 the dividend's (−3)."""
+    from convcalc.interop.onnx_model import _fold
+
+    node = helper.make_node("Mod", ["a", "b"], ["c"])
+    values = [np.array([-7]), np.array([4])]
+    assert _fold(node, values, {}, {}, 17).tolist() == [1]
+    assert _fold(node, values, {"fmod": 1}, {}, 17).tolist() == [-3]

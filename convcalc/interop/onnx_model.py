@@ -661,8 +661,11 @@ def _fold(node, values: list, attrs: dict, shapes: dict, opset: int):
             return a // b
         return {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[op](a, b)
     if op in _elementwise():  # shape arithmetic: -1 placeholders (Equal, Where), indices (Mod, Max) …
-        if op == "Mod" and not all(np.issubdtype(v.dtype, np.integer) for v in values):
-            return None  # fmod of floats: not a shape computation
+        if op == "Mod":  # fmod=1: C's remainder (the dividend's sign); 0 (integers only): Python's
+            if attrs.get("fmod", 0):
+                return np.fmod(*values)
+            if not all(np.issubdtype(np.asarray(v).dtype, np.integer) for v in values):
+                return None
         return _elementwise()[op](*values)
     if op == "Expand":  # broadcast to a shape (its size bounded: these are shape tensors)
         target = np.broadcast_shapes(values[0].shape, tuple(int(v) for v in values[1]))
