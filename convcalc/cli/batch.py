@@ -17,6 +17,7 @@ from convcalc.jsontext import check_nesting
 from convcalc.layers.registry import build_layer
 from convcalc.notation import format_shape
 from convcalc.render.layer import shape_dict
+from convcalc.render.values import jsonable
 from convcalc.requests import DTYPE_BYTES, parse_request
 
 
@@ -46,7 +47,8 @@ class _Batch:
         self.defaults = defaults
         self.layers: dict[tuple, Any] = {}
         self.lines: dict[bytes | str, tuple[str, str]] = {}
-        self.encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        # the documents hold shapes as tuples and Fractions as they are: jsonable only where needed
+        self.encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=jsonable).encode
 
     def layer(self, op: str, options: dict[str, Any]):
         """``build_layer(op, options)``, built once per distinct request (as analyze_layer builds it)."""
@@ -102,7 +104,7 @@ def evaluate_line(text: str | bytes, number: int, defaults: dict[str, Any],
                                bytes_per_element=DTYPE_BYTES[request.dtype])
     except InputError as error:
         return {"line": number, "error": str(error)}, "error"
-    doc = {"line": number} | shape_dict(report, request.notation)
+    doc = {"line": number} | shape_dict(report, request.notation, raw=batch is not None)
     if request.expect is None and request.expect_params is None:
         return doc, "ok"
     failures = failed_expectations(report, request.expect, request.expect_params,

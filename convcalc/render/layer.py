@@ -55,18 +55,25 @@ def summary_rows(report: LayerReport, notation: Notation) -> list[tuple[str, str
     return rows
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
 def _number(value: Any) -> Any:
     return value if type(value) is int else jsonable(value)
 
 
-def shape_dict(report: LayerReport, notation: Notation) -> dict[str, Any]:
-    """The ``--json`` document (schema convcalc/shape/v1)."""
+def shape_dict(report: LayerReport, notation: Notation, *, raw: bool = False) -> dict[str, Any]:
+    """The ``--json`` document (schema convcalc/shape/v1). ``raw``: shapes, receptive fields and
+    hyperparameters as the report holds them (tuples, Fractions), for an encoder whose
+    ``default`` is :func:`jsonable` (a batch encodes thousands: converting first costs twice)."""
     params, elements = report.params, report.activation_elements
+    as_json = _as_is if raw else jsonable
     doc: dict[str, Any] = {  # ints (most values) as they are; a batch builds one such document a line
         "schema": SCHEMA,
         "op": report.op,
-        "input": jsonable(report.input),
-        "output": jsonable(report.output),
+        "input": as_json(report.input),
+        "output": as_json(report.output),
         "output_text": format_shape(report.output, notation),
         "params": None if params is None else {
             "weight": _number(params.weight), "bias": _number(params.bias), "total": _number(params.total)},
@@ -77,10 +84,10 @@ def shape_dict(report: LayerReport, notation: Notation) -> dict[str, Any]:
                    "output_bytes": _number(elements * report.bytes_per_element),
                    "bytes_per_element": report.bytes_per_element},
         "receptive_field": None if report.rf is None else {
-            "kernel": jsonable([a.kernel for a in report.rf]),
-            "stride": jsonable([a.stride for a in report.rf]),
-            "pad": jsonable([a.pad for a in report.rf])},
-        "hyper": jsonable(report.hyper),
+            "kernel": as_json([a.kernel for a in report.rf]),
+            "stride": as_json([a.stride for a in report.rf]),
+            "pad": as_json([a.pad for a in report.rf])},
+        "hyper": as_json(report.hyper),
         "warnings": list(report.warnings),
         "notes": list(report.notes),
         "conventions": {"macs": "multiply-accumulates of the GEMM work, bias excluded", "flops": "2 x macs"},
@@ -90,7 +97,7 @@ def shape_dict(report: LayerReport, notation: Notation) -> dict[str, Any]:
                          "result": s.result}
                         for s in report.steps]
     if report.parts:
-        doc["parts"] = [shape_dict(p, notation) | {"schema": None} for p in report.parts]
+        doc["parts"] = [shape_dict(p, notation, raw=raw) | {"schema": None} for p in report.parts]
         for part in doc["parts"]:
             del part["schema"]
     if report.comparison:
