@@ -283,3 +283,30 @@ def test_cross_attention_is_not_read_as_self_attention(cli):
     result = cli("arch", f"{FIXTURES / 'tiny_vit.py'}:Cross", "--in", "3x16x16")
     assert result.code == 2 and "Traceback" not in result.err
     assert "attention (MultiheadAttention) is not mapped" in result.err and "same tensor as query" in result.err
+
+
+def test_a_batch_norm_subclass_with_a_bias_of_its_own_is_keras_scale_false(cli, tmp_path):
+    """BatchNorm2d(affine=False) plus a learnt β added after it (Keras's scale=False, written
+    as a torch subclass): one batch norm with β alone — C parameters, 2C + 1 buffers, as torch counts."""
+    (tmp_path / "shift_bn.py").write_text(
+        "import torch\nimport torch.nn as nn\n"
+        "class ShiftBN(nn.BatchNorm2d):\n"
+        "    def __init__(self, c):\n"
+        "        super().__init__(c, affine=False)\n"
+        "        self.bias = nn.Parameter(torch.zeros(c))\n"
+        "    def forward(self, x):\n"
+        "        return super().forward(x) + self.bias.reshape(1, -1, 1, 1)\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.conv = nn.Conv2d(3, 8, 3, bias=False)\n"
+        "        self.bn = ShiftBN(8)\n"
+        "    def forward(self, x):\n"
+        "        return self.bn(self.conv(x))\n"
+    )
+    result = cli("arch", f"{tmp_path / 'shift_bn.py'}:Net", "--in", "3x8x8", "--json")
+    assert result.code == 0, result.err
+    data = result.json()
+    assert data["totals"]["params"] == 8 * 3 * 9 + 8  # torch: sum(p.numel())
+    assert data["totals"]["buffers"] == 2 * 8 + 1  # running_mean, running_var, num_batches_tracked
+    assert [row["type"] for row in data["layers"]] == ["conv2d", "batchnorm"]

@@ -237,12 +237,21 @@ def _adaptive(m, rank: int, mode: str):
     return ((build.adaptive_avgpool if mode == "avg" else build.adaptive_maxpool)(size, rank),)
 
 
+def _shift_only(m) -> bool:
+    """β without γ (Keras's scale=False): an affine-free batch norm with a learnt bias of its own."""
+    import torch
+
+    return not m.affine and isinstance(getattr(m, "bias", None), torch.nn.Parameter)
+
+
 def _batchnorm_module(m):
     from convcalc.layers.norm import BatchNorm
 
+    shift_only = _shift_only(m)
     layer = Leaf(
         BatchNorm(
-            affine=m.affine,
+            affine=m.affine or shift_only,
+            scale=not shift_only,
             eps=m.eps,
             momentum=m.momentum if m.momentum is not None else 0.1,
             track_running_stats=m.track_running_stats,
@@ -374,10 +383,14 @@ def module_reader(m) -> Callable[[Any], tuple | None] | None:
     attention too; other subclasses are walked through (their forward may be another layer's,
     as a channels-first ``LayerNorm2d(nn.LayerNorm)`` is)."""
     found = reader(type(m).__name__)
-    if found is None and any(c.__name__ in TUPLE_MODULES and c.__module__.startswith("torch.")
-                             for c in type(m).__mro__):
+    if found is not None:
+        return found
+    bases = {c.__name__ for c in type(m).__mro__ if c.__module__.startswith("torch.")}
+    if bases & TUPLE_MODULES:
         return _attention_module
-    return found
+    if bases & {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d"} and _shift_only(m):
+        return _batchnorm_module  # a batch norm that adds a learnt β after an affine-free one
+    return None
 
 
 def reader(class_name: str) -> Callable[[Any], tuple | None] | None:
