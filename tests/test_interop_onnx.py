@@ -478,3 +478,24 @@ def test_mod_follows_the_fmod_attribute(tmp_path):
     values = [np.array([-7]), np.array([4])]
     assert _fold(node, values, {}, {}, 17).tolist() == [1]
     assert _fold(node, values, {"fmod": 1}, {}, 17).tolist() == [-3]
+
+
+@pytest.mark.parametrize("gamma, beta, params, scale", [
+    ("init", "init", 2 * 4, True),       # γ and β learnt (initializers)
+    ("ones", "zeros", 0, True),          # torch's affine=False: the identity, written as constants
+    ("ones", "init", 4, False),          # Keras's scale=False: β alone
+])
+def test_batch_norm_counts_only_the_weights_it_learns(tmp_path, gamma, beta, params, scale):
+    c = 4
+    nodes, inits = [], [_init("mean", (c,)), _init("var", (c,))]
+    for name, kind in (("gamma", gamma), ("beta", beta)):
+        if kind == "init":
+            inits.append(numpy_helper.from_array(np.ones(c, dtype=np.float32), name))
+        else:
+            value = np.ones(c, dtype=np.float32) if kind == "ones" else np.zeros(c, dtype=np.float32)
+            nodes.append(helper.make_node("Constant", [], [name], value=numpy_helper.from_array(value)))
+    nodes.append(helper.make_node("BatchNormalization", ["x", "gamma", "beta", "mean", "var"], ["y"]))
+    report = walk(onnx_model.load(_model(tmp_path, nodes, inits, (c, 5, 5))))
+    assert report.totals.params == params
+    assert report.totals.buffers == 2 * c + 1  # running mean and variance (and torch's batch counter)
+    assert report.leaves()[0].report.hyper.get("scale", True) is scale

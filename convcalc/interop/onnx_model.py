@@ -337,9 +337,23 @@ def _prelu(node: Node) -> Mapped:
 
 
 def _batchnorm(node: Node) -> Mapped:
-    layer = build.bn(eps=float(node.attrs.get("epsilon", 1e-5)))
-    scale = node.const(1)  # the scale's length declares the channels
-    return Mapped((layer if scale is None else declare(layer, "num_features", int(scale.size)),))
+    """γ and β are weights when they are initializers. An exporter writes the identity ones
+    (γ = 1, β = 0) of a batch norm without them (torch's affine=False, Keras's scale=False) as
+    constants the graph computes: those are not parameters."""
+    from convcalc.layers.norm import BatchNorm
+
+    def learned(index: int, identity: float) -> bool:
+        value = node.const(index)
+        if value is None or node.proto.input[index] in node.initializers:
+            return True
+        import numpy as np
+
+        return not bool(np.all(np.asarray(value) == identity))
+
+    scale, shift = learned(1, 1.0), learned(2, 0.0)
+    layer = Leaf(BatchNorm(affine=scale or shift, scale=scale or not shift, eps=float(node.attrs.get("epsilon", 1e-5))))
+    weight = node.const(1)  # the scale's length declares the channels
+    return Mapped((layer if weight is None else declare(layer, "num_features", int(weight.size)),))
 
 
 def _layernorm(node: Node) -> Mapped:
