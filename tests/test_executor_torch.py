@@ -130,3 +130,24 @@ def test_layer_outputs_and_gradients_per_layer_match_torch():
     for name in leaves:
         _check(name, outputs[name], theirs.layer_outputs[name], 0.0)
         _check(f"δ {name}", deltas[name], theirs.layer_grads[name], 0.0)
+
+
+@pytest.mark.parametrize("channels_first, dims", [(False, 1), (False, 2), (True, 1)])
+def test_a_layer_norm_without_its_affine_part_is_torchs(channels_first, dims):
+    """elementwise_affine=False: y = x̂, no parameters, dx as F.layer_norm's autograd gives it."""
+    torch = pytest.importorskip("torch")
+    from convcalc.layers.norm import LayerNorm
+
+    x = np.random.default_rng(0).normal(size=(2, 5, 6))
+    layer = LayerNorm(dims=dims, channels_first=channels_first, affine=False)
+    assert layer.parameter_shapes(x.shape) == {} and layer.analyze(x.shape[1:]).params.total == 0
+    out = layer.forward(x, {})
+    dy = np.random.default_rng(1).normal(size=out.output.shape)
+    back = layer.backward(dy, out.cache)
+    t = torch.tensor(x, requires_grad=True)
+    y = (torch.nn.functional.layer_norm(t.movedim(1, -1), (5,)).movedim(-1, 1) if channels_first
+         else torch.nn.functional.layer_norm(t, x.shape[-dims:]))
+    y.backward(torch.tensor(dy))
+    np.testing.assert_allclose(out.output, y.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(back.grad_input, t.grad.numpy(), atol=1e-12)
+    assert back.grads == {}

@@ -310,3 +310,38 @@ def test_a_batch_norm_subclass_with_a_bias_of_its_own_is_keras_scale_false(cli, 
     assert data["totals"]["params"] == 8 * 3 * 9 + 8  # torch: sum(p.numel())
     assert data["totals"]["buffers"] == 2 * 8 + 1  # running_mean, running_var, num_batches_tracked
     assert [row["type"] for row in data["layers"]] == ["conv2d", "batchnorm"]
+
+
+NORMS = ["nn.BatchNorm2d(8)", "nn.BatchNorm2d(8, affine=False)", "nn.GroupNorm(2, 8)",
+         "nn.GroupNorm(2, 8, affine=False)", "nn.InstanceNorm2d(8)", "nn.InstanceNorm2d(8, affine=True)",
+         "nn.LayerNorm(6)",
+         "nn.LayerNorm(6, elementwise_affine=False)", "nn.LayerNorm([8, 6, 6], elementwise_affine=False)"]
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_a_norm_counts_its_learnt_weights_only_through_both_importers(cli, tmp_path, norm):
+    """torch's sum(p.numel()) for a conv and a norm with and without its affine γ, β — through
+    the PyTorch path and through an ONNX export (which writes a missing γ, β as identity
+    constants, and a group norm's as a Mul and an Add of its reshaped weights)."""
+    pytest.importorskip("onnx")
+    (tmp_path / "norm_net.py").write_text(
+        f"import torch.nn as nn\ndef net():\n    return nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), {norm})\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import norm_net
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("norm_net", None)
+    model = norm_net.net().eval()
+    expected = sum(p.numel() for p in model.parameters())
+    through_torch = cli("arch", f"{tmp_path / 'norm_net.py'}:net()", "--in", "3x8x8", "--json")
+    assert through_torch.code == 0, through_torch.err
+    assert through_torch.json()["totals"]["params"] == expected
+    path = tmp_path / "norm_net.onnx"
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, torch.zeros(1, 3, 8, 8), str(path), dynamo=False, do_constant_folding=False,
+                          opset_version=17)
+    through_onnx = cli("arch", str(path), "--json")
+    assert through_onnx.code == 0, through_onnx.err
+    assert through_onnx.json()["totals"]["params"] == expected

@@ -59,7 +59,7 @@ class Node:
     consts: dict
     shapes: dict
     opset: int
-    initializers: frozenset
+    initializers: frozenset  # the weights: initializers and the views of them folded (an Unsqueeze of γ)
 
     @property
     def op(self) -> str:
@@ -336,21 +336,26 @@ def _prelu(node: Node) -> Mapped:
     return Mapped((build.prelu(int(slope.size) if slope is not None else 1),))
 
 
+def _learned(node: Node, index: int, identity: float) -> bool:
+    """Whether input ``index`` (a norm's γ or β) is a learnt weight: an initializer, or a constant
+    other than the identity. An exporter writes the γ = 1, β = 0 of a norm without them (torch's
+    affine=False, elementwise_affine=False; Keras's scale=False) as constants the graph computes:
+    those are not parameters. An absent input is not learnt."""
+    if not node.has_input(index):
+        return False
+    value = node.const(index)
+    if value is None or node.proto.input[index] in node.initializers:
+        return True
+    import numpy as np
+
+    return not bool(np.all(np.asarray(value) == identity))
+
+
 def _batchnorm(node: Node) -> Mapped:
-    """γ and β are weights when they are initializers. An exporter writes the identity ones
-    (γ = 1, β = 0) of a batch norm without them (torch's affine=False, Keras's scale=False) as
-    constants the graph computes: those are not parameters."""
+    """γ and β count as parameters when learnt (:func:`_learned`)."""
     from convcalc.layers.norm import BatchNorm
 
-    def learned(index: int, identity: float) -> bool:
-        value = node.const(index)
-        if value is None or node.proto.input[index] in node.initializers:
-            return True
-        import numpy as np
-
-        return not bool(np.all(np.asarray(value) == identity))
-
-    scale, shift = learned(1, 1.0), learned(2, 0.0)
+    scale, shift = _learned(node, 1, 1.0), _learned(node, 2, 0.0)
     layer = Leaf(BatchNorm(affine=scale or shift, scale=scale or not shift, eps=float(node.attrs.get("epsilon", 1e-5))))
     weight = node.const(1)  # the scale's length declares the channels
     return Mapped((layer if weight is None else declare(layer, "num_features", int(weight.size)),))
@@ -364,15 +369,17 @@ def _layernorm(node: Node) -> Mapped:
     from convcalc.layers.norm import LayerNorm
 
     eps = float(node.attrs.get("epsilon", 1e-5))
-    return Mapped((Leaf(LayerNorm(dims=rank - first, channels_first=False, eps=eps)),))
+    affine = _learned(node, 1, 1.0) or _learned(node, 2, 0.0)
+    return Mapped((Leaf(LayerNorm(dims=rank - first, channels_first=False, eps=eps, affine=affine)),))
 
 
 def _instancenorm(node: Node) -> Mapped:
     from convcalc.layers.norm import GroupNorm
 
     channels = node.shape_in()[0]
+    affine = _learned(node, 1, 1.0) or _learned(node, 2, 0.0)
     return Mapped(
-        (Leaf(GroupNorm(groups=channels, eps=float(node.attrs.get("epsilon", 1e-5)))),),
+        (Leaf(GroupNorm(groups=channels, affine=affine, eps=float(node.attrs.get("epsilon", 1e-5)))),),
         note="InstanceNormalization walked as GroupNorm with one group per channel",
     )
 
@@ -772,6 +779,7 @@ class _Constants(dict):
     def __init__(self, initializers: dict) -> None:
         super().__init__()
         self._initializers = initializers
+        self.weights = set(initializers)  # initializers and the views of them folded here (an Unsqueeze of γ)
 
     def __contains__(self, name) -> bool:
         return dict.__contains__(self, name) or name in self._initializers
@@ -791,6 +799,11 @@ class _Constants(dict):
         value = numpy_helper.to_array(init) if size <= SMALL else _Shaped(init.dims)
         self[name] = value
         return value
+
+
+#: Folded operators whose output is their first input's values again: a view of a weight is a weight.
+_VIEWS_OF_WEIGHTS = frozenset(("Identity", "Cast", "Unsqueeze", "Squeeze", "Reshape", "Transpose", "Expand",
+                               "Flatten", "Slice", "Gather"))
 
 
 def _for_inference(onnx, model, source: str, shape: tuple):
@@ -861,6 +874,8 @@ def _fold_graph(onnx, graph, initializers: dict, shapes: dict, opset: int):
                 value = None
             if value is not None:
                 consts[node.output[0]] = value
+                if node.op_type in _VIEWS_OF_WEIGHTS and inputs[0] in consts.weights:
+                    consts.weights.add(node.output[0])
                 continue
         data = [i for i in inputs if i not in consts]
         if data:
@@ -955,7 +970,7 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
     notes: list[str] = []
     live, composites = onnx_rewrite.composites(live, consts.get, shapes)
     for (node, attrs, inputs, data), (scope, name) in zip(live, _node_names([n for n, *_ in live])):
-        view = Node(node, attrs, consts, shapes, opset, frozenset(initializers))
+        view = Node(node, attrs, consts, shapes, opset, frozenset(consts.weights))
         mapper = reader(node.op_type, node.domain)
         if id(node) in composites:
             leaf, source_tensor = composites[id(node)]

@@ -361,7 +361,7 @@ READERS: dict[str, Callable[[Any], tuple | None]] = {
     "adaptive_maxpool": lambda m: _adaptive(m, _rank(m), "max"),
     "batchnorm": _batchnorm_module,
     "groupnorm": _groupnorm_module,
-    "layernorm": lambda m: (build.layernorm(len(m.normalized_shape)),),
+    "layernorm": lambda m: (build.layernorm(len(m.normalized_shape), affine=m.elementwise_affine),),
     "lrn": lambda m: (build.lrn(m.size, m.alpha, m.beta, m.k),),
     "leaky_relu": _leaky,
     "prelu": lambda m: (build.prelu(m.num_parameters),),
@@ -627,7 +627,8 @@ def _f_movedim(call: Call):
 
 
 def _f_layer_norm(call: Call):
-    return Result((build.layernorm(len(_pair(call.arg(1, "normalized_shape"), 1))),))
+    affine = call.arg(2, "weight") is not None or call.arg(3, "bias") is not None
+    return Result((build.layernorm(len(_pair(call.arg(1, "normalized_shape"), 1)), affine=affine),))
 
 
 def _f_pad(call: Call):

@@ -195,11 +195,13 @@ class GroupNorm(base.NoBuffers):
 @dataclass(frozen=True)
 class LayerNorm(base.NoBuffers):
     """Layer norm over the channel dimension (ConvNeXt's ``LayerNorm2d``) or over the last
-    ``dims`` dimensions (``nn.LayerNorm(normalized_shape)``): 2·Π(normalized shape) parameters."""
+    ``dims`` dimensions (``nn.LayerNorm(normalized_shape)``): 2·Π(normalized shape) parameters,
+    none without its affine γ and β (``elementwise_affine=False``: y = x̂)."""
 
     dims: int = 1
     channels_first: bool = True
     eps: float = 1e-5
+    affine: bool = True
 
     name = "layernorm"
 
@@ -211,8 +213,11 @@ class LayerNorm(base.NoBuffers):
     def analyze(self, shape, *, batch=None, explain=False, bytes_per_element=4) -> LayerReport:
         normalized = (shape[0],) if self.channels_first else tuple(shape)[-self.dims:]
         size = product(normalized)
-        return _norm_report("layernorm", shape, batch, bytes_per_element, ParamCount(size, size), 2,
-                            hyper={"normalized_shape": list(normalized)})
+        hyper: dict[str, Any] = {"normalized_shape": list(normalized)}
+        if not self.affine:
+            hyper["elementwise_affine"] = False
+        return _norm_report("layernorm", shape, batch, bytes_per_element,
+                            ParamCount(size, size) if self.affine else ParamCount(), 2, hyper=hyper)
 
     def _axes(self, ndim: int) -> tuple[int, ...]:
         """The normalised axes of a batched input: the channels, or the last ``dims``."""
@@ -228,10 +233,11 @@ class LayerNorm(base.NoBuffers):
         return tuple(range(ndim - self.dims, ndim))
 
     def parameter_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
-        """``weight`` and ``bias`` of the normalised shape: (C,), or the last ``dims`` sizes."""
+        """``weight`` and ``bias`` of the normalised shape: (C,), or the last ``dims`` sizes (none
+        without the affine part)."""
         axes = self._axes(len(input_shape))
         normalized = tuple(input_shape[a] for a in axes)
-        return {"weight": normalized, "bias": normalized}
+        return {"weight": normalized, "bias": normalized} if self.affine else {}
 
     def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
                 rng: Any = None) -> Forward:
@@ -244,6 +250,8 @@ class LayerNorm(base.NoBuffers):
         axes = self._axes(x.ndim)
         count = product(x.shape[a] for a in axes)
         x_hat, _, _, inv_std = standardize(x, axes, count, count, self.eps)
+        if not self.affine:
+            return Forward(x_hat, (x_hat, inv_std, 1.0, axes, count))
         gamma, beta = p["weight"], p["bias"]
         if self.channels_first:
             gamma, beta = per_channel(gamma, x.ndim), per_channel(beta, x.ndim)
@@ -257,6 +265,8 @@ class LayerNorm(base.NoBuffers):
         x_hat, inv_std, gamma, axes, count = cache
         dy = grad_output
         dx = standardize_backward(dy * gamma, x_hat, inv_std, axes, count, count)
+        if not self.affine:
+            return Backward(dx, {})
         others = tuple(a for a in range(dy.ndim) if a not in axes)
         return Backward(dx, scale_shift_grads(dy, x_hat, others))
 
@@ -303,8 +313,8 @@ def _spec_layernorm2d(eps: float = 1e-5) -> LayerNorm:
     return LayerNorm(channels_first=True, eps=eps)
 
 
-def _spec_layernorm(dims: int = 1) -> LayerNorm:
-    return LayerNorm(dims=dims, channels_first=False)
+def _spec_layernorm(dims: int = 1, affine: bool = True) -> LayerNorm:
+    return LayerNorm(dims=dims, channels_first=False, affine=affine)
 
 
 _NORM_WORK = {"*": "norm"}
@@ -330,7 +340,8 @@ DESCRIPTORS = (
     ),
     LayerDescriptor(
         "layernorm", "layer normalisation over the last dims", ("LayerNorm",), build=_spec_layernorm,
-        options=(Option("dims", "count"),), aliases=("ln",), chain_help="ln", torch=("LayerNorm",),
+        options=(Option("dims", "count"), Option("affine", "bool", aliases=("elementwise_affine",))),
+        aliases=("ln",), chain_help="ln", torch=("LayerNorm",),
         onnx=("LayerNormalization",), work=_NORM_WORK,
     ),
     LayerDescriptor(
@@ -384,8 +395,9 @@ def _torch_layernorm(layer: LayerNorm, nn: Any, shape: tuple) -> Any:
             def forward(self, x):
                 return super().forward(x.movedim(1, -1)).movedim(-1, 1)
 
-        return LayerNorm2d(shape[0], eps=layer.eps)
-    return nn.LayerNorm(tuple(layer.analyze(shape, batch=1).hyper["normalized_shape"]), eps=layer.eps)
+        return LayerNorm2d(shape[0], eps=layer.eps, elementwise_affine=layer.affine)
+    return nn.LayerNorm(tuple(layer.analyze(shape, batch=1).hyper["normalized_shape"]), eps=layer.eps,
+                        elementwise_affine=layer.affine)
 
 
 @register_hook("torch", LocalResponseNorm)

@@ -114,8 +114,8 @@ def layernorm2d(eps: float = 1e-5) -> Leaf:
     return Leaf(LayerNorm(channels_first=True, eps=eps))
 
 
-def layernorm(dims: int = 1) -> Leaf:
-    return Leaf(LayerNorm(dims=dims, channels_first=False))
+def layernorm(dims: int = 1, affine: bool = True) -> Leaf:
+    return Leaf(LayerNorm(dims=dims, channels_first=False, affine=affine))
 
 
 def lrn(size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0) -> Leaf:
