@@ -250,6 +250,12 @@ def _tiny_vit_checks(data: dict) -> None:
     assert any(row["type"] == "position-embedding" and row["params"] == 17 * 32 for row in rows.values())
     assert any(row["type"] == "token-select" for row in rows.values())
     assert not any("not mapped" in note for note in data.get("notes", []))
+    # flatten(2).transpose(1, 2) is the tokens layer: each token keeps its 4x4 patch's field
+    # up to the first attention (a flatten alone would end it)
+    tokens = next(row for row in data["layers"] if row["type"] == "tokens")
+    assert tokens["output"] == [16, 32] and tokens["rf"] == {"size": [4, 4], "jump": [4, 4], "start": ["3/2", "3/2"]}
+    token_rows = [row for row in data["layers"] if row["type"] in ("class-token", "position-embedding")]
+    assert all(row["rf"]["size"] == [4, 4] for row in token_rows)
 
 
 def test_a_users_vision_transformer_through_torch_fx(cli):

@@ -280,7 +280,7 @@ def composites(live: list, const: Any, shapes: dict) -> tuple[list, dict[int, tu
     ``live`` ((node, …) entries): the list without their inner nodes, and per last node (by id)
     the layer it is and the tensor it reads. ``const(name)`` gives a constant's value or None,
     ``shapes`` the inferred shapes (with the batch)."""
-    from convcalc.layers.attention import ClassToken, MultiheadSelfAttention
+    from convcalc.layers.attention import ClassToken, MultiheadSelfAttention, Tokens
     from convcalc.network import build
     from convcalc.network.declared import declare
     from convcalc.network.model import Leaf
@@ -289,6 +289,8 @@ def composites(live: list, const: Any, shapes: dict) -> tuple[list, dict[int, tu
     found = {key: (build.act("gelu"), x) for key, x in gelus.items()}
     live, shuffles = fuse_channel_shuffle(live, shapes)
     found.update({key: (build.channel_shuffle(groups), x) for key, (x, groups) in shuffles.items()})
+    live, grids = fuse_tokens(live, shapes)
+    found.update({key: (Leaf(Tokens()), x) for key, x in grids.items()})
     live, tokens = fuse_class_token(live, const, shapes)
     found.update({key: (Leaf(ClassToken(dim)), x) for key, (x, dim) in tokens.items()})
     live, attentions = fuse_self_attention(live, const, shapes)  # before its projections are read as linears
@@ -323,6 +325,35 @@ def fuse_linear_bias(live: list, const: Any) -> tuple[list, dict[int, tuple[str,
             found[id(add)] = (matmul.input[0], int(weight.shape[0]), int(weight.shape[1]))
             dropped.add(id(matmul))
             break
+    return [entry for entry in live if id(entry[0]) not in dropped], found
+
+
+def fuse_tokens(live: list, shapes: dict) -> tuple[list, dict[int, str]]:
+    """A feature map read as tokens (ViT's ``x.flatten(2).transpose(1, 2)``): ``Reshape`` (or
+    ``Flatten``) of (N, C, *spatial) to (N, C, Π spatial) read only by a ``Transpose`` of its last
+    two axes. Per Transpose (by id): the feature map — the tokens keep each pixel's field."""
+    producer = {o: entry[0] for entry in live for o in entry[0].output if o}
+    readers = _readers(live)
+    found: dict[int, str] = {}
+    dropped: set[int] = set()
+    for entry in live:
+        swap = entry[0]
+        perm = [list(a.ints) for a in swap.attribute if a.name == "perm"]
+        if swap.op_type != "Transpose" or perm != [[0, 2, 1]] or readers.get(swap.input[0]) != 1:
+            continue
+        flat = producer.get(swap.input[0])
+        if flat is None or flat.op_type not in ("Reshape", "Flatten"):
+            continue
+        before, after = shapes.get(flat.input[0]), shapes.get(flat.output[0])
+        if before is None or after is None or len(before) < 4 or len(after) != 3:
+            continue
+        spatial = 1
+        for d in before[2:]:
+            spatial *= d
+        if tuple(after) != (before[0], before[1], spatial):
+            continue
+        found[id(swap)] = flat.input[0]
+        dropped.add(id(flat))
     return [entry for entry in live if id(entry[0]) not in dropped], found
 
 

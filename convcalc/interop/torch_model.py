@@ -893,7 +893,40 @@ def _trace_fx(model, shape: tuple):
         data.add(node.name)
     if source is None or sink is None:
         raise InputError("the module's forward has no tensor input or output")
-    return ops, source, sink, kinds, notes
+    return _fuse_tokens(ops, shapes), source, sink, kinds, notes
+
+
+def _fuse_tokens(ops: list[Op], shapes: dict) -> list[Op]:
+    """``x.flatten(2).transpose(1, 2)`` of a (C, *spatial) feature map — ViT's tokens — as the one
+    tokens layer, which keeps each pixel's receptive field (a flatten alone ends it). The flatten's
+    output must be read by the transpose only."""
+    from collections import Counter
+
+    from convcalc.layers.attention import Tokens
+    from convcalc.layers.dense import Flatten
+
+    readers = Counter(name for op in ops for name in op.inputs)
+    by_output = {op.output: op for op in ops}
+    fused: dict[str, Op] = {}  # the transpose's output → the tokens op
+    dropped: set[str] = set()
+    for op in ops:
+        swap = op.layers[0][1].layer if len(op.layers) == 1 else None
+        if not isinstance(swap, Permute) or swap.perm != (1, 0):
+            continue
+        flat = by_output.get(op.inputs[0])
+        if flat is None or len(flat.layers) != 1 or readers[flat.output] != 1:
+            continue
+        layer, before = flat.layers[0][1].layer, shapes.get(flat.inputs[0])
+        if not isinstance(layer, Flatten) or before is None or len(before) < 3:
+            continue
+        if layer.start_dim % len(before) != 1 or layer.end_dim % len(before) != len(before) - 1:
+            continue
+        first, second = flat.layers[0][0], op.layers[0][0]
+        scope = first.rpartition(".")[0]
+        name = scope if scope and scope == second.rpartition(".")[0] else second
+        fused[op.output] = Op(flat.inputs, op.output, ((name, Leaf(Tokens())),))
+        dropped.add(flat.output)
+    return [fused.get(op.output, op) for op in ops if op.output not in dropped]
 
 
 def _args(value, data: set, shapes: dict, graph_module):
