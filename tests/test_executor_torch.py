@@ -151,3 +151,25 @@ def test_a_layer_norm_without_its_affine_part_is_torchs(channels_first, dims):
     np.testing.assert_allclose(out.output, y.detach().numpy(), atol=1e-12)
     np.testing.assert_allclose(back.grad_input, t.grad.numpy(), atol=1e-12)
     assert back.grads == {}
+
+
+def test_the_torch_module_of_a_beta_only_batch_norm_adds_beta_once():
+    """Keras's scale=False in torch (--verify, the importers' round trips): the affine-free norm,
+    then β — the base class's forward must not add the β a second time as its own bias."""
+    torch = pytest.importorskip("torch")
+    from convcalc.layers.descriptor import find_hook
+    from convcalc.layers.norm import BatchNorm
+
+    layer = BatchNorm(affine=True, scale=False, eps=1e-3)
+    hook = find_hook("torch", layer)
+    assert hook is not None
+    module = hook(layer, torch.nn, (4, 5, 5)).eval()
+    beta = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    with torch.no_grad():
+        module.bias.copy_(beta)
+        module.running_mean.fill_(0.5)
+        module.running_var.fill_(2.0)
+        x = torch.randn(2, 4, 5, 5, generator=torch.Generator().manual_seed(0))
+        expected = (x - 0.5) / (2.0 + 1e-3) ** 0.5 + beta.reshape(1, -1, 1, 1)
+        assert torch.allclose(module(x), expected, atol=1e-5)
+    assert sum(p.numel() for p in module.parameters()) == 4  # β alone

@@ -11,6 +11,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+from convcalc.errors import InputError  # noqa: E402
 from convcalc.interop import onnx_model  # noqa: E402
 from convcalc.network.walk import walk  # noqa: E402
 
@@ -499,3 +500,16 @@ def test_batch_norm_counts_only_the_weights_it_learns(tmp_path, gamma, beta, par
     assert report.totals.params == params
     assert report.totals.buffers == 2 * c + 1  # running mean and variance (and torch's batch counter)
     assert report.leaves()[0].report.hyper.get("scale", True) is scale
+
+
+def test_a_tensor_whose_first_axis_is_not_the_batch_is_refused_not_miscounted(tmp_path):
+    """(1, 6, 4) reshaped to (2, 3, 4) folds data into the batch axis (as op-by-op attention does
+    with its heads): the walk cannot follow it, so one message says so instead of counting with
+    the wrong batch."""
+    shape = helper.make_node("Constant", [], ["s"], value=numpy_helper.from_array(np.array([2, 3, 4], np.int64)))
+    back = helper.make_node("Constant", [], ["t"], value=numpy_helper.from_array(np.array([1, 6, 4], np.int64)))
+    nodes = [shape, back, helper.make_node("Reshape", ["x", "s"], ["r"]),
+             helper.make_node("Relu", ["r"], ["a"]), helper.make_node("Reshape", ["a", "t"], ["y"])]
+    with pytest.raises(InputError) as caught:
+        onnx_model.load(_model(tmp_path, nodes, [], (6, 4)))
+    assert "gives 2x3x4, whose first axis is not the batch" in str(caught.value)

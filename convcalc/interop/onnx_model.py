@@ -969,6 +969,7 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
     excluded = 0
     notes: list[str] = []
     live, composites = onnx_rewrite.composites(live, consts.get, shapes)
+    outputs = {o.name for o in graph.output}
     for (node, attrs, inputs, data), (scope, name) in zip(live, _node_names([n for n, *_ in live])):
         view = Node(node, attrs, consts, shapes, opset, frozenset(consts.weights))
         mapper = reader(node.op_type, node.domain)
@@ -976,6 +977,8 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
             leaf, source_tensor = composites[id(node)]
             mapped, data = Mapped((leaf,)), [source_tensor]
         else:
+            if not any(o in outputs for o in node.output):  # a model may squeeze its result's batch away
+                _check_batch_axis(node, name, shapes, os.path.basename(path))
             try:
                 mapped = mapper(view) if mapper else _unmapped(view)
             except _NoShape as missing:
@@ -1029,6 +1032,22 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
         + (f", from {producer}" if producer.strip() else ""),
         notes=tuple(notes),
     )
+
+
+def _check_batch_axis(node, name: str, shapes: dict, file: str) -> None:
+    """Shapes are inferred with a batch of 1: a tensor whose first axis is not 1 holds something
+    else there (attention heads or windows folded into the batch, a (L, N, D) sequence), which the
+    walk — the batch kept apart — cannot follow; counting on would be silently wrong."""
+    for output in node.output:
+        found = shapes.get(output) if output else None
+        if found is not None and len(found) > 1 and found[0] != 1:
+            raise InputError(
+                f"'{file}': {node.op_type} node {name} gives {format_shape(found)}, whose first axis is not the "
+                "batch (it holds attention heads or windows folded into it, or a sequence-first layout): "
+                "convcalc walks a model's layers with the batch apart and cannot follow it op by op. "
+                "Self-attention exported from nn.MultiheadAttention is recognised; cross-attention and "
+                "windowed attention are not yet"
+            )
 
 
 def _fold_prefixes(path: list[str]) -> list[str]:

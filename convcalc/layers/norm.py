@@ -370,6 +370,7 @@ def _torch_shift_only(base_class: Any, nn: Any, layer: BatchNorm, channels: int)
     """torch.nn has no batch norm with β but no γ (Keras's scale=False): the affine-free batch
     norm, then a learnt β per channel."""
     import torch
+    import torch.nn.functional as F
 
     class BatchNormShift(base_class):
         def __init__(self) -> None:
@@ -378,7 +379,13 @@ def _torch_shift_only(base_class: Any, nn: Any, layer: BatchNorm, channels: int)
             self.bias = nn.Parameter(torch.zeros(channels))
 
         def forward(self, x):
-            return super().forward(x) + self.bias.reshape((1, -1) + (1,) * (x.dim() - 2))
+            # the affine-free norm itself (the base forward would add the β set here as its own bias)
+            if self.training and self.track_running_stats:
+                self.num_batches_tracked.add_(1)
+            use_batch = self.training or not self.track_running_stats
+            y = F.batch_norm(x, self.running_mean, self.running_var, None, None, use_batch,
+                             self.momentum if self.momentum is not None else 0.0, self.eps)
+            return y + self.bias.reshape((1, -1) + (1,) * (x.dim() - 2))
 
     return BatchNormShift()
 
