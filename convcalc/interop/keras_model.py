@@ -151,15 +151,21 @@ def _amounts(value: Any, rank: int, what: str) -> tuple[tuple[int, int], ...]:
     """Keras's padding/cropping amounts as (before, after) per spatial axis: an int for every
     side; one int per axis, both sides; or a (before, after) pair per axis. A 1-D layer's pair
     ``(1, 2)`` is its one axis's before and after."""
+    def pair(entry: Any) -> tuple[int, int] | None:
+        if isinstance(entry, int):
+            return entry, entry
+        if isinstance(entry, (list, tuple)) and len(entry) == 2 and all(isinstance(v, int) for v in entry):
+            return entry[0], entry[1]
+        return None
+
     if rank == 1 and isinstance(value, (list, tuple)) and all(isinstance(v, int) for v in value):
-        value = [value]
+        value = [value]  # Cropping1D((1, 2)): the one axis's before and after
     entries = [value] * rank if isinstance(value, int) else list(value) if isinstance(value, (list, tuple)) else []
-    pairs = [(e, e) if isinstance(e, int) else tuple(e) for e in entries if isinstance(e, (int, list, tuple))]
-    if len(pairs) != rank or len(entries) != rank or any(len(p) != 2 or not all(isinstance(v, int) for v in p)
-                                                         for p in pairs):
+    pairs = [pair(entry) for entry in entries]
+    if len(pairs) != rank or any(p is None for p in pairs):
         raise InputError(f"Keras {what} {value!r} is not an amount for a {rank}-d layer: an int, {rank} ints "
                          f"or {rank} (before, after) pairs")
-    return tuple((int(a), int(b)) for a, b in pairs)
+    return tuple(p for p in pairs if p is not None)
 
 
 def _zero_padding(config):

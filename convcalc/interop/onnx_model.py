@@ -59,7 +59,7 @@ class Node:
     consts: dict
     shapes: dict
     opset: int
-    initializers: frozenset  # the weights: initializers and the views of them folded (an Unsqueeze of γ)
+    weights: frozenset  # the initializers and the views of them folded (an Unsqueeze of γ)
 
     @property
     def op(self) -> str:
@@ -299,7 +299,7 @@ def _binary(node: Node) -> Mapped:
     data_rank = len(node.shape_in(1 - index)) + 1
     if len(operand) == data_rank:  # the constant's own batch axis (1) is dropped like the data's
         operand = operand[1:]
-    learnable = node.proto.input[index] in node.initializers and value.size > 1
+    learnable = node.proto.input[index] in node.weights and value.size > 1
     tokens = node.shape_in(1 - index)
     if kind == "add" and learnable and len(tokens) == 2 and operand == tuple(tokens):
         return Mapped((Leaf(PositionEmbedding(*operand)),))  # a learned (L, D) added to the tokens: ViT's
@@ -344,7 +344,7 @@ def _learned(node: Node, index: int, identity: float) -> bool:
     if not node.has_input(index):
         return False
     value = node.const(index)
-    if value is None or node.proto.input[index] in node.initializers:
+    if value is None or node.proto.input[index] in node.weights:
         return True
     import numpy as np
 

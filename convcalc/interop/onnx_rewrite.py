@@ -306,7 +306,7 @@ def fuse_linear_bias(live: list, const: Any) -> tuple[list, dict[int, tuple[str,
     constant (K, M) weight, then ``Add`` of the constant bias (M,) — one linear layer with its
     bias, as a ``Gemm`` would be. Per Add (by id): x, K and M."""
     readers = _readers(live)
-    producer = {o: entry[0] for entry in live for o in entry[0].output if o}
+    producer = _producers(live)
     found: dict[int, tuple[str, int, int]] = {}
     dropped: set[int] = set()
     for entry in live:
@@ -332,7 +332,7 @@ def fuse_tokens(live: list, shapes: dict) -> tuple[list, dict[int, str]]:
     """A feature map read as tokens (ViT's ``x.flatten(2).transpose(1, 2)``): ``Reshape`` (or
     ``Flatten``) of (N, C, *spatial) to (N, C, Π spatial) read only by a ``Transpose`` of its last
     two axes. Per Transpose (by id): the feature map — the tokens keep each pixel's field."""
-    producer = {o: entry[0] for entry in live for o in entry[0].output if o}
+    producer = _producers(live)
     readers = _readers(live)
     found: dict[int, str] = {}
     dropped: set[int] = set()
@@ -387,7 +387,7 @@ def fuse_self_attention(live: list, const: Any, shapes: dict) -> tuple[list, dic
     then the transposes back to x's shape. Every tensor between x and the result must be read
     inside the subgraph only, and no other computed tensor may enter it (a mask, a second
     input: cross-attention is left op by op). Per last node (by id): x, D and the heads."""
-    producer = {o: entry[0] for entry in live for o in entry[0].output if o}
+    producer = _producers(live)
     readers: dict[str, list] = {}
     for entry in live:
         for name in entry[0].input:
@@ -404,6 +404,9 @@ def fuse_self_attention(live: list, const: Any, shapes: dict) -> tuple[list, dic
             return None
         w = const(node.input[1])
         return w if w is not None and len(getattr(w, "shape", ())) == 2 else None
+
+    def bias_add(node) -> bool:  # an Add of a constant
+        return node.op_type == "Add" and len(computed(node)) == 1
 
     def scaled(node) -> bool:  # a Mul/Div/Add by a constant, a Cast: the values, not the structure
         return node.op_type in ("Mul", "Div", "Add", "Sub", "Cast") and len(computed(node)) == 1
@@ -449,9 +452,6 @@ def fuse_self_attention(live: list, const: Any, shapes: dict) -> tuple[list, dic
         dim, per_head = int(x_shape[2]), int(q_shape[-1])
         # down from the attention's product: the heads merged back, the output projection (+ its
         # bias), the views back to x's shape — and no further (the residual Add reads two tensors)
-        def bias_add(node) -> bool:
-            return node.op_type == "Add" and len(computed(node)) == 1
-
         node, out_proj = av, None
         while True:
             step = readers.get(node.output[0], [])
@@ -505,6 +505,11 @@ def _between(x: str, last: Any, producer: dict) -> list | None:
     return list(seen.values())
 
 
+def _producers(live: list) -> dict[str, Any]:
+    """The node that computes each tensor of the walked nodes."""
+    return {o: entry[0] for entry in live for o in entry[0].output if o}
+
+
 def _readers(live: list) -> dict[str, int]:
     readers: dict[str, int] = {}
     for entry in live:
@@ -518,7 +523,7 @@ def fuse_channel_shuffle(live: list, shapes: dict) -> tuple[list, dict[int, tupl
     ``channel_shuffle``, or any exporter of ``nn.ChannelShuffle``): ``Reshape`` (N, C, …) →
     (N, g, C/g, …), ``Transpose`` of axes 1 and 2, ``Reshape`` back to (N, C, …). The node list
     without the first two nodes, and per last Reshape (by id) its input and g."""
-    producer = {o: entry[0] for entry in live for o in entry[0].output if o}
+    producer = _producers(live)
     readers = _readers(live)
     found: dict[int, tuple[str, int]] = {}
     dropped: set[int] = set()
@@ -554,7 +559,7 @@ def fuse_gelu(live: list, const: Any) -> tuple[list, dict[int, str]]:
     (by id) the tensor x it is the GELU of. ``const(name)`` is a tensor's constant value or None.
     The constants are checked (½, 1, √2 or a multiplication by 1/√2); every inner tensor must
     have no other reader."""
-    producer = {o: entry[0] for entry in live for o in entry[0].output if o}
+    producer = _producers(live)
     readers = _readers(live)
 
     def near(name: str, value: float) -> bool:

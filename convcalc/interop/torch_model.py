@@ -551,8 +551,7 @@ def _f_binary(merge: str, kind: str):
         tokens = data[0].shape if data else None
         if tokens is not None and len(shape) == len(tokens) + 1 and shape[:1] == (1,):
             shape = shape[1:]  # the constant's own batch axis (a (1, C, 1, 1) mean), dropped like the data's
-        if kind == "add" and learnable and tokens and len(tokens) == 2 and shape[-2:] == tuple(tokens) \
-                and len(shape) in (2, 3) and shape[:-2] in ((), (1,)):
+        if kind == "add" and learnable and tokens and len(tokens) == 2 and shape == tuple(tokens):
             from convcalc.layers.attention import PositionEmbedding
 
             return Result((Leaf(PositionEmbedding(*tokens)),))  # a learned (L, D) added to the tokens: ViT's
