@@ -513,3 +513,123 @@ def test_a_tensor_whose_first_axis_is_not_the_batch_is_refused_not_miscounted(tm
     with pytest.raises(InputError) as caught:
         onnx_model.load(_model(tmp_path, nodes, [], (6, 4)))
     assert "gives 2x3x4, whose first axis is not the batch" in str(caught.value)
+
+
+def test_a_module_of_a_depthwise_then_a_pointwise_conv_is_one_separable_conv(tmp_path):
+    # Keras's SeparableConv2D as a torch module exports: /sep/depthwise/Conv (group = C) reading
+    # x, /sep/pointwise/Conv (1x1) reading it alone: one layer, Dk²·M + M·N weights
+    nodes = [
+        helper.make_node("Conv", ["x", "wd"], ["d"], group=8, pads=[1, 1, 1, 1], name="/sep/depthwise/Conv"),
+        helper.make_node("Conv", ["d", "wp"], ["y"], name="/sep/pointwise/Conv"),
+    ]
+    inits = [_init("wd", (8, 1, 3, 3)), _init("wp", (16, 8, 1, 1))]
+    report = walk(onnx_model.load(_model(tmp_path, nodes, inits, (8, 10, 10))))
+    [row] = report.leaves()
+    assert (row.name, row.type, row.output) == ("sep", "depthwise-separable2d", (16, 10, 10))
+    assert report.totals.params == 8 * 9 + 8 * 16
+    assert report.totals.macs == 10 * 10 * (8 * 9 + 8 * 16)
+    assert row.rf[0].size == 3
+    # MobileNet's pair has a batch norm between: two convs, each under its own name
+    nodes = [
+        helper.make_node("Conv", ["x", "wd"], ["d"], group=8, pads=[1, 1, 1, 1], name="/blk/depthwise/Conv"),
+        helper.make_node("BatchNormalization", ["d", "g", "b", "m", "v"], ["n"], name="/blk/bn/BatchNormalization"),
+        helper.make_node("Conv", ["n", "wp"], ["y"], name="/blk/pointwise/Conv"),
+    ]
+    inits += [_init(name, (8,)) for name in "gbmv"]
+    report = walk(onnx_model.load(_model(tmp_path, nodes, inits, (8, 10, 10), name="mb.onnx")))
+    assert [r.type for r in report.leaves()] == ["conv2d", "batchnorm", "conv2d"]
+
+
+def test_negative_pads_crop(tmp_path):
+    # the Pad spec: a negative amount removes that many elements; H 10 + 1 − 2 = 9, W 10 − 1 + 0 = 9
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["y"], name="crop")]
+    inits = [_const("pads", [0, 0, 1, -1, 0, 0, -2, 0], np.int64)]
+    report = walk(onnx_model.load(_model(tmp_path, nodes, inits, (3, 10, 10))))
+    assert [r.type for r in report.leaves()] == ["pad", "crop2d"]
+    assert report.output == (3, 9, 9)
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["y"], name="crop")]
+    inits = [_const("pads", [0, 0, 0, -1, 0, 0, -1, 0], np.int64)]
+    [row] = walk(onnx_model.load(_model(tmp_path, nodes, inits, (3, 10, 10), name="c.onnx"))).leaves()
+    assert (row.type, row.output, row.rf[1].start) == ("crop2d", (3, 9, 9), 1)  # W's first unit is input 1
+
+
+def test_an_activation_the_exporter_shared_between_branches_is_computed_per_branch(tmp_path):
+    # torch.onnx's common-subexpression pass merges relu(x) of two branches into one Relu; its
+    # readers then sit in two nested merges (a bridge, no nesting of chains and branches)
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"], name="/a/act/Relu"),
+        helper.make_node("Conv", ["r", "w1"], ["c1"], name="/a/conv/Conv"),
+        helper.make_node("Concat", ["x", "c1"], ["a"], axis=1, name="/a/Concat"),
+        helper.make_node("Conv", ["r", "w2"], ["c2"], name="/b/conv/Conv"),
+        helper.make_node("Concat", ["a", "c2"], ["y"], axis=1, name="/Concat"),
+    ]
+    inits = [_init("w1", (5, 4, 1, 1)), _init("w2", (6, 4, 1, 1))]
+    report = walk(onnx_model.load(_model(tmp_path, nodes, inits, (4, 6, 6))))
+    assert report.output == (4 + 5 + 6, 6, 6)
+    assert report.totals.params == 5 * 4 + 6 * 4
+    assert report.totals.macs == 36 * (5 * 4 + 6 * 4)
+    relus = [r.name for r in report.leaves() if r.type == "relu"]
+    assert relus == ["a.act", "b.act"]  # the copy is named in its reader's module
+
+
+@pytest.mark.parametrize("adapted", [True, False])
+def test_keras_normalization_exported_as_sub_and_div_by_a_square_root(tmp_path, adapted):
+    # (x − mean) / √variance per channel: Keras's Normalization, whose adapted mean, variance and
+    # count are weights (2·3 + 1 buffers); as constants of the graph it holds none
+    mean, variance = np.array([0.5, 0.4, 0.3], np.float32), np.array([4.0, 1.0, 0.25], np.float32)
+    view = _const("view", [1, 3, 1, 1], np.int64)
+    if adapted:
+        stats = [numpy_helper.from_array(mean, "mean"), numpy_helper.from_array(variance, "var")]
+        nodes = []
+    else:
+        stats = []
+        nodes = [helper.make_node("Constant", [], ["mean"], value=numpy_helper.from_array(mean)),
+                 helper.make_node("Constant", [], ["var"], value=numpy_helper.from_array(variance))]
+    nodes += [
+        helper.make_node("Reshape", ["mean", "view"], ["m"], name="/normalization/Reshape"),
+        helper.make_node("Reshape", ["var", "view"], ["v"], name="/normalization/Reshape_1"),
+        helper.make_node("Sqrt", ["v"], ["root"], name="/normalization/Sqrt"),
+        helper.make_node("Sub", ["x", "m"], ["centred"], name="/normalization/Sub"),
+        helper.make_node("Div", ["centred", "root"], ["y"], name="/normalization/Div"),
+    ]
+    report = walk(onnx_model.load(_model(tmp_path, nodes, stats + [view], (3, 8, 8))))
+    [row] = report.leaves()
+    assert (row.name, row.type, row.output) == ("normalization", "normalization", (3, 8, 8))
+    assert report.totals.params == 0
+    assert report.totals.buffers == (7 if adapted else 0)
+    if not adapted:
+        assert row.report.hyper["mean"] == pytest.approx([0.5, 0.4, 0.3])
+        assert row.report.hyper["variance"] == pytest.approx([4.0, 1.0, 0.25])
+
+
+def _external(tmp_path, weight_shape, threshold):
+    """A conv model saved with its initializers in external data files (as a model past 2 GB is)."""
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+             helper.make_node("Reshape", ["c", "shape"], ["y"], name="flat")]
+    inits = [numpy_helper.from_array(np.ones(weight_shape, np.float32), "w"), _const("shape", [1, -1], np.int64)]
+    source = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, weight_shape[1], 8, 8])
+    graph = helper.make_graph(nodes, "g", [source], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "external.onnx"
+    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=False,
+                    size_threshold=threshold)
+    return path
+
+
+def test_external_data_the_weights_are_counted_by_shape_the_small_values_read(tmp_path, cli):
+    # every initializer external: the Reshape's target shape (2 values) is read from its file
+    path = _external(tmp_path, (8, 3, 3, 3), 0)
+    report = walk(onnx_model.load(str(path)))
+    assert report.output == (8 * 8 * 8,) and report.totals.params == 8 * 3 * 9
+    # a large weight's data is never read: the walk needs its shape only, so it runs without the file
+    path = _external(tmp_path, (64, 64, 3, 3), 1024)
+    (tmp_path / "w").unlink()
+    report = walk(onnx_model.load(str(path)))
+    assert report.totals.params == 64 * 64 * 9 and report.totals.macs == 64 * 64 * 64 * 9
+    # a small value's file missing is named, exit 2
+    path = _external(tmp_path, (8, 3, 3, 3), 0)
+    (tmp_path / "shape").unlink()
+    result = cli("arch", str(path))
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "external data file 'shape'" in result.err and "beside it" in result.err

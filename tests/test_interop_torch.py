@@ -1,7 +1,8 @@
 """Zoo networks built by convcalc's own torch builder, imported back — through the PyTorch path
-(torch.fx) and through an ONNX export (torch.onnx.export, legacy exporter, no constant folding so
-batch norms are not fused into the convolutions) — must give the zoo walk's parameters, buffers,
-MACs, output shape, and every conv/linear layer with its receptive field.
+(torch.fx, and the forward-hook tracer) and through an ONNX export (torch.onnx.export, legacy
+exporter, no constant folding so batch norms are not fused into the convolutions) — must give
+the zoo walk's parameters, buffers, MACs, output shape, and every conv/linear layer with its
+receptive field.
 
 A representative set runs by default; CONVCALC_INTEROP_ALL=1 runs every zoo network that
 torch can export."""
@@ -9,6 +10,7 @@ torch can export."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import os
 import sys
@@ -44,6 +46,9 @@ REPRESENTATIVE = [
     "efficientnet_b0",
     "regnet_y_400mf",
     "vit_b_32",  # attention exported op by op, the class token's Expand, the position embedding's Add
+    "keras.xception",  # separable convs: a module of a depthwise then a pointwise conv
+    "keras.nasnetmobile",  # cells the exporter's common-subexpression pass shares slices and relus across
+    "keras.efficientnetb0",  # Keras's Normalization as Sub and Div by a square root
 ]
 # torch has no ONNX symbolic for aten::channel_shuffle (ShuffleNet's nn.ChannelShuffle): the
 # export registers one that writes it as torchvision's own channel_shuffle exports (Reshape,
@@ -52,7 +57,6 @@ _ATTENTION = "attention exported op by op in windows or a grid (MatMul and Softm
 _WINDOWS = ("shifted-window attention's index arithmetic (Mod, Shape-dependent Slice/Roll) leaves "
             "ONNX shape inference without shapes, and the attention is exported op by op")
 ONNX_GAPS: dict[str, str] = {
-    "vit_h_14": "its 632M parameters make a 2.5 GB ONNX file, past protobuf's 2 GB (an export with external data)",
     **dict.fromkeys(("swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b"), _WINDOWS),
     "maxvit_t": _ATTENTION + "; and block/grid partitions as Reshape/Transpose",
 }
@@ -130,14 +134,23 @@ def test_zoo_through_onnx_export(name, opset, tmp_path):
     assert names == [r.name for r in reference.leaves() if r.type.startswith(("conv", "linear"))]
 
 
+@pytest.mark.parametrize("tracer", ["torch.fx", "forward hooks"])
 @pytest.mark.parametrize("name", NAMES)
-def test_zoo_through_torch_fx(name, monkeypatch):
+def test_zoo_through_the_torch_path(name, tracer, monkeypatch):
+    """Through torch.fx (the path a user's model takes first: every zoo network's forward traces)
+    and through the forward-hook tracer (the path of models fx cannot trace)."""
     net = zoo.get(name)
     model = build_torch(net).eval()
     module = type(sys)("convcalc_test_zoo_model")
     module.model = model
     monkeypatch.setitem(sys.modules, "convcalc_test_zoo_model", module)
+    if tracer == "forward hooks":
+        def no_fx(*args):
+            raise RuntimeError("fx left out: the hook tracer is under test")
+
+        monkeypatch.setattr(torch_model, "_trace_fx", no_fx)
     imported = torch_model.load("convcalc_test_zoo_model:model", net.input)
+    assert f"traced with {tracer}" in imported.source
     reference = walk(net)
     _same(reference, walk(imported))
     assert sum(p.numel() for p in model.parameters()) == reference.totals.params
@@ -358,3 +371,122 @@ def test_a_norm_counts_its_learnt_weights_only_through_both_importers(cli, tmp_p
     through_onnx = cli("arch", str(path), "--json")
     assert through_onnx.code == 0, through_onnx.err
     assert through_onnx.json()["totals"]["params"] == expected
+
+
+class _Separable(torch.nn.Module):
+    """Xception's separable conv as a user writes it (a module of depthwise then pointwise),
+    Keras's cropping as a negative ZeroPad2d, and F.pad with a negative amount."""
+
+    def __init__(self):
+        super().__init__()
+        self.sep = torch.nn.Sequential(
+            torch.nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False), torch.nn.Conv2d(8, 16, 1, bias=False)
+        )
+        self.bn = torch.nn.BatchNorm2d(16)
+        self.crop = torch.nn.ZeroPad2d((-1, 0, -1, 0))
+        self.mobile = torch.nn.Sequential(  # MobileNet's pair: a batch norm between, two convs
+            torch.nn.Conv2d(16, 16, 3, groups=16, bias=False), torch.nn.BatchNorm2d(16),
+            torch.nn.Conv2d(16, 4, 1, bias=False),
+        )
+
+    def forward(self, x):
+        y = self.crop(self.bn(self.sep(x)))
+        return self.mobile(torch.nn.functional.pad(y, (1, -2, 0, 0)))
+
+
+def test_a_separable_module_and_a_crop_through_both_importers(monkeypatch, tmp_path):
+    model = _Separable().eval()
+    holder = type(sys)("convcalc_test_separable")
+    holder.model = model
+    monkeypatch.setitem(sys.modules, "convcalc_test_separable", holder)
+    expected = tuple(model(torch.zeros(1, 8, 12, 12)).shape[1:])  # crop 11x11; pad W 11+1−2 = 10; k3 → 9x8
+    reports = [walk(torch_model.load("convcalc_test_separable:model", (8, 12, 12)))]
+    if importlib.util.find_spec("onnx") is not None:
+        from convcalc.interop import onnx_model
+
+        path = tmp_path / "separable.onnx"
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, torch.zeros(1, 8, 12, 12), str(path), dynamo=False, do_constant_folding=False)
+        reports.append(walk(onnx_model.load(str(path))))
+    for report in reports:
+        assert report.output == expected == (4, 9, 8)
+        rows = {r.name: r for r in report.leaves()}
+        assert rows["sep"].type == "depthwise-separable2d" and rows["sep"].params.total == 8 * 9 + 8 * 16
+        assert rows["crop"].type == "crop2d" and rows["crop"].output == (16, 11, 11)
+        assert [r.type for r in report.leaves() if r.name.startswith("mobile")] == ["conv2d", "batchnorm", "conv2d"]
+        assert report.totals.params == sum(p.numel() for p in model.parameters())
+        # sep 12·12·(8·9 + 8·16); the depthwise 9·8·16·9 on 16x11x10; the pointwise 9·8·16·4
+        assert report.totals.macs == 144 * (8 * 9 + 8 * 16) + 9 * 8 * 16 * 9 + 9 * 8 * 16 * 4
+
+
+class ShiftedWindowAttention(torch.nn.Module):
+    """torchvision's class as the importer sees it: its attributes (window_size, shift_size,
+    num_heads, qkv, proj, relative_position_bias_table) and a channels-last (N, H, W, C) map in
+    and out (the forward here only keeps the shape; the importer reads the module, not its math)."""
+
+    def __init__(self, dim=32, window=4, shift=2, heads=4):
+        super().__init__()
+        self.window_size, self.shift_size, self.num_heads = [window, window], [shift, shift], heads
+        self.qkv = torch.nn.Linear(dim, 3 * dim)
+        self.proj = torch.nn.Linear(dim, dim)
+        self.relative_position_bias_table = torch.nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
+
+    def forward(self, x):
+        return self.proj(self.qkv(x)[..., : x.shape[-1]])
+
+
+class RelativePositionalMultiHeadAttention(torch.nn.Module):
+    """torchvision's MaxViT attention on (N, G, P, D) token groups, as the importer sees it."""
+
+    def __init__(self, dim=32, head_dim=8, size=4):
+        super().__init__()
+        self.head_dim, self.size = head_dim, size
+        self.to_qkv = torch.nn.Linear(dim, 3 * dim)
+        self.merge = torch.nn.Linear(dim, dim)
+        self.relative_position_bias_table = torch.nn.Parameter(torch.zeros((2 * size - 1) ** 2, dim // head_dim))
+
+    def forward(self, x):
+        return self.merge(self.to_qkv(x)[..., : x.shape[-1]])
+
+
+class _Windows(torch.nn.Module):
+    def __init__(self, attention):
+        super().__init__()
+        self.embed = torch.nn.Conv2d(3, 32, 4, stride=4)
+        self.attn = attention
+
+    def forward(self, x):
+        return self.attn(self.embed(x).permute(0, 2, 3, 1))
+
+
+@pytest.mark.parametrize("tracer", ["torch.fx", "forward hooks"])
+def test_torchvisions_window_attentions_are_read_by_their_attributes(monkeypatch, tracer):
+    from convcalc.layers.partition import RelativePositionAttention
+    from convcalc.layers.window import WindowAttention
+
+    if tracer == "forward hooks":
+        monkeypatch.setattr(torch_model, "_trace_fx", lambda *a: (_ for _ in ()).throw(RuntimeError("no fx")))
+    holder = type(sys)("convcalc_test_windows")
+    monkeypatch.setitem(sys.modules, "convcalc_test_windows", holder)
+    # Swin's: a channels-last 8x8x32 map, read between moves of the channels first and back
+    holder.model = _Windows(ShiftedWindowAttention()).eval()
+    report = walk(torch_model.load("convcalc_test_windows:model", (3, 32, 32)))
+    rows = [r for r in report.leaves() if r.name.startswith("attn")]
+    assert [r.type for r in rows] == ["permute", "window-attention", "permute"]
+    expected = WindowAttention(dim=32, heads=4, window=4, shift=2).analyze((32, 8, 8))
+    assert rows[1].params.total == expected.params.total == sum(p.numel() for p in holder.model.attn.parameters())
+    assert rows[1].macs == expected.macs and report.output == (8, 8, 32)
+    # MaxViT's on (G, P, D) token groups
+    holder.model = torch.nn.Sequential(RelativePositionalMultiHeadAttention()).eval()
+    report = walk(torch_model.load("convcalc_test_windows:model", (4, 16, 32)))
+    [row] = report.leaves()
+    expected = RelativePositionAttention(dim=32, head_dim=8, size=4).analyze((4, 16, 32))
+    assert row.type == "relpos-attention" and row.params.total == expected.params.total == 4 * 32 * 32 + 4 * 32 + 49 * 4
+    assert row.macs == expected.macs
+    # a module of the name without torchvision's attributes is walked through: its linears count
+    plain = RelativePositionalMultiHeadAttention()
+    del plain.size
+    holder.model = torch.nn.Sequential(plain).eval()
+    report = walk(torch_model.load("convcalc_test_windows:model", (4, 16, 32)))
+    assert [r.type for r in report.leaves() if r.type == "linear"] == ["linear", "linear"]

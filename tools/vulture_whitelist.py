@@ -17,6 +17,8 @@ _.__class__  # a module's class switched to load it on first use (cli/app.py _De
 row_shift_everywhere  # a fixture requested for its side effect (tests/test_kernels_windowed.py)
 Cross  # a model the tests name on the command line (arch tests/fixtures/tiny_vit.py:Cross)
 
+_.data_location  # a protobuf field set (onnx_model.py: an external initializer read in)
+
 # --- used where vulture does not look ---------------------------------------------------------
 groupnorm  # convcalc/network/build.py: tests/reference/networks.py builds with it (excluded above)
 NotAModule  # tests/fixtures/cifar_cnn_tutorial.py: named on the command line by a bad-input test

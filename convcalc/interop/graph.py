@@ -97,7 +97,17 @@ def structure(
 
     ``kinds`` names the container kinds by dotted path (``{"layer1.0": "BasicBlock"}``)."""
     kinds = dict(kinds or {})
-    ops = _flatten_concats(_live(ops, sink))
+    ops = _flatten_concats(_separable(_live(ops, sink)))
+    try:
+        return _nest(ops, source, sink, kinds, what)
+    except InputError:
+        unshared = _unshare(ops)
+        if unshared is None:
+            raise
+        return _nest(_separable(unshared), source, sink, kinds, what)
+
+
+def _nest(ops: list[Op], source: str, sink: str, kinds: dict[str, str], what: str) -> Sequential:
     graph = _Graph()
     graph.ins.setdefault(source, [])
     graph.outs.setdefault(source, [])
@@ -155,6 +165,158 @@ def _peephole(items: list) -> list:
         fused = Leaf(LayerNorm(channels_first=True, eps=norm.eps))
         out[-3:] = [(".".join(common) if common else n2, fused)]
     return out
+
+
+def _separable(ops: list[Op]) -> list[Op]:
+    """A module holding a depthwise conv (groups = its input channels) and, reading its output
+    alone, a 1×1 pointwise conv — nothing else but an explicit zero padding read by the depthwise
+    conv alone (TensorFlow's SAME, written out) — is a depthwise-separable conv (Keras's
+    SeparableConv2D, written as two convs by a torch module or its ONNX export): the one layer,
+    under the module's name. Two such convs with other layers between them, or beside other ops
+    in their module (MobileNet's batch norms), stay two convs."""
+    from convcalc.layers.conv import Conv
+    from convcalc.layers.separable import DepthwiseSeparable
+    from convcalc.network.declared import declare, declared
+
+    def only(op: Op | None) -> object:
+        return op.layers[0][1].layer if op is not None and len(op.layers) == 1 and not op.merge else None
+
+    in_scope: dict[str, int] = {}
+    for op in ops:
+        for name in [n for n, _ in op.layers] or [op.scope + ".merge"]:
+            for depth in range(1, name.count(".") + 1):
+                scope = name.rsplit(".", depth)[0]
+                in_scope[scope] = in_scope.get(scope, 0) + 1
+    readers: dict[str, int] = {}
+    for op in ops:
+        for tensor in op.inputs:
+            readers[tensor] = readers.get(tensor, 0) + 1
+    by_input = {op.inputs[0]: op for op in ops if len(op.inputs) == 1}
+    by_output = {op.output: op for op in ops}
+    fused: dict[str, Op] = {}
+    dropped: set[str] = set()
+    for op in ops:
+        dw, pw_op = only(op), by_input.get(op.output)
+        pw = only(pw_op) if readers.get(op.output) == 1 else None
+        if not isinstance(dw, Conv) or not isinstance(pw, Conv) or pw_op is None:
+            continue
+        channels = (declared(dw) or ("", 0))[1]
+        if not (dw.depthwise or (channels and dw.groups == channels)) or dw.bias != pw.bias:
+            continue
+        if (pw.groups != 1 or pw.depthwise or set(pw.kernel_size) != {1} or set(pw.stride) != {1}
+                or set(pw.dilation) != {1} or _pairs(pw.padding, pw.rank) != ((0, 0),) * pw.rank):
+            continue
+        if dw.out_channels is not None and channels and dw.out_channels % channels:
+            continue
+        candidates = [([op, pw_op], dw.padding)]
+        pad_op = by_output.get(op.inputs[0])
+        explicit = _zero_pad(only(pad_op), dw.rank) if readers.get(op.inputs[0]) == 1 else None
+        own = _pairs(dw.padding, dw.rank)
+        if explicit is not None and own is not None and pad_op is not None:  # the padding too, if in the module
+            candidates.insert(0, ([pad_op, op, pw_op],
+                                  tuple((b + ob, a + oa) for (b, a), (ob, oa) in zip(explicit, own))))
+        found = next(((chain, padding, scope) for chain, padding in candidates
+                      for scope in [_unit([o.layers[0][0] for o in chain], in_scope)] if scope), None)
+        if found is None:
+            continue
+        chain, padding, scope = found
+        layer = DepthwiseSeparable(
+            rank=dw.rank, out_channels=pw.out_channels, kernel_size=dw.kernel_size, stride=dw.stride,
+            padding=padding, dilation=dw.dilation, bias=dw.bias, padding_mode=dw.padding_mode,
+            multiplier=(dw.out_channels or channels) // channels if channels else 1,
+        )
+        leaf = declare(Leaf(layer), "in_channels", channels) if channels else Leaf(layer)
+        fused[pw_op.output] = Op(chain[0].inputs, pw_op.output, ((scope, leaf),))
+        dropped.update(o.output for o in chain[:-1])
+    return [fused.get(op.output, op) for op in ops if op.output not in dropped]
+
+
+def _unit(names: list[str], in_scope: dict[str, int]) -> str:
+    """The module that holds the layers ``names`` and nothing else (``in_scope``: how many layers
+    each module holds), or ""."""
+    parts = [name.split(".") for name in names]
+    unit: list[str] = []
+    for level in zip(*parts):
+        if len(set(level)) != 1:
+            break
+        unit.append(level[0])
+    scope = ".".join(unit)
+    if not scope or any(len(p) == len(unit) for p in parts) or in_scope.get(scope) != len(names):
+        return ""
+    return scope
+
+
+def _unshare(ops: list[Op]) -> list[Op] | None:
+    """``ops`` with every parameter-free layer op that several ops read (a slice, an activation,
+    a padding) computed once per reader, or None when there is none. An exporter's
+    common-subexpression pass merges equal ops of different branches into one — NASNet's cells
+    slice and activate the same tensor in several branches — which leaves a graph that is no
+    nesting of chains and branches; recomputing such an op per branch restores the model as
+    written and changes no parameter or MAC (pools, activations and reshapes have none). Tried
+    only where the graph as given does not nest."""
+    from convcalc.layers.base import NoParameters
+    from convcalc.layers.pool import AdaptivePool, AvgPool, MaxPool
+    from convcalc.layers.tensor import Unmapped
+
+    def free(layer: object) -> bool:
+        return isinstance(layer, (NoParameters, MaxPool, AvgPool, AdaptivePool)) and not isinstance(layer, Unmapped)
+
+    ops = list(ops)
+    changed = False
+    for index in range(len(ops) - 1, -1, -1):
+        op = ops[index]
+        if op.merge or not op.layers or not all(free(leaf.layer) for _, leaf in op.layers):
+            continue
+        readers = [(i, slot) for i, reader in enumerate(ops) for slot, tensor in enumerate(reader.inputs)
+                   if tensor == op.output]
+        if len(readers) < 2:
+            continue
+        changed = True
+        own = op.layers[0][0].rpartition(".")[0]
+        readers.sort(key=lambda r: not _home(ops[r[0]]).startswith(own))  # the reader in its module keeps it
+        copies = []
+        for n, (i, slot) in enumerate(readers[1:], 1):
+            copy, home = f"{op.output}~{n}", _home(ops[i])
+            # the copy belongs to its reader's module, so it is named there
+            layers = tuple((f"{home}.{name.rpartition('.')[2]}" if home else name, leaf) for name, leaf in op.layers)
+            copies.append(Op(op.inputs, copy, layers, op.merge, op.scope))
+            reader = ops[i]
+            inputs = list(reader.inputs)
+            inputs[slot] = copy
+            ops[i] = Op(tuple(inputs), reader.output, reader.layers, reader.merge, reader.scope)
+        ops[index + 1:index + 1] = copies
+    return ops if changed else None
+
+
+def _home(op: Op) -> str:
+    """The module an op runs in: its first layer's parent, or a merge's scope."""
+    return op.scope if op.merge else op.layers[0][0].rpartition(".")[0]
+
+
+def _pairs(padding: object, rank: int) -> tuple[tuple[int, int], ...] | None:
+    """A conv's padding (an amount, per-axis amounts or (begin, end) pairs, ``valid``) as one
+    (begin, end) pair per axis; None for a rule (``same``)."""
+    if padding == "valid":
+        return ((0, 0),) * rank
+    if isinstance(padding, int):
+        return ((padding, padding),) * rank
+    if isinstance(padding, (tuple, list)) and len(padding) in (1, rank):
+        pairs = [(p, p) if isinstance(p, int) else tuple(p) for p in padding]
+        if all(len(p) == 2 and all(isinstance(v, int) for v in p) for p in pairs):
+            return tuple(pairs) * (rank if len(pairs) == 1 else 1)
+    return None
+
+
+def _zero_pad(layer: object, rank: int) -> tuple[tuple[int, int], ...] | None:
+    """The spatial (begin, end) pairs of a zero padding of the spatial axes alone, else None."""
+    from convcalc.layers.padding import Pad as SpatialPad
+    from convcalc.layers.tensor import Pad
+
+    if isinstance(layer, SpatialPad) and layer.value == 0 and layer.rank == rank:
+        return tuple(layer.padding)
+    if isinstance(layer, Pad) and layer.mode == "constant" and len(layer.pads) == rank + 1 and layer.pads[0] == (0, 0):
+        return tuple(layer.pads[1:])
+    return None
 
 
 def _live(ops: Sequence[Op], sink: str) -> list[Op]:

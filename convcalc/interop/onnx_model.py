@@ -458,11 +458,23 @@ def _pad(node: Node) -> Mapped:
     )
     if pads is None or len(pads) != 2 * rank or node.has_input(3):
         return _unmapped(node, "pads given at run time or on chosen axes")
-    if pads[0] or pads[rank] or min(pads) < 0:
-        return _unmapped(node, "pads the batch, or crops")
+    if pads[0] or pads[rank]:
+        return _unmapped(node, "pads the batch")
     mode = node.attrs.get("mode", b"constant")
     mode = mode.decode() if isinstance(mode, bytes) else str(mode)
-    return Mapped((Leaf(Pad(tuple((pads[a], pads[a + rank]) for a in range(1, rank)), mode)),))
+    pairs = tuple((pads[a], pads[a + rank]) for a in range(1, rank))
+    if min(pads) >= 0:
+        return Mapped((Leaf(Pad(pairs, mode)),))
+    # a negative amount crops (the operator spec: "removes" that many elements)
+    if pairs[0] != (0, 0) or not 1 <= rank - 2 <= 3:
+        return _unmapped(node, "crops the channels")
+    from convcalc.layers.crop import Crop
+
+    layers: tuple[Leaf, ...] = ()
+    grow = tuple((max(b, 0), max(a, 0)) for b, a in pairs)
+    if any(v for pair in grow for v in pair):
+        layers += (Leaf(Pad(grow, mode)),)
+    return Mapped(layers + (Leaf(Crop(rank=rank - 2, cropping=tuple((max(-b, 0), max(-a, 0)) for b, a in pairs[1:]))),))
 
 
 def _resize(node: Node) -> Mapped:
@@ -756,7 +768,43 @@ def read_model(path: str):
         ) from None
     if not model.graph.node or not model.graph.output:
         raise InputError(f"'{path}' is not an ONNX model: it has no graph (nodes and outputs)")
+    _read_small_external_data(onnx, model, path)
     return model
+
+
+def _read_small_external_data(onnx, model, path: str) -> None:
+    """A model past protobuf's 2 GB keeps its initializers in files beside it (external data):
+    the small ones (shapes, axes, pads — values the walk reads) are read in from there; the
+    large ones (weights, counted by their shape alone) never are."""
+    from onnx.external_data_helper import load_external_data_for_tensor, uses_external_data
+
+    base = os.path.dirname(os.path.abspath(path))
+    for init in model.graph.initializer:
+        if not uses_external_data(init) or _elements(init.dims) > SMALL:
+            continue
+        location = next((entry.value for entry in init.external_data if entry.key == "location"), "")
+        if not os.path.isfile(os.path.join(base, location)):
+            raise InputError(
+                f"'{path}' keeps the initializer '{init.name}' in the external data file '{location}', which is "
+                f"not in its folder ({base}): keep the model's data files beside it"
+            )
+        try:
+            load_external_data_for_tensor(init, base)
+        except Exception as error:  # onnx's ValidationError for a missing file, OSError for a short one
+            raise InputError(
+                f"'{path}' keeps the initializer '{init.name}' in the external data file '{location}', "
+                f"which cannot be read beside it ({type(error).__name__}): keep the model's data files "
+                "in its folder"
+            ) from None
+        init.data_location = onnx.TensorProto.DEFAULT
+        del init.external_data[:]
+
+
+def _elements(dims) -> int:
+    size = 1
+    for d in dims:
+        size *= int(d)
+    return size
 
 
 SMALL = 4096  # initializers up to this many elements are read as values (shapes, axes, slopes …)
@@ -780,6 +828,7 @@ class _Constants(dict):
         super().__init__()
         self._initializers = initializers
         self.weights = set(initializers)  # initializers and the views of them folded here (an Unsqueeze of γ)
+        self.made_by: dict[str, tuple[str, tuple[str, ...]]] = {}  # a folded tensor's op and inputs
 
     def __contains__(self, name) -> bool:
         return dict.__contains__(self, name) or name in self._initializers
@@ -793,10 +842,7 @@ class _Constants(dict):
         from onnx import numpy_helper
 
         init = self._initializers[name]
-        size = 1
-        for d in init.dims:
-            size *= d
-        value = numpy_helper.to_array(init) if size <= SMALL else _Shaped(init.dims)
+        value = numpy_helper.to_array(init) if _elements(init.dims) <= SMALL else _Shaped(init.dims)
         self[name] = value
         return value
 
@@ -874,6 +920,7 @@ def _fold_graph(onnx, graph, initializers: dict, shapes: dict, opset: int):
                 value = None
             if value is not None:
                 consts[node.output[0]] = value
+                consts.made_by[node.output[0]] = (node.op_type, tuple(inputs))
                 if node.op_type in _VIEWS_OF_WEIGHTS and inputs[0] in consts.weights:
                     consts.weights.add(node.output[0])
                 continue
@@ -968,7 +1015,7 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
     unmapped: Counter = Counter()
     excluded = 0
     notes: list[str] = []
-    live, composites = onnx_rewrite.composites(live, consts.get, shapes)
+    live, composites = onnx_rewrite.composites(live, consts.get, shapes, consts)
     outputs = {o.name for o in graph.output}
     for (node, attrs, inputs, data), (scope, name) in zip(live, _node_names([n for n, *_ in live])):
         view = Node(node, attrs, consts, shapes, opset, frozenset(consts.weights))

@@ -275,18 +275,27 @@ def _drop_dead(graph: Any) -> None:
 SQRT2 = 2**0.5
 
 
-def composites(live: list, const: Any, shapes: dict) -> tuple[list, dict[int, tuple[Any, str]]]:
+def composites(live: list, const: Any, shapes: dict, consts: Any = None) -> tuple[list, dict[int, tuple[Any, str]]]:
     """Standard layers an exporter writes as several nodes, found among the walked nodes
     ``live`` ((node, …) entries): the list without their inner nodes, and per last node (by id)
     the layer it is and the tensor it reads. ``const(name)`` gives a constant's value or None,
-    ``shapes`` the inferred shapes (with the batch)."""
+    ``shapes`` the inferred shapes (with the batch); ``consts`` (when given) tells which constants
+    are weights (``weights``) and how each folded one was computed (``made_by``)."""
     from convcalc.layers.attention import ClassToken, MultiheadSelfAttention, Tokens
+    from convcalc.layers.preprocess import Normalization
     from convcalc.network import build
     from convcalc.network.declared import declare
     from convcalc.network.model import Leaf
 
     live, gelus = fuse_gelu(live, const)
+    if consts is not None:
+        live, norms = fuse_normalization(live, const, shapes, consts.weights, consts.made_by)
+        found_norms = {key: (Leaf(Normalization(*stats) if stats else Normalization()), x)
+                       for key, (x, stats) in norms.items()}
+    else:
+        found_norms = {}
     found = {key: (build.act("gelu"), x) for key, x in gelus.items()}
+    found.update(found_norms)
     live, shuffles = fuse_channel_shuffle(live, shapes)
     found.update({key: (build.channel_shuffle(groups), x) for key, (x, groups) in shuffles.items()})
     live, grids = fuse_tokens(live, shapes)
@@ -299,6 +308,52 @@ def composites(live: list, const: Any, shapes: dict) -> tuple[list, dict[int, tu
     found.update({key: (declare(build.linear(out, bias=True), "in_features", k), x)
                   for key, (x, k, out) in linears.items()})
     return live, found
+
+
+def fuse_normalization(live: list, const: Any, shapes: dict, weights: Any,
+                       made_by: dict) -> tuple[list, dict[int, tuple[str, tuple | None]]]:
+    """Keras's ``Normalization`` as an exporter writes it: ``Sub`` of a per-channel mean, read
+    only by a ``Div`` by the square root of a per-channel variance (``(x − mean) / √var``). Per
+    Div (by id): x, and None when mean and variance are the model's weights (the adapted layer:
+    mean, variance and the count Keras keeps with them), else the constants (mean, variance)."""
+    readers = _readers(live)
+    producer = _producers(live)
+
+    def source(name: str) -> str:
+        """The tensor a folded constant is a view of (Reshape, Cast, Unsqueeze …), else itself."""
+        while name in made_by and made_by[name][0] in ("Identity", "Cast", "Unsqueeze", "Squeeze", "Reshape",
+                                                       "Expand", "Flatten"):
+            name = made_by[name][1][0]
+        return name
+
+    found: dict[int, tuple[str, tuple | None]] = {}
+    dropped: set[int] = set()
+    for entry in live:
+        div = entry[0]
+        if div.op_type != "Div" or len(div.input) != 2:
+            continue
+        sub = producer.get(div.input[0])
+        if sub is None or sub.op_type != "Sub" or readers.get(div.input[0]) != 1 or len(sub.input) != 2:
+            continue
+        x, mean_name = sub.input
+        mean, root = const(mean_name), const(div.input[1])
+        shape = shapes.get(x)
+        if mean is None or root is None or const(x) is not None or not shape or len(shape) < 2:
+            continue
+        channels = int(shape[1])
+        per_channel = (1, channels) + (1,) * (len(shape) - 2)
+        if any(tuple(v.shape) not in (per_channel, per_channel[1:], (channels,)) for v in (mean, root)):
+            continue
+        made = made_by.get(source(div.input[1]))
+        if made is None or made[0] != "Sqrt":
+            continue
+        variance_name = source(made[1][0])
+        learnt = source(mean_name) in weights and variance_name in weights
+        stats = None if learnt else (tuple(float(v) for v in mean.reshape(-1)),
+                                     tuple(float(v) ** 2 for v in root.reshape(-1)))
+        found[id(div)] = (x, stats)
+        dropped.add(id(sub))
+    return [entry for entry in live if id(entry[0]) not in dropped], found
 
 
 def fuse_linear_bias(live: list, const: Any) -> tuple[list, dict[int, tuple[str, int, int]]]:

@@ -341,6 +341,54 @@ def _normalization_module(m):
     return None
 
 
+def _window_attention_module(m):
+    """torchvision's ``ShiftedWindowAttention`` (V2 with its ``cpb_mlp``): square window_size and
+    shift_size, num_heads, the qkv and proj linears with their biases. torchvision's works on
+    channels-last (H, W, C) maps, read between moves of the channels first and back; convcalc's
+    builder's (``channels_first``) on (C, H, W). Any other module of the name is walked through."""
+    from convcalc.layers.tensor import Permute
+    from convcalc.layers.window import WindowAttention
+
+    window, shift = list(getattr(m, "window_size", ())), list(getattr(m, "shift_size", ()))
+    qkv: Any = getattr(m, "qkv", None)
+    proj: Any = getattr(m, "proj", None)
+    heads = getattr(m, "num_heads", None)
+    if len(window) != 2 or len(set(window)) != 1 or len(shift) != 2 or len(set(shift)) != 1 or not heads:
+        return None
+    if not all(getattr(f, "bias", None) is not None for f in (qkv, proj)) or qkv.out_features != 3 * qkv.in_features:
+        return None
+    layer = Leaf(WindowAttention(dim=qkv.in_features, heads=int(heads), window=int(window[0]), shift=int(shift[0]),
+                                 v2=hasattr(m, "cpb_mlp")))
+    if getattr(m, "channels_first", False):
+        return (layer,)
+    return (Leaf(Permute((2, 0, 1))), layer, Leaf(Permute((1, 2, 0))))
+
+
+def _relpos_attention_module(m):
+    """torchvision's MaxViT ``RelativePositionalMultiHeadAttention`` on (G, P, D) token groups:
+    to_qkv and merge with their biases, head_dim, size (P = size²) and the ((2·size − 1)², heads)
+    bias table. Any other module of the name is walked through."""
+    from convcalc.layers.partition import RelativePositionAttention
+
+    to_qkv: Any = getattr(m, "to_qkv", None)
+    merge: Any = getattr(m, "merge", None)
+    table: Any = getattr(m, "relative_position_bias_table", None)
+    size, head_dim = getattr(m, "size", None), getattr(m, "head_dim", None)
+    if not isinstance(size, int) or not isinstance(head_dim, int) or table is None:
+        return None
+    if not all(getattr(f, "bias", None) is not None for f in (to_qkv, merge)):
+        return None
+    dim = to_qkv.in_features
+    if dim % head_dim or to_qkv.out_features != 3 * dim or tuple(table.shape) != ((2 * size - 1) ** 2, dim // head_dim):
+        return None
+    return (Leaf(RelativePositionAttention(dim=dim, head_dim=head_dim, size=size)),)
+
+
+#: Readers of modules known by a name that other code reuses for other layouts: where one
+#: declines a module, it is walked through as any container.
+_DECLINING = frozenset(("window_attention", "relpos_attention", "normalization"))
+
+
 def _linear_module(m):
     return (declare(build.linear(m.out_features, bias=m.bias is not None), "in_features", m.in_features),)
 
@@ -355,6 +403,8 @@ READERS: dict[str, Callable[[Any], tuple | None]] = {
     "linear": _linear_module,
     "self_attention": _attention_module,
     "normalization": _normalization_module,
+    "window_attention": _window_attention_module,
+    "relpos_attention": _relpos_attention_module,
     "maxpool": lambda m: _pool_module(m, _rank(m), "max"),
     "avgpool": lambda m: _pool_module(m, _rank(m), "avg"),
     "adaptive_avgpool": lambda m: _adaptive(m, _rank(m), "avg"),
@@ -376,6 +426,9 @@ READERS: dict[str, Callable[[Any], tuple | None]] = {
 }
 
 
+_DECLINERS = frozenset(READERS[name] for name in _DECLINING)
+
+
 def module_reader(m) -> Callable[[Any], tuple | None] | None:
     """How a torch.nn module is read: by the descriptor its class name is a ``torch`` word of
     (an attribute-free activation is the activation); None when no descriptor names it. A
@@ -384,6 +437,8 @@ def module_reader(m) -> Callable[[Any], tuple | None] | None:
     as a channels-first ``LayerNorm2d(nn.LayerNorm)`` is)."""
     found = reader(type(m).__name__)
     if found is not None:
+        if found in _DECLINERS and found(m) is None:
+            return None
         return found
     bases = {c.__name__ for c in type(m).__mro__ if c.__module__.startswith("torch.")}
     if bases & TUPLE_MODULES:
@@ -412,9 +467,16 @@ def _pad_module(m, rank: int):
     if len(given) != 2 * rank:
         return None
     pairs = tuple((given[2 * (rank - 1 - j)], given[2 * (rank - 1 - j) + 1]) for j in range(rank))
-    if any(v < 0 for pair in pairs for v in pair):
-        return None  # a crop: not a padding convcalc has
-    return (Leaf(Pad(rank=rank, padding=pairs, value=float(getattr(m, "value", 0.0)))),)
+    grow = tuple((max(b, 0), max(a, 0)) for b, a in pairs)
+    cut = tuple((max(-b, 0), max(-a, 0)) for b, a in pairs)
+    layers: tuple = ()
+    if any(v for pair in grow for v in pair) or not any(v for pair in cut for v in pair):
+        layers += (Leaf(Pad(rank=rank, padding=grow, value=float(getattr(m, "value", 0.0)))),)
+    if any(v for pair in cut for v in pair):  # torch crops where an amount is negative
+        from convcalc.layers.crop import Crop
+
+        layers += (Leaf(Crop(rank=rank, cropping=cut)),)
+    return layers
 
 
 def _pixel_shuffle(factor: int, inverse: bool) -> Leaf:
@@ -636,9 +698,16 @@ def _f_pad(call: Call):
     pairs = [(0, 0)] * rank
     for i in range(len(pads) // 2):  # F.pad lists the last axis first
         pairs[rank - 1 - i] = (pads[2 * i], pads[2 * i + 1])
-    if any(p < 0 for pair in pairs for p in pair):
-        return None
-    return Result((Leaf(Pad(tuple(pairs), str(call.arg(2, "mode", "constant")))),))
+    mode = str(call.arg(2, "mode", "constant"))
+    if all(p >= 0 for pair in pairs for p in pair):
+        return Result((Leaf(Pad(tuple(pairs), mode)),))
+    if pairs[0] != (0, 0) or not 1 <= rank - 1 <= 3:
+        return None  # a crop of the channels
+    from convcalc.layers.crop import Crop
+
+    grow = tuple((max(b, 0), max(a, 0)) for b, a in pairs)  # a negative amount crops
+    crop = Leaf(Crop(rank=rank - 1, cropping=tuple((max(-b, 0), max(-a, 0)) for b, a in pairs[1:])))
+    return Result(((Leaf(Pad(grow, mode)),) if any(v for pair in grow for v in pair) else ()) + (crop,))
 
 
 def _f_getitem(call: Call):
@@ -783,8 +852,18 @@ def _trace_fx(model, shape: tuple):
     import torch
     import torch.fx
 
-    graph_module = torch.fx.symbolic_trace(model)
+    class Tracer(torch.fx.Tracer):
+        """fx's tracer, with every module convcalc reads as one layer a leaf (a Keras
+        Normalization, a Swin window attention): its call is that layer, not its insides."""
+
+        def is_leaf_module(self, m, qualified_name: str) -> bool:
+            return super().is_leaf_module(m, qualified_name) or id(m) in read_whole
+
+    # decided before tracing: while fx traces, a module's parameters read as proxies
+    read_whole = {id(m) for m in model.modules() if module_reader(m) is not None}
+    graph_module = torch.fx.GraphModule(model, Tracer().trace(model), type(model).__name__)
     shapes: dict[str, tuple] = {}
+    sizes: dict[str, Any] = {}
 
     class Shapes(torch.fx.Interpreter):
         """Every node's output shape on a zeros input (what fx's ShapeProp records, without the
@@ -794,6 +873,8 @@ def _trace_fx(model, shape: tuple):
             result = super().run_node(node)
             if isinstance(result, torch.Tensor):
                 shapes[node.name] = tuple(int(d) for d in result.shape[1:])
+            elif _sizes(result):
+                sizes[node.name] = result  # a size the forward computed (x.size(1) // 2, a pad's amounts)
             return result
 
     try:
@@ -851,7 +932,7 @@ def _trace_fx(model, shape: tuple):
             data.add(node.name)
             continue
         fname = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", str(node.target))
-        if fname in ("size", "dim", "numel", "shape") or (fname == "getattr" and node.args[1] in ("shape", "ndim")):
+        if fname in ("size", "dim", "numel", "shape") or (fname == "getattr" and node.args[1] in _NOT_DATA):
             continue  # sizes, not data: a view's x.size(0) argument
         if fname == "chunk" and _dim(node.kwargs.get("dim", node.args[2] if len(node.args) > 2 else 0), 3) == 0:
             chunk_of[node.name] = (
@@ -859,6 +940,7 @@ def _trace_fx(model, shape: tuple):
                 node.args[1],
                 node.kwargs.get("dim", node.args[2] if len(node.args) > 2 else 0),
             )
+            data.add(node.name)  # its items are data: x.chunk(2, dim=1)[1]
             continue
         if fname == "getitem" and node.args[0].name in tuple_of:
             if node.args[1] != 0:
@@ -871,11 +953,12 @@ def _trace_fx(model, shape: tuple):
             src, chunks, dim = chunk_of[node.args[0].name]
             call = Call("chunk_item", (Data(src, shapes.get(src)), chunks, dim, node.args[1]), {})
             fname = "chunk_item"
+            inputs = [src]  # the item reads the chunked tensor; the chunk itself is no layer
         else:
             call = Call(
                 fname,
-                _args(node.args, data, shapes, graph_module),
-                _args(node.kwargs, data, shapes, graph_module),
+                _args(node.args, data, shapes, graph_module, sizes),
+                _args(node.kwargs, data, shapes, graph_module, sizes),
                 shapes.get(node.name),
             )
         function = FUNCTIONS.get(fname)
@@ -928,7 +1011,7 @@ def _fuse_tokens(ops: list[Op], shapes: dict) -> list[Op]:
     return [fused.get(op.output, op) for op in ops if op.output not in dropped]
 
 
-def _args(value, data: set, shapes: dict, graph_module):
+def _args(value, data: set, shapes: dict, graph_module, sizes: dict | None = None):
     """fx arguments with data nodes as :class:`Data` and parameters (get_attr) as tensors."""
     import torch.fx
 
@@ -940,16 +1023,35 @@ def _args(value, data: set, shapes: dict, graph_module):
             for part in str(value.target).split("."):
                 target = getattr(target, part)
             return target
+        if sizes and value.name in sizes:
+            return sizes[value.name]
         return value
     if isinstance(value, tuple):
-        return tuple(_args(v, data, shapes, graph_module) for v in value)
+        return tuple(_args(v, data, shapes, graph_module, sizes) for v in value)
     if isinstance(value, list):
-        return [_args(v, data, shapes, graph_module) for v in value]
+        return [_args(v, data, shapes, graph_module, sizes) for v in value]
     if isinstance(value, dict):
-        return {k: _args(v, data, shapes, graph_module) for k, v in value.items()}
+        return {k: _args(v, data, shapes, graph_module, sizes) for k, v in value.items()}
     if isinstance(value, slice):
-        return slice(*(_args(v, data, shapes, graph_module) for v in (value.start, value.stop, value.step)))
+        return slice(*(_args(v, data, shapes, graph_module, sizes) for v in (value.start, value.stop, value.step)))
     return value
+
+
+#: Tensor attributes a forward reads that are not data (x.shape, x.dtype for a constant's .to()).
+_NOT_DATA = ("shape", "ndim", "dtype", "device")
+
+
+def _sizes(value) -> bool:
+    """Whether ``value`` is plain data the forward computed from sizes: an int, a slice, a
+    torch.Size, or a tuple or list of such (an index ``(slice(None),) + (slice(None, None, 2),) * 2``)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int) or value is Ellipsis:
+        return True
+    if isinstance(value, slice):
+        return all(v is None or (isinstance(v, int) and not isinstance(v, bool))
+                   for v in (value.start, value.stop, value.step))
+    return isinstance(value, (tuple, list)) and bool(value) and all(v is None or _sizes(v) for v in value)
 
 
 def _named(name: str, layers: tuple) -> tuple:

@@ -343,7 +343,7 @@ DESCRIPTORS = (
                              Option("size", "count", aliases=("partition_size",), chain="p")),
                     aliases=("relattn", "relative_attention", "rel_attention"),
                     chain_help="relattn [DH]  MaxViT attention, DH=32 a head",
-                    label=("relpos-attention", "RelMHSA"),
+                    label=("relpos-attention", "RelMHSA"), torch=("RelativePositionalMultiHeadAttention",),
                     work={"bias adds": "bias", "position bias adds": "add", "softmax exps": "activation",
                           "divisions": "activation"}),
 )
@@ -376,9 +376,10 @@ def _torch_relpos_attention(layer: RelativePositionAttention, nn: Any, shape: tu
     assert layer.dim is not None and layer.size is not None
     dim, size = layer.dim, layer.size
 
-    class RelPosAttention(nn.Module):
+    class RelativePositionalMultiHeadAttention(nn.Module):  # torchvision's name and attributes
         def __init__(self):
             super().__init__()
+            self.head_dim, self.size = layer.head_dim, size  # what the PyTorch importer reads
             self.to_qkv = nn.Linear(dim, 3 * dim)
             self.merge = nn.Linear(dim, dim)
             self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * size - 1) ** 2, layer.heads))
@@ -394,4 +395,4 @@ def _torch_relpos_attention(layer: RelativePositionAttention, nn: Any, shape: tu
             attn = (q @ (k * d ** -0.5).transpose(-1, -2) + bias).softmax(-1)
             return self.merge((attn @ v).permute(0, 1, 3, 2, 4).reshape(x.shape))
 
-    return RelPosAttention()
+    return RelativePositionalMultiHeadAttention()

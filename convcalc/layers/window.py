@@ -263,7 +263,7 @@ DESCRIPTORS = (
                  Option("dim", "count", aliases=("embed_dim",))),
         aliases=("wmsa", "window_attn", "shifted_window_attention"),
         chain_help="wmsa H [wW] [shiftS] [v2]  Swin window attention (w7 shift0)",
-        label=("window-attention", "W-MSA"),
+        label=("window-attention", "W-MSA"), torch=("ShiftedWindowAttention", "ShiftedWindowAttentionV2"),
         work={"bias adds": "bias", "position bias adds": "add", "softmax exps": "activation",
               "divisions": "activation"}),
 )
@@ -276,10 +276,14 @@ def _torch_window_attention(layer: WindowAttention, nn: Any, shape: tuple) -> An
     import torch
     import torch.nn.functional as F
 
-    class WindowAttentionModule(nn.Module):
+    class ShiftedWindowAttention(nn.Module):
+        channels_first = True  # torchvision's works on (N, H, W, C); this one on the walk's (N, C, H, W)
+
         def __init__(self):
             super().__init__()
             d, heads, w = layer.channels(shape), layer.heads, layer.window
+            # torchvision's attributes, which the PyTorch importer reads
+            self.window_size, self.shift_size, self.num_heads = [w, w], [layer.shift, layer.shift], heads
             self.qkv = nn.Linear(d, 3 * d)
             self.proj = nn.Linear(d, d)
             if layer.v2:
@@ -313,4 +317,7 @@ def _torch_window_attention(layer: WindowAttention, nn: Any, shape: tuple) -> An
             out = out.reshape(n, hp // w, wp // w, w, w, c).permute(0, 5, 1, 3, 2, 4).reshape(n, c, hp, wp)
             return out.roll((sh, sw), dims=(2, 3))[:, :, :h, :w_]
 
-    return WindowAttentionModule()
+    class ShiftedWindowAttentionV2(ShiftedWindowAttention):
+        pass
+
+    return ShiftedWindowAttentionV2() if layer.v2 else ShiftedWindowAttention()

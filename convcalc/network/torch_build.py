@@ -75,7 +75,7 @@ def _build(module: Module, shape: tuple, nn, torch, calls: bool = True) -> tuple
     if isinstance(module, Leaf):
         built, out = _leaf(module.layer, shape, nn, torch)
         if calls and module.functional:
-            return _FunctionalCall(nn, module.functional, built), out
+            return _FunctionalCall(nn, module.functional, built, len(shape)), out
         return built, out
     if isinstance(module, Sequential):
         built = []
@@ -121,13 +121,21 @@ def _leaf(layer, shape, nn, torch):
 
 # Small torch modules, created on first use (torch is imported lazily).
 
-def _add(nn, parent, dotted: str, child) -> None:
+def _add(nn, parent, dotted: str, child):
     """Register ``child`` under a possibly dotted name (a zoo may name a child ``0.shuffle``); an
-    unnamed child ("") registers its own children in ``parent``, as the walk names them."""
+    unnamed child ("") registers its own children in ``parent``, as the walk names them. The
+    module to call is returned: a parameter-free module named as one already there, of its kind
+    and settings, is that one, called again (torchvision's Swin block calls its one
+    stochastic_depth in both residuals)."""
     if not dotted:
         for name, grand in child.named_children():
-            parent.add_module(name, grand)
-        return
+            there = parent._modules.get(name)
+            if there is not None and _same_free(there, grand):
+                object.__setattr__(grand, "_same_as", there)  # called as the registered one
+            else:
+                parent.add_module(name, grand)
+        object.__setattr__(child, "_inlined", True)
+        return child
     *path, last = dotted.split(".")
     for part in path:
         holder = parent._modules.get(part)
@@ -135,27 +143,44 @@ def _add(nn, parent, dotted: str, child) -> None:
             holder = nn.Module()
             parent.add_module(part, holder)
         parent = holder
+    there = parent._modules.get(last)
+    if there is not None and _same_free(there, child):
+        return there
     parent.add_module(last, child)
+    return child
 
 
 def _Seq(nn: Any, items):
     class Seq(nn.Module):
         def forward(self, x):
             for child in self._order:
-                x = child(x)
+                x = _through(child, x)
             return x
 
     m = Seq()
-    for name, child in items:
-        _add(nn, m, name, child)
-    object.__setattr__(m, "_order", [child for _, child in items])
+    object.__setattr__(m, "_order", [_add(nn, m, name, child) for name, child in items])
     return m
+
+
+def _same_free(there, child) -> bool:
+    """Whether ``child`` is a parameter-free leaf of the kind and settings of ``there``."""
+    return (type(there) is type(child) and not list(child.parameters()) and not list(child.children())
+            and there.extra_repr() == child.extra_repr())
+
+
+def _through(held, x):
+    """``held`` applied to ``x``. A container whose children are registered in its caller's
+    namespace instead (a block's body, an unnamed child) is not itself in the model's tree: its
+    forward runs directly, so every module called is a registered one (torch.fx traces only
+    those; forward hooks see the same leaves either way)."""
+    held = getattr(held, "_same_as", held)
+    return held.forward(x) if getattr(held, "_inlined", False) else held(x)
 
 
 def _Residual(nn: Any, body, shortcut, post):
     class Residual(nn.Module):
         def forward(self, x):
-            out = self._body(x)
+            out = _through(self._body, x)
             out = out + (self._short(x) if self._short is not None else x)
             for m in self._post:
                 out = m(out)
@@ -166,12 +191,11 @@ def _Residual(nn: Any, body, shortcut, post):
     for name, child in body.named_children():
         m.add_module(name, child)
     object.__setattr__(m, "_body", body)
+    object.__setattr__(body, "_inlined", True)
     if shortcut is not None:
         _add(nn, m, shortcut[0], shortcut[1])
     object.__setattr__(m, "_short", shortcut[1] if shortcut else None)
-    for name, child in post:
-        _add(nn, m, name, child)
-    object.__setattr__(m, "_post", [child for _, child in post])
+    object.__setattr__(m, "_post", [_add(nn, m, name, child) for name, child in post])
     return m
 
 
@@ -180,7 +204,7 @@ def _Parallel(nn: Any, branches, merge):
 
     class Parallel(nn.Module):
         def forward(self, x):
-            outs = [b(x) for b in self._order]
+            outs = [_through(b, x) for b in self._order]
             if merge == "concat":
                 return torch.cat(outs, dim=1)
             result = outs[0]
@@ -189,34 +213,34 @@ def _Parallel(nn: Any, branches, merge):
             return result
 
     m = Parallel()
-    for name, child in branches:
-        _add(nn, m, name, child)
-    object.__setattr__(m, "_order", [child for _, child in branches])
+    object.__setattr__(m, "_order", [_add(nn, m, name, child) for name, child in branches])
     return m
 
 
 def _Gate(nn: Any, gate):
     class Gate(nn.Module):
         def forward(self, x):
-            return x * self._gate(x)
+            return x * _through(self._gate, x)
 
     m = Gate()
     for name, child in gate.named_children():
         m.add_module(name, child)
     object.__setattr__(m, "_gate", gate)
+    object.__setattr__(gate, "_inlined", True)
     return m
 
 
 def _Side(nn: Any, head):
     class Side(nn.Module):
         def forward(self, x):
-            self._head(x)  # computed (its layers are checked), not passed on: an auxiliary head
+            _through(self._head, x)  # computed (its layers are checked), not passed on: an auxiliary head
             return x
 
     m = Side()
     for name, child in head.named_children():
         m.add_module(name, child)
     object.__setattr__(m, "_head", head)
+    object.__setattr__(head, "_inlined", True)
     return m
 
 
@@ -224,10 +248,11 @@ def _Side(nn: Any, head):
 
 
 
-def _FunctionalCall(nn: Any, call: str, built):
+def _FunctionalCall(nn: Any, call: str, built, rank: int):
     """``call`` with the hyper-parameters of the torch.nn module ``built`` (kept out of the module
     tree, so no tool hooks it): what torchvision's forward does with F.relu, F.avg_pool2d,
-    F.max_pool2d, F.adaptive_avg_pool2d and x.mean([2, 3])."""
+    F.max_pool2d, F.adaptive_avg_pool2d and x.mean([2, 3]) (``rank``: the input's axes, the batch
+    apart — written as numbers, as torchvision writes them, so that torch.fx traces it)."""
     import torch.nn.functional as F
 
     held = [built]  # a list, not an attribute: not a child module
@@ -244,7 +269,7 @@ def _FunctionalCall(nn: Any, call: str, built):
                 return F.max_pool2d(x, m.kernel_size, m.stride, m.padding, m.dilation, ceil_mode=m.ceil_mode)
             if call == "F.adaptive_avg_pool2d":
                 return F.adaptive_avg_pool2d(x, m.output_size)
-            return x.mean(list(range(2, x.dim())), keepdim=True)  # Tensor.mean: a global average pool
+            return x.mean(list(range(2, rank + 1)), keepdim=True)  # Tensor.mean: a global average pool
 
     return FunctionalCall()
 
