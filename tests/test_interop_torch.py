@@ -49,15 +49,13 @@ REPRESENTATIVE = [
     "keras.xception",  # separable convs: a module of a depthwise then a pointwise conv
     "keras.nasnetmobile",  # cells the exporter's common-subexpression pass shares slices and relus across
     "keras.efficientnetb0",  # Keras's Normalization as Sub and Div by a square root
+    "swin_t",  # shifted-window attention exported op by op (rolls, windows, mask), patch merging as views
 ]
 # torch has no ONNX symbolic for aten::channel_shuffle (ShuffleNet's nn.ChannelShuffle): the
 # export registers one that writes it as torchvision's own channel_shuffle exports (Reshape,
 # Transpose, Reshape). Known gaps of the ONNX path (the torch path handles them), each with why:
 _ATTENTION = "attention exported op by op in windows or a grid (MatMul and Softmax of reshaped windows)"
-_WINDOWS = ("shifted-window attention's index arithmetic (Mod, Shape-dependent Slice/Roll) leaves "
-            "ONNX shape inference without shapes, and the attention is exported op by op")
 ONNX_GAPS: dict[str, str] = {
-    **dict.fromkeys(("swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b"), _WINDOWS),
     "maxvit_t": _ATTENTION + "; and block/grid partitions as Reshape/Transpose",
 }
 NAMES = zoo.names() if os.environ.get("CONVCALC_INTEROP_ALL") else REPRESENTATIVE
@@ -490,3 +488,109 @@ def test_torchvisions_window_attentions_are_read_by_their_attributes(monkeypatch
     holder.model = torch.nn.Sequential(plain).eval()
     report = walk(torch_model.load("convcalc_test_windows:model", (4, 16, 32)))
     assert [r.type for r in report.leaves() if r.type == "linear"] == ["linear", "linear"]
+
+
+def _swin_fixture():
+    spec = importlib.util.spec_from_file_location("convcalc_test_swin_windows", FIXTURES / "swin_windows.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# (options, input size, constant folding): a 10x10 map padded to 12x12 windows of 4 and shifted
+# by 2; an 8x8 map unshifted and shifted; V2's cosine attention with its position-bias MLP
+_SWIN_CASES = [({"shift": 2}, 40, True), ({"shift": 2}, 40, False), ({"shift": 0}, 32, True),
+               ({"shift": 2}, 32, False), ({"shift": 2, "v2": True}, 40, False), ({"shift": 2, "v2": True}, 40, True)]
+
+
+@pytest.mark.parametrize("options,size,fold", _SWIN_CASES)
+def test_torchvision_style_window_attention_through_onnx_is_one_layer(options, size, fold, tmp_path):
+    """Swin's window attention as torchvision computes it on channels-last maps, exported op by op
+    (pad, roll as Slice/Concat, windows as Reshape/Transpose, the mask built by ScatterND, the
+    bias gathered from its table or made by the MLP, cosine attention for V2): one window attention
+    between moves of the channels first and back, its parameters the module's own and its MACs the
+    layer's; with constant folding the exporter folds the bias table into a constant — still counted
+    as the table it was."""
+    pytest.importorskip("onnx")
+    from convcalc.interop import onnx_model
+    from convcalc.layers.window import WindowAttention
+
+    net = _swin_fixture().Net(**options).eval()
+    path = tmp_path / "swin.onnx"
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, torch.randn(1, 3, size, size), str(path), dynamo=False, opset_version=17,
+                          do_constant_folding=fold)
+    report = walk(onnx_model.load(str(path)))
+    rows = [r for r in report.leaves() if r.name.startswith("attn")]
+    assert [(r.name, r.type) for r in rows] == [("attn_permute", "permute"), ("attn", "window-attention"),
+                                                ("attn_permute_1", "permute")]
+    side = size // 4
+    expected = WindowAttention(dim=32, heads=4, window=4, shift=options["shift"],
+                               v2=options.get("v2", False)).analyze((32, side, side))
+    attention = rows[1]
+    hyper = attention.report.hyper
+    assert hyper["shift"] == options["shift"] and hyper["v2"] == options.get("v2", False)
+    assert attention.params.total == expected.params.total == sum(p.numel() for p in net.attn.parameters())
+    assert attention.macs == expected.macs and report.output == (side, side, 32)
+    # the receptive field: the patch conv's 4, then a window of 4 on the 4-pixel grid either side
+    assert [(s.size, s.jump) for s in attention.rf] == [(4 + 2 * 3 * 4, 4)] * 2
+
+
+def test_a_window_attention_of_other_sizes_is_left_op_by_op_and_refused(tmp_path):
+    """A bias table that is not Swin's ((2w − 1)², h) — so not Swin's layer — is not fused: the
+    windows folded into the batch axis are then refused by name, not counted with the wrong batch."""
+    pytest.importorskip("onnx")
+    from convcalc.errors import InputError
+    from convcalc.interop import onnx_model
+
+    net = _swin_fixture().Net(shift=2).eval()
+    table = net.attn.relative_position_bias_table
+    net.attn.relative_position_bias_table = torch.nn.Parameter(torch.randn(table.shape[0] + 1, table.shape[1]))
+    path = tmp_path / "other.onnx"
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, torch.randn(1, 3, 32, 32), str(path), dynamo=False, opset_version=17,
+                          do_constant_folding=False)
+    with pytest.raises(InputError) as caught:
+        onnx_model.load(str(path))
+    assert "whose first axis is not the batch" in str(caught.value)
+
+
+@pytest.mark.parametrize("module,out", [(torch.nn.PixelUnshuffle(2), (32, 4, 4)),
+                                        (torch.nn.PixelShuffle(2), (2, 16, 16))])
+def test_pixel_shuffles_exported_as_views_are_one_layer(module, out, tmp_path):
+    """torch writes pixel (un)shuffle as Reshape/Transpose views: checked to move every element as
+    the layer does, they are that layer (with its receptive field); a transpose of the same sizes
+    that moves them otherwise stays op by op."""
+    pytest.importorskip("onnx")
+    from convcalc.interop import onnx_model
+
+    class Net(torch.nn.Module):
+        def __init__(self, shuffle):
+            super().__init__()
+            self.conv, self.shuffle = torch.nn.Conv2d(3, 8, 3, padding=1), shuffle
+
+        def forward(self, x):
+            return self.shuffle(self.conv(x))
+
+    path = tmp_path / "shuffle.onnx"
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Net(module).eval(), torch.zeros(1, 3, 8, 8), str(path), dynamo=False, opset_version=17)
+    report = walk(onnx_model.load(str(path)))
+    [row] = [r for r in report.leaves() if r.type.startswith("pixel")]
+    assert row.type == ("pixel-unshuffle" if isinstance(module, torch.nn.PixelUnshuffle) else "pixel-shuffle")
+    assert report.output == out and row.rf is not None
+
+    class Moved(torch.nn.Module):  # (1, 8, 8, 8) → (1, 8, 2, 4, 2, 4) → axes swapped otherwise → (1, 32, 4, 4)
+        def forward(self, x):
+            return x.reshape(1, 8, 2, 4, 2, 4).permute(0, 1, 2, 4, 3, 5).reshape(1, 32, 4, 4)
+
+    path = tmp_path / "moved.onnx"
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), Moved()).eval(),
+                          torch.zeros(1, 3, 8, 8), str(path), dynamo=False, opset_version=17)
+    report = walk(onnx_model.load(str(path)))
+    assert not [r for r in report.leaves() if r.type.startswith("pixel")] and report.output == (32, 4, 4)

@@ -829,6 +829,8 @@ class _Constants(dict):
         self._initializers = initializers
         self.weights = set(initializers)  # initializers and the views of them folded here (an Unsqueeze of γ)
         self.made_by: dict[str, tuple[str, tuple[str, ...]]] = {}  # a folded tensor's op and inputs
+        # outputs of constant-only nodes not folded here (a MatMul of weights): their op and inputs
+        self.unfolded: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     def __contains__(self, name) -> bool:
         return dict.__contains__(self, name) or name in self._initializers
@@ -927,6 +929,8 @@ def _fold_graph(onnx, graph, initializers: dict, shapes: dict, opset: int):
         data = [i for i in inputs if i not in consts]
         if data:
             live.append((node, attrs, inputs, data))
+        else:
+            consts.unfolded.update((o, (node.op_type, tuple(inputs))) for o in node.output if o)
     return consts, live
 
 
@@ -999,7 +1003,7 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
     shapes = _infer(onnx, fixed, path, shape)
     shapes[source.name] = (1,) + shape
     consts, live = _fold_graph(onnx, graph, initializers, shapes, opset)
-    for _ in range(3):
+    for _ in range(64):
         # ONNX's inference cannot see values computed at run time (a Pad's pads built by Concat, a
         # Slice's ends from Shape → Gather): give it the folded constants and infer again
         missing = [o for node, *_ in live for o in node.output if o and shapes.get(o) is None]
@@ -1015,14 +1019,15 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
     unmapped: Counter = Counter()
     excluded = 0
     notes: list[str] = []
-    live, composites = onnx_rewrite.composites(live, consts.get, shapes, consts)
     outputs = {o.name for o in graph.output}
+    live = _read(live, outputs)
+    live, composites = onnx_rewrite.composites(live, consts.get, shapes, consts)
     for (node, attrs, inputs, data), (scope, name) in zip(live, _node_names([n for n, *_ in live])):
         view = Node(node, attrs, consts, shapes, opset, frozenset(consts.weights))
         mapper = reader(node.op_type, node.domain)
         if id(node) in composites:
             leaf, source_tensor = composites[id(node)]
-            mapped, data = Mapped((leaf,)), [source_tensor]
+            mapped, data = Mapped(leaf if isinstance(leaf, tuple) else (leaf,)), [source_tensor]
         else:
             if not any(o in outputs for o in node.output):  # a model may squeeze its result's batch away
                 _check_batch_axis(node, name, shapes, os.path.basename(path))
@@ -1038,10 +1043,7 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
             for index, (output, leaves) in enumerate(zip(node.output, mapped.per_output)):
                 ops.append(Op((data[0],), output, tuple((f"{name}_{index}", leaf) for leaf in leaves)))
         elif mapped.layers:
-            named = tuple(
-                (name if i == 0 else f"{name}_{leaf.layer.name}", leaf) for i, leaf in enumerate(mapped.layers)
-            )
-            ops.append(Op((data[0],), node.output[0], named))
+            ops.append(Op((data[0],), node.output[0], _named(name, mapped.layers, id(node) in composites)))
         else:
             weights = sum(int(consts[i].size) for i in inputs if i in initializers)
             unmapped[node.op_type] += 1
@@ -1081,6 +1083,38 @@ def load(path: str, input_shape: tuple | None = None) -> Network:
     )
 
 
+def _named(name: str, leaves: tuple, composite: bool) -> tuple:
+    """(name, leaf) per leaf of one node: the node's name for its layer — the first, or of a
+    composite the one that is not a move of the axes around it (a channels-last window attention) —
+    and ``name_type`` (numbered when repeated) for the others."""
+    from convcalc.layers.tensor import Permute
+
+    main = next((i for i, leaf in enumerate(leaves) if not isinstance(leaf.layer, Permute)), 0) if composite else 0
+    seen: Counter = Counter()
+    named = []
+    for i, leaf in enumerate(leaves):
+        if i == main:
+            named.append((name, leaf))
+            continue
+        label = f"{name}_{leaf.layer.name}"
+        seen[label] += 1
+        named.append((label if seen[label] == 1 else f"{label}_{seen[label] - 1}", leaf))
+    return tuple(named)
+
+
+def _read(live: list, outputs: set) -> list:
+    """The walked nodes without those nothing reads: once the shapes are folded, a node read only by
+    ``Shape`` (torchvision's window mask slices, sized by what they cut) leads nowhere."""
+    while True:
+        needed = set(outputs)
+        for node, *_ in live:
+            needed.update(node.input)
+        kept = [entry for entry in live if any(o in needed for o in entry[0].output if o)]
+        if len(kept) == len(live):
+            return live
+        live = kept
+
+
 def _check_batch_axis(node, name: str, shapes: dict, file: str) -> None:
     """Shapes are inferred with a batch of 1: a tensor whose first axis is not 1 holds something
     else there (attention heads or windows folded into the batch, a (L, N, D) sequence), which the
@@ -1092,8 +1126,8 @@ def _check_batch_axis(node, name: str, shapes: dict, file: str) -> None:
                 f"'{file}': {node.op_type} node {name} gives {format_shape(found)}, whose first axis is not the "
                 "batch (it holds attention heads or windows folded into it, or a sequence-first layout): "
                 "convcalc walks a model's layers with the batch apart and cannot follow it op by op. "
-                "Self-attention exported from nn.MultiheadAttention is recognised; cross-attention and "
-                "windowed attention are not yet"
+                "Self-attention exported from nn.MultiheadAttention and Swin's window attention are "
+                "recognised; cross-attention and other windowed or grid attention are not yet"
             )
 
 

@@ -282,6 +282,7 @@ def composites(live: list, const: Any, shapes: dict, consts: Any = None) -> tupl
     ``shapes`` the inferred shapes (with the batch); ``consts`` (when given) tells which constants
     are weights (``weights``) and how each folded one was computed (``made_by``)."""
     from convcalc.layers.attention import ClassToken, MultiheadSelfAttention, Tokens
+    from convcalc.layers.pixel_shuffle import PixelShuffle
     from convcalc.layers.preprocess import Normalization
     from convcalc.network import build
     from convcalc.network.declared import declare
@@ -294,7 +295,7 @@ def composites(live: list, const: Any, shapes: dict, consts: Any = None) -> tupl
                        for key, (x, stats) in norms.items()}
     else:
         found_norms = {}
-    found = {key: (build.act("gelu"), x) for key, x in gelus.items()}
+    found: dict[int, tuple[Any, str]] = {key: (build.act("gelu"), x) for key, x in gelus.items()}
     found.update(found_norms)
     live, shuffles = fuse_channel_shuffle(live, shapes)
     found.update({key: (build.channel_shuffle(groups), x) for key, (x, groups) in shuffles.items()})
@@ -302,6 +303,10 @@ def composites(live: list, const: Any, shapes: dict, consts: Any = None) -> tupl
     found.update({key: (Leaf(Tokens()), x) for key, x in grids.items()})
     live, tokens = fuse_class_token(live, const, shapes)
     found.update({key: (Leaf(ClassToken(dim)), x) for key, (x, dim) in tokens.items()})
+    live, windows = fuse_window_attention(live, const, shapes, consts)  # before plain attention and linears
+    found.update({key: (layers, x) for key, (layers, x) in windows.items()})
+    live, shuffles_2d = fuse_pixel_shuffle(live, const, shapes)
+    found.update({key: (Leaf(PixelShuffle(r, inverse)), x) for key, (r, inverse, x) in shuffles_2d.items()})
     live, attentions = fuse_self_attention(live, const, shapes)  # before its projections are read as linears
     found.update({key: (Leaf(MultiheadSelfAttention(dim, heads)), x) for key, (x, dim, heads) in attentions.items()})
     live, linears = fuse_linear_bias(live, const)
@@ -669,3 +674,479 @@ def fuse_gelu(live: list, const: Any) -> tuple[list, dict[int, str]]:
             dropped.update(id(n) for n in inner + [add, erf, scale])
             break
     return [entry for entry in live if id(entry[0]) not in dropped], gelus
+
+
+# --- Swin's (shifted) window attention ---------------------------------------------------------
+
+_CPB_HIDDEN = 512  # Swin V2's continuous position bias MLP width (torchvision's)
+
+
+def _data_free(live: list, const: Any, unfolded: dict) -> set[str]:
+    """Tensors of the walked nodes that constants alone compute, though not folded here (Swin V2's
+    position-bias MLP on its coordinate table, a mask built by scattering into zeros): ``unfolded``
+    (the outputs of constant-only nodes the folding could not compute) and what walked nodes make
+    of them and constants only."""
+    free = set(unfolded)
+    for entry in live:
+        node = entry[0]
+        if all(not i or i in free or const(i) is not None for i in node.input):
+            free.update(o for o in node.output if o)
+    return free
+
+
+def _int_input(entry: tuple, const: Any, index: int, attr: str) -> int | None:
+    """A Slice's one start/end/axis: input ``index`` from opset 10, else attribute ``attr``."""
+    node, attrs = entry[0], entry[1]
+    if attr in attrs:
+        values = list(attrs[attr])
+    elif len(node.input) > index and node.input[index]:
+        value = const(node.input[index])
+        values = [] if value is None else [int(v) for v in value.reshape(-1)]
+    else:
+        return None
+    return int(values[0]) if len(values) == 1 else None
+
+
+def fuse_window_attention(live: list, const: Any, shapes: dict,
+                          consts: Any = None) -> tuple[list, dict[int, tuple[tuple, str]]]:
+    """Swin's (shifted) window attention as torch exports it op by op — torchvision's
+    ``shifted_window_attention`` on (N, H, W, C) and convcalc's builder's on (N, C, H, W):
+
+    x → [Pad to multiples of w at the bottom/right] → [roll by −s: per axis a ``Concat`` of two
+    ``Slice``s of one tensor] → windows (``Reshape`` to 6 axes, ``Transpose``, ``Reshape`` to
+    (N·nW, w², D)) → one packed qkv projection (MatMul by a (D, 3D) constant, + bias) → heads →
+    q·kᵀ (scaled; V2: of the normalised q and k) + the relative position bias (h, w², w²)
+    [+ the shift mask] → ``Softmax`` → ·v → heads merged → proj (D, D) + bias → windows back →
+    [roll by +s] → [Slice back to x's size] — every tensor between read inside only. The bias
+    comes from constants: V1 a gathered ((2w−1)², h) table, V2 the continuous position bias MLP
+    (2 → 512 → h) on a coordinate table. Per last node (by id): the layers (a window attention;
+    channels-last, between moves of the channels first and back) and x."""
+    import math
+
+    from convcalc.errors import InputError
+    from convcalc.layers.tensor import Permute
+    from convcalc.layers.window import WindowAttention
+    from convcalc.network.model import Leaf
+
+    producer = _producers(live)
+    entry_of = {id(entry[0]): entry for entry in live}
+    readers: dict[str, list] = {}
+    for entry in live:
+        for name in entry[0].input:
+            readers.setdefault(name, []).append(entry[0])
+    unfolded = consts.unfolded if consts is not None else {}
+    free = _data_free(live, const, unfolded)
+    weights = consts.weights if consts is not None else set()
+    made_by = consts.made_by if consts is not None else {}
+
+    def fixed(name: str) -> bool:
+        return not name or const(name) is not None or name in free
+
+    def computed(node) -> list[str]:
+        return [i for i in node.input if not fixed(i)]
+
+    def shape(name: str) -> tuple | None:
+        found = shapes.get(name)
+        if found is None and const(name) is not None:
+            found = getattr(const(name), "shape", None)
+        return tuple(int(d) for d in found) if found is not None else None
+
+    def only_reader(name: str):
+        found = readers.get(name, [])
+        return found[0] if len(found) == 1 else None
+
+    def weight(node, rows: int | None = None):
+        """The (K, M) constant of a MatMul x·W, else None."""
+        if node is None or node.op_type != "MatMul" or len(computed(node)) != 1 or fixed(node.input[0]):
+            return None
+        w = const(node.input[1])
+        if w is None or len(getattr(w, "shape", ())) != 2 or (rows is not None and w.shape[0] != rows):
+            return None
+        return w
+
+    def normalised(node) -> str | None:
+        """``a / f(a)`` (F.normalize: ReduceL2, Clip, Expand of a itself): a, else None."""
+        if node.op_type != "Div" or len(computed(node)) != 2:
+            return None
+        a, norm = node.input
+        seen, stack = 0, [norm]
+        while stack:
+            name = stack.pop()
+            if name == a:
+                seen += 1
+                continue
+            up = producer.get(name)
+            if up is None or fixed(name) or up.op_type not in ("ReduceL2", "Clip", "Max", "Expand", "Sqrt",
+                                                              "ReduceSum", "Mul", "Pow", "Identity", "Cast"):
+                return None
+            stack += computed(up)
+        return a if seen else None
+
+    def projection(name: str):
+        """Up from q, k or v (views, scalings, a normalisation, the bias Add) to the packed qkv MatMul."""
+        node = producer.get(name)
+        while node is not None and weight(node) is None:
+            if node.op_type in _VIEWS or (node.op_type in ("Mul", "Div", "Add", "Cast") and len(computed(node)) == 1):
+                node = producer.get(computed(node)[0]) if computed(node) else None
+            elif (source := normalised(node)) is not None:
+                cosine.append(node)
+                node = producer.get(source)
+            else:
+                return None
+        return node
+
+    def roll_of(concat) -> tuple[str, int, int] | None:
+        """A Concat of y[k:] then y[:k] along one axis: (y, axis, k) — y rolled by −k."""
+        if concat is None or concat.op_type != "Concat" or len(concat.input) != 2:
+            return None
+        first, second = (producer.get(i) for i in concat.input)
+        if second is not None and second.op_type == "Slice" and second.input[0] == concat.input[0]:
+            # a roll by 0 as the exporter writes it: y itself, then the empty y[0:0]
+            e2 = entry_of[id(second)]
+            start, end = _int_input(e2, const, 1, "starts"), _int_input(e2, const, 2, "ends")
+            axis, a2 = concat_axis(concat), _int_input(e2, const, 3, "axes")
+            y_shape = shape(concat.input[0])
+            if y_shape is not None and axis is not None and a2 is not None and start == 0 and end == 0 and \
+                    a2 % len(y_shape) == axis % len(y_shape) and len(readers.get(concat.input[1], [])) == 1:
+                return concat.input[0], axis % len(y_shape), 0
+        if first is None or second is None or first.op_type != "Slice" or second.op_type != "Slice":
+            return None
+        y = first.input[0]
+        if second.input[0] != y or any(len(readers.get(i, [])) != 1 for i in concat.input):
+            return None
+        y_shape, axis = shape(y), concat_axis(concat)
+        e1, e2 = entry_of[id(first)], entry_of[id(second)]
+        a1, a2 = _int_input(e1, const, 3, "axes"), _int_input(e2, const, 3, "axes")
+        s1, t1 = _int_input(e1, const, 1, "starts"), _int_input(e1, const, 2, "ends")
+        s2, t2 = _int_input(e2, const, 1, "starts"), _int_input(e2, const, 2, "ends")
+        if y_shape is None or axis is None or a1 is None or a2 is None or s1 is None or t1 is None or \
+                s2 is None or t2 is None or len(first.input) > 4 or len(second.input) > 4:
+            return None
+        rank = len(y_shape)
+        size = y_shape[axis % rank]
+        if a1 % rank != axis % rank or a2 % rank != axis % rank:
+            return None
+        k = s1 % size if s1 < 0 else min(s1, size)
+        if min(t1, size) != size or s2 != 0 or (t2 % size if t2 < 0 else min(t2, size)) != k:
+            return None
+        return y, axis % rank, k
+
+    def concat_axis(node) -> int | None:
+        axis = entry_of[id(node)][1].get("axis")
+        return None if axis is None else int(axis)
+
+    def crop_of(node) -> str | None:
+        """A Slice keeping a leading part of some axes (x[:, :H, :W]): its input, else None."""
+        if node.op_type != "Slice" or len(node.input) < 3:
+            return None
+        starts, ends = const(node.input[1]), const(node.input[2])
+        if starts is None or ends is None or any(int(s) != 0 for s in starts.reshape(-1)):
+            return None
+        if len(node.input) > 4 and node.input[4]:
+            steps = const(node.input[4])
+            if steps is None or any(int(s) != 1 for s in steps.reshape(-1)):
+                return None
+        return node.input[0]
+
+    def made(name: str, op: str):
+        """The ``op`` node that makes tensor ``name``, read by one node only; else None."""
+        node = producer.get(name)
+        return node if node is not None and node.op_type == op and len(readers.get(name, [])) == 1 else None
+
+    def bias_weights(name: str) -> list:
+        """The float weights a position bias is computed from (folded or not)."""
+        found, seen, stack = [], set(), [name]
+        while stack:
+            t = stack.pop()
+            if t in seen or not t:
+                continue
+            seen.add(t)
+            if t in made_by or t in unfolded:
+                stack += list((made_by.get(t) or unfolded[t])[1])
+            elif t in producer and t in free:
+                stack += [i for i in producer[t].input if i]
+            elif t in weights and const(t) is not None:
+                value = const(t)
+                kind = getattr(getattr(value, "dtype", None), "kind", "f")
+                if kind == "f":
+                    found.append(value)
+        return found
+
+    found: dict[int, tuple[tuple, str]] = {}
+    dropped: set[int] = set()
+    for entry in live:
+        softmax = entry[0]
+        if softmax.op_type != "Softmax" or id(softmax) in dropped:
+            continue
+        scores = shape(softmax.input[0])
+        if scores is None or len(scores) != 4 or entry[1].get("axis", -1) % 4 != 3 or scores[2] != scores[3]:
+            continue
+        heads, tokens = int(scores[1]), int(scores[3])
+        window = math.isqrt(tokens)
+        if window * window != tokens:
+            continue
+        # up from the scores: scalings, the bias and mask Adds, the views around the mask's Add
+        added: list[str] = []
+        qk = producer.get(softmax.input[0])
+        while qk is not None and qk.op_type != "MatMul":
+            if qk.op_type in ("Reshape", "Identity", "Cast") or (
+                    qk.op_type in ("Mul", "Div", "Add", "Sub") and len(computed(qk)) == 1):
+                if qk.op_type == "Add":
+                    added += [i for i in qk.input if fixed(i)]
+                qk = producer.get(computed(qk)[0])
+            else:
+                qk = None
+        av = only_reader(softmax.output[0])
+        if qk is None or len(computed(qk)) != 2 or av is None or av.op_type != "MatMul" or \
+                av.input[0] != softmax.output[0] or len(computed(av)) != 2:
+            continue
+        cosine: list = []  # V2's normalised q and k
+        packed = [projection(qk.input[0]), projection(qk.input[1]), projection(av.input[1])]
+        qkv = packed[0]
+        if qkv is None or any(p is not qkv for p in packed):
+            continue
+        qkv_w = weight(qkv)
+        dim = int(qkv_w.shape[0])
+        t = qkv.input[0]
+        t_shape = shape(t)
+        if qkv_w.shape[1] != 3 * dim or dim % heads or t_shape is None or t_shape[1:] != (tokens, dim):
+            continue
+        bias = [a for a in added if shape(a) in ((heads, tokens, tokens), (1, heads, tokens, tokens))]
+        if len(bias) != 1:
+            continue
+        # the windows, up from t: Reshape ← Transpose ← Reshape of the rolled, padded map r
+        merge = made(t, "Reshape")
+        swap = made(merge.input[0], "Transpose") if merge is not None else None
+        split = made(swap.input[0], "Reshape") if swap is not None else None
+        if split is None:
+            continue
+        r = split.input[0]
+        r_shape, lifted = shape(r), shape(split.output[0])
+        perm = list(entry_of[id(swap)][1].get("perm", ()))
+        if r_shape is None or lifted is None or len(r_shape) != 4 or r_shape[0] != 1:
+            continue
+        if perm == [0, 2, 4, 3, 5, 1] and r_shape[1] == dim:
+            last_channels, (hp, wp) = False, r_shape[2:]
+        elif perm == [0, 1, 3, 2, 4, 5] and r_shape[3] == dim:
+            last_channels, (hp, wp) = True, r_shape[1:3]
+        else:
+            continue
+        spatial = (2, 3) if not last_channels else (1, 2)
+        expected = ((1, dim, hp // window, window, wp // window, window) if not last_channels
+                    else (1, hp // window, window, wp // window, window, dim))
+        if hp % window or wp % window or lifted != expected:
+            continue
+        # up from r: the rolls by −s, then the Pad; the tensor reached is x
+        shift = dict.fromkeys(spatial, 0)
+        x = r
+        while (rolled := roll_of(producer.get(x))) is not None and rolled[1] in spatial and not shift[rolled[1]]:
+            x, axis, k = rolled
+            shift[axis] = k
+        pad = producer.get(x)
+        if pad is not None and pad.op_type == "Pad" and len(computed(pad)) == 1:  # read inside only: checked below
+            pads = const(pad.input[1]) if len(pad.input) > 1 else None
+            value = const(pad.input[2]) if len(pad.input) > 2 and pad.input[2] else None
+            if pads is None and "pads" in entry_of[id(pad)][1]:
+                import numpy as np
+
+                pads = np.array(entry_of[id(pad)][1]["pads"])
+            mode = entry_of[id(pad)][1].get("mode", b"constant")
+            if pads is not None and (value is None or not value.any()) and mode in (b"constant", "constant"):
+                rank = len(pads) // 2
+                if all(int(p) == 0 for i, p in enumerate(pads) if i < rank or i - rank not in spatial):
+                    x = pad.input[0]
+        x_shape = shape(x)
+        if x_shape is None or len(x_shape) != 4 or x_shape[0] != 1:
+            continue
+        height, width = (x_shape[2], x_shape[3]) if not last_channels else (x_shape[1], x_shape[2])
+        channels = x_shape[1] if not last_channels else x_shape[3]
+        if channels != dim:
+            continue
+        # down from a·v: the heads merged, proj (+ bias), the windows back, the rolls by +s, the crop
+        node = av
+        while (step := only_reader(node.output[0])) is not None and step.op_type in _VIEWS and \
+                weight(step) is None:
+            node = step
+        proj = only_reader(node.output[0])
+        proj_w = weight(proj, dim)
+        if proj_w is None or proj_w.shape[1] != dim:
+            continue
+        node = proj
+        add = only_reader(node.output[0])
+        if add is not None and add.op_type == "Add" and len(computed(add)) == 1:
+            node = add
+        views = []
+        for op in ("Reshape", "Transpose", "Reshape"):
+            step = only_reader(node.output[0])
+            if step is None or step.op_type != op:
+                break
+            views.append(step)
+            node = step
+        if len(views) != 3 or shape(node.output[0]) != r_shape:
+            continue
+        back = dict.fromkeys(spatial, 0)
+        while True:
+            out = node.output[0]
+            after = readers.get(out, [])
+            concat = only_reader(after[0].output[0]) if len(after) == 2 and after[0].op_type == "Slice" else None
+            rolled = roll_of(concat) if concat is not None else None
+            if rolled is None and len(after) == 2 and {a.op_type for a in after} == {"Concat", "Slice"}:
+                concat = next(a for a in after if a.op_type == "Concat")
+                rolled = roll_of(concat)
+            if rolled is not None and rolled[0] == out and rolled[1] in spatial and not back[rolled[1]]:
+                back[rolled[1]] = (r_shape[rolled[1]] - rolled[2]) % r_shape[rolled[1]]
+                node = concat
+                continue
+            step = only_reader(out)
+            if step is not None and step.op_type == "Slice" and crop_of(step) and (
+                    shape(out) != x_shape or shape(step.output[0]) == shape(out)):  # a crop, or a slice of all
+                node = step
+                continue
+            break
+        last = node
+        if shape(last.output[0]) != x_shape or back != shift:
+            continue
+        sh, sw = (shift[a] for a in spatial)
+        s = max(sh, sw)
+        try:
+            geometry = WindowAttention(dim=dim, heads=heads, window=window, shift=s)._geometry((dim, height, width))
+        except InputError:
+            continue
+        if geometry != (hp, wp, sh, sw):
+            continue
+        # the position bias: V1 a gathered table, V2 the MLP on a coordinate table
+        sources = bias_weights(bias[0])
+        dims = sorted(tuple(int(d) for d in v.shape) for v in sources)
+        table = ((2 * window - 1) ** 2, heads)
+        if table in dims:
+            v2 = False
+        elif any(d in dims for d in ((_CPB_HIDDEN, 2), (2, _CPB_HIDDEN))) and \
+                any(d in dims for d in ((heads, _CPB_HIDDEN), (_CPB_HIDDEN, heads))):
+            v2 = True
+        elif dims in ([], [shape(bias[0])]):
+            # the exporter folded the bias itself into a constant (do_constant_folding): the table
+            # or the MLP it came from is gone from the file; V2 shows in its cosine attention
+            v2 = len(cosine) == 2
+        else:
+            continue
+        inner = _between(x, last, producer)
+        if inner is None:
+            continue
+        region = {id(n) for n in inner}
+        if any(i != x and producer.get(i) is not None and id(producer[i]) not in region
+               for n in inner for i in computed(n)):
+            continue
+        if any(id(r) not in region for n in inner if n is not last and not all(o in free for o in n.output if o)
+               for o in n.output for r in readers.get(o, [])):
+            continue
+        attention = Leaf(WindowAttention(dim=dim, heads=heads, window=window, shift=s, v2=v2))
+        layers = (attention,) if not last_channels else (Leaf(Permute((2, 0, 1))), attention, Leaf(Permute((1, 2, 0))))
+        found[id(last)] = (layers, x)
+        # a constant-only node read outside too (shared by an exporter) stays
+        dropped.update(id(n) for n in inner if n is not last and
+                       all(id(r) in region for o in n.output if o for r in readers.get(o, [])))
+    return [entry for entry in live if id(entry[0]) not in dropped], found
+
+
+# --- pixel (un)shuffle written as views --------------------------------------------------------
+
+_PURE_VIEWS = frozenset(("Reshape", "Transpose", "Unsqueeze", "Squeeze", "Flatten", "Identity"))
+_INDEXED = 1 << 20  # the largest map whose element order is checked by moving its indices
+
+
+def _view(entry: tuple, value: Any, const: Any, opset: int) -> Any:
+    """``value`` (batched) through one pure view node, NumPy; None when a size or axis is not known."""
+    import numpy as np
+
+    node, attrs = entry[0], entry[1]
+    op = node.op_type
+    if op == "Identity":
+        return value
+    if op == "Transpose":
+        return value.transpose(attrs["perm"]) if "perm" in attrs else value.transpose()
+    if op == "Flatten":
+        axis = int(attrs.get("axis", 1)) % max(value.ndim, 1)
+        return value.reshape(int(np.prod(value.shape[:axis])), -1)
+    if op == "Reshape":
+        target = const(node.input[1]) if len(node.input) > 1 else None
+        if target is None or attrs.get("allowzero", 0):
+            return None
+        target = [value.shape[i] if int(d) == 0 else int(d) for i, d in enumerate(target.reshape(-1))]
+        return value.reshape(target)
+    axes = attrs.get("axes")
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        found = const(node.input[1])
+        axes = None if found is None else [int(a) for a in found.reshape(-1)]
+    if op == "Squeeze":
+        return np.squeeze(value, axis=None if axes is None else tuple(int(a) % value.ndim for a in axes))
+    if axes is None:
+        return None
+    out = value
+    for a in sorted(int(a) % (value.ndim + len(axes)) for a in axes):
+        out = np.expand_dims(out, a)
+    return out
+
+
+def fuse_pixel_shuffle(live: list, const: Any, shapes: dict) -> tuple[list, dict[int, tuple[int, bool, str]]]:
+    """``nn.PixelShuffle``/``nn.PixelUnshuffle`` as torch exports them before DepthToSpace-like
+    operators: a chain of pure views (Reshape, Transpose, Unsqueeze, Squeeze), each tensor read by
+    the next only, from x (1, C, H, W) to (1, C/r², H·r, W·r) or (1, C·r², H/r, W/r). The chain is
+    that layer when it moves x's element indices exactly as the layer moves them (checked on the
+    indices themselves, for maps up to a million elements). Per last node (by id): r, whether it
+    unshuffles, and x."""
+    import numpy as np
+
+    from convcalc.layers.pixel_shuffle import PixelShuffle
+
+    producer = _producers(live)
+    readers: dict[str, list] = {}
+    for entry in live:
+        for name in entry[0].input:
+            readers.setdefault(name, []).append(entry)
+    found: dict[int, tuple[int, bool, str]] = {}
+    dropped: set[int] = set()
+    for entry in live:
+        first = entry[0]
+        x = first.input[0] if first.input else ""
+        if first.op_type not in _PURE_VIEWS or id(first) in dropped or not x:
+            continue
+        before = shapes.get(x)
+        up = producer.get(x)
+        if before is None or len(before) != 4 or before[0] != 1 or (up is not None and up.op_type in _PURE_VIEWS
+                                                                     and len(readers.get(x, [])) == 1):
+            continue  # not a 4-d map, or not the start of its chain
+        c, h, w = (int(d) for d in before[1:])
+        if c * h * w > _INDEXED:
+            continue
+        value = np.arange(c * h * w).reshape(1, c, h, w)
+        chain: list[tuple] = []
+        step: tuple | None = entry
+        while step is not None and step[0].op_type in _PURE_VIEWS and step[0].input[0] == (
+                chain[-1][0].output[0] if chain else x):
+            value = _view(step, value, const, 0)
+            if value is None:
+                break
+            chain.append(step)
+            out = step[0].output[0]
+            after = shapes.get(out)
+            if after is not None and len(after) == 4 and len(chain) > 1:
+                for r in range(2, 9):
+                    for inverse in (True, False):
+                        expected = ((1, c * r * r, h // r, w // r) if inverse else (1, c // (r * r), h * r, w * r))
+                        if tuple(after) != expected or (inverse and (h % r or w % r)) or (
+                                not inverse and c % (r * r)):
+                            continue
+                        layer = PixelShuffle(r, inverse)
+                        moved = layer._permute(np.arange(c * h * w).reshape(1, c, h, w), expected, inverse)
+                        if value.shape == moved.shape and np.array_equal(value, moved):
+                            found[id(step[0])] = (r, inverse, x)
+                            dropped.update(id(e[0]) for e in chain[:-1])
+                            break
+                    else:
+                        continue
+                    break
+                if id(step[0]) in found:
+                    break
+            nxt = readers.get(out, [])
+            step = nxt[0] if len(nxt) == 1 else None
+    return [entry for entry in live if id(entry[0]) not in dropped], found

@@ -80,7 +80,13 @@ class Permute(base.NoParameters):
                 f"permutation {list(self.perm)} does not fit the {len(shape)}-d input {format_shape(shape)}"
             )
         out = tuple(shape[p] for p in self.perm)
-        return _report("permute", shape, out, batch, bytes_per_element, hyper={"perm": list(self.perm)})
+        rank = len(shape)
+        # the channels moved to the end or back to the front, the spatial axes kept in order
+        # (channels-last (H, W, C) and back): every output unit reads one input unit of the same place
+        moves_channels = rank > 1 and tuple(self.perm) in (tuple(range(1, rank)) + (0,),
+                                                          (rank - 1,) + tuple(range(rank - 1)))
+        rf = tuple(AxisRF(1, 1, 0) for _ in range(rank - 1)) if moves_channels else None
+        return _report("permute", shape, out, batch, bytes_per_element, rf=rf, hyper={"perm": list(self.perm)})
 
 
 @dataclass(frozen=True)

@@ -296,11 +296,14 @@ def _torch_window_attention(layer: WindowAttention, nn: Any, shape: tuple) -> An
             self.register_buffer("relative_position_index", torch.as_tensor(layer._index().reshape(-1)))
 
         def forward(self, x):
-            n, c, h, w_ = x.shape
+            # the sizes are the build's (plain numbers, not read from x): an export then writes them
+            # as constants — the legacy ONNX exporter's own shape inference folds the size arithmetic
+            # of a whole Swin wrongly (a window's channels written as 49 for 96)
+            c, h, w_ = (int(v) for v in shape[-3:])
             hp, wp, sh, sw = layer._geometry((c, h, w_))
             w, heads = layer.window, layer.heads
             x = F.pad(x, (0, wp - w_, 0, hp - h)).roll((-sh, -sw), dims=(2, 3))
-            t = x.reshape(n, c, hp // w, w, wp // w, w).permute(0, 2, 4, 3, 5, 1).reshape(-1, w * w, c)
+            t = x.reshape(-1, c, hp // w, w, wp // w, w).permute(0, 2, 4, 3, 5, 1).reshape(-1, w * w, c)
             if layer.v2:
                 table = self.cpb_mlp(self.relative_coords_table).reshape(-1, heads)
             else:
@@ -308,13 +311,14 @@ def _torch_window_attention(layer: WindowAttention, nn: Any, shape: tuple) -> An
             # the index is computed, not read from the buffer: a run's buffers start at zero (it counts them only)
             index = torch.as_tensor(layer._index().reshape(-1), device=table.device)
             bias = table[index].reshape(w * w, w * w, heads).permute(2, 0, 1)
-            q, k, v = self.qkv(t).reshape(t.shape[0], w * w, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
+            q, k, v = self.qkv(t).reshape(-1, w * w, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
             attn = (q @ k.transpose(-2, -1)) / math.sqrt(c // heads) + bias
             if sh or sw:
                 mask = torch.as_tensor(layer._mask(hp, wp, sh, sw), dtype=attn.dtype, device=attn.device)
-                attn = (attn.reshape(n, -1, heads, w * w, w * w) + mask[None, :, None]).reshape(attn.shape)
-            out = self.proj((attn.softmax(-1) @ v).transpose(1, 2).reshape(t.shape))
-            out = out.reshape(n, hp // w, wp // w, w, w, c).permute(0, 5, 1, 3, 2, 4).reshape(n, c, hp, wp)
+                attn = (attn.reshape(-1, mask.shape[0], heads, w * w, w * w) + mask[None, :, None]).reshape(
+                    -1, heads, w * w, w * w)
+            out = self.proj((attn.softmax(-1) @ v).transpose(1, 2).reshape(-1, w * w, c))
+            out = out.reshape(-1, hp // w, wp // w, w, w, c).permute(0, 5, 1, 3, 2, 4).reshape(-1, c, hp, wp)
             return out.roll((sh, sw), dims=(2, 3))[:, :, :h, :w_]
 
     class ShiftedWindowAttentionV2(ShiftedWindowAttention):
