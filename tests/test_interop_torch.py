@@ -50,14 +50,12 @@ REPRESENTATIVE = [
     "keras.nasnetmobile",  # cells the exporter's common-subexpression pass shares slices and relus across
     "keras.efficientnetb0",  # Keras's Normalization as Sub and Div by a square root
     "swin_t",  # shifted-window attention exported op by op (rolls, windows, mask), patch merging as views
+    "maxvit_t",  # window and grid partitions as views, attention within token groups op by op
 ]
 # torch has no ONNX symbolic for aten::channel_shuffle (ShuffleNet's nn.ChannelShuffle): the
 # export registers one that writes it as torchvision's own channel_shuffle exports (Reshape,
-# Transpose, Reshape). Known gaps of the ONNX path (the torch path handles them), each with why:
-_ATTENTION = "attention exported op by op in windows or a grid (MatMul and Softmax of reshaped windows)"
-ONNX_GAPS: dict[str, str] = {
-    "maxvit_t": _ATTENTION + "; and block/grid partitions as Reshape/Transpose",
-}
+# Transpose, Reshape). Every zoo network goes through ONNX: Swin's and MaxViT's windowed
+# attention included.
 NAMES = zoo.names() if os.environ.get("CONVCALC_INTEROP_ALL") else REPRESENTATIVE
 
 
@@ -105,8 +103,6 @@ ONNX_CASES = [(name, 17) for name in NAMES] + [("convnext_tiny", 20)]
 @pytest.mark.parametrize("name,opset", ONNX_CASES)
 def test_zoo_through_onnx_export(name, opset, tmp_path):
     pytest.importorskip("onnx")
-    if name in ONNX_GAPS:
-        pytest.skip(f"{name}: {ONNX_GAPS[name]}")
     from convcalc.interop import onnx_model
 
     net = zoo.get(name)
@@ -594,3 +590,30 @@ def test_pixel_shuffles_exported_as_views_are_one_layer(module, out, tmp_path):
                           torch.zeros(1, 3, 8, 8), str(path), dynamo=False, opset_version=17)
     report = walk(onnx_model.load(str(path)))
     assert not [r for r in report.leaves() if r.type.startswith("pixel")] and report.output == (32, 4, 4)
+
+
+@pytest.mark.parametrize("grid", [False, True])
+@pytest.mark.parametrize("fold", [True, False])
+def test_maxvit_style_group_attention_through_onnx_is_one_layer(grid, fold, tmp_path):
+    """MaxViT's block (or grid) attention as torchvision computes it — the map cut into token
+    groups by views, q·kᵀ and a·v as einsum, the bias gathered from its table — exported op by
+    op: a partition, one relative-position attention with the module's parameters, the departition."""
+    pytest.importorskip("onnx")
+    from convcalc.interop import onnx_model
+    from convcalc.layers.partition import RelativePositionAttention
+
+    net = _swin_fixture().Groups(grid=grid).eval()
+    path = tmp_path / "groups.onnx"
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, torch.randn(1, 3, 16, 16), str(path), dynamo=False, opset_version=17,
+                          do_constant_folding=fold)
+    report = walk(onnx_model.load(str(path)))
+    kind = "grid" if grid else "window"
+    assert [r.type for r in report.leaves()] == ["conv2d", f"{kind}-partition", "relpos-attention",
+                                                 f"{kind}-departition"]
+    attention = report.leaves()[2]
+    expected = RelativePositionAttention(dim=32, head_dim=8, size=4).analyze((4, 16, 32))
+    assert attention.input == (4, 16, 32) and attention.params.total == expected.params.total
+    assert attention.params.total == sum(p.numel() for p in net.attn.parameters()) and attention.macs == expected.macs
+    assert report.output == (32, 8, 8)

@@ -1126,8 +1126,8 @@ def _check_batch_axis(node, name: str, shapes: dict, file: str) -> None:
                 f"'{file}': {node.op_type} node {name} gives {format_shape(found)}, whose first axis is not the "
                 "batch (it holds attention heads or windows folded into it, or a sequence-first layout): "
                 "convcalc walks a model's layers with the batch apart and cannot follow it op by op. "
-                "Self-attention exported from nn.MultiheadAttention and Swin's window attention are "
-                "recognised; cross-attention and other windowed or grid attention are not yet"
+                "Self-attention exported from nn.MultiheadAttention, Swin's window attention and MaxViT's "
+                "are recognised; cross-attention and attention of other forms are not yet"
             )
 
 

@@ -282,7 +282,6 @@ def composites(live: list, const: Any, shapes: dict, consts: Any = None) -> tupl
     ``shapes`` the inferred shapes (with the batch); ``consts`` (when given) tells which constants
     are weights (``weights``) and how each folded one was computed (``made_by``)."""
     from convcalc.layers.attention import ClassToken, MultiheadSelfAttention, Tokens
-    from convcalc.layers.pixel_shuffle import PixelShuffle
     from convcalc.layers.preprocess import Normalization
     from convcalc.network import build
     from convcalc.network.declared import declare
@@ -305,8 +304,8 @@ def composites(live: list, const: Any, shapes: dict, consts: Any = None) -> tupl
     found.update({key: (Leaf(ClassToken(dim)), x) for key, (x, dim) in tokens.items()})
     live, windows = fuse_window_attention(live, const, shapes, consts)  # before plain attention and linears
     found.update({key: (layers, x) for key, (layers, x) in windows.items()})
-    live, shuffles_2d = fuse_pixel_shuffle(live, const, shapes)
-    found.update({key: (Leaf(PixelShuffle(r, inverse)), x) for key, (r, inverse, x) in shuffles_2d.items()})
+    live, moves = fuse_view_layers(live, const, shapes)
+    found.update({key: (Leaf(layer), x) for key, (layer, x) in moves.items()})
     live, attentions = fuse_self_attention(live, const, shapes)  # before its projections are read as linears
     found.update({key: (Leaf(MultiheadSelfAttention(dim, heads)), x) for key, (x, dim, heads) in attentions.items()})
     live, linears = fuse_linear_bias(live, const)
@@ -694,6 +693,25 @@ def _data_free(live: list, const: Any, unfolded: dict) -> set[str]:
     return free
 
 
+def _einsum(attrs: dict) -> str | None:
+    """What an ``Einsum`` of two operands is in attention (torchvision's MaxViT writes its products
+    so): "qk" for ``…id,…jd->…ij`` (q·kᵀ), "av" for ``…ij,…jd->…id`` (a·v), else None."""
+    equation = attrs.get("equation", b"")
+    equation = (equation.decode() if isinstance(equation, bytes) else str(equation)).replace(" ", "").lower()
+    if equation.count("->") != 1 or equation.count(",") != 1:
+        return None
+    inputs, out = equation.split("->")
+    a, b = inputs.split(",")
+    if not (len(a) == len(b) == len(out) >= 3) or a[:-2] != b[:-2] or a[:-2] != out[:-2] or "." in equation:
+        return None
+    i, j = a[-2], b[-2]
+    if a[-1] == b[-1] and out[-2:] == i + j and len({i, j, a[-1]}) == 3:
+        return "qk"
+    if a[-1] == b[-2] and out[-2:] == a[-2] + b[-1] and len({a[-2], a[-1], b[-1]}) == 3:
+        return "av"
+    return None
+
+
 def _int_input(entry: tuple, const: Any, index: int, attr: str) -> int | None:
     """A Slice's one start/end/axis: input ``index`` from opset 10, else attribute ``attr``."""
     node, attrs = entry[0], entry[1]
@@ -724,6 +742,7 @@ def fuse_window_attention(live: list, const: Any, shapes: dict,
     import math
 
     from convcalc.errors import InputError
+    from convcalc.layers.partition import RelativePositionAttention
     from convcalc.layers.tensor import Permute
     from convcalc.layers.window import WindowAttention
     from convcalc.network.model import Leaf
@@ -872,6 +891,49 @@ def fuse_window_attention(live: list, const: Any, shapes: dict,
                     found.append(value)
         return found
 
+    def contained(x: str, last) -> set[int] | None:
+        """The ids of the nodes from x to ``last`` (``last`` apart) when nothing else enters or
+        leaves them (constant-only nodes read outside too are left); else None."""
+        inner = _between(x, last, producer)
+        if inner is None:
+            return None
+        region = {id(n) for n in inner}
+        if any(i != x and producer.get(i) is not None and id(producer[i]) not in region
+               for n in inner for i in computed(n)):
+            return None
+        if any(id(r) not in region for n in inner if n is not last and not all(o in free for o in n.output if o)
+               for o in n.output for r in readers.get(o, [])):
+            return None
+        return {id(n) for n in inner if n is not last and
+                all(id(r) in region for o in n.output if o for r in readers.get(o, []))}
+
+    def _grouped(t: str, av, bias: str):
+        """MaxViT's attention within token groups, down from a·v: the heads merged, the (D, D)
+        ``merge`` projection and its bias, back to t's shape; its bias a ((2p − 1)², h) table (or
+        that table folded). (last node, the ids of the others) or None."""
+        t_shape = shape(t)
+        assert t_shape is not None
+        dim, tokens = t_shape[-1], t_shape[-2]
+        node = av
+        while (step := only_reader(node.output[0])) is not None and step.op_type in _VIEWS and weight(step) is None:
+            node = step
+        merge = only_reader(node.output[0])
+        merge_w = weight(merge, dim)
+        if merge is None or merge_w is None or merge_w.shape[1] != dim:
+            return None
+        last = merge
+        add = only_reader(merge.output[0])
+        if add is not None and add.op_type == "Add" and len(computed(add)) == 1:
+            last = add
+        heads = shape(bias)[-3]  # type: ignore[index]
+        side = math.isqrt(tokens)
+        dims = [tuple(int(d) for d in v.shape) for v in bias_weights(bias)]
+        if shape(last.output[0]) != t_shape or (((2 * side - 1) ** 2, heads) not in dims and
+                                                dims not in ([], [shape(bias)])):
+            return None
+        inner = contained(t, last)
+        return None if inner is None else (last, inner)
+
     found: dict[int, tuple[tuple, str]] = {}
     dropped: set[int] = set()
     for entry in live:
@@ -879,16 +941,19 @@ def fuse_window_attention(live: list, const: Any, shapes: dict,
         if softmax.op_type != "Softmax" or id(softmax) in dropped:
             continue
         scores = shape(softmax.input[0])
-        if scores is None or len(scores) != 4 or entry[1].get("axis", -1) % 4 != 3 or scores[2] != scores[3]:
+        # (N·nW, h, N, N) for Swin's windows; (1, G, h, P, P) for MaxViT's token groups
+        if scores is None or len(scores) not in (4, 5) or (len(scores) == 5 and scores[0] != 1) or \
+                entry[1].get("axis", -1) % len(scores) != len(scores) - 1 or scores[-2] != scores[-1]:
             continue
-        heads, tokens = int(scores[1]), int(scores[3])
+        grouped = len(scores) == 5
+        heads, tokens = int(scores[-3]), int(scores[-1])
         window = math.isqrt(tokens)
         if window * window != tokens:
             continue
         # up from the scores: scalings, the bias and mask Adds, the views around the mask's Add
         added: list[str] = []
         qk = producer.get(softmax.input[0])
-        while qk is not None and qk.op_type != "MatMul":
+        while qk is not None and qk.op_type not in ("MatMul", "Einsum"):
             if qk.op_type in ("Reshape", "Identity", "Cast") or (
                     qk.op_type in ("Mul", "Div", "Add", "Sub") and len(computed(qk)) == 1):
                 if qk.op_type == "Add":
@@ -897,8 +962,11 @@ def fuse_window_attention(live: list, const: Any, shapes: dict,
             else:
                 qk = None
         av = only_reader(softmax.output[0])
-        if qk is None or len(computed(qk)) != 2 or av is None or av.op_type != "MatMul" or \
-                av.input[0] != softmax.output[0] or len(computed(av)) != 2:
+        if qk is None or len(computed(qk)) != 2 or av is None or av.input[0] != softmax.output[0] or \
+                len(computed(av)) != 2:
+            continue
+        if (qk.op_type == "Einsum" and _einsum(entry_of[id(qk)][1]) != "qk") or av.op_type not in (
+                "MatMul", "Einsum") or (av.op_type == "Einsum" and _einsum(entry_of[id(av)][1]) != "av"):
             continue
         cosine: list = []  # V2's normalised q and k
         packed = [projection(qk.input[0]), projection(qk.input[1]), projection(av.input[1])]
@@ -909,10 +977,17 @@ def fuse_window_attention(live: list, const: Any, shapes: dict,
         dim = int(qkv_w.shape[0])
         t = qkv.input[0]
         t_shape = shape(t)
-        if qkv_w.shape[1] != 3 * dim or dim % heads or t_shape is None or t_shape[1:] != (tokens, dim):
+        if qkv_w.shape[1] != 3 * dim or dim % heads or t_shape is None or t_shape[-2:] != (tokens, dim) or \
+                len(t_shape) != (4 if grouped else 3) or (grouped and t_shape[:2] != (1, scores[1])):
             continue
         bias = [a for a in added if shape(a) in ((heads, tokens, tokens), (1, heads, tokens, tokens))]
         if len(bias) != 1:
+            continue
+        if grouped:
+            grouped_attention = _grouped(t, av, bias[0])
+            if grouped_attention is not None:
+                found[id(grouped_attention[0])] = ((Leaf(RelativePositionAttention(dim, dim // heads, window)),), t)
+                dropped.update(grouped_attention[1])
             continue
         # the windows, up from t: Reshape ← Transpose ← Reshape of the rolled, padded map r
         merge = made(t, "Reshape")
@@ -1029,22 +1104,13 @@ def fuse_window_attention(live: list, const: Any, shapes: dict,
             v2 = len(cosine) == 2
         else:
             continue
-        inner = _between(x, last, producer)
-        if inner is None:
-            continue
-        region = {id(n) for n in inner}
-        if any(i != x and producer.get(i) is not None and id(producer[i]) not in region
-               for n in inner for i in computed(n)):
-            continue
-        if any(id(r) not in region for n in inner if n is not last and not all(o in free for o in n.output if o)
-               for o in n.output for r in readers.get(o, [])):
+        inner_ids = contained(x, last)
+        if inner_ids is None:
             continue
         attention = Leaf(WindowAttention(dim=dim, heads=heads, window=window, shift=s, v2=v2))
         layers = (attention,) if not last_channels else (Leaf(Permute((2, 0, 1))), attention, Leaf(Permute((1, 2, 0))))
         found[id(last)] = (layers, x)
-        # a constant-only node read outside too (shared by an exporter) stays
-        dropped.update(id(n) for n in inner if n is not last and
-                       all(id(r) in region for o in n.output if o for r in readers.get(o, [])))
+        dropped.update(inner_ids)
     return [entry for entry in live if id(entry[0]) not in dropped], found
 
 
@@ -1087,23 +1153,68 @@ def _view(entry: tuple, value: Any, const: Any, opset: int) -> Any:
     return out
 
 
-def fuse_pixel_shuffle(live: list, const: Any, shapes: dict) -> tuple[list, dict[int, tuple[int, bool, str]]]:
-    """``nn.PixelShuffle``/``nn.PixelUnshuffle`` as torch exports them before DepthToSpace-like
-    operators: a chain of pure views (Reshape, Transpose, Unsqueeze, Squeeze), each tensor read by
-    the next only, from x (1, C, H, W) to (1, C/r², H·r, W·r) or (1, C·r², H/r, W/r). The chain is
-    that layer when it moves x's element indices exactly as the layer moves them (checked on the
-    indices themselves, for maps up to a million elements). Per last node (by id): r, whether it
-    unshuffles, and x."""
-    import numpy as np
+def _view_layers(before: tuple, after: tuple) -> list:
+    """The layers made of views alone that could take a (1, *before) tensor to (1, *after): pixel
+    (un)shuffles of a (C, H, W) map, MaxViT's window and grid partitions into (G, P, C) token groups
+    and back."""
+    import math
 
+    from convcalc.layers.partition import Departition, Partition
     from convcalc.layers.pixel_shuffle import PixelShuffle
+
+    found: list = []
+    if len(before) == 3 and len(after) == 3:
+        c, h, w = before
+        for r in range(2, 9):
+            if after == (c * r * r, h // r, w // r) and not (h % r or w % r):
+                found.append(PixelShuffle(r, True))
+            if after == (c // (r * r), h * r, w * r) and not c % (r * r):
+                found.append(PixelShuffle(r, False))
+            if found:
+                break
+        groups, tokens, channels = after
+        p = math.isqrt(tokens)
+        if channels == c and p * p == tokens and not (h % p or w % p) and groups == (h // p) * (w // p):
+            found += [Partition(p, False), Partition(p, True)]
+        groups, tokens, c = before
+        p = math.isqrt(tokens)
+        if len(after) == 3 and after[0] == c and p * p == tokens and not (after[1] % p or after[2] % p) and \
+                groups == (after[1] // p) * (after[2] // p):
+            found += [Departition(p, False, after[1], after[2]), Departition(p, True, after[1], after[2])]
+    return found
+
+
+def _moved(layer: Any, value: Any) -> Any:
+    """What ``layer`` (a view layer) makes of the batched index array ``value``."""
+    from convcalc.layers.partition import Departition, _cut, _uncut
+    from convcalc.layers.pixel_shuffle import PixelShuffle
+
+    if isinstance(layer, PixelShuffle):
+        n, c, h, w = value.shape
+        r = layer.factor
+        out = (n, c * r * r, h // r, w // r) if layer.inverse else (n, c // (r * r), h * r, w * r)
+        return layer._permute(value, out, layer.inverse)
+    if isinstance(layer, Departition):
+        return _uncut(value, layer.size, layer.grid, *layer.map_size(value.shape[1]))
+    return _cut(value, layer.size, layer.grid)
+
+
+def fuse_view_layers(live: list, const: Any, shapes: dict) -> tuple[list, dict[int, tuple[Any, str]]]:
+    """Layers that only move elements, as torch exports them: a chain of pure views (Reshape,
+    Transpose, Unsqueeze, Squeeze), each tensor read by the next only — ``nn.PixelShuffle`` and
+    ``nn.PixelUnshuffle`` (Swin's patch merging as the builder writes it), MaxViT's window and grid
+    partitions of a (C, H, W) map into (G, P, C) token groups and back. A chain is such a layer when
+    it moves its input's element indices exactly as the layer moves them (checked on the indices
+    themselves, for tensors up to a million elements); the longest chain that is one is taken. Per
+    last node (by id): the layer and the chain's input."""
+    import numpy as np
 
     producer = _producers(live)
     readers: dict[str, list] = {}
     for entry in live:
         for name in entry[0].input:
             readers.setdefault(name, []).append(entry)
-    found: dict[int, tuple[int, bool, str]] = {}
+    found: dict[int, tuple[Any, str]] = {}
     dropped: set[int] = set()
     for entry in live:
         first = entry[0]
@@ -1112,41 +1223,33 @@ def fuse_pixel_shuffle(live: list, const: Any, shapes: dict) -> tuple[list, dict
             continue
         before = shapes.get(x)
         up = producer.get(x)
-        if before is None or len(before) != 4 or before[0] != 1 or (up is not None and up.op_type in _PURE_VIEWS
-                                                                     and len(readers.get(x, [])) == 1):
-            continue  # not a 4-d map, or not the start of its chain
-        c, h, w = (int(d) for d in before[1:])
-        if c * h * w > _INDEXED:
+        if before is None or len(before) != 4 or before[0] != 1 or (
+                up is not None and up.op_type in _PURE_VIEWS and len(readers.get(x, [])) == 1
+                and id(up) not in found):
+            continue  # not a batched 3-d tensor, or not the start of its chain
+        size = int(np.prod(before))
+        if size > _INDEXED:
             continue
-        value = np.arange(c * h * w).reshape(1, c, h, w)
+        start = np.arange(size).reshape(tuple(int(d) for d in before))
+        value, step, best = start, entry, None
         chain: list[tuple] = []
-        step: tuple | None = entry
         while step is not None and step[0].op_type in _PURE_VIEWS and step[0].input[0] == (
                 chain[-1][0].output[0] if chain else x):
             value = _view(step, value, const, 0)
             if value is None:
                 break
             chain.append(step)
-            out = step[0].output[0]
-            after = shapes.get(out)
-            if after is not None and len(after) == 4 and len(chain) > 1:
-                for r in range(2, 9):
-                    for inverse in (True, False):
-                        expected = ((1, c * r * r, h // r, w // r) if inverse else (1, c // (r * r), h * r, w * r))
-                        if tuple(after) != expected or (inverse and (h % r or w % r)) or (
-                                not inverse and c % (r * r)):
-                            continue
-                        layer = PixelShuffle(r, inverse)
-                        moved = layer._permute(np.arange(c * h * w).reshape(1, c, h, w), expected, inverse)
-                        if value.shape == moved.shape and np.array_equal(value, moved):
-                            found[id(step[0])] = (r, inverse, x)
-                            dropped.update(id(e[0]) for e in chain[:-1])
-                            break
-                    else:
-                        continue
-                    break
-                if id(step[0]) in found:
-                    break
-            nxt = readers.get(out, [])
+            after = tuple(value.shape)
+            if len(after) == 4 and after[0] == 1 and len(chain) > 1:
+                for layer in _view_layers(tuple(before[1:]), after[1:]):
+                    moved = _moved(layer, start)
+                    if moved.shape == value.shape and np.array_equal(moved, value):
+                        best = (len(chain), layer)
+                        break
+            nxt = readers.get(step[0].output[0], [])
             step = nxt[0] if len(nxt) == 1 else None
+        if best is not None:
+            length, layer = best
+            found[id(chain[length - 1][0])] = (layer, x)
+            dropped.update(id(e[0]) for e in chain[:length - 1])
     return [entry for entry in live if id(entry[0]) not in dropped], found
