@@ -11,7 +11,6 @@ import gc
 _COLLECTING = gc.isenabled()
 gc.disable()
 
-import os  # noqa: E402
 import re  # noqa: E402
 import sys  # noqa: E402
 import types  # noqa: E402
@@ -58,7 +57,6 @@ import typer  # noqa: E402  (after the deferral above)
 from typer.core import TyperGroup  # noqa: E402
 
 from convcalc import __version__  # noqa: E402
-from convcalc.errors import ExpectationFailed, InputError  # noqa: E402
 
 # Every command is imported on first use: ``convcalc shape`` does not load arch, nor ``arch --list`` shape.
 LAZY_COMMANDS = {"shape": "shape", "animate": "animate", "arch": "arch", "backprop": "backprop", "conv": "numeric",
@@ -216,36 +214,28 @@ def _click_error_kind(error: BaseException) -> str | None:
 
 
 def main() -> None:
-    """Console entry point: bad input and failed checks end with one line, never a traceback."""
+    """The typer app: bad input and failed checks end with one line, never a traceback
+    (:func:`convcalc.cli.fastpath.guarded`, which also ends a plain ``shape`` call)."""
+    from convcalc.cli.fastpath import guarded
+
+    guarded(lambda: app(standalone_mode=False, prog_name="convcalc"), _click_error)
+
+
+def _click_error(error: Exception) -> None:
+    """End the process for click's own exceptions (help shown, usage errors, typer's Abort)."""
     from convcalc.cli.output import say
 
-    try:
-        code = app(standalone_mode=False, prog_name="convcalc")
-        sys.exit(code if isinstance(code, int) else 0)
-    except InputError as error:
-        say(f"convcalc: error: {error}\n")
-        sys.exit(2)
-    except ExpectationFailed as error:
-        say(f"convcalc: check failed: {error}\n")
-        sys.exit(1)
-    except (KeyboardInterrupt, typer.Abort):
+    if isinstance(error, typer.Abort):
         sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(0)
-    except Exception as error:
-        kind = _click_error_kind(error)
-        if kind == "help":
-            error.show()
-            sys.exit(error.exit_code)
-        if kind == "usage":
-            ctx = getattr(error, "ctx", None)
-            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-            say(f"convcalc: error: {error.format_message()}{hint}\n")
-            sys.exit(2)
-        if kind == "other":
-            say(f"convcalc: error: {error.format_message()}\n")
-            sys.exit(error.exit_code)
-        if os.environ.get("CONVCALC_DEBUG"):  # a bug: say so in one line unless debugging
-            raise
-        say(f"convcalc: internal error: {type(error).__name__}: {error} (set CONVCALC_DEBUG=1 for details)\n")
-        sys.exit(3)
+    kind = _click_error_kind(error)
+    if kind == "help":
+        error.show()  # type: ignore[attr-defined]
+        sys.exit(error.exit_code)  # type: ignore[attr-defined]
+    if kind == "usage":
+        ctx = getattr(error, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        say(f"convcalc: error: {error.format_message()}{hint}\n")  # type: ignore[attr-defined]
+        sys.exit(2)
+    if kind == "other":
+        say(f"convcalc: error: {error.format_message()}\n")  # type: ignore[attr-defined]
+        sys.exit(error.exit_code)  # type: ignore[attr-defined]

@@ -15,8 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import typer
-
 from convcalc.errors import InputError
 
 FORMATS = ("rich", "text", "plain", "json", "csv", "markdown")
@@ -110,10 +108,11 @@ def emit(view: View, fmt: str) -> None:
 _TEXT_FORMATS = ("text", "plain", "csv", "markdown", "latex")
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print ``convcalc: error: message`` on stderr and return the exit to raise."""
+def fail(message: str, code: int = 2) -> SystemExit:
+    """Print ``convcalc: error: message`` on stderr and return the exit to raise (a plain
+    SystemExit: this module is typer-free, for ``convcalc shape``'s start, issue 18)."""
     say(f"convcalc: error: {message}\n")
-    return typer.Exit(code)
+    return SystemExit(code)
 
 
 def say(text: str) -> None:
@@ -144,5 +143,5 @@ class user_errors:
             raise fail(str(exc), 2)
         if issubclass(exc_type, ExpectationFailed):
             say(f"convcalc: check failed: {exc}\n")
-            raise typer.Exit(1)
+            raise SystemExit(1)
         return False

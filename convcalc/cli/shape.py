@@ -6,13 +6,7 @@ field, and the formula explained step by step."""
 import typer
 
 from convcalc.cli import complete
-from convcalc.cli.options import ShapeRequest, include_pad, parse_request
-from convcalc.cli.output import View, choose_format, emit, user_errors
-from convcalc.engine.evaluate import failed_expectations
-from convcalc.errors import ExpectationFailed, InputError
-from convcalc.layers.registry import analyze_layer
-from convcalc.notation import format_shape
-from convcalc.render import layer as render
+from convcalc.cli.shape_run import run
 
 EPILOG = """[bold]Examples[/]
 
@@ -46,10 +40,6 @@ Exit codes: 0 ok, 1 an --expect check failed, 2 bad input."""
 
 def register(app: typer.Typer) -> None:
     app.command("shape", epilog=EPILOG)(shape)  # no arguments: say --in is missing
-
-
-USAGE = ("usage: convcalc shape --in SHAPE [--op OP] [--k K] [--stride S] [--pad P] [--out C] ..., "
-         "e.g. convcalc shape --in 3x32x32 --k 5 --stride 2 --out 2 (convcalc shape --help lists every option)")
 
 
 def shape(
@@ -102,63 +92,8 @@ def shape(
                                help="Solve for the one symbol (e.g. --pad P) that gives --expect: every whole value."),
 ) -> None:
     """One layer: output shape, parameters, MACs/FLOPs, memory and receptive field."""
-    raw = {
-        "in": input_shape, "op": op, "dims": dims, "out": out, "k": k, "stride": stride, "pad": pad,
-        "dilation": dilation, "groups": groups, "depthwise": depthwise or None, "multiplier": multiplier,
-        "factor": factor,
-        "output-padding": output_padding, "ceil-mode": ceil_mode or None,
-        "count-include-pad": True if count_include_pad else False if no_count_include_pad else None,
-        "divisor-override": divisor_override, "padding-mode": padding_mode, "output-size": output_size,
-        "start-dim": start_dim, "end-dim": end_dim, "no-bias": no_bias or None, "batch": batch, "dtype": dtype,
-        "explain": explain or None, "expect": expect, "expect-params": expect_params,
-    }
-    raw = {key: value for key, value in raw.items() if value is not None}
-    with user_errors():
-        include_pad(count_include_pad, no_count_include_pad)  # both at once: refused
-        if jsonl is not None:
-            from convcalc.cli.batch import run_jsonl
-
-            raise typer.Exit(run_jsonl(jsonl, defaults=raw))
-        form = choose_format(fmt, json_flag)
-        if "in" not in raw:
-            raise InputError(f"--in is missing: an input shape is required; {USAGE}")
-        from convcalc.cli import symbolic_shape
-
-        if solve or symbolic_shape.wants_symbolic(raw):  # symbols in --k/--stride/--pad/...: formulas (sympy)
-            symbolic_shape.run(raw, form, solve)
-            return
-        request = parse_request(raw)
-        report = evaluate(request)
-        show(report, request, form)
-        check(report, request)
+    run(input_shape, op, dims, out, k, stride, pad, dilation, groups, depthwise, multiplier, factor, output_padding,
+        ceil_mode, count_include_pad, no_count_include_pad, divisor_override, padding_mode, output_size, start_dim,
+        end_dim, no_bias, batch, dtype, explain, expect, expect_params, json_flag, fmt, jsonl, solve)
 
 
-def evaluate(request: ShapeRequest):
-    from convcalc.cli.options import DTYPE_BYTES
-
-    report = analyze_layer(
-        request.op, request.layer_options, request.shape, batch=request.batch,
-        explain=request.explain, bytes_per_element=DTYPE_BYTES[request.dtype],
-    )
-    if request.notes:
-        import dataclasses
-
-        report = dataclasses.replace(report, notes=request.notes + report.notes)
-    return report
-
-
-def check(report, request: ShapeRequest) -> None:
-    failures = failed_expectations(report, request.expect, request.expect_params,
-                                   format_shape(report.output, request.notation), request.expect_text)
-    if failures:
-        raise ExpectationFailed("; ".join(failures))
-
-
-def show(report, request: ShapeRequest, form: str) -> None:
-    notation = request.notation
-    emit(View(plain=lambda: format_shape(report.output, notation),
-              json=lambda: render.shape_dict(report, notation),
-              text=lambda: render.shape_text(report, notation),
-              csv=lambda: render.shape_csv(report, notation),
-              markdown=lambda: render.shape_markdown(report, notation),
-              rich=lambda _: render.shape_rich(report, notation)), form)

@@ -6,7 +6,6 @@ layer type it uses (start-up time: ``convcalc shape`` compiles what it needs).""
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +66,8 @@ def resolve_op(text: str, dims: int | None = None) -> tuple[OpSpec, int | None]:
                              f"write it in an inline chain or a spec file of convcalc arch, run or train, e.g. "
                              f"convcalc arch \"SHAPE | {syntax}\" (convcalc arch --help lists the chain words)")
         names = list(ops())
+        import difflib  # only to suggest a name for a misspelt one
+
         close = difflib.get_close_matches(raw.lower(), names, n=3, cutoff=0.5)
         hint = f" — did you mean {', '.join(close)}?" if close else ""
         raise InputError(f"unknown op '{raw}'{hint} Valid ops: {', '.join(names)} (add 1d/2d/3d for the rank)")
