@@ -231,3 +231,14 @@ def test_partition_attention_forward_and_backward_match_torch(grid):
         np.testing.assert_allclose(b2.grads[name], p.grad.numpy(), atol=1e-10, err_msg=name)
     # a partition and its departition are inverse permutations
     np.testing.assert_array_equal(back.forward(cut.forward(x).output).output, x)
+
+
+def test_maxvit_mlps_on_token_groups_are_not_taken_for_a_missing_flatten():
+    """Between a partition into (G, P, D) token groups and its departition a linear is the tokens'
+    MLP: no "a flatten is probably missing" warning (44 of them before); a linear on a feature map
+    elsewhere still gets it."""
+    from convcalc.network.spec import parse_chain
+
+    report = walk(zoo.get("maxvit_t"))
+    assert not [w for w in report.warnings if "flatten is probably missing" in w]
+    assert any("flatten is probably missing" in w for w in walk(parse_chain("3x32x32 | fc 10")).warnings)

@@ -237,6 +237,9 @@ class _Walk:
     batch: int
     bytes_per_element: int
     warnings: list[str] = field(default_factory=list)
+    # between a partition into token groups (G, P, D) and its departition (MaxViT): a linear on
+    # the 3-d groups is the tokens' MLP, not a missing flatten
+    grouped: bool = False
     # (id(layer), input shape) → (layer, its report): a layer object met again on the same input (a
     # chain's repeated segment is one Leaf) is analysed once — analyze is a pure function of both.
     reports: dict[tuple, tuple[Any, LayerReport]] = field(default_factory=dict)
@@ -294,8 +297,11 @@ def _walk(module: Module, shape, rf, name: str, depth: int, ctx: _Walk) -> tuple
             raise InputError(f"layer {name or '(input)'} ({layer_type}) on input {format_shape(shape)}: "
                              f"{said}") from None
         # a layer's own warnings (a linear layer on a feature map, an empty adaptive pool) reach the network
+        if report.op in ("window-partition", "grid-partition", "window-departition", "grid-departition"):
+            ctx.grouped = report.op.endswith("-partition")
         if report.warnings:
-            ctx.warnings += [f"{name or module.layer.name}: {w}" for w in report.warnings if _network_level(w)]
+            ctx.warnings += [f"{name or module.layer.name}: {w}" for w in report.warnings if _network_level(w)
+                             and not (ctx.grouped and report.op == "linear" and len(shape) == 3)]
         if report.rf is None or rf is None or len(report.rf) != len(rf):
             new_rf = None if (report.rf is None and report.output != report.input) else rf
             if report.op in ("linear", "flatten") or report.reads_whole_input:
