@@ -92,8 +92,6 @@ def shape(
                                help="Solve for the one symbol (e.g. --pad P) that gives --expect: every whole value."),
 ) -> None:
     """One layer: output shape, parameters, MACs/FLOPs, memory and receptive field."""
-    run(input_shape, op, dims, out, k, stride, pad, dilation, groups, depthwise, multiplier, factor, output_padding,
-        ceil_mode, count_include_pad, no_count_include_pad, divisor_override, padding_mode, output_size, start_dim,
-        end_dim, no_bias, batch, dtype, explain, expect, expect_params, json_flag, fmt, jsonl, solve)
+    run(**locals())  # the parameters by name: shape_run.run has the same ones
 
 

@@ -737,8 +737,10 @@ def fuse_window_attention(live: list, const: Any, shapes: dict,
     [+ the shift mask] → ``Softmax`` → ·v → heads merged → proj (D, D) + bias → windows back →
     [roll by +s] → [Slice back to x's size] — every tensor between read inside only. The bias
     comes from constants: V1 a gathered ((2w−1)², h) table, V2 the continuous position bias MLP
-    (2 → 512 → h) on a coordinate table. Per last node (by id): the layers (a window attention;
-    channels-last, between moves of the channels first and back) and x."""
+    (2 → 512 → h) on a coordinate table. The same attention core on MaxViT's (1, G, P, D) token
+    groups, with its ``merge`` projection back to their shape, is a relative-position attention.
+    Per last node (by id): the layers (a window attention — channels-last, between moves of the
+    channels first and back — or the relative-position attention) and the tensor it reads."""
     import math
 
     from convcalc.errors import InputError
@@ -907,24 +909,29 @@ def fuse_window_attention(live: list, const: Any, shapes: dict,
         return {id(n) for n in inner if n is not last and
                 all(id(r) in region for o in n.output if o for r in readers.get(o, []))}
 
-    def _grouped(t: str, av, bias: str):
+    def output_projection(av, dim: int):
+        """Down from a·v: the views merging the heads, the (D, D) projection and its bias Add —
+        the last of them, else None."""
+        node = av
+        while (step := only_reader(node.output[0])) is not None and step.op_type in _VIEWS and weight(step) is None:
+            node = step
+        proj = only_reader(node.output[0])
+        proj_w = weight(proj, dim)
+        if proj is None or proj_w is None or proj_w.shape[1] != dim:
+            return None
+        add = only_reader(proj.output[0])
+        return add if add is not None and add.op_type == "Add" and len(computed(add)) == 1 else proj
+
+    def group_attention(t: str, av, bias: str):
         """MaxViT's attention within token groups, down from a·v: the heads merged, the (D, D)
         ``merge`` projection and its bias, back to t's shape; its bias a ((2p − 1)², h) table (or
         that table folded). (last node, the ids of the others) or None."""
         t_shape = shape(t)
         assert t_shape is not None
         dim, tokens = t_shape[-1], t_shape[-2]
-        node = av
-        while (step := only_reader(node.output[0])) is not None and step.op_type in _VIEWS and weight(step) is None:
-            node = step
-        merge = only_reader(node.output[0])
-        merge_w = weight(merge, dim)
-        if merge is None or merge_w is None or merge_w.shape[1] != dim:
+        last = output_projection(av, dim)
+        if last is None:
             return None
-        last = merge
-        add = only_reader(merge.output[0])
-        if add is not None and add.op_type == "Add" and len(computed(add)) == 1:
-            last = add
         heads = shape(bias)[-3]  # type: ignore[index]
         side = math.isqrt(tokens)
         dims = [tuple(int(d) for d in v.shape) for v in bias_weights(bias)]
@@ -984,7 +991,7 @@ def fuse_window_attention(live: list, const: Any, shapes: dict,
         if len(bias) != 1:
             continue
         if grouped:
-            grouped_attention = _grouped(t, av, bias[0])
+            grouped_attention = group_attention(t, av, bias[0])
             if grouped_attention is not None:
                 found[id(grouped_attention[0])] = ((Leaf(RelativePositionAttention(dim, dim // heads, window)),), t)
                 dropped.update(grouped_attention[1])
@@ -1038,18 +1045,9 @@ def fuse_window_attention(live: list, const: Any, shapes: dict,
         if channels != dim:
             continue
         # down from a·v: the heads merged, proj (+ bias), the windows back, the rolls by +s, the crop
-        node = av
-        while (step := only_reader(node.output[0])) is not None and step.op_type in _VIEWS and \
-                weight(step) is None:
-            node = step
-        proj = only_reader(node.output[0])
-        proj_w = weight(proj, dim)
-        if proj_w is None or proj_w.shape[1] != dim:
+        node = output_projection(av, dim)
+        if node is None:
             continue
-        node = proj
-        add = only_reader(node.output[0])
-        if add is not None and add.op_type == "Add" and len(computed(add)) == 1:
-            node = add
         views = []
         for op in ("Reshape", "Transpose", "Reshape"):
             step = only_reader(node.output[0])
@@ -1120,7 +1118,7 @@ _PURE_VIEWS = frozenset(("Reshape", "Transpose", "Unsqueeze", "Squeeze", "Flatte
 _INDEXED = 1 << 20  # the largest map whose element order is checked by moving its indices
 
 
-def _view(entry: tuple, value: Any, const: Any, opset: int) -> Any:
+def _view(entry: tuple, value: Any, const: Any) -> Any:
     """``value`` (batched) through one pure view node, NumPy; None when a size or axis is not known."""
     import numpy as np
 
@@ -1235,7 +1233,7 @@ def fuse_view_layers(live: list, const: Any, shapes: dict) -> tuple[list, dict[i
         chain: list[tuple] = []
         while step is not None and step[0].op_type in _PURE_VIEWS and step[0].input[0] == (
                 chain[-1][0].output[0] if chain else x):
-            value = _view(step, value, const, 0)
+            value = _view(step, value, const)
             if value is None:
                 break
             chain.append(step)
