@@ -260,6 +260,7 @@ def row_shift_everywhere(monkeypatch):
     """Every stride-1 2-D float conv takes the row-shift path, however small."""
     from convcalc.compute import conv_kernels
 
+    monkeypatch.setattr(conv_kernels, "ROW_SHIFT_MIN_IMAGES", 0)
     monkeypatch.setattr(conv_kernels, "ROW_SHIFT_MIN_POSITIONS", 0)
     monkeypatch.setattr(conv_kernels, "ROW_SHIFT_MIN_DEPTH", 0)
 
@@ -293,15 +294,18 @@ def test_row_shift_conv_matches_torch(seed, row_shift_everywhere):
 
 
 def test_row_shift_path_is_chosen_by_size_and_keeps_float32():
-    from convcalc.compute import conv_kernels
+    from convcalc.compute import blas_threads, conv_kernels
 
     big = Conv(rank=2, out_channels=4, kernel_size=(3, 3), stride=(1, 1), padding=1)
-    x = np.ones((1, 16, 32, 32), np.float32)
+    images = blas_threads.workers()  # the row-shift path shares images over the threads: one each at least
+    x = np.ones((images, 16, 32, 32), np.float32)
     forward = big.forward(x, random_params(big, x.shape, np.random.default_rng(0), np.float32))
     assert isinstance(forward.cache, conv_kernels.RowShiftConvCache)
     assert forward.output.dtype == np.float32
     assert big.backward(np.ones_like(forward.output), forward.cache).grad_input.dtype == np.float32
-    for small_input in (np.ones((1, 16, 8, 8)), np.ones((1, 2, 32, 32)), exact(np.ones((1, 16, 32, 32), int))):
+    too_few = [np.ones((images - 1, 16, 32, 32))] if images > 1 else []
+    for small_input in [np.ones((images, 16, 8, 8)), np.ones((images, 2, 32, 32)),
+                        exact(np.ones((images, 16, 32, 32), int)), *too_few]:
         params = random_params(big, small_input.shape, np.random.default_rng(0))
         if small_input.dtype == object:
             params = {k: exact(np.round(v)) for k, v in params.items()}
@@ -378,6 +382,37 @@ def test_max_pool_tie_rule_matches_torch(seed):
     layer, shape, rng = random_window_pool(seed, "max")
     x = rng.integers(0, 3, shape).astype(np.float64)
     check_max_pool(torch, layer, x, seed, exact_grad=True)
+
+
+@pytest.mark.parametrize("seed", range(120))
+def test_max_pool_float_path_equals_the_exact_scan(seed):
+    """Float max pooling takes the maxima of −∞-padded strided views and settles the winners
+    later (a tap number per window, and a backward that adds through each tap's view); it
+    must give, bit for bit, the values, winners and input gradient of ATen's scan run on the
+    zero-padded input with indexed adds — with ties, −∞ entries beside padding, NaNs,
+    overlapping and dilated windows, and ceil_mode."""
+    from convcalc.compute import pool_kernels
+
+    layer, shape, rng = random_window_pool(seed, "max")
+    kind = seed % 4
+    x = rng.integers(0, 3, shape).astype(np.float64) if kind == 0 else rng.standard_normal(shape)
+    if kind == 2:
+        x[rng.random(shape) < 0.3] = -np.inf
+    if kind == 3:
+        x[rng.random(shape) < 0.05] = np.nan
+    if seed % 5 == 0:
+        x = x.astype(np.float32)
+    forward = layer.forward(x, {})
+    table = forward.cache.windows
+    best, indices = pool_kernels._scan(table.prepare(x), table)
+    np.testing.assert_array_equal(forward.output, best)
+    np.testing.assert_array_equal(forward.cache.indices, indices)
+    grad = rng.standard_normal(best.shape).astype(x.dtype)
+    if seed % 7 == 0:
+        grad.flat[0] = np.inf  # ∞·0 must not turn a lost window's ±0 into NaN
+    scanned = pool_kernels.MaxPoolCache(tuple(x.shape), best, table, table.prepare(x), indices)
+    fast = pool_kernels.max_pool_backward(grad, layer.forward(x, {}).cache)  # winners found in the backward
+    np.testing.assert_array_equal(fast, pool_kernels.max_pool_backward(grad, scanned))
 
 
 @pytest.mark.parametrize("seed", range(10))

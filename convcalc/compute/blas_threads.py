@@ -11,9 +11,11 @@ over two Python threads (2 cores shared with other work). So:
 * products below :data:`SMALL_PRODUCT` multiply-adds run on one BLAS thread, larger ones on the
   library's default (:func:`for_product`; the count is set only when the size class changes,
   setting it costs ~10 µs);
-* :func:`parallel` runs independent pieces of a large product (images of a batch, blocks of
-  columns) on ``default`` Python threads with BLAS on one thread each: a thread that loses
-  its core delays only the pieces it holds, the others take the rest of the queue. Each piece
+* :func:`parallel` runs independent pieces of a large job (the images of a row-shift
+  convolution, blocks of groups of a grouped one) on ``default`` threads — the caller and
+  ``default − 1`` helpers — with BLAS on one thread each: a thread that loses its core delays
+  only the piece it is on, the others take the rest. One large ungrouped product is left to
+  the library's own threads, which run it faster on an idle machine than blocks of it would. Each piece
   computes exactly what it would compute alone (no sum is split), so the results do not depend
   on how the pieces were shared out (they can differ in the last bit from one unsplit product,
   as OpenBLAS's own results do between thread counts); work below :data:`SMALL_PRODUCT` is
@@ -25,6 +27,8 @@ default is already one thread, nothing changes and :func:`parallel` runs the pie
 
 from __future__ import annotations
 
+import itertools
+import queue
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -41,7 +45,7 @@ class _Threads:
         self.default = 1
         self.current: int | None = None
         self.looked = False
-        self.pool: Any = None
+        self.team: _Team | None = None
         self.busy = threading.Lock()  # held while a parallel() runs: the count stays 1 meanwhile
 
     def _look(self) -> None:
@@ -85,14 +89,56 @@ class _Threads:
             return
         try:
             self.set(1)
-            if self.pool is None:
-                from concurrent.futures import ThreadPoolExecutor
-
-                self.pool = ThreadPoolExecutor(workers, thread_name_prefix="convcalc-blas")
-            for _ in self.pool.map(task, range(count)):  # re-raises a piece's exception here
-                pass
+            if self.team is None:
+                self.team = _Team(workers - 1)
+            self.team.run(task, count)
         finally:
             self.busy.release()
+
+
+class _Team:
+    """``helpers`` daemon threads that, with the calling thread, take the pieces of one job in
+    turn from a shared counter (``next`` on an ``itertools.count`` is atomic): the caller works
+    too instead of waiting, and handing out a piece costs no lock — a thread that loses its
+    core holds up only the piece it is on."""
+
+    def __init__(self, helpers: int) -> None:
+        self.inboxes: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in range(helpers)]
+        self.finished: queue.SimpleQueue = queue.SimpleQueue()
+        for number, inbox in enumerate(self.inboxes):
+            threading.Thread(target=self._serve, args=(inbox,), name=f"convcalc-blas-{number}", daemon=True).start()
+
+    def _serve(self, inbox: queue.SimpleQueue) -> None:
+        while True:
+            job = inbox.get()
+            error = None
+            try:
+                self._take(*job)
+            except BaseException as exc:  # handed to the caller, who raises it
+                error = exc
+            self.finished.put(error)
+
+    @staticmethod
+    def _take(task: Callable[[int], None], counter: itertools.count, count: int) -> None:
+        for i in counter:
+            if i >= count:
+                return
+            task(i)
+
+    def run(self, task: Callable[[int], None], count: int) -> None:
+        counter = itertools.count()
+        for inbox in self.inboxes:
+            inbox.put((task, counter, count))
+        error: BaseException | None = None
+        try:
+            self._take(task, counter, count)
+        except BaseException as exc:  # the helpers finish the other pieces first
+            error = exc
+        finally:
+            for _ in self.inboxes:  # every helper is done before the caller reads the results
+                error = self.finished.get() or error
+        if error is not None:
+            raise error
 
 
 _THREADS = _Threads()

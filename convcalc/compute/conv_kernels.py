@@ -88,15 +88,21 @@ class RowShiftConvCache:
 #: matmul costs in copies (measured on the 2-core AVX-512 machine of ``benchmarks/``).
 ROW_SHIFT_MIN_POSITIONS = 784  # 28x28
 ROW_SHIFT_MIN_DEPTH = 48
+#: Fewer images than this take im2col; None: one image per thread of :func:`blas_threads.workers`.
+ROW_SHIFT_MIN_IMAGES: int | None = None
 
 
 def row_shift_applies(x: np.ndarray, kernel_size: Sequence[int], stride: Sequence[int], groups: int,
                       out_spatial: Sequence[int]) -> bool:
     """Whether a convolution takes the row-shift path: a 2-D, stride-1, ungrouped convolution of
     a float array with a large enough output plane and C_in·k_w. Exact (object) arrays, strides,
-    groups, other ranks and small layers use im2col. Both paths compute the same sums (in a
-    different order, so float results agree to rounding)."""
+    groups, other ranks and small layers use im2col, and so does a batch of fewer images than
+    :func:`blas_threads.workers` (the row-shift path shares images over the threads; one image's
+    product is too short and wide for BLAS's own threads, which run im2col's single matmul
+    about twice as fast: ResNet-18's 3x3 convs at batch 1). Both paths compute the same sums
+    (in a different order, so float results agree to rounding)."""
     return (x.ndim == 4 and x.dtype.kind == "f" and groups == 1 and tuple(stride) == (1, 1)
+            and x.shape[0] >= (blas_threads.workers() if ROW_SHIFT_MIN_IMAGES is None else ROW_SHIFT_MIN_IMAGES)
             and out_spatial[0] * out_spatial[1] >= ROW_SHIFT_MIN_POSITIONS
             and x.shape[1] * kernel_size[1] >= ROW_SHIFT_MIN_DEPTH)
 

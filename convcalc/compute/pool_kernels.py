@@ -11,12 +11,13 @@ and symbolic entries go through the same code as floats.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from convcalc.compute.windows import WindowTable, divide, outer, zeros
+from convcalc.compute.windows import WindowTable, divide, outer, pad_with, zeros
 from convcalc.engine.axis import avgpool_divisor_sizes
 
 
@@ -26,15 +27,38 @@ class MaxPoolCache:
 
     ``indices[n, c, *t]`` is the flat index into the input's spatial plane (PyTorch's
     ``return_indices``) of the entry that won window t: the FIRST maximum in row-major order
-    (PyTorch CPU's strict ``>`` scan; a NaN always wins). :meth:`tie_counts` says how many
-    real entries shared the maximum.
+    (PyTorch CPU's strict ``>`` scan; a NaN always wins). A float forward finds the maxima
+    alone and the winners are found when first asked for (a backward, a trace), from the
+    same prepared input; :meth:`tie_counts` says how many real entries shared the maximum.
     """
 
     input_shape: tuple[int, ...]
     output: Any
     windows: WindowTable
-    prepared: Any  # the array the taps read (the zero-padded input; its padding is masked)
-    indices: Any
+    prepared: Any  # the array the taps read (the padded input: 0 or −∞ in the padding, which is masked)
+    known_indices: Any = field(default=None, repr=False)  # the winners, when the forward found them
+
+    @cached_property
+    def indices(self) -> np.ndarray:
+        if self.known_indices is not None:
+            return self.known_indices
+        taps = self.winning_taps
+        if taps is None:
+            return _scan(self.prepared, self.windows)[1]
+        table = np.stack([np.broadcast_to(self.windows.tap_index(tap), self.windows.out_spatial).ravel()
+                          for tap in self.windows.taps()])
+        flat = taps.reshape(-1, table.shape[1])
+        return table[flat, np.arange(table.shape[1])].reshape(taps.shape)
+
+    @cached_property
+    def winning_taps(self) -> np.ndarray | None:
+        """(N, C, *o) the number (row-major) of the tap that won each window, for a float
+        pooling of regular windows the fast scan can settle (see :func:`_needs_scan`); None
+        otherwise (the winners are then only :attr:`indices`)."""
+        if (self.known_indices is not None or self.windows.pads is None
+                or _needs_scan(self.output, self.windows)):
+            return None
+        return _float_winners(self.prepared, self.windows)
 
     def tie_counts(self) -> np.ndarray:
         """(N, C, *o) number of real entries equal to the window's maximum (> 1: a tie,
@@ -58,18 +82,14 @@ class AvgPoolCache:
     divisor: Any
 
 
-def max_pool_forward(x: np.ndarray, windows: WindowTable) -> tuple[np.ndarray, MaxPoolCache]:
-    """y[t] = max over the real entries of window t; the first maximum in row-major order wins.
-
-    Scan: best ← first tap; for each later tap, take it where (it is real) and (no real entry
-    seen yet, or value > best, or value is NaN) — ATen's ``(val > maxval) || isnan(val)``.
-    The winner's input index moves only where the tap is taken (index += take·(tap − index)).
-    """
-    prepared = windows.prepare(x)
+def _scan(prepared: np.ndarray, windows: WindowTable) -> tuple[np.ndarray, np.ndarray]:
+    """(maxima, winners) by ATen's scan: best ← first tap; for each later tap, take it where (it
+    is real) and (no real entry seen yet, or value > best, or value is NaN); the winner's input
+    index moves only where the tap is taken (index += take·(tap − index)). Any dtype."""
     taps = list(windows.taps())
     masks = [windows.mask(tap) for tap in taps]
     any_masked = any(m is not None for m in masks)
-    has_nan = x.dtype.kind == "f" and bool(np.isnan(x).any())
+    has_nan = prepared.dtype.kind == "f" and bool(np.isnan(prepared).any())
     best = indices = seen = None
     for tap, mask in zip(taps, masks):
         values = windows.gather(prepared, tap)
@@ -91,16 +111,78 @@ def max_pool_forward(x: np.ndarray, windows: WindowTable) -> tuple[np.ndarray, M
             else:
                 seen[...] = True
         indices += take * (where - indices)
-        if seen is None and x.dtype.kind == "f":
+        if seen is None and prepared.dtype.kind == "f":
             np.maximum(best, values, out=best)  # same value as the scan (NaN wins), without a branch per entry
         else:
             best = np.where(take, values, best)
-    assert best is not None  # every window has at least one tap
-    return best, MaxPoolCache(tuple(x.shape), best, windows, prepared, indices)
+    assert best is not None and indices is not None  # every window has at least one tap
+    return best, indices
+
+
+def _needs_scan(output: np.ndarray, windows: WindowTable) -> bool:
+    """Whether a float pooling's winners need the full scan: a NaN (the last NaN wins), or a
+    window whose maximum is −∞ next to padding (its winner is the first real −∞, which the
+    −∞ of the padding would shadow)."""
+    if np.isnan(output).any():
+        return True
+    masked = any(windows.mask(tap) is not None for tap in windows.taps())
+    return masked and bool(np.isneginf(output).any())
+
+
+def _float_winners(prepared: np.ndarray, windows: WindowTable) -> np.ndarray:
+    """The winning tap of each window of a float pooling without NaNs (see :func:`_needs_scan`):
+    the first tap, in row-major order, whose entry is greater than every earlier one — the
+    scan's rule — as a small tap number."""
+    taps = list(windows.taps())
+    best = np.array(windows.gather(prepared, taps[0]), copy=True)
+    winner = np.zeros(best.shape, dtype=np.int16 if len(taps) < 1 << 15 else np.int64)
+    for number, tap in enumerate(taps[1:], start=1):
+        values = windows.gather(prepared, tap)
+        take = values > best
+        winner += take * (winner.dtype.type(number) - winner)  # arithmetic beats putmask/copyto 3x here
+        np.maximum(best, values, out=best)
+    return winner
+
+
+def max_pool_forward(x: np.ndarray, windows: WindowTable) -> tuple[np.ndarray, MaxPoolCache]:
+    """y[t] = max over the real entries of window t; the first maximum in row-major order wins.
+
+    Exact (object) arrays run ATen's scan (:func:`_scan`), which finds the winners with the
+    maxima. Float arrays of regular windows pad with −∞ and take the elementwise maximum of
+    the taps' strided views: −∞ never exceeds a real entry and every window holds one, and a
+    NaN propagates as the scan's does, so the values are the scan's; the winners wait for
+    :attr:`MaxPoolCache.indices` (an inference run never asks for them).
+    """
+    if x.dtype.kind != "f" or windows.pads is None:
+        prepared = windows.prepare(x)
+        best, indices = _scan(prepared, windows)
+        return best, MaxPoolCache(tuple(x.shape), best, windows, prepared, indices)
+    prepared = pad_with(x, windows.pads, -np.inf)
+    taps = windows.taps()
+    best = np.array(windows.gather(prepared, next(taps)), copy=True)
+    for tap in taps:
+        np.maximum(best, windows.gather(prepared, tap), out=best)
+    return best, MaxPoolCache(tuple(x.shape), best, windows, prepared)
 
 
 def max_pool_backward(grad: np.ndarray, cache: MaxPoolCache) -> np.ndarray:
-    """dX[argmax of window t] += dY[t]; windows that share an entry add up (docs/arithmetic.md §7.3)."""
+    """dX[argmax of window t] += dY[t]; windows that share an entry add up (docs/arithmetic.md §7.3).
+
+    With the winning taps known (:attr:`MaxPoolCache.winning_taps`) each tap adds, through its
+    strided view, dY·[the tap won] (a ±0 where it lost, which changes no sum); taps go in
+    reverse row-major order, which is the order of the windows reading any one entry (entry =
+    start of window + tap), so an entry won by several windows sums their gradients in window
+    order, as the indexed add does. A non-finite dY (∞·0 would be NaN) takes the indexed add.
+    """
+    winning = cache.winning_taps
+    if winning is not None and winning.shape == grad.shape and grad.dtype.kind == "f" and np.isfinite(grad).all():
+        windows = cache.windows
+        grad_prepared = zeros(cache.input_shape[:2] + windows.prepared_spatial(), grad.dtype)
+        taps = list(windows.taps())
+        for number in range(len(taps) - 1, -1, -1):
+            view = windows.gather(grad_prepared, taps[number])
+            view += grad * (winning == number)
+        return windows.finish(grad_prepared)
     n, c = cache.input_shape[:2]
     plane = int(np.prod(cache.input_shape[2:]))
     grad_input = zeros((n * c * plane,), grad.dtype)

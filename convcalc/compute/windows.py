@@ -65,6 +65,18 @@ def pad(x: np.ndarray, pads: Pads, mode: str = "zeros") -> np.ndarray:
     return np.pad(x, width, mode=NUMPY_PAD_MODES[mode])
 
 
+def pad_with(x: np.ndarray, pads: Pads, value) -> np.ndarray:
+    """Pad the trailing ``len(pads)`` axes by ``(before, after)`` entries of ``value`` each; with
+    no padding at all, ``x`` itself (no copy)."""
+    if not any(a or b for a, b in pads):
+        return x
+    rank = len(pads)
+    spatial = x.shape[x.ndim - rank:]
+    out = np.full(x.shape[: x.ndim - rank] + tuple(i + a + b for i, (a, b) in zip(spatial, pads)), value, x.dtype)
+    out[_spatial_slices(x, [slice(a, a + i) for i, (a, _) in zip(spatial, pads)])] = x
+    return out
+
+
 def _source_index(j: int, size: int, before: int, mode: str) -> int:
     """Which input entry the padded position ``j`` (0-based in the padded axis) copies."""
     t = j - before
@@ -269,11 +281,12 @@ def grouped_matmul(a: np.ndarray, b: np.ndarray, groups: int, transpose_a: bool 
     ``a`` and ``b`` are each split into ``groups`` equal blocks of rows; group j computes
     ``A_j @ B_j`` (``A_jᵀ @ B_j`` with ``transpose_a``), and the results are stacked by rows.
     Groups never mix channels: this is the block-diagonal weight of a grouped conv. With
-    g = 1 it is a single matmul on BLAS (a transpose is passed as a flag, not copied); a
-    large one is cut into blocks of columns of B (blocks of groups when g > 1) shared over
+    g = 1 it is a single matmul on BLAS (a transpose is passed as a flag, not copied) on the
+    library's own threads (:func:`blas_threads.for_product`): on one large product they beat
+    blocks of columns shared over Python threads by 10–40 % on an idle machine (each block
+    packs all of A again); with g > 1 a large product's blocks of groups are shared over
     :func:`blas_threads.parallel`'s threads — each entry the same sum however the blocks are
-    shared out (OpenBLAS can round a block of columns differently from the unsplit product,
-    so products that are not shared, small ones, are never cut).
+    shared out.
     """
     a3 = a.reshape(groups, a.shape[0] // groups, a.shape[1])
     b3 = b.reshape(groups, b.shape[0] // groups, b.shape[1])
@@ -282,7 +295,7 @@ def grouped_matmul(a: np.ndarray, b: np.ndarray, groups: int, transpose_a: bool 
     m, k, n = a3.shape[1], a3.shape[2], b3.shape[2]
     work = groups * m * k * n
     pieces = 4 * blas_threads.workers()
-    cuts = blas_threads.blocks(n, pieces, minimum=256) if groups == 1 else blas_threads.blocks(groups, pieces)
+    cuts = blas_threads.blocks(groups, pieces)
     if a.dtype.kind != "f" or len(cuts) == 1 or not blas_threads.shares(work):  # object arrays never reach BLAS
         if a.dtype.kind == "f":
             blas_threads.for_product(m, k, n, groups)
@@ -291,15 +304,10 @@ def grouped_matmul(a: np.ndarray, b: np.ndarray, groups: int, transpose_a: bool 
         out = np.matmul(a3, b3)
         return out.reshape(-1, out.shape[-1])
     out = np.empty((groups, m, n), np.result_type(a, b))
-    if groups == 1:
 
-        def block(i: int) -> None:
-            start, stop = cuts[i]
-            np.matmul(a3[0], b3[0][:, start:stop], out=out[0][:, start:stop])
-    else:
-        def block(i: int) -> None:
-            start, stop = cuts[i]
-            np.matmul(a3[start:stop], b3[start:stop], out=out[start:stop])
+    def block(i: int) -> None:
+        start, stop = cuts[i]
+        np.matmul(a3[start:stop], b3[start:stop], out=out[start:stop])
 
     blas_threads.parallel(block, len(cuts), work)
     return out.reshape(-1, n)
@@ -310,29 +318,26 @@ def grouped_contract(a: np.ndarray, b: np.ndarray, groups: int) -> np.ndarray:
     weight gradient, e.g. dW = dY_row @ colsᵀ. Blocks of rows as in :func:`grouped_matmul`.
 
     Computed as ``(B_j @ A_jᵀ)ᵀ``: the same numbers, but OpenBLAS runs this orientation several
-    times faster when the shared axis is long (25,088 for a 8x56x56 batch). A large product is
-    cut into blocks of rows of B (never of the shared axis: each sum stays whole) shared over
+    times faster when the shared axis is long (25,088 for a 8x56x56 batch). With g = 1 the
+    library's own threads run it (as in :func:`grouped_matmul`); with g > 1 a large product's
+    blocks of groups (never of the shared axis: each sum stays whole) are shared over
     :func:`blas_threads.parallel`'s threads.
     """
     a3 = a.reshape(groups, a.shape[0] // groups, a.shape[1])
     b3 = b.reshape(groups, b.shape[0] // groups, b.shape[1])
     rows, shared, cols = b3.shape[1], b3.shape[2], a3.shape[1]
     pieces = 4 * blas_threads.workers()
-    cuts = blas_threads.blocks(rows, pieces, minimum=16) if groups == 1 else blas_threads.blocks(groups, pieces)
+    cuts = blas_threads.blocks(groups, pieces)
     if a.dtype.kind != "f" or len(cuts) == 1 or not blas_threads.shares(groups * rows * shared * cols):
         if a.dtype.kind == "f":
             blas_threads.for_product(rows, shared, cols, groups)
         out = np.matmul(b3, a3.swapaxes(1, 2)).swapaxes(1, 2)
         return np.ascontiguousarray(out).reshape(a.shape[0], b.shape[0] // groups)
     product = np.empty((groups, rows, cols), np.result_type(a, b))
-    if groups == 1:
-        def block(i: int) -> None:
-            start, stop = cuts[i]
-            np.matmul(b3[0][start:stop], a3[0].T, out=product[0][start:stop])
-    else:
-        def block(i: int) -> None:
-            start, stop = cuts[i]
-            np.matmul(b3[start:stop], a3[start:stop].swapaxes(1, 2), out=product[start:stop])
+
+    def block(i: int) -> None:
+        start, stop = cuts[i]
+        np.matmul(b3[start:stop], a3[start:stop].swapaxes(1, 2), out=product[start:stop])
 
     blas_threads.parallel(block, len(cuts), groups * rows * shared * cols)
     return np.ascontiguousarray(product.swapaxes(1, 2)).reshape(a.shape[0], b.shape[0] // groups)
@@ -400,9 +405,15 @@ class WindowTable:
 
     @classmethod
     def adaptive(cls, in_spatial, out_spatial) -> WindowTable:
-        """Bin t reads [floor(t·I/O), ceil((t + 1)·I/O)) (ATen AdaptivePooling.h)."""
+        """Bin t reads [floor(t·I/O), ceil((t + 1)·I/O)) (ATen AdaptivePooling.h). When O divides
+        I on every axis the bins are regular windows (kernel = stride = I/O, no padding: bin t is
+        [t·I/O, (t + 1)·I/O)), read as strided views — the same entries in the same order as the
+        gathered bins, so the same sums; a global pool (O = 1) is one window per channel."""
         from convcalc.engine.axis import adaptive_bins
 
+        if all(i % o == 0 for i, o in zip(in_spatial, out_spatial)):
+            sizes = tuple(i // o for i, o in zip(in_spatial, out_spatial))
+            return cls.regular(in_spatial, sizes, sizes, (1,) * len(sizes), (0,) * len(sizes), out_spatial)
         positions, valid, kernel = [], [], []
         for i, o in zip(in_spatial, out_spatial):
             bins = np.array(adaptive_bins(i, o)).reshape(o, 2)
