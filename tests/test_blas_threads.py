@@ -61,18 +61,23 @@ def _serial(monkeypatch):
     monkeypatch.setattr(blas_threads, "parallel", loop)
 
 
+@pytest.mark.parametrize("images", [1, 64])  # one image: BLAS's own threads; a batch: blocks shared out
 @pytest.mark.parametrize("groups, m, k, n", [(1, 64, 288, 4096), (4, 16, 72, 4096), (1, 48, 600, 3000)])
-def test_grouped_products_equal_their_serial_form(monkeypatch, groups, m, k, n):
+def test_grouped_products_equal_their_serial_form(monkeypatch, groups, m, k, n, images):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((groups * m, k)).astype(np.float32)
     b = rng.standard_normal((groups * k, n)).astype(np.float32)
     at = rng.standard_normal((groups * k, m)).astype(np.float32)
     dy = rng.standard_normal((groups * m, n)).astype(np.float32)
-    shared = (windows.grouped_matmul(a, b, groups), windows.grouped_matmul(at, b, groups, transpose_a=True),
-              windows.grouped_contract(dy, b, groups))
+
+    def products():
+        return (windows.grouped_matmul(a, b, groups, images=images),
+                windows.grouped_matmul(at, b, groups, transpose_a=True, images=images),
+                windows.grouped_contract(dy, b, groups, images=images))
+
+    shared = products()
     _serial(monkeypatch)
-    alone = (windows.grouped_matmul(a, b, groups), windows.grouped_matmul(at, b, groups, transpose_a=True),
-             windows.grouped_contract(dy, b, groups))
+    alone = products()
     for x, y in zip(shared, alone):
         assert x.shape == y.shape and np.array_equal(x, y)
     reference = np.concatenate([a[j * m:(j + 1) * m] @ b[j * k:(j + 1) * k] for j in range(groups)])

@@ -85,8 +85,10 @@ class RowShiftConvCache:
 
 #: The row-shift path multiplies (k_h·C_out × C_in·k_w) @ (C_in·k_w × P_h·o_w) once per image;
 #: below these sizes (output plane, C_in·k_w) BLAS runs those slower than im2col's one large
-#: matmul costs in copies (measured on the 2-core AVX-512 machine of ``benchmarks/``).
-ROW_SHIFT_MIN_POSITIONS = 784  # 28x28
+#: matmul costs in copies (measured on the 2-core AVX-512 machine of ``benchmarks/``: forward +
+#: backward at batch 32, 3x3, pad 1, 128→128 on 16x16 48 ms against im2col's 76, 64→64 on 10x10
+#: 9.0 against 12.7, 128→256 on 8x8 35 against 29, 512→512 on 7x7 129 against 83).
+ROW_SHIFT_MIN_POSITIONS = 100  # 10x10
 ROW_SHIFT_MIN_DEPTH = 48
 #: Fewer images than this take im2col; None: one image per thread of :func:`blas_threads.workers`.
 ROW_SHIFT_MIN_IMAGES: int | None = None
@@ -251,7 +253,8 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, *, 
     c_out = weight.shape[0]
     padded = windows.pad(x, pads, padding_mode)
     columns = windows.im2col(padded, kernel_size, stride, dilation, out_spatial, layout="gemm")
-    y = windows.batch_major(windows.grouped_matmul(weight.reshape(c_out, -1), columns, groups), out_spatial)
+    y = windows.batch_major(windows.grouped_matmul(weight.reshape(c_out, -1), columns, groups, images=x.shape[0]),
+                            out_spatial)
     if bias is not None:
         y = add_bias(y, bias, len(kernel_size))
     return y, ConvCache(tuple(x.shape), y.shape, padded, columns, weight, pads, groups, bias is not None)
@@ -266,10 +269,13 @@ def conv_backward(grad: np.ndarray, cache: ConvCache | RowShiftConvCache, *, ker
         return _row_shift_backward(grad, cache, kernel_size=kernel_size, dilation=dilation, padding_mode=padding_mode)
     c_out = cache.output_shape[1]
     grad_rows = windows.channel_major(grad)
-    grads = {"weight": windows.grouped_contract(grad_rows, cache.columns, cache.groups).reshape(cache.weight.shape)}
+    images = cache.input_shape[0]
+    grads = {"weight": windows.grouped_contract(grad_rows, cache.columns, cache.groups,
+                                                images=images).reshape(cache.weight.shape)}
     if cache.has_bias:
         grads["bias"] = grad_rows.sum(axis=1)
-    grad_columns = windows.grouped_matmul(cache.weight.reshape(c_out, -1), grad_rows, cache.groups, transpose_a=True)
+    grad_columns = windows.grouped_matmul(cache.weight.reshape(c_out, -1), grad_rows, cache.groups, transpose_a=True,
+                                          images=images)
     grad_padded = windows.col2im(grad_columns, cache.padded.shape, kernel_size, stride, dilation,
                                  cache.output_shape[2:], layout="gemm")
     return windows.pad_backward(grad_padded, cache.pads, padding_mode), grads
@@ -296,7 +302,7 @@ def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray |
     c_out = weight.shape[1] * groups
     full = full_spatial(in_spatial, out_spatial, kernel_size, stride, dilation, pads)
     input_columns = windows.channel_major(x)
-    columns = windows.grouped_matmul(weight.reshape(c_in, -1), input_columns, groups, transpose_a=True)
+    columns = windows.grouped_matmul(weight.reshape(c_in, -1), input_columns, groups, transpose_a=True, images=n)
     y_full = windows.col2im(columns, (n, c_out, *full), kernel_size, stride, dilation, in_spatial, layout="gemm")
     y = np.ascontiguousarray(windows.crop(y_full, _crop(pads, full, out_spatial)))
     if bias is not None:
@@ -312,9 +318,11 @@ def conv_transpose_backward(grad: np.ndarray, cache: ConvTransposeCache, *, kern
     _, c_in, *in_spatial = cache.input_shape
     pads = _crop(cache.pads, cache.full_spatial, cache.output_shape[2:])
     columns = windows.im2col(windows.pad(grad, pads), kernel_size, stride, dilation, in_spatial, layout="gemm")
-    grad_input = windows.batch_major(windows.grouped_matmul(cache.weight.reshape(c_in, -1), columns, cache.groups),
-                                     in_spatial)
-    grads = {"weight": windows.grouped_contract(cache.input_columns, columns, cache.groups).reshape(cache.weight.shape)}
+    images = cache.input_shape[0]
+    grad_input = windows.batch_major(windows.grouped_matmul(cache.weight.reshape(c_in, -1), columns, cache.groups,
+                                                            images=images), in_spatial)
+    grads = {"weight": windows.grouped_contract(cache.input_columns, columns, cache.groups,
+                                                images=images).reshape(cache.weight.shape)}
     if cache.has_bias:
         grads["bias"] = grad.sum(axis=(0, *range(2, grad.ndim)))
     return grad_input, grads

@@ -275,18 +275,20 @@ def channel_major(y: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(y.swapaxes(0, 1)).reshape(y.shape[1], -1)
 
 
-def grouped_matmul(a: np.ndarray, b: np.ndarray, groups: int, transpose_a: bool = False) -> np.ndarray:
+def grouped_matmul(a: np.ndarray, b: np.ndarray, groups: int, transpose_a: bool = False, images: int = 1) -> np.ndarray:
     """Block-diagonal product of a grouped layer: one matmul per group, stacked by rows.
 
     ``a`` and ``b`` are each split into ``groups`` equal blocks of rows; group j computes
     ``A_j @ B_j`` (``A_jᵀ @ B_j`` with ``transpose_a``), and the results are stacked by rows.
     Groups never mix channels: this is the block-diagonal weight of a grouped conv. With
-    g = 1 it is a single matmul on BLAS (a transpose is passed as a flag, not copied) on the
-    library's own threads (:func:`blas_threads.for_product`): on one large product they beat
-    blocks of columns shared over Python threads by 10–40 % on an idle machine (each block
-    packs all of A again); with g > 1 a large product's blocks of groups are shared over
+    g = 1 it is a single matmul on BLAS (a transpose is passed as a flag, not copied). A large
+    one is cut into blocks of columns of B (blocks of groups when g > 1) shared over
     :func:`blas_threads.parallel`'s threads — each entry the same sum however the blocks are
-    shared out.
+    shared out — when the layer's batch has ``images`` ≥ :func:`blas_threads.workers` (as the
+    row-shift path shares its images: one threading scheme through a batched network, so
+    OpenBLAS's own workers, which spin for a while after each product, never compete with
+    the helpers); a smaller batch's single product runs on the library's own threads
+    (:func:`blas_threads.for_product`), 10–40 % faster than blocks on an idle machine.
     """
     a3 = a.reshape(groups, a.shape[0] // groups, a.shape[1])
     b3 = b.reshape(groups, b.shape[0] // groups, b.shape[1])
@@ -295,7 +297,10 @@ def grouped_matmul(a: np.ndarray, b: np.ndarray, groups: int, transpose_a: bool 
     m, k, n = a3.shape[1], a3.shape[2], b3.shape[2]
     work = groups * m * k * n
     pieces = 4 * blas_threads.workers()
-    cuts = blas_threads.blocks(groups, pieces)
+    if groups > 1:
+        cuts = blas_threads.blocks(groups, pieces)
+    else:
+        cuts = blas_threads.blocks(n, pieces, minimum=256) if images >= blas_threads.workers() else [(0, n)]
     if a.dtype.kind != "f" or len(cuts) == 1 or not blas_threads.shares(work):  # object arrays never reach BLAS
         if a.dtype.kind == "f":
             blas_threads.for_product(m, k, n, groups)
@@ -307,27 +312,34 @@ def grouped_matmul(a: np.ndarray, b: np.ndarray, groups: int, transpose_a: bool 
 
     def block(i: int) -> None:
         start, stop = cuts[i]
-        np.matmul(a3[start:stop], b3[start:stop], out=out[start:stop])
+        if groups == 1:
+            np.matmul(a3[0], b3[0][:, start:stop], out=out[0][:, start:stop])
+        else:
+            np.matmul(a3[start:stop], b3[start:stop], out=out[start:stop])
 
     blas_threads.parallel(block, len(cuts), work)
     return out.reshape(-1, n)
 
 
-def grouped_contract(a: np.ndarray, b: np.ndarray, groups: int) -> np.ndarray:
+def grouped_contract(a: np.ndarray, b: np.ndarray, groups: int, images: int = 1) -> np.ndarray:
     """Per group, ``A_j @ B_jᵀ``: the sum over the long shared axis (batch × positions) of a
     weight gradient, e.g. dW = dY_row @ colsᵀ. Blocks of rows as in :func:`grouped_matmul`.
 
     Computed as ``(B_j @ A_jᵀ)ᵀ``: the same numbers, but OpenBLAS runs this orientation several
-    times faster when the shared axis is long (25,088 for a 8x56x56 batch). With g = 1 the
-    library's own threads run it (as in :func:`grouped_matmul`); with g > 1 a large product's
-    blocks of groups (never of the shared axis: each sum stays whole) are shared over
-    :func:`blas_threads.parallel`'s threads.
+    times faster when the shared axis is long (25,088 for a 8x56x56 batch). A large product is
+    cut into blocks of rows of B (blocks of groups when g > 1; never of the shared axis: each
+    sum stays whole) shared over :func:`blas_threads.parallel`'s threads, or, with g = 1 and
+    fewer ``images`` than threads, left whole to the library's threads (as in
+    :func:`grouped_matmul`).
     """
     a3 = a.reshape(groups, a.shape[0] // groups, a.shape[1])
     b3 = b.reshape(groups, b.shape[0] // groups, b.shape[1])
     rows, shared, cols = b3.shape[1], b3.shape[2], a3.shape[1]
     pieces = 4 * blas_threads.workers()
-    cuts = blas_threads.blocks(groups, pieces)
+    if groups > 1:
+        cuts = blas_threads.blocks(groups, pieces)
+    else:
+        cuts = blas_threads.blocks(rows, pieces, minimum=16) if images >= blas_threads.workers() else [(0, rows)]
     if a.dtype.kind != "f" or len(cuts) == 1 or not blas_threads.shares(groups * rows * shared * cols):
         if a.dtype.kind == "f":
             blas_threads.for_product(rows, shared, cols, groups)
@@ -337,7 +349,10 @@ def grouped_contract(a: np.ndarray, b: np.ndarray, groups: int) -> np.ndarray:
 
     def block(i: int) -> None:
         start, stop = cuts[i]
-        np.matmul(b3[start:stop], a3[start:stop].swapaxes(1, 2), out=product[start:stop])
+        if groups == 1:
+            np.matmul(b3[0][start:stop], a3[0].T, out=product[0][start:stop])
+        else:
+            np.matmul(b3[start:stop], a3[start:stop].swapaxes(1, 2), out=product[start:stop])
 
     blas_threads.parallel(block, len(cuts), groups * rows * shared * cols)
     return np.ascontiguousarray(product.swapaxes(1, 2)).reshape(a.shape[0], b.shape[0] // groups)
