@@ -237,6 +237,50 @@ def test_conv_matches_torch(seed):
     check_conv_against_torch(torch, *random_conv(seed), seed)
 
 
+@pytest.fixture
+def correlate_everywhere(monkeypatch):
+    """Every stride-1, ungrouped, zero-padded float conv (im2col path) takes its dX by
+    correlation, however few its channels."""
+    from convcalc.compute import conv_kernels
+
+    monkeypatch.setattr(conv_kernels, "CORRELATE_MIN_CHANNELS", 0)
+    monkeypatch.setattr(conv_kernels, "row_shift_applies", lambda *args: False)
+
+
+@pytest.mark.parametrize("kind", ["any conv", "stride 1"])
+@pytest.mark.parametrize("seed", range(100))
+def test_correlated_input_gradient_equals_the_fold(seed, kind, correlate_everywhere, monkeypatch):
+    """dX = pad(δY) ∗ flip(W) by im2col and one matmul must equal col2im(W_rowᵀ @ δY_row) to
+    rounding — rank 1–3, dilation, paddings up to the kernel's reach (past it the fold is kept)."""
+    from convcalc.compute import conv_kernels
+
+    layer, shape, rng = (random_conv if kind == "any conv" else random_row_shift_conv)(seed)
+    x = rng.standard_normal(shape)
+    params = random_params(layer, shape, rng)
+    taken: list[int] = []
+    real = conv_kernels._correlated_input_gradient
+    monkeypatch.setattr(conv_kernels, "_correlated_input_gradient",
+                        lambda *args: taken.append(1) or real(*args))
+    correlated = run(layer, x, params, seed=seed)
+    monkeypatch.setattr(conv_kernels, "CORRELATE_MIN_CHANNELS", 1 << 30)
+    folded = run(layer, x, params, correlated[2])
+    np.testing.assert_allclose(correlated[1].grad_input, folded[1].grad_input, rtol=1e-12, atol=1e-12)
+    for name in folded[1].grads:
+        np.testing.assert_array_equal(correlated[1].grads[name], folded[1].grads[name])
+    eligible = (correlated[0].cache.groups == 1 and all(st == 1 for st in layer.stride)
+                and layer.padding_mode == "zeros"
+                and all(a <= d * (k - 1) and b <= d * (k - 1) for (a, b), k, d in
+                        zip(correlated[0].cache.pads, layer.kernel_size, layer.dilation)))
+    assert bool(taken) == eligible
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("seed", range(60))
+def test_correlated_input_gradient_matches_torch(seed, correlate_everywhere):
+    torch = pytest.importorskip("torch")
+    check_conv_against_torch(torch, *random_conv(seed), seed)
+
+
 def random_row_shift_conv(seed: int):
     """A 2-D stride-1 ungrouped conv: the configurations the row-shift path serves, with
     paddings up to past the kernel's reach (their gradient crops δY), dilation and every mode."""

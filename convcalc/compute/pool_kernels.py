@@ -168,21 +168,25 @@ def max_pool_forward(x: np.ndarray, windows: WindowTable) -> tuple[np.ndarray, M
 def max_pool_backward(grad: np.ndarray, cache: MaxPoolCache) -> np.ndarray:
     """dX[argmax of window t] += dY[t]; windows that share an entry add up (docs/arithmetic.md §7.3).
 
-    With the winning taps known (:attr:`MaxPoolCache.winning_taps`) each tap adds, through its
-    strided view, dY·[the tap won] (a ±0 where it lost, which changes no sum); taps go in
-    reverse row-major order, which is the order of the windows reading any one entry (entry =
-    start of window + tap), so an entry won by several windows sums their gradients in window
-    order, as the indexed add does. A non-finite dY (∞·0 would be NaN) takes the indexed add.
+    With the winning taps known (:attr:`MaxPoolCache.winning_taps`) the winners' positions in
+    the padded plane are the window's first entry plus the winning tap's offset (two small
+    tables), and the same indexed add runs there, in the same order; the padding is cropped.
     """
     winning = cache.winning_taps
-    if winning is not None and winning.shape == grad.shape and grad.dtype.kind == "f" and np.isfinite(grad).all():
+    if winning is not None and winning.shape == grad.shape:
         windows = cache.windows
-        grad_prepared = zeros(cache.input_shape[:2] + windows.prepared_spatial(), grad.dtype)
-        taps = list(windows.taps())
-        for number in range(len(taps) - 1, -1, -1):
-            view = windows.gather(grad_prepared, taps[number])
-            view += grad * (winning == number)
-        return windows.finish(grad_prepared)
+        assert windows.stride is not None and windows.dilation is not None  # regular windows
+        n, c = cache.input_shape[:2]
+        spatial = windows.prepared_spatial()
+        steps = [int(np.prod(spatial[a + 1:])) for a in range(len(spatial))]  # row-major strides of the plane
+        taps = np.array([sum(u * d * st for u, d, st in zip(tap, windows.dilation, steps)) for tap in windows.taps()])
+        starts = outer(np.add, [np.arange(o) * s * st for o, s, st in zip(windows.out_spatial, windows.stride, steps)])
+        plane = int(np.prod(spatial))
+        flat = taps[winning.reshape(n * c, -1)] + starts.reshape(1, -1)
+        flat += np.arange(0, n * c * plane, plane)[:, None]
+        grad_prepared = zeros((n * c * plane,), grad.dtype)
+        np.add.at(grad_prepared, flat.ravel(), grad.ravel())
+        return windows.finish(grad_prepared.reshape((n, c, *spatial)))
     n, c = cache.input_shape[:2]
     plane = int(np.prod(cache.input_shape[2:]))
     grad_input = zeros((n * c * plane,), grad.dtype)

@@ -100,10 +100,12 @@ class Linear(base.NoBuffers):
     def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
                 rng: Any = None) -> Forward:
         """y = x·Wᵀ + b over the last dimension (every leading dimension is a batch)."""
-        from convcalc.compute import Forward
+        from convcalc.compute import Forward, blas_threads
         from convcalc.compute.params import require
 
         p = require("linear", params, self.parameter_shapes(x.shape))
+        if x.dtype.kind == "f":  # BLAS threads by the product's size, as the convolutions choose them
+            blas_threads.for_product(x.size // x.shape[-1], x.shape[-1], self.out_features)
         y = x @ p["weight"].T
         if self.bias:
             y = y + p["bias"]
@@ -111,11 +113,13 @@ class Linear(base.NoBuffers):
 
     def backward(self, grad_output: np.ndarray, cache: Any) -> Backward:
         """dx = dy·W; dW = dyᵀ·x and db = Σ dy, summed over every leading dimension."""
-        from convcalc.compute import Backward
+        from convcalc.compute import Backward, blas_threads
 
         x, weight = cache
         dy = grad_output
         rows_dy = dy.reshape(-1, dy.shape[-1])
+        if dy.dtype.kind == "f":  # dW and dx: each as many multiply-adds as the forward
+            blas_threads.for_product(rows_dy.shape[0], weight.shape[1], weight.shape[0])
         grads = {"weight": rows_dy.T @ x.reshape(-1, x.shape[-1])}
         if self.bias:
             grads["bias"] = rows_dy.sum(axis=0)
