@@ -262,6 +262,21 @@ def test_activation_matches_torch(torch, kind):
 
 
 @pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_of_nan_and_infinities_matches_torch(torch, dtype):
+    """relu(NaN) is NaN and its gradient passes (ATen zeroes the gradient where the output is
+    ≤ 0, and NaN ≤ 0 is false); ±∞ clamp as any number."""
+    x = np.array([[np.nan, -1.0, 2.0, np.inf, -np.inf, 0.0, -0.0]], dtype=dtype)
+    layer = Activation("relu")
+    forward = layer.forward(x, {})
+    dy = np.full(x.shape, 3.0, dtype=dtype)
+    y, dx, _, _ = torch_run(torch, module_of(torch, torch.relu), x, {}, dy)
+    np.testing.assert_array_equal(forward.output, y)
+    assert not np.signbit(forward.output[0, 6])  # relu(−0) is 0
+    np.testing.assert_array_equal(layer.backward(dy, forward.cache).grad_input, dx)
+
+
+@pytest.mark.torch
 def test_leaky_relu_slope_and_kink_match_torch(torch):
     x = np.array([[-2.0, 0.0, 0.0, 3.0]])
     layer = Activation("leaky_relu", negative_slope=0.2)

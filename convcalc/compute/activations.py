@@ -38,13 +38,22 @@ _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 # --- piecewise linear -----------------------------------------------------------------------
 
 def _relu(x, slope):
-    """y = max(x, 0)."""
+    """y = max(x, 0); a NaN stays NaN and passes its gradient, as in PyTorch (whose backward
+    zeroes where the output is ≤ 0, and NaN ≤ 0 is false)."""
     positive = x > 0
+    if x.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):  # ±∞·0: NaN, handled below
+            out = np.multiply(x, positive)
+        out += 0  # the −0 of a negative entry times 0 becomes 0
+        if np.isnan(out).any():  # a NaN input, or −∞·0
+            positive |= np.isnan(x)
+            out = np.where(positive, x, 0)
+        return out, positive
     return _masked(x, positive), positive
 
 
 def _relu_grad(dy, positive):
-    """dx = dy·[x > 0]: the gradient at exactly 0 is 0."""
+    """dx = dy·[x > 0 or x is NaN]: the gradient at exactly 0 is 0."""
     return _masked(dy, positive)
 
 
