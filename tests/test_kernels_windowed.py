@@ -247,9 +247,10 @@ def correlate_everywhere(monkeypatch):
     monkeypatch.setattr(conv_kernels, "row_shift_applies", lambda *args: False)
 
 
+@pytest.mark.usefixtures("correlate_everywhere")
 @pytest.mark.parametrize("kind", ["any conv", "stride 1"])
 @pytest.mark.parametrize("seed", range(100))
-def test_correlated_input_gradient_equals_the_fold(seed, kind, correlate_everywhere, monkeypatch):
+def test_correlated_input_gradient_equals_the_fold(seed, kind, monkeypatch):
     """dX = pad(δY) ∗ flip(W) by im2col and one matmul must equal col2im(W_rowᵀ @ δY_row) to
     rounding — rank 1–3, dilation, paddings up to the kernel's reach (past it the fold is kept)."""
     from convcalc.compute import conv_kernels
@@ -274,9 +275,10 @@ def test_correlated_input_gradient_equals_the_fold(seed, kind, correlate_everywh
     assert bool(taken) == eligible
 
 
+@pytest.mark.usefixtures("correlate_everywhere")
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
 @pytest.mark.parametrize("seed", range(60))
-def test_correlated_input_gradient_matches_torch(seed, correlate_everywhere):
+def test_correlated_input_gradient_matches_torch(seed):
     torch = pytest.importorskip("torch")
     check_conv_against_torch(torch, *random_conv(seed), seed)
 
