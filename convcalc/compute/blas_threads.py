@@ -12,10 +12,11 @@ over two Python threads (2 cores shared with other work). So:
   library's default (:func:`for_product`; the count is set only when the size class changes,
   setting it costs ~10 µs);
 * :func:`parallel` runs independent pieces of a large job (the images of a row-shift
-  convolution, blocks of groups of a grouped one) on ``default`` threads — the caller and
-  ``default − 1`` helpers — with BLAS on one thread each: a thread that loses its core delays
-  only the piece it is on, the others take the rest. One large ungrouped product is left to
-  the library's own threads, which run it faster on an idle machine than blocks of it would. Each piece
+  convolution, blocks of columns or rows of a batch's product, blocks of groups) on ``default``
+  threads — the caller and ``default − 1`` helpers — with BLAS on one thread each: a thread
+  that loses its core delays only the piece it is on, the others take the rest. A layer whose
+  batch has fewer images than threads leaves its one large product to the library's own
+  threads instead (faster there; :func:`convcalc.compute.windows.grouped_matmul`). Each piece
   computes exactly what it would compute alone (no sum is split), so the results do not depend
   on how the pieces were shared out (they can differ in the last bit from one unsplit product,
   as OpenBLAS's own results do between thread counts); work below :data:`SMALL_PRODUCT` is
