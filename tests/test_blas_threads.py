@@ -4,7 +4,9 @@ product: the pieces never split a sum, so the kernels' results do not depend on 
 from __future__ import annotations
 
 import itertools
+import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -104,3 +106,35 @@ def test_row_shift_conv_equals_its_serial_form(monkeypatch):
     _serial(monkeypatch)
     for x_, y_ in zip(shared, both()):
         assert np.array_equal(x_, y_)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_shares_work_with_its_own_helpers():
+    """The helpers are threads of the parent: a child forked after they started gets a fresh
+    team (else its first shared job would wait forever for helpers that do not exist)."""
+    done = []
+    blas_threads.parallel(done.append, 4, blas_threads.SMALL_PRODUCT * 10)  # the parent's team, if any
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if the shared job finishes
+        seen = []
+        lock = threading.Lock()
+
+        def task(i):
+            with lock:
+                seen.append(i)
+
+        try:
+            blas_threads.parallel(task, 8, blas_threads.SMALL_PRODUCT * 10)
+            os._exit(0 if sorted(seen) == list(range(8)) else 1)
+        except BaseException:
+            os._exit(1)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        finished, status = os.waitpid(pid, os.WNOHANG)
+        if finished:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child's shared job did not finish in 60 s")

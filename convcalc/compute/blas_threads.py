@@ -29,6 +29,7 @@ default is already one thread, nothing changes and :func:`parallel` runs the pie
 from __future__ import annotations
 
 import itertools
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -143,6 +144,17 @@ class _Team:
 
 
 _THREADS = _Threads()
+
+
+def _forget_threads_in_child() -> None:
+    """A forked child has none of its parent's helper threads (and may inherit a held lock):
+    it starts over with a fresh team when it first shares work out."""
+    _THREADS.team = None
+    _THREADS.busy = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_threads_in_child)
 
 
 def for_product(m: int, k: int, n: int, groups: int = 1) -> None:
