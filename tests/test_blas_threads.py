@@ -111,9 +111,9 @@ def test_row_shift_conv_equals_its_serial_form(monkeypatch):
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_shares_work_with_its_own_helpers():
     """The helpers are threads of the parent: a child forked after they started gets a fresh
-    team (else its first shared job would wait forever for helpers that do not exist)."""
+    pool (else its first shared job would wait forever for threads that do not exist)."""
     done = []
-    blas_threads.parallel(done.append, 4, blas_threads.SMALL_PRODUCT * 10)  # the parent's team, if any
+    blas_threads.parallel(done.append, 4, blas_threads.SMALL_PRODUCT * 10)  # the parent's pool, if any
     pid = os.fork()
     if pid == 0:  # the child: exit 0 only if the shared job finishes
         seen = []

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import queue
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -47,7 +46,7 @@ class _Threads:
         self.default = 1
         self.current: int | None = None
         self.looked = False
-        self.team: _Team | None = None
+        self.pool: Any = None
         self.busy = threading.Lock()  # held while a parallel() runs: the count stays 1 meanwhile
 
     def _look(self) -> None:
@@ -91,65 +90,42 @@ class _Threads:
             return
         try:
             self.set(1)
-            if self.team is None:
-                self.team = _Team(workers - 1)
-            self.team.run(task, count)
+            self._share(task, count, workers)
         finally:
             self.busy.release()
 
+    def _share(self, task: Callable[[int], None], count: int, workers: int) -> None:
+        """The caller and ``workers − 1`` pool threads take pieces in turn from one counter
+        (``next`` on an ``itertools.count`` is atomic): the caller works instead of waiting, and
+        a thread that loses its core holds up only the piece it is on."""
+        from concurrent.futures import ThreadPoolExecutor, wait
 
-class _Team:
-    """``helpers`` daemon threads that, with the calling thread, take the pieces of one job in
-    turn from a shared counter (``next`` on an ``itertools.count`` is atomic): the caller works
-    too instead of waiting, and handing out a piece costs no lock — a thread that loses its
-    core holds up only the piece it is on."""
-
-    def __init__(self, helpers: int) -> None:
-        self.inboxes: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in range(helpers)]
-        self.finished: queue.SimpleQueue = queue.SimpleQueue()
-        for number, inbox in enumerate(self.inboxes):
-            threading.Thread(target=self._serve, args=(inbox,), name=f"convcalc-blas-{number}", daemon=True).start()
-
-    def _serve(self, inbox: queue.SimpleQueue) -> None:
-        while True:
-            job = inbox.get()
-            error = None
-            try:
-                self._take(*job)
-            except BaseException as exc:  # handed to the caller, who raises it
-                error = exc
-            self.finished.put(error)
-
-    @staticmethod
-    def _take(task: Callable[[int], None], counter: itertools.count, count: int) -> None:
-        for i in counter:
-            if i >= count:
-                return
-            task(i)
-
-    def run(self, task: Callable[[int], None], count: int) -> None:
         counter = itertools.count()
-        for inbox in self.inboxes:
-            inbox.put((task, counter, count))
-        error: BaseException | None = None
+
+        def take() -> None:
+            for i in counter:
+                if i >= count:
+                    return
+                task(i)
+
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(workers - 1, thread_name_prefix="convcalc-blas")
+        helpers = [self.pool.submit(take) for _ in range(workers - 1)]
         try:
-            self._take(task, counter, count)
-        except BaseException as exc:  # the helpers finish the other pieces first
-            error = exc
+            take()
         finally:
-            for _ in self.inboxes:  # every helper is done before the caller reads the results
-                error = self.finished.get() or error
-        if error is not None:
-            raise error
+            wait(helpers)  # every piece is done before the caller reads the results
+        for helper in helpers:
+            helper.result()  # re-raises a piece's exception here
 
 
 _THREADS = _Threads()
 
 
 def _forget_threads_in_child() -> None:
-    """A forked child has none of its parent's helper threads (and may inherit a held lock):
-    it starts over with a fresh team when it first shares work out."""
-    _THREADS.team = None
+    """A forked child has none of its parent's pool threads (and may inherit a held lock): it
+    starts a pool of its own when it first shares work out."""
+    _THREADS.pool = None
     _THREADS.busy = threading.Lock()
 
 

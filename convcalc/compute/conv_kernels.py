@@ -274,12 +274,8 @@ def conv_backward(grad: np.ndarray, cache: ConvCache | RowShiftConvCache, *, ker
                                                 images=images).reshape(cache.weight.shape)}
     if cache.has_bias:
         grads["bias"] = grad_rows.sum(axis=1)
-    reach = tuple(d * (k - 1) for k, d in zip(kernel_size, dilation))
-    c_in = cache.input_shape[1]
-    if (grad.dtype.kind == "f" and cache.groups == 1 and all(s == 1 for s in stride) and padding_mode == "zeros"
-            and all(a <= r and b <= r for r, (a, b) in zip(reach, cache.pads))
-            and (c_in >= CORRELATE_MIN_CHANNELS or (c_in >= CORRELATE_MIN_CHANNELS // 2 and c_out <= c_in))):
-        return _correlated_input_gradient(grad, cache, kernel_size, dilation, reach), grads
+    if _correlation_applies(grad, cache, kernel_size, stride, dilation, padding_mode):
+        return _correlated_input_gradient(grad, cache, kernel_size, dilation), grads
     grad_columns = windows.grouped_matmul(cache.weight.reshape(c_out, -1), grad_rows, cache.groups, transpose_a=True,
                                           images=images)
     grad_padded = windows.col2im(grad_columns, cache.padded.shape, kernel_size, stride, dilation,
@@ -295,8 +291,20 @@ def conv_backward(grad: np.ndarray, cache: ConvCache | RowShiftConvCache, *, ker
 CORRELATE_MIN_CHANNELS = 128
 
 
+def _correlation_applies(grad: np.ndarray, cache: ConvCache, kernel_size: Sequence[int], stride: Sequence[int],
+                         dilation: Sequence[int], padding_mode: str) -> bool:
+    """Whether dX is taken by :func:`_correlated_input_gradient`: a float, ungrouped, stride-1,
+    zero-padded convolution padded no further than the kernel reaches, with enough channels
+    (:data:`CORRELATE_MIN_CHANNELS`)."""
+    c_in, c_out = cache.input_shape[1], cache.output_shape[1]
+    return (grad.dtype.kind == "f" and cache.groups == 1 and all(s == 1 for s in stride)
+            and padding_mode == "zeros"
+            and all(a <= d * (k - 1) and b <= d * (k - 1) for k, d, (a, b) in zip(kernel_size, dilation, cache.pads))
+            and (c_in >= CORRELATE_MIN_CHANNELS or (c_in >= CORRELATE_MIN_CHANNELS // 2 and c_out <= c_in)))
+
+
 def _correlated_input_gradient(grad: np.ndarray, cache: ConvCache, kernel_size: Sequence[int],
-                               dilation: Sequence[int], reach: Sequence[int]) -> np.ndarray:
+                               dilation: Sequence[int]) -> np.ndarray:
     """dX of a stride-1, ungrouped, zero-padded convolution as the stride-1 correlation of δY
     padded by d(k − 1) − p with the flipped, channel-swapped kernel (docs/arithmetic.md §7.1:
     δI = pad(δJ) ∗ flip(K)), by im2col and one matmul — the same sums as col2im(W_rowᵀ @ δY_row)
@@ -304,9 +312,9 @@ def _correlated_input_gradient(grad: np.ndarray, cache: ConvCache, kernel_size: 
     whose (C_in·Πk × N·Πo) result is then folded (the whole backward of 256→256 3x3 on
     32x256x8x8: 36–40 ms against 47–56, measured)."""
     rank = len(kernel_size)
-    flipped = cache.weight[(slice(None), slice(None)) + (slice(None, None, -1),) * rank].swapaxes(0, 1)
+    flipped = windows.flip(cache.weight, rank).swapaxes(0, 1)  # (C_in, C_out, *k)
     in_spatial = cache.input_shape[2:]
-    grad_pads = tuple((r - a, r - b) for r, (a, b) in zip(reach, cache.pads))
+    grad_pads = tuple((d * (k - 1) - a, d * (k - 1) - b) for k, d, (a, b) in zip(kernel_size, dilation, cache.pads))
     columns = windows.im2col(windows.pad(grad, grad_pads), kernel_size, (1,) * rank, dilation, in_spatial,
                              layout="gemm")
     rows = np.ascontiguousarray(flipped).reshape(flipped.shape[0], -1)

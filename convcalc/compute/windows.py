@@ -53,21 +53,17 @@ def pad(x: np.ndarray, pads: Pads, mode: str = "zeros") -> np.ndarray:
     pads = cast("list[tuple[int, int]]", [tuple(int(v) for v in p) for p in pads])
     if mode not in NUMPY_PAD_MODES:
         raise InputError(f"padding mode '{mode}' is not one of {', '.join(NUMPY_PAD_MODES)}")
+    if mode == "zeros":
+        return pad_with(x, pads, 0)
     if not any(a or b for a, b in pads):
         return x
-    rank = len(pads)
-    if mode == "zeros":
-        shape = x.shape[: x.ndim - rank] + tuple(i + a + b for i, (a, b) in zip(x.shape[x.ndim - rank:], pads))
-        out = zeros(shape, x.dtype)
-        out[_spatial_slices(x, [slice(a, a + i) for i, (a, _) in zip(x.shape[x.ndim - rank:], pads)])] = x
-        return out
-    width = [(0, 0)] * (x.ndim - rank) + pads
+    width = [(0, 0)] * (x.ndim - len(pads)) + pads
     return np.pad(x, width, mode=NUMPY_PAD_MODES[mode])
 
 
 def pad_with(x: np.ndarray, pads: Pads, value) -> np.ndarray:
-    """Pad the trailing ``len(pads)`` axes by ``(before, after)`` entries of ``value`` each; with
-    no padding at all, ``x`` itself (no copy)."""
+    """Pad the trailing ``len(pads)`` axes by ``(before, after)`` entries of ``value`` each (a
+    Python int 0 in an exact, ``dtype=object`` array); with no padding at all, ``x`` itself."""
     if not any(a or b for a, b in pads):
         return x
     rank = len(pads)
@@ -275,6 +271,18 @@ def channel_major(y: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(y.swapaxes(0, 1)).reshape(y.shape[1], -1)
 
 
+def _product_blocks(groups: int, size: int, minimum: int, images: int) -> list[tuple[int, int]]:
+    """How a grouped product is cut for :func:`blas_threads.parallel`: into blocks of groups;
+    with one group, into blocks of ``size`` (columns or rows, at least ``minimum`` each) when the
+    layer's batch has an image per thread, else not at all (left to BLAS's own threads)."""
+    pieces = 4 * blas_threads.workers()
+    if groups > 1:
+        return blas_threads.blocks(groups, pieces)
+    if images >= blas_threads.workers():
+        return blas_threads.blocks(size, pieces, minimum=minimum)
+    return [(0, size)]
+
+
 def grouped_matmul(a: np.ndarray, b: np.ndarray, groups: int, transpose_a: bool = False, images: int = 1) -> np.ndarray:
     """Block-diagonal product of a grouped layer: one matmul per group, stacked by rows.
 
@@ -296,11 +304,7 @@ def grouped_matmul(a: np.ndarray, b: np.ndarray, groups: int, transpose_a: bool 
         a3 = a3.swapaxes(1, 2)
     m, k, n = a3.shape[1], a3.shape[2], b3.shape[2]
     work = groups * m * k * n
-    pieces = 4 * blas_threads.workers()
-    if groups > 1:
-        cuts = blas_threads.blocks(groups, pieces)
-    else:
-        cuts = blas_threads.blocks(n, pieces, minimum=256) if images >= blas_threads.workers() else [(0, n)]
+    cuts = _product_blocks(groups, n, 256, images)
     if a.dtype.kind != "f" or len(cuts) == 1 or not blas_threads.shares(work):  # object arrays never reach BLAS
         if a.dtype.kind == "f":
             blas_threads.for_product(m, k, n, groups)
@@ -335,11 +339,7 @@ def grouped_contract(a: np.ndarray, b: np.ndarray, groups: int, images: int = 1)
     a3 = a.reshape(groups, a.shape[0] // groups, a.shape[1])
     b3 = b.reshape(groups, b.shape[0] // groups, b.shape[1])
     rows, shared, cols = b3.shape[1], b3.shape[2], a3.shape[1]
-    pieces = 4 * blas_threads.workers()
-    if groups > 1:
-        cuts = blas_threads.blocks(groups, pieces)
-    else:
-        cuts = blas_threads.blocks(rows, pieces, minimum=16) if images >= blas_threads.workers() else [(0, rows)]
+    cuts = _product_blocks(groups, rows, 16, images)
     if a.dtype.kind != "f" or len(cuts) == 1 or not blas_threads.shares(groups * rows * shared * cols):
         if a.dtype.kind == "f":
             blas_threads.for_product(rows, shared, cols, groups)
