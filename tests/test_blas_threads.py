@@ -138,3 +138,63 @@ def test_a_forked_child_shares_work_with_its_own_helpers():
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     pytest.fail("the forked child's shared job did not finish in 60 s")
+
+
+class _CountingLibrary:
+    """A stand-in for the BLAS controller: records the thread counts it is set to."""
+
+    def __init__(self) -> None:
+        self.num_threads = 2
+        self.settings: list[int] = []
+
+    def set_num_threads(self, n: int) -> None:
+        self.settings.append(n)
+        self.num_threads = n
+
+
+def _counting(monkeypatch) -> _CountingLibrary:
+    library = _CountingLibrary()
+    for name, value in (("library", library), ("default", 2), ("current", 2), ("looked", True)):
+        monkeypatch.setattr(blas_threads._THREADS, name, value)
+    return library
+
+
+def test_a_batch_with_an_image_per_thread_never_wakes_the_librarys_threads(monkeypatch):
+    """Small products run on one BLAS thread; a large one on the library's threads only when the
+    batch has fewer images than threads (a larger batch shares its products over the helpers,
+    and OpenBLAS's workers, once woken, spin beside them)."""
+    library = _counting(monkeypatch)
+    large = blas_threads.SMALL_PRODUCT
+    blas_threads.for_product(large, 1, 1, images=1)
+    assert blas_threads._THREADS.current == 2 and library.settings == []
+    blas_threads.for_product(large, 1, 1, images=2)
+    assert library.settings == [1]
+    blas_threads.for_product(large, 1, 1, images=1)
+    blas_threads.for_product(1, 1, 1, images=1)
+    blas_threads.for_product(large, 1, 1, images=64)
+    assert library.settings == [1, 2, 1]  # set only when the count changes
+
+
+@pytest.mark.parametrize("batch, features", [(1, 4096), (32, 1024)])
+def test_linear_layers_take_the_batchs_threading_scheme(monkeypatch, batch, features):
+    """A Linear layer's three products at batch 32 never ask for the library's threads, and give
+    the numbers of the plain products; at batch 1 a large product runs on the library's threads."""
+    from convcalc.layers.dense import Linear
+
+    library = _counting(monkeypatch)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((batch, 4096)).astype(np.float32)
+    params = {"weight": rng.standard_normal((features, 4096)).astype(np.float32) * 0.01,
+              "bias": rng.standard_normal(features).astype(np.float32)}
+    layer = Linear(out_features=features)
+    forward = layer.forward(x, params)
+    dy = rng.standard_normal(forward.output.shape).astype(np.float32)
+    backward = layer.backward(dy, forward.cache)
+    if batch >= 2:
+        assert 2 not in library.settings
+    else:
+        assert library.settings == [] and blas_threads._THREADS.current == 2
+    np.testing.assert_allclose(forward.output, x @ params["weight"].T + params["bias"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(backward.grad_input, dy @ params["weight"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(backward.grads["weight"], dy.T @ x, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(backward.grads["bias"], dy.sum(axis=0), rtol=1e-5, atol=1e-5)

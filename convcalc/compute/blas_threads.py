@@ -10,7 +10,9 @@ over two Python threads (2 cores shared with other work). So:
 
 * products below :data:`SMALL_PRODUCT` multiply-adds run on one BLAS thread, larger ones on the
   library's default (:func:`for_product`; the count is set only when the size class changes,
-  setting it costs ~10 µs);
+  setting it costs ~10 µs) — unless the layer's batch has an image per thread: a batch that
+  large shares its products over the helpers below, and runs any product it does not cut on
+  one BLAS thread, so that OpenBLAS's own workers never wake and spin beside the helpers;
 * :func:`parallel` runs independent pieces of a large job (the images of a row-shift
   convolution, blocks of columns or rows of a batch's product, blocks of groups) on ``default``
   threads — the caller and ``default − 1`` helpers — with BLAS on one thread each: a thread
@@ -65,12 +67,12 @@ class _Threads:
             self.library.set_num_threads(wanted)
             self.current = wanted
 
-    def for_product(self, multiply_adds: int) -> None:
+    def for_product(self, multiply_adds: int, images: int) -> None:
         if not self.looked:
             self._look()
         if self.library is None or self.default <= 1 or self.busy.locked():
             return
-        self.set(1 if multiply_adds < SMALL_PRODUCT else self.default)
+        self.set(1 if multiply_adds < SMALL_PRODUCT or images >= self.default else self.default)
 
     def workers(self) -> int:
         if not self.looked:
@@ -133,9 +135,16 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_threads_in_child)
 
 
-def for_product(m: int, k: int, n: int, groups: int = 1) -> None:
-    """Set the BLAS threads for ``groups`` products of (m × k) @ (k × n)."""
-    _THREADS.for_product(groups * m * k * n)
+def for_product(m: int, k: int, n: int, groups: int = 1, images: int = 1) -> None:
+    """Set the BLAS threads for ``groups`` products of (m × k) @ (k × n) in a layer whose batch
+    has ``images`` images: one thread for a small product, and for any product of a batch with
+    an image per thread of :func:`workers` — such a batch shares its large products over
+    :func:`parallel`'s threads, and OpenBLAS's own threads, once woken, spin for a while after
+    the product and take a core from them (one train step of the course's CIFAR CNN at batch
+    32: 326–330 ms with its two Linear layers' products on the library's threads, whose worker
+    then spent 160 ms of CPU per step spinning, against 279–283 ms with them on one thread);
+    else the library's default."""
+    _THREADS.for_product(groups * m * k * n, images)
 
 
 def workers() -> int:

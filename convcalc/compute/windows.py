@@ -307,7 +307,7 @@ def grouped_matmul(a: np.ndarray, b: np.ndarray, groups: int, transpose_a: bool 
     cuts = _product_blocks(groups, n, 256, images)
     if a.dtype.kind != "f" or len(cuts) == 1 or not blas_threads.shares(work):  # object arrays never reach BLAS
         if a.dtype.kind == "f":
-            blas_threads.for_product(m, k, n, groups)
+            blas_threads.for_product(m, k, n, groups, images)
         if groups == 1:
             return a3[0] @ b3[0]
         out = np.matmul(a3, b3)
@@ -342,7 +342,7 @@ def grouped_contract(a: np.ndarray, b: np.ndarray, groups: int, images: int = 1)
     cuts = _product_blocks(groups, rows, 16, images)
     if a.dtype.kind != "f" or len(cuts) == 1 or not blas_threads.shares(groups * rows * shared * cols):
         if a.dtype.kind == "f":
-            blas_threads.for_product(rows, shared, cols, groups)
+            blas_threads.for_product(rows, shared, cols, groups, images)
         out = np.matmul(b3, a3.swapaxes(1, 2)).swapaxes(1, 2)
         return np.ascontiguousarray(out).reshape(a.shape[0], b.shape[0] // groups)
     product = np.empty((groups, rows, cols), np.result_type(a, b))

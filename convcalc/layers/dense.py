@@ -100,30 +100,39 @@ class Linear(base.NoBuffers):
     def forward(self, x: np.ndarray, params: Mapping[str, Any] | None = None, *, training: bool = True,
                 rng: Any = None) -> Forward:
         """y = x·Wᵀ + b over the last dimension (every leading dimension is a batch)."""
-        from convcalc.compute import Forward, blas_threads
+        from convcalc.compute import Forward, blas_threads, windows
         from convcalc.compute.params import require
 
         p = require("linear", params, self.parameter_shapes(x.shape))
-        if x.dtype.kind == "f":  # BLAS threads by the product's size, as the convolutions choose them
-            blas_threads.for_product(x.size // x.shape[-1], x.shape[-1], self.out_features)
-        y = x @ p["weight"].T
+        if x.dtype.kind == "f" and x.ndim == 2:  # shared over threads as a convolution's product
+            y = windows.grouped_matmul(x, p["weight"].T, 1, images=x.shape[0])
+        else:
+            if x.dtype.kind == "f":  # BLAS threads by the product's size and the batch
+                blas_threads.for_product(x.size // x.shape[-1], x.shape[-1], self.out_features, images=x.shape[0])
+            y = x @ p["weight"].T
         if self.bias:
             y = y + p["bias"]
         return Forward(y, (x, p["weight"]))
 
     def backward(self, grad_output: np.ndarray, cache: Any) -> Backward:
         """dx = dy·W; dW = dyᵀ·x and db = Σ dy, summed over every leading dimension."""
-        from convcalc.compute import Backward, blas_threads
+        from convcalc.compute import Backward, blas_threads, windows
 
         x, weight = cache
         dy = grad_output
         rows_dy = dy.reshape(-1, dy.shape[-1])
-        if dy.dtype.kind == "f":  # dW and dx: each as many multiply-adds as the forward
-            blas_threads.for_product(rows_dy.shape[0], weight.shape[1], weight.shape[0])
-        grads = {"weight": rows_dy.T @ x.reshape(-1, x.shape[-1])}
+        if dy.dtype.kind == "f" and dy.ndim == 2:  # shared over threads as in the forward
+            images = dy.shape[0]
+            grads = {"weight": windows.grouped_matmul(rows_dy, x, 1, transpose_a=True, images=images)}
+            grad_input = windows.grouped_matmul(dy, weight, 1, images=images)
+        else:
+            if dy.dtype.kind == "f":  # dW and dx: each as many multiply-adds as the forward
+                blas_threads.for_product(rows_dy.shape[0], weight.shape[1], weight.shape[0], images=dy.shape[0])
+            grads = {"weight": rows_dy.T @ x.reshape(-1, x.shape[-1])}
+            grad_input = dy @ weight
         if self.bias:
             grads["bias"] = rows_dy.sum(axis=0)
-        return Backward(dy @ weight, grads)
+        return Backward(grad_input, grads)
 
 
 @dataclass(frozen=True)
