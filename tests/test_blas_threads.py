@@ -198,3 +198,51 @@ def test_linear_layers_take_the_batchs_threading_scheme(monkeypatch, batch, feat
     np.testing.assert_allclose(backward.grad_input, dy @ params["weight"], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(backward.grads["weight"], dy.T @ x, rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(backward.grads["bias"], dy.sum(axis=0), rtol=1e-5, atol=1e-5)
+
+
+def test_share_blocks_covers_the_axis_once_and_only_for_a_batch_with_an_image_per_thread(monkeypatch):
+    monkeypatch.setattr(blas_threads, "SHARED_ENTRIES", 10)
+    seen: list[tuple[int, int]] = []
+    lock = threading.Lock()
+
+    def task(start, stop):
+        with lock:
+            seen.append((start, stop))
+
+    workers = blas_threads.workers()
+    blas_threads.share_blocks(task, 37, 10, images=max(workers, 2))
+    assert sorted(i for start, stop in seen for i in range(start, stop)) == list(range(37))
+    if workers > 1:
+        assert len(seen) > 1
+    for images, entries in ((1, 10), (64, 9)):  # one image, or too little work: one piece, here
+        seen.clear()
+        blas_threads.share_blocks(task, 37, entries, images=images)
+        assert seen == [(0, 37)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_shared_memory_bound_passes_equal_one_piece_bit_for_bit(monkeypatch, dtype):
+    """im2col's copy and max pooling's maxima, winners and backward, shared over threads by
+    blocks (of channels, of images), give every byte of the one-piece computation."""
+    from convcalc.layers.pool import MaxPool
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((6, 5, 17, 17)).astype(dtype)
+    x[rng.random(x.shape) < 0.2] = 0.5  # ties
+    pools = (MaxPool(rank=2, kernel_size=(2, 2), stride=(2, 2)),
+             MaxPool(rank=2, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), ceil_mode=True))
+    grads = [rng.standard_normal(pool.forward(x, {}).output.shape).astype(dtype) for pool in pools]
+
+    def passes():
+        out = [windows.im2col(windows.pad(x, ((1, 1), (1, 1))), (3, 3), (1, 1), (1, 1), (17, 17), layout="gemm",
+                              images=6)]
+        for pool, grad in zip(pools, grads):
+            forward = pool.forward(x, {})
+            out += [forward.output, forward.cache.winning_taps, pool.backward(grad, forward.cache).grad_input]
+        return out
+
+    monkeypatch.setattr(blas_threads, "SHARED_ENTRIES", 1 << 40)
+    alone = passes()
+    monkeypatch.setattr(blas_threads, "SHARED_ENTRIES", 0)
+    shared = passes()
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(alone, shared))

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from convcalc.compute import scalars
+from convcalc.compute import blas_threads, scalars
 from convcalc.compute.scalars import constant, divide_exact
 from convcalc.errors import InputError
 
@@ -40,16 +40,18 @@ _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 def _relu(x, slope):
     """y = max(x, 0); a NaN stays NaN and passes its gradient, as in PyTorch (whose backward
     zeroes where the output is ≤ 0, and NaN ≤ 0 is false)."""
-    positive = x > 0
-    if x.dtype.kind == "f":
-        with np.errstate(invalid="ignore"):  # ±∞·0: NaN, handled below
-            out = np.multiply(x, positive)
-        out += 0  # the −0 of a negative entry times 0 becomes 0
-        if np.isnan(out).any():  # a NaN input, or −∞·0
-            positive |= np.isnan(x)
-            out = np.where(positive, x, 0)
-        return out, positive
-    return _masked(x, positive), positive
+    if x.dtype.kind != "f":
+        positive = x > 0
+        return _masked(x, positive), positive
+    positive = np.empty(x.shape, dtype=bool)
+    out = np.empty_like(x)
+
+    def images(start: int, stop: int) -> None:
+        np.greater(x[start:stop], 0, out=positive[start:stop])
+        _masked_into(out[start:stop], x[start:stop], positive[start:stop], nan_passes=True)
+
+    _by_images(images, x)
+    return out, positive
 
 
 def _relu_grad(dy, positive):
@@ -57,17 +59,39 @@ def _relu_grad(dy, positive):
     return _masked(dy, positive)
 
 
+def _by_images(task: Callable[[int, int], None], x: np.ndarray) -> None:
+    """An elementwise pass over a batched array, shared over threads by blocks of images
+    (:func:`blas_threads.share_blocks`; each entry as computed alone)."""
+    if x.ndim >= 2:
+        blas_threads.share_blocks(task, x.shape[0], x.size, x.shape[0])
+    else:
+        task(0, x.shape[0] if x.ndim else 1)
+
+
+def _masked_into(out: np.ndarray, values: np.ndarray, keep: np.ndarray, nan_passes: bool = False) -> None:
+    """out = values·keep + 0 on floats — ``np.where(keep, values, 0)`` (the + 0 turns the −0 of
+    a negative entry times 0 into 0) without np.where's branch per entry, which costs 5–10x more
+    on a mask that is half true, as ReLU's is. A product holding a NaN (NaN or ±∞ times 0, which
+    np.where writes as 0) is done by np.where, after adding the NaN entries of ``values`` to
+    ``keep`` when ``nan_passes`` (ReLU's forward: a NaN input stays NaN)."""
+    with np.errstate(invalid="ignore"):  # ±∞·0: NaN, handled below
+        np.multiply(values, keep, out=out)
+    out += 0
+    if np.isnan(out).any():
+        if nan_passes:
+            keep |= np.isnan(values)
+        out[...] = np.where(keep, values, 0)
+
+
 def _masked(values, keep):
-    """``np.where(keep, values, 0)``. On float arrays computed as values·keep + 0 — the same
-    numbers (the + 0 turns the −0 of a negative entry times 0 into 0) without np.where's branch
-    per entry, which costs 5–10x more on a mask that is half true, as ReLU's is; a product
-    holding a NaN (NaN or ±∞ times 0, which np.where writes as 0) is done by np.where."""
+    """``np.where(keep, values, 0)``; on float arrays by :func:`_masked_into`, by blocks of images."""
     if values.dtype.kind == "f" and isinstance(keep, np.ndarray) and keep.shape == values.shape:
-        with np.errstate(invalid="ignore"):  # ±∞·0: np.where below
-            out = np.multiply(values, keep)
-        out += 0
-        if not np.isnan(out).any():
-            return out
+        out = np.empty_like(values)
+        if values.ndim:
+            _by_images(lambda start, stop: _masked_into(out[start:stop], values[start:stop], keep[start:stop]), values)
+        else:
+            _masked_into(out, values, keep)
+        return out
     return np.where(keep, values, 0)
 
 

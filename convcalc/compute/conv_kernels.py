@@ -252,7 +252,7 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, *, 
         return y, RowShiftConvCache(tuple(x.shape), y.shape, unfolded, weight, tuple(pads), bias is not None)
     c_out = weight.shape[0]
     padded = windows.pad(x, pads, padding_mode)
-    columns = windows.im2col(padded, kernel_size, stride, dilation, out_spatial, layout="gemm")
+    columns = windows.im2col(padded, kernel_size, stride, dilation, out_spatial, layout="gemm", images=x.shape[0])
     y = windows.batch_major(windows.grouped_matmul(weight.reshape(c_out, -1), columns, groups, images=x.shape[0]),
                             out_spatial)
     if bias is not None:
@@ -316,7 +316,7 @@ def _correlated_input_gradient(grad: np.ndarray, cache: ConvCache, kernel_size: 
     in_spatial = cache.input_shape[2:]
     grad_pads = tuple((d * (k - 1) - a, d * (k - 1) - b) for k, d, (a, b) in zip(kernel_size, dilation, cache.pads))
     columns = windows.im2col(windows.pad(grad, grad_pads), kernel_size, (1,) * rank, dilation, in_spatial,
-                             layout="gemm")
+                             layout="gemm", images=grad.shape[0])
     rows = np.ascontiguousarray(flipped).reshape(flipped.shape[0], -1)
     return windows.batch_major(windows.grouped_matmul(rows, columns, 1, images=cache.input_shape[0]), in_spatial)
 

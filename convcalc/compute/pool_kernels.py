@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from convcalc.compute import blas_threads
 from convcalc.compute.windows import WindowTable, divide, outer, pad_with, zeros
 from convcalc.engine.axis import avgpool_divisor_sizes
 
@@ -134,13 +135,21 @@ def _float_winners(prepared: np.ndarray, windows: WindowTable) -> np.ndarray:
     the first tap, in row-major order, whose entry is greater than every earlier one — the
     scan's rule — as a small tap number."""
     taps = list(windows.taps())
-    best = np.array(windows.gather(prepared, taps[0]), copy=True)
-    winner = np.zeros(best.shape, dtype=np.int16 if len(taps) < 1 << 15 else np.int64)
-    for number, tap in enumerate(taps[1:], start=1):
-        values = windows.gather(prepared, tap)
-        take = values > best
-        winner += take * (winner.dtype.type(number) - winner)  # arithmetic beats putmask/copyto 3x here
-        np.maximum(best, values, out=best)
+    winner = np.empty(prepared.shape[:2] + windows.out_spatial, dtype=np.int16 if len(taps) < 1 << 15 else np.int64)
+
+    def images(start: int, stop: int) -> None:
+        block = prepared[start:stop]
+        best = np.array(windows.gather(block, taps[0]), copy=True)
+        won = winner[start:stop]
+        won[...] = 0
+        for number, tap in enumerate(taps[1:], start=1):
+            values = windows.gather(block, tap)
+            take = values > best
+            won += take * (winner.dtype.type(number) - won)  # arithmetic beats putmask/copyto 3x here
+            np.maximum(best, values, out=best)
+
+    images_in_batch = prepared.shape[0]
+    blas_threads.share_blocks(images, images_in_batch, prepared.size, images_in_batch)
     return winner
 
 
@@ -158,10 +167,16 @@ def max_pool_forward(x: np.ndarray, windows: WindowTable) -> tuple[np.ndarray, M
         best, indices = _scan(prepared, windows)
         return best, MaxPoolCache(tuple(x.shape), best, windows, prepared, indices)
     prepared = pad_with(x, windows.pads, -np.inf)
-    taps = windows.taps()
-    best = np.array(windows.gather(prepared, next(taps)), copy=True)
-    for tap in taps:
-        np.maximum(best, windows.gather(prepared, tap), out=best)
+    best = np.empty(x.shape[:2] + windows.out_spatial, x.dtype)
+
+    def images(start: int, stop: int) -> None:
+        block, out = prepared[start:stop], best[start:stop]
+        taps = windows.taps()
+        np.copyto(out, windows.gather(block, next(taps)))
+        for tap in taps:
+            np.maximum(out, windows.gather(block, tap), out=out)
+
+    blas_threads.share_blocks(images, x.shape[0], prepared.size, x.shape[0])  # each image's maxima as alone
     return best, MaxPoolCache(tuple(x.shape), best, windows, prepared)
 
 
@@ -182,10 +197,14 @@ def max_pool_backward(grad: np.ndarray, cache: MaxPoolCache) -> np.ndarray:
         taps = np.array([sum(u * d * st for u, d, st in zip(tap, windows.dilation, steps)) for tap in windows.taps()])
         starts = outer(np.add, [np.arange(o) * s * st for o, s, st in zip(windows.out_spatial, windows.stride, steps)])
         plane = int(np.prod(spatial))
-        flat = taps[winning.reshape(n * c, -1)] + starts.reshape(1, -1)
-        flat += np.arange(0, n * c * plane, plane)[:, None]
-        grad_prepared = zeros((n * c * plane,), grad.dtype)
-        np.add.at(grad_prepared, flat.ravel(), grad.ravel())
+        grad_prepared = zeros((n, c * plane), grad.dtype)
+
+        def images(start: int, stop: int) -> None:  # the images' planes are disjoint: each adds alone
+            flat = taps[winning[start:stop].reshape((stop - start) * c, -1)] + starts.reshape(1, -1)
+            flat += np.arange(0, (stop - start) * c * plane, plane)[:, None]
+            np.add.at(grad_prepared[start:stop].reshape(-1), flat.ravel(), grad[start:stop].ravel())
+
+        blas_threads.share_blocks(images, n, grad_prepared.size, n)
         return windows.finish(grad_prepared.reshape((n, c, *spatial)))
     n, c = cache.input_shape[:2]
     plane = int(np.prod(cache.input_shape[2:]))

@@ -187,6 +187,7 @@ def im2col(
     dilation: Sequence[int] | None = None,
     out_size: Sequence[int] | None = None,
     layout: str = "unfold",
+    images: int = 1,
 ) -> np.ndarray:
     """Unfold every window of an already padded ``(N, C, *P)`` input into a column.
 
@@ -197,7 +198,9 @@ def im2col(
     layout ``"unfold"`` gives ``(N, C·Πk, Πo)`` (``torch.nn.functional.unfold``);
     ``"gemm"`` gives ``(C·Πk, N·Πo)`` (columns ordered batch, then position): one matrix,
     so a whole batch is one matmul. ``out_size`` defaults to floor((P − k_eff)/s) + 1 per
-    axis; a smaller one takes the first windows only.
+    axis; a smaller one takes the first windows only. The ``"gemm"`` copy is shared over
+    threads by blocks of channels (:func:`blas_threads.share_blocks`) for a layer whose batch
+    has ``images`` ≥ :func:`blas_threads.workers`.
     """
     if padded.ndim != len(kernel_size) + 2:
         raise InputError(
@@ -214,7 +217,13 @@ def im2col(
         return np.ascontiguousarray(view).reshape(n, c * int(np.prod(kernel_size)), int(np.prod(out_size)))
     if layout == "gemm":
         view = as_strided(padded, (c, *kernel_size, n, *out_size), (sc, *taps, sn, *steps), writeable=False)
-        return np.ascontiguousarray(view).reshape(c * int(np.prod(kernel_size)), n * int(np.prod(out_size)))
+        columns = np.empty(view.shape, padded.dtype)
+
+        def copy(start: int, stop: int) -> None:
+            np.copyto(columns[start:stop], view[start:stop])
+
+        blas_threads.share_blocks(copy, c, columns.size, images if padded.dtype.kind == "f" else 1)
+        return columns.reshape(c * int(np.prod(kernel_size)), n * int(np.prod(out_size)))
     raise InputError(f"im2col layout must be 'unfold' or 'gemm'; got {layout!r}")
 
 
