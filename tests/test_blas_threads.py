@@ -246,3 +246,37 @@ def test_shared_memory_bound_passes_equal_one_piece_bit_for_bit(monkeypatch, dty
     monkeypatch.setattr(blas_threads, "SHARED_ENTRIES", 0)
     shared = passes()
     assert all(a.tobytes() == b.tobytes() for a, b in zip(alone, shared))
+
+
+@pytest.mark.parametrize("shape, dtype, gamma_dtype", [
+    ((6, 5, 9, 9), np.float32, np.float32), ((4, 1, 30), np.float64, np.float64), ((3, 7, 4, 5, 6), np.float32, None),
+    ((8, 16, 12, 12), np.float32, np.float64),
+])
+def test_shared_batch_norm_equals_one_piece_bit_for_bit(monkeypatch, shape, dtype, gamma_dtype):
+    """Batch norm's training forward and backward, shared over threads by blocks of channels,
+    give every byte (and dtype) of the one-piece computation: each statistic is one channel's."""
+    from convcalc.compute import norm_kernels
+
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    c = shape[1]
+    gamma = None if gamma_dtype is None else rng.standard_normal(c).astype(gamma_dtype)
+    beta = None if gamma_dtype is None else rng.standard_normal(c).astype(gamma_dtype)
+    running = {"running_mean": np.zeros(c, dtype), "running_var": np.ones(c, dtype),
+               "num_batches_tracked": np.array(0, np.int64)}
+
+    def both():
+        y, cache, updated = norm_kernels.batch_norm_forward(x, gamma, beta, running, training=True, eps=1e-5,
+                                                            momentum=0.1, unbiased=False)
+        dx, grads = norm_kernels.batch_norm_backward(dy, cache, gamma is not None)
+        return [y, cache[0], cache[1], dx, *grads.values(), *(v for k, v in updated.items())]
+
+    monkeypatch.setattr(blas_threads, "SHARED_ENTRIES", 1 << 40)
+    alone = both()
+    monkeypatch.setattr(blas_threads, "SHARED_ENTRIES", 0)
+    shared = both()
+    assert len(alone) == len(shared)
+    for a, b in zip(alone, shared):
+        a, b = np.asarray(a), np.asarray(b)
+        assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()

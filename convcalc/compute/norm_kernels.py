@@ -12,7 +12,7 @@ the square root gives floats unless σ² + ε is the square of a rational.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import Any, overload
 
@@ -22,24 +22,39 @@ from convcalc.compute.scalars import constant, divide_exact, power, reciprocal, 
 from convcalc.errors import InputError
 
 
-def standardize(x: np.ndarray, axes: tuple[int, ...], count: int, denominator: int, eps: float):
+def standardize(x: np.ndarray, axes: tuple[int, ...], count: int, denominator: int, eps: float,
+                total: Callable[[np.ndarray], np.ndarray] | None = None):
     """x̂ = (x − μ)/√(σ² + ε) over ``axes`` (``count`` values), σ² = Σ(x − μ)²/denominator.
 
     Returns x̂, μ, Σ(x − μ)² and 1/√(σ² + ε), all with the reduced axes kept (size 1).
+    ``total`` sums over ``axes`` keeping them (default: numpy's sum; batch norm passes
+    :func:`channel_total`).
     """
-    mean = divide_exact(x.sum(axis=axes, keepdims=True), count)
+    total = total or (lambda values: values.sum(axis=axes, keepdims=True))
+    mean = divide_exact(total(x), count)
     centered = x - mean
-    squares = (centered * centered).sum(axis=axes, keepdims=True)
+    squares = total(centered * centered)
     inv_std = reciprocal(sqrt(divide_exact(squares, denominator) + constant(eps, x)))
     return centered * inv_std, mean, squares, inv_std
 
 
 def standardize_backward(g: np.ndarray, x_hat: np.ndarray, inv_std: np.ndarray, axes: tuple[int, ...], count: int,
-                         denominator: int) -> np.ndarray:
-    """dx = (g − Σg/M − x̂·Σ(g·x̂)/D)/√(σ² + ε) for g = ∂L/∂x̂ (M = count, D = denominator)."""
-    mean_g = divide_exact(g.sum(axis=axes, keepdims=True), count)
-    projection = divide_exact((g * x_hat).sum(axis=axes, keepdims=True), denominator)
+                         denominator: int, total: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """dx = (g − Σg/M − x̂·Σ(g·x̂)/D)/√(σ² + ε) for g = ∂L/∂x̂ (M = count, D = denominator);
+    ``total`` as in :func:`standardize`."""
+    total = total or (lambda values: values.sum(axis=axes, keepdims=True))
+    mean_g = divide_exact(total(g), count)
+    projection = divide_exact(total(g * x_hat), denominator)
     return (g - mean_g - x_hat * projection) * inv_std
+
+
+def channel_total(values: np.ndarray) -> np.ndarray:
+    """Σ over every axis but the channels (axis 1) of a float (N, C, *spatial) array, kept as
+    (1, C, 1, …): per image and channel along the contiguous positions, then over the images
+    in order — each channel's sum the same however many channels the array holds, so batch
+    norm's statistics do not depend on how its channels are shared over threads."""
+    n, c = values.shape[:2]
+    return values.reshape(n, c, -1).sum(axis=2).sum(axis=0).reshape((1, c) + (1,) * (values.ndim - 2))
 
 
 def scale_shift(x_hat: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None) -> np.ndarray:
@@ -50,9 +65,13 @@ def scale_shift(x_hat: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | 
     return x_hat * gamma + beta
 
 
-def scale_shift_grads(dy: np.ndarray, x_hat: np.ndarray, axes: tuple[int, ...]) -> dict[str, np.ndarray]:
-    """dγ = Σ dy·x̂ and dβ = Σ dy over ``axes`` (every axis but the parameter's)."""
-    return {"weight": (dy * x_hat).sum(axis=axes), "bias": dy.sum(axis=axes)}
+def scale_shift_grads(dy: np.ndarray, x_hat: np.ndarray, axes: tuple[int, ...],
+                      total: Callable[[np.ndarray], np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """dγ = Σ dy·x̂ and dβ = Σ dy over ``axes`` (every axis but the parameter's); ``total`` as in
+    :func:`standardize` (its result flattened)."""
+    if total is None:
+        return {"weight": (dy * x_hat).sum(axis=axes), "bias": dy.sum(axis=axes)}
+    return {"weight": total(dy * x_hat).reshape(-1), "bias": total(dy).reshape(-1)}
 
 
 @overload
@@ -95,27 +114,90 @@ def batch_norm_forward(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray
                 f"{'x'.join(map(str, x.shape))} has 1. Use a batch of 2 or more, or eval mode"
             )
         denominator = count - 1 if unbiased else count
-        x_hat, mean, squares, inv_std = standardize(x, axes, count, denominator, eps)
+        gamma, beta = per_channel(gamma, x.ndim), per_channel(beta, x.ndim)
+        if x.dtype.kind == "f":
+            y, x_hat, mean, squares, inv_std = _shared_batch_norm(x, gamma, beta, axes, count, denominator, eps)
+        else:
+            x_hat, mean, squares, inv_std = standardize(x, axes, count, denominator, eps)
+            y = scale_shift(x_hat, gamma, beta)
         if training and running is not None:
             updated = running_update(running, mean.reshape(c), divide_exact(squares.reshape(c), count - 1), momentum, x)
-    else:
-        denominator = None  # the statistics are constants: dx = dy·γ/√(running_var + ε)
-        inv_std = reciprocal(sqrt(per_channel(running["running_var"], x.ndim) + constant(eps, x)))
-        x_hat = (x - per_channel(running["running_mean"], x.ndim)) * inv_std
+        return y, (x_hat, inv_std, gamma, axes, count, denominator), updated
+    denominator = None  # the statistics are constants: dx = dy·γ/√(running_var + ε)
+    inv_std = reciprocal(sqrt(per_channel(running["running_var"], x.ndim) + constant(eps, x)))
+    x_hat = (x - per_channel(running["running_mean"], x.ndim)) * inv_std
     gamma = per_channel(gamma, x.ndim)
     y = scale_shift(x_hat, gamma, per_channel(beta, x.ndim))
     return y, (x_hat, inv_std, gamma, axes, count, denominator), updated
 
 
+def _channel_slice(values: np.ndarray | None, start: int, stop: int) -> np.ndarray | None:
+    """Channels [start, stop) of a batched array or of a (1, C, 1, …) per-channel vector."""
+    return None if values is None else values[:, start:stop]
+
+
+def _shared_batch_norm(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None, axes: tuple[int, ...],
+                       count: int, denominator: int, eps: float) -> tuple[np.ndarray, ...]:
+    """y, x̂, μ, Σ(x − μ)² and 1/√(σ² + ε) of a float batch norm, by blocks of channels shared
+    over threads (:func:`blas_threads.share_blocks`): every statistic is one channel's, summed by
+    :func:`channel_total`, so each block computes its channels' numbers exactly as one block
+    holding every channel would."""
+    from convcalc.compute import blas_threads
+
+    c = x.shape[1]
+    x_hat = np.empty_like(x)  # x̂ keeps x's float dtype; y takes γ's and β's too, as x̂·γ + β does
+    y = np.empty(x.shape, np.result_type(x, *(v for v in (gamma, beta) if v is not None)))
+    statistics: list[tuple[int, tuple[np.ndarray, ...]]] = []
+
+    def channels(start: int, stop: int) -> None:
+        block_hat, mean, squares, inv_std = standardize(x[:, start:stop], axes, count, denominator, eps,
+                                                        channel_total)
+        x_hat[:, start:stop] = block_hat
+        y[:, start:stop] = scale_shift(block_hat, _channel_slice(gamma, start, stop), _channel_slice(beta, start, stop))
+        statistics.append((start, (mean, squares, inv_std)))  # list.append is atomic
+
+    blas_threads.share_blocks(channels, c, x.size, x.shape[0])
+    statistics.sort(key=lambda item: item[0])
+    mean, squares, inv_std = (np.concatenate([found[i] for _, found in statistics], axis=1) for i in range(3))
+    return y, x_hat, mean, squares, inv_std
+
+
 def batch_norm_backward(dy: np.ndarray, cache: tuple, affine: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Training: dx from :func:`standardize_backward` (D = M or M − 1); eval: dx = dy·γ/√(running_var + ε)."""
     x_hat, inv_std, gamma, axes, count, denominator = cache
+    if denominator is not None and dy.dtype.kind == "f" and x_hat.dtype.kind == "f":
+        return _shared_batch_norm_backward(dy, x_hat, inv_std, gamma, axes, count, denominator, affine)
     g = dy * gamma if gamma is not None else dy
     if denominator is None:
         dx = g * inv_std
     else:
         dx = standardize_backward(g, x_hat, inv_std, axes, count, denominator)
     return dx, scale_shift_grads(dy, x_hat, axes) if affine else {}
+
+
+def _shared_batch_norm_backward(dy: np.ndarray, x_hat: np.ndarray, inv_std: np.ndarray, gamma: np.ndarray | None,
+                                axes: tuple[int, ...], count: int, denominator: int,
+                                affine: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A float training batch norm's backward by blocks of channels shared over threads, each
+    channel's sums by :func:`channel_total` (see :func:`_shared_batch_norm`)."""
+    from convcalc.compute import blas_threads
+
+    dx = np.empty(np.broadcast_shapes(dy.shape, x_hat.shape),
+                  np.result_type(dy, x_hat, inv_std, *(() if gamma is None else (gamma,))))
+    c = dx.shape[1]
+    grads = {"weight": np.empty(c, np.result_type(dy, x_hat)), "bias": np.empty(c, dy.dtype)} if affine else {}
+
+    def channels(start: int, stop: int) -> None:
+        block_dy, block_hat = dy[:, start:stop], x_hat[:, start:stop]
+        block_gamma = _channel_slice(gamma, start, stop)
+        g = block_dy * block_gamma if block_gamma is not None else block_dy
+        dx[:, start:stop] = standardize_backward(g, block_hat, inv_std[:, start:stop], axes, count, denominator,
+                                                 channel_total)
+        for name, value in (scale_shift_grads(block_dy, block_hat, axes, channel_total) if affine else {}).items():
+            grads[name][start:stop] = value
+
+    blas_threads.share_blocks(channels, c, dx.size, dx.shape[0])
+    return dx, grads
 
 
 def running_update(buffers: Mapping[str, Any], mean: np.ndarray, unbiased_var: np.ndarray, momentum: float | None,
