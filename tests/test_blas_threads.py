@@ -280,3 +280,20 @@ def test_shared_batch_norm_equals_one_piece_bit_for_bit(monkeypatch, shape, dtyp
     for a, b in zip(alone, shared):
         a, b = np.asarray(a), np.asarray(b)
         assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def test_row_shift_bias_added_per_image_is_add_bias_afterwards():
+    """The row-shift forward adds the bias inside each image's job; every byte must be the
+    sum's plus the bias added afterwards, as add_bias does it."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((4, 48, 12, 12)).astype(np.float32)
+    w = (rng.standard_normal((16, 48, 3, 3)) * 0.1).astype(np.float32)
+    b = rng.standard_normal(16).astype(np.float32)
+    geometry = {"kernel_size": (3, 3), "stride": (1, 1), "dilation": (1, 1), "pads": ((1, 1), (1, 1)),
+                "padding_mode": "zeros", "groups": 1, "out_spatial": (12, 12)}
+    y, cache = conv_kernels.conv_forward(x, w, b, **geometry)
+    assert isinstance(cache, conv_kernels.RowShiftConvCache)
+    unbiased, _ = conv_kernels.conv_forward(x, w, None, **geometry)
+    assert y.tobytes() == conv_kernels.add_bias(unbiased.copy(), b, 2).tobytes()  # (in place)
+    wide, _ = conv_kernels.conv_forward(x, w, b.astype(np.float64), **geometry)  # promoted, as add_bias promotes
+    assert wide.dtype == np.float64 and wide.tobytes() == (unbiased + b.astype(np.float64).reshape(-1, 1, 1)).tobytes()

@@ -146,14 +146,16 @@ def _row_windows(unfolded: np.ndarray, u: int, dilation_h: int, out_h: int, out_
 
 
 def row_shift_correlate(x: np.ndarray, weight: np.ndarray, pads: Pads, dilation: Sequence[int],
-                        out_spatial: Sequence[int], unfolded: np.ndarray | None = None) -> np.ndarray:
+                        out_spatial: Sequence[int], unfolded: np.ndarray | None = None,
+                        bias: np.ndarray | None = None) -> np.ndarray:
     """The stride-1 correlation of zero-padded X with W, (N, C_out, o_h·o_w), image by image:
     U = :func:`unfold_columns` of the image (into ``unfolded[n]`` when given, for the weight
     gradient; else a scratch buffer), P = [W_0; W_1; …] @ U with the kernel rows W_u =
     W[:, :, u, :] stacked (one taller matmul runs faster on BLAS than k_h short ones), and
     Y = Σ_u P_u shifted by u·d_h rows. Working per image keeps U and P in cache; the images
     are shared over :func:`blas_threads.parallel`'s threads (each image's sums are the same
-    whichever thread computes them)."""
+    whichever thread computes them). A ``bias`` (C_out,) is added to each image's sum there,
+    last, as :func:`add_bias` would add it afterwards."""
     n = x.shape[0]
     c_out, _, kernel_h, kernel_w = weight.shape
     out_h, out_w = out_spatial
@@ -162,6 +164,7 @@ def row_shift_correlate(x: np.ndarray, weight: np.ndarray, pads: Pads, dilation:
     stacked = np.ascontiguousarray(weight.transpose(2, 0, 1, 3)).reshape(kernel_h * c_out, -1)
     y = np.empty((n, c_out, positions), x.dtype)
     shift = dilation[0] * out_w  # one kernel row further down = this many columns of U
+    column = None if bias is None else bias.reshape(-1, 1)
     local = threading.local()  # each thread's scratch U and P
 
     def image(i: int) -> None:
@@ -175,14 +178,16 @@ def row_shift_correlate(x: np.ndarray, weight: np.ndarray, pads: Pads, dilation:
         columns = unfold_columns(x[i:i + 1], kernel_w, dilation[1], pads, out_w, out=into)[0]
         if kernel_h == 1:
             np.matmul(stacked, columns, out=y[i])
-            return
-        products = getattr(local, "products", None)
-        if products is None:
-            products = local.products = np.empty((kernel_h * c_out, frame), x.dtype)
-        np.matmul(stacked, columns, out=products)
-        np.add(products[:c_out, :positions], products[c_out:2 * c_out, shift:shift + positions], out=y[i])
-        for u in range(2, kernel_h):
-            y[i] += products[u * c_out:(u + 1) * c_out, u * shift:u * shift + positions]
+        else:
+            products = getattr(local, "products", None)
+            if products is None:
+                products = local.products = np.empty((kernel_h * c_out, frame), x.dtype)
+            np.matmul(stacked, columns, out=products)
+            np.add(products[:c_out, :positions], products[c_out:2 * c_out, shift:shift + positions], out=y[i])
+            for u in range(2, kernel_h):
+                y[i] += products[u * c_out:(u + 1) * c_out, u * shift:u * shift + positions]
+        if column is not None:
+            y[i] += column
 
     blas_threads.parallel(image, n, n * stacked.shape[0] * stacked.shape[1] * frame)
     return y
@@ -196,8 +201,10 @@ def _row_shift_forward(x, weight, bias, *, kernel_size, dilation, pads, padding_
     n, c_in, h, _ = x.shape
     out_h, out_w = out_spatial
     unfolded = np.empty((n, c_in * kernel_size[1], (h + pads[0][0] + pads[0][1]) * out_w), x.dtype)
-    y = row_shift_correlate(x, weight, pads, dilation, out_spatial, unfolded).reshape(n, -1, out_h, out_w)
-    if bias is not None:
+    in_place = bias is not None and np.result_type(x.dtype, bias.dtype) == x.dtype  # as add_bias decides
+    y = row_shift_correlate(x, weight, pads, dilation, out_spatial, unfolded,
+                            bias if in_place else None).reshape(n, -1, out_h, out_w)
+    if bias is not None and not in_place:  # a wider bias dtype: the sum is promoted, as add_bias does
         y = add_bias(y, bias, 2)
     return y, unfolded
 
