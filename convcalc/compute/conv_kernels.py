@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from convcalc.compute import blas_threads, windows
+from convcalc.compute import blas_threads, windows, winograd
 
 Pads = tuple[tuple[int, int], ...]
 
@@ -248,11 +248,18 @@ def _row_shift_backward(grad, cache: RowShiftConvCache, *, kernel_size, dilation
     return grad_input, grads
 
 
+AnyConvCache = ConvCache | RowShiftConvCache | winograd.WinogradConvCache
+
+
 def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, *, kernel_size: Sequence[int],
                  stride: Sequence[int], dilation: Sequence[int], pads: Pads, padding_mode: str, groups: int,
-                 out_spatial: Sequence[int]) -> tuple[np.ndarray, ConvCache | RowShiftConvCache]:
+                 out_spatial: Sequence[int]) -> tuple[np.ndarray, AnyConvCache]:
     """Y = b + W_row @ im2col(pad(X)), one matmul per group; ``out_spatial`` from the shape rule.
-    Stride-1 2-D convolutions of float arrays take the row-shift path (:func:`row_shift_applies`)."""
+    Deep 3x3 stride-1 convolutions of float batches take Winograd's F(2×2, 3×3)
+    (:func:`winograd.applies`, docs/arithmetic.md §7.7), other stride-1 2-D convolutions of
+    float arrays the row-shift path (:func:`row_shift_applies`)."""
+    if winograd.applies(x, weight, kernel_size, stride, dilation, pads, padding_mode, groups, out_spatial):
+        return winograd.conv_forward(x, weight, bias, pads[0][0])
     if row_shift_applies(x, kernel_size, stride, groups, out_spatial):
         y, unfolded = _row_shift_forward(x, weight, bias, kernel_size=kernel_size, dilation=dilation, pads=pads,
                                          padding_mode=padding_mode, out_spatial=out_spatial)
@@ -267,13 +274,15 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, *, 
     return y, ConvCache(tuple(x.shape), y.shape, padded, columns, weight, pads, groups, bias is not None)
 
 
-def conv_backward(grad: np.ndarray, cache: ConvCache | RowShiftConvCache, *, kernel_size: Sequence[int],
+def conv_backward(grad: np.ndarray, cache: AnyConvCache, *, kernel_size: Sequence[int],
                   stride: Sequence[int], dilation: Sequence[int],
                   padding_mode: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(dX, {weight: dW, bias: dB}): dW = dY_row @ colsᵀ, dB = Σ dY, dX = the padding's
     gradient of col2im(W_rowᵀ @ dY_row) (pad_backward sends copied entries' gradients home)."""
     if isinstance(cache, RowShiftConvCache):
         return _row_shift_backward(grad, cache, kernel_size=kernel_size, dilation=dilation, padding_mode=padding_mode)
+    if isinstance(cache, winograd.WinogradConvCache):
+        return winograd.conv_backward(grad, cache)
     c_out = cache.output_shape[1]
     grad_rows = windows.channel_major(grad)
     images = cache.input_shape[0]
